@@ -1,0 +1,1 @@
+"""Pieces shared by every Dativo tap and target (errors, CLI entry wrapper)."""

@@ -1,0 +1,51 @@
+"""Finding the files of one CSV object and fingerprinting them for incremental runs."""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One `files:` entry of the config: an object name and a path or glob."""
+
+    object: str
+    path: str
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    header: bool = True
+    columns: tuple[str, ...] = ()
+    skip_rows: int = 0
+    quotechar: str = '"'
+    null_values: tuple[str, ...] = ("",)
+
+    @classmethod
+    def from_config(cls, entry: dict[str, Any]) -> FileSpec:
+        """Build from a config dict, ignoring unset options."""
+        return cls(
+            object=entry["object"],
+            path=entry["path"],
+            delimiter=entry.get("delimiter") or ",",
+            encoding=entry.get("encoding") or "utf-8",
+            header=entry.get("header", True),
+            columns=tuple(entry.get("columns") or ()),
+            skip_rows=int(entry.get("skip_rows") or 0),
+            quotechar=entry.get("quotechar") or '"',
+            null_values=tuple(entry.get("null_values") or ("",)),
+        )
+
+
+def resolve_paths(pattern: str, base_dir: str | None) -> list[Path]:
+    """Expand a path or glob (relative to ``base_dir``) into sorted existing files."""
+    full = pattern if os.path.isabs(pattern) or not base_dir else os.path.join(base_dir, pattern)
+    return sorted(Path(p) for p in glob.glob(full, recursive=True) if os.path.isfile(p))
+
+
+def fingerprint(path: Path) -> dict[str, int]:
+    """Size and modification time: a file whose fingerprint is unchanged is not read again."""
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}

@@ -1,0 +1,103 @@
+"""Typed parsing of CSV text cells according to a JSON Schema property."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+Converter = Callable[[str], Any]
+
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
+def _types(prop: dict[str, Any]) -> list[str]:
+    declared = prop.get("type", "string")
+    return [declared] if isinstance(declared, str) else list(declared)
+
+
+def _parse_integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        as_float = float(text)  # "12.0" is accepted, "12.5" is not
+        if not as_float.is_integer():
+            raise ValueError(f"{text!r} is not an integer") from None
+        return int(as_float)
+
+
+def _parse_number(text: str) -> float | Decimal:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+
+
+def _parse_decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a decimal number") from None
+
+
+def _parse_boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (true/false, yes/no, 1/0)")
+
+
+def _parse_date(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _parse_timestamp(text: str) -> str:
+    try:
+        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a timestamp (ISO 8601)") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.isoformat()
+
+
+def _parse_time(text: str) -> str:
+    try:
+        return dt.time.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time (HH:MM:SS)") from None
+
+
+def _parse_string(text: str) -> str:
+    return text
+
+
+def converter_for(prop: dict[str, Any]) -> Converter:
+    """Return the function turning a CSV cell into the property's JSON value."""
+    types = _types(prop)
+    fmt = prop.get("format")
+    if "integer" in types:
+        return _parse_integer
+    if "number" in types:
+        return _parse_decimal if "multipleOf" in prop else _parse_number
+    if "boolean" in types:
+        return _parse_boolean
+    if "string" in types and fmt == "date":
+        return _parse_date
+    if "string" in types and fmt == "date-time":
+        return _parse_timestamp
+    if "string" in types and fmt == "time":
+        return _parse_time
+    return _parse_string
+
+
+def is_nullable(prop: dict[str, Any]) -> bool:
+    """True when the property admits null (an empty cell becomes null)."""
+    return "null" in _types(prop)

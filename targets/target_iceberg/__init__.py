@@ -1,0 +1,1 @@
+"""target-iceberg: Singer records into Apache Iceberg tables through pyiceberg and pyarrow."""
