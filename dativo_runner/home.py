@@ -1,0 +1,67 @@
+"""The project home: where relative paths in configs resolve and conventional files live."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CONTAINER_HOME = "/app"  # the Docker image's layout, used by the product's example configs
+
+
+@dataclass(frozen=True)
+class ProjectHome:
+    """A folder holding connectors/, assets/, jobs/, configs/, registry/ and state/."""
+
+    root: Path
+
+    @classmethod
+    def from_option(cls, option: str | None) -> ProjectHome:
+        """``--home``, else ``DATIVO_HOME``, else the current directory."""
+        chosen = option or os.environ.get("DATIVO_HOME") or os.getcwd()
+        return cls(Path(chosen).resolve())
+
+    def resolve(self, value: str | os.PathLike[str]) -> Path:
+        """A config path: relative ones start at the home; ``/app/...`` maps to the home too
+        when the container folder does not exist here."""
+        path = Path(value)
+        if not path.is_absolute():
+            return self.root / path
+        if not path.exists() and str(path).startswith(CONTAINER_HOME + "/"):
+            return self.root / path.relative_to(CONTAINER_HOME)
+        return path
+
+    def display(self, path: Path) -> str:
+        """A path as shown in messages: relative to the home when inside it."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def source_connector(self, name: str) -> Path:
+        """Conventional location of a source connector recipe."""
+        return self.root / "connectors" / "sources" / f"{name}.yaml"
+
+    def target_connector(self, name: str) -> Path:
+        """Conventional location of a target connector recipe."""
+        return self.root / "connectors" / "targets" / f"{name}.yaml"
+
+    @property
+    def registry(self) -> Path:
+        """The connector registry."""
+        return self.root / "registry" / "connectors.yaml"
+
+    @property
+    def policy(self) -> Path:
+        """The governance policy."""
+        return self.root / "configs" / "policy.yaml"
+
+    @property
+    def warehouse(self) -> Path:
+        """The embedded default Iceberg warehouse."""
+        return self.root / "warehouse"
+
+    @property
+    def state_dir(self) -> Path:
+        """Default folder of run state files."""
+        return self.root / "state"

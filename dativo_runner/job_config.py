@@ -1,0 +1,169 @@
+"""Loading a job: YAML, schema, secrets, registry, connector recipes and asset, checked together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dativo_runner.assets import AssetSpec, find_asset_file, load_asset
+from dativo_runner.connectors import ConnectorRecipe, load_recipe
+from dativo_runner.errors import ConfigError, Problem
+from dativo_runner.executables import find_executable
+from dativo_runner.home import ProjectHome
+from dativo_runner.registry import ConnectorEntry, Registry
+from dativo_runner.schema_validation import validate_document
+from dativo_runner.secrets import Redactor, default_interpolator, load_tenant_secrets
+from dativo_runner.yaml_io import load_yaml
+
+
+@dataclass(frozen=True)
+class Job:
+    """A validated job with everything it references loaded."""
+
+    file: str
+    name: str
+    tenant_id: str
+    mode: str
+    data: dict[str, Any]
+    source_entry: ConnectorEntry
+    target_entry: ConnectorEntry
+    source_recipe: ConnectorRecipe
+    target_recipe: ConnectorRecipe
+    asset: AssetSpec
+    home: ProjectHome
+    redactor: Redactor
+
+    @property
+    def source(self) -> dict[str, Any]:
+        """The job's source block over the recipe's defaults."""
+        return {**self.source_recipe.defaults, **(self.data.get("source") or {})}
+
+    @property
+    def target(self) -> dict[str, Any]:
+        """The job's target block over the recipe's defaults."""
+        return {**self.target_recipe.defaults, **(self.data.get("target") or {})}
+
+    @property
+    def objects(self) -> list[str]:
+        """Source objects to read; by default the asset's object."""
+        return list(self.source.get("objects") or [self.asset.object])
+
+
+def _path_option(
+    job: dict[str, Any], key: str, fallback: Path | None, home: ProjectHome
+) -> Path | None:
+    value = job.get(key)
+    return home.resolve(value) if value else fallback
+
+
+def load_job_config(
+    path: Path,
+    home: ProjectHome,
+    *,
+    mode: str = "self_hosted",
+    secrets_dir: Path | None = None,
+    redactor: Redactor | None = None,
+) -> Job:
+    """Load and validate a job; all problems found in it are raised together as a ConfigError."""
+    file = home.display(path)
+    raw = load_yaml(path, display=file)
+    problems = validate_document("job", raw, file)
+    if problems:
+        raise ConfigError(problems)
+    redactor = redactor or Redactor()
+    tenant = raw["tenant_id"]
+    secrets = load_tenant_secrets(secrets_dir, tenant)
+    for value in secrets.values():
+        redactor.add(value)
+    data = default_interpolator(secrets, redactor).resolve(raw, file)
+
+    registry = Registry.load(home.registry, home.display(home.registry))
+    for role in ("source", "target"):
+        problems.extend(registry.check(role, data[f"{role}_connector"], mode, file))
+    if problems:
+        raise ConfigError(problems)
+    source_name, target_name = data["source_connector"], data["target_connector"]
+    recipes: dict[str, ConnectorRecipe | None] = {}
+    for role, name, fallback in (
+        ("source", source_name, home.source_connector(source_name)),
+        ("target", target_name, home.target_connector(target_name)),
+    ):
+        recipe_path = _path_option(data, f"{role}_connector_path", fallback, home)
+        assert recipe_path is not None
+        if not recipe_path.is_file():
+            problems.append(Problem(file, f"{role}_connector_path", f"{home.display(recipe_path)} not found"))
+            continue
+        recipes[role] = load_recipe(
+            recipe_path, home.display(recipe_path), registry.entry(role, name), problems
+        )
+
+    asset_path = _path_option(
+        data, "asset_path", find_asset_file(home.root / "assets", source_name, data["asset"]), home
+    )
+    asset: AssetSpec | None = None
+    if asset_path is None or not asset_path.is_file():
+        shown = home.display(asset_path) if asset_path else f"assets/{source_name}/v*/ naming it"
+        problems.append(Problem(file, "asset_path", f"asset file {shown} not found"))
+    else:
+        try:
+            asset = load_asset(asset_path, home.display(asset_path))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if asset is not None:
+        problems.extend(_asset_matches_job(asset, data, file))
+    if problems:
+        raise ConfigError(problems)
+    assert asset is not None and recipes.get("source") and recipes.get("target")
+    source_entry = registry.entry("source", source_name)
+    target_entry = registry.entry("target", target_name)
+    for entry in (source_entry, target_entry):
+        if find_executable(entry.executable) is None:
+            problems.append(
+                Problem(
+                    file,
+                    f"{entry.role}_connector",
+                    f"{entry.name!r} is registered but its program {entry.executable} is not installed",
+                )
+            )
+    if problems:
+        raise ConfigError(problems)
+    return Job(
+        file=file,
+        name=path.stem,
+        tenant_id=tenant,
+        mode=mode,
+        data=data,
+        source_entry=source_entry,
+        target_entry=target_entry,
+        source_recipe=recipes["source"],  # type: ignore[arg-type]
+        target_recipe=recipes["target"],  # type: ignore[arg-type]
+        asset=asset,
+        home=home,
+        redactor=redactor,
+    )
+
+
+def _asset_matches_job(asset: AssetSpec, data: dict[str, Any], file: str) -> list[Problem]:
+    problems = []
+    if asset.name != data["asset"]:
+        problems.append(Problem(file, "asset", f"{data['asset']!r} but {asset.file} defines {asset.name!r}"))
+    if asset.source_type != data["source_connector"]:
+        problems.append(
+            Problem(
+                file,
+                "source_connector",
+                f"{data['source_connector']!r} but asset {asset.name!r} is for {asset.source_type!r}",
+            )
+        )
+    objects = (data.get("source") or {}).get("objects")
+    if objects and objects != [asset.object]:
+        problems.append(
+            Problem(
+                file,
+                "source.objects",
+                f"{objects} but a job loads one asset: asset {asset.name!r} reads object "
+                f"{asset.object!r} (give other objects jobs of their own)",
+            )
+        )
+    return problems

@@ -1,0 +1,139 @@
+"""Secrets and ``${VAR}`` interpolation, and the redactor that keeps secret values out of output."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dativo_runner.errors import ConfigError, Problem
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+_SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|CONNECTION_STRING|DSN)", re.I)
+_MIN_SECRET_LENGTH = 4
+MASK = "****"
+
+
+def _parse_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").strip()
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError([Problem(str(path), f"line {number}", "expected NAME=value")])
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name.strip()] = value
+    return values
+
+
+def _parse_json_file(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError([Problem(str(path), f"line {exc.lineno}", "invalid JSON")]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(str(path), "", "expected a JSON object")])
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+
+
+def load_tenant_secrets(secrets_dir: Path | None, tenant_id: str) -> dict[str, str]:
+    """Every ``NAME=value`` of ``<secrets_dir>/<tenant>/*.env`` and key of ``*.json``."""
+    if secrets_dir is None:
+        return {}
+    folder = secrets_dir / tenant_id
+    if not folder.is_dir():
+        return {}
+    values: dict[str, str] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".env":
+            values.update(_parse_env_file(path))
+        elif path.suffix == ".json":
+            values.update(_parse_json_file(path))
+    return values
+
+
+@dataclass
+class Redactor:
+    """Replaces every known secret value in text with a mask."""
+
+    secrets: set[str] = field(default_factory=set)
+
+    def add(self, value: str) -> None:
+        """Remember a value as secret (short values would mask ordinary text, so are skipped)."""
+        if len(value) >= _MIN_SECRET_LENGTH:
+            self.secrets.add(value)
+
+    def redact(self, text: str) -> str:
+        """The text with every secret value masked, longest first."""
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+
+@dataclass
+class Interpolator:
+    """Resolves ``${VAR}`` and ``${VAR:-default}`` from tenant secrets, then the environment."""
+
+    secrets: Mapping[str, str]
+    environ: Mapping[str, str]
+    redactor: Redactor
+
+    def _lookup(self, name: str) -> str | None:
+        if name in self.secrets:
+            value = self.secrets[name]
+            self.redactor.add(value)
+            return value
+        if name in self.environ:
+            value = self.environ[name]
+            if _SECRET_NAME.search(name):
+                self.redactor.add(value)
+            return value
+        return None
+
+    def _resolve_text(self, text: str, where: str, problems: list[Problem], file: str) -> str:
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            value = self._lookup(name)
+            if value is not None:
+                return value
+            if default is not None:
+                return default
+            problems.append(Problem(file, where, f"${{{name}}} is not set (environment or secrets)"))
+            return match.group(0)
+
+        return _REFERENCE.sub(substitute, text)
+
+    def resolve(self, data: Any, file: str, where: str = "") -> Any:
+        """A copy of ``data`` with every reference resolved; unresolved ones are reported together."""
+        problems: list[Problem] = []
+        resolved = self._walk(data, where, problems, file)
+        if problems:
+            raise ConfigError(problems)
+        return resolved
+
+    def _walk(self, data: Any, where: str, problems: list[Problem], file: str) -> Any:
+        if isinstance(data, str):
+            return self._resolve_text(data, where, problems, file)
+        if isinstance(data, dict):
+            return {
+                k: self._walk(v, f"{where}.{k}" if where else str(k), problems, file)
+                for k, v in data.items()
+            }
+        if isinstance(data, list):
+            return [self._walk(v, f"{where}[{i}]", problems, file) for i, v in enumerate(data)]
+        return data
+
+
+def default_interpolator(secrets: Mapping[str, str], redactor: Redactor) -> Interpolator:
+    """An interpolator over the given secrets and the process environment."""
+    return Interpolator(secrets=secrets, environ=dict(os.environ), redactor=redactor)

@@ -1,0 +1,68 @@
+"""The run summary: per stream rows, time, throughput and where the data landed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class StreamSummary:
+    """One stream of one job run."""
+
+    stream: str
+    table: str
+    rows: int = 0
+    commits: int = 0
+    seconds: float = 0.0
+    snapshot_id: int | None = None
+    metadata_location: str | None = None
+
+    @property
+    def rows_per_second(self) -> float:
+        """Throughput over the run's wall time."""
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class JobSummary:
+    """One job run: status, exit code, streams and (on failure) the one-line error."""
+
+    job: str
+    tenant_id: str
+    status: str = "running"
+    exit_code: int = 0
+    seconds: float = 0.0
+    streams: list[StreamSummary] = field(default_factory=list)
+    error: str | None = None
+    state_file: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, with rows/s per stream."""
+        data = asdict(self)
+        for stream, summary in zip(data["streams"], self.streams, strict=True):
+            stream["rows_per_second"] = round(summary.rows_per_second, 1)
+        return data
+
+
+def render_text(jobs: list[JobSummary]) -> str:
+    """A human-readable summary table."""
+    lines = []
+    for job in jobs:
+        lines.append(f"job {job.job} (tenant {job.tenant_id}): {job.status} in {job.seconds:.2f}s")
+        if job.error:
+            lines.append(f"  error: {job.error}")
+        for s in job.streams:
+            lines.append(
+                f"  stream {s.stream}: {s.rows:,} rows in {s.seconds:.2f}s "
+                f"({s.rows_per_second:,.0f} rows/s) -> {s.table} snapshot {s.snapshot_id}"
+            )
+    return "\n".join(lines)
+
+
+def render_json(jobs: list[JobSummary], exit_code: int) -> str:
+    """One JSON object: a single job's summary, or ``{"jobs": [...], "exit_code": n}``."""
+    if len(jobs) == 1:
+        return json.dumps(jobs[0].to_dict())
+    return json.dumps({"exit_code": exit_code, "jobs": [j.to_dict() for j in jobs]})
