@@ -104,7 +104,7 @@ def command_run(args: argparse.Namespace) -> int:
         summaries.append(summary)
     code = _combine([s.exit_code for s in summaries])
     if args.json:
-        print(render_json(summaries, code))
+        print(render_json(summaries, code, many=args.job_dir is not None))
     else:
         print(render_text(summaries))
     return code

@@ -8,12 +8,13 @@ import time
 from dataclasses import dataclass
 
 _LEVEL = re.compile(r"\|\s*(DEBUG|INFO|WARNING|ERROR|CRITICAL)\s*\|")
-_QUIET_LEVELS = {"DEBUG", "INFO"}
+# INFO is noise at run time; ERROR lines are folded into the run's one-line failure message.
+_FORWARDED_LEVELS = {"WARNING"}
 
 
 @dataclass
 class Progress:
-    """Prints a line per commit; forwards tap/target warnings and errors (all lines if verbose)."""
+    """Prints a line per commit; forwards tap/target warnings (every line if verbose)."""
 
     job_label: str
     started: float
@@ -34,5 +35,5 @@ class Progress:
     def log(self, side: str, line: str) -> None:
         """A stderr line of the tap or target."""
         match = _LEVEL.search(line)
-        if self.verbose or (match is not None and match.group(1) not in _QUIET_LEVELS):
+        if self.verbose or (match is not None and match.group(1) in _FORWARDED_LEVELS):
             self._emit(f"[{side}] {line}")

@@ -61,8 +61,8 @@ def render_text(jobs: list[JobSummary]) -> str:
     return "\n".join(lines)
 
 
-def render_json(jobs: list[JobSummary], exit_code: int) -> str:
-    """One JSON object: a single job's summary, or ``{"jobs": [...], "exit_code": n}``."""
-    if len(jobs) == 1:
+def render_json(jobs: list[JobSummary], exit_code: int, *, many: bool) -> str:
+    """One JSON object: a single job's summary, or ``{"jobs": [...], "exit_code": n}`` if ``many``."""
+    if not many:
         return json.dumps(jobs[0].to_dict())
     return json.dumps({"exit_code": exit_code, "jobs": [j.to_dict() for j in jobs]})

@@ -50,11 +50,16 @@ port_open() {  # port -> 0 if something accepts TCP connections on 127.0.0.1:por
     (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
 }
 
-pid_alive() {  # pidfile -> 0 if the recorded process is alive
-    local f="$1" pid
+pid_alive() {  # pidfile -> 0 if the recorded process is alive and still is that service
+    local f="$1" pid cmdline
     [[ -s "$f" ]] || return 1
     pid="$(<"$f")"
-    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+    # Guard against a recycled pid (e.g. after a reboot): every service we start is given its
+    # own folder on the command line, so the live process must mention it.
+    [[ -r "/proc/$pid/cmdline" ]] || return 0
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+    [[ "$cmdline" == *"$(dirname "$f")/"* ]]
 }
 
 svc_dir() { printf '%s/%s' "$SERVICES_DIR" "$1"; }
@@ -99,7 +104,8 @@ wait_ready() {  # name logfile
         if answers "$name"; then
             return 0
         fi
-        if ! pid_alive "$(svc_dir "$name")/pid"; then
+        # plain liveness here: just after the fork the child may not have exec'd the server yet
+        if ! kill -0 "$(<"$(svc_dir "$name")/pid")" 2>/dev/null; then
             log "$name exited during start-up"
             log_tail "$logf"
             die "$name failed to start (see $logf)"
@@ -114,7 +120,7 @@ wait_ready() {  # name logfile
 spawn() {  # name logfile cmd...
     local name="$1" logf="$2"
     shift 2
-    setsid "$@" >>"$logf" 2>&1 </dev/null &
+    setsid "$@" >>"$logf" 2>&1 </dev/null 9>&- &
     echo "$!" >"$(svc_dir "$name")/pid"
 }
 
@@ -283,7 +289,7 @@ start_azurite() {
     refuse_foreign_port azurite "$AZURITE_PORT"
     log "azurite: starting on 127.0.0.1:$AZURITE_PORT"
     spawn azurite "$logf" "$(azurite_bin)" --blobHost "$HOST" --blobPort "$AZURITE_PORT" \
-        --location "$dir/data" --silent --skipApiVersionCheck --loose
+        --location "$dir/data" --silent --skipApiVersionCheck --loose --disableTelemetry
     wait_ready azurite "$logf"
     log "azurite: up"
 }
@@ -388,6 +394,13 @@ EOF
     esac
 }
 
+# Serialize start/stop between concurrent callers (parallel pytest workers, two shells).
+lock() {
+    mkdir -p "$SERVICES_DIR"
+    exec 9>"$SERVICES_DIR/.lock"
+    flock -w 300 9 || die "could not take $SERVICES_DIR/.lock within 300s"
+}
+
 usage() {
     cat >&2 <<EOF
 usage: scripts/services.sh install|start|stop|restart|status|env [postgres|seaweedfs|azurite ...]
@@ -414,15 +427,16 @@ main() {
             install_python_deps
             ;;
         start)
-            mkdir -p "$SERVICES_DIR"
+            lock
             for n in "${names[@]}"; do "start_$n"; done
             ;;
         stop)
+            lock
             for n in "${names[@]}"; do stop_one "$n"; done
             ;;
         restart)
+            lock
             for n in "${names[@]}"; do stop_one "$n"; done
-            mkdir -p "$SERVICES_DIR"
             for n in "${names[@]}"; do "start_$n"; done
             ;;
         status)

@@ -344,7 +344,6 @@ def sqlite_azure_props(tmp_dir: Path, suffix: str) -> dict[str, str]:
         "uri": _sqlite_uri(tmp_dir, suffix),
         "warehouse": az.abfs_url(AZURE_CONTAINER, f"wh/{suffix}"),
         "adls.connection-string": az.connection_string,
-        "adls.account-name": az.account,
         "py-io-impl": "pyiceberg.io.fsspec.FsspecFileIO",
     }
 

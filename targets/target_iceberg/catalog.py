@@ -33,16 +33,13 @@ def catalog_properties(config: dict[str, Any]) -> dict[str, str]:
 
 
 def open_catalog(config: dict[str, Any]) -> Catalog:
-    """Load the catalog; a local warehouse directory is created first."""
+    """Load the configured catalog; the embedded default's folder is created first."""
     props = catalog_properties(config)
-    if props.get("type") == "sql" and props.get("uri", "").startswith("sqlite:///"):
-        Path(props["uri"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    warehouse = props.get("warehouse", "")
-    if warehouse.startswith("file://"):
-        Path(warehouse.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+    if not config.get("catalog"):
+        Path(config.get("warehouse_dir") or DEFAULT_WAREHOUSE_DIR).mkdir(parents=True, exist_ok=True)
     try:
         return load_catalog(props.pop("name", CATALOG_NAME), **props)
-    except Exception as exc:  # pyiceberg raises many kinds; name the catalog, hide the props
+    except Exception as exc:  # pyiceberg raises many kinds; name the catalog kind and the cause
         raise FatalError(
             f"cannot open Iceberg catalog (type {props.get('type', '?')}): {type(exc).__name__}: {exc}"
         ) from None

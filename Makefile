@@ -1,0 +1,47 @@
+# Dativo: `make demo` runs the demo job, `make test` runs the whole suite (installing what it needs).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-unit test-smoke test-integration schema-validate lint services services-stop bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/dativo run --config jobs/acme/csv_deals_to_iceberg.yaml
+	$(BIN)/dativo show --config jobs/acme/csv_deals_to_iceberg.yaml --limit 5
+
+test: install schema-validate
+	$(PY) -m pytest -q -ra
+
+test-unit: install
+	$(PY) -m pytest -q tests/unit tests/standard
+
+test-integration: install
+	$(PY) -m pytest -q -ra tests/integration
+
+test-smoke: install
+	$(BIN)/dativo run --job-dir tests/fixtures/jobs --secrets-dir tests/fixtures/secrets \
+		--state-dir .dativo/smoke-state
+
+schema-validate: install
+	$(BIN)/dativo validate --all
+	$(BIN)/dativo validate --job-dir jobs
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy dativo_runner dativo_singer taps targets
+
+bench: install
+	$(PY) benchmarks/run_target_bench.py
+
+clean:
+	rm -rf warehouse state .dativo

@@ -1,0 +1,15 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.project import Project
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """A fresh project home with the repo's registry, connectors and assets."""
+    return Project.create(tmp_path / "home")

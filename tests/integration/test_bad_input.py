@@ -1,0 +1,133 @@
+"""Every bad input exits 2 with one clear line naming the file/field, and leaves nothing behind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.helpers.project import Project
+
+pytestmark = pytest.mark.integration
+
+GOOD_ROW = "1,A - X,A,proposal,10.00,USD,0.5,false,a@example.com,2024-01-01T00:00:00Z,"
+
+
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("dativo: error:")]
+
+
+def _missing_asset(project: Project) -> dict[str, Any]:
+    return project.deals_job(asset_path="assets/csv/v9.9/nothing.yaml")
+
+
+def _unknown_connector(project: Project) -> dict[str, Any]:
+    return project.deals_job(source_connector="salesforce")
+
+
+def _unknown_key(project: Project) -> dict[str, Any]:
+    job = project.deals_job()
+    job["sourcee"] = {"objects": ["deals"]}
+    return job
+
+
+def _wrong_type(project: Project) -> dict[str, Any]:
+    return project.deals_job(target={"batch": {"rows": "many"}})
+
+
+def _unresolvable_var(project: Project) -> dict[str, Any]:
+    return project.deals_job(
+        source={"objects": ["deals"], "files": [{"object": "deals", "path": "${DEALS_FOLDER_UNSET}/*.csv"}]}
+    )
+
+
+def _escaping_tenant(project: Project) -> dict[str, Any]:
+    return project.deals_job(tenant_id="../x")
+
+
+def _no_matching_file(project: Project) -> dict[str, Any]:
+    return project.deals_job(source={"objects": ["deals"], "files": [{"path": "data/none/*.csv"}]})
+
+
+CASES: dict[str, tuple[Callable[[Project], dict[str, Any]], list[str], tuple[str, ...]]] = {
+    "missing asset file": (_missing_asset, [], ("asset_path", "assets/csv/v9.9/nothing.yaml not found")),
+    "unknown connector": (_unknown_connector, [], ("source_connector", "unknown source connector 'salesforce'")),
+    "unknown key": (_unknown_key, [], ("unknown key 'sourcee'",)),
+    "wrong type": (_wrong_type, [], ("target.batch.rows", "expected integer, got str")),
+    "unresolvable var": (_unresolvable_var, [], ("source.files[0].path", "${DEALS_FOLDER_UNSET} is not set")),
+    "tenant escapes folders": (_escaping_tenant, [], ("tenant_id", "'../x' is not allowed")),
+    "no file matches": (_no_matching_file, [], ("source.files[0].path", "no file matches")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_job_exits_2_with_one_line_and_no_leftovers(project: Project, case: str) -> None:
+    build, extra_args, expected = CASES[case]
+    project.write_deals("a.csv", [GOOD_ROW])
+    job = project.write_job("bad", build(project))
+
+    result = project.dativo("run", "--config", str(job), *extra_args)
+
+    assert result.returncode == 2, result.stderr
+    lines = _error_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert "jobs/acme/bad.yaml" in lines[0]
+    for fragment in expected:
+        assert fragment in lines[0]
+    assert project.files_under("warehouse") == []
+    assert project.files_under("state") == []
+
+
+def test_database_connector_refused_in_cloud_mode(project: Project) -> None:
+    job = project.write_job("pg", project.deals_job(source_connector="postgres"))
+    result = project.dativo("run", "--config", str(job), "--mode", "cloud")
+    assert result.returncode == 2
+    [line] = _error_lines(result.stderr)
+    assert "source_connector: source connector 'postgres' is not allowed in cloud mode" in line
+    assert "database connectors run only self-hosted" in line
+    assert project.files_under("warehouse") == []
+
+
+def test_all_problems_of_one_file_are_reported_together(project: Project) -> None:
+    job = project.deals_job(tenant_id="../x")
+    job["extra"] = 1
+    job["target"] = {"write_mode": "upsert"}
+    path = project.write_job("bad", job)
+    result = project.dativo("validate", "--config", str(path))
+    assert result.returncode == 2
+    lines = _error_lines(result.stderr)
+    assert len(lines) == 3
+    assert any("tenant_id" in line for line in lines)
+    assert any("unknown key 'extra'" in line for line in lines)
+    assert any("target.write_mode" in line for line in lines)
+
+
+def test_unparsable_csv_value_names_file_line_and_column(project: Project) -> None:
+    project.write_deals(
+        "a.csv",
+        [GOOD_ROW, "2,B - Y,B,proposal,ten dollars,USD,0.5,false,b@example.com,2024-01-01T00:00:00Z,"],
+    )
+    job = project.write_job("deals", project.deals_job())
+    result = project.dativo("run", "--config", str(job))
+    assert result.returncode == 2
+    [line] = _error_lines(result.stderr)
+    assert "tap-csv failed" in line
+    assert "a.csv line 3 column amount: 'ten dollars' is not a decimal number" in line
+    assert project.files_under("warehouse") == []
+    assert project.files_under("state") == []
+
+
+def test_invalid_yaml_names_the_line(project: Project) -> None:
+    path = project.write("jobs/acme/broken.yaml", "tenant_id: acme\nsource: [unclosed\n")
+    result = project.dativo("run", "--config", str(path))
+    assert result.returncode == 2
+    [line] = _error_lines(result.stderr)
+    assert "jobs/acme/broken.yaml: line" in line and "invalid YAML" in line
+
+
+def test_missing_job_file(project: Project) -> None:
+    result = project.dativo("run", "--config", "jobs/acme/nope.yaml")
+    assert result.returncode == 2
+    [line] = _error_lines(result.stderr)
+    assert "jobs/acme/nope.yaml: file not found" in line
