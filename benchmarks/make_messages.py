@@ -94,7 +94,11 @@ def _state_message(last_id: int, rows: int) -> bytes:
             "type": "STATE",
             "value": {
                 "bookmarks": {
-                    STREAM: {"replication_key": "id", "replication_key_value": last_id, "rows": rows}
+                    STREAM: {
+                        "replication_key": "id",
+                        "replication_key_value": last_id,
+                        "rows": rows,
+                    }
                 }
             },
         }

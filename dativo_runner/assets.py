@@ -119,7 +119,11 @@ def load_asset(path: Path, display: str) -> AssetSpec:
         match = _DECIMAL.match(spec.type)
         if match and not 0 < int(match.group(2)) + 1 <= int(match.group(1)) + 1 <= 39:
             problems.append(
-                Problem(display, f"asset.schema[{index}].type", f"{spec.type} needs scale <= precision, 1 <= precision <= 38")
+                Problem(
+                    display,
+                    f"asset.schema[{index}].type",
+                    f"{spec.type} needs scale <= precision, 1 <= precision <= 38",
+                )
             )
     if problems:
         raise ConfigError(problems)

@@ -17,8 +17,12 @@ from dativo_runner.validate_cmd import validate_project
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--home", help="project home (default: $DATIVO_HOME or the current directory)")
-    parser.add_argument("--secrets-dir", type=Path, help="folder of <tenant>/*.env and *.json secrets")
+    parser.add_argument(
+        "--home", help="project home (default: $DATIVO_HOME or the current directory)"
+    )
+    parser.add_argument(
+        "--secrets-dir", type=Path, help="folder of <tenant>/*.env and *.json secrets"
+    )
     parser.add_argument("--mode", choices=["self_hosted", "cloud"], default="self_hosted")
 
 
@@ -35,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(run)
     run.add_argument("--state-dir", type=Path, help="state folder (default: <home>/state)")
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    run.add_argument("-v", "--verbose", action="store_true", help="forward every tap/target log line")
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="forward every tap/target log line"
+    )
 
     validate = sub.add_parser("validate", help="validate jobs, or every YAML file of the project")
     what = validate.add_mutually_exclusive_group(required=True)
@@ -84,18 +90,27 @@ def command_run(args: argparse.Namespace) -> int:
     """`dativo run`: each job is loaded, validated and run; the summary goes to stdout."""
     home = ProjectHome.from_option(args.home)
     secrets_dir = _secrets_dir(home, args)
-    options = RunOptions(state_dir=home.resolve(args.state_dir) if args.state_dir else None, verbose=args.verbose)
+    options = RunOptions(
+        state_dir=home.resolve(args.state_dir) if args.state_dir else None, verbose=args.verbose
+    )
     summaries: list[JobSummary] = []
     for path in _job_files(home, args):
         redactor = Redactor()
         try:
-            job = load_job_config(path, home, mode=args.mode, secrets_dir=secrets_dir, redactor=redactor)
+            job = load_job_config(
+                path, home, mode=args.mode, secrets_dir=secrets_dir, redactor=redactor
+            )
         except DativoError as exc:
             for problem in exc.problems:
                 print_error(redactor.redact(str(problem)))
             summaries.append(
-                JobSummary(job=home.display(path), tenant_id="?", status="invalid", exit_code=EXIT_FAILURE,
-                           error=redactor.redact(str(exc.problems[0])))
+                JobSummary(
+                    job=home.display(path),
+                    tenant_id="?",
+                    status="invalid",
+                    exit_code=EXIT_FAILURE,
+                    error=redactor.redact(str(exc.problems[0])),
+                )
             )
             continue
         summary = run_job(job, options)
@@ -139,7 +154,9 @@ def command_show(args: argparse.Namespace) -> int:
     from dativo_runner.show import show_table
 
     home = ProjectHome.from_option(args.home)
-    job = load_job_config(home.resolve(args.config), home, mode=args.mode, secrets_dir=_secrets_dir(home, args))
+    job = load_job_config(
+        home.resolve(args.config), home, mode=args.mode, secrets_dir=_secrets_dir(home, args)
+    )
     print(show_table(job, args.limit))
     return EXIT_OK
 

@@ -92,7 +92,9 @@ def load_job_config(
         recipe_path = _path_option(data, f"{role}_connector_path", fallback, home)
         assert recipe_path is not None
         if not recipe_path.is_file():
-            problems.append(Problem(file, f"{role}_connector_path", f"{home.display(recipe_path)} not found"))
+            problems.append(
+                Problem(file, f"{role}_connector_path", f"{home.display(recipe_path)} not found")
+            )
             continue
         recipes[role] = load_recipe(
             recipe_path, home.display(recipe_path), registry.entry(role, name), problems
@@ -147,7 +149,9 @@ def load_job_config(
 def _asset_matches_job(asset: AssetSpec, data: dict[str, Any], file: str) -> list[Problem]:
     problems = []
     if asset.name != data["asset"]:
-        problems.append(Problem(file, "asset", f"{data['asset']!r} but {asset.file} defines {asset.name!r}"))
+        problems.append(
+            Problem(file, "asset", f"{data['asset']!r} but {asset.file} defines {asset.name!r}")
+        )
     if asset.source_type != data["source_connector"]:
         problems.append(
             Problem(

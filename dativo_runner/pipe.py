@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -74,10 +75,8 @@ class PipeCallbacks:
 def _kill(process: subprocess.Popen[bytes], side: SideResult) -> None:
     if process.poll() is None:
         side.stopped_by_runner = True
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _relay(
@@ -96,10 +95,8 @@ def _relay(
         _kill(tap, sides[0])  # the target died: nothing more can be delivered
     if tap.wait() != 0:
         _kill(target, sides[1])
-    try:
+    with contextlib.suppress(BrokenPipeError, OSError):
         sink.close()
-    except (BrokenPipeError, OSError):
-        pass
 
 
 def _read_logs(
@@ -155,11 +152,15 @@ def run_pipe(
     assert tap.stderr is not None and target.stderr is not None and target.stdout is not None
     threads = [
         threading.Thread(target=_relay, args=(tap, target, (tap_side, target_side)), daemon=True),
-        threading.Thread(target=_read_logs, args=(tap.stderr, tap_side, redactor, callbacks), daemon=True),
+        threading.Thread(
+            target=_read_logs, args=(tap.stderr, tap_side, redactor, callbacks), daemon=True
+        ),
         threading.Thread(
             target=_read_logs, args=(target.stderr, target_side, redactor, callbacks), daemon=True
         ),
-        threading.Thread(target=_read_states, args=(target.stdout, callbacks, target_side), daemon=True),
+        threading.Thread(
+            target=_read_states, args=(target.stdout, callbacks, target_side), daemon=True
+        ),
     ]
     for thread in threads:
         thread.start()

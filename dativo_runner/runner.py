@@ -15,7 +15,7 @@ from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, DativoError
 from dativo_runner.executables import find_executable
 from dativo_runner.job_config import Job
 from dativo_runner.pipe import PipeCallbacks, PipeResult, run_pipe
-from dativo_runner.planners import plan_catalog, plan_target_config, plan_tap_config
+from dativo_runner.planners import plan_catalog, plan_tap_config, plan_target_config
 from dativo_runner.progress import Progress
 from dativo_runner.state_store import StateStore
 from dativo_runner.summary import JobSummary, StreamSummary
@@ -50,7 +50,6 @@ def _table_identifier(target_config: dict[str, Any], stream: str) -> str:
 def _landed_table(target_config: dict[str, Any], identifier: str) -> tuple[int | None, str | None]:
     """Snapshot id and metadata location of a table this run did not commit to (if it exists)."""
     from pyiceberg.exceptions import NoSuchTableError
-
     from target_iceberg.catalog import open_catalog
 
     try:
@@ -78,11 +77,15 @@ def run_job(job: Job, options: RunOptions) -> JobSummary:
         return summary
 
     streams = {
-        s["stream"]: StreamSummary(stream=s["stream"], table=_table_identifier(target_config, s["stream"]))
+        s["stream"]: StreamSummary(
+            stream=s["stream"], table=_table_identifier(target_config, s["stream"])
+        )
         for s in catalog["streams"]
     }
     summary.streams = list(streams.values())
-    progress = Progress(job_label=f"{job.tenant_id}/{job.name}", started=started, verbose=options.verbose)
+    progress = Progress(
+        job_label=f"{job.tenant_id}/{job.name}", started=started, verbose=options.verbose
+    )
 
     def on_commit(commit: dict[str, Any]) -> None:
         stream = streams.setdefault(
@@ -125,7 +128,9 @@ def run_job(job: Job, options: RunOptions) -> JobSummary:
     for stream in summary.streams:
         if stream.commits == 0:
             stream.seconds = summary.seconds
-            stream.snapshot_id, stream.metadata_location = _landed_table(target_config, stream.table)
+            stream.snapshot_id, stream.metadata_location = _landed_table(
+                target_config, stream.table
+            )
     summary.status, summary.exit_code = "succeeded", EXIT_OK
     return summary
 

@@ -21,11 +21,6 @@ def _validator(kind: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(text))
 
 
-def schema_of(kind: str) -> dict[str, Any]:
-    """The JSON Schema of a document kind."""
-    return dict(_validator(kind).schema)
-
-
 def _field(error: ValidationError) -> str:
     parts = ""
     for item in error.absolute_path:
@@ -36,7 +31,9 @@ def _field(error: ValidationError) -> str:
 def _message(error: ValidationError) -> tuple[str, str]:
     field = _field(error)
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        extra = sorted(set(instance) - set(schema.get("properties", {})))
         keys = ", ".join(repr(k) for k in extra)
         return field, f"unknown key {keys}" if len(extra) == 1 else f"unknown keys {keys}"
     if error.validator == "required":
@@ -44,14 +41,17 @@ def _message(error: ValidationError) -> tuple[str, str]:
     if error.validator == "type":
         return field, f"expected {error.validator_value}, got {type(error.instance).__name__}"
     if error.validator == "pattern":
-        hint = error.schema.get("description") or f"must match {error.validator_value}"
+        described = error.schema.get("description") if isinstance(error.schema, dict) else None
+        hint = described or f"must match {error.validator_value}"
         return field, f"{error.instance!r} is not allowed: {hint}"
     return field, error.message
 
 
 def validate_document(kind: str, data: Any, file: str) -> list[Problem]:
     """Every schema violation of ``data`` as a Problem naming file and field, in document order."""
-    errors = sorted(_validator(kind).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(
+        _validator(kind).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))
+    )
     problems = []
     for error in errors:
         field, message = _message(error)

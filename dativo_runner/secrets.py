@@ -13,7 +13,9 @@ from typing import Any
 from dativo_runner.errors import ConfigError, Problem
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
-_SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|CONNECTION_STRING|DSN)", re.I)
+_SECRET_NAME = re.compile(
+    r"(KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|CONNECTION_STRING|DSN)", re.I
+)
 _MIN_SECRET_LENGTH = 4
 MASK = "****"
 
@@ -108,7 +110,9 @@ class Interpolator:
                 return value
             if default is not None:
                 return default
-            problems.append(Problem(file, where, f"${{{name}}} is not set (environment or secrets)"))
+            problems.append(
+                Problem(file, where, f"${{{name}}} is not set (environment or secrets)")
+            )
             return match.group(0)
 
         return _REFERENCE.sub(substitute, text)

@@ -9,7 +9,6 @@ from dativo_runner.planners import plan_target_config
 def show_table(job: Job, limit: int) -> str:
     """Row count and the first ``limit`` rows of the job's Iceberg table, as text."""
     from pyiceberg.exceptions import NoSuchTableError
-
     from target_iceberg.catalog import open_catalog
 
     config = plan_target_config(job)
@@ -20,7 +19,11 @@ def show_table(job: Job, limit: int) -> str:
     except NoSuchTableError:
         return f"{identifier}: no such table yet (run the job first)"
     data = table.scan(limit=limit).to_arrow()
-    total = sum(int(task.file.record_count) for task in table.scan().plan_files()) if table.current_snapshot() else 0
+    total = (
+        sum(int(task.file.record_count) for task in table.scan().plan_files())
+        if table.current_snapshot()
+        else 0
+    )
     lines = [f"{identifier}: {total:,} rows; first {data.num_rows}:"]
     for row in data.to_pylist():
         lines.append("  " + ", ".join(f"{k}={v}" for k, v in row.items()))

@@ -50,11 +50,22 @@ port_open() {  # port -> 0 if something accepts TCP connections on 127.0.0.1:por
     (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
 }
 
+proc_running() {  # pid -> 0 if it exists and is not a zombie (pid 1 here may reap late)
+    local state=""
+    kill -0 "$1" 2>/dev/null || return 1
+    read -r _ _ state _ <"/proc/$1/stat" 2>/dev/null || return 0
+    [[ "$state" != Z ]]
+}
+
+group_running() {  # pgid -> 0 if any non-zombie process is left in the group
+    ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+}
+
 pid_alive() {  # pidfile -> 0 if the recorded process is alive and still is that service
     local f="$1" pid cmdline
     [[ -s "$f" ]] || return 1
     pid="$(<"$f")"
-    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+    [[ "$pid" =~ ^[0-9]+$ ]] && proc_running "$pid" || return 1
     # Guard against a recycled pid (e.g. after a reboot): every service we start is given its
     # own folder on the command line, so the live process must mention it.
     [[ -r "/proc/$pid/cmdline" ]] || return 0
@@ -105,7 +116,7 @@ wait_ready() {  # name logfile
             return 0
         fi
         # plain liveness here: just after the fork the child may not have exec'd the server yet
-        if ! kill -0 "$(<"$(svc_dir "$name")/pid")" 2>/dev/null; then
+        if ! proc_running "$(<"$(svc_dir "$name")/pid")"; then
             log "$name exited during start-up"
             log_tail "$logf"
             die "$name failed to start (see $logf)"
@@ -261,7 +272,7 @@ start_seaweedfs() {
     # gRPC ports default to http port + 10000, which is out of range for 58xxx: set them all.
     spawn seaweedfs "$logf" env AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$S3_SECRET_KEY" \
         "$weed" mini -dir="$dir/data" -ip="$HOST" -ip.bind="$HOST" -metricsIp="$HOST" \
-        -master.telemetry=false -admin.ui=false -webdav=false -s3.port.lance=0 \
+        -master.telemetry=false -admin.ui=false -webdav=false -s3.port.lance=0 -volume.preStopSeconds=0 \
         -master.port="$SW_MASTER_PORT" -master.port.grpc="$((SW_MASTER_PORT + 1))" \
         -volume.port="$SW_VOLUME_PORT" -volume.port.grpc="$((SW_VOLUME_PORT + 1))" \
         -filer.port="$SW_FILER_PORT" -filer.port.grpc="$((SW_FILER_PORT + 1))" \
@@ -315,10 +326,10 @@ stop_one() {
         kill "-$sig" "$pid" 2>/dev/null || true
     fi
     for ((i = 0; i < 150; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        proc_running "$pid" || break
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if proc_running "$pid"; then
         log "$name: did not stop in 15s, sending SIGKILL"
         if [[ -n "$pgid" && "$pgid" == "$pid" ]]; then
             kill -KILL -- "-$pgid" 2>/dev/null || true
@@ -329,7 +340,7 @@ stop_one() {
     # the postmaster's children (and weed's) share its process group: wait for the group to drain.
     if [[ -n "$pgid" && "$pgid" == "$pid" ]]; then
         for ((i = 0; i < 50; i++)); do
-            kill -0 -- "-$pgid" 2>/dev/null || break
+            group_running "$pgid" || break
             sleep 0.1
         done
     fi

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tap_csv.files import resolve_paths
+
 from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.job_config import Job
-from tap_csv.files import resolve_paths
 
 
 def plan_csv_source(job: Job) -> dict[str, Any]:
@@ -22,10 +23,18 @@ def plan_csv_source(job: Job) -> dict[str, Any]:
         entry = {**defaults, "object": job.asset.object, **entry}
         if entry["object"] != job.asset.object:
             problems.append(
-                Problem(job.file, f"source.files[{index}].object", f"is not the asset's object {job.asset.object!r}")
+                Problem(
+                    job.file,
+                    f"source.files[{index}].object",
+                    f"is not the asset's object {job.asset.object!r}",
+                )
             )
         if not resolve_paths(entry["path"], str(job.home.root)):
-            problems.append(Problem(job.file, f"source.files[{index}].path", f"no file matches {entry['path']!r}"))
+            problems.append(
+                Problem(
+                    job.file, f"source.files[{index}].path", f"no file matches {entry['path']!r}"
+                )
+            )
         planned.append(entry)
     if problems:
         raise ConfigError(problems)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ class CSVStream(Stream):
             for path in paths:
                 yield spec, path
 
-    def get_records(self, context: dict | None) -> Iterable[dict[str, Any]]:
+    def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
         """Yield typed rows of every new or changed file, then record its fingerprint."""
         seen: dict[str, Any] = dict(self.stream_state.get(FILES_STATE_KEY) or {})
         for spec, path in self._files():
@@ -87,7 +87,9 @@ class CSVStream(Stream):
                         continue
                     if text in nulls:
                         if not nullable or name in required:
-                            raise DataValueError(str(path), line, name, "empty value in required column")
+                            raise DataValueError(
+                                str(path), line, name, "empty value in required column"
+                            )
                         record[name] = None
                         continue
                     try:

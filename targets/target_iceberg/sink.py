@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -19,10 +21,11 @@ STATE_SUMMARY_KEY = "dativo.singer-state"
 COMMIT_LOG_PREFIX = "dativo.commit"
 
 
-def table_name_for(stream_name: str, config: dict[str, Any]) -> str:
-    """Table name of a stream: ``table_names`` mapping, else the stream name in lower case."""
+def table_name_for(stream_name: str, config: Mapping[str, Any]) -> str:
+    """Table name of a stream: ``table_names`` mapping, else the stream name in lower case with
+    every character other than letters, digits and ``_`` replaced by ``_`` (safe in paths and SQL)."""
     mapping: dict[str, str] = config.get("table_names") or {}
-    return mapping.get(stream_name) or stream_name.lower().replace("-", "_")
+    return mapping.get(stream_name) or re.sub(r"[^a-z0-9_]", "_", stream_name.lower())
 
 
 class IcebergSink(BatchSink):
@@ -40,19 +43,22 @@ class IcebergSink(BatchSink):
         self._table: Table | None = None
         self._committed_rows = 0
 
-    def get_validator(self) -> None:  # type: ignore[override]
+    def get_validator(self) -> None:
         """No per-record JSON Schema validation: values are checked per batch in Arrow."""
         return None
 
     @property
     def catalog(self) -> Catalog:
         """The target's catalog, opened once per run."""
-        return self._target.catalog  # type: ignore[attr-defined,no-any-return]
+        return self._target.catalog  # type: ignore[attr-defined]
 
     @property
     def identifier(self) -> tuple[str, str]:
         """(namespace, table) of this stream."""
-        return (self.config.get("namespace") or "default", table_name_for(self.stream_name, self.config))
+        return (
+            self.config.get("namespace") or "default",
+            table_name_for(self.stream_name, self.config),
+        )
 
     def _stream_arrow_schema(self) -> pa.Schema:
         return arrow_schema(self.schema, list(self.key_properties))

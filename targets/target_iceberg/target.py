@@ -18,9 +18,9 @@ from target_iceberg.sink import IcebergSink
 class OrjsonSingerReader(SimpleSingerReader):
     """Reads Singer lines with orjson: several times faster than the stdlib decoder."""
 
-    def deserialize_json(self, line: str) -> dict:  # type: ignore[override]
+    def deserialize_json(self, line: str) -> dict:
         """Decode one message line."""
-        return orjson.loads(line)  # type: ignore[no-any-return]
+        return orjson.loads(line)
 
 
 class TargetIceberg(Target):

@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
+
 def property_types(prop: dict[str, Any]) -> list[str]:
     """The JSON types a property admits, with anyOf flattened."""
     if "anyOf" in prop:
@@ -36,7 +37,7 @@ def _decimal_type(prop: dict[str, Any]) -> pa.DataType | None:
     scale = max(0, -int(exponent))
     maximum = prop.get("maximum")
     if maximum is not None and maximum > 0:
-        precision = max(scale + 1, int(math.floor(math.log10(float(maximum)))) + 1 + scale)
+        precision = max(scale + 1, math.floor(math.log10(float(maximum))) + 1 + scale)
     else:
         precision = 38
     return pa.decimal128(min(precision, 38), scale)

@@ -21,8 +21,11 @@ def _extension_file(package: str, name: str) -> str:
 def connect() -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the iceberg and avro extensions loaded offline."""
     con = duckdb.connect(
-        config={"allow_unsigned_extensions": "true", "autoinstall_known_extensions": "false",
-                "autoload_known_extensions": "false"}
+        config={
+            "allow_unsigned_extensions": "true",
+            "autoinstall_known_extensions": "false",
+            "autoload_known_extensions": "false",
+        }
     )
     con.execute(f"LOAD '{_extension_file('duckdb_extension_avro', 'avro')}'")
     con.execute(f"LOAD '{_extension_file('duckdb_extension_iceberg', 'iceberg')}'")

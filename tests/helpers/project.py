@@ -54,7 +54,10 @@ class Project:
             "target_connector_path": "connectors/targets/iceberg.yaml",
             "asset": "csv_deals",
             "asset_path": "assets/csv/v1.0/deals.yaml",
-            "source": {"objects": ["deals"], "files": [{"object": "deals", "path": "data/deals/*.csv"}]},
+            "source": {
+                "objects": ["deals"],
+                "files": [{"object": "deals", "path": "data/deals/*.csv"}],
+            },
             "target": {},
         }
         job.update(overrides)
@@ -64,7 +67,9 @@ class Project:
         """A deals CSV with the standard header."""
         return self.write(f"data/deals/{name}", "\n".join([DEALS_HEADER, *rows]) + "\n")
 
-    def dativo(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def dativo(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run the `dativo` CLI with this home; captures stdout and stderr."""
         full_env = {**os.environ, **(env or {})}
         full_env.pop("DATIVO_HOME", None)
@@ -77,7 +82,9 @@ class Project:
             timeout=300,
         )
 
-    def run_json(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any], str]:
+    def run_json(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, Any], str]:
         """`dativo run --json ...`: exit code, parsed summary, stderr."""
         result = self.dativo("run", "--json", *args, env=env)
         summary = json.loads(result.stdout) if result.stdout.strip() else {}

@@ -38,7 +38,10 @@ def _wrong_type(project: Project) -> dict[str, Any]:
 
 def _unresolvable_var(project: Project) -> dict[str, Any]:
     return project.deals_job(
-        source={"objects": ["deals"], "files": [{"object": "deals", "path": "${DEALS_FOLDER_UNSET}/*.csv"}]}
+        source={
+            "objects": ["deals"],
+            "files": [{"object": "deals", "path": "${DEALS_FOLDER_UNSET}/*.csv"}],
+        }
     )
 
 
@@ -51,11 +54,23 @@ def _no_matching_file(project: Project) -> dict[str, Any]:
 
 
 CASES: dict[str, tuple[Callable[[Project], dict[str, Any]], list[str], tuple[str, ...]]] = {
-    "missing asset file": (_missing_asset, [], ("asset_path", "assets/csv/v9.9/nothing.yaml not found")),
-    "unknown connector": (_unknown_connector, [], ("source_connector", "unknown source connector 'salesforce'")),
+    "missing asset file": (
+        _missing_asset,
+        [],
+        ("asset_path", "assets/csv/v9.9/nothing.yaml not found"),
+    ),
+    "unknown connector": (
+        _unknown_connector,
+        [],
+        ("source_connector", "unknown source connector 'salesforce'"),
+    ),
     "unknown key": (_unknown_key, [], ("unknown key 'sourcee'",)),
     "wrong type": (_wrong_type, [], ("target.batch.rows", "expected integer, got str")),
-    "unresolvable var": (_unresolvable_var, [], ("source.files[0].path", "${DEALS_FOLDER_UNSET} is not set")),
+    "unresolvable var": (
+        _unresolvable_var,
+        [],
+        ("source.files[0].path", "${DEALS_FOLDER_UNSET} is not set"),
+    ),
     "tenant escapes folders": (_escaping_tenant, [], ("tenant_id", "'../x' is not allowed")),
     "no file matches": (_no_matching_file, [], ("source.files[0].path", "no file matches")),
 }
@@ -106,7 +121,10 @@ def test_all_problems_of_one_file_are_reported_together(project: Project) -> Non
 def test_unparsable_csv_value_names_file_line_and_column(project: Project) -> None:
     project.write_deals(
         "a.csv",
-        [GOOD_ROW, "2,B - Y,B,proposal,ten dollars,USD,0.5,false,b@example.com,2024-01-01T00:00:00Z,"],
+        [
+            GOOD_ROW,
+            "2,B - Y,B,proposal,ten dollars,USD,0.5,false,b@example.com,2024-01-01T00:00:00Z,",
+        ],
     )
     job = project.write_job("deals", project.deals_job())
     result = project.dativo("run", "--config", str(job))

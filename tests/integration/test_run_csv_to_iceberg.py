@@ -7,8 +7,8 @@ import json
 from decimal import Decimal
 
 import pytest
-
 from target_iceberg.catalog import open_catalog
+
 from tests.helpers import duckdb_reader
 from tests.helpers.project import Project
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 ROWS = [
     "1,Acme - Platform,Acme,closed_won,1200.50,USD,1.0,true,ana@example.com,2024-03-01T10:00:00Z,2024-04-01",
     "2,Beta - Seats,Beta,proposal,99.99,EUR,0.5,false,ben@example.com,2024-03-02T11:30:00Z,",
-    "3,\"Gamma, Inc - Support\",\"Gamma, Inc\",qualified,0.01,GBP,0.25,no,,2024-03-03T00:00:00+02:00,",
+    '3,"Gamma, Inc - Support","Gamma, Inc",qualified,0.01,GBP,0.25,no,,2024-03-03T00:00:00+02:00,',
 ]
 
 
@@ -83,7 +83,10 @@ def test_second_run_resumes_from_state(project: Project) -> None:
     assert len(_table(project).scan().to_arrow()) == 3
 
     project.write_deals(
-        "b.csv", ["4,Delta - Seats,Delta,proposal,10.00,USD,0.5,false,dan@example.com,2024-03-04T00:00:00Z,"]
+        "b.csv",
+        [
+            "4,Delta - Seats,Delta,proposal,10.00,USD,0.5,false,dan@example.com,2024-03-04T00:00:00Z,"
+        ],
     )
     code, summary, _ = project.run_json("--config", str(job))
     assert code == 0

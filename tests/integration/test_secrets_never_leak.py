@@ -67,10 +67,21 @@ def test_secret_in_a_failing_service_error_is_masked(project: Project) -> None:
 
 def test_secret_from_environment_with_secret_like_name_is_masked(project: Project) -> None:
     project.write_deals("a.csv", [ROW])
-    job = project.deals_job(target={"catalog": _catalog(project, uri="postgresql+psycopg2://dativo:${DB_PASSWORD}@127.0.0.1:9/nowhere")})
+    job = project.deals_job(
+        target={
+            "catalog": _catalog(
+                project, uri="postgresql+psycopg2://dativo:${DB_PASSWORD}@127.0.0.1:9/nowhere"
+            )
+        }
+    )
     path = project.write_job("deals", job)
-    result = project.dativo("run", "--config", str(path), "--verbose", env={"DB_PASSWORD": SECRET,
-                                                                             "WAREHOUSE_SECRET": "x"})
+    result = project.dativo(
+        "run",
+        "--config",
+        str(path),
+        "--verbose",
+        env={"DB_PASSWORD": SECRET, "WAREHOUSE_SECRET": "x"},
+    )
     assert SECRET not in result.stdout
     assert SECRET not in result.stderr
     assert result.returncode == 2
