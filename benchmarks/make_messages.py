@@ -83,9 +83,7 @@ DOMAINS = ["example.com", "example.org", "mail.example.net"]
 
 
 def _schema_message() -> bytes:
-    return _dumps(
-        {"type": "SCHEMA", "stream": STREAM, "schema": SCHEMA, "key_properties": KEY_PROPERTIES}
-    )
+    return _dumps({"type": "SCHEMA", "stream": STREAM, "schema": SCHEMA, "key_properties": KEY_PROPERTIES})
 
 
 def _state_message(last_id: int, rows: int) -> bytes:

@@ -17,12 +17,8 @@ from dativo_runner.validate_cmd import validate_project
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--home", help="project home (default: $DATIVO_HOME or the current directory)"
-    )
-    parser.add_argument(
-        "--secrets-dir", type=Path, help="folder of <tenant>/*.env and *.json secrets"
-    )
+    parser.add_argument("--home", help="project home (default: $DATIVO_HOME or the current directory)")
+    parser.add_argument("--secrets-dir", type=Path, help="folder of <tenant>/*.env and *.json secrets")
     parser.add_argument("--mode", choices=["self_hosted", "cloud"], default="self_hosted")
 
 
@@ -39,9 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(run)
     run.add_argument("--state-dir", type=Path, help="state folder (default: <home>/state)")
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    run.add_argument(
-        "-v", "--verbose", action="store_true", help="forward every tap/target log line"
-    )
+    run.add_argument("-v", "--verbose", action="store_true", help="forward every tap/target log line")
 
     validate = sub.add_parser("validate", help="validate jobs, or every YAML file of the project")
     what = validate.add_mutually_exclusive_group(required=True)
@@ -97,9 +91,7 @@ def command_run(args: argparse.Namespace) -> int:
     for path in _job_files(home, args):
         redactor = Redactor()
         try:
-            job = load_job_config(
-                path, home, mode=args.mode, secrets_dir=secrets_dir, redactor=redactor
-            )
+            job = load_job_config(path, home, mode=args.mode, secrets_dir=secrets_dir, redactor=redactor)
         except DativoError as exc:
             for problem in exc.problems:
                 print_error(redactor.redact(str(problem)))

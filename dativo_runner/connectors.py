@@ -34,13 +34,9 @@ def load_recipe(
         return None
     body = data["connector"]
     if body["name"] != entry.name:
-        problems.append(
-            Problem(display, "connector.name", f"is {body['name']!r}, expected {entry.name!r}")
-        )
+        problems.append(Problem(display, "connector.name", f"is {body['name']!r}, expected {entry.name!r}"))
     if body["role"] != entry.role:
-        problems.append(
-            Problem(display, "connector.role", f"is {body['role']!r}, expected {entry.role!r}")
-        )
+        problems.append(Problem(display, "connector.role", f"is {body['role']!r}, expected {entry.role!r}"))
     method = body["auth"]["method"]
     if method not in entry.auth_methods:
         allowed = ", ".join(entry.auth_methods)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from dativo_runner.registry import ConnectorEntry, Registry
 from dativo_runner.schema_validation import validate_document
 from dativo_runner.secrets import Redactor, default_interpolator, load_tenant_secrets
 from dativo_runner.yaml_io import load_yaml
+
+TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,7 @@ class Job:
         return list(self.source.get("objects") or [self.asset.object])
 
 
-def _path_option(
-    job: dict[str, Any], key: str, fallback: Path | None, home: ProjectHome
-) -> Path | None:
+def _path_option(job: dict[str, Any], key: str, fallback: Path | None, home: ProjectHome) -> Path | None:
     value = job.get(key)
     return home.resolve(value) if value else fallback
 
@@ -68,15 +69,18 @@ def load_job_config(
     """Load and validate a job; all problems found in it are raised together as a ConfigError."""
     file = home.display(path)
     raw = load_yaml(path, display=file)
-    problems = validate_document("job", raw, file)
-    if problems:
-        raise ConfigError(problems)
+    tenant = raw.get("tenant_id")
+    if not isinstance(tenant, str) or not TENANT_PATTERN.match(tenant):
+        # The tenant names the secrets folder: check the whole file before reading any secret.
+        raise ConfigError(validate_document("job", raw, file))
     redactor = redactor or Redactor()
-    tenant = raw["tenant_id"]
     secrets = load_tenant_secrets(secrets_dir, tenant)
     for value in secrets.values():
         redactor.add(value)
-    data = default_interpolator(secrets, redactor).resolve(raw, file)
+    data, problems = default_interpolator(secrets, redactor).resolve(raw, file)
+    problems.extend(validate_document("job", data, file))
+    if problems:
+        raise ConfigError(problems)
 
     registry = Registry.load(home.registry, home.display(home.registry))
     for role in ("source", "target"):
@@ -92,9 +96,7 @@ def load_job_config(
         recipe_path = _path_option(data, f"{role}_connector_path", fallback, home)
         assert recipe_path is not None
         if not recipe_path.is_file():
-            problems.append(
-                Problem(file, f"{role}_connector_path", f"{home.display(recipe_path)} not found")
-            )
+            problems.append(Problem(file, f"{role}_connector_path", f"{home.display(recipe_path)} not found"))
             continue
         recipes[role] = load_recipe(
             recipe_path, home.display(recipe_path), registry.entry(role, name), problems
@@ -149,9 +151,7 @@ def load_job_config(
 def _asset_matches_job(asset: AssetSpec, data: dict[str, Any], file: str) -> list[Problem]:
     problems = []
     if asset.name != data["asset"]:
-        problems.append(
-            Problem(file, "asset", f"{data['asset']!r} but {asset.file} defines {asset.name!r}")
-        )
+        problems.append(Problem(file, "asset", f"{data['asset']!r} but {asset.file} defines {asset.name!r}"))
     if asset.source_type != data["source_connector"]:
         problems.append(
             Problem(

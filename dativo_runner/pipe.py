@@ -99,9 +99,7 @@ def _relay(
         sink.close()
 
 
-def _read_logs(
-    stream: IO[bytes], side: SideResult, redactor: Redactor, callbacks: PipeCallbacks
-) -> None:
+def _read_logs(stream: IO[bytes], side: SideResult, redactor: Redactor, callbacks: PipeCallbacks) -> None:
     for raw in stream:
         line = redactor.redact(raw.decode("utf-8", errors="replace").rstrip("\n"))
         side.tail.append(line)
@@ -152,15 +150,11 @@ def run_pipe(
     assert tap.stderr is not None and target.stderr is not None and target.stdout is not None
     threads = [
         threading.Thread(target=_relay, args=(tap, target, (tap_side, target_side)), daemon=True),
-        threading.Thread(
-            target=_read_logs, args=(tap.stderr, tap_side, redactor, callbacks), daemon=True
-        ),
+        threading.Thread(target=_read_logs, args=(tap.stderr, tap_side, redactor, callbacks), daemon=True),
         threading.Thread(
             target=_read_logs, args=(target.stderr, target_side, redactor, callbacks), daemon=True
         ),
-        threading.Thread(
-            target=_read_states, args=(target.stdout, callbacks, target_side), daemon=True
-        ),
+        threading.Thread(target=_read_states, args=(target.stdout, callbacks, target_side), daemon=True),
     ]
     for thread in threads:
         thread.start()

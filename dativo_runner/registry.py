@@ -57,12 +57,8 @@ class Registry:
         body = data["registry"]
         return cls(
             file=display,
-            sources={
-                n: ConnectorEntry.from_dict(n, "source", d) for n, d in body["sources"].items()
-            },
-            targets={
-                n: ConnectorEntry.from_dict(n, "target", d) for n, d in body["targets"].items()
-            },
+            sources={n: ConnectorEntry.from_dict(n, "source", d) for n, d in body["sources"].items()},
+            targets={n: ConnectorEntry.from_dict(n, "target", d) for n, d in body["targets"].items()},
         )
 
     def check(self, role: str, name: str, mode: str, job_file: str) -> list[Problem]:
@@ -72,16 +68,10 @@ class Registry:
         entry = entries.get(name)
         if entry is None:
             known = ", ".join(sorted(entries))
-            return [
-                Problem(job_file, field, f"unknown {role} connector {name!r} (registered: {known})")
-            ]
+            return [Problem(job_file, field, f"unknown {role} connector {name!r} (registered: {known})")]
         if mode not in entry.modes:
             allowed = " or ".join(entry.modes)
-            why = (
-                " (database connectors run only self-hosted)"
-                if entry.category == "database"
-                else ""
-            )
+            why = " (database connectors run only self-hosted)" if entry.category == "database" else ""
             return [
                 Problem(
                     job_file,

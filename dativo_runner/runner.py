@@ -77,15 +77,11 @@ def run_job(job: Job, options: RunOptions) -> JobSummary:
         return summary
 
     streams = {
-        s["stream"]: StreamSummary(
-            stream=s["stream"], table=_table_identifier(target_config, s["stream"])
-        )
+        s["stream"]: StreamSummary(stream=s["stream"], table=_table_identifier(target_config, s["stream"]))
         for s in catalog["streams"]
     }
     summary.streams = list(streams.values())
-    progress = Progress(
-        job_label=f"{job.tenant_id}/{job.name}", started=started, verbose=options.verbose
-    )
+    progress = Progress(job_label=f"{job.tenant_id}/{job.name}", started=started, verbose=options.verbose)
 
     def on_commit(commit: dict[str, Any]) -> None:
         stream = streams.setdefault(
@@ -128,9 +124,7 @@ def run_job(job: Job, options: RunOptions) -> JobSummary:
     for stream in summary.streams:
         if stream.commits == 0:
             stream.seconds = summary.seconds
-            stream.snapshot_id, stream.metadata_location = _landed_table(
-                target_config, stream.table
-            )
+            stream.snapshot_id, stream.metadata_location = _landed_table(target_config, stream.table)
     summary.status, summary.exit_code = "succeeded", EXIT_OK
     return summary
 

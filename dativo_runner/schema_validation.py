@@ -49,9 +49,7 @@ def _message(error: ValidationError) -> tuple[str, str]:
 
 def validate_document(kind: str, data: Any, file: str) -> list[Problem]:
     """Every schema violation of ``data`` as a Problem naming file and field, in document order."""
-    errors = sorted(
-        _validator(kind).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))
-    )
+    errors = sorted(_validator(kind).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     problems = []
     for error in errors:
         field, message = _message(error)

@@ -13,9 +13,7 @@ from typing import Any
 from dativo_runner.errors import ConfigError, Problem
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
-_SECRET_NAME = re.compile(
-    r"(KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|CONNECTION_STRING|DSN)", re.I
-)
+_SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|CONNECTION_STRING|DSN)", re.I)
 _MIN_SECRET_LENGTH = 4
 MASK = "****"
 
@@ -110,28 +108,22 @@ class Interpolator:
                 return value
             if default is not None:
                 return default
-            problems.append(
-                Problem(file, where, f"${{{name}}} is not set (environment or secrets)")
-            )
+            problems.append(Problem(file, where, f"${{{name}}} is not set (environment or secrets)"))
             return match.group(0)
 
         return _REFERENCE.sub(substitute, text)
 
-    def resolve(self, data: Any, file: str, where: str = "") -> Any:
-        """A copy of ``data`` with every reference resolved; unresolved ones are reported together."""
+    def resolve(self, data: Any, file: str, where: str = "") -> tuple[Any, list[Problem]]:
+        """A copy of ``data`` with every reference resolved, and a problem per unresolved one."""
         problems: list[Problem] = []
-        resolved = self._walk(data, where, problems, file)
-        if problems:
-            raise ConfigError(problems)
-        return resolved
+        return self._walk(data, where, problems, file), problems
 
     def _walk(self, data: Any, where: str, problems: list[Problem], file: str) -> Any:
         if isinstance(data, str):
             return self._resolve_text(data, where, problems, file)
         if isinstance(data, dict):
             return {
-                k: self._walk(v, f"{where}.{k}" if where else str(k), problems, file)
-                for k, v in data.items()
+                k: self._walk(v, f"{where}.{k}" if where else str(k), problems, file) for k, v in data.items()
             }
         if isinstance(data, list):
             return [self._walk(v, f"{where}[{i}]", problems, file) for i, v in enumerate(data)]

@@ -24,9 +24,7 @@ class StateStore:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except json.JSONDecodeError:
-            raise ConfigError(
-                [Problem(str(self.path), "", "state file is not valid JSON")]
-            ) from None
+            raise ConfigError([Problem(str(self.path), "", "state file is not valid JSON")]) from None
         return data if isinstance(data, dict) else None
 
     def save(self, state: dict[str, Any]) -> None:

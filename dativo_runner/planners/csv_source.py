@@ -31,9 +31,7 @@ def plan_csv_source(job: Job) -> dict[str, Any]:
             )
         if not resolve_paths(entry["path"], str(job.home.root)):
             problems.append(
-                Problem(
-                    job.file, f"source.files[{index}].path", f"no file matches {entry['path']!r}"
-                )
+                Problem(job.file, f"source.files[{index}].path", f"no file matches {entry['path']!r}")
             )
         planned.append(entry)
     if problems:

@@ -87,9 +87,7 @@ class CSVStream(Stream):
                         continue
                     if text in nulls:
                         if not nullable or name in required:
-                            raise DataValueError(
-                                str(path), line, name, "empty value in required column"
-                            )
+                            raise DataValueError(str(path), line, name, "empty value in required column")
                         record[name] = None
                         continue
                     try:
@@ -98,9 +96,7 @@ class CSVStream(Stream):
                         raise DataValueError(str(path), line, name, str(exc)) from None
                 yield record
 
-    def _column(
-        self, name: str, properties: dict[str, Any], path: Path
-    ) -> tuple[str | None, Any, bool]:
+    def _column(self, name: str, properties: dict[str, Any], path: Path) -> tuple[str | None, Any, bool]:
         prop = properties.get(name)
         if prop is None:
             self.logger.warning("Column %r of %s is not in the schema; ignored", name, path)

@@ -71,8 +71,6 @@ def records_to_table(records: list[dict[str, Any]], schema: pa.Schema) -> pa.Tab
         except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError) as exc:
             raise FatalError(f"column {field.name!r}: {exc}") from None
         if not field.nullable and array.null_count:
-            raise FatalError(
-                f"column {field.name!r} is required but {array.null_count} rows are null"
-            )
+            raise FatalError(f"column {field.name!r} is required but {array.null_count} rows are null")
         arrays.append(array)
     return pa.Table.from_arrays(arrays, schema=schema)

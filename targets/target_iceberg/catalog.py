@@ -36,9 +36,7 @@ def open_catalog(config: dict[str, Any]) -> Catalog:
     """Load the configured catalog; the embedded default's folder is created first."""
     props = catalog_properties(config)
     if not config.get("catalog"):
-        Path(config.get("warehouse_dir") or DEFAULT_WAREHOUSE_DIR).mkdir(
-            parents=True, exist_ok=True
-        )
+        Path(config.get("warehouse_dir") or DEFAULT_WAREHOUSE_DIR).mkdir(parents=True, exist_ok=True)
     try:
         return load_catalog(props.pop("name", CATALOG_NAME), **props)
     except Exception as exc:  # pyiceberg raises many kinds; name the catalog kind and the cause

@@ -14,7 +14,9 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-DEALS_HEADER = "deal_id,deal_name,company,stage,amount,currency,probability,is_won,owner_email,created_at,close_date"
+DEALS_HEADER = (
+    "deal_id,deal_name,company,stage,amount,currency,probability,is_won,owner_email,created_at,close_date"
+)
 
 
 @dataclass
@@ -67,9 +69,7 @@ class Project:
         """A deals CSV with the standard header."""
         return self.write(f"data/deals/{name}", "\n".join([DEALS_HEADER, *rows]) + "\n")
 
-    def dativo(
-        self, *args: str, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
+    def dativo(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """Run the `dativo` CLI with this home; captures stdout and stderr."""
         full_env = {**os.environ, **(env or {})}
         full_env.pop("DATIVO_HOME", None)
@@ -82,9 +82,7 @@ class Project:
             timeout=300,
         )
 
-    def run_json(
-        self, *args: str, env: dict[str, str] | None = None
-    ) -> tuple[int, dict[str, Any], str]:
+    def run_json(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any], str]:
         """`dativo run --json ...`: exit code, parsed summary, stderr."""
         result = self.dativo("run", "--json", *args, env=env)
         summary = json.loads(result.stdout) if result.stdout.strip() else {}

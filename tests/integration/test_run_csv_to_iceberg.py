@@ -59,9 +59,7 @@ def test_duckdb_reads_the_same_rows(project: Project) -> None:
     assert code == 0, stderr
 
     location = summary["streams"][0]["metadata_location"]
-    rows = duckdb_reader.scan(
-        location, "SELECT deal_id, company, amount, is_won FROM t ORDER BY deal_id"
-    )
+    rows = duckdb_reader.scan(location, "SELECT deal_id, company, amount, is_won FROM t ORDER BY deal_id")
     assert rows == [
         (1, "Acme", Decimal("1200.50"), True),
         (2, "Beta", Decimal("99.99"), False),
@@ -84,9 +82,7 @@ def test_second_run_resumes_from_state(project: Project) -> None:
 
     project.write_deals(
         "b.csv",
-        [
-            "4,Delta - Seats,Delta,proposal,10.00,USD,0.5,false,dan@example.com,2024-03-04T00:00:00Z,"
-        ],
+        ["4,Delta - Seats,Delta,proposal,10.00,USD,0.5,false,dan@example.com,2024-03-04T00:00:00Z,"],
     )
     code, summary, _ = project.run_json("--config", str(job))
     assert code == 0

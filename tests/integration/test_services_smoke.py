@@ -55,7 +55,5 @@ def test_catalog_roundtrip(catalog_props, catalog_namespace):
     if catalog_props["warehouse"].startswith("file://"):
         metadata = unquote(urlparse(reloaded.metadata_location).path)
         con = _duckdb_with_iceberg()
-        rows = con.execute(
-            f"SELECT id, name FROM iceberg_scan('{metadata}') ORDER BY id"
-        ).fetchall()
+        rows = con.execute(f"SELECT id, name FROM iceberg_scan('{metadata}') ORDER BY id").fetchall()
         assert rows == [(1, "ada"), (2, "grace"), (3, "linus")]
