@@ -19,13 +19,13 @@ demo: install
 	$(BIN)/dativo run --config jobs/acme/csv_deals_to_iceberg.yaml
 	$(BIN)/dativo show --config jobs/acme/csv_deals_to_iceberg.yaml --limit 5
 
-test: install schema-validate
+test: install schema-validate services
 	$(PY) -m pytest -q -ra
 
 test-unit: install
 	$(PY) -m pytest -q tests/unit tests/standard
 
-test-integration: install
+test-integration: install services
 	$(PY) -m pytest -q -ra tests/integration
 
 test-smoke: install
@@ -39,6 +39,13 @@ schema-validate: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy dativo_runner dativo_singer taps targets
+
+services: install
+	scripts/services.sh install
+	scripts/services.sh start
+
+services-stop:
+	scripts/services.sh stop
 
 bench: install
 	$(PY) benchmarks/run_target_bench.py

@@ -24,6 +24,7 @@ MB here are 10^6 bytes (ru_maxrss KiB * 1024 / 1e6).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -56,9 +57,9 @@ TABLE = f"{NAMESPACE}.orders"
 
 
 def _generator_version() -> str:
-    """Cached message files are keyed by the generator's source, so edits regenerate them."""
+    """Cached message files are keyed by the generator's source (whitespace aside)."""
     source = Path(make_messages.__file__).read_bytes()
-    return hashlib.sha1(source).hexdigest()[:8]
+    return hashlib.sha1(b"".join(source.split())).hexdigest()[:8]
 
 
 def _rows_label(rows: int) -> str:
@@ -73,6 +74,9 @@ def messages_file(cache_dir: Path, rows: int, changed_from: int | None = None) -
     """The cached message file for ``rows`` records (written first when missing)."""
     kind = f"changed{changed_from}" if changed_from is not None else "base"
     path = cache_dir / f"orders-{_rows_label(rows)}-{kind}-{_generator_version()}.jsonl"
+    for stale in cache_dir.glob(f"orders-{_rows_label(rows)}-{kind}-*.jsonl"):
+        if stale != path:  # written by an older generator
+            stale.unlink()
     if path.exists():
         print(f"# reusing {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}")
         return path
@@ -173,10 +177,8 @@ def commit_log(log_path: Path) -> list[dict[str, Any]]:
     for line in Path(log_path).read_text(errors="replace").splitlines():
         _, marker, payload = line.partition("dativo.commit ")
         if marker:
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 commits.append(json.loads(payload))
-            except json.JSONDecodeError:
-                pass
     return commits
 
 
@@ -263,7 +265,7 @@ def run_iceberg(
         tool, [*iceberg_command(args), "--config", str(config_path)], messages, work, rows, args.timeout
     )
     commits = commit_log(Path(run.log))
-    run.notes["batch_size_rows"] = config.get("batch_size_rows", "sdk default (10000)")
+    run.notes["batch_size_rows"] = config.get("batch_size_rows", "target default")
     run.notes["commits"] = len(commits)
     run.notes["committed_rows"] = sum(int(c.get("rows") or 0) for c in commits)
     run.notes["seconds_in_commits"] = round(sum(float(c.get("seconds") or 0) for c in commits), 2)
@@ -309,7 +311,8 @@ def bench_size(args: argparse.Namespace, rows: int, work_root: Path) -> list[Run
         runs.append(run_peer(args, messages, rows, work))
     elif not args.skip_peer:
         print(f"# peer skipped at {rows:,} rows (--peer-max-rows {args.peer_max_rows:,})")
-    config = iceberg_config(args, work / "warehouse")
+    # Explicit append: the stream has a key, and the target may default keyed streams to merge.
+    config = iceberg_config(args, work / "warehouse", write_mode="append")
     run = run_iceberg(args, messages, rows, work, config)
     verify_iceberg(run, config, rows)
     if run.notes.get("committed_rows") not in (None, 0, rows) and run.exit_code == 0:
@@ -491,6 +494,7 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return {
+        "loadavg_at_start": os.getloadavg()[0],
         "cpus": os.cpu_count(),
         "cpu": cpu,
         "python": platform.python_version(),
@@ -536,7 +540,10 @@ def main(argv: list[str] | None = None) -> int:
     args.work_dir.mkdir(parents=True, exist_ok=True)
     work_root = Path(tempfile.mkdtemp(prefix="run-", dir=args.work_dir))
     info = machine()
-    print(f"# machine: {info['cpus']} cpus, {info['cpu']}, python {info['python']}")
+    print(
+        f"# machine: {info['cpus']} cpus, {info['cpu']}, python {info['python']}, "
+        f"load average {info['loadavg_at_start']:.2f}"
+    )
     print(f"# work dir: {work_root}")
     size_runs: list[list[Run]] = []
     merge_runs: list[Run] = []

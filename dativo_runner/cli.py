@@ -10,6 +10,7 @@ from dativo_runner import __version__
 from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, ConfigError, DativoError
 from dativo_runner.home import ProjectHome
 from dativo_runner.job_config import load_job_config
+from dativo_runner.maintain_cmd import add_maintain_parser, command_maintain
 from dativo_runner.runner import RunOptions, print_error, run_job
 from dativo_runner.secrets import Redactor
 from dativo_runner.summary import JobSummary, render_json, render_text
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--config", type=Path, required=True, help="job YAML file")
     show.add_argument("--limit", type=int, default=5)
     _common(show)
+    add_maintain_parser(sub)
     return parser
 
 
@@ -153,7 +155,12 @@ def command_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"run": command_run, "validate": command_validate, "show": command_show}
+_COMMANDS = {
+    "run": command_run,
+    "validate": command_validate,
+    "show": command_show,
+    "maintain": command_maintain,
+}
 
 
 def main(argv: list[str] | None = None) -> None:

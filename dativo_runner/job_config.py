@@ -36,6 +36,7 @@ class Job:
     asset: AssetSpec
     home: ProjectHome
     redactor: Redactor
+    secrets: dict[str, str]
 
     @property
     def source(self) -> dict[str, Any]:
@@ -145,6 +146,7 @@ def load_job_config(
         asset=asset,
         home=home,
         redactor=redactor,
+        secrets=secrets,
     )
 
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, DativoError
+from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, DativoError
 from dativo_runner.executables import find_executable
 from dativo_runner.job_config import Job
 from dativo_runner.pipe import PipeCallbacks, PipeResult, run_pipe
 from dativo_runner.planners import plan_catalog, plan_tap_config, plan_target_config
 from dativo_runner.progress import Progress
+from dativo_runner.reconcile import committed_bookmark
 from dativo_runner.state_store import StateStore
 from dativo_runner.summary import JobSummary, StreamSummary
 
@@ -56,7 +57,8 @@ def _landed_table(target_config: dict[str, Any], identifier: str) -> tuple[int |
         table = open_catalog(target_config).load_table(identifier)
     except NoSuchTableError:
         return None, None
-    snapshot = table.current_snapshot()
+    branch = target_config.get("branch")
+    snapshot = table.snapshot_by_name(branch) if branch else table.current_snapshot()
     return (snapshot.snapshot_id if snapshot else None), table.metadata_location
 
 
@@ -70,7 +72,7 @@ def run_job(job: Job, options: RunOptions) -> JobSummary:
         tap_config = plan_tap_config(job)
         target_config = plan_target_config(job)
         catalog = plan_catalog(job)
-        previous_state = store.load()
+        previous_state = _reconciled_state(store, target_config, catalog)
     except DativoError as exc:
         summary.status, summary.exit_code = "failed", EXIT_FAILURE
         summary.error = job.redactor.redact(str(exc))
@@ -89,6 +91,8 @@ def run_job(job: Job, options: RunOptions) -> JobSummary:
         )
         stream.rows += int(commit["rows"])
         stream.commits += 1
+        stream.dead_letter_rows += int(commit.get("dead_letter_rows") or 0)
+        stream.dead_letter_path = commit.get("dead_letter_path") or stream.dead_letter_path
         stream.table = commit["table"]
         stream.snapshot_id = commit.get("snapshot_id")
         stream.metadata_location = commit.get("metadata_location")
@@ -122,11 +126,34 @@ def run_job(job: Job, options: RunOptions) -> JobSummary:
         summary.error = _failure_line(result)
         return summary
     for stream in summary.streams:
-        if stream.commits == 0:
+        if stream.snapshot_id is None:
             stream.seconds = summary.seconds
             stream.snapshot_id, stream.metadata_location = _landed_table(target_config, stream.table)
+    rejected = sum(s.dead_letter_rows for s in summary.streams)
+    if rejected:
+        paths = sorted({s.dead_letter_path for s in summary.streams if s.dead_letter_path})
+        summary.status, summary.exit_code = "partial", EXIT_PARTIAL
+        summary.error = f"{rejected} record(s) rejected and dead-lettered (see {', '.join(paths)})"
+        return summary
     summary.status, summary.exit_code = "succeeded", EXIT_OK
     return summary
+
+
+def _reconciled_state(
+    store: StateStore, target_config: dict[str, Any], catalog: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The state to resume from: the table's committed bookmark wins over a lagging state file."""
+    state = store.load()
+    stream = catalog["streams"][0]["stream"]
+    committed = committed_bookmark(target_config, _table_identifier(target_config, stream))
+    if committed is not None and committed != state:
+        sys.stderr.write(
+            f"dativo: {store.path.name}: state file differs from the bookmark committed with the "
+            "table's last snapshot; resuming from the table's bookmark\n"
+        )
+        store.save(committed)
+        return committed
+    return state
 
 
 def _failure_line(result: PipeResult) -> str:

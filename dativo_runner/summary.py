@@ -18,6 +18,8 @@ class StreamSummary:
     seconds: float = 0.0
     snapshot_id: int | None = None
     metadata_location: str | None = None
+    dead_letter_rows: int = 0
+    dead_letter_path: str | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -58,6 +60,8 @@ def render_text(jobs: list[JobSummary]) -> str:
                 f"  stream {s.stream}: {s.rows:,} rows in {s.seconds:.2f}s "
                 f"({s.rows_per_second:,.0f} rows/s) -> {s.table} snapshot {s.snapshot_id}"
             )
+            if s.dead_letter_rows:
+                lines.append(f"    {s.dead_letter_rows:,} rows dead-lettered to {s.dead_letter_path}")
     return "\n".join(lines)
 
 

@@ -249,6 +249,10 @@ install_all() {  # names...
 }
 
 # --- start -------------------------------------------------------------------------------------
+# start_<name> launches the server unless it already runs; finish_<name> waits until it answers.
+# All servers are launched first and then waited for, so they boot in parallel.
+LAUNCHED=()
+
 start_postgres() {
     local dir data logf
     dir="$(svc_dir postgres)"
@@ -283,7 +287,11 @@ start_postgres() {
     else
         spawn postgres "$logf" "${pg_cmd[@]}"
     fi
-    wait_ready postgres "$logf"
+    LAUNCHED+=(postgres)
+}
+
+finish_postgres() {
+    wait_ready postgres "$(svc_dir postgres)/postgres.log"
     if [[ "$("$PG_BIN/psql" -h "$HOST" -p "$PG_PORT" -U postgres -d postgres -tAc \
         "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'")" != 1 ]]; then
         "$PG_BIN/createdb" -h "$HOST" -p "$PG_PORT" -U postgres "$PG_DB"
@@ -318,7 +326,11 @@ start_seaweedfs() {
         -s3.port="$S3_PORT" -s3.port.grpc="$SW_S3_GRPC_PORT" -s3.port.iceberg="$REST_PORT" \
         -admin.port="$SW_ADMIN_PORT" -admin.port.grpc="$SW_ADMIN_GRPC_PORT" \
         -bucket="$S3_BUCKET" -tableBucket="$TABLE_BUCKET"
-    wait_ready seaweedfs "$logf"
+    LAUNCHED+=(seaweedfs)
+}
+
+finish_seaweedfs() {
+    wait_ready seaweedfs "$(svc_dir seaweedfs)/weed.log"
     log "seaweedfs: up (buckets $S3_BUCKET, table bucket $TABLE_BUCKET)"
 }
 
@@ -339,7 +351,11 @@ start_azurite() {
     log "azurite: starting on 127.0.0.1:$AZURITE_PORT"
     spawn azurite "$logf" "$(azurite_bin)" --blobHost "$HOST" --blobPort "$AZURITE_PORT" \
         --location "$dir/data" --silent --skipApiVersionCheck --loose --disableTelemetry
-    wait_ready azurite "$logf"
+    LAUNCHED+=(azurite)
+}
+
+finish_azurite() {
+    wait_ready azurite "$(svc_dir azurite)/azurite.log"
     log "azurite: up"
 }
 
@@ -477,6 +493,7 @@ main() {
         start)
             lock
             for n in "${names[@]}"; do "start_$n"; done
+            for n in "${LAUNCHED[@]}"; do "finish_$n"; done
             ;;
         stop)
             lock
@@ -486,6 +503,7 @@ main() {
             lock
             for n in "${names[@]}"; do stop_one "$n"; done
             for n in "${names[@]}"; do "start_$n"; done
+            for n in "${LAUNCHED[@]}"; do "finish_$n"; done
             ;;
         status)
             for n in "${names[@]}"; do status_one "$n" || rc=3; done

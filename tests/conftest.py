@@ -8,6 +8,8 @@ import pytest
 
 from tests.helpers.project import Project
 
+pytest_plugins = ["tests.conftest_services"]
+
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:

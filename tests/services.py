@@ -9,6 +9,7 @@ combination the tests use; pass them as ``load_catalog(name, **props)``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -174,11 +175,24 @@ def _http_answers(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def _pg_accepts(info: PostgresService) -> bool:
+    """The server accepts connections to the catalog database (not merely its TCP port)."""
+    try:
+        import psycopg2
+    except ImportError:
+        return True
+    try:
+        psycopg2.connect(info.dsn, connect_timeout=2).close()
+        return True
+    except psycopg2.Error:
+        return False
+
+
 def is_up(name: str) -> bool:
     """True when the service answers on its loopback port(s)."""
     info = service_info(name)
     if isinstance(info, PostgresService):
-        return _port_open(info.port)
+        return _port_open(info.port) and _pg_accepts(info)
     if isinstance(info, SeaweedFSService):
         return _port_open(info.s3_port) and _http_answers(f"{info.rest_uri}/v1/config")
     return _port_open(info.port)
@@ -227,10 +241,8 @@ def ensure_s3_bucket(bucket: str | None = None) -> str:
     )
     existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
     if bucket not in existing:
-        try:
+        with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
             client.create_bucket(Bucket=bucket)
-        except client.exceptions.BucketAlreadyOwnedByYou:
-            pass
     return bucket
 
 
@@ -240,10 +252,8 @@ def ensure_azure_container(container: str) -> str:
     from azure.storage.blob import BlobServiceClient
 
     service = BlobServiceClient.from_connection_string(azurite().connection_string)
-    try:
+    with contextlib.suppress(ResourceExistsError):
         service.create_container(container)
-    except ResourceExistsError:
-        pass
     return container
 
 

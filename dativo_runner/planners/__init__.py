@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tap_csv.streams import METADATA_PROPERTIES as CSV_METADATA_PROPERTIES
+
 from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.job_config import Job
 from dativo_runner.planners.csv_source import plan_csv_source
@@ -13,6 +15,8 @@ from dativo_runner.planners.iceberg_target import plan_iceberg_target
 Planner = Callable[[Job], dict[str, Any]]
 
 SOURCE_PLANNERS: dict[str, Planner] = {"csv": plan_csv_source}
+# Properties a tap adds to every stream beyond the asset schema (Singer `_sdc_` metadata).
+SOURCE_METADATA_PROPERTIES: dict[str, dict[str, Any]] = {"csv": CSV_METADATA_PROPERTIES}
 TARGET_PLANNERS: dict[str, Planner] = {"iceberg": plan_iceberg_target}
 
 
@@ -38,6 +42,8 @@ def plan_target_config(job: Job) -> dict[str, Any]:
 def plan_catalog(job: Job) -> dict[str, Any]:
     """A Singer catalog selecting the asset's stream and every field of its schema."""
     schema = job.asset.json_schema()
+    extra = SOURCE_METADATA_PROPERTIES.get(job.source_entry.name, {})
+    schema["properties"] = {**schema["properties"], **extra}
     metadata: list[dict[str, Any]] = [
         {
             "breadcrumb": [],

@@ -41,4 +41,6 @@ def plan_csv_source(job: Job) -> dict[str, Any]:
         "schemas": {job.asset.object: job.asset.json_schema()},
         "key_properties": {job.asset.object: list(job.asset.primary_key)},
         "base_dir": str(job.home.root),
+        # Values that do not parse reach the target, which dead-letters the record with the reason.
+        "on_invalid_value": "pass",
     }

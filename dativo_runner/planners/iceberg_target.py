@@ -1,10 +1,33 @@
-"""target-iceberg config from a job's ``target`` block and its asset."""
+"""target-iceberg config from a job's ``target`` block, its asset and the governance policy.
+
+The job shape of the product's original README maps as follows: ``target.catalog`` is passed to
+pyiceberg verbatim; otherwise ``connection.nessie.uri`` / ``connection.rest.uri`` make a REST
+catalog, ``warehouse`` (or ``connection.s3.bucket`` + ``prefix``, or ``connection.azure``) the
+warehouse location, and with no catalog URI the embedded SQLite catalog under the project home
+records the tables. ``branch`` is the Iceberg branch written.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dativo_runner.job_config import Job
+from dativo_runner.policy import column_policies, load_policy
+
+_S3_PROPS = {
+    "endpoint": "s3.endpoint",
+    "region": "s3.region",
+    "access_key_id": "s3.access-key-id",
+    "secret_access_key": "s3.secret-access-key",
+    "session_token": "s3.session-token",
+}
+_AZURE_PROPS = {
+    "connection_string": "adls.connection-string",
+    "account_name": "adls.account-name",
+    "account_key": "adls.account-key",
+    "sas_token": "adls.sas-token",
+}
+_FSSPEC_IO = "pyiceberg.io.fsspec.FsspecFileIO"
 
 
 def _governance_properties(job: Job) -> dict[str, str]:
@@ -25,19 +48,100 @@ def _governance_properties(job: Job) -> dict[str, str]:
     return props
 
 
-def plan_iceberg_target(job: Job) -> dict[str, Any]:
-    """Catalog (verbatim, or the embedded default under the project home), namespace and table."""
+def _rest_uri(connection: dict[str, Any]) -> str | None:
+    if (connection.get("rest") or {}).get("uri"):
+        return str(connection["rest"]["uri"])
+    uri = (connection.get("nessie") or {}).get("uri")
+    if not uri:
+        return None
+    # Nessie serves the Iceberg REST protocol under /iceberg; its native API is /api/v1|v2.
+    for native in ("/api/v1", "/api/v2"):
+        if uri.rstrip("/").endswith(native):
+            return uri.rstrip("/")[: -len(native)] + "/iceberg"
+    return str(uri)
+
+
+def _warehouse(target: dict[str, Any]) -> str | None:
+    if target.get("warehouse"):
+        return str(target["warehouse"])
+    connection = target.get("connection") or {}
+    s3 = connection.get("s3") or {}
+    if s3.get("bucket"):
+        return f"s3://{s3['bucket']}/{str(s3.get('prefix') or '').strip('/')}".rstrip("/")
+    azure = connection.get("azure") or {}
+    if azure.get("container") and azure.get("account_name"):
+        prefix = str(azure.get("prefix") or "").strip("/")
+        return f"abfs://{azure['container']}@{azure['account_name']}.dfs.core.windows.net/{prefix}".rstrip(
+            "/"
+        )
+    return None
+
+
+def catalog_config(job: Job) -> dict[str, Any]:
+    """``catalog`` properties, or ``warehouse_dir`` for the embedded default."""
     target = job.target
+    if target.get("catalog"):
+        return {"catalog": dict(target["catalog"])}
+    connection = target.get("connection") or {}
+    warehouse = _warehouse(target)
+    uri = _rest_uri(connection)
+    props: dict[str, Any] = {}
+    if uri:
+        props = {"type": "rest", "uri": uri}
+        rest = connection.get("rest") or connection.get("nessie") or {}
+        for key in ("credential", "token", "scope", "oauth2-server-uri"):
+            if rest.get(key):
+                props[key] = rest[key]
+    elif warehouse and not warehouse.startswith(("file:", "/")):
+        db = job.home.warehouse / "catalog.db"
+        db.parent.mkdir(parents=True, exist_ok=True)
+        props = {"type": "sql", "uri": f"sqlite:///{db}", "init_catalog_tables": "true"}
+    elif warehouse:
+        return {"warehouse_dir": str(job.home.resolve(warehouse.removeprefix("file://")))}
+    else:
+        return {"warehouse_dir": str(job.home.warehouse)}
+    if warehouse:
+        props["warehouse"] = warehouse
+    for key, prop in _S3_PROPS.items():
+        if (connection.get("s3") or {}).get(key):
+            props[prop] = connection["s3"][key]
+    azure = connection.get("azure") or {}
+    for key, prop in _AZURE_PROPS.items():
+        if azure.get(key):
+            props[prop] = azure[key]
+    if azure:
+        props.setdefault("py-io-impl", _FSSPEC_IO)
+    return {"catalog": props}
+
+
+def plan_iceberg_target(job: Job) -> dict[str, Any]:
+    """The full target-iceberg config of a job."""
+    target = job.target
+    asset = job.asset
+    policies = column_policies(asset, load_policy(job.home), job.secrets, job.tenant_id)
+    job.redactor.add(policies.salt)
     config: dict[str, Any] = {
         "namespace": target.get("namespace") or job.tenant_id,
-        "table_names": {job.asset.object: target.get("table") or job.asset.name},
+        "table_names": {asset.object: target.get("table") or asset.name},
         "table_properties": _governance_properties(job),
+        "schema_mode": asset.target.get("mode") or "relaxed",
+        "nested": asset.target.get("nested") or "json",
+        "partitioning": list(asset.target.get("partitioning") or []),
+        "column_policies": policies.actions,
+        "hash_salt": policies.salt,
+        "column_docs": policies.docs,
+        "dead_letter_dir": str(job.home.root / "dead_letter" / job.tenant_id / job.name),
+        **catalog_config(job),
     }
-    if target.get("catalog"):
-        config["catalog"] = dict(target["catalog"])
-    else:
-        config["warehouse_dir"] = str(job.home.warehouse)
+    for key in ("write_mode", "branch"):
+        if target.get(key):
+            config[key] = target[key]
     batch = target.get("batch") or {}
-    if batch.get("rows"):
-        config["batch_size_rows"] = batch["rows"]
+    for key, setting in (
+        ("rows", "batch_size_rows"),
+        ("bytes", "batch_size_bytes"),
+        ("seconds", "batch_seconds"),
+    ):
+        if batch.get(key):
+            config[setting] = batch[key]
     return config

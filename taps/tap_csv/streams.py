@@ -15,6 +15,14 @@ from tap_csv.files import FileSpec, fingerprint, resolve_paths
 from tap_csv.values import converter_for, is_nullable
 
 FILES_STATE_KEY = "files"
+SOURCE_FILE = "_sdc_source_file"
+SOURCE_LINE = "_sdc_source_lineno"
+# Set on records carrying a value that did not parse (``on_invalid_value: pass``), so their
+# dead-letter entry says where they came from; targets leave `_sdc_` fields out of tables.
+METADATA_PROPERTIES: dict[str, Any] = {
+    SOURCE_FILE: {"type": ["string", "null"]},
+    SOURCE_LINE: {"type": ["integer", "null"]},
+}
 
 
 class CSVStream(Stream):
@@ -35,6 +43,7 @@ class CSVStream(Stream):
     ) -> None:
         self._specs = specs
         self._base_dir = base_dir
+        schema = {**schema, "properties": {**schema.get("properties", {}), **METADATA_PROPERTIES}}
         super().__init__(tap=tap, schema=schema, name=name)
         self.primary_keys = key_properties
 
@@ -47,23 +56,32 @@ class CSVStream(Stream):
                 yield spec, path
 
     def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
-        """Yield typed rows of every new or changed file, then record its fingerprint."""
-        seen: dict[str, Any] = dict(self.stream_state.get(FILES_STATE_KEY) or {})
+        """Yield typed rows of every new, changed or partly read file.
+
+        The stream state holds, per file, its fingerprint, the data rows already emitted and
+        whether it is done; every STATE message the SDK writes carries the exact position."""
+        files: dict[str, Any] = self.stream_state.setdefault(FILES_STATE_KEY, {})
         for spec, path in self._files():
             key = str(path.resolve())
             current = fingerprint(path)
-            if seen.get(key) == current:
+            entry = files.get(key) or {}
+            same = {k: entry.get(k) for k in current} == current
+            if same and entry.get("done"):
                 self.logger.info("Skipping unchanged file %s", path)
                 continue
-            self.logger.info("Reading %s", path)
-            yield from self._read_file(spec, path)
-            seen[key] = current
-            # Written to the stream state so the next STATE message carries it.
-            self.stream_state[FILES_STATE_KEY] = dict(seen)
+            skip = int(entry.get("rows") or 0) if same else 0
+            entry = {**current, "rows": skip, "done": False}
+            files[key] = entry
+            self.logger.info("Reading %s%s", path, f" from data row {skip + 1}" if skip else "")
+            for record in self._read_file(spec, path, skip):
+                entry["rows"] += 1
+                yield record
+            entry["done"] = True
 
-    def _read_file(self, spec: FileSpec, path: Path) -> Iterator[dict[str, Any]]:
+    def _read_file(self, spec: FileSpec, path: Path, skip: int) -> Iterator[dict[str, Any]]:
         properties: dict[str, Any] = self.schema["properties"]
         required = set(self.schema.get("required") or ())
+        pass_invalid = self.config.get("on_invalid_value") == "pass"
         with path.open(newline="", encoding=spec.encoding) as handle:
             for _ in range(spec.skip_rows):
                 next(handle, None)
@@ -73,27 +91,38 @@ class CSVStream(Stream):
                 return
             columns = [self._column(name, properties, path) for name in header]
             nulls = set(spec.null_values)
+            data_rows = 0
             for row in reader:
-                line = reader.line_num + spec.skip_rows
                 if not row:
                     continue
+                data_rows += 1
+                if data_rows <= skip:
+                    continue
+                line = reader.line_num + spec.skip_rows
                 if len(row) != len(header):
                     raise DataValueError(
                         str(path), line, "*", f"expected {len(header)} fields, found {len(row)}"
                     )
                 record: dict[str, Any] = {}
+                invalid = False
                 for (name, convert, nullable), text in zip(columns, row, strict=True):
                     if name is None:
                         continue
                     if text in nulls:
-                        if not nullable or name in required:
+                        if (not nullable or name in required) and not pass_invalid:
                             raise DataValueError(str(path), line, name, "empty value in required column")
                         record[name] = None
                         continue
                     try:
                         record[name] = convert(text)
                     except ValueError as exc:
-                        raise DataValueError(str(path), line, name, str(exc)) from None
+                        if not pass_invalid:
+                            raise DataValueError(str(path), line, name, str(exc)) from None
+                        record[name] = text  # the target rejects it, with the reason
+                        invalid = True
+                if invalid:  # where the rejected record came from, for its dead-letter entry
+                    record[SOURCE_FILE] = str(path)
+                    record[SOURCE_LINE] = line
                 yield record
 
     def _column(self, name: str, properties: dict[str, Any], path: Path) -> tuple[str | None, Any, bool]:

@@ -43,6 +43,14 @@ class TapCSV(Tap):
             description="Primary key columns per object",
         ),
         th.Property("base_dir", th.StringType, description="Directory relative paths start from"),
+        th.Property(
+            "on_invalid_value",
+            th.StringType,
+            allowed_values=["fail", "pass"],
+            default="fail",
+            description="fail: stop naming file, line and column; pass: emit the raw text and let "
+            "the target reject (dead-letter) the record",
+        ),
     ).to_dict()
 
     def _specs_by_object(self) -> dict[str, list[FileSpec]]:

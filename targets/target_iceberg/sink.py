@@ -1,35 +1,36 @@
-"""IcebergSink: each drained batch becomes one Iceberg commit (one snapshot)."""
+"""IcebergSink: buffers one stream as Arrow chunks and commits them as one Iceberg snapshot."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import re
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.table import Table
 from singer_sdk import Target
+from singer_sdk.exceptions import MissingKeyPropertiesError
 from singer_sdk.sinks import BatchSink
 
-from target_iceberg.arrow_batch import records_to_table
-from target_iceberg.types import arrow_schema
+from target_iceberg.conversion import RecordConverter, Rejected
+from target_iceberg.dead_letter import write_dead_letters
+from target_iceberg.partitioning import add_ingest_date, needs_ingest_date
+from target_iceberg.policy import apply_policies, check_policies
+from target_iceberg.settings import table_settings
+from target_iceberg.table_writer import TableWriter
 
 STATE_SUMMARY_KEY = "dativo.singer-state"
 COMMIT_LOG_PREFIX = "dativo.commit"
-
-
-def table_name_for(stream_name: str, config: Mapping[str, Any]) -> str:
-    """Table name of a stream: ``table_names`` mapping, else the stream name in lower case with
-    every character other than letters, digits and ``_`` replaced by ``_`` (safe in paths and SQL)."""
-    mapping: dict[str, str] = config.get("table_names") or {}
-    return mapping.get(stream_name) or re.sub(r"[^a-z0-9_]", "_", stream_name.lower())
+CHUNK_ROWS = 10_000  # records are turned into Arrow this many at a time (bounded dict memory)
 
 
 class IcebergSink(BatchSink):
-    """Appends each batch to ``<namespace>.<table>``; the table is created on first write."""
+    """One stream: records → Arrow chunks → (policies, derived columns) → one commit per flush.
+
+    The target decides when to flush (at STATE boundaries, see TargetIceberg); the SDK's own
+    size-based draining is not used.
+    """
 
     def __init__(
         self,
@@ -40,12 +41,36 @@ class IcebergSink(BatchSink):
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
         self._target = target
-        self._table: Table | None = None
+        self._policies: dict[str, str] = dict(self.config.get("column_policies") or {})
+        check_policies(self._policies)
+        self._pending: list[dict[str, Any]] = []
+        self._chunks: list[pa.Table] = []
+        self._rejected: list[Rejected] = []
+        self.buffered_rows = 0
+        self.buffered_bytes = 0
+        self.buffered_since: float | None = None
         self._committed_rows = 0
+        self._converter = self._new_converter(schema, list(key_properties or []))
+        self._keys = frozenset(key_properties or [])
+        self._writer: TableWriter | None = None
+
+    def _new_converter(self, schema: dict, key_properties: list[str]) -> RecordConverter:
+        return RecordConverter(
+            schema,
+            key_properties,
+            nested=self.config.get("nested") or "json",
+            strict=self.config.get("schema_mode") == "strict",
+            keep_metadata=bool(self.config.get("add_record_metadata")),
+        )
 
     def get_validator(self) -> None:
-        """No per-record JSON Schema validation: values are checked per batch in Arrow."""
+        """No per-record JSON Schema validation: values are checked per chunk in Arrow."""
         return None
+
+    @property
+    def is_full(self) -> bool:
+        """Never: the target flushes at STATE boundaries."""
+        return False
 
     @property
     def catalog(self) -> Catalog:
@@ -53,71 +78,135 @@ class IcebergSink(BatchSink):
         return self._target.catalog  # type: ignore[attr-defined]
 
     @property
-    def identifier(self) -> tuple[str, str]:
-        """(namespace, table) of this stream."""
-        return (
-            self.config.get("namespace") or "default",
-            table_name_for(self.stream_name, self.config),
-        )
-
-    def _stream_arrow_schema(self) -> pa.Schema:
-        return arrow_schema(self.schema, list(self.key_properties))
-
-    def _ensure_table(self) -> Table:
-        if self._table is None:
-            namespace, _ = self.identifier
-            self.catalog.create_namespace_if_not_exists(namespace)
-            self._table = self.catalog.create_table_if_not_exists(
-                self.identifier,
-                schema=self._stream_arrow_schema(),
-                properties=dict(self.config.get("table_properties") or {}),
+    def writer(self) -> TableWriter:
+        """The table writer of this stream (settings from config and the SCHEMA message)."""
+        if self._writer is None:
+            settings = table_settings(
+                self.stream_name, self.config, list(self.key_properties), self._bookmark_properties()
             )
-            self._evolve_schema(self._table)
-        return self._table
+            self._writer = TableWriter(self.catalog, settings, self.logger)
+        return self._writer
 
-    def _evolve_schema(self, table: Table) -> None:
-        """Add columns the stream has and the table lacks (and widen types safely)."""
-        incoming = self._stream_arrow_schema()
-        existing = {field.name for field in table.schema().fields}
-        if all(name in existing for name in incoming.names):
-            return
-        self.logger.info("Evolving schema of %s", ".".join(self.identifier))
-        relaxed = pa.schema([field.with_nullable(True) for field in incoming])
-        with table.update_schema() as update:
-            update.union_by_name(relaxed)
+    def _bookmark_properties(self) -> list[str] | None:
+        return self._target.bookmark_properties.get(self.stream_name)  # type: ignore[attr-defined]
 
-    def _latest_state(self) -> dict[str, Any] | None:
-        # The SDK keeps the last STATE it received; every record before it is in this batch
-        # or an earlier one, so it is the bookmark this commit makes durable.
-        return getattr(self._target, "_latest_state", None)
+    # Buffering
+
+    def add(self, record: dict[str, Any], nbytes: int) -> None:
+        """Buffer one record (``nbytes``: its message size, for the byte threshold)."""
+        if self.buffered_since is None:
+            self.buffered_since = time.monotonic()
+        if not self._keys <= record.keys():
+            raise MissingKeyPropertiesError(
+                f"Record of {self.stream_name} lacks key properties {sorted(self._keys - record.keys())}"
+            )
+        self._pending.append(record)
+        self.buffered_rows += 1
+        self.buffered_bytes += nbytes
+        if len(self._pending) >= CHUNK_ROWS:
+            self._convert_pending()
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """SDK path (used with stream maps): buffer the record."""
+        self.add(record, 0)
 
     def process_batch(self, context: dict) -> None:
-        """Convert the batch to Arrow and commit it as one Iceberg snapshot."""
-        records: list[dict[str, Any]] = context.get("records") or []
-        if not records:
+        """SDK drain (stream maps path): flush with the target's latest state."""
+        self.flush(self._target.latest_state)  # type: ignore[attr-defined]
+
+    def update_schema(self, schema: dict, key_properties: list[str]) -> None:
+        """A new SCHEMA mid-stream: convert what is buffered with the old one, then switch."""
+        self._convert_pending()
+        self.schema = self.original_schema = schema
+        self._key_properties = key_properties
+        self._keys = frozenset(key_properties)
+        self._converter = self._new_converter(schema, key_properties)
+
+    def _convert_pending(self) -> None:
+        if not self._pending:
+            return
+        data, rejected = self._converter.convert(self._pending)
+        self._pending = []
+        if data.num_rows:
+            self._chunks.append(apply_policies(data, self._policies, self.config.get("hash_salt") or ""))
+        self._rejected.extend(rejected)
+
+    # Committing
+
+    def flush(self, state: dict[str, Any] | None) -> None:
+        """Commit everything buffered as one snapshot carrying ``state``; dead-letter rejects."""
+        self._convert_pending()
+        if not self._chunks and not self._rejected:
+            self._reset()
             return
         started = time.monotonic()
-        table = self._ensure_table()
-        data = records_to_table(records, table.schema().as_arrow())
-        properties = {"dativo.stream": self.stream_name, "dativo.rows": str(data.num_rows)}
-        state = self._latest_state()
-        if state is not None:
-            properties[STATE_SUMMARY_KEY] = json.dumps(state, sort_keys=True)
-        table.append(data, snapshot_properties=properties)
-        self._committed_rows += data.num_rows
-        snapshot = table.current_snapshot()
+        writer = self.writer
+        data = pa.concat_tables(self._chunks, promote_options="permissive") if self._chunks else None
+        rejected = list(self._rejected)
+        table = None
+        if data is not None and data.num_rows:
+            if needs_ingest_date(writer.settings.partitioning):
+                data = add_ingest_date(data, dt.datetime.now(dt.timezone.utc).date())
+            table = writer.table(data.schema)
+            data, reasons = writer.align(data, table)
+            if reasons:
+                records = data.to_pylist()
+                rejected.extend(Rejected(records[i], r) for i, r in sorted(reasons.items()))
+                keep = pa.array([i not in reasons for i in range(data.num_rows)])
+                data = data.filter(keep)
+        dead_letter_path = None
+        if rejected:
+            folder = self.config.get("dead_letter_dir") or "dead_letter"
+            dead_letter_path = str(write_dead_letters(folder, self.stream_name, rejected))
+            self.logger.warning(
+                "%d record(s) of %s rejected, written to %s (first reason: %s)",
+                len(rejected),
+                self.stream_name,
+                dead_letter_path,
+                rejected[0].reason,
+            )
+        rows = data.num_rows if data is not None else 0
+        if data is not None and rows:
+            properties = {"dativo.stream": self.stream_name, "dativo.rows": str(rows)}
+            if state is not None:
+                properties[STATE_SUMMARY_KEY] = json.dumps(state, sort_keys=True)
+            table = writer.commit(data, properties)
+        self._committed_rows += rows
+        self._log_commit(table, rows, len(rejected), dead_letter_path, time.monotonic() - started)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._chunks, self._rejected, self._pending = [], [], []
+        self.buffered_rows = self.buffered_bytes = 0
+        self.buffered_since = None
+
+    def _log_commit(
+        self, table: Any, rows: int, rejected: int, dead_letter_path: str | None, seconds: float
+    ) -> None:
+        snapshot = table.current_snapshot() if table is not None else None
+        if table is not None and self.writer.settings.branch:
+            snapshot = table.snapshot_by_name(self.writer.settings.branch) or snapshot
         self.logger.info(
             "%s %s",
             COMMIT_LOG_PREFIX,
             json.dumps(
                 {
                     "stream": self.stream_name,
-                    "table": ".".join(self.identifier),
-                    "rows": data.num_rows,
+                    "table": self.writer.settings.identifier,
+                    "rows": rows,
                     "total_rows": self._committed_rows,
+                    "write_mode": self.writer.settings.write_mode,
+                    "dead_letter_rows": rejected,
+                    "dead_letter_path": dead_letter_path,
                     "snapshot_id": snapshot.snapshot_id if snapshot else None,
-                    "metadata_location": table.metadata_location,
-                    "seconds": round(time.monotonic() - started, 3),
+                    "metadata_location": table.metadata_location if table is not None else None,
+                    "seconds": round(seconds, 3),
                 }
             ),
         )
+
+    def activate_version(self, new_version: int) -> None:
+        """ACTIVATE_VERSION: the stream is a full replace; the run's first commit overwrites."""
+        if self.writer.settings.write_mode != "overwrite":
+            self.logger.info("ACTIVATE_VERSION for %s: this run replaces the table", self.stream_name)
+            self.writer.settings.write_mode = "overwrite"

@@ -1,4 +1,4 @@
-"""Singer JSON Schema property → Arrow type (and from there Iceberg type, via pyiceberg)."""
+"""Singer JSON Schema → Arrow types (and from there Iceberg types, through pyiceberg)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+
+NESTED_AS_JSON = "json"
+NESTED_AS_STRUCT = "struct"
 
 
 def property_types(prop: dict[str, Any]) -> list[str]:
@@ -40,38 +43,57 @@ def _decimal_type(prop: dict[str, Any]) -> pa.DataType | None:
         precision = max(scale + 1, math.floor(math.log10(float(maximum))) + 1 + scale)
     else:
         precision = 38
-    return pa.decimal128(min(precision, 38), scale)
+    return pa.decimal128(min(precision, 38), min(scale, 38))
 
 
-def arrow_type(prop: dict[str, Any]) -> pa.DataType:
-    """Arrow type of one Singer property; nested objects/arrays become JSON text."""
+def arrow_type(prop: dict[str, Any], nested: str = NESTED_AS_JSON, *, top: bool = True) -> pa.DataType:
+    """Arrow type of one Singer property.
+
+    Objects and arrays become JSON text, or (``nested="struct"``) structs and lists when their
+    properties/items are declared. Mixed or untyped values are JSON text. Inside structs, dates
+    and times stay ISO strings.
+    """
     prop = _first_option(prop)
     types = [t for t in property_types(prop) if t != "null"]
     fmt = prop.get("format")
-    if "string" in types and len(types) == 1:
-        if fmt == "date-time":
-            return pa.timestamp("us", tz="UTC")
-        if fmt == "date":
-            return pa.date32()
-        if fmt == "time":
-            return pa.time64("us")
+    if types == ["string"] and not top:
         return pa.string()
+    if types == ["string"]:
+        return {
+            "date-time": pa.timestamp("us", tz="UTC"),
+            "date": pa.date32(),
+            "time": pa.time64("us"),
+        }.get(fmt or "", pa.string())
     if types == ["integer"]:
         return pa.int64()
-    if set(types) <= {"integer", "number"} and types:
+    if types and set(types) <= {"integer", "number"}:
         return _decimal_type(prop) or pa.float64()
     if types == ["boolean"]:
         return pa.bool_()
-    return pa.string()  # objects, arrays, mixed or untyped values: JSON text
+    if nested == NESTED_AS_STRUCT and types == ["object"] and prop.get("properties"):
+        return pa.struct(
+            [pa.field(n, arrow_type(sub, nested, top=False)) for n, sub in prop["properties"].items()]
+        )
+    if nested == NESTED_AS_STRUCT and types == ["array"] and isinstance(prop.get("items"), dict):
+        return pa.list_(arrow_type(prop["items"], nested, top=False))
+    return pa.string()
 
 
-def arrow_schema(schema: dict[str, Any], key_properties: list[str]) -> pa.Schema:
+def is_json_text(prop: dict[str, Any], arrow: pa.DataType) -> bool:
+    """True when a string column carries values that are not JSON strings (objects, numbers...)."""
+    if not pa.types.is_string(arrow):
+        return False
+    types = [t for t in property_types(_first_option(prop)) if t != "null"]
+    return types != ["string"]
+
+
+def arrow_schema(
+    schema: dict[str, Any], key_properties: list[str], nested: str = NESTED_AS_JSON
+) -> pa.Schema:
     """Arrow schema of a Singer stream; key properties and required non-null fields are required."""
-    required = set(schema.get("required") or ()) | set(key_properties)
+    required = set(schema.get("required") or ())
     fields = []
     for name, prop in (schema.get("properties") or {}).items():
-        nullable = name not in required or "null" in property_types(prop)
-        if name in key_properties:
-            nullable = False
-        fields.append(pa.field(name, arrow_type(prop), nullable=nullable))
+        nullable = name not in key_properties and (name not in required or "null" in property_types(prop))
+        fields.append(pa.field(name, arrow_type(prop, nested), nullable=nullable))
     return pa.schema(fields)

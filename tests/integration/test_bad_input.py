@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from target_iceberg.catalog import open_catalog
 
 from tests.helpers.project import Project
 
@@ -118,22 +123,53 @@ def test_all_problems_of_one_file_are_reported_together(project: Project) -> Non
     assert any("target.write_mode" in line for line in lines)
 
 
-def test_unparsable_csv_value_names_file_line_and_column(project: Project) -> None:
+def test_unparsable_csv_value_is_dead_lettered_and_the_run_is_partial(project: Project) -> None:
     project.write_deals(
         "a.csv",
-        [
-            GOOD_ROW,
-            "2,B - Y,B,proposal,ten dollars,USD,0.5,false,b@example.com,2024-01-01T00:00:00Z,",
-        ],
+        [GOOD_ROW, "2,B - Y,B,proposal,ten dollars,USD,0.5,false,b@example.com,2024-01-01T00:00:00Z,"],
     )
     job = project.write_job("deals", project.deals_job())
-    result = project.dativo("run", "--config", str(job))
+    code, summary, stderr = project.run_json("--config", str(job))
+
+    assert code == 1, stderr
+    assert summary["status"] == "partial"
+    [stream] = summary["streams"]
+    assert stream["rows"] == 1
+    assert stream["dead_letter_rows"] == 1
+    [line] = _error_lines(stderr)
+    assert "1 record(s) rejected and dead-lettered" in line
+    [entry] = [json.loads(x) for x in Path(stream["dead_letter_path"]).read_text().splitlines()]
+    assert entry["reason"] == "field 'amount': 'ten dollars' is not a valid decimal128(12, 2)"
+    assert entry["record"]["deal_id"] == 2
+    assert entry["record"]["_sdc_source_file"].endswith("data/deals/a.csv")
+    assert entry["record"]["_sdc_source_lineno"] == 3
+    table = open_catalog({"warehouse_dir": str(project.root / "warehouse")}).load_table("acme.csv_deals")
+    assert table.scan().to_arrow().column("deal_id").to_pylist() == [1]
+
+
+def test_standalone_tap_names_file_line_and_column(project: Project) -> None:
+    path = project.write_deals(
+        "a.csv", [GOOD_ROW, GOOD_ROW.replace("10.00", "ten", 1).replace("1,", "2,", 1)]
+    )
+    config = project.write(
+        "tap.json",
+        json.dumps(
+            {
+                "files": [{"object": "deals", "path": str(path)}],
+                "schemas": {"deals": {"type": "object", "properties": {"amount": {"type": "number"}}}},
+            }
+        ),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", "from tap_csv.tap import main; main()", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 2
-    [line] = _error_lines(result.stderr)
-    assert "tap-csv failed" in line
-    assert "a.csv line 3 column amount: 'ten dollars' is not a decimal number" in line
-    assert project.files_under("warehouse") == []
-    assert project.files_under("state") == []
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"tap-csv: error: {path} line 3 column amount: 'ten' is not a number"
+    )
 
 
 def test_invalid_yaml_names_the_line(project: Project) -> None:

@@ -11,5 +11,5 @@ _WAREHOUSE = tempfile.mkdtemp(prefix="dativo-std-target-")
 
 TestTargetIceberg = get_target_test_class(
     target_class=TargetIceberg,
-    config={"warehouse_dir": _WAREHOUSE, "namespace": "standard"},
+    config={"warehouse_dir": _WAREHOUSE, "namespace": "standard", "dead_letter_dir": f"{_WAREHOUSE}/dead"},
 )

@@ -1,0 +1,220 @@
+"""Singer records → Arrow, a chunk at a time, with rows that cannot be written set aside.
+
+The fast path is one ``pa.Table.from_pylist`` call per chunk followed by vectorized casts;
+per-value Python work happens only for columns whose values do not convert (to find the bad
+rows and say why) and for ``time`` columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from target_iceberg.types import NESTED_AS_JSON, arrow_schema, is_json_text
+
+METADATA_PREFIX = "_sdc_"  # Singer metadata fields are never a schema violation
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record that cannot be written, and why."""
+
+    record: dict[str, Any]
+    reason: str
+
+
+def _json_text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _timestamp(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _time(value: Any) -> dt.time:
+    return value if isinstance(value, dt.time) else dt.time.fromisoformat(str(value))
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a decimal")
+    try:
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a decimal number") from None
+
+
+def _python_parser(arrow: pa.DataType) -> Callable[[Any], Any] | None:
+    if pa.types.is_timestamp(arrow):
+        return _timestamp
+    if pa.types.is_date(arrow):
+        return _date
+    if pa.types.is_time(arrow):
+        return _time
+    if pa.types.is_decimal(arrow):
+        return _decimal
+    return None
+
+
+def _ingest_type(arrow: pa.DataType) -> pa.DataType:
+    """The type values arrive in from JSON before the vectorized cast."""
+    if pa.types.is_timestamp(arrow) or pa.types.is_date(arrow) or pa.types.is_time(arrow):
+        return pa.string()
+    if pa.types.is_decimal(arrow):
+        return pa.float64()
+    return arrow
+
+
+class RecordConverter:
+    """Converts chunks of one stream's records into Arrow tables of the stream's schema."""
+
+    def __init__(
+        self,
+        singer_schema: dict[str, Any],
+        key_properties: list[str],
+        *,
+        nested: str = NESTED_AS_JSON,
+        strict: bool = False,
+        keep_metadata: bool = False,
+    ) -> None:
+        if not keep_metadata:
+            properties = singer_schema.get("properties") or {}
+            singer_schema = {
+                **singer_schema,
+                "properties": {k: v for k, v in properties.items() if not k.startswith(METADATA_PREFIX)},
+            }
+        self.schema = arrow_schema(singer_schema, key_properties, nested)
+        properties = singer_schema.get("properties") or {}
+        self._json_columns = [f.name for f in self.schema if is_json_text(properties.get(f.name, {}), f.type)]
+        self._ingest = pa.schema([pa.field(f.name, _ingest_type(f.type)) for f in self.schema])
+        self._known = frozenset(self.schema.names)
+        self._strict = strict
+
+    def convert(self, records: list[dict[str, Any]]) -> tuple[pa.Table, list[Rejected]]:
+        """The chunk as Arrow (rows that failed left out) and the rejected records with reasons."""
+        reasons: dict[int, str] = {}
+        if self._strict:
+            known = self._known
+            for index, record in enumerate(records):
+                if not record.keys() <= known:
+                    extra = sorted(k for k in set(record) - known if not k.startswith(METADATA_PREFIX))
+                    if extra:
+                        reasons[index] = f"field(s) not in the schema: {', '.join(extra)}"
+        for name in self._json_columns:
+            for record in records:
+                value = record.get(name)
+                if value is not None and not isinstance(value, str):
+                    record[name] = _json_text(value)
+        try:
+            table = pa.Table.from_pylist(records, schema=self._ingest)
+        except _ARROW_ERRORS:
+            table = self._columns_one_by_one(records, reasons)
+        columns = []
+        for field in self.schema:
+            column = table.column(field.name)
+            if column.type != field.type:
+                column = self._cast(column, field, records, reasons)
+            columns.append(column)
+        for field, column in zip(self.schema, columns, strict=True):
+            if not field.nullable and column.null_count:
+                for index in pc.indices_nonzero(pc.is_null(column)).to_pylist():
+                    reasons.setdefault(index, f"required field {field.name!r} is missing or null")
+        result = pa.Table.from_arrays(columns, schema=self.schema.with_metadata({}))
+        if not reasons:
+            return result, []
+        keep = pa.array([i not in reasons for i in range(len(records))])
+        rejected = [Rejected(records[i], reasons[i]) for i in sorted(reasons)]
+        return result.filter(keep), rejected
+
+    def _columns_one_by_one(self, records: list[dict[str, Any]], reasons: dict[int, str]) -> pa.Table:
+        """Slow path: build each column alone; values that do not fit become null + a reason.
+
+        Columns with a Python parser (decimal, date, time, timestamp) are parsed value by value
+        straight into their final type, so numeric strings are accepted for decimals."""
+        arrays = []
+        for field, final in zip(self._ingest, self.schema, strict=True):
+            values = [record.get(field.name) for record in records]
+            parse = _python_parser(final.type)
+            try:
+                arrays.append(pa.array(values, type=field.type))
+                continue
+            except _ARROW_ERRORS:
+                pass
+            cleaned: list[Any] = []
+            for index, value in enumerate(values):
+                try:
+                    if value is not None:
+                        value = parse(value) if parse else value
+                        pa.array([value], type=final.type if parse else field.type)
+                    cleaned.append(value)
+                except (*_ARROW_ERRORS, ValueError, TypeError):
+                    reasons.setdefault(index, f"field {field.name!r}: {value!r} is not a valid {final.type}")
+                    cleaned.append(None)
+            arrays.append(pa.array(cleaned, type=final.type if parse else field.type))
+        return pa.Table.from_arrays(arrays, names=self._ingest.names)
+
+    def _cast(
+        self,
+        column: pa.ChunkedArray,
+        field: pa.Field,
+        records: list[dict[str, Any]],
+        reasons: dict[int, str],
+    ) -> pa.ChunkedArray:
+        if not pa.types.is_time(field.type):
+            try:
+                return pc.cast(column, field.type)
+            except _ARROW_ERRORS:
+                pass
+        parse = _python_parser(field.type)
+        assert parse is not None
+        values: list[Any] = []
+        for index, value in enumerate(column.to_pylist()):
+            if value is None:
+                values.append(None)
+                continue
+            original = records[index].get(field.name, value)
+            try:
+                values.append(parse(original))
+            except (ValueError, TypeError):
+                reasons.setdefault(index, f"field {field.name!r}: {original!r} is not a valid {field.type}")
+                values.append(None)
+        try:
+            return pa.chunked_array([pa.array(values, type=field.type)])
+        except _ARROW_ERRORS as exc:  # e.g. a decimal beyond the column's precision
+            return self._cast_each(values, field, reasons, exc)
+
+    @staticmethod
+    def _cast_each(
+        values: list[Any], field: pa.Field, reasons: dict[int, str], exc: Exception
+    ) -> pa.ChunkedArray:
+        kept: list[Any] = []
+        for index, value in enumerate(values):
+            try:
+                pa.array([value], type=field.type)
+                kept.append(value)
+            except _ARROW_ERRORS:
+                reasons.setdefault(index, f"field {field.name!r}: {value!r} does not fit {field.type}")
+                kept.append(None)
+        return pa.chunked_array([pa.array(kept, type=field.type)])

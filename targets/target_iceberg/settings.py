@@ -1,0 +1,110 @@
+"""The target's config, declared once, and the per-stream table settings derived from it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from singer_sdk import typing as th
+
+from target_iceberg.naming import table_name_for
+from target_iceberg.partitioning import parse_partitioning
+from target_iceberg.table_writer import WRITE_MODES, TableSettings
+
+DEFAULT_BATCH_ROWS = 500_000
+DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
+DEFAULT_BATCH_SECONDS = 300.0
+
+_STRING_MAP = th.ObjectType(additional_properties=th.StringType)
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "catalog",
+        th.ObjectType(additional_properties=True),
+        description="pyiceberg catalog properties, passed to load_catalog verbatim",
+    ),
+    th.Property(
+        "warehouse_dir",
+        th.StringType,
+        default="warehouse",
+        description="Folder of the embedded SQLite catalog and file warehouse (no `catalog`)",
+    ),
+    th.Property("namespace", th.StringType, default="default", description="Iceberg namespace"),
+    th.Property("table_names", _STRING_MAP, description="Table name per stream (default: stream name)"),
+    th.Property("table_properties", _STRING_MAP, description="Properties set on tables created"),
+    th.Property(
+        "write_mode",
+        th.StringType,
+        allowed_values=list(WRITE_MODES),
+        description="append | merge | overwrite; default: merge for streams with key "
+        "properties and a replication key (bookmark_properties), else append",
+    ),
+    th.Property("branch", th.StringType, description="Iceberg branch to write (created if missing)"),
+    th.Property(
+        "partitioning",
+        th.ArrayType(th.StringType),
+        description="ingest_date, column, year|month|day|hour(col), bucket(N, col), truncate(W, col)",
+    ),
+    th.Property(
+        "schema_mode",
+        th.StringType,
+        allowed_values=["strict", "relaxed"],
+        default="relaxed",
+        description="strict: dead-letter records off the schema; relaxed: evolve the table",
+    ),
+    th.Property(
+        "nested",
+        th.StringType,
+        allowed_values=["json", "struct"],
+        default="json",
+        description="Objects and arrays as JSON text or as structs and lists",
+    ),
+    th.Property(
+        "column_policies",
+        _STRING_MAP,
+        description="Column → allow | hash | mask | drop, applied before writing",
+    ),
+    th.Property("hash_salt", th.StringType, secret=True, description="Salt for hashed columns"),
+    th.Property("column_docs", _STRING_MAP, description="Column → documentation"),
+    th.Property(
+        "dead_letter_dir",
+        th.StringType,
+        default="dead_letter",
+        description="Folder for rejected records (JSON lines with the reason)",
+    ),
+    th.Property(
+        "batch_size_bytes",
+        th.IntegerType,
+        default=DEFAULT_BATCH_BYTES,
+        description="Commit when this many input bytes are buffered",
+    ),
+    th.Property(
+        "batch_seconds",
+        th.NumberType,
+        default=DEFAULT_BATCH_SECONDS,
+        description="Commit when the oldest buffered record is this old",
+    ),
+).to_dict()
+
+
+def table_settings(
+    stream_name: str,
+    config: Mapping[str, Any],
+    key_properties: list[str],
+    bookmark_properties: list[str] | None,
+) -> TableSettings:
+    """Settings of one stream's table from the target config."""
+    mode = config.get("write_mode")
+    if not mode:
+        mode = "merge" if key_properties and bookmark_properties else "append"
+    return TableSettings(
+        namespace=config.get("namespace") or "default",
+        name=table_name_for(stream_name, config),
+        write_mode=mode,
+        key_properties=list(key_properties),
+        branch=config.get("branch"),
+        partitioning=parse_partitioning(list(config.get("partitioning") or [])),
+        table_properties=dict(config.get("table_properties") or {}),
+        column_docs=dict(config.get("column_docs") or {}),
+        strict=config.get("schema_mode") == "strict",
+    )
