@@ -362,6 +362,21 @@ def check_changed_row(run: Run, table: Any, changed: dict[str, Any]) -> None:
         }
 
 
+def _snapshot_note(snapshot: Any) -> str:
+    """``operation key=value ...`` with the counts of one snapshot's summary."""
+    summary = snapshot.summary
+    if summary is None:
+        return "?"
+    operation = getattr(summary.operation, "value", summary.operation)
+    counts = {
+        key: value
+        for key, value in summary.additional_properties.items()
+        if key.startswith(("added-", "deleted-", "removed-"))
+        and key.endswith(("records", "files", "deletes"))
+    }
+    return f"{operation} " + " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+
+
 def bench_merge(args: argparse.Namespace, work_root: Path) -> list[Run]:
     base_rows, changed_rows, first = args.merge_base_rows, args.merge_rows, args.merge_changed_from
     if first + changed_rows - 1 > base_rows:
@@ -372,10 +387,11 @@ def bench_merge(args: argparse.Namespace, work_root: Path) -> list[Run]:
     warehouse = work / "warehouse"
     load_config = iceberg_config(args, warehouse, write_mode="append")
     load = run_iceberg(args, base, base_rows, work, load_config, tool="iceberg-load-append")
-    verify_iceberg(load, load_config, base_rows)
+    loaded = verify_iceberg(load, load_config, base_rows)
     runs = [load]
-    if not load.ok:
+    if not load.ok or loaded is None:
         return runs
+    before = {snapshot.snapshot_id for snapshot in loaded.snapshots()}
     merge_config = iceberg_config(args, warehouse, write_mode="merge")
     merge = run_iceberg(args, changed_file, changed_rows, work, merge_config, tool="iceberg-merge")
     runs.append(merge)
@@ -387,17 +403,11 @@ def bench_merge(args: argparse.Namespace, work_root: Path) -> list[Run]:
             merge.problems.insert(0, "write_mode=merge was ignored: the changed rows were appended")
         if table is not None:
             check_changed_row(merge, table, _first_record(changed_file))
-            snapshot = table.current_snapshot()
-            if snapshot is not None:
-                summary = snapshot.summary.additional_properties if snapshot.summary else {}
-                merge.notes["snapshot_operation"] = (
-                    str(snapshot.summary.operation) if snapshot.summary else "?"
-                )
-                merge.notes["snapshot_summary"] = {
-                    k: v
-                    for k, v in summary.items()
-                    if k.startswith(("added", "deleted", "removed", "total", "changed"))
-                }
+            merge.notes["snapshots"] = [
+                _snapshot_note(snapshot)
+                for snapshot in table.snapshots()
+                if snapshot.snapshot_id not in before
+            ]
     if not args.keep:
         shutil.rmtree(warehouse, ignore_errors=True)
     return runs
@@ -474,11 +484,8 @@ def report(size_runs: list[list[Run]], merge_runs: list[Run]) -> list[str]:
             )
             if merge.ok:
                 print(f"merge: checked {merge.notes.get('changed_row_checked')}")
-                if merge.notes.get("snapshot_summary"):
-                    print(
-                        f"merge: snapshot {merge.notes.get('snapshot_operation')} "
-                        f"{merge.notes['snapshot_summary']}"
-                    )
+                for note in merge.notes.get("snapshots", []):
+                    print(f"merge: new snapshot: {note}")
             if not ok:
                 missed.append(f"merge: {merge.seconds:.1f} s or failed")
     return missed

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import AlwaysTrue, LessThan, Reference
 from pyiceberg.expressions.literals import literal
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
@@ -92,9 +93,15 @@ def maintenance_properties(table: Table, operation: str) -> dict[str, str]:
     return properties
 
 
-def _commit_error(step: str, table: Table, exc: Exception) -> FatalError:
+def _not_landed(exc: Exception) -> bool:
+    """True when the failed commit certainly did not land (pyiceberg's own rule)."""
+    return isinstance(exc, (CommitFailedException, ValidationException))
+
+
+def _commit_error(step: str, table: Table, exc: Exception, *, landed: bool | None = False) -> FatalError:
     name = ".".join(table.name())
-    return FatalError(f"{step} of {name} failed: {type(exc).__name__}: {exc} (nothing was changed; rerun)")
+    outcome = "nothing was changed" if landed is False else "the commit may have landed"
+    return FatalError(f"{step} of {name} failed: {type(exc).__name__}: {exc} ({outcome}; rerun)")
 
 
 # --- retention -------------------------------------------------------------------------------
@@ -122,7 +129,7 @@ def retention_column(table: Table) -> tuple[str | None, str | None]:
 
 
 def _cutoff(table: Table, column: str, days: int, now: dt.datetime) -> dt.date | dt.datetime:
-    moment = now.astimezone(dt.timezone.utc) - dt.timedelta(days=days)
+    moment = (now.astimezone(dt.timezone.utc) - dt.timedelta(days=days)).replace(microsecond=0)
     kind = table.schema().find_field(column).field_type
     if isinstance(kind, DateType):
         return moment.date()
@@ -146,8 +153,8 @@ def apply_retention(
         return report
     try:
         table.delete(predicate, snapshot_properties=maintenance_properties(table, "retention"))
-    except Exception as exc:  # a conflict or storage failure: the commit did not land
-        raise _commit_error("retention", table, exc) from None
+    except Exception as exc:  # a conflict, or a storage or catalog failure
+        raise _commit_error("retention", table, exc, landed=not _not_landed(exc) and None) from None
     snapshot = table.current_snapshot()
     return RetentionReport(
         applied=True,
@@ -261,6 +268,10 @@ def compact_files(table: Table, target_file_bytes: int, *, dry_run: bool = False
     try:
         for tasks in bins:
             written.extend(_write_bin(table, tasks, commit_uuid, counter))
+    except Exception as exc:  # nothing is committed yet: the new files are orphans
+        _delete_quietly(table, (f.file_path for f in written))
+        raise exc if isinstance(exc, FatalError) else _commit_error("compaction", table, exc) from None
+    try:
         with table.transaction() as tx:
             properties = maintenance_properties(table, "compaction")
             with tx.update_snapshot(snapshot_properties=properties).overwrite(commit_uuid) as rewrite:
@@ -273,9 +284,9 @@ def compact_files(table: Table, target_file_bytes: int, *, dry_run: bool = False
                 for data_file in written:
                     rewrite.append_data_file(data_file)
     except Exception as exc:
+        if not _not_landed(exc):  # outcome unknown: the new files may be in the table now
+            raise _commit_error("compaction", table, exc, landed=None) from None
         _delete_quietly(table, (f.file_path for f in written))
-        if isinstance(exc, FatalError):
-            raise
         raise _commit_error("compaction", table, exc) from None
     snapshot = table.current_snapshot()
     return CompactionReport(
@@ -356,7 +367,7 @@ def expire_snapshots(
     try:
         table.maintenance.expire_snapshots().by_ids(sorted(expired_ids)).commit()
     except Exception as exc:
-        raise _commit_error("snapshot expiry", table, exc) from None
+        raise _commit_error("snapshot expiry", table, exc, landed=not _not_landed(exc) and None) from None
     table.refresh()
     # Computed after the commit, so snapshots committed meanwhile by other writers are kept safe too.
     doomed = candidates - reachable_files(table, table.metadata.snapshots, live_only=True)

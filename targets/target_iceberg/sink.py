@@ -141,19 +141,8 @@ class IcebergSink(BatchSink):
             return
         started = time.monotonic()
         writer = self.writer
-        data = pa.concat_tables(self._chunks, promote_options="permissive") if self._chunks else None
         rejected = list(self._rejected)
-        table = None
-        if data is not None and data.num_rows:
-            if needs_ingest_date(writer.settings.partitioning):
-                data = add_ingest_date(data, dt.datetime.now(dt.timezone.utc).date())
-            table = writer.table(data.schema)
-            data, reasons = writer.align(data, table)
-            if reasons:
-                records = data.to_pylist()
-                rejected.extend(Rejected(records[i], r) for i, r in sorted(reasons.items()))
-                keep = pa.array([i not in reasons for i in range(data.num_rows)])
-                data = data.filter(keep)
+        data, table = self._aligned_batch(writer, rejected) if self._chunks else (None, None)
         dead_letter_path = None
         if rejected:
             folder = self.config.get("dead_letter_dir") or "dead_letter"
@@ -174,6 +163,28 @@ class IcebergSink(BatchSink):
         self._committed_rows += rows
         self._log_commit(table, rows, len(rejected), dead_letter_path, time.monotonic() - started)
         self._reset()
+
+    def _aligned_batch(self, writer: TableWriter, rejected: list[Rejected]) -> tuple[pa.Table, Any]:
+        """Every buffered chunk in the table's schema (created or evolved first), concatenated.
+
+        Chunks are aligned one by one: after a mid-stream SCHEMA change they may differ, and the
+        table's types win (values that do not fit are rejected, never silently dropped)."""
+        chunks = self._chunks
+        if needs_ingest_date(writer.settings.partitioning):
+            today = dt.datetime.now(dt.timezone.utc).date()
+            chunks = [add_ingest_date(chunk, today) for chunk in chunks]
+        table = None
+        for chunk in chunks:
+            table = writer.table(chunk.schema)
+        aligned = []
+        for chunk in chunks:
+            data, reasons = writer.align(chunk, table)
+            if reasons:
+                records = chunk.to_pylist()
+                rejected.extend(Rejected(records[i], r) for i, r in sorted(reasons.items()))
+                data = data.filter(pa.array([i not in reasons for i in range(data.num_rows)]))
+            aligned.append(data)
+        return pa.concat_tables(aligned), table
 
     def _reset(self) -> None:
         self._chunks, self._rejected, self._pending = [], [], []

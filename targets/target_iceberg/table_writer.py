@@ -81,6 +81,38 @@ def key_filter(data: pa.Table, keys: list[str]) -> BooleanExpression:
     return functools.reduce(_either, terms)
 
 
+def is_widening(old: pa.DataType, new: pa.DataType) -> bool:
+    """Iceberg's safe promotions: int→long, float→double, decimal(P,S)→decimal(P2,S) with P2>P."""
+    if pa.types.is_int32(old) and pa.types.is_int64(new):
+        return True
+    if pa.types.is_float32(old) and pa.types.is_float64(new):
+        return True
+    return (
+        pa.types.is_decimal(old)
+        and pa.types.is_decimal(new)
+        and old.scale == new.scale
+        and new.precision > old.precision
+    )
+
+
+def _cast_or_reject(column: pa.ChunkedArray, field: pa.Field, reasons: dict[int, str]) -> pa.ChunkedArray:
+    """Cast to the table's type; values that do not fit become null and their rows are rejected."""
+    try:
+        return pc.cast(column, field.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        pass
+    values = []
+    for index, value in enumerate(column.to_pylist()):
+        try:
+            values.append(None if value is None else pa.scalar(value).cast(field.type).as_py())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            reasons.setdefault(
+                index, f"field {field.name!r}: {value!r} does not fit the table's {field.type}"
+            )
+            values.append(None)
+    return pa.chunked_array([pa.array(values, type=field.type)])
+
+
 class TableWriter:
     """Writes batches of one stream into its table."""
 
@@ -125,16 +157,24 @@ class TableWriter:
                 update.update_column(column, doc=doc)
 
     def _evolve(self, table: Table, schema: pa.Schema) -> None:
-        existing = {f.name: f for f in table.schema().fields}
-        new = [f for f in schema if f.name not in existing]
-        if not new or self.settings.strict:
+        """Relaxed mode: add new columns and apply safe widenings; never drop or narrow."""
+        if self.settings.strict:
+            return
+        existing = {f.name: f.type for f in table.schema().as_arrow()}
+        changes = [
+            f.with_nullable(True)
+            for f in schema
+            if f.name not in existing
+            or (f.type != existing[f.name] and is_widening(existing[f.name], f.type))
+        ]
+        if not changes:
             return
         self.logger.info(
-            "Adding column(s) %s to %s", ", ".join(f.name for f in new), self.settings.identifier
+            "Evolving %s: %s", self.settings.identifier, ", ".join(f"{f.name} {f.type}" for f in changes)
         )
         try:
             with table.update_schema() as update:
-                update.union_by_name(pa.schema([f.with_nullable(True) for f in schema]))
+                update.union_by_name(pa.schema(changes))
         except (ValueError, TypeError) as exc:
             raise FatalError(f"cannot evolve {self.settings.identifier}: {exc}") from None
         self._document_columns(table)
@@ -157,13 +197,7 @@ class TableWriter:
                 continue
             column = data.column(target_field.name)
             if column.type != target_field.type:
-                try:
-                    column = pc.cast(column, target_field.type)
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                    raise FatalError(
-                        f"column {target_field.name!r}: cannot write {column.type} into "
-                        f"{target_field.type} of {self.settings.identifier}: {exc}"
-                    ) from None
+                column = _cast_or_reject(column, target_field, reasons)
             arrays.append(column)
         aligned = pa.Table.from_arrays(arrays, schema=target)
         return aligned, reasons

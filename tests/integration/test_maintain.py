@@ -395,3 +395,25 @@ def test_unreachable_catalog_exits_2_with_one_line(project: Project) -> None:
     assert line.startswith(
         "dativo: error: jobs/acme/deals.yaml: target: cannot open Iceberg catalog (type rest)"
     )
+
+
+def test_compaction_racing_a_concurrent_append_changes_nothing(project: Project) -> None:
+    from target_iceberg.maintenance import compact_files
+
+    from dativo_singer.errors import FatalError
+
+    table = _events_table(project, None)
+    _fill(table, commits=4, ages=(1,))
+    other = _catalog(project).load_table("acme.events")
+    _append(other, [_event(500, 1)], bookmark=50)  # lands after `table` was loaded
+    parquet = [p for p in _files_on_disk(other) if p.endswith(".parquet")]
+
+    with pytest.raises(
+        FatalError, match=r"^compaction of acme\.events failed: .*\(nothing was changed; rerun\)$"
+    ):
+        compact_files(table, 128 << 20)
+
+    other.refresh()
+    assert [p for p in _files_on_disk(other) if p.endswith(".parquet")] == parquet
+    assert len(_data_files(other)) == 5 and len(_rows(other)) == 5
+    assert json.loads(_bookmark(other) or "{}") == {"bookmarks": {"events": {"n": 50}}}

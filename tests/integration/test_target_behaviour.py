@@ -1,0 +1,206 @@
+"""target-iceberg semantics on the embedded catalog: strict/relaxed schemas, dead-letter, policies,
+nested data, ACTIVATE_VERSION, STATE after commit, concurrent writers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from target_iceberg.catalog import open_catalog
+from tests.helpers.singer import TARGET, emitted_states, records, run_target, schema, state
+
+pytestmark = pytest.mark.integration
+
+PROPS = {
+    "id": {"type": "integer"},
+    "email": {"type": ["string", "null"]},
+    "amount": {"type": ["number", "null"], "multipleOf": 0.01, "maximum": 999.99},
+}
+
+
+def _config(tmp: Path, **extra: Any) -> dict[str, Any]:
+    return {"warehouse_dir": str(tmp / "wh"), "namespace": "t", "dead_letter_dir": str(tmp / "dead"), **extra}
+
+
+def _rows(tmp: Path, table: str = "items") -> list[dict[str, Any]]:
+    loaded = open_catalog(_config(tmp)).load_table(f"t.{table}")
+    return sorted(loaded.scan().to_arrow().to_pylist(), key=lambda r: r["id"])
+
+
+def _dead_letters(tmp: Path) -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for p in sorted((tmp / "dead").rglob("*.jsonl"))
+        for line in p.read_text().splitlines()
+    ]
+
+
+def test_strict_mode_dead_letters_records_off_the_schema(tmp_path: Path) -> None:
+    rows = [
+        {"id": 1, "email": "a@x.io", "amount": 1.5},
+        {"id": 2, "email": "b@x.io", "amount": "lots"},
+        {"id": 3, "email": "c@x.io", "amount": 2, "surprise": True},
+        {"id": 4, "amount": 12345.67},
+        {"id": 5, "email": None, "amount": None},
+    ]
+    messages = [schema("items", PROPS, ["id"]), *records("items", rows), state({"s": 1})]
+    result = run_target(_config(tmp_path, schema_mode="strict"), messages, tmp_path)
+
+    assert [r["id"] for r in _rows(tmp_path)] == [1, 5]
+    reasons = {d["record"]["id"]: d["reason"] for d in _dead_letters(tmp_path)}
+    assert reasons == {
+        2: "field 'amount': 'lots' is not a valid decimal128(5, 2)",
+        3: "field(s) not in the schema: surprise",
+        4: "field 'amount': Decimal('12345.67') is not a valid decimal128(5, 2)",
+    }
+    assert '"dead_letter_rows": 3' in result.stderr
+    assert emitted_states(result) == [{"s": 1}]
+
+
+def test_relaxed_mode_evolves_and_widens_but_never_drops(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    run_target(
+        config,
+        [schema("items", PROPS, ["id"]), *records("items", [{"id": 1, "amount": 1.5}]), state({"s": 1})],
+        tmp_path,
+    )
+    wider = {
+        **PROPS,
+        "amount": {"type": ["number", "null"], "multipleOf": 0.01, "maximum": 99999999.99},
+        "note": {"type": ["string", "null"]},
+    }
+    narrower = {"id": {"type": "integer"}, "email": {"type": ["integer", "null"]}}
+    messages = [
+        schema("items", wider, ["id"]),
+        *records("items", [{"id": 2, "amount": 1234567.5, "note": "big"}]),
+        schema("items", narrower, ["id"]),
+        *records("items", [{"id": 3, "email": 42}]),
+        state({"s": 2}),
+    ]
+    run_target(config, messages, tmp_path)
+
+    table = open_catalog(config).load_table("t.items")
+    types = {f.name: str(f.field_type) for f in table.schema().fields}
+    assert types == {"id": "long", "email": "string", "amount": "decimal(10, 2)", "note": "string"}
+    rows = _rows(tmp_path)
+    assert [(r["id"], r["email"], r["note"]) for r in rows] == [
+        (1, None, None),
+        (2, None, "big"),
+        (3, "42", None),
+    ]
+    assert str(rows[1]["amount"]) == "1234567.50"
+
+
+def test_policies_hash_mask_and_drop_before_writing(tmp_path: Path) -> None:
+    props = {**PROPS, "ssn": {"type": ["string", "null"]}, "card": {"type": ["string", "null"]}}
+    config = _config(
+        tmp_path,
+        column_policies={"email": "hash", "ssn": "drop", "card": "mask"},
+        hash_salt="pepper",
+        column_docs={"email": "classification: PII; policy: hash"},
+    )
+    row = {"id": 1, "email": "a@x.io", "ssn": "123-45-6789", "card": "4111111111111111", "amount": 1}
+    run_target(config, [schema("items", props, ["id"]), *records("items", [row]), state({"s": 1})], tmp_path)
+
+    table = open_catalog(config).load_table("t.items")
+    assert "ssn" not in table.schema().column_names
+    assert table.schema().find_field("email").doc == "classification: PII; policy: hash"
+    [stored] = _rows(tmp_path)
+    assert stored["email"] == hashlib.sha256(b"pepper" + b"a@x.io").hexdigest()
+    assert stored["card"] == "****"
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "wh").rglob("*.parquet"))
+    assert b"123-45-6789" not in raw and b"a@x.io" not in raw and b"4111111111111111" not in raw
+
+
+def test_nested_as_structs_and_lists(tmp_path: Path) -> None:
+    props = {
+        "id": {"type": "integer"},
+        "address": {
+            "type": ["object", "null"],
+            "properties": {"city": {"type": "string"}, "zip": {"type": "integer"}},
+        },
+        "tags": {"type": ["array", "null"], "items": {"type": "string"}},
+    }
+    config = _config(tmp_path, nested="struct")
+    row = {"id": 1, "address": {"city": "Oslo", "zip": 150}, "tags": ["a", "b"]}
+    run_target(config, [schema("items", props, ["id"]), *records("items", [row]), state({"s": 1})], tmp_path)
+    table = open_catalog(config).load_table("t.items")
+    assert str(table.schema().find_field("address").field_type).startswith("struct<")
+    assert str(table.schema().find_field("tags").field_type) == "list<string>"
+    assert _rows(tmp_path) == [{"id": 1, "address": {"city": "Oslo", "zip": 150}, "tags": ["a", "b"]}]
+
+
+def test_activate_version_replaces_the_table(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    run_target(
+        config,
+        [schema("items", PROPS, ["id"]), *records("items", [{"id": 1}, {"id": 2}]), state({"s": 1})],
+        tmp_path,
+    )
+    messages = [
+        schema("items", PROPS, ["id"]),
+        {"type": "ACTIVATE_VERSION", "stream": "items", "version": 2},
+        *records("items", [{"id": 7}]),
+        {"type": "ACTIVATE_VERSION", "stream": "items", "version": 2},
+        state({"s": 2}),
+    ]
+    run_target(config, messages, tmp_path)
+    assert [r["id"] for r in _rows(tmp_path)] == [7]
+
+
+def test_state_is_emitted_only_after_the_commit_that_covers_it(tmp_path: Path) -> None:
+    config = _config(tmp_path, batch_size_rows=3)
+    messages = [schema("items", PROPS, ["id"])]
+    for i in range(1, 8):
+        messages += [*records("items", [{"id": i}]), state({"upto": i})]
+    result = run_target(config, messages, tmp_path)
+    states = emitted_states(result)
+    table = open_catalog(config).load_table("t.items")
+    committed = [json.loads(s.summary["dativo.singer-state"]) for s in table.snapshots()]
+    assert states == committed  # every STATE printed is the bookmark of a commit, in order
+    assert states[-1] == {"upto": 7}
+    assert [s["upto"] for s in states] == [3, 6, 7]
+
+
+def test_two_writers_on_one_table_both_land(tmp_path: Path) -> None:
+    config = _config(tmp_path, batch_size_rows=200)
+    seed = [schema("items", PROPS, ["id"]), *records("items", [{"id": 0}]), state({"s": 0})]
+    run_target(config, seed, tmp_path)
+    procs = []
+    for writer in range(2):
+        rows = [{"id": writer * 10_000 + i} for i in range(1, 2001)]
+        messages = [schema("items", PROPS, ["id"])]
+        for start in range(0, len(rows), 200):
+            messages += [*records("items", rows[start : start + 200]), state({"w": writer, "n": start})]
+        path = tmp_path / f"cfg{writer}.json"
+        path.write_text(json.dumps(config))
+        proc = subprocess.Popen(
+            [*TARGET, "--config", str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append((proc, "\n".join(json.dumps(m) for m in messages) + "\n"))
+    outputs = [proc.communicate(data, timeout=300) for proc, data in procs]
+    assert all(proc.returncode == 0 for proc, _ in procs), [o[1][-2000:] for o in outputs]
+    ids = [r["id"] for r in _rows(tmp_path)]
+    assert len(ids) == 4001 and len(set(ids)) == 4001
+
+
+def test_ingest_date_partition_is_derived(tmp_path: Path) -> None:
+    config = _config(tmp_path, partitioning=["ingest_date"])
+    run_target(
+        config,
+        [schema("items", PROPS, ["id"]), *records("items", [{"id": 1}, {"id": 2}]), state({"s": 1})],
+        tmp_path,
+    )
+    table = open_catalog(config).load_table("t.items")
+    [partition] = table.inspect.partitions().to_pylist()
+    assert partition["record_count"] == 2
+    assert partition["partition"]["ingest_date"] is not None
