@@ -447,11 +447,14 @@ def report(size_runs: list[list[Run]], merge_runs: list[Run]) -> list[str]:
         if peer is not None and peer.ok and ice.ok:
             speedup = peer.seconds / ice.seconds
             memory = peer.peak_mb / ice.peak_mb
+            cpu = (peer.user_seconds + peer.system_seconds) / max(ice.user_seconds + ice.system_seconds, 1e-9)
             ok = speedup >= GOAL_SPEEDUP
             print(
                 f"{label}: time ratio target-csv/target-iceberg = {speedup:.2f}x "
-                f"(goal >= {GOAL_SPEEDUP:.0f}x: {_verdict(ok)}); "
-                f"peak memory ratio target-csv/target-iceberg = {memory:.2f}x "
+                f"(goal >= {GOAL_SPEEDUP:.0f}x: {_verdict(ok)}); CPU-time ratio {cpu:.2f}x"
+            )
+            print(
+                f"{label}: peak memory ratio target-csv/target-iceberg = {memory:.2f}x "
                 f"({peer.peak_mb:.0f} MB vs {ice.peak_mb:.0f} MB)"
             )
             if not ok:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -211,8 +213,13 @@ def command_maintain(args: argparse.Namespace) -> int:
         home.resolve(args.config), home, mode=args.mode, secrets_dir=_secrets_dir(home, args)
     )
     table, identifier = _open_table(job)
+    # pyiceberg's commit-retry warnings and UserWarnings would add stray stderr lines; the report
+    # (or the one error line) says what happened.
+    logging.getLogger("pyiceberg").addHandler(logging.NullHandler())
     try:
-        run = maintain_table(job, table, identifier, args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            run = maintain_table(job, table, identifier, args)
     except DativoSingerError as exc:
         message = str(exc)
     except Exception as exc:  # e.g. storage unreachable while reading data files

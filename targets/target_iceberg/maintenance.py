@@ -98,9 +98,11 @@ def _not_landed(exc: Exception) -> bool:
     return isinstance(exc, (CommitFailedException, ValidationException))
 
 
-def _commit_error(step: str, table: Table, exc: Exception, *, landed: bool | None = False) -> FatalError:
+def _step_error(step: str, table: Table, exc: Exception, *, committing: bool = True) -> FatalError:
+    """One line naming the step and table, and whether the table may have changed."""
+    unchanged = not committing or _not_landed(exc)
+    outcome = "nothing was changed" if unchanged else "the commit may have landed"
     name = ".".join(table.name())
-    outcome = "nothing was changed" if landed is False else "the commit may have landed"
     return FatalError(f"{step} of {name} failed: {type(exc).__name__}: {exc} ({outcome}; rerun)")
 
 
@@ -154,7 +156,7 @@ def apply_retention(
     try:
         table.delete(predicate, snapshot_properties=maintenance_properties(table, "retention"))
     except Exception as exc:  # a conflict, or a storage or catalog failure
-        raise _commit_error("retention", table, exc, landed=not _not_landed(exc) and None) from None
+        raise _step_error("retention", table, exc) from None
     snapshot = table.current_snapshot()
     return RetentionReport(
         applied=True,
@@ -270,7 +272,9 @@ def compact_files(table: Table, target_file_bytes: int, *, dry_run: bool = False
             written.extend(_write_bin(table, tasks, commit_uuid, counter))
     except Exception as exc:  # nothing is committed yet: the new files are orphans
         _delete_quietly(table, (f.file_path for f in written))
-        raise exc if isinstance(exc, FatalError) else _commit_error("compaction", table, exc) from None
+        if isinstance(exc, FatalError):
+            raise
+        raise _step_error("compaction", table, exc, committing=False) from None
     try:
         with table.transaction() as tx:
             properties = maintenance_properties(table, "compaction")
@@ -284,10 +288,9 @@ def compact_files(table: Table, target_file_bytes: int, *, dry_run: bool = False
                 for data_file in written:
                     rewrite.append_data_file(data_file)
     except Exception as exc:
-        if not _not_landed(exc):  # outcome unknown: the new files may be in the table now
-            raise _commit_error("compaction", table, exc, landed=None) from None
-        _delete_quietly(table, (f.file_path for f in written))
-        raise _commit_error("compaction", table, exc) from None
+        if _not_landed(exc):  # otherwise the outcome is unknown: the new files may be in use
+            _delete_quietly(table, (f.file_path for f in written))
+        raise _step_error("compaction", table, exc) from None
     snapshot = table.current_snapshot()
     return CompactionReport(
         applied=True,
@@ -367,7 +370,7 @@ def expire_snapshots(
     try:
         table.maintenance.expire_snapshots().by_ids(sorted(expired_ids)).commit()
     except Exception as exc:
-        raise _commit_error("snapshot expiry", table, exc, landed=not _not_landed(exc) and None) from None
+        raise _step_error("snapshot expiry", table, exc) from None
     table.refresh()
     # Computed after the commit, so snapshots committed meanwhile by other writers are kept safe too.
     doomed = candidates - reachable_files(table, table.metadata.snapshots, live_only=True)

@@ -4,7 +4,8 @@ Commits happen at STATE boundaries: when a STATE message arrives and a stream's 
 (rows, bytes or age), every stream is committed with that STATE in its snapshot summary and the
 STATE is then emitted. Records that arrived after the last STATE are never committed under it,
 so a crash at any point followed by a rerun from the table's bookmark neither loses nor
-duplicates rows. A tap that sends no STATE for twice the thresholds is committed anyway.
+duplicates rows. A tap that sends no STATE for far longer than the thresholds is committed anyway
+(with a warning), to bound memory.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from target_iceberg.settings import (
 )
 from target_iceberg.sink import IcebergSink
 
-HARD_LIMIT_FACTOR = 2
+# Without a STATE message the buffer still has to be committed at some point (memory): at this
+# many times the byte threshold, or many times the row threshold, whichever comes first.
+HARD_LIMIT_BYTES_FACTOR = 2
+HARD_LIMIT_ROWS_FACTOR = 20
 
 
 class TargetIceberg(Target):
@@ -99,8 +103,8 @@ class TargetIceberg(Target):
         reader = cast(FastSingerReader, self.message_reader)
         typed = cast(IcebergSink, sink)
         typed.add(record, reader.current_line_bytes)
-        if typed.buffered_rows >= HARD_LIMIT_FACTOR * self._due_rows or (
-            typed.buffered_bytes >= HARD_LIMIT_FACTOR * self._due_bytes
+        if typed.buffered_rows >= HARD_LIMIT_ROWS_FACTOR * self._due_rows or (
+            typed.buffered_bytes >= HARD_LIMIT_BYTES_FACTOR * self._due_bytes
         ):
             if not self._warned_no_state:
                 self.logger.warning(

@@ -1,0 +1,107 @@
+"""Killing the target at any moment and rerunning gives no lost and no duplicated rows."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from target_iceberg.catalog import open_catalog
+from tests.helpers.project import Project
+
+pytestmark = pytest.mark.integration
+
+ROWS = 60_000
+
+
+def _write_big_csv(project: Project, name: str, start: int, count: int) -> None:
+    lines = [
+        f"{i},Deal {i},Company {i % 97},proposal,{i % 1000}.25,USD,0.5,false,o{i % 13}@example.com,"
+        f"2024-01-01T00:00:00Z,"
+        for i in range(start, start + count)
+    ]
+    project.write_deals(name, lines)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.extend(int(p) for p in text)
+    return found
+
+
+def _target_pid(dativo_pid: int) -> int | None:
+    for child in _children(dativo_pid):
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+        if b"target-iceberg" in cmdline:
+            return child
+    return None
+
+
+def _ids(project: Project) -> list[int]:
+    table = open_catalog({"warehouse_dir": str(project.root / "warehouse")}).load_table("acme.csv_deals")
+    return table.scan(selected_fields=("deal_id",)).to_arrow().column("deal_id").to_pylist()
+
+
+def _start(project: Project, job: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dativo_runner", "run", "--config", str(job), "--home", str(project.root)],
+        cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+@pytest.mark.parametrize("kill_after_commits,delay", [(1, 0.0), (1, 0.15), (2, 0.05)])
+def test_killed_target_then_rerun_loses_and_repeats_nothing(
+    project: Project, kill_after_commits: int, delay: float
+) -> None:
+    _write_big_csv(project, "big.csv", 1, ROWS)
+    job = project.write_job("deals", project.deals_job(target={"batch": {"rows": 5000}}))
+
+    run = _start(project, job)
+    assert run.stderr is not None
+    commits = 0
+    for line in run.stderr:
+        if "rows committed" in line:
+            commits += 1
+            if commits == kill_after_commits:
+                time.sleep(delay + random.random() * 0.05)
+                pid = _target_pid(run.pid)
+                assert pid is not None, "target process not found"
+                os.kill(pid, signal.SIGKILL)
+                break
+    run.communicate(timeout=120)
+    assert run.returncode == 2, "the killed run must fail"
+    partial = _ids(project)
+    assert 0 < len(partial) < ROWS
+    assert len(partial) == len(set(partial))
+
+    rerun = project.dativo("run", "--config", str(job))
+    assert rerun.returncode == 0, rerun.stderr
+    ids = _ids(project)
+    assert len(ids) == ROWS
+    assert set(ids) == set(range(1, ROWS + 1))
+
+
+def test_state_file_behind_the_table_is_reconciled(project: Project) -> None:
+    project.write_deals("a.csv", ["1,A,A,proposal,1.00,USD,0.5,false,a@x.io,2024-01-01T00:00:00Z,"])
+    job = project.write_job("deals", project.deals_job())
+    assert project.dativo("run", "--config", str(job)).returncode == 0
+    state_file = project.root / "state" / "acme" / "deals.json"
+    lagging = state_file.read_text()
+
+    project.write_deals("b.csv", ["2,B,B,proposal,2.00,USD,0.5,false,b@x.io,2024-01-01T00:00:00Z,"])
+    assert project.dativo("run", "--config", str(job)).returncode == 0
+    state_file.write_text(lagging)  # as if the runner died after the commit, before saving STATE
+
+    result = project.dativo("run", "--config", str(job))
+    assert result.returncode == 0, result.stderr
+    assert "resuming from the table's bookmark" in result.stderr
+    assert sorted(_ids(project)) == [1, 2]
+    assert "b.csv" in state_file.read_text()
