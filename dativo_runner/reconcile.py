@@ -2,7 +2,8 @@
 
 The target writes the Singer state into the summary of every snapshot it commits, atomically
 with the data. If the runner died after a commit but before saving the STATE that followed it,
-the table is ahead of the state file: the table's bookmark is the truth.
+the table is ahead of the state file: a bookmark committed after the state file was last written
+is the truth. (A state file written later, e.g. by a run that read nothing new, stays.)
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ STATE_SUMMARY_KEY = "dativo.singer-state"
 _MAX_WALK = 100
 
 
-def committed_bookmark(target_config: dict[str, Any], identifier: str) -> dict[str, Any] | None:
-    """The Singer state stored with the newest snapshot (of the configured branch) that has one."""
+def committed_bookmark(target_config: dict[str, Any], identifier: str) -> tuple[dict[str, Any], float] | None:
+    """The Singer state stored with the newest snapshot (of the configured branch) that has one,
+    and that snapshot's commit time (seconds since the epoch)."""
     from pyiceberg.exceptions import NoSuchTableError
     from target_iceberg.catalog import open_catalog
 
@@ -32,7 +34,7 @@ def committed_bookmark(target_config: dict[str, Any], identifier: str) -> dict[s
         value = summary.additional_properties.get(STATE_SUMMARY_KEY) if summary else None
         if value:
             state = json.loads(value)
-            return state if isinstance(state, dict) else None
+            return (state, snapshot.timestamp_ms / 1000) if isinstance(state, dict) else None
         if snapshot.parent_snapshot_id is None:
             return None
         snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id)

@@ -142,14 +142,18 @@ def run_job(job: Job, options: RunOptions) -> JobSummary:
 def _reconciled_state(
     store: StateStore, target_config: dict[str, Any], catalog: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """The state to resume from: the table's committed bookmark wins over a lagging state file."""
+    """The state to resume from: a bookmark committed after the state file was saved wins."""
     state = store.load()
     stream = catalog["streams"][0]["stream"]
-    committed = committed_bookmark(target_config, _table_identifier(target_config, stream))
-    if committed is not None and committed != state:
+    found = committed_bookmark(target_config, _table_identifier(target_config, stream))
+    if found is None:
+        return state
+    committed, committed_at = found
+    saved_at = store.path.stat().st_mtime if store.path.exists() else 0.0
+    if committed != state and committed_at > saved_at:
         sys.stderr.write(
-            f"dativo: {store.path.name}: state file differs from the bookmark committed with the "
-            "table's last snapshot; resuming from the table's bookmark\n"
+            f"dativo: {store.path.name}: the table has a commit newer than the state file; "
+            "resuming from the table's bookmark\n"
         )
         store.save(committed)
         return committed

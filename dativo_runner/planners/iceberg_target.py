@@ -92,6 +92,8 @@ def catalog_config(job: Job) -> dict[str, Any]:
         for key in ("credential", "token", "scope", "oauth2-server-uri"):
             if rest.get(key):
                 props[key] = rest[key]
+        if "credential" in props:  # the REST spec's token endpoint, unless told otherwise
+            props.setdefault("oauth2-server-uri", f"{uri.rstrip('/')}/v1/oauth/tokens")
     elif warehouse and not warehouse.startswith(("file:", "/")):
         db = job.home.warehouse / "catalog.db"
         db.parent.mkdir(parents=True, exist_ok=True)

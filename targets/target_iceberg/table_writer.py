@@ -236,7 +236,11 @@ class TableWriter:
             return
         snapshot = table.current_snapshot()
         if snapshot is None:
-            return  # the first append creates the branch
+            # Some catalogs (REST) refuse a branch on a table without snapshots: give main an
+            # empty one to branch from; main keeps no rows.
+            table.append(table.schema().as_arrow().empty_table(), {"dativo.operation": "branch-base"})
+            snapshot = table.current_snapshot()
+            assert snapshot is not None
         table.manage_snapshots().create_branch(snapshot.snapshot_id, branch).commit()
         self.logger.info("Created branch %s of %s", branch, self.settings.identifier)
 

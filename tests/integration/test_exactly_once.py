@@ -53,7 +53,10 @@ def _ids(project: Project) -> list[int]:
 def _start(project: Project, job: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "dativo_runner", "run", "--config", str(job), "--home", str(project.root)],
-        cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -95,13 +98,20 @@ def test_state_file_behind_the_table_is_reconciled(project: Project) -> None:
     assert project.dativo("run", "--config", str(job)).returncode == 0
     state_file = project.root / "state" / "acme" / "deals.json"
     lagging = state_file.read_text()
+    lagging_mtime = state_file.stat().st_mtime
 
     project.write_deals("b.csv", ["2,B,B,proposal,2.00,USD,0.5,false,b@x.io,2024-01-01T00:00:00Z,"])
     assert project.dativo("run", "--config", str(job)).returncode == 0
-    state_file.write_text(lagging)  # as if the runner died after the commit, before saving STATE
+    # As if the runner died after the second commit, before saving the STATE that followed it.
+    state_file.write_text(lagging)
+    os.utime(state_file, (lagging_mtime, lagging_mtime))
 
     result = project.dativo("run", "--config", str(job))
     assert result.returncode == 0, result.stderr
     assert "resuming from the table's bookmark" in result.stderr
     assert sorted(_ids(project)) == [1, 2]
     assert "b.csv" in state_file.read_text()
+
+    # A state file saved after the table's last commit is kept as it is.
+    again = project.dativo("run", "--config", str(job))
+    assert again.returncode == 0 and "resuming" not in again.stderr

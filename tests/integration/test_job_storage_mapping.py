@@ -49,8 +49,12 @@ def test_s3_bucket_and_prefix_with_embedded_catalog(project: Project, seaweedfs_
     )
     location = summary["streams"][0]["metadata_location"]
     assert location.startswith(f"s3://{sw.bucket}/{prefix}/acme/csv_deals/metadata/")
-    props = {"type": "sql", "uri": f"sqlite:///{project.root / 'warehouse' / 'catalog.db'}",
-             "warehouse": f"s3://{sw.bucket}/{prefix}", **sw.s3_props()}
+    props = {
+        "type": "sql",
+        "uri": f"sqlite:///{project.root / 'warehouse' / 'catalog.db'}",
+        "warehouse": f"s3://{sw.bucket}/{prefix}",
+        **sw.s3_props(),
+    }
     table = open_catalog({"catalog": props}).load_table("acme.csv_deals")
     assert sorted(table.scan().to_arrow().column("deal_id").to_pylist()) == [1, 2, 3, 4, 5]
 
@@ -67,11 +71,19 @@ def test_rest_catalog_with_oauth2_client_credentials_and_branch(project: Project
             "s3": {k: v for k, v in _s3_connection(sw, "").items() if k not in ("bucket", "prefix")},
         },
     }
-    summary = _run(project, target, {"REST_CREDENTIAL": sw.rest_credential, "S3_KEY": sw.access_key,
-                                     "S3_SECRET": sw.secret_key})
+    summary = _run(
+        project,
+        target,
+        {"REST_CREDENTIAL": sw.rest_credential, "S3_KEY": sw.access_key, "S3_SECRET": sw.secret_key},
+    )
     assert summary["streams"][0]["table"] == f"{namespace}.csv_deals"
-    props = {"type": "rest", "uri": sw.rest_uri, "credential": sw.rest_credential,
-             "warehouse": sw.rest_warehouse, **sw.s3_props()}
+    props = {
+        "type": "rest",
+        "uri": sw.rest_uri,
+        "credential": sw.rest_credential,
+        "warehouse": sw.rest_warehouse,
+        **sw.s3_props(),
+    }
     table = open_catalog({"catalog": props}).load_table(f"{namespace}.csv_deals")
     head = table.snapshot_by_name("acme")
     assert head is not None and head.snapshot_id == summary["streams"][0]["snapshot_id"]
@@ -82,12 +94,26 @@ def test_azure_blob_with_connection_string(project: Project, azurite_service) ->
     az = azurite_service
     services.ensure_azure_container("lake")
     prefix = f"jobs/{uuid.uuid4().hex[:8]}"
-    target = {"connection": {"azure": {"connection_string": "${AZURE_CONN}", "container": "lake",
-                                       "account_name": az.account, "prefix": prefix}}}
+    target = {
+        "connection": {
+            "azure": {
+                "connection_string": "${AZURE_CONN}",
+                "container": "lake",
+                "account_name": az.account,
+                "prefix": prefix,
+            }
+        }
+    }
     summary = _run(project, target, {"AZURE_CONN": az.connection_string})
-    assert summary["streams"][0]["metadata_location"].startswith(f"abfs://lake@{az.account}.dfs.core.windows.net/{prefix}/")
-    props = {"type": "sql", "uri": f"sqlite:///{project.root / 'warehouse' / 'catalog.db'}",
-             "adls.connection-string": az.connection_string, "py-io-impl": "pyiceberg.io.fsspec.FsspecFileIO"}
+    assert summary["streams"][0]["metadata_location"].startswith(
+        f"abfs://lake@{az.account}.dfs.core.windows.net/{prefix}/"
+    )
+    props = {
+        "type": "sql",
+        "uri": f"sqlite:///{project.root / 'warehouse' / 'catalog.db'}",
+        "adls.connection-string": az.connection_string,
+        "py-io-impl": "pyiceberg.io.fsspec.FsspecFileIO",
+    }
     table = open_catalog({"catalog": props}).load_table("acme.csv_deals")
     assert len(table.scan().to_arrow()) == 5
 

@@ -25,19 +25,28 @@ def job_with_target(tmp_path: Path):
 
 
 def test_nessie_native_uri_becomes_its_iceberg_rest_endpoint(job_with_target) -> None:
-    config = job_with_target({
-        "branch": "acme",
+    config = job_with_target(
+        {
+            "branch": "acme",
+            "warehouse": "s3://lake/acme/",
+            "connection": {
+                "nessie": {"uri": "http://nessie.acme.internal:19120/api/v1"},
+                "s3": {"bucket": "acme-data-lake", "prefix": "raw/stripe/customers"},
+            },
+        }
+    )
+    assert config["catalog"] == {
+        "type": "rest",
+        "uri": "http://nessie.acme.internal:19120/iceberg",
         "warehouse": "s3://lake/acme/",
-        "connection": {"nessie": {"uri": "http://nessie.acme.internal:19120/api/v1"},
-                       "s3": {"bucket": "acme-data-lake", "prefix": "raw/stripe/customers"}},
-    })
-    assert config["catalog"] == {"type": "rest", "uri": "http://nessie.acme.internal:19120/iceberg",
-                                 "warehouse": "s3://lake/acme/"}
+    }
     assert config["branch"] == "acme"
 
 
 def test_s3_bucket_and_prefix_make_the_warehouse(job_with_target) -> None:
-    config = job_with_target({"connection": {"s3": {"bucket": "b", "prefix": "/raw/x/", "region": "eu-west-1"}}})
+    config = job_with_target(
+        {"connection": {"s3": {"bucket": "b", "prefix": "/raw/x/", "region": "eu-west-1"}}}
+    )
     assert config["catalog"]["warehouse"] == "s3://b/raw/x"
     assert config["catalog"]["type"] == "sql" and config["catalog"]["s3.region"] == "eu-west-1"
 
