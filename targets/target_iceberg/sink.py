@@ -176,6 +176,7 @@ class IcebergSink(BatchSink):
         table = None
         for chunk in chunks:
             table = writer.table(chunk.schema)
+        assert table is not None
         aligned = []
         for chunk in chunks:
             data, reasons = writer.align(chunk, table)

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from target_iceberg.catalog import open_catalog
+
 from tests.helpers.project import Project
 
 pytestmark = pytest.mark.integration

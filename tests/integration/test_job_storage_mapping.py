@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 import pytest
-
 from target_iceberg.catalog import open_catalog
+
 from tests import services
 from tests.helpers.project import Project
 

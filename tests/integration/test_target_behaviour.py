@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from target_iceberg.catalog import open_catalog
+
 from tests.helpers.singer import TARGET, emitted_states, records, run_target, schema, state
 
 pytestmark = pytest.mark.integration

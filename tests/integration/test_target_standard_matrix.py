@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from singer_sdk.testing import get_target_test_class
-
 from target_iceberg.target import TargetIceberg
+
 from tests import services
 
 pytestmark = pytest.mark.integration
