@@ -107,7 +107,16 @@ def command_run(args: argparse.Namespace) -> int:
                 )
             )
             continue
-        summary = run_job(job, options)
+        try:
+            summary = run_job(job, options)
+        except Exception as exc:  # a bug or an unexpected environment: one redacted line, exit 2
+            summary = JobSummary(
+                job=job.file,
+                tenant_id=job.tenant_id,
+                status="failed",
+                exit_code=EXIT_FAILURE,
+                error=redactor.redact(f"unexpected {type(exc).__name__}: {exc}"),
+            )
         if summary.error:
             print_error(f"{summary.job}: {summary.error}")
         summaries.append(summary)

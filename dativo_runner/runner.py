@@ -20,6 +20,7 @@ from dativo_runner.progress import Progress
 from dativo_runner.reconcile import committed_bookmark
 from dativo_runner.state_store import StateStore
 from dativo_runner.summary import JobSummary, StreamSummary
+from dativo_singer.errors import DativoSingerError
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def run_job(job: Job, options: RunOptions) -> JobSummary:
         target_config = plan_target_config(job)
         catalog = plan_catalog(job)
         previous_state = _reconciled_state(store, target_config, catalog)
-    except DativoError as exc:
+    except (DativoError, DativoSingerError) as exc:  # invalid plan, or the catalog unreachable
         summary.status, summary.exit_code = "failed", EXIT_FAILURE
         summary.error = job.redactor.redact(str(exc))
         return summary

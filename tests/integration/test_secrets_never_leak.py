@@ -59,7 +59,7 @@ def test_secret_in_a_failing_service_error_is_masked(project: Project) -> None:
     result = project.dativo("run", "--config", str(job), "--secrets-dir", "secrets", "--verbose")
 
     assert result.returncode == 2
-    assert "target-iceberg failed" in result.stderr
+    assert "cannot open Iceberg catalog" in result.stderr
     assert SECRET not in result.stdout
     assert SECRET not in result.stderr
     assert project.files_under("state") == []
@@ -85,4 +85,4 @@ def test_secret_from_environment_with_secret_like_name_is_masked(project: Projec
     assert SECRET not in result.stdout
     assert SECRET not in result.stderr
     assert result.returncode == 2
-    assert "target-iceberg failed" in result.stderr
+    assert "cannot open Iceberg catalog" in result.stderr
