@@ -8,6 +8,7 @@ rows and say why) and for ``time`` columns.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pajson
 
 from target_iceberg.types import NESTED_AS_JSON, arrow_schema, is_json_text
 
@@ -111,6 +113,23 @@ class RecordConverter:
         self._ingest = pa.schema([pa.field(f.name, _ingest_type(f.type)) for f in self.schema])
         self._known = frozenset(self.schema.names)
         self._strict = strict
+        self._keys = [k for k in key_properties if k in self._known]
+        # Whole RECORD lines parsed by Arrow's JSON reader: possible when no column needs JSON
+        # text made from objects (Arrow cannot stringify them).
+        self.parses_lines = not self._json_columns
+        self._envelope = pa.schema(
+            [
+                pa.field("type", pa.string()),
+                pa.field("stream", pa.string()),
+                pa.field("record", pa.struct(list(self._ingest))),
+                pa.field("time_extracted", pa.string()),
+                pa.field("version", pa.int64()),
+            ]
+        )
+        self._parse_options = pajson.ParseOptions(
+            explicit_schema=self._envelope,
+            unexpected_field_behavior="error" if strict else "ignore",
+        )
 
     def convert(self, records: list[dict[str, Any]]) -> tuple[pa.Table, list[Rejected]]:
         """The chunk as Arrow (rows that failed left out) and the rejected records with reasons."""
@@ -131,11 +150,46 @@ class RecordConverter:
             table = pa.Table.from_pylist(records, schema=self._ingest)
         except _ARROW_ERRORS:
             table = self._columns_one_by_one(records, reasons)
+        return self._finish(table, records.__getitem__, reasons)
+
+    def convert_lines(self, lines: list[bytes]) -> tuple[pa.Table, list[Rejected]]:
+        """Like ``convert`` for raw RECORD message lines, parsed in bulk by Arrow's JSON reader.
+
+        Any surprise (a value of another type, an unknown field in strict mode, a null key) sends
+        the chunk down the record-by-record path, which finds and explains the bad rows."""
+        table = self._parse_lines(lines) if self.parses_lines else None
+        if table is None:
+            return self.convert([orjson.loads(line)["record"] for line in lines])
+        return self._finish(table, lambda index: orjson.loads(lines[index])["record"], {})
+
+    def _parse_lines(self, lines: list[bytes]) -> pa.Table | None:
+        data = b"\n".join(lines)
+        block = max(1 << 20, len(data) // 2 + 1, max(map(len, lines)) + 1)
+        try:
+            parsed = pajson.read_json(
+                io.BytesIO(data),
+                read_options=pajson.ReadOptions(block_size=block, use_threads=True),
+                parse_options=self._parse_options,
+            )
+        except _ARROW_ERRORS:
+            return None
+        record = parsed.column("record").combine_chunks()
+        if record.null_count or len(record) != len(lines):
+            return None
+        table = pa.Table.from_arrays(record.flatten(), schema=self._ingest)
+        if any(table.column(key).null_count for key in self._keys):
+            return None
+        return table
+
+    def _finish(
+        self, table: pa.Table, record_at: Callable[[int], dict[str, Any]], reasons: dict[int, str]
+    ) -> tuple[pa.Table, list[Rejected]]:
+        """Cast ingest columns to their final types, check required fields, drop bad rows."""
         columns = []
         for field in self.schema:
             column = table.column(field.name)
             if column.type != field.type:
-                column = self._cast(column, field, records, reasons)
+                column = self._cast(column, field, record_at, reasons)
             columns.append(column)
         for field, column in zip(self.schema, columns, strict=True):
             if not field.nullable and column.null_count:
@@ -144,8 +198,8 @@ class RecordConverter:
         result = pa.Table.from_arrays(columns, schema=self.schema.with_metadata({}))
         if not reasons:
             return result, []
-        keep = pa.array([i not in reasons for i in range(len(records))])
-        rejected = [Rejected(records[i], reasons[i]) for i in sorted(reasons)]
+        keep = pa.array([i not in reasons for i in range(table.num_rows)])
+        rejected = [Rejected(record_at(i), reasons[i]) for i in sorted(reasons)]
         return result.filter(keep), rejected
 
     def _columns_one_by_one(self, records: list[dict[str, Any]], reasons: dict[int, str]) -> pa.Table:
@@ -179,12 +233,18 @@ class RecordConverter:
         self,
         column: pa.ChunkedArray,
         field: pa.Field,
-        records: list[dict[str, Any]],
+        record_at: Callable[[int], dict[str, Any]],
         reasons: dict[int, str],
     ) -> pa.ChunkedArray:
         if not pa.types.is_time(field.type):
             try:
                 return pc.cast(column, field.type)
+            except _ARROW_ERRORS:
+                pass
+        if pa.types.is_timestamp(field.type):  # ISO strings without an offset are UTC
+            try:
+                naive = pc.cast(column, pa.timestamp(field.type.unit))
+                return pc.assume_timezone(naive, "UTC").cast(field.type)
             except _ARROW_ERRORS:
                 pass
         parse = _python_parser(field.type)
@@ -194,7 +254,7 @@ class RecordConverter:
             if value is None:
                 values.append(None)
                 continue
-            original = records[index].get(field.name, value)
+            original = record_at(index).get(field.name, value)
             try:
                 values.append(parse(original))
             except (ValueError, TypeError):

@@ -44,6 +44,7 @@ class IcebergSink(BatchSink):
         self._policies: dict[str, str] = dict(self.config.get("column_policies") or {})
         check_policies(self._policies)
         self._pending: list[dict[str, Any]] = []
+        self._pending_lines: list[bytes] = []
         self._chunks: list[pa.Table] = []
         self._rejected: list[Rejected] = []
         self.buffered_rows = 0
@@ -100,10 +101,24 @@ class IcebergSink(BatchSink):
             raise MissingKeyPropertiesError(
                 f"Record of {self.stream_name} lacks key properties {sorted(self._keys - record.keys())}"
             )
+        if self._pending_lines:
+            self._convert_pending()  # keep the order of records
         self._pending.append(record)
         self.buffered_rows += 1
         self.buffered_bytes += nbytes
         if len(self._pending) >= CHUNK_ROWS:
+            self._convert_pending()
+
+    def add_lines(self, lines: list[bytes], nbytes: int) -> None:
+        """Buffer raw RECORD message lines (parsed in bulk at conversion)."""
+        if self.buffered_since is None:
+            self.buffered_since = time.monotonic()
+        if self._pending:
+            self._convert_pending()
+        self._pending_lines.extend(lines)
+        self.buffered_rows += len(lines)
+        self.buffered_bytes += nbytes
+        if len(self._pending_lines) >= CHUNK_ROWS:
             self._convert_pending()
 
     def process_record(self, record: dict, context: dict) -> None:
@@ -123,10 +138,14 @@ class IcebergSink(BatchSink):
         self._converter = self._new_converter(schema, key_properties)
 
     def _convert_pending(self) -> None:
-        if not self._pending:
-            return
-        data, rejected = self._converter.convert(self._pending)
-        self._pending = []
+        if self._pending_lines:
+            lines, self._pending_lines = self._pending_lines, []
+            self._add_chunk(*self._converter.convert_lines(lines))
+        if self._pending:
+            records, self._pending = self._pending, []
+            self._add_chunk(*self._converter.convert(records))
+
+    def _add_chunk(self, data: pa.Table, rejected: list[Rejected]) -> None:
         if data.num_rows:
             self._chunks.append(apply_policies(data, self._policies, self.config.get("hash_salt") or ""))
         self._rejected.extend(rejected)
@@ -188,7 +207,7 @@ class IcebergSink(BatchSink):
         return pa.concat_tables(aligned), table
 
     def _reset(self) -> None:
-        self._chunks, self._rejected, self._pending = [], [], []
+        self._chunks, self._rejected, self._pending, self._pending_lines = [], [], [], []
         self.buffered_rows = self.buffered_bytes = 0
         self.buffered_since = None
 

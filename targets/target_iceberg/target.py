@@ -53,6 +53,8 @@ class TargetIceberg(Target):
         self._due_seconds = float(self.config.get("batch_seconds") or DEFAULT_BATCH_SECONDS)
         self._fast_path = not self.config.get("stream_maps")
         self._warned_no_state = False
+        if self._fast_path:
+            cast(FastSingerReader, self.message_reader).record_lines_callback = self._process_record_lines
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -94,27 +96,37 @@ class TargetIceberg(Target):
         if not self._fast_path:
             super()._process_record_message(message_dict)
             return
-        stream = message_dict.get("stream")
-        sink = self._sinks_active.get(stream)  # type: ignore[arg-type]
-        if sink is None:
-            self._assert_sink_exists(str(stream))
-            return
-        record = message_dict["record"]
+        sink = self._sink_of(message_dict.get("stream"))
         reader = cast(FastSingerReader, self.message_reader)
-        typed = cast(IcebergSink, sink)
-        typed.add(record, reader.current_line_bytes)
-        if typed.buffered_rows >= HARD_LIMIT_ROWS_FACTOR * self._due_rows or (
-            typed.buffered_bytes >= HARD_LIMIT_BYTES_FACTOR * self._due_bytes
+        sink.add(message_dict["record"], reader.current_line_bytes)
+        self._check_hard_limit(sink)
+
+    def _process_record_lines(self, stream: str, lines: list[bytes], nbytes: int) -> None:
+        """Raw RECORD lines of one stream, in order (see FastSingerReader)."""
+        sink = self._sink_of(stream)
+        sink.add_lines(lines, nbytes)
+        self._check_hard_limit(sink)
+
+    def _sink_of(self, stream: Any) -> IcebergSink:
+        sink = self._sinks_active.get(stream)
+        if sink is None:
+            self._assert_sink_exists(str(stream))  # raises: a RECORD before its SCHEMA
+        return cast(IcebergSink, sink)
+
+    def _check_hard_limit(self, sink: IcebergSink) -> None:
+        if sink.buffered_rows < HARD_LIMIT_ROWS_FACTOR * self._due_rows and (
+            sink.buffered_bytes < HARD_LIMIT_BYTES_FACTOR * self._due_bytes
         ):
-            if not self._warned_no_state:
-                self.logger.warning(
-                    "No STATE message for %d buffered rows of %s: committing without a bookmark "
-                    "boundary (a rerun after a crash may repeat these rows)",
-                    typed.buffered_rows,
-                    stream,
-                )
-                self._warned_no_state = True
-            self._flush_all(emit_state=False)
+            return
+        if not self._warned_no_state:
+            self.logger.warning(
+                "No STATE message for %d buffered rows of %s: committing without a bookmark "
+                "boundary (a rerun after a crash may repeat these rows)",
+                sink.buffered_rows,
+                sink.stream_name,
+            )
+            self._warned_no_state = True
+        self._flush_all(emit_state=False)
 
     def _process_state_message(self, message_dict: dict) -> None:
         self._assert_line_requires(message_dict, requires={"value"})

@@ -44,15 +44,26 @@ def state(value: dict[str, Any]) -> dict[str, Any]:
     return {"type": "STATE", "value": value}
 
 
+def encode(messages: list[dict[str, Any]], compact: bool) -> str:
+    """Messages as JSON lines: compact (as singer-sdk taps write them, taking the target's bulk
+    Arrow path) or with spaces (decoded record by record)."""
+    separators = (",", ":") if compact else (", ", ": ")
+    return "\n".join(json.dumps(m, separators=separators) for m in messages) + "\n"
+
+
 def run_target(
-    config: dict[str, Any], messages: list[dict[str, Any]], tmp: Path, check: bool = True
+    config: dict[str, Any],
+    messages: list[dict[str, Any]],
+    tmp: Path,
+    check: bool = True,
+    compact: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Pipe the messages into `target-iceberg --config`; stdout holds the STATE lines it emitted."""
     config_path = tmp / f"target-{len(list(tmp.glob('target-*.json')))}.json"
     config_path.write_text(json.dumps(config))
     result = subprocess.run(
         [*TARGET, "--config", str(config_path)],
-        input="\n".join(json.dumps(m) for m in messages) + "\n",
+        input=encode(messages, compact),
         capture_output=True,
         text=True,
         timeout=300,

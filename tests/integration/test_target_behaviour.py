@@ -40,7 +40,8 @@ def _dead_letters(tmp: Path) -> list[dict[str, Any]]:
     ]
 
 
-def test_strict_mode_dead_letters_records_off_the_schema(tmp_path: Path) -> None:
+@pytest.mark.parametrize("compact", [False, True], ids=["per-record", "bulk-lines"])
+def test_strict_mode_dead_letters_records_off_the_schema(tmp_path: Path, compact: bool) -> None:
     rows = [
         {"id": 1, "email": "a@x.io", "amount": 1.5},
         {"id": 2, "email": "b@x.io", "amount": "lots"},
@@ -49,7 +50,7 @@ def test_strict_mode_dead_letters_records_off_the_schema(tmp_path: Path) -> None
         {"id": 5, "email": None, "amount": None},
     ]
     messages = [schema("items", PROPS, ["id"]), *records("items", rows), state({"s": 1})]
-    result = run_target(_config(tmp_path, schema_mode="strict"), messages, tmp_path)
+    result = run_target(_config(tmp_path, schema_mode="strict"), messages, tmp_path, compact=compact)
 
     assert [r["id"] for r in _rows(tmp_path)] == [1, 5]
     reasons = {d["record"]["id"]: d["reason"] for d in _dead_letters(tmp_path)}

@@ -77,10 +77,11 @@ def test_append_types_and_bookmark(catalog_props, catalog_namespace, tmp_path) -
     assert table.current_snapshot().summary["dativo.singer-state"] == '{"pos": 5}'
 
 
-def test_merge_upserts_by_key(catalog_props, catalog_namespace, tmp_path) -> None:
+@pytest.mark.parametrize("compact", [False, True], ids=["per-record", "bulk-lines"])
+def test_merge_upserts_by_key(catalog_props, catalog_namespace, tmp_path, compact: bool) -> None:
     config = _config(catalog_props, catalog_namespace, tmp_path, write_mode="merge")
     first = [schema("people", PROPS, ["id"]), *records("people", _rows(range(1, 11))), state({"p": 1})]
-    run_target(config, first, tmp_path)
+    run_target(config, first, tmp_path, compact=compact)
     changed = _rows(range(5, 13), suffix="-v2") + _rows(range(12, 13), suffix="-v3")  # 12 twice
     run_target(
         config, [schema("people", PROPS, ["id"]), *records("people", changed), state({"p": 2})], tmp_path
