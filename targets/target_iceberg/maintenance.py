@@ -21,13 +21,13 @@ from pyiceberg.expressions.literals import literal
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 from pyiceberg.manifest import DataFile, FileFormat
 from pyiceberg.table import FileScanTask, Table, TableProperties
-from pyiceberg.table.snapshots import Snapshot, ancestors_of
+from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.transforms import DayTransform, HourTransform, IdentityTransform, MonthTransform, YearTransform
 from pyiceberg.types import DateType, TimestampType, TimestamptzType
 
 from dativo_singer.errors import FatalError
+from target_iceberg.bookmark import STATE_SUMMARY_KEY, latest_bookmark
 
-STATE_SUMMARY_KEY = "dativo.singer-state"
 OPERATION_SUMMARY_KEY = "dativo.operation"
 DATE_COLUMN = "ingest_date"
 _TIME_TRANSFORMS = (YearTransform, MonthTransform, DayTransform, HourTransform)
@@ -77,11 +77,8 @@ class ExpireReport:
 
 def current_bookmark(table: Table) -> str | None:
     """The newest Singer bookmark on the current snapshot or its ancestors."""
-    for snapshot in ancestors_of(table.current_snapshot(), table.metadata):
-        value = snapshot.summary.get(STATE_SUMMARY_KEY) if snapshot.summary else None
-        if value is not None:
-            return str(value)
-    return None
+    found = latest_bookmark(table)
+    return found[0] if found else None
 
 
 def maintenance_properties(table: Table, operation: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ from singer_sdk import Target
 from singer_sdk.exceptions import MissingKeyPropertiesError
 from singer_sdk.sinks import BatchSink
 
+from target_iceberg.bookmark import STATE_SUMMARY_KEY
 from target_iceberg.conversion import RecordConverter, Rejected
 from target_iceberg.dead_letter import write_dead_letters
 from target_iceberg.partitioning import add_ingest_date, needs_ingest_date
@@ -20,7 +21,6 @@ from target_iceberg.policy import apply_policies, check_policies
 from target_iceberg.settings import table_settings
 from target_iceberg.table_writer import TableWriter
 
-STATE_SUMMARY_KEY = "dativo.singer-state"
 COMMIT_LOG_PREFIX = "dativo.commit"
 CHUNK_ROWS = 10_000  # records are turned into Arrow this many at a time (bounded dict memory)
 

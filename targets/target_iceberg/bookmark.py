@@ -1,0 +1,19 @@
+"""The Singer bookmark committed with the data: a snapshot summary property."""
+
+from __future__ import annotations
+
+from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot, ancestors_of
+
+STATE_SUMMARY_KEY = "dativo.singer-state"
+
+
+def latest_bookmark(table: Table, branch: str | None = None) -> tuple[str, Snapshot] | None:
+    """The bookmark (JSON text) of the newest snapshot of ``branch`` (default main) that has one,
+    with that snapshot."""
+    head = table.snapshot_by_name(branch) if branch and branch != "main" else table.current_snapshot()
+    for snapshot in ancestors_of(head, table.metadata):
+        value = snapshot.summary.get(STATE_SUMMARY_KEY) if snapshot.summary else None
+        if value is not None:
+            return str(value), snapshot
+    return None
