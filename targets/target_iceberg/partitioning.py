@@ -74,13 +74,6 @@ def needs_ingest_date(fields: list[PartitionField]) -> bool:
     return any(f.source == INGEST_DATE for f in fields)
 
 
-def with_ingest_date(schema: pa.Schema) -> pa.Schema:
-    """The stream schema plus the derived ``ingest_date`` column (if the stream lacks one)."""
-    if INGEST_DATE in schema.names:
-        return schema
-    return schema.append(pa.field(INGEST_DATE, pa.date32()))
-
-
 def add_ingest_date(data: pa.Table, day: dt.date) -> pa.Table:
     """Fill the derived ``ingest_date`` column with the load date."""
     if INGEST_DATE in data.column_names:

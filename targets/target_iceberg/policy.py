@@ -13,21 +13,11 @@ ACTIONS = ("allow", "hash", "mask", "drop")
 MASK = "****"
 
 
-def dropped_columns(policies: dict[str, str]) -> set[str]:
-    """Columns that never reach the table."""
-    return {column for column, action in policies.items() if action == "drop"}
-
-
 def check_policies(policies: dict[str, str]) -> None:
     """Unknown actions are a configuration error."""
     for column, action in policies.items():
         if action not in ACTIONS:
             raise FatalError(f"column policy for {column!r}: unknown action {action!r}")
-
-
-def policy_type(action: str, arrow: pa.DataType) -> pa.DataType:
-    """Hashed and masked values are strings whatever the source type."""
-    return pa.string() if action in ("hash", "mask") else arrow
 
 
 def _hash_column(column: pa.ChunkedArray, salt: str) -> pa.Array:
@@ -60,14 +50,3 @@ def apply_policies(data: pa.Table, policies: dict[str, str], salt: str) -> pa.Ta
         field = pa.field(column, pa.string(), nullable=data.schema.field(index).nullable)
         data = data.set_column(index, field, values)
     return data
-
-
-def policy_schema(schema: pa.Schema, policies: dict[str, str]) -> pa.Schema:
-    """The table schema after policies: dropped columns removed, hashed/masked ones strings."""
-    fields = []
-    for field in schema:
-        action = policies.get(field.name, "allow")
-        if action == "drop":
-            continue
-        fields.append(field.with_type(policy_type(action, field.type)))
-    return pa.schema(fields)
