@@ -162,6 +162,30 @@ class RecordConverter:
             return self.convert([orjson.loads(line)["record"] for line in lines])
         return self._finish(table, lambda index: orjson.loads(lines[index])["record"], {})
 
+    def convert_table(self, table: pa.Table) -> tuple[pa.Table, list[Rejected]]:
+        """Like ``convert`` for an Arrow table (a BATCH message's Parquet file): columns are cast
+        to their ingest types in bulk; any surprise falls back to the record-by-record path."""
+        unknown = [
+            n for n in table.column_names if n not in self._known and not n.startswith(METADATA_PREFIX)
+        ]
+        if not (self._strict and unknown) and not self._json_columns:
+            try:
+                ingest = pa.Table.from_arrays(
+                    [
+                        table.column(f.name).cast(f.type)
+                        if f.name in table.column_names
+                        else pa.nulls(table.num_rows, f.type)
+                        for f in self._ingest
+                    ],
+                    schema=self._ingest,
+                )
+            except _ARROW_ERRORS:
+                pass
+            else:
+                if not any(ingest.column(key).null_count for key in self._keys):
+                    return self._finish(ingest, lambda index: table.slice(index, 1).to_pylist()[0], {})
+        return self.convert(table.to_pylist())
+
     def _parse_lines(self, lines: list[bytes]) -> pa.Table | None:
         data = b"\n".join(lines)
         block = max(1 << 20, len(data) // 2 + 1, max(map(len, lines)) + 1)

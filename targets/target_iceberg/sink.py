@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
 from singer_sdk import Target
 from singer_sdk.exceptions import MissingKeyPropertiesError
@@ -126,8 +128,26 @@ class IcebergSink(BatchSink):
         self.add(record, 0)
 
     def process_batch(self, context: dict) -> None:
-        """SDK drain (stream maps path): flush with the target's latest state."""
-        self.flush(self._target.latest_state)  # type: ignore[attr-defined]
+        """SDK hand-off (BATCH files it decoded, or its own drain): buffer, never commit here;
+        commits happen at STATE boundaries chosen by the target."""
+        for record in context.get("records") or []:
+            self.add(record, 0)
+
+    def process_batch_files(self, encoding: Any, files: Sequence[str]) -> None:
+        """BATCH messages: local Parquet files go to Arrow directly; anything else the SDK reads."""
+        parquet = getattr(encoding, "format", None) == "parquet"
+        local = [f.removeprefix("file://") for f in files if "://" not in f or f.startswith("file://")]
+        if not parquet or len(local) != len(files):
+            super().process_batch_files(encoding, files)
+            return
+        for path in local:
+            table = pq.read_table(path)
+            self._convert_pending()
+            if self.buffered_since is None:
+                self.buffered_since = time.monotonic()
+            self.buffered_rows += table.num_rows
+            self.buffered_bytes += table.nbytes
+            self._add_chunk(*self._converter.convert_table(table))
 
     def update_schema(self, schema: dict, key_properties: list[str]) -> None:
         """A new SCHEMA mid-stream: convert what is buffered with the old one, then switch."""

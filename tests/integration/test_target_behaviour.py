@@ -205,3 +205,36 @@ def test_ingest_date_partition_is_derived(tmp_path: Path) -> None:
     [partition] = table.inspect.partitions().to_pylist()
     assert partition["record_count"] == 2
     assert partition["partition"]["ingest_date"] is not None
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "jsonl"])
+def test_batch_messages_with_parquet_and_jsonl_files(tmp_path: Path, file_format: str) -> None:
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"id": i, "email": f"{i}@x.io", "amount": i + 0.25} for i in range(1, 4)]
+    if file_format == "parquet":
+        path = tmp_path / "part-0.parquet"
+        pq.write_table(pa.Table.from_pylist(rows), path)
+        encoding = {"format": "parquet", "compression": None}
+    else:
+        path = tmp_path / "part-0.jsonl.gz"
+        with gzip.open(path, "wt") as handle:
+            handle.writelines(json.dumps(r) + "\n" for r in rows)
+        encoding = {"format": "jsonl", "compression": "gzip"}
+    messages = [
+        schema("items", PROPS, ["id"]),
+        *records("items", [{"id": 9, "amount": 1}]),
+        {"type": "BATCH", "stream": "items", "encoding": encoding, "manifest": [path.as_uri()]},
+        state({"s": 1}),
+    ]
+    result = run_target(_config(tmp_path), messages, tmp_path)
+    assert [(r["id"], str(r["amount"])) for r in _rows(tmp_path)] == [
+        (1, "1.25"),
+        (2, "2.25"),
+        (3, "3.25"),
+        (9, "1.00"),
+    ]
+    assert emitted_states(result) == [{"s": 1}]
