@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,4 +57,10 @@ def column_policies(
     salt = ""
     for name in sorted(salt_names):
         salt = secrets.get(name) or os.environ.get(name) or salt
+    if salt_names and not salt:
+        names = ", ".join(sorted(salt_names))
+        sys.stderr.write(
+            f"dativo: warning: policy salt {names} is not set (tenant secrets or environment); "
+            f"hashing with the tenant's default salt, which anyone can reproduce\n"
+        )
     return ColumnPolicies(actions=actions, salt=salt or f"dativo:{tenant}", docs=docs)
