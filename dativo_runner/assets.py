@@ -54,13 +54,39 @@ def _nullable(prop: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One column of an asset."""
+    """One column of an asset (object fields may declare sub-fields, arrays an item type)."""
 
     name: str
     type: str
     required: bool = False
     classification: str | None = None
     description: str | None = None
+    fields: tuple[FieldSpec, ...] = ()
+    items: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FieldSpec:
+        """Build from an asset YAML field entry."""
+        return cls(
+            name=data["name"],
+            type=data["type"],
+            required=bool(data.get("required", False)),
+            classification=data.get("classification"),
+            description=data.get("description"),
+            fields=tuple(cls.from_dict(sub) for sub in data.get("fields") or ()),
+            items=data.get("items"),
+        )
+
+    def json_schema(self) -> dict[str, Any]:
+        """The Singer JSON Schema property of this field."""
+        prop = json_schema_of_type(self.type)
+        if self.fields:
+            prop["properties"] = {sub.name: sub.json_schema() for sub in self.fields}
+        if self.items:
+            prop["items"] = json_schema_of_type(self.items)
+        if self.description:
+            prop["description"] = self.description
+        return prop if self.required else _nullable(prop)
 
 
 @dataclass(frozen=True)
@@ -79,12 +105,7 @@ class AssetSpec:
 
     def json_schema(self) -> dict[str, Any]:
         """The Singer stream schema of this asset."""
-        properties: dict[str, Any] = {}
-        for spec in self.fields:
-            prop = json_schema_of_type(spec.type)
-            properties[spec.name] = prop if spec.required else _nullable(prop)
-            if spec.description:
-                properties[spec.name]["description"] = spec.description
+        properties = {spec.name: spec.json_schema() for spec in self.fields}
         required = [f.name for f in self.fields if f.required]
         schema: dict[str, Any] = {"type": "object", "properties": properties}
         if required:
@@ -99,16 +120,7 @@ def load_asset(path: Path, display: str) -> AssetSpec:
     if problems:
         raise ConfigError(problems)
     body = data["asset"]
-    fields = tuple(
-        FieldSpec(
-            name=f["name"],
-            type=f["type"],
-            required=bool(f.get("required", False)),
-            classification=f.get("classification"),
-            description=f.get("description"),
-        )
-        for f in body["schema"]
-    )
+    fields = tuple(FieldSpec.from_dict(f) for f in body["schema"])
     names = [f.name for f in fields]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(Problem(display, "asset.schema", f"field {name!r} is declared twice"))

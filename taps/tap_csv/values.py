@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -79,6 +80,13 @@ def _parse_string(text: str) -> str:
     return text
 
 
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(f"{text[:40]!r} is not JSON") from None
+
+
 def converter_for(prop: dict[str, Any]) -> Converter:
     """Return the function turning a CSV cell into the property's JSON value."""
     types = _types(prop)
@@ -95,6 +103,8 @@ def converter_for(prop: dict[str, Any]) -> Converter:
         return _parse_timestamp
     if "string" in types and fmt == "time":
         return _parse_time
+    if "object" in types or "array" in types:
+        return _parse_json  # a JSON-encoded cell
     return _parse_string
 
 

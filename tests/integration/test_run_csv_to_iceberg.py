@@ -122,3 +122,45 @@ def test_job_dir_with_only_failures_exits_2(project: Project) -> None:
     code, summary, _ = project.run_json("--job-dir", "jobs")
     assert code == 2
     assert summary["jobs"][0]["status"] == "invalid"
+
+
+def test_nested_asset_fields_land_as_structs(project: Project) -> None:
+    project.write(
+        "assets/csv/v1.0/contacts.yaml",
+        """
+asset:
+  name: csv_contacts
+  source_type: csv
+  object: contacts
+  version: "1.0"
+  primary_key: [id]
+  schema:
+    - {name: id, type: integer, required: true}
+    - name: address
+      type: object
+      fields:
+        - {name: city, type: string}
+        - {name: zip, type: integer}
+    - {name: tags, type: array, items: string}
+  target:
+    nested: struct
+""",
+    )
+    project.write(
+        "data/contacts.csv", 'id,address,tags\n1,"{""city"": ""Oslo"", ""zip"": 150}","[""a"", ""b""]"\n'
+    )
+    job = project.write_job(
+        "contacts",
+        project.deals_job(
+            asset="csv_contacts",
+            asset_path="assets/csv/v1.0/contacts.yaml",
+            source={"objects": ["contacts"], "files": [{"path": "data/contacts.csv"}]},
+        ),
+    )
+    code, summary, stderr = project.run_json("--config", str(job))
+    assert code == 0, stderr
+    table = open_catalog({"warehouse_dir": str(project.root / "warehouse")}).load_table("acme.csv_contacts")
+    assert str(table.schema().find_field("address").field_type).startswith("struct<")
+    assert table.scan().to_arrow().to_pylist() == [
+        {"id": 1, "address": {"city": "Oslo", "zip": 150}, "tags": ["a", "b"]}
+    ]

@@ -6,8 +6,8 @@ import hashlib
 import shutil
 
 import pytest
-
 from target_iceberg.catalog import open_catalog
+
 from tests.helpers.project import REPO, Project
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,9 @@ def test_fixture_jobs_run_with_fixture_secrets(project: Project) -> None:
     [job] = summary["jobs"]
     assert job["streams"][0]["table"] == "acme_smoke.csv_deals"
     assert job["streams"][0]["rows"] == 5000
-    table = open_catalog({"warehouse_dir": str(project.root / "warehouse")}).load_table("acme_smoke.csv_deals")
+    table = open_catalog({"warehouse_dir": str(project.root / "warehouse")}).load_table(
+        "acme_smoke.csv_deals"
+    )
     owners = {r["deal_id"]: r["owner_email"] for r in table.scan().to_arrow().to_pylist()}
     assert len(owners) == 5000
     # Deal 1's owner (see data/deals/deals_2024.csv), hashed with the tenant's secret salt.

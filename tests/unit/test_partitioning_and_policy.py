@@ -23,7 +23,16 @@ from dativo_singer.errors import FatalError
 
 def test_every_partitioning_form_parses() -> None:
     fields = parse_partitioning(
-        ["ingest_date", "country", "year(a)", "month(b)", "day(c)", "hour(d)", "bucket(16, id)", "truncate(4,sku)"]
+        [
+            "ingest_date",
+            "country",
+            "year(a)",
+            "month(b)",
+            "day(c)",
+            "hour(d)",
+            "bucket(16, id)",
+            "truncate(4,sku)",
+        ]
     )
     assert [(f.source, type(f.transform), f.name) for f in fields] == [
         ("ingest_date", IdentityTransform, "ingest_date"),
