@@ -157,7 +157,7 @@ asset:
             source={"objects": ["contacts"], "files": [{"path": "data/contacts.csv"}]},
         ),
     )
-    code, summary, stderr = project.run_json("--config", str(job))
+    code, _, stderr = project.run_json("--config", str(job))
     assert code == 0, stderr
     table = open_catalog({"warehouse_dir": str(project.root / "warehouse")}).load_table("acme.csv_contacts")
     assert str(table.schema().find_field("address").field_type).startswith("struct<")
