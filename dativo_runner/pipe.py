@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ _CHUNK = 1 << 20
 _COMMIT = re.compile(r"dativo\.commit (\{.*\})\s*$")
 _ERROR_LINE = re.compile(r"^(?:[\w-]+: error: |[\w.]*(?:Error|Exception): )(.*)$")
 _TAIL = 40
+_RECORD_MARK = b'"type":"RECORD"'  # how singer-sdk taps write it; other spacings go uncounted
+_REPORT_SECONDS = float(os.environ.get("DATIVO_PROGRESS_SECONDS") or 10)
 
 
 @dataclass
@@ -70,6 +73,7 @@ class PipeCallbacks:
     on_state: Callable[[dict[str, Any]], None]
     on_commit: Callable[[dict[str, Any]], None]
     on_log: Callable[[str, str], None]
+    on_read: Callable[[int], None] = lambda records: None  # records relayed so far (periodic)
 
 
 def _kill(process: subprocess.Popen[bytes], side: SideResult) -> None:
@@ -83,14 +87,21 @@ def _relay(
     tap: subprocess.Popen[bytes],
     target: subprocess.Popen[bytes],
     sides: tuple[SideResult, SideResult],
+    on_read: Callable[[int], None],
 ) -> None:
     """Copy tap stdout to target stdin; close stdin only if the tap succeeded, else kill the
-    target first so it never commits a partial stream it took for complete."""
+    target first so it never commits a partial stream it took for complete. Counts RECORD
+    messages on the way (per chunk, in C) and reports them every few seconds."""
     assert tap.stdout is not None and target.stdin is not None
     source, sink = tap.stdout.fileno(), target.stdin
+    records, reported_at = 0, time.monotonic()
     try:
         while chunk := os.read(source, _CHUNK):
             sink.write(chunk)
+            records += chunk.count(_RECORD_MARK)
+            if time.monotonic() - reported_at >= _REPORT_SECONDS:
+                on_read(records)
+                reported_at = time.monotonic()
     except (BrokenPipeError, OSError):
         _kill(tap, sides[0])  # the target died: nothing more can be delivered
     if tap.wait() != 0:
@@ -149,7 +160,9 @@ def run_pipe(
     )
     assert tap.stderr is not None and target.stderr is not None and target.stdout is not None
     threads = [
-        threading.Thread(target=_relay, args=(tap, target, (tap_side, target_side)), daemon=True),
+        threading.Thread(
+            target=_relay, args=(tap, target, (tap_side, target_side), callbacks.on_read), daemon=True
+        ),
         threading.Thread(target=_read_logs, args=(tap.stderr, tap_side, redactor, callbacks), daemon=True),
         threading.Thread(
             target=_read_logs, args=(target.stderr, target_side, redactor, callbacks), daemon=True

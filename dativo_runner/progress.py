@@ -32,6 +32,11 @@ class Progress:
             f"({total / elapsed:,.0f} rows/s)"
         )
 
+    def read(self, records: int) -> None:
+        """Records relayed from the tap so far (reported every few seconds on long runs)."""
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        self._emit(f"[{self.job_label}] {records:,} records read ({records / elapsed:,.0f}/s)")
+
     def log(self, side: str, line: str) -> None:
         """A stderr line of the tap or target."""
         match = _LEVEL.search(line)

@@ -100,7 +100,9 @@ def run_job(job: Job, options: RunOptions) -> JobSummary:
         stream.seconds = time.monotonic() - started
         progress.commit(stream.stream, int(commit["rows"]), stream.rows)
 
-    callbacks = PipeCallbacks(on_state=store.save, on_commit=on_commit, on_log=progress.log)
+    callbacks = PipeCallbacks(
+        on_state=store.save, on_commit=on_commit, on_log=progress.log, on_read=progress.read
+    )
     with tempfile.TemporaryDirectory(prefix="dativo-run-") as tmp:
         folder = Path(tmp)
         tap_cmd = [

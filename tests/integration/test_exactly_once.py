@@ -115,3 +115,14 @@ def test_state_file_behind_the_table_is_reconciled(project: Project) -> None:
     # A state file saved after the table's last commit is kept as it is.
     again = project.dativo("run", "--config", str(job))
     assert again.returncode == 0 and "resuming" not in again.stderr
+
+
+def test_long_runs_report_records_read(project: Project) -> None:
+    _write_big_csv(project, "big.csv", 1, 20_000)
+    job = project.write_job("deals", project.deals_job())
+    result = project.dativo("run", "--config", str(job), env={"DATIVO_PROGRESS_SECONDS": "0.01"})
+    assert result.returncode == 0, result.stderr
+    reports = [line for line in result.stderr.splitlines() if "records read" in line]
+    assert reports, result.stderr
+    counts = [int(line.split("] ")[1].split(" records")[0].replace(",", "")) for line in reports]
+    assert counts == sorted(counts) and 0 < counts[-1] <= 20_000
