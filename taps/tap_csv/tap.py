@@ -30,6 +30,7 @@ class TapCSV(Tap):
     """Reads local CSV files; one stream per configured object."""
 
     name = "tap-csv"
+    package_name = "dativo-ingest"
     config_jsonschema = th.PropertiesList(
         th.Property("files", th.ArrayType(FILE_ENTRY), required=True),
         th.Property(

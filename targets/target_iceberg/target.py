@@ -40,6 +40,7 @@ class TargetIceberg(Target):
     """Writes Singer streams to Iceberg tables in any pyiceberg catalog."""
 
     name = "target-iceberg"
+    package_name = "dativo-ingest"
     default_sink_class = IcebergSink
     message_reader_class = FastSingerReader
     config_jsonschema = CONFIG_SCHEMA
