@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ class ColumnPolicies:
     actions: dict[str, str] = field(default_factory=dict)
     salt: str = ""
     docs: dict[str, str] = field(default_factory=dict)
+    unset_salt: str | None = None  # the salt variable the policy names but nobody set
 
 
 def load_policy(home: ProjectHome) -> dict[str, Any]:
@@ -57,10 +57,5 @@ def column_policies(
     salt = ""
     for name in sorted(salt_names):
         salt = secrets.get(name) or os.environ.get(name) or salt
-    if salt_names and not salt:
-        names = ", ".join(sorted(salt_names))
-        sys.stderr.write(
-            f"dativo: warning: policy salt {names} is not set (tenant secrets or environment); "
-            f"hashing with the tenant's default salt, which anyone can reproduce\n"
-        )
-    return ColumnPolicies(actions=actions, salt=salt or f"dativo:{tenant}", docs=docs)
+    unset = ", ".join(sorted(salt_names)) if salt_names and not salt else None
+    return ColumnPolicies(actions=actions, salt=salt or f"dativo:{tenant}", docs=docs, unset_salt=unset)

@@ -16,6 +16,7 @@ from dativo_runner.executables import find_executable
 from dativo_runner.job_config import Job
 from dativo_runner.pipe import PipeCallbacks, PipeResult, run_pipe
 from dativo_runner.planners import plan_catalog, plan_tap_config, plan_target_config
+from dativo_runner.policy import column_policies, load_policy
 from dativo_runner.progress import Progress
 from dativo_runner.reconcile import committed_bookmark
 from dativo_runner.state_store import StateStore
@@ -74,6 +75,7 @@ def run_job(job: Job, options: RunOptions) -> JobSummary:
         target_config = plan_target_config(job)
         catalog = plan_catalog(job)
         previous_state = _reconciled_state(store, target_config, catalog)
+        _warn_about_default_salt(job)
     except (DativoError, DativoSingerError) as exc:  # invalid plan, or the catalog unreachable
         summary.status, summary.exit_code = "failed", EXIT_FAILURE
         summary.error = job.redactor.redact(str(exc))
@@ -161,6 +163,15 @@ def _reconciled_state(
         store.save(committed)
         return committed
     return state
+
+
+def _warn_about_default_salt(job: Job) -> None:
+    policies = column_policies(job.asset, load_policy(job.home), job.secrets, job.tenant_id)
+    if policies.unset_salt and "hash" in policies.actions.values():
+        sys.stderr.write(
+            f"dativo: warning: policy salt {policies.unset_salt} is not set (tenant secrets or "
+            "environment); hashing with the tenant's default salt, which anyone can reproduce\n"
+        )
 
 
 def _failure_line(result: PipeResult) -> str:
