@@ -21,6 +21,7 @@ from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
 from pyiceberg.table import Table
 
 from dativo_singer.errors import FatalError, RetriableError
+from target_iceberg.merge import can_merge_file_by_file, merge_file_by_file
 from target_iceberg.partitioning import PartitionField, apply_partition_spec
 
 WRITE_MODES = ("append", "merge", "overwrite")
@@ -246,6 +247,10 @@ class TableWriter:
 
     def _transaction(self, table: Table, data: pa.Table, props: dict[str, str], mode: str) -> None:
         branch = self.settings.branch or "main"
+        keys = self.settings.key_properties
+        if mode == "merge" and can_merge_file_by_file(table, keys, branch):
+            merge_file_by_file(table, data, keys[0], props, branch)
+            return
         kwargs: dict[str, Any] = {"snapshot_properties": props, "branch": branch}
         has_rows = table.snapshot_by_name(branch) if branch != "main" else table.current_snapshot()
         with table.transaction() as tx:

@@ -238,3 +238,62 @@ def test_batch_messages_with_parquet_and_jsonl_files(tmp_path: Path, file_format
         (9, "1.00"),
     ]
     assert emitted_states(result) == [{"s": 1}]
+
+
+def test_merge_rewrites_only_files_holding_changed_keys(tmp_path: Path) -> None:
+    config = _config(tmp_path, write_mode="merge", partitioning=["bucket(4, id)"])
+    for start in (1, 101, 201):  # three commits: files per bucket and id range
+        rows = [{"id": i, "email": f"v1-{i}"} for i in range(start, start + 100)]
+        run_target(
+            config, [schema("items", PROPS, ["id"]), *records("items", rows), state({"s": start})], tmp_path
+        )
+    table = open_catalog(config).load_table("t.items")
+    files_before = {task.file.file_path for task in table.scan().plan_files()}
+
+    changed = [{"id": i, "email": f"v2-{i}"} for i in (5, 150, 150, 300, 301)]  # 150 twice, 301 is new
+    run_target(
+        config, [schema("items", PROPS, ["id"]), *records("items", changed), state({"s": 9})], tmp_path
+    )
+
+    table = open_catalog(config).load_table("t.items")
+    rows = {r["id"]: r["email"] for r in table.scan().to_arrow().to_pylist()}
+    assert len(rows) == 301
+    assert {i: rows[i] for i in (4, 5, 150, 300, 301)} == {
+        4: "v1-4",
+        5: "v2-5",
+        150: "v2-150",
+        300: "v2-300",
+        301: "v2-301",
+    }
+    files_after = {task.file.file_path for task in table.scan().plan_files()}
+    kept = files_before & files_after
+    assert kept, "files without a changed key must not be rewritten"
+    assert len(files_before - files_after) <= 4  # at most one file per bucket holding 5, 150, 300
+    assert table.current_snapshot().summary["dativo.singer-state"] == '{"s": 9}'
+
+
+def test_merge_on_a_branch(tmp_path: Path) -> None:
+    base = _config(tmp_path)
+    run_target(
+        base,
+        [
+            schema("items", PROPS, ["id"]),
+            *records("items", [{"id": 1, "email": "a"}, {"id": 2, "email": "b"}]),
+            state({"s": 1}),
+        ],
+        tmp_path,
+    )
+    config = _config(tmp_path, write_mode="merge", branch="dev")
+    run_target(
+        config,
+        [
+            schema("items", PROPS, ["id"]),
+            *records("items", [{"id": 2, "email": "B"}, {"id": 3, "email": "c"}]),
+            state({"s": 2}),
+        ],
+        tmp_path,
+    )
+    table = open_catalog(config).load_table("t.items")
+    on_branch = table.scan(snapshot_id=table.snapshot_by_name("dev").snapshot_id).to_arrow().to_pylist()
+    assert sorted((r["id"], r["email"]) for r in on_branch) == [(1, "a"), (2, "B"), (3, "c")]
+    assert sorted((r["id"], r["email"]) for r in table.scan().to_arrow().to_pylist()) == [(1, "a"), (2, "b")]
