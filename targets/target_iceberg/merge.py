@@ -8,12 +8,14 @@ kept rows and the batch. Memory holds one data file plus the batch, whatever the
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import AlwaysTrue, And, GreaterThanOrEqual, LessThanOrEqual
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 from pyiceberg.manifest import DataFile, FileFormat
@@ -60,14 +62,20 @@ def merge_file_by_file(
         if kept.num_rows:
             added.extend(_write(table, kept, write_uuid, counter))
     added.extend(_write(table, data, write_uuid, counter))
-    with table.transaction() as tx:
-        update = tx.update_snapshot(snapshot_properties=properties, branch=branch)
-        with update.overwrite(write_uuid) as overwrite:
-            overwrite.delete_by_predicate(AlwaysTrue())  # every manifest is a candidate; only
-            for data_file in removed:  # the files listed here are removed from them
-                overwrite.delete_data_file(data_file)
-            for data_file in added:
-                overwrite.append_data_file(data_file)
+    try:
+        with table.transaction() as tx:
+            update = tx.update_snapshot(snapshot_properties=properties, branch=branch)
+            with update.overwrite(write_uuid) as overwrite:
+                overwrite.delete_by_predicate(AlwaysTrue())  # every manifest is a candidate; only
+                for data_file in removed:  # the files listed here are removed from them
+                    overwrite.delete_data_file(data_file)
+                for data_file in added:
+                    overwrite.append_data_file(data_file)
+    except CommitFailedException:  # lost a race: nothing landed, the new files are orphans
+        for data_file in added:
+            with contextlib.suppress(Exception):
+                table.io.delete(data_file.file_path)
+        raise
 
 
 def _write(table: Table, rows: pa.Table, write_uuid: uuid.UUID, counter: Any) -> list[DataFile]:

@@ -297,3 +297,31 @@ def test_merge_on_a_branch(tmp_path: Path) -> None:
     on_branch = table.scan(snapshot_id=table.snapshot_by_name("dev").snapshot_id).to_arrow().to_pylist()
     assert sorted((r["id"], r["email"]) for r in on_branch) == [(1, "a"), (2, "B"), (3, "c")]
     assert sorted((r["id"], r["email"]) for r in table.scan().to_arrow().to_pylist()) == [(1, "a"), (2, "b")]
+
+
+def test_two_merging_writers_on_one_table_both_land(tmp_path: Path) -> None:
+    config = _config(tmp_path, write_mode="merge", batch_size_rows=100)
+    seed = [{"id": i, "email": "seed"} for i in range(1, 1001)]
+    run_target(config, [schema("items", PROPS, ["id"]), *records("items", seed), state({"s": 0})], tmp_path)
+    procs = []
+    for writer in range(2):
+        # Both writers change interleaved keys of the same files, in several commits each.
+        rows = [{"id": i, "email": f"w{writer}"} for i in range(1 + writer, 1001, 2)]
+        messages = [schema("items", PROPS, ["id"])]
+        for start in range(0, len(rows), 100):
+            messages += [*records("items", rows[start : start + 100]), state({"w": writer, "n": start})]
+        path = tmp_path / f"merge{writer}.json"
+        path.write_text(json.dumps(config))
+        proc = subprocess.Popen(
+            [*TARGET, "--config", str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append((proc, "\n".join(json.dumps(m) for m in messages) + "\n"))
+    outputs = [proc.communicate(data, timeout=300) for proc, data in procs]
+    assert all(proc.returncode == 0 for proc, _ in procs), [o[1][-2000:] for o in outputs]
+    emails = {r["id"]: r["email"] for r in _rows(tmp_path)}
+    assert len(emails) == 1000
+    assert all(emails[i] == ("w0" if i % 2 else "w1") for i in emails)
