@@ -107,7 +107,14 @@ def catalog_config(job: Job) -> dict[str, Any]:
     for key, prop in _S3_PROPS.items():
         if (connection.get("s3") or {}).get(key):
             props[prop] = connection["s3"][key]
-    azure = connection.get("azure") or {}
+    azure = dict(connection.get("azure") or {})
+    if azure.get("endpoint") and azure.get("account_key") and not azure.get("connection_string"):
+        # A custom blob endpoint (Azurite, sovereign clouds) is reachable through a connection string.
+        azure["connection_string"] = (
+            f"DefaultEndpointsProtocol={str(azure['endpoint']).split('://')[0]};"
+            f"AccountName={azure.get('account_name', '')};AccountKey={azure['account_key']};"
+            f"BlobEndpoint={azure['endpoint']};"
+        )
     for key, prop in _AZURE_PROPS.items():
         if azure.get(key):
             props[prop] = azure[key]

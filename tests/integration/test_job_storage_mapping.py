@@ -119,6 +119,28 @@ def test_azure_blob_with_connection_string(project: Project, azurite_service) ->
     assert len(table.scan().to_arrow()) == 5
 
 
+def test_azure_blob_with_account_key_and_endpoint(project: Project, azurite_service) -> None:
+    az = azurite_service
+    services.ensure_azure_container("lake")
+    prefix = f"jobs/{uuid.uuid4().hex[:8]}"
+    target = {
+        "connection": {
+            "azure": {
+                "account_name": az.account,
+                "account_key": "${AZURE_ACCOUNT_SECRET}",
+                "endpoint": az.blob_endpoint,
+                "container": "lake",
+                "prefix": prefix,
+            }
+        }
+    }
+    summary = _run(project, target, {"AZURE_ACCOUNT_SECRET": az.key})
+    assert summary["streams"][0]["rows"] == 5
+    assert summary["streams"][0]["metadata_location"].startswith(
+        f"abfs://lake@{az.account}.dfs.core.windows.net/{prefix}/"
+    )
+
+
 def test_postgres_sql_catalog_verbatim(project: Project, pg_service, tmp_path) -> None:
     namespace = f"acme_{uuid.uuid4().hex[:8]}"
     catalog = {"type": "sql", "uri": pg_service.sqlalchemy_uri, "warehouse": (tmp_path / "wh").as_uri()}
