@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import AlwaysTrue, And, GreaterThanOrEqual, LessThanOrEqual
 from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 from pyiceberg.manifest import DataFile, FileFormat
@@ -71,7 +71,8 @@ def merge_file_by_file(
                     overwrite.delete_data_file(data_file)
                 for data_file in added:
                     overwrite.append_data_file(data_file)
-    except CommitFailedException:  # lost a race: nothing landed, the new files are orphans
+    except (CommitFailedException, ValidationException):  # lost a race: nothing landed
+        # The new files are orphans; the caller retries on the refreshed table.
         for data_file in added:
             with contextlib.suppress(Exception):
                 table.io.delete(data_file.file_path)

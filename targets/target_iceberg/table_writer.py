@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
 from pyiceberg.table import Table
 
@@ -218,7 +218,7 @@ class TableWriter:
                 self._table = self.catalog.load_table(s.identifier)
                 self._replaced = True
                 return self._table
-            except CommitFailedException as exc:
+            except (CommitFailedException, ValidationException) as exc:  # a concurrent commit won
                 wait = min(2.0, 0.05 * 2**attempt) * (0.5 + random.random())
                 self.logger.warning(
                     "Commit to %s lost a concurrent update (attempt %d/%d): %s; retrying in %.2fs",

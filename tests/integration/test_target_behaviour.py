@@ -4,15 +4,18 @@ nested data, ACTIVATE_VERSION, STATE after commit, concurrent writers."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import subprocess
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from target_iceberg.catalog import open_catalog
 
-from tests.helpers.singer import TARGET, emitted_states, records, run_target, schema, state
+from tests.helpers.singer import TARGET, emitted_states, encode, records, run_target, schema, state
 
 pytestmark = pytest.mark.integration
 
@@ -168,29 +171,69 @@ def test_state_is_emitted_only_after_the_commit_that_covers_it(tmp_path: Path) -
     assert [s["upto"] for s in states] == [3, 6, 7]
 
 
-def test_two_writers_on_one_table_both_land(tmp_path: Path) -> None:
-    config = _config(tmp_path, batch_size_rows=200)
-    seed = [schema("items", PROPS, ["id"]), *records("items", [{"id": 0}]), state({"s": 0})]
-    run_target(config, seed, tmp_path)
-    procs = []
-    for writer in range(2):
-        rows = [{"id": writer * 10_000 + i} for i in range(1, 2001)]
+def _run_writers_at_once(
+    config: dict[str, Any], writers: list[list[dict[str, Any]]], tmp: Path, every: int
+) -> int:
+    """One target process per row list, each committing every ``every`` rows; input is fed only
+    once every process has started, so their commits really overlap. Returns how many commits
+    lost a race and were redone."""
+    inputs = []
+    for writer, rows in enumerate(writers):
         messages = [schema("items", PROPS, ["id"])]
-        for start in range(0, len(rows), 200):
-            messages += [*records("items", rows[start : start + 200]), state({"w": writer, "n": start})]
-        path = tmp_path / f"cfg{writer}.json"
-        path.write_text(json.dumps(config))
-        proc = subprocess.Popen(
-            [*TARGET, "--config", str(path)],
+        for start in range(0, len(rows), every):
+            messages += [*records("items", rows[start : start + every]), state({"w": writer, "n": start})]
+        inputs.append(encode(messages, compact=True))
+    (tmp / "writer.json").write_text(json.dumps(config))
+    procs = [
+        subprocess.Popen(
+            [*TARGET, "--config", str(tmp / "writer.json")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        procs.append((proc, "\n".join(json.dumps(m) for m in messages) + "\n"))
-    outputs = [proc.communicate(data, timeout=300) for proc, data in procs]
-    assert all(proc.returncode == 0 for proc, _ in procs), [o[1][-2000:] for o in outputs]
-    ids = [r["id"] for r in _rows(tmp_path)]
+        for _ in writers
+    ]
+    for proc in procs:
+        assert proc.stderr is not None
+        proc.stderr.readline()  # the start-up line: imports are done
+    with ThreadPoolExecutor(max_workers=len(procs)) as pool:
+        outputs = list(
+            pool.map(lambda pair: pair[0].communicate(pair[1], timeout=300), zip(procs, inputs, strict=True))
+        )
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, "\n".join(err.splitlines()[-25:])
+    # The commits of the writers must interleave, else this did not test concurrency.
+    table = open_catalog(config).load_table(f"{config['namespace']}.items")
+    states = [s.summary.get("dativo.singer-state") for s in table.snapshots() if s.summary]
+    order = [json.loads(v).get("w") for v in states if v]
+    order = [w for w in order if w is not None]
+    switches = sum(1 for a, b in itertools.pairwise(order) if a != b)
+    assert switches >= 2, f"writers did not overlap: {order}"
+    return sum(err.count("lost a concurrent update") for _, err in outputs)
+
+
+def _postgres_config(pg_service: Any, tmp: Path, **extra: Any) -> dict[str, Any]:
+    """A catalog on PostgreSQL: commits of separate processes really run at the same time
+    (SQLite serializes writers on its file lock)."""
+    (tmp / "pgwh").mkdir(exist_ok=True)
+    catalog = {"type": "sql", "uri": pg_service.sqlalchemy_uri, "warehouse": (tmp / "pgwh").as_uri()}
+    namespace = f"concurrency_{uuid.uuid4().hex[:8]}"
+    return {"catalog": catalog, "namespace": namespace, "dead_letter_dir": str(tmp / "dead"), **extra}
+
+
+def _all_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
+    table = open_catalog(config).load_table(f"{config['namespace']}.items")
+    return sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"])
+
+
+def test_two_writers_on_one_table_both_land(tmp_path: Path, pg_service: Any) -> None:
+    config = _postgres_config(pg_service, tmp_path, batch_size_rows=20)
+    seed = [schema("items", PROPS, ["id"]), *records("items", [{"id": 0}]), state({"s": 0})]
+    run_target(config, seed, tmp_path)
+    writers = [[{"id": writer * 10_000 + i} for i in range(1, 2001)] for writer in range(2)]
+    _run_writers_at_once(config, writers, tmp_path, every=20)
+    ids = [r["id"] for r in _all_rows(config)]
     assert len(ids) == 4001 and len(set(ids)) == 4001
 
 
@@ -299,29 +342,14 @@ def test_merge_on_a_branch(tmp_path: Path) -> None:
     assert sorted((r["id"], r["email"]) for r in table.scan().to_arrow().to_pylist()) == [(1, "a"), (2, "b")]
 
 
-def test_two_merging_writers_on_one_table_both_land(tmp_path: Path) -> None:
-    config = _config(tmp_path, write_mode="merge", batch_size_rows=100)
-    seed = [{"id": i, "email": "seed"} for i in range(1, 1001)]
+def test_two_merging_writers_on_one_table_both_land(tmp_path: Path, pg_service: Any) -> None:
+    config = _postgres_config(pg_service, tmp_path, write_mode="merge", batch_size_rows=100)
+    seed = [{"id": i, "email": "seed"} for i in range(1, 4001)]
     run_target(config, [schema("items", PROPS, ["id"]), *records("items", seed), state({"s": 0})], tmp_path)
-    procs = []
-    for writer in range(2):
-        # Both writers change interleaved keys of the same files, in several commits each.
-        rows = [{"id": i, "email": f"w{writer}"} for i in range(1 + writer, 1001, 2)]
-        messages = [schema("items", PROPS, ["id"])]
-        for start in range(0, len(rows), 100):
-            messages += [*records("items", rows[start : start + 100]), state({"w": writer, "n": start})]
-        path = tmp_path / f"merge{writer}.json"
-        path.write_text(json.dumps(config))
-        proc = subprocess.Popen(
-            [*TARGET, "--config", str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        procs.append((proc, "\n".join(json.dumps(m) for m in messages) + "\n"))
-    outputs = [proc.communicate(data, timeout=300) for proc, data in procs]
-    assert all(proc.returncode == 0 for proc, _ in procs), [o[1][-2000:] for o in outputs]
-    emails = {r["id"]: r["email"] for r in _rows(tmp_path)}
-    assert len(emails) == 1000
+    # Both writers change interleaved keys of the same files, in many commits each.
+    writers = [[{"id": i, "email": f"w{writer}"} for i in range(1 + writer, 4001, 2)] for writer in range(2)]
+    lost_races = _run_writers_at_once(config, writers, tmp_path, every=100)
+    emails = {r["id"]: r["email"] for r in _all_rows(config)}
+    assert len(emails) == 4000
     assert all(emails[i] == ("w0" if i % 2 else "w1") for i in emails)
+    print(f"merging writers: {lost_races} commit(s) lost a race and were redone")
