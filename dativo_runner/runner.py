@@ -75,6 +75,8 @@ def run_job(job: Job, options: RunOptions) -> JobSummary:
         target_config = plan_target_config(job)
         catalog = plan_catalog(job)
         previous_state = _reconciled_state(store, target_config, catalog)
+        if target_config.get("write_mode") == "overwrite":
+            previous_state = None  # a full replace reads the source from the start every run
         _warn_about_default_salt(job)
     except (DativoError, DativoSingerError) as exc:  # invalid plan, or the catalog unreachable
         summary.status, summary.exit_code = "failed", EXIT_FAILURE

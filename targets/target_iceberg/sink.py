@@ -195,13 +195,33 @@ class IcebergSink(BatchSink):
             )
         rows = data.num_rows if data is not None else 0
         if data is not None and rows:
-            properties = {"dativo.stream": self.stream_name, "dativo.rows": str(rows)}
-            if state is not None:
-                properties[STATE_SUMMARY_KEY] = json.dumps(state, sort_keys=True)
-            table = writer.commit(data, properties)
-        self._committed_rows += rows
-        self._log_commit(table, rows, len(rejected), dead_letter_path, time.monotonic() - started)
+            table = writer.commit(data, self._snapshot_properties(rows, state))
+        if writer.staging:  # overwrite: written, not yet committed
+            self.logger.info("Staged %d rows of %s for the replace at end of input", rows, self.stream_name)
+            self._log_rejects_only(len(rejected), dead_letter_path)
+        else:
+            self._committed_rows += rows
+            self._log_commit(table, rows, len(rejected), dead_letter_path, time.monotonic() - started)
         self._reset()
+
+    def finish(self, state: dict[str, Any] | None) -> None:
+        """End of input: commit the replace staged in overwrite mode (other modes: nothing)."""
+        started = time.monotonic()
+        rows = self.writer.staged_rows
+        table = self.writer.finish(self._snapshot_properties(rows, state))
+        if table is not None:
+            self._committed_rows += rows
+            self._log_commit(table, rows, 0, None, time.monotonic() - started)
+
+    def _snapshot_properties(self, rows: int, state: dict[str, Any] | None) -> dict[str, str]:
+        properties = {"dativo.stream": self.stream_name, "dativo.rows": str(rows)}
+        if state is not None:
+            properties[STATE_SUMMARY_KEY] = json.dumps(state, sort_keys=True)
+        return properties
+
+    def _log_rejects_only(self, rejected: int, dead_letter_path: str | None) -> None:
+        if rejected:  # the runner counts dead-lettered rows from commit lines
+            self._log_commit(None, 0, rejected, dead_letter_path, 0.0)
 
     def _aligned_batch(self, writer: TableWriter, rejected: list[Rejected]) -> tuple[pa.Table, Any]:
         """Every buffered chunk in the table's schema (created or evolved first), concatenated.
@@ -257,7 +277,16 @@ class IcebergSink(BatchSink):
         )
 
     def activate_version(self, new_version: int) -> None:
-        """ACTIVATE_VERSION: the stream is a full replace; the run's first commit overwrites."""
-        if self.writer.settings.write_mode != "overwrite":
-            self.logger.info("ACTIVATE_VERSION for %s: this run replaces the table", self.stream_name)
-            self.writer.settings.write_mode = "overwrite"
+        """ACTIVATE_VERSION: the stream is a full replace, committed at end of input. Arriving
+        after this run already committed rows (a tap that sends it only at the end), it is
+        ignored: replacing then would drop the rows this run committed."""
+        settings = self.writer.settings
+        if settings.write_mode == "overwrite":
+            return
+        if self._committed_rows:
+            self.logger.warning(
+                "ACTIVATE_VERSION for %s after rows were committed: ignored", self.stream_name
+            )
+            return
+        self.logger.info("ACTIVATE_VERSION for %s: this run replaces the table", self.stream_name)
+        settings.write_mode = "overwrite"

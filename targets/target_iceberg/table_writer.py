@@ -10,6 +10,7 @@ import functools
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from pyiceberg.table import Table
 from dativo_singer.errors import FatalError, RetriableError
 from target_iceberg.merge import can_merge_file_by_file, merge_file_by_file
 from target_iceberg.partitioning import PartitionField, apply_partition_spec
+from target_iceberg.replace import StagedReplace
 
 WRITE_MODES = ("append", "merge", "overwrite")
 MAX_COMMIT_ATTEMPTS = 8
@@ -122,7 +124,7 @@ class TableWriter:
         self.settings = settings
         self.logger = logger
         self._table: Table | None = None
-        self._replaced = False  # overwrite mode: the first commit of the run replaces the table
+        self._staged = StagedReplace()  # overwrite mode: files written now, swapped in at the end
 
     def table(self, schema: pa.Schema) -> Table:
         """The table, created (with partition spec and column docs) or evolved to ``schema``."""
@@ -203,20 +205,44 @@ class TableWriter:
         aligned = pa.Table.from_arrays(arrays, schema=target)
         return aligned, reasons
 
+    @property
+    def staging(self) -> bool:
+        """True in overwrite mode: flushes write files; ``finish`` commits the replace."""
+        return self.settings.write_mode == "overwrite"
+
     def commit(self, data: pa.Table, properties: dict[str, str]) -> Table:
-        """One transaction: append / delete-by-key + append / replace; retried on conflicts."""
+        """One transaction: append, or upsert by key (merge); in overwrite mode the rows are only
+        staged. Retried on the refreshed table when a concurrent commit wins."""
         s = self.settings
-        mode = s.write_mode
-        if mode == "merge":
+        assert self._table is not None
+        if self.staging:
+            self._staged.stage(self._table, data)
+            return self._table
+        if s.write_mode == "merge":
             data = latest_per_key(data, s.key_properties)
+        return self._with_retries(lambda table: self._transaction(table, data, properties, s.write_mode))
+
+    def finish(self, properties: dict[str, str]) -> Table | None:
+        """Overwrite mode: commit the replace staged by this run (nothing staged: no change)."""
+        if not self.staging or not self._staged.files:
+            return None
+        branch = self.settings.branch or "main"
+        return self._with_retries(lambda table: self._staged.commit(table, properties, branch))
+
+    @property
+    def staged_rows(self) -> int:
+        """Rows written for the pending replace."""
+        return self._staged.rows
+
+    def _with_retries(self, action: Callable[[Table], None]) -> Table:
+        s = self.settings
         for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
             table = self.catalog.load_table(s.identifier) if attempt > 1 else self._table
             assert table is not None
             try:
                 self._ensure_branch(table)
-                self._transaction(table, data, properties, mode)
+                action(table)
                 self._table = self.catalog.load_table(s.identifier)
-                self._replaced = True
                 return self._table
             except (CommitFailedException, ValidationException) as exc:  # a concurrent commit won
                 wait = min(2.0, 0.05 * 2**attempt) * (0.5 + random.random())
@@ -254,9 +280,7 @@ class TableWriter:
         kwargs: dict[str, Any] = {"snapshot_properties": props, "branch": branch}
         has_rows = table.snapshot_by_name(branch) if branch != "main" else table.current_snapshot()
         with table.transaction() as tx:
-            if mode == "overwrite" and not self._replaced:
-                tx.overwrite(data, **kwargs)
-            elif mode == "merge" and self.settings.key_properties and has_rows is not None:
+            if mode == "merge" and self.settings.key_properties and has_rows is not None:
                 tx.delete(key_filter(data, self.settings.key_properties), **kwargs)
                 tx.append(data, **kwargs)
             else:

@@ -153,12 +153,19 @@ class TargetIceberg(Target):
         state = copy.deepcopy(self.latest_state)
         for sink in self._sinks():
             sink.flush(state)
-        if emit_state and state is not None:
+        # A stream being replaced (overwrite) has nothing durable until the end: no STATE yet.
+        if emit_state and state is not None and not any(s.writer.staging for s in self._sinks()):
             self._write_state_message(state)
 
     def process_endofpipe(self) -> None:
-        """End of input: commit every stream with the last STATE, then emit it."""
-        self._flush_all()
+        """End of input: commit every stream (and every staged replace) with the last STATE,
+        then emit it."""
+        state = copy.deepcopy(self.latest_state)
+        for sink in self._sinks():
+            sink.flush(state)
+            sink.finish(state)
+        if state is not None:
+            self._write_state_message(state)
         for sink in self._sinks():
             sink.clean_up()
 

@@ -126,3 +126,42 @@ def test_long_runs_report_records_read(project: Project) -> None:
     assert reports, result.stderr
     counts = [int(line.split("] ")[1].split(" records")[0].replace(",", "")) for line in reports]
     assert counts == sorted(counts) and 0 < counts[-1] <= 20_000
+
+
+def test_overwrite_killed_midway_keeps_the_old_table_and_the_rerun_replaces_it(project: Project) -> None:
+    _write_big_csv(project, "old.csv", 900_001, 10)
+    job = project.write_job(
+        "deals", project.deals_job(target={"write_mode": "overwrite", "batch": {"rows": 5000}})
+    )
+    assert project.dativo("run", "--config", str(job)).returncode == 0
+    assert sorted(_ids(project)) == list(range(900_001, 900_011))
+
+    (project.root / "data" / "deals" / "old.csv").unlink()
+    _write_big_csv(project, "big.csv", 1, ROWS)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "dativo_runner", "run", "--config", str(job), "--home", str(project.root)],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "DATIVO_PROGRESS_SECONDS": "0.05"},
+    )
+    assert run.stderr is not None
+    for line in run.stderr:
+        if "records read" in line and int(line.split("] ")[1].split(" records")[0].replace(",", "")) > 20_000:
+            pid = _target_pid(run.pid)
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            break
+    run.communicate(timeout=120)
+    assert run.returncode == 2
+    assert sorted(_ids(project)) == list(range(900_001, 900_011))  # untouched by the killed run
+
+    rerun = project.dativo("run", "--config", str(job))
+    assert rerun.returncode == 0, rerun.stderr
+    assert sorted(_ids(project)) == list(range(1, ROWS + 1))
+
+    # Overwrite is a full refresh: the next run reads every file again and replaces, no repeats.
+    again = project.dativo("run", "--config", str(job))
+    assert again.returncode == 0, again.stderr
+    assert sorted(_ids(project)) == list(range(1, ROWS + 1))
