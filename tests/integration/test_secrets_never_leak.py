@@ -86,3 +86,22 @@ def test_secret_from_environment_with_secret_like_name_is_masked(project: Projec
     assert SECRET not in result.stderr
     assert result.returncode == 2
     assert "cannot open Iceberg catalog" in result.stderr
+
+
+@pytest.mark.parametrize("source", ["secrets-dir", "environment"])
+def test_a_secret_inside_an_error_message_is_masked(project: Project, source: str) -> None:
+    # The secret is part of a path that does not exist: the error line quotes that path.
+    job = project.deals_job(source={"objects": ["deals"], "files": [{"path": "data/${API_TOKEN}/*.csv"}]})
+    path = project.write_job("deals", job)
+    args = ["run", "--config", str(path)]
+    env = {}
+    if source == "secrets-dir":
+        project.write("secrets/acme/api.env", f"API_TOKEN={SECRET}\n")
+        args += ["--secrets-dir", "secrets"]
+    else:
+        env["API_TOKEN"] = SECRET
+    result = project.dativo(*args, env=env)
+
+    assert result.returncode == 2
+    assert "source.files[0].path: no file matches 'data/****/*.csv'" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
