@@ -54,6 +54,7 @@ class TargetIceberg(Target):
         self._due_seconds = float(self.config.get("batch_seconds") or DEFAULT_BATCH_SECONDS)
         self._fast_path = not self.config.get("stream_maps")
         self._warned_no_state = False
+        self._emitted_state: dict[str, Any] | None = None
         if self._fast_path:
             cast(FastSingerReader, self.message_reader).record_lines_callback = self._process_record_lines
 
@@ -154,8 +155,14 @@ class TargetIceberg(Target):
         for sink in self._sinks():
             sink.flush(state)
         # A stream being replaced (overwrite) has nothing durable until the end: no STATE yet.
-        if emit_state and state is not None and not any(s.writer.staging for s in self._sinks()):
+        if emit_state and not any(s.writer.staging for s in self._sinks()):
+            self._emit_state(state)
+
+    def _emit_state(self, state: dict[str, Any] | None) -> None:
+        """Write STATE (once per distinct value) now that what it covers is committed."""
+        if state is not None and state != self._emitted_state:
             self._write_state_message(state)
+            self._emitted_state = state
 
     def process_endofpipe(self) -> None:
         """End of input: commit every stream (and every staged replace) with the last STATE,
@@ -164,8 +171,7 @@ class TargetIceberg(Target):
         for sink in self._sinks():
             sink.flush(state)
             sink.finish(state)
-        if state is not None:
-            self._write_state_message(state)
+        self._emit_state(state)
         for sink in self._sinks():
             sink.clean_up()
 

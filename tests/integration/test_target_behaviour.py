@@ -354,3 +354,34 @@ def test_two_merging_writers_on_one_table_both_land(tmp_path: Path, pg_service: 
     assert len(emails) == 4000
     assert all(emails[i] == ("w0" if i % 2 else "w1") for i in emails)
     print(f"merging writers: {lost_races} commit(s) lost a race and were redone")
+
+
+@pytest.mark.parametrize(
+    "thresholds",
+    # 100 rows are ~7 KB of messages: due at 5 KB, below the 2x hard limit. Age: due at once.
+    [{"batch_size_bytes": 5000}, {"batch_seconds": 0.000001}],
+    ids=["bytes", "seconds"],
+)
+def test_byte_and_age_thresholds_commit_at_each_due_state(tmp_path: Path, thresholds: dict[str, Any]) -> None:
+    config = _config(tmp_path, batch_size_rows=1_000_000, **thresholds)
+    messages = [schema("items", PROPS, ["id"])]
+    for start in range(0, 300, 100):
+        rows = [{"id": i, "email": "x" * 20} for i in range(start, start + 100)]  # ~5 KB per 100 rows
+        messages += [*records("items", rows), state({"upto": start + 100})]
+    result = run_target(config, messages, tmp_path)
+    assert [s["upto"] for s in emitted_states(result)] == [100, 200, 300]
+    table = open_catalog(config).load_table("t.items")
+    assert len(table.snapshots()) == 3
+
+
+def test_without_a_due_threshold_everything_is_one_commit_at_the_end(tmp_path: Path) -> None:
+    config = _config(tmp_path, batch_size_rows=1_000_000)
+    messages = [schema("items", PROPS, ["id"])]
+    for start in range(0, 300, 100):
+        messages += [
+            *records("items", [{"id": i} for i in range(start, start + 100)]),
+            state({"upto": start + 100}),
+        ]
+    result = run_target(config, messages, tmp_path)
+    assert emitted_states(result) == [{"upto": 300}]
+    assert len(open_catalog(config).load_table("t.items").snapshots()) == 1
