@@ -4,7 +4,6 @@ midway leaves the old table whole, and its rerun replaces it again from the star
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import uuid
 
@@ -56,10 +55,3 @@ class StagedReplace:
                     overwrite.delete_data_file(data_file)
                 for data_file in self.files:
                     overwrite.append_data_file(data_file)
-
-    def discard(self, table: Table) -> None:
-        """Remove the staged files (the replace will not happen)."""
-        for data_file in self.files:
-            with contextlib.suppress(Exception):
-                table.io.delete(data_file.file_path)
-        self.files = []

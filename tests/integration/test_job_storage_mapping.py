@@ -91,21 +91,19 @@ def test_rest_catalog_with_oauth2_client_credentials_and_branch(project: Project
     assert len(table.scan(snapshot_id=head.snapshot_id).to_arrow()) == 5
 
 
-def test_azure_blob_with_connection_string(project: Project, azurite_service) -> None:
+@pytest.mark.parametrize("credential", ["connection_string", "account_key_and_endpoint"])
+def test_azure_blob_with_credentials_from_secrets(project: Project, azurite_service, credential: str) -> None:
     az = azurite_service
     services.ensure_azure_container("lake")
     prefix = f"jobs/{uuid.uuid4().hex[:8]}"
-    target = {
-        "connection": {
-            "azure": {
-                "connection_string": "${AZURE_CONN}",
-                "container": "lake",
-                "account_name": az.account,
-                "prefix": prefix,
-            }
-        }
-    }
-    summary = _run(project, target, {"AZURE_CONN": az.connection_string})
+    azure: dict[str, Any] = {"container": "lake", "account_name": az.account, "prefix": prefix}
+    if credential == "connection_string":
+        azure["connection_string"] = "${AZURE_CONN}"
+        secrets = {"AZURE_CONN": az.connection_string}
+    else:
+        azure |= {"account_key": "${AZURE_ACCOUNT_SECRET}", "endpoint": az.blob_endpoint}
+        secrets = {"AZURE_ACCOUNT_SECRET": az.key}
+    summary = _run(project, {"connection": {"azure": azure}}, secrets)
     assert summary["streams"][0]["metadata_location"].startswith(
         f"abfs://lake@{az.account}.dfs.core.windows.net/{prefix}/"
     )
@@ -116,29 +114,7 @@ def test_azure_blob_with_connection_string(project: Project, azurite_service) ->
         "py-io-impl": "pyiceberg.io.fsspec.FsspecFileIO",
     }
     table = open_catalog({"catalog": props}).load_table("acme.csv_deals")
-    assert len(table.scan().to_arrow()) == 5
-
-
-def test_azure_blob_with_account_key_and_endpoint(project: Project, azurite_service) -> None:
-    az = azurite_service
-    services.ensure_azure_container("lake")
-    prefix = f"jobs/{uuid.uuid4().hex[:8]}"
-    target = {
-        "connection": {
-            "azure": {
-                "account_name": az.account,
-                "account_key": "${AZURE_ACCOUNT_SECRET}",
-                "endpoint": az.blob_endpoint,
-                "container": "lake",
-                "prefix": prefix,
-            }
-        }
-    }
-    summary = _run(project, target, {"AZURE_ACCOUNT_SECRET": az.key})
-    assert summary["streams"][0]["rows"] == 5
-    assert summary["streams"][0]["metadata_location"].startswith(
-        f"abfs://lake@{az.account}.dfs.core.windows.net/{prefix}/"
-    )
+    assert sorted(table.scan().to_arrow().column("deal_id").to_pylist()) == [1, 2, 3, 4, 5]
 
 
 def test_postgres_sql_catalog_verbatim(project: Project, pg_service, tmp_path) -> None:
