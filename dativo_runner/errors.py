@@ -36,7 +36,3 @@ class DativoError(Exception):
 
 class ConfigError(DativoError):
     """A job, connector, asset, registry or runner file is missing or invalid."""
-
-
-class RunFailure(DativoError):
-    """The tap or the target failed while the pipe ran."""

@@ -12,12 +12,16 @@ from dativo_runner.connectors import ConnectorRecipe, load_recipe
 from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.executables import find_executable
 from dativo_runner.home import ProjectHome
+from dativo_runner.incremental import Incremental, resolve_incremental
+from dativo_runner.plugins import source_plugin, target_plugin
+from dativo_runner.plugins.base import SourcePlugin, TargetPlugin
 from dativo_runner.registry import ConnectorEntry, Registry
-from dativo_runner.schema_validation import validate_document
+from dativo_runner.schema_validation import validate_document, validate_job_block
 from dativo_runner.secrets import Redactor, default_interpolator, load_tenant_secrets
 from dativo_runner.yaml_io import load_yaml
 
-TENANT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+TENANT_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")  # the whole value (fullmatch)
+TENANT_RULE = "letters, digits, '-' and '_', starting with a letter or digit, at most 63"
 
 
 @dataclass(frozen=True)
@@ -27,12 +31,14 @@ class Job:
     file: str
     name: str
     tenant_id: str
-    mode: str
     data: dict[str, Any]
     source_entry: ConnectorEntry
     target_entry: ConnectorEntry
     source_recipe: ConnectorRecipe
     target_recipe: ConnectorRecipe
+    source_plugin: SourcePlugin
+    target_plugin: TargetPlugin
+    incremental: Incremental
     asset: AssetSpec
     home: ProjectHome
     redactor: Redactor
@@ -49,9 +55,9 @@ class Job:
         return {**self.target_recipe.defaults, **(self.data.get("target") or {})}
 
     @property
-    def objects(self) -> list[str]:
-        """Source objects to read; by default the asset's object."""
-        return list(self.source.get("objects") or [self.asset.object])
+    def log_level(self) -> str:
+        """``logging.level`` of the job (INFO by default)."""
+        return str((self.data.get("logging") or {}).get("level") or "INFO")
 
 
 def _path_option(job: dict[str, Any], key: str, fallback: Path | None, home: ProjectHome) -> Path | None:
@@ -71,9 +77,16 @@ def load_job_config(
     file = home.display(path)
     raw = load_yaml(path, display=file)
     tenant = raw.get("tenant_id")
-    if not isinstance(tenant, str) or not TENANT_PATTERN.match(tenant):
+    if not isinstance(tenant, str) or not TENANT_PATTERN.fullmatch(tenant):
         # The tenant names the secrets folder: check the whole file before reading any secret.
-        raise ConfigError(validate_document("job", raw, file))
+        problems = validate_document("job", raw, file)
+        if not any(p.field == "tenant_id" for p in problems):
+            problems.append(Problem(file, "tenant_id", f"{tenant!r} is not allowed: {TENANT_RULE}"))
+        try:
+            registry = Registry.load(home.registry, home.display(home.registry))
+        except ConfigError:
+            raise ConfigError(problems) from None
+        raise ConfigError(problems + _block_problems(raw, registry, mode, file)[0])
     redactor = redactor or Redactor()
     secrets = load_tenant_secrets(secrets_dir, tenant)
     for value in secrets.values():
@@ -88,6 +101,8 @@ def load_job_config(
         problems.extend(registry.check(role, data[f"{role}_connector"], mode, file))
     if problems:
         raise ConfigError(problems)
+    found, plugins = _block_problems(data, registry, mode, file)
+    problems.extend(found)
     source_name, target_name = data["source_connector"], data["target_connector"]
     recipes: dict[str, ConnectorRecipe | None] = {}
     for role, name, fallback in (
@@ -122,6 +137,19 @@ def load_job_config(
     assert asset is not None and recipes.get("source") and recipes.get("target")
     source_entry = registry.entry("source", source_name)
     target_entry = registry.entry("target", target_name)
+    source = plugins["source"]
+    target = plugins["target"]
+    assert isinstance(source, SourcePlugin) and isinstance(target, TargetPlugin)
+    incremental, found = resolve_incremental(
+        recipes["source"].incremental,  # type: ignore[union-attr]
+        dict((data.get("source") or {}).get("incremental") or {}),
+        file=file,
+        connector=source_name,
+        strategies=source_entry.incremental_strategies,
+        supported=source.incremental_settings,
+        columns={f.name for f in asset.fields},
+    )
+    problems.extend(found)
     for entry in (source_entry, target_entry):
         if find_executable(entry.executable) is None:
             problems.append(
@@ -133,21 +161,51 @@ def load_job_config(
             )
     if problems:
         raise ConfigError(problems)
-    return Job(
+    job = Job(
         file=file,
         name=path.stem,
         tenant_id=tenant,
-        mode=mode,
         data=data,
         source_entry=source_entry,
         target_entry=target_entry,
         source_recipe=recipes["source"],  # type: ignore[arg-type]
         target_recipe=recipes["target"],  # type: ignore[arg-type]
+        source_plugin=source,
+        target_plugin=target,
+        incremental=incremental,
         asset=asset,
         home=home,
         redactor=redactor,
         secrets=secrets,
     )
+    # What only the connectors can check (files that match nothing, unknown partition columns):
+    # here, so that `dativo validate` refuses exactly what `dativo run` would.
+    problems = [*source.check(job), *target.check(job)]
+    if problems:
+        raise ConfigError(problems)
+    return job
+
+
+def _block_problems(
+    data: dict[str, Any], registry: Registry, mode: str, file: str
+) -> tuple[list[Problem], dict[str, SourcePlugin | TargetPlugin]]:
+    """The job's ``source`` and ``target`` blocks checked against their connectors' schemas,
+    and the plugins found (a connector that is unknown or has no plugin is a problem too)."""
+    problems: list[Problem] = []
+    plugins: dict[str, SourcePlugin | TargetPlugin] = {}
+    for role, load in (("source", source_plugin), ("target", target_plugin)):
+        name = data.get(f"{role}_connector")
+        if not isinstance(name, str) or registry.check(role, name, mode, file):
+            continue
+        try:
+            plugin = load(registry.entry(role, name), registry.file)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        plugins[role] = plugin
+        block = data.get(role)
+        problems.extend(validate_job_block(role, plugin.job_schema, block if block is not None else {}, file))
+    return problems, plugins
 
 
 def _asset_matches_job(asset: AssetSpec, data: dict[str, Any], file: str) -> list[Problem]:

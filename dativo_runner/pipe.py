@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from dativo_runner.secrets import Redactor
+from dativo_runner.state_store import is_singer_state
 
 _CHUNK = 1 << 20
 _COMMIT = re.compile(r"dativo\.commit (\{.*\})\s*$")
 _ERROR_LINE = re.compile(r"^(?:[\w-]+: error: |[\w.]*(?:Error|Exception): )(.*)$")
 _TAIL = 40
-_RECORD_MARK = b'"type":"RECORD"'  # how singer-sdk taps write it; other spacings go uncounted
+_RECORD_MARK = re.compile(rb'"type"\s*:\s*"RECORD"')  # any JSON spacing
+EXIT_RETRIABLE = 75  # EX_TEMPFAIL: what a tap or target exits with when a retry may succeed
 _REPORT_SECONDS = float(os.environ.get("DATIVO_PROGRESS_SECONDS") or 10)
 
 
@@ -33,7 +35,13 @@ class SideResult:
     name: str
     returncode: int | None = None
     stopped_by_runner: bool = False
+    records: int = 0  # RECORD messages relayed (tap side)
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=_TAIL))
+
+    @property
+    def retriable(self) -> bool:
+        """True when the program said the failure is transient (exit 75)."""
+        return self.returncode == EXIT_RETRIABLE and not self.stopped_by_runner
 
     def error_line(self) -> str:
         """The most telling line of its stderr: its own error line, else an exception, else the last."""
@@ -98,7 +106,8 @@ def _relay(
     try:
         while chunk := os.read(source, _CHUNK):
             sink.write(chunk)
-            records += chunk.count(_RECORD_MARK)
+            records += len(_RECORD_MARK.findall(chunk))
+            sides[0].records = records
             if time.monotonic() - reported_at >= _REPORT_SECONDS:
                 on_read(records)
                 reported_at = time.monotonic()
@@ -121,6 +130,9 @@ def _read_logs(stream: IO[bytes], side: SideResult, redactor: Redactor, callback
 
 
 def _read_states(stream: IO[bytes], callbacks: PipeCallbacks, target: SideResult) -> None:
+    """Singer targets print the state value they have committed, one JSON line each (some wrap
+    it in a STATE message). Only a Singer state (see ``is_singer_state``) is saved; anything else
+    printed on stdout is noted in the target's log tail."""
     for raw in stream:
         text = raw.decode("utf-8", errors="replace").strip()
         if not text:
@@ -128,11 +140,13 @@ def _read_states(stream: IO[bytes], callbacks: PipeCallbacks, target: SideResult
         try:
             message = json.loads(text)
         except json.JSONDecodeError:
-            target.tail.append(f"unexpected output on stdout: {text[:200]}")
+            message = None
+        if isinstance(message, dict) and message.get("type") == "STATE":
+            message = message.get("value")
+        if is_singer_state(message):
+            callbacks.on_state(message)
             continue
-        value = message.get("value", message) if message.get("type") == "STATE" else message
-        if isinstance(value, dict):
-            callbacks.on_state(value)
+        target.tail.append(f"ignored output on stdout (not a STATE message): {text[:200]}")
 
 
 def run_pipe(

@@ -1,31 +1,56 @@
-"""Progress and log lines on stderr while a job runs."""
+"""How a run reports while it goes: the Reporter interface and its stderr implementation.
+
+`run_job` writes nothing itself; it calls an injected Reporter, so the CLI prints lines on stderr
+and an orchestrator can route the same events to its own log.
+"""
 
 from __future__ import annotations
 
 import re
 import sys
 import time
-from dataclasses import dataclass
+from typing import Protocol
 
 _LEVEL = re.compile(r"\|\s*(DEBUG|INFO|WARNING|ERROR|CRITICAL)\s*\|")
-# INFO is noise at run time; ERROR lines are folded into the run's one-line failure message.
-_FORWARDED_LEVELS = {"WARNING"}
+_ORDER = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 
 
-@dataclass
-class Progress:
-    """Prints a line per commit; forwards tap/target warnings (every line if verbose)."""
+class Reporter(Protocol):
+    """Receives a run's events (already redacted)."""
 
-    job_label: str
-    started: float
-    verbose: bool = False
+    def commit(self, stream: str, rows: int, total: int) -> None:
+        """``rows`` were committed for ``stream`` (``total`` in this run so far)."""
+
+    def read(self, records: int) -> None:
+        """Records relayed from the tap so far (every few seconds on long runs)."""
+
+    def log(self, side: str, line: str) -> None:
+        """A stderr line of the tap or the target."""
+
+    def warning(self, text: str) -> None:
+        """Something the user should know that does not stop the run."""
+
+    def note(self, text: str) -> None:
+        """A one-off informational line (e.g. the state was taken from the table)."""
+
+
+class StderrReporter:
+    """Prints a line per commit and forwards tap/target warnings (every line if verbose; none
+    when the job's ``logging.level`` is ERROR). Their ERROR lines are not forwarded: the run's
+    one-line failure message is made from them."""
+
+    def __init__(self, job_label: str, *, verbose: bool = False, level: str = "INFO") -> None:
+        self.job_label = job_label
+        self.started = time.monotonic()
+        self.verbose = verbose
+        self.forward_warnings = _ORDER.get(level.upper(), 20) <= _ORDER["WARNING"]
 
     def _emit(self, text: str) -> None:
         sys.stderr.write(text + "\n")
         sys.stderr.flush()
 
     def commit(self, stream: str, rows: int, total: int) -> None:
-        """A batch of ``rows`` was committed for ``stream``."""
+        """One progress line: rows added, total, rows/s since the run started."""
         elapsed = max(time.monotonic() - self.started, 1e-9)
         self._emit(
             f"[{self.job_label}] {stream}: +{rows:,} rows committed, {total:,} total "
@@ -33,12 +58,20 @@ class Progress:
         )
 
     def read(self, records: int) -> None:
-        """Records relayed from the tap so far (reported every few seconds on long runs)."""
+        """Records read so far and the rate."""
         elapsed = max(time.monotonic() - self.started, 1e-9)
         self._emit(f"[{self.job_label}] {records:,} records read ({records / elapsed:,.0f}/s)")
 
     def log(self, side: str, line: str) -> None:
-        """A stderr line of the tap or target."""
+        """Forward the line when verbose, or when it is a warning and warnings are shown."""
         match = _LEVEL.search(line)
-        if self.verbose or (match is not None and match.group(1) in _FORWARDED_LEVELS):
+        if self.verbose or (self.forward_warnings and match is not None and match.group(1) == "WARNING"):
             self._emit(f"[{side}] {line}")
+
+    def warning(self, text: str) -> None:
+        """``dativo: warning: ...``."""
+        self._emit(f"dativo: warning: {text}")
+
+    def note(self, text: str) -> None:
+        """``dativo: ...``."""
+        self._emit(f"dativo: {text}")

@@ -10,8 +10,6 @@ from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.schema_validation import validate_document
 from dativo_runner.yaml_io import load_yaml
 
-MODES = ("self_hosted", "cloud")
-
 
 @dataclass(frozen=True)
 class ConnectorEntry:
@@ -24,6 +22,7 @@ class ConnectorEntry:
     auth_methods: tuple[str, ...]
     modes: tuple[str, ...]
     incremental_strategies: tuple[str, ...]
+    plugin: str | None = None  # ``module:Class`` of its runner plugin
 
     @classmethod
     def from_dict(cls, name: str, role: str, data: dict[str, Any]) -> ConnectorEntry:
@@ -36,6 +35,7 @@ class ConnectorEntry:
             auth_methods=tuple(data["auth_methods"]),
             modes=tuple(data["modes"]),
             incremental_strategies=tuple(data.get("incremental_strategies") or ()),
+            plugin=data.get("plugin"),
         )
 
 

@@ -1,10 +1,13 @@
-"""Running one job: plan, write temporary configs, pipe ``tap | target``, keep state, summarize."""
+"""Running one job: plan through the connector plugins, pipe ``tap | target``, keep state.
+
+`run_job` never prints: progress, warnings and notes go to the injected Reporter, the outcome to
+the returned JobSummary.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -15,10 +18,9 @@ from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, DativoErro
 from dativo_runner.executables import find_executable
 from dativo_runner.job_config import Job
 from dativo_runner.pipe import PipeCallbacks, PipeResult, run_pipe
-from dativo_runner.planners import plan_catalog, plan_tap_config, plan_target_config
 from dativo_runner.policy import column_policies, load_policy
-from dativo_runner.progress import Progress
-from dativo_runner.reconcile import committed_bookmark
+from dativo_runner.progress import Reporter, StderrReporter
+from dativo_runner.singer_catalog import plan_catalog
 from dativo_runner.state_store import StateStore
 from dativo_runner.summary import JobSummary, StreamSummary
 from dativo_singer.errors import DativoSingerError
@@ -45,97 +47,67 @@ def _write_private(folder: Path, name: str, data: dict[str, Any]) -> Path:
     return path
 
 
-def _table_identifier(target_config: dict[str, Any], stream: str) -> str:
-    table = (target_config.get("table_names") or {}).get(stream, stream)
-    return f"{target_config.get('namespace', 'default')}.{table}"
+def _problem_text(exc: DativoError, job: Job) -> str:
+    """The first problem, without the job file's name (the CLI prefixes it once)."""
+    problem = exc.problems[0]
+    if problem.file == job.file:
+        return f"{problem.field}: {problem.message}" if problem.field else problem.message
+    return str(problem)
 
 
-def _landed_table(target_config: dict[str, Any], identifier: str) -> tuple[int | None, str | None]:
-    """Snapshot id and metadata location of a table this run did not commit to (if it exists)."""
-    from pyiceberg.exceptions import NoSuchTableError
-    from target_iceberg.catalog import open_catalog
-
-    try:
-        table = open_catalog(target_config).load_table(identifier)
-    except NoSuchTableError:
-        return None, None
-    branch = target_config.get("branch")
-    snapshot = table.snapshot_by_name(branch) if branch else table.current_snapshot()
-    return (snapshot.snapshot_id if snapshot else None), table.metadata_location
-
-
-def run_job(job: Job, options: RunOptions) -> JobSummary:
+def run_job(job: Job, options: RunOptions, reporter: Reporter | None = None) -> JobSummary:
     """Run one validated job to the end; failures are reported in the summary, never raised."""
     started = time.monotonic()
+    reporter = reporter or StderrReporter(
+        f"{job.tenant_id}/{job.name}", verbose=options.verbose, level=job.log_level
+    )
     summary = JobSummary(job=job.file, tenant_id=job.tenant_id)
     store = StateStore(state_path(job, options.state_dir))
     summary.state_file = job.home.display(store.path)
+    target = job.target_plugin
+    stream_name = job.asset.object
     try:
-        tap_config = plan_tap_config(job)
-        target_config = plan_target_config(job)
+        tap_config = job.source_plugin.plan_config(job)
+        target_config = target.plan_config(job)
         catalog = plan_catalog(job)
-        previous_state = _reconciled_state(store, target_config, catalog)
+        previous_state = _resume_state(job, store, target_config, reporter)
         if target_config.get("write_mode") == "overwrite":
             previous_state = None  # a full replace reads the source from the start every run
-        _warn_about_default_salt(job)
-    except (DativoError, DativoSingerError) as exc:  # invalid plan, or the catalog unreachable
-        summary.status, summary.exit_code = "failed", EXIT_FAILURE
-        summary.error = job.redactor.redact(str(exc))
-        return summary
+        _warn_about_default_salt(job, reporter)
+    except DativoError as exc:  # an invalid plan or state file
+        return _failed(summary, job.redactor.redact(_problem_text(exc, job)))
+    except DativoSingerError as exc:  # the target's storage or catalog unreachable
+        return _failed(summary, job.redactor.redact(str(exc)), retriable=_is_retriable(exc))
 
-    streams = {
-        s["stream"]: StreamSummary(stream=s["stream"], table=_table_identifier(target_config, s["stream"]))
-        for s in catalog["streams"]
-    }
+    streams = {stream_name: StreamSummary(stream_name, target.location(job, target_config, stream_name))}
     summary.streams = list(streams.values())
-    progress = Progress(job_label=f"{job.tenant_id}/{job.name}", started=started, verbose=options.verbose)
 
     def on_commit(commit: dict[str, Any]) -> None:
-        stream = streams.setdefault(
-            commit["stream"], StreamSummary(stream=commit["stream"], table=commit["table"])
-        )
+        name = str(commit["stream"])
+        stream = streams.setdefault(name, StreamSummary(name, str(commit["table"])))
         stream.rows += int(commit["rows"])
         stream.commits += 1
         stream.dead_letter_rows += int(commit.get("dead_letter_rows") or 0)
         stream.dead_letter_path = commit.get("dead_letter_path") or stream.dead_letter_path
-        stream.table = commit["table"]
+        stream.table = str(commit["table"])
         stream.snapshot_id = commit.get("snapshot_id")
         stream.metadata_location = commit.get("metadata_location")
         stream.seconds = time.monotonic() - started
-        progress.commit(stream.stream, int(commit["rows"]), stream.rows)
+        reporter.commit(stream.stream, int(commit["rows"]), stream.rows)
 
     callbacks = PipeCallbacks(
-        on_state=store.save, on_commit=on_commit, on_log=progress.log, on_read=progress.read
+        on_state=store.save, on_commit=on_commit, on_log=reporter.log, on_read=reporter.read
     )
-    with tempfile.TemporaryDirectory(prefix="dativo-run-") as tmp:
-        folder = Path(tmp)
-        tap_cmd = [
-            find_executable(job.source_entry.executable) or job.source_entry.executable,
-            "--config",
-            str(_write_private(folder, "tap.json", tap_config)),
-            "--catalog",
-            str(_write_private(folder, "catalog.json", catalog)),
-        ]
-        if previous_state:
-            tap_cmd += ["--state", str(_write_private(folder, "state.json", previous_state))]
-        target_cmd = [
-            find_executable(job.target_entry.executable) or job.target_entry.executable,
-            "--config",
-            str(_write_private(folder, "target.json", target_config)),
-        ]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        result = run_pipe(tap_cmd, target_cmd, env=env, redactor=job.redactor, callbacks=callbacks)
-
+    result = _pipe(job, tap_config, target_config, catalog, previous_state, callbacks)
     summary.seconds = time.monotonic() - started
     summary.streams = list(streams.values())
     if not result.ok:
-        summary.status, summary.exit_code = "failed", EXIT_FAILURE
-        summary.error = _failure_line(result)
-        return summary
+        side = result.failed_side or result.tap
+        return _failed(summary, f"{side.name} failed: {side.error_line()}", retriable=side.retriable)
     for stream in summary.streams:
         if stream.snapshot_id is None:
             stream.seconds = summary.seconds
-            stream.snapshot_id, stream.metadata_location = _landed_table(target_config, stream.table)
+            _fill_landed(job, target_config, stream)
     rejected = sum(s.dead_letter_rows for s in summary.streams)
     if rejected:
         paths = sorted({s.dead_letter_path for s in summary.streams if s.dead_letter_path})
@@ -146,42 +118,82 @@ def run_job(job: Job, options: RunOptions) -> JobSummary:
     return summary
 
 
-def _reconciled_state(
-    store: StateStore, target_config: dict[str, Any], catalog: dict[str, Any]
+def _pipe(
+    job: Job,
+    tap_config: dict[str, Any],
+    target_config: dict[str, Any],
+    catalog: dict[str, Any],
+    state: dict[str, Any] | None,
+    callbacks: PipeCallbacks,
+) -> PipeResult:
+    with tempfile.TemporaryDirectory(prefix="dativo-run-") as tmp:
+        folder = Path(tmp)
+        tap_cmd = [
+            find_executable(job.source_entry.executable) or job.source_entry.executable,
+            "--config",
+            str(_write_private(folder, "tap.json", tap_config)),
+            "--catalog",
+            str(_write_private(folder, "catalog.json", catalog)),
+        ]
+        if state:
+            tap_cmd += ["--state", str(_write_private(folder, "state.json", state))]
+        target_cmd = [
+            find_executable(job.target_entry.executable) or job.target_entry.executable,
+            "--config",
+            str(_write_private(folder, "target.json", target_config)),
+        ]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOGLEVEL": job.log_level}
+        return run_pipe(tap_cmd, target_cmd, env=env, redactor=job.redactor, callbacks=callbacks)
+
+
+def _fill_landed(job: Job, target_config: dict[str, Any], stream: StreamSummary) -> None:
+    """Where a stream this run did not commit to stands (a rerun with nothing new)."""
+    try:
+        landed = job.target_plugin.landed(job, target_config, stream.stream)
+    except DativoSingerError:
+        return  # the run succeeded; only the summary's pointer to the data is missing
+    if landed is not None:
+        stream.snapshot_id = landed.commit_id
+        stream.metadata_location = landed.metadata_location
+
+
+def _resume_state(
+    job: Job, store: StateStore, target_config: dict[str, Any], reporter: Reporter
 ) -> dict[str, Any] | None:
-    """The state to resume from: a bookmark committed after the state file was saved wins."""
+    """The state to resume from. A target that commits its bookmark with the data holds the
+    truth (it emits a STATE only after committing it there); the state file is the fallback for
+    targets that keep none, and is brought in line when it differs (a crash before it was saved,
+    or another host's run)."""
     state = store.load()
-    stream = catalog["streams"][0]["stream"]
-    found = committed_bookmark(target_config, _table_identifier(target_config, stream))
-    if found is None:
+    committed = job.target_plugin.committed_bookmark(job, target_config, job.asset.object)
+    if committed is None or committed == state:
         return state
-    committed, committed_at = found
-    saved_at = store.path.stat().st_mtime if store.path.exists() else 0.0
-    if committed != state and committed_at > saved_at:
-        sys.stderr.write(
-            f"dativo: {store.path.name}: the table has a commit newer than the state file; "
-            "resuming from the table's bookmark\n"
-        )
-        store.save(committed)
-        return committed
-    return state
+    reporter.note(
+        f"{job.home.display(store.path)}: "
+        + ("missing" if state is None else "differs from the bookmark committed with the data")
+        + "; resuming from the target's committed bookmark"
+    )
+    store.save(committed)
+    return committed
 
 
-def _warn_about_default_salt(job: Job) -> None:
+def _warn_about_default_salt(job: Job, reporter: Reporter) -> None:
     policies = column_policies(job.asset, load_policy(job.home), job.secrets, job.tenant_id)
     if policies.unset_salt and "hash" in policies.actions.values():
-        sys.stderr.write(
-            f"dativo: warning: policy salt {policies.unset_salt} is not set (tenant secrets or "
-            "environment); hashing with the tenant's default salt, which anyone can reproduce\n"
+        reporter.warning(
+            f"policy salt {policies.unset_salt} is not set (tenant secrets or environment); "
+            "hashing with the tenant's default salt, which anyone can reproduce"
         )
 
 
-def _failure_line(result: PipeResult) -> str:
-    side = result.failed_side or result.tap
-    return f"{side.name} failed: {side.error_line()}"
+def _is_retriable(exc: Exception) -> bool:
+    from dativo_singer.errors import RetriableError
+
+    return isinstance(exc, RetriableError)
 
 
-def print_error(message: str) -> None:
-    """One error line on stderr."""
-    sys.stderr.write(f"dativo: error: {message}\n")
-    sys.stderr.flush()
+def _failed(summary: JobSummary, error: str, *, retriable: bool = False) -> JobSummary:
+    summary.status, summary.exit_code = "failed", EXIT_FAILURE
+    summary.retriable = retriable
+    summary.error = error + (" (a transient failure: the run can be retried)" if retriable else "")
+    return summary

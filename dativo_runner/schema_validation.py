@@ -12,24 +12,42 @@ from jsonschema.exceptions import ValidationError
 
 from dativo_runner.errors import Problem
 
-KINDS = ("job", "connector", "asset", "registry", "runner", "policy")
+
+def _schema(kind: str) -> dict[str, Any]:
+    path = resources.files("dativo_runner.schemas").joinpath(f"{kind}.schema.json")
+    schema: dict[str, Any] = json.loads(path.read_text())
+    return schema
 
 
 @cache
 def _validator(kind: str) -> Draft202012Validator:
-    text = resources.files("dativo_runner.schemas").joinpath(f"{kind}.schema.json").read_text()
-    return Draft202012Validator(json.loads(text))
+    return Draft202012Validator(_schema(kind))
 
 
-def _field(error: ValidationError) -> str:
-    parts = ""
+@cache
+def _block_validator(role: str, fragment: str) -> Draft202012Validator:
+    """The job's ``source``/``target`` block: the keys every connector shares (job schema) plus
+    the connector's own (its plugin's fragment); nothing else."""
+    shared = _schema("job")["properties"][role]
+    own = _schema(fragment)
+    schema = {
+        **own,
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {**shared.get("properties", {}), **own.get("properties", {})},
+    }
+    return Draft202012Validator(schema)
+
+
+def _field(error: ValidationError, prefix: str = "") -> str:
+    parts = prefix
     for item in error.absolute_path:
         parts += f"[{item}]" if isinstance(item, int) else (f".{item}" if parts else str(item))
     return parts
 
 
-def _message(error: ValidationError) -> tuple[str, str]:
-    field = _field(error)
+def _message(error: ValidationError, prefix: str = "") -> tuple[str, str]:
+    field = _field(error, prefix)
     if error.validator == "additionalProperties":
         schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
         instance = error.instance if isinstance(error.instance, dict) else {}
@@ -47,11 +65,20 @@ def _message(error: ValidationError) -> tuple[str, str]:
     return field, error.message
 
 
-def validate_document(kind: str, data: Any, file: str) -> list[Problem]:
-    """Every schema violation of ``data`` as a Problem naming file and field, in document order."""
-    errors = sorted(_validator(kind).iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+def _problems(validator: Draft202012Validator, data: Any, file: str, prefix: str = "") -> list[Problem]:
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     problems = []
     for error in errors:
-        field, message = _message(error)
+        field, message = _message(error, prefix)
         problems.append(Problem(file, field, message))
     return problems
+
+
+def validate_document(kind: str, data: Any, file: str) -> list[Problem]:
+    """Every schema violation of ``data`` as a Problem naming file and field, in document order."""
+    return _problems(_validator(kind), data, file)
+
+
+def validate_job_block(role: str, fragment: str, data: Any, file: str) -> list[Problem]:
+    """Violations of a job's ``source`` or ``target`` block against its connector's schema."""
+    return _problems(_block_validator(role, fragment), data, file, role)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,9 +69,19 @@ class Redactor:
     secrets: set[str] = field(default_factory=set)
 
     def add(self, value: str) -> None:
-        """Remember a value as secret (short values would mask ordinary text, so are skipped)."""
-        if len(value) >= _MIN_SECRET_LENGTH:
-            self.secrets.add(value)
+        """Remember a value as secret (short values would mask ordinary text, so are skipped),
+        with the forms it takes when escaped: in a Python repr, in JSON, in a URL."""
+        if len(value) < _MIN_SECRET_LENGTH:
+            return
+        self.secrets.add(value)
+        for escaped in (
+            repr(value)[1:-1],
+            json.dumps(value)[1:-1],
+            json.dumps(json.dumps(value))[1:-1],
+            urllib.parse.quote(value, safe=""),
+        ):
+            if len(escaped) >= _MIN_SECRET_LENGTH:
+                self.secrets.add(escaped)
 
     def redact(self, text: str) -> str:
         """The text with every secret value masked, longest first."""

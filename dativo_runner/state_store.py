@@ -11,6 +11,14 @@ from typing import Any
 from dativo_runner.errors import ConfigError, Problem
 
 
+def is_singer_state(value: object) -> bool:
+    """A Singer state: a JSON object that is empty or keeps its bookmarks under ``bookmarks``
+    (an object), as singer-sdk and the Singer spec's taps do."""
+    if not isinstance(value, dict):
+        return False
+    return not value or isinstance(value.get("bookmarks"), dict)
+
+
 class StateStore:
     """The state file of one job: ``<state_dir>/<tenant>/<job>.json`` by default."""
 
@@ -19,13 +27,31 @@ class StateStore:
 
     def load(self) -> dict[str, Any] | None:
         """The last saved state, or None before the first successful commit."""
-        if not self.path.is_file():
+        if not self.path.exists():
             return None
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
+            data = json.loads(self.path.read_bytes())
+        except (json.JSONDecodeError, UnicodeDecodeError):
             raise ConfigError([Problem(str(self.path), "", "state file is not valid JSON")]) from None
-        return data if isinstance(data, dict) else None
+        except OSError as exc:
+            raise ConfigError(
+                [Problem(str(self.path), "", f"cannot read state file: {exc.strerror}")]
+            ) from None
+        if not is_singer_state(data):
+            shape = (
+                "an object without 'bookmarks'" if isinstance(data, dict) else f"a JSON {type(data).__name__}"
+            )
+            raise ConfigError(
+                [
+                    Problem(
+                        str(self.path),
+                        "",
+                        f"not a Singer state ({shape}); fix or remove the file to read the source again",
+                    )
+                ]
+            )
+        assert isinstance(data, dict)
+        return data
 
     def save(self, state: dict[str, Any]) -> None:
         """Replace the state file in one step (temp file, fsync, rename): never half-written."""

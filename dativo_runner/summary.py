@@ -16,7 +16,7 @@ class StreamSummary:
     rows: int = 0
     commits: int = 0
     seconds: float = 0.0
-    snapshot_id: int | None = None
+    snapshot_id: int | str | None = None  # the commit (Iceberg snapshot id, object manifest)
     metadata_location: str | None = None
     dead_letter_rows: int = 0
     dead_letter_path: str | None = None
@@ -39,6 +39,7 @@ class JobSummary:
     streams: list[StreamSummary] = field(default_factory=list)
     error: str | None = None
     state_file: str | None = None
+    retriable: bool = False  # the failure was transient: running again may succeed
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with rows/s per stream."""

@@ -92,29 +92,44 @@ def test_killed_target_then_rerun_loses_and_repeats_nothing(
     assert set(ids) == set(range(1, ROWS + 1))
 
 
-def test_state_file_behind_the_table_is_reconciled(project: Project) -> None:
+@pytest.mark.parametrize("clock", ["older", "newer"])
+def test_state_file_behind_the_table_is_reconciled_by_content(project: Project, clock: str) -> None:
+    """The table's committed bookmark wins over a stale state file whatever the file's clock says
+    (a file copied from another host can be newer than the commit it lags behind)."""
     project.write_deals("a.csv", ["1,A,A,proposal,1.00,USD,0.5,false,a@x.io,2024-01-01T00:00:00Z,"])
     job = project.write_job("deals", project.deals_job())
     assert project.dativo("run", "--config", str(job)).returncode == 0
     state_file = project.root / "state" / "acme" / "deals.json"
     lagging = state_file.read_text()
-    lagging_mtime = state_file.stat().st_mtime
 
     project.write_deals("b.csv", ["2,B,B,proposal,2.00,USD,0.5,false,b@x.io,2024-01-01T00:00:00Z,"])
     assert project.dativo("run", "--config", str(job)).returncode == 0
     # As if the runner died after the second commit, before saving the STATE that followed it.
     state_file.write_text(lagging)
-    os.utime(state_file, (lagging_mtime, lagging_mtime))
+    stamp = time.time() + (3600 if clock == "newer" else -3600)
+    os.utime(state_file, (stamp, stamp))
 
     result = project.dativo("run", "--config", str(job))
     assert result.returncode == 0, result.stderr
-    assert "resuming from the table's bookmark" in result.stderr
+    assert "resuming from the target's committed bookmark" in result.stderr
     assert sorted(_ids(project)) == [1, 2]
     assert "b.csv" in state_file.read_text()
 
-    # A state file saved after the table's last commit is kept as it is.
+    # Now the file and the table agree: nothing to say.
     again = project.dativo("run", "--config", str(job))
     assert again.returncode == 0 and "resuming" not in again.stderr
+
+
+def test_a_host_with_an_empty_state_folder_resumes_from_the_table(project: Project) -> None:
+    project.write_deals("a.csv", ["1,A,A,proposal,1.00,USD,0.5,false,a@x.io,2024-01-01T00:00:00Z,"])
+    job = project.write_job("deals", project.deals_job())
+    assert project.dativo("run", "--config", str(job)).returncode == 0
+    code, summary, stderr = project.run_json("--config", str(job), "--state-dir", "elsewhere")
+    assert code == 0, stderr
+    assert summary["streams"][0]["rows"] == 0
+    assert "missing; resuming from the target's committed bookmark" in stderr
+    assert sorted(_ids(project)) == [1]
+    assert "a.csv" in (project.root / "elsewhere" / "acme" / "deals.json").read_text()
 
 
 def test_long_runs_report_records_read(project: Project) -> None:

@@ -8,7 +8,6 @@ import pytest
 
 from dativo_runner.home import ProjectHome
 from dativo_runner.job_config import load_job_config
-from dativo_runner.planners import plan_target_config
 from tests.helpers.project import Project
 
 
@@ -19,7 +18,8 @@ def job_with_target(tmp_path: Path):
 
     def load(target: dict) -> dict:
         path = project.write_job("j", project.deals_job(target=target))
-        return plan_target_config(load_job_config(path, ProjectHome(project.root)))
+        job = load_job_config(path, ProjectHome(project.root))
+        return job.target_plugin.plan_config(job)
 
     return load
 
@@ -51,7 +51,8 @@ def test_s3_bucket_and_prefix_make_the_warehouse(job_with_target) -> None:
     assert config["catalog"]["type"] == "sql" and config["catalog"]["s3.region"] == "eu-west-1"
 
 
-def test_asset_and_policy_drive_table_settings(job_with_target) -> None:
+def test_asset_and_policy_drive_table_settings(job_with_target, monkeypatch) -> None:
+    monkeypatch.delenv("DATIVO_HASH_SALT", raising=False)
     config = job_with_target({"write_mode": "merge", "batch": {"rows": 1000, "seconds": 30}})
     assert config["write_mode"] == "merge"
     assert config["batch_size_rows"] == 1000 and config["batch_seconds"] == 30
@@ -60,4 +61,9 @@ def test_asset_and_policy_drive_table_settings(job_with_target) -> None:
     assert config["column_docs"]["owner_email"] == "classification: PII; policy: hash"
     assert config["table_properties"]["owner"] == "data-team@example.com"
     assert config["table_properties"]["dativo.retention-days"] == "365"
-    assert config["hash_salt"]
+    assert config["hash_salt"] == "dativo:acme"  # no salt configured: the tenant's default
+
+
+def test_hash_salt_comes_from_the_environment(job_with_target, monkeypatch) -> None:
+    monkeypatch.setenv("DATIVO_HASH_SALT", "pepper-from-env")
+    assert job_with_target({})["hash_salt"] == "pepper-from-env"

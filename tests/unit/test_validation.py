@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from dativo_runner.assets import json_schema_of_type, load_asset
+from dativo_runner.cli.validate import validate_project
 from dativo_runner.errors import ConfigError
 from dativo_runner.home import ProjectHome
-from dativo_runner.schema_validation import validate_document
+from dativo_runner.schema_validation import validate_document, validate_job_block
 from dativo_runner.state_store import StateStore
-from dativo_runner.validate_cmd import validate_project
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,8 @@ def test_job_schema_messages_name_the_field() -> None:
     }
     messages = [str(p) for p in validate_document("job", job, "j.yaml")]
     assert "j.yaml: unknown key 'loggin'" in messages
-    assert any(m.startswith("j.yaml: target.batch.rows:") for m in messages)
+    block = validate_job_block("target", "targets/iceberg", job["target"], "j.yaml")
+    assert [str(p) for p in block] == ["j.yaml: target.batch.rows: 0 is less than the minimum of 1"]
 
 
 def test_asset_types_map_to_singer_json_schema() -> None:

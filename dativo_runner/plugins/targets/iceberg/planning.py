@@ -9,10 +9,13 @@ records the tables. ``branch`` is the Iceberg branch written.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from dativo_runner.job_config import Job
 from dativo_runner.policy import column_policies, load_policy
+
+if TYPE_CHECKING:
+    from dativo_runner.job_config import Job
 
 _S3_PROPS = {
     "endpoint": "s3.endpoint",
@@ -28,6 +31,11 @@ _AZURE_PROPS = {
     "sas_token": "adls.sas-token",
 }
 _FSSPEC_IO = "pyiceberg.io.fsspec.FsspecFileIO"
+
+
+def dead_letter_dir(job: Job) -> Path:
+    """``<home>/dead_letter/<tenant>/<job>``: rejected records of the job's runs."""
+    return job.home.root / "dead_letter" / job.tenant_id / job.name
 
 
 def _governance_properties(job: Job) -> dict[str, str]:
@@ -95,8 +103,7 @@ def catalog_config(job: Job) -> dict[str, Any]:
         if "credential" in props:  # the REST spec's token endpoint, unless told otherwise
             props.setdefault("oauth2-server-uri", f"{uri.rstrip('/')}/v1/oauth/tokens")
     elif warehouse and not warehouse.startswith(("file:", "/")):
-        db = job.home.warehouse / "catalog.db"
-        db.parent.mkdir(parents=True, exist_ok=True)
+        db = job.home.warehouse / "catalog.db"  # the plugin creates its folder before a run
         props = {"type": "sql", "uri": f"sqlite:///{db}", "init_catalog_tables": "true"}
     elif warehouse:
         return {"warehouse_dir": str(job.home.resolve(warehouse.removeprefix("file://")))}
@@ -123,7 +130,7 @@ def catalog_config(job: Job) -> dict[str, Any]:
     return {"catalog": props}
 
 
-def plan_iceberg_target(job: Job) -> dict[str, Any]:
+def plan_iceberg_config(job: Job) -> dict[str, Any]:
     """The full target-iceberg config of a job."""
     target = job.target
     asset = job.asset
@@ -139,7 +146,7 @@ def plan_iceberg_target(job: Job) -> dict[str, Any]:
         "column_policies": policies.actions,
         "hash_salt": policies.salt,
         "column_docs": policies.docs,
-        "dead_letter_dir": str(job.home.root / "dead_letter" / job.tenant_id / job.name),
+        "dead_letter_dir": str(dead_letter_dir(job)),
         **catalog_config(job),
     }
     for key in ("write_mode", "branch"):

@@ -1,0 +1,84 @@
+"""`dativo run`: each job is loaded, validated and run; the summary goes to stdout."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from dativo_runner.cli.common import add_common_options, home_of, job_files, print_error, secrets_dir
+from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, DativoError
+from dativo_runner.job_config import load_job_config
+from dativo_runner.runner import RunOptions, run_job
+from dativo_runner.secrets import Redactor
+from dativo_runner.summary import JobSummary, render_json, render_text
+
+
+def add_parser(sub: Any) -> None:
+    """Register the subcommand."""
+    run = sub.add_parser(
+        "run",
+        help="run one job, or every job of a folder",
+        description="Run tap | target for each job; exit 0 (success), 1 (partial), 2 (failure).",
+        epilog="example: dativo run --config jobs/acme/csv_deals_to_iceberg.yaml --json",
+    )
+    source = run.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", type=Path, help="job YAML file")
+    source.add_argument("--job-dir", type=Path, help="folder of job YAML files (all are run)")
+    add_common_options(run)
+    run.add_argument("--state-dir", type=Path, help="state folder (default: <home>/state)")
+    run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    run.add_argument("-v", "--verbose", action="store_true", help="forward every tap/target log line")
+    run.set_defaults(command=command_run)
+
+
+def _combine(codes: list[int]) -> int:
+    if all(code == EXIT_OK for code in codes):
+        return EXIT_OK
+    if all(code == EXIT_FAILURE for code in codes):
+        return EXIT_FAILURE
+    return EXIT_PARTIAL
+
+
+def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
+    """Run every job named; one error line per failed job; the summary on stdout."""
+    home = home_of(args)
+    secrets = secrets_dir(home, args)
+    options = RunOptions(
+        state_dir=home.resolve(args.state_dir) if args.state_dir else None, verbose=args.verbose
+    )
+    summaries: list[JobSummary] = []
+    for path in job_files(home, args):
+        try:
+            job = load_job_config(path, home, mode=args.mode, secrets_dir=secrets, redactor=redactor)
+        except DativoError as exc:
+            for problem in exc.problems:
+                print_error(str(problem), redactor)
+            summaries.append(
+                JobSummary(
+                    job=home.display(path),
+                    tenant_id="?",
+                    status="invalid",
+                    exit_code=EXIT_FAILURE,
+                    error=redactor.redact(str(exc.problems[0])),
+                )
+            )
+            continue
+        try:
+            summary = run_job(job, options)
+        except Exception as exc:  # a bug or an unexpected environment: one redacted line, exit 2
+            summary = JobSummary(
+                job=job.file,
+                tenant_id=job.tenant_id,
+                status="failed",
+                exit_code=EXIT_FAILURE,
+                error=f"unexpected {type(exc).__name__}: {exc}",
+            )
+        summary.error = redactor.redact(summary.error) if summary.error else None
+        if summary.error:
+            print_error(f"{summary.job}: {summary.error}", redactor)
+        summaries.append(summary)
+    code = _combine([s.exit_code for s in summaries])
+    many = args.job_dir is not None
+    print(redactor.redact(render_json(summaries, code, many=many) if args.json else render_text(summaries)))
+    return code

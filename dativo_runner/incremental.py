@@ -1,0 +1,83 @@
+"""Incremental settings: the recipe's ``incremental`` block under the job's ``source.incremental``,
+checked against the registry and the source plugin, and turned into Singer catalog metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dativo_runner.errors import Problem
+
+FULL_TABLE = "full_table"
+# Strategies that read rows past a cursor column's last value (Singer INCREMENTAL + replication key).
+CURSOR_STRATEGIES = ("cursor_column", "created_cursor", "updated_at_cursor", "modified_time")
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """How a job reads its source again: strategy, cursor column and look-back."""
+
+    strategy: str | None = None
+    cursor_field: str | None = None
+    lookback_days: int | None = None
+    start_date: str | None = None
+
+    def catalog_metadata(self) -> dict[str, Any]:
+        """Singer stream metadata (``replication-method``, ``replication-key``) for this setting."""
+        if self.strategy == FULL_TABLE:
+            return {"replication-method": "FULL_TABLE"}
+        if self.cursor_field:
+            return {"replication-method": "INCREMENTAL", "replication-key": self.cursor_field}
+        return {}
+
+
+def resolve_incremental(
+    recipe: dict[str, Any],
+    job_block: dict[str, Any],
+    *,
+    file: str,
+    connector: str,
+    strategies: tuple[str, ...],
+    supported: tuple[str, ...],
+    columns: set[str],
+) -> tuple[Incremental, list[Problem]]:
+    """The effective settings and every problem with them (unknown strategy, a setting the tap
+    does not honour, a cursor column the asset lacks)."""
+    merged = {**recipe, **job_block}
+    problems: list[Problem] = []
+    strategy = merged.get("strategy") or (strategies[0] if len(strategies) == 1 else None)
+    if strategy and strategies and strategy not in strategies:
+        problems.append(
+            Problem(
+                file,
+                "source.incremental.strategy",
+                f"{strategy!r} is not a strategy of the {connector} connector "
+                f"(registered: {', '.join(strategies)})",
+            )
+        )
+    for key in ("cursor_field", "lookback_days", "start_date"):
+        if key in job_block and key not in supported:
+            problems.append(
+                Problem(
+                    file,
+                    f"source.incremental.{key}",
+                    f"is not used by the {connector} connector"
+                    + (f" (strategy {strategy})" if strategy else ""),
+                )
+            )
+    cursor = merged.get("cursor_field") if "cursor_field" in supported else None
+    if strategy in CURSOR_STRATEGIES and "cursor_field" in supported and not cursor:
+        problems.append(
+            Problem(file, "source.incremental.cursor_field", f"is required by strategy {strategy!r}")
+        )
+    if cursor and cursor not in columns:
+        problems.append(
+            Problem(file, "source.incremental.cursor_field", f"{cursor!r} is not a column of the asset")
+        )
+    settings = Incremental(
+        strategy=strategy,
+        cursor_field=cursor,
+        lookback_days=merged.get("lookback_days") if "lookback_days" in supported else None,
+        start_date=merged.get("start_date") if "start_date" in supported else None,
+    )
+    return settings, problems

@@ -1,0 +1,101 @@
+"""The interface through which the runner knows a connector: one source or target plugin each.
+
+A plugin turns a validated job into the Singer program's ``--config`` and says what it can check
+before anything runs; a target plugin also knows where data lands and what bookmark it committed
+there. Plugins import their tap or target package lazily, inside methods, so loading the runner
+(or validating a job) never imports a connector it does not use.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dativo_runner.errors import ConfigError, Problem
+
+if TYPE_CHECKING:
+    from dativo_runner.job_config import Job
+
+
+@dataclass(frozen=True)
+class Landed:
+    """Where a stream's data is, as far as the target can tell after the run."""
+
+    location: str
+    commit_id: int | str | None = None
+    metadata_location: str | None = None
+
+
+MAINTAIN_STEPS = ("retention", "compaction", "expire")
+
+
+@dataclass(frozen=True)
+class MaintainOptions:
+    """What `dativo maintain` was asked to do (targets interpret what applies to them)."""
+
+    steps: tuple[str, ...]
+    dry_run: bool
+    keep_snapshots: int
+    older_than_hours: float
+    target_file_mb: float
+
+
+class ConnectorPlugin(ABC):
+    """What sources and targets share: a job-schema fragment and checks beyond it."""
+
+    #: Name of the JSON Schema (``dativo_runner/schemas/<schema>.schema.json``) of the job's
+    #: ``source`` or ``target`` block for this connector; unknown keys there are errors.
+    job_schema: str
+
+    def check(self, job: Job) -> list[Problem]:
+        """Problems the schema cannot see (files that match nothing, columns that do not exist).
+        Must not write anything: `dativo validate` calls it."""
+        return []
+
+
+class SourcePlugin(ConnectorPlugin):
+    """A source connector: its tap's config and the extra properties its streams carry."""
+
+    #: Incremental settings (``source.incremental`` keys beyond ``strategy``) the tap honours;
+    #: any other key given is refused at validation.
+    incremental_settings: tuple[str, ...] = ()
+
+    @abstractmethod
+    def plan_config(self, job: Job) -> dict[str, Any]:
+        """The tap's ``--config`` for this job."""
+
+    def metadata_properties(self) -> dict[str, Any]:
+        """Properties the tap adds to every stream beyond the asset schema (``_sdc_`` fields)."""
+        return {}
+
+
+class TargetPlugin(ConnectorPlugin):
+    """A target connector: its config, and what it committed where."""
+
+    @abstractmethod
+    def plan_config(self, job: Job) -> dict[str, Any]:
+        """The target's ``--config`` for this job (may prepare local folders it needs)."""
+
+    @abstractmethod
+    def location(self, job: Job, config: dict[str, Any], stream: str) -> str:
+        """Where ``stream`` lands, as shown to users (a table identifier, an object prefix)."""
+
+    def committed_bookmark(self, job: Job, config: dict[str, Any], stream: str) -> dict[str, Any] | None:
+        """The Singer state committed atomically with the stream's data, if the target keeps one.
+
+        When it exists it is the truth: the target emits a STATE only after committing it there,
+        so a state file that differs is stale (another host, a crash before the file was saved)."""
+        return None
+
+    def landed(self, job: Job, config: dict[str, Any], stream: str) -> Landed | None:
+        """The current commit of a stream this run did not commit to (None if nothing landed)."""
+        return None
+
+    def show(self, job: Job, limit: int) -> str:
+        """A few rows of the job's data, as text (`dativo show`)."""
+        raise ConfigError([Problem(job.file, "target_connector", "show is not supported by this target")])
+
+    def maintain(self, job: Job, options: MaintainOptions) -> tuple[str, str]:
+        """Maintenance of the job's data (`dativo maintain`): the report as text and as JSON."""
+        raise ConfigError([Problem(job.file, "target_connector", "maintain is not supported by this target")])

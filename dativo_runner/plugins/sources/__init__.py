@@ -1,0 +1,1 @@
+"""Source connector plugins, one module each."""

@@ -1,0 +1,70 @@
+"""The ``csv`` source: tap-csv config from a job's ``source.files``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dativo_runner.errors import ConfigError, Problem
+from dativo_runner.plugins.base import SourcePlugin
+
+if TYPE_CHECKING:
+    from dativo_runner.job_config import Job
+
+_FILE_DEFAULTS = ("delimiter", "encoding", "header", "quotechar", "null_values", "skip_rows")
+
+
+class CsvSource(SourcePlugin):
+    """Local CSV files, typed by the asset schema, incremental per file."""
+
+    job_schema = "sources/csv"
+
+    def _files(self, job: Job) -> tuple[list[dict[str, Any]], list[Problem]]:
+        from tap_csv.files import resolve_paths
+
+        source = job.source
+        files = source.get("files") or []
+        problems: list[Problem] = []
+        if not files:
+            problems.append(Problem(job.file, "source.files", "is required for the csv connector"))
+        defaults = {k: source[k] for k in _FILE_DEFAULTS if k in source}
+        planned = []
+        for index, entry in enumerate(files):
+            entry = {**defaults, "object": job.asset.object, **entry}
+            if entry["object"] != job.asset.object:
+                problems.append(
+                    Problem(
+                        job.file,
+                        f"source.files[{index}].object",
+                        f"is not the asset's object {job.asset.object!r}",
+                    )
+                )
+            if not resolve_paths(entry["path"], str(job.home.root)):
+                problems.append(
+                    Problem(job.file, f"source.files[{index}].path", f"no file matches {entry['path']!r}")
+                )
+            planned.append(entry)
+        return planned, problems
+
+    def check(self, job: Job) -> list[Problem]:
+        """Every ``files`` entry names the asset's object and matches at least one file."""
+        return self._files(job)[1]
+
+    def plan_config(self, job: Job) -> dict[str, Any]:
+        """Files, schema and key of the asset's object."""
+        files, problems = self._files(job)
+        if problems:
+            raise ConfigError(problems)
+        return {
+            "files": files,
+            "schemas": {job.asset.object: job.asset.json_schema()},
+            "key_properties": {job.asset.object: list(job.asset.primary_key)},
+            "base_dir": str(job.home.root),
+            # Values that do not parse reach the target, which dead-letters the record with the reason.
+            "on_invalid_value": "pass",
+        }
+
+    def metadata_properties(self) -> dict[str, Any]:
+        """``_sdc_source_file`` and ``_sdc_source_lineno``."""
+        from tap_csv.streams import METADATA_PROPERTIES
+
+        return dict(METADATA_PROPERTIES)

@@ -1,0 +1,1 @@
+"""Target connector plugins, one module (or package) each."""

@@ -1,0 +1,170 @@
+"""The ``iceberg`` target: target-iceberg config, committed bookmarks, show and maintain.
+
+Everything Iceberg-specific the runner needs is here; target_iceberg and pyiceberg are imported
+only inside methods, when a job that uses this target asks for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dativo_runner.errors import DativoError, Problem
+from dativo_runner.plugins.base import Landed, MaintainOptions, TargetPlugin
+from dativo_runner.plugins.targets.iceberg.planning import dead_letter_dir, plan_iceberg_config
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+    from dativo_runner.job_config import Job
+
+
+def table_identifier(config: dict[str, Any], stream: str) -> str:
+    """``namespace.table`` of a stream, named as target-iceberg names it."""
+    from target_iceberg.naming import table_name_for
+
+    return f"{config.get('namespace') or 'default'}.{table_name_for(stream, config)}"
+
+
+class IcebergTarget(TargetPlugin):
+    """Apache Iceberg tables in any pyiceberg catalog (embedded SQLite + local files by default)."""
+
+    job_schema = "targets/iceberg"
+
+    def check(self, job: Job) -> list[Problem]:
+        """Partitioning names known columns and transforms; the dead-letter folder can be made."""
+        from target_iceberg.partitioning import INGEST_DATE, parse_partitioning
+
+        from dativo_singer.errors import FatalError
+
+        problems = []
+        columns = {f.name for f in job.asset.fields} | {INGEST_DATE}
+        try:
+            fields = parse_partitioning(list(job.asset.target.get("partitioning") or []))
+        except FatalError as exc:
+            problems.append(Problem(job.asset.file, "asset.target.partitioning", str(exc)))
+            fields = []
+        for field in fields:
+            if field.source not in columns:
+                problems.append(
+                    Problem(
+                        job.asset.file,
+                        "asset.target.partitioning",
+                        f"{field.source!r} is not a column of the asset",
+                    )
+                )
+        blocked = _blocking_file(dead_letter_dir(job))
+        if blocked is not None:
+            problems.append(
+                Problem(job.file, "target", f"dead-letter folder cannot be made: {blocked} is a file")
+            )
+        return problems
+
+    def plan_config(self, job: Job) -> dict[str, Any]:
+        """The target-iceberg config; the embedded catalog's folder is created here (run time)."""
+        config = plan_iceberg_config(job)
+        uri = str((config.get("catalog") or {}).get("uri") or "")
+        if uri.startswith("sqlite:///"):
+            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return config
+
+    def location(self, job: Job, config: dict[str, Any], stream: str) -> str:
+        """The table identifier."""
+        return table_identifier(config, stream)
+
+    def _table(self, job: Job, config: dict[str, Any], stream: str) -> Table | None:
+        from target_iceberg.tables import load_table_or_none
+
+        if not config.get("catalog") and not (Path(config["warehouse_dir"]) / "catalog.db").exists():
+            return None  # the embedded catalog is made by the first run: nothing landed yet
+        from target_iceberg.catalog import open_catalog
+
+        return load_table_or_none(open_catalog(config), table_identifier(config, stream))
+
+    def committed_bookmark(self, job: Job, config: dict[str, Any], stream: str) -> dict[str, Any] | None:
+        """The state in the newest snapshot summary (of the configured branch) that has one."""
+        import json
+
+        from target_iceberg.bookmark import latest_bookmark
+
+        table = self._table(job, config, stream)
+        found = latest_bookmark(table, config.get("branch")) if table is not None else None
+        if found is None:
+            return None
+        state = json.loads(found[0])
+        return state if isinstance(state, dict) else None
+
+    def landed(self, job: Job, config: dict[str, Any], stream: str) -> Landed | None:
+        """The table's snapshot at the head of the configured branch."""
+        from target_iceberg.tables import branch_head
+
+        table = self._table(job, config, stream)
+        if table is None:
+            return None
+        snapshot = branch_head(table, config.get("branch"))
+        return Landed(
+            location=table_identifier(config, stream),
+            commit_id=snapshot.snapshot_id if snapshot else None,
+            metadata_location=table.metadata_location,
+        )
+
+    def _existing_table(self, job: Job) -> tuple[Table, str]:
+        config = plan_iceberg_config(job)
+        identifier = table_identifier(config, job.asset.object)
+        table = self._table(job, config, job.asset.object)
+        if table is None:
+            raise DativoError(
+                [Problem(job.file, "target", f"table {identifier} not found (run the job first)")]
+            )
+        return table, identifier
+
+    def show(self, job: Job, limit: int) -> str:
+        """Row count and the first ``limit`` rows of the job's table."""
+        config = plan_iceberg_config(job)
+        identifier = table_identifier(config, job.asset.object)
+        table = self._table(job, config, job.asset.object)
+        if table is None:
+            return f"{identifier}: no such table yet (run the job first)"
+        data = table.scan(limit=limit).to_arrow()
+        total = (
+            sum(int(task.file.record_count) for task in table.scan().plan_files())
+            if table.current_snapshot()
+            else 0
+        )
+        lines = [f"{identifier}: {total:,} rows; first {data.num_rows}:"]
+        for row in data.to_pylist():
+            lines.append("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
+        return "\n".join(lines)
+
+    def maintain(self, job: Job, options: MaintainOptions) -> tuple[str, str]:
+        """Retention, compaction and snapshot expiry, in that order."""
+        from dativo_runner.plugins.targets.iceberg.maintain import maintain_table
+        from dativo_singer.errors import DativoSingerError
+
+        table, identifier = self._existing_table(job)
+        # pyiceberg's commit-retry warnings and UserWarnings would add stray stderr lines; the
+        # report (or the one error line) says what happened.
+        logging.getLogger("pyiceberg").addHandler(logging.NullHandler())
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                run = maintain_table(
+                    job.file, job.asset.governance.get("retention_days"), table, identifier, options
+                )
+        except DativoSingerError as exc:
+            message = str(exc)
+        except Exception as exc:  # e.g. storage unreachable while reading data files
+            message = f"maintenance of {identifier} failed: {type(exc).__name__}: {exc}"
+        else:
+            return run.as_text(), run.as_json()
+        raise DativoError([Problem(job.file, "target", message)])
+
+
+def _blocking_file(folder: Path) -> Path | None:
+    """The first path from ``folder`` up that exists and is not a folder."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            return None if path.is_dir() else path
+    return None

@@ -1,0 +1,142 @@
+"""The pipe between a tap and a target, with small real programs on both sides."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from dativo_runner.pipe import PipeCallbacks, PipeResult, run_pipe
+from dativo_runner.secrets import Redactor
+
+
+def _program(tmp_path: Path, name: str, body: str) -> list[str]:
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return [sys.executable, str(path)]
+
+
+def _run(tap: list[str], target: list[str]) -> tuple[PipeResult, list[dict[str, Any]], list[int]]:
+    states: list[dict[str, Any]] = []
+    reads: list[int] = []
+    callbacks = PipeCallbacks(
+        on_state=states.append,
+        on_commit=lambda commit: None,
+        on_log=lambda side, line: None,
+        on_read=reads.append,
+    )
+    env = dict(os.environ)
+    return run_pipe(tap, target, env=env, redactor=Redactor(), callbacks=callbacks), states, reads
+
+
+TAP = """
+    import sys
+    sys.stdout.write('{"type":"SCHEMA","stream":"s","schema":{},"key_properties":[]}\\n')
+    for i in range(3):
+        sys.stdout.write('{"type": "RECORD", "stream": "s", "record": {"id": %d}}\\n' % i)
+"""
+
+
+def test_only_singer_state_lines_are_saved(tmp_path: Path) -> None:
+    target = _program(
+        tmp_path,
+        "target",
+        """
+        import sys
+        sys.stdin.read()
+        print('{"bookmarks": {"s": {"n": 1}}}')
+        print('{"type": "STATE", "value": {"bookmarks": {"s": {"n": 2}}}}')
+        print('{"rows_written": 3}')
+        print('[1, 2]')
+        print('not json')
+        print('{"type": "RECORD", "stream": "s", "record": {"bookmarks": {}}}')
+        """,
+    )
+    result, states, _ = _run(_program(tmp_path, "tap", TAP), target)
+    assert result.ok
+    assert states == [{"bookmarks": {"s": {"n": 1}}}, {"bookmarks": {"s": {"n": 2}}}]
+    ignored = [line for line in result.target.tail if line.startswith("ignored output on stdout")]
+    assert len(ignored) == 4
+
+
+def test_records_written_with_spaces_are_counted(tmp_path: Path) -> None:
+    target = _program(tmp_path, "target", "import sys\nsys.stdin.read()\n")
+    result, _, _ = _run(_program(tmp_path, "tap", TAP), target)
+    assert result.tap.records == 3
+
+
+def test_a_failing_tap_kills_the_target_before_end_of_input(tmp_path: Path) -> None:
+    marker = tmp_path / "committed"
+    tap = _program(
+        tmp_path,
+        "tap",
+        """
+        import sys
+        sys.stdout.write('{"type":"RECORD","stream":"s","record":{"id":1}}\\n')
+        sys.stdout.flush()
+        sys.stderr.write("tap-x: error: source went away\\n")
+        sys.exit(2)
+        """,
+    )
+    target = _program(
+        tmp_path,
+        "target",
+        f"""
+        import sys, time
+        sys.stdin.read()
+        time.sleep(0.5)  # what a target does at end of input: commit
+        open({str(marker)!r}, "w").write("committed")
+        """,
+    )
+    result, _, _ = _run(tap, target)
+    assert not result.ok
+    assert result.failed_side is result.tap
+    assert result.tap.error_line() == "source went away"
+    assert result.target.stopped_by_runner
+    assert not marker.exists()
+
+
+def test_a_failing_target_stops_the_tap_and_is_named(tmp_path: Path) -> None:
+    tap = _program(
+        tmp_path,
+        "tap",
+        """
+        import sys, time
+        while True:
+            sys.stdout.write('{"type":"RECORD","stream":"s","record":{"id":1}}\\n')
+            sys.stdout.flush()
+            time.sleep(0.01)
+        """,
+    )
+    target = _program(
+        tmp_path,
+        "target",
+        """
+        import sys
+        sys.stdin.readline()
+        sys.stderr.write("ValueError: cannot write\\n")
+        sys.exit(2)
+        """,
+    )
+    result, _, _ = _run(tap, target)
+    assert result.failed_side is result.target
+    assert result.target.error_line() == "cannot write"
+    assert result.tap.stopped_by_runner
+
+
+def test_exit_75_is_a_retriable_failure(tmp_path: Path) -> None:
+    target = _program(
+        tmp_path,
+        "target",
+        """
+        import sys
+        sys.stdin.read()
+        sys.stderr.write("target-x: error: catalog unreachable\\n")
+        sys.exit(75)
+        """,
+    )
+    result, _, _ = _run(_program(tmp_path, "tap", TAP), target)
+    assert result.failed_side is result.target and result.target.retriable
+    assert not result.tap.retriable
