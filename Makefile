@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-smoke test-integration schema-validate lint services services-stop bench clean
+.PHONY: install demo test test-unit test-smoke test-integration test-crash schema-validate lint services services-stop bench clean
 
 install: $(STAMP)
 
@@ -27,6 +27,9 @@ test-unit: install
 
 test-integration: install services
 	$(PY) -m pytest -q -ra tests/integration
+
+test-crash: install services
+	DATIVO_CRASH_TRIALS=$${DATIVO_CRASH_TRIALS:-100} $(PY) -m pytest -q -ra tests/integration/test_crash_trials.py
 
 test-smoke: install
 	$(BIN)/dativo run --job-dir tests/fixtures/jobs --secrets-dir tests/fixtures/secrets \

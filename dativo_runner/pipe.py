@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -23,6 +23,7 @@ _CHUNK = 1 << 20
 _COMMIT = re.compile(r"dativo\.commit (\{.*\})\s*$")
 _ERROR_LINE = re.compile(r"^(?:[\w-]+: error: |[\w.]*(?:Error|Exception): )(.*)$")
 _TAIL = 40
+_PR_SET_PDEATHSIG = 1
 _RECORD_MARK = re.compile(rb'"type"\s*:\s*"RECORD"')  # any JSON spacing
 EXIT_RETRIABLE = 75  # EX_TEMPFAIL: what a tap or target exits with when a retry may succeed
 _REPORT_SECONDS = float(os.environ.get("DATIVO_PROGRESS_SECONDS") or 10)
@@ -44,12 +45,15 @@ class SideResult:
         return self.returncode == EXIT_RETRIABLE and not self.stopped_by_runner
 
     def error_line(self) -> str:
-        """The most telling line of its stderr: its own error line, else an exception, else the last."""
+        """The most telling line of its stderr: its own error line, else an exception, else the
+        signal that killed it, else the last line."""
         lines = [line for line in self.tail if line.strip()]
         for line in reversed(lines):
             match = _ERROR_LINE.match(line.strip())
             if match:
                 return match.group(1)
+        if self.returncode is not None and self.returncode < 0:
+            return f"killed by {signal.Signals(-self.returncode).name}"
         return lines[-1].strip() if lines else f"exited with code {self.returncode}"
 
 
@@ -59,11 +63,18 @@ class PipeResult:
 
     tap: SideResult
     target: SideResult
+    stopped_by: int | None = None  # the signal that stopped the runner, if one did
+    state_error: str | None = None  # a STATE the target committed could not be saved
 
     @property
     def ok(self) -> bool:
-        """True when both sides exited 0."""
-        return self.tap.returncode == 0 and self.target.returncode == 0
+        """True when both sides exited 0 and every STATE was saved."""
+        return (
+            self.tap.returncode == 0
+            and self.target.returncode == 0
+            and self.stopped_by is None
+            and self.state_error is None
+        )
 
     @property
     def failed_side(self) -> SideResult | None:
@@ -88,7 +99,7 @@ def _kill(process: subprocess.Popen[bytes], side: SideResult) -> None:
     if process.poll() is None:
         side.stopped_by_runner = True
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+            process.kill()
 
 
 def _relay(
@@ -129,7 +140,13 @@ def _read_logs(stream: IO[bytes], side: SideResult, redactor: Redactor, callback
         callbacks.on_log(side.name, line)
 
 
-def _read_states(stream: IO[bytes], callbacks: PipeCallbacks, target: SideResult) -> None:
+def _read_states(
+    stream: IO[bytes],
+    callbacks: PipeCallbacks,
+    result: PipeResult,
+    target: subprocess.Popen[bytes],
+    tap: subprocess.Popen[bytes],
+) -> None:
     """Singer targets print the state value they have committed, one JSON line each (some wrap
     it in a STATE message). Only a Singer state (see ``is_singer_state``) is saved; anything else
     printed on stdout is noted in the target's log tail."""
@@ -143,10 +160,51 @@ def _read_states(stream: IO[bytes], callbacks: PipeCallbacks, target: SideResult
             message = None
         if isinstance(message, dict) and message.get("type") == "STATE":
             message = message.get("value")
-        if is_singer_state(message):
-            callbacks.on_state(message)
+        if not is_singer_state(message):
+            result.target.tail.append(f"ignored output on stdout (not a STATE message): {text[:200]}")
             continue
-        target.tail.append(f"ignored output on stdout (not a STATE message): {text[:200]}")
+        if result.state_error is not None:
+            continue
+        try:
+            callbacks.on_state(message)
+        except Exception as exc:  # the state folder is gone, full, read-only...: stop the run
+            result.state_error = str(exc)
+            _kill(target, result.target)
+            _kill(tap, result.tap)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: be killed when the runner dies, however it dies (Linux), so a
+    target never outlives the runner and commits what nobody will record."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class _Stopped(Exception):
+    """The runner received SIGTERM (or SIGHUP) while the pipe ran."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, frame: object) -> None:
+    raise _Stopped(signum)
+
+
+@contextlib.contextmanager
+def _signals_stop_the_pipe() -> Iterator[None]:
+    """SIGTERM and SIGHUP interrupt the wait like Ctrl-C does (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_pipe(
@@ -157,46 +215,54 @@ def run_pipe(
     redactor: Redactor,
     callbacks: PipeCallbacks,
 ) -> PipeResult:
-    """Run both programs until they end; a failed tap never lets the target see end-of-input."""
+    """Run both programs until they end; a failed tap never lets the target see end-of-input.
+
+    Both programs stay in the runner's process group (a signal to the group reaches them) and
+    are killed if the runner dies. SIGINT, SIGTERM or SIGHUP to the runner kill the target first
+    (it commits nothing more), then the tap; the result says which signal stopped the run."""
     tap_side = SideResult(os.path.basename(tap_cmd[0]))
     target_side = SideResult(os.path.basename(target_cmd[0]))
-    tap = subprocess.Popen(
-        tap_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
-    )
-    target = subprocess.Popen(
-        target_cmd,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        start_new_session=True,
-        bufsize=0,
-    )
-    assert tap.stderr is not None and target.stderr is not None and target.stdout is not None
-    threads = [
-        threading.Thread(
-            target=_relay, args=(tap, target, (tap_side, target_side), callbacks.on_read), daemon=True
-        ),
-        threading.Thread(target=_read_logs, args=(tap.stderr, tap_side, redactor, callbacks), daemon=True),
-        threading.Thread(
-            target=_read_logs, args=(target.stderr, target_side, redactor, callbacks), daemon=True
-        ),
-        threading.Thread(target=_read_states, args=(target.stdout, callbacks, target_side), daemon=True),
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        target_side.returncode = target.wait()
-        if target_side.returncode != 0:
+    result = PipeResult(tap=tap_side, target=target_side)
+    with _signals_stop_the_pipe():
+        tap = subprocess.Popen(
+            tap_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=_die_with_parent
+        )
+        target = subprocess.Popen(
+            target_cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            preexec_fn=_die_with_parent,
+            bufsize=0,
+        )
+        assert tap.stderr is not None and target.stderr is not None and target.stdout is not None
+        threads = [
+            threading.Thread(
+                target=_relay, args=(tap, target, (tap_side, target_side), callbacks.on_read), daemon=True
+            ),
+            threading.Thread(
+                target=_read_logs, args=(tap.stderr, tap_side, redactor, callbacks), daemon=True
+            ),
+            threading.Thread(
+                target=_read_logs, args=(target.stderr, target_side, redactor, callbacks), daemon=True
+            ),
+            threading.Thread(
+                target=_read_states, args=(target.stdout, callbacks, result, target, tap), daemon=True
+            ),
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            target_side.returncode = target.wait()
+            if target_side.returncode != 0:
+                _kill(tap, tap_side)
+            tap_side.returncode = tap.wait()
+        except (KeyboardInterrupt, _Stopped) as exc:
+            _kill(target, target_side)  # first: it must not commit anything more
             _kill(tap, tap_side)
-        tap_side.returncode = tap.wait()
-    except KeyboardInterrupt:
-        _kill(tap, tap_side)
-        _kill(target, target_side)
-        tap.wait()
-        target.wait()
-        sys.stderr.write("dativo: interrupted; the state file keeps the last committed bookmark\n")
-        raise
+            target_side.returncode, tap_side.returncode = target.wait(), tap.wait()
+            result.stopped_by = exc.signum if isinstance(exc, _Stopped) else signal.SIGINT
     for thread in threads:
         thread.join()
-    return PipeResult(tap=tap_side, target=target_side)
+    return result

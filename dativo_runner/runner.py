@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import tempfile
 import time
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ def run_job(job: Job, options: RunOptions, reporter: Reporter | None = None) -> 
     target = job.target_plugin
     stream_name = job.asset.object
     try:
+        store.check_writable()
         tap_config = job.source_plugin.plan_config(job)
         target_config = target.plan_config(job)
         catalog = plan_catalog(job)
@@ -101,6 +103,16 @@ def run_job(job: Job, options: RunOptions, reporter: Reporter | None = None) -> 
     result = _pipe(job, tap_config, target_config, catalog, previous_state, callbacks)
     summary.seconds = time.monotonic() - started
     summary.streams = list(streams.values())
+    if result.stopped_by is not None:
+        summary = _failed(
+            summary,
+            f"stopped by {signal.Signals(result.stopped_by).name}: {result.tap.name} and "
+            f"{result.target.name} were stopped; what was committed is recorded, a rerun continues from it",
+        )
+        summary.status = "stopped"
+        return summary
+    if result.state_error is not None:
+        return _failed(summary, f"cannot save the state file {summary.state_file}: {result.state_error}")
     if not result.ok:
         side = result.failed_side or result.tap
         return _failed(summary, f"{side.name} failed: {side.error_line()}", retriable=side.retriable)

@@ -53,6 +53,22 @@ class StateStore:
         assert isinstance(data, dict)
         return data
 
+    def check_writable(self) -> None:
+        """Fail now, naming the path, if the state file could not be saved after a commit."""
+        problem = None
+        if self.path.is_dir():
+            problem = "is a folder"
+        else:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd, probe = tempfile.mkstemp(prefix=".probe-", dir=self.path.parent)
+                os.close(fd)
+                os.unlink(probe)
+            except OSError as exc:
+                problem = f"cannot be written ({exc.strerror or exc})"
+        if problem:
+            raise ConfigError([Problem(str(self.path), "", f"state file {problem}")])
+
     def save(self, state: dict[str, Any]) -> None:
         """Replace the state file in one step (temp file, fsync, rename): never half-written."""
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -78,6 +78,8 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
         if summary.error:
             print_error(f"{summary.job}: {summary.error}", redactor)
         summaries.append(summary)
+        if summary.status == "stopped":
+            break  # a signal stops the whole command, not only this job
     code = _combine([s.exit_code for s in summaries])
     many = args.job_dir is not None
     print(redactor.redact(render_json(summaries, code, many=many) if args.json else render_text(summaries)))

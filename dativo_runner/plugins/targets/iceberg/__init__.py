@@ -111,13 +111,17 @@ class IcebergTarget(TargetPlugin):
         )
 
     def _existing_table(self, job: Job) -> tuple[Table, str]:
+        from dativo_singer.errors import DativoSingerError
+
         config = plan_iceberg_config(job)
         identifier = table_identifier(config, job.asset.object)
-        table = self._table(job, config, job.asset.object)
+        try:
+            table = self._table(job, config, job.asset.object)
+        except DativoSingerError as exc:
+            raise DativoError([Problem(job.file, "target", str(exc))]) from None
         if table is None:
-            raise DativoError(
-                [Problem(job.file, "target", f"table {identifier} not found (run the job first)")]
-            )
+            message = f"table {identifier} not found in the Iceberg catalog (run the job first)"
+            raise DativoError([Problem(job.file, "target", message)])
         return table, identifier
 
     def show(self, job: Job, limit: int) -> str:
