@@ -62,6 +62,17 @@ class ProjectHome:
         return self.root / "warehouse"
 
     @property
+    def runner_config(self) -> Path:
+        """The runner configuration (schedules, allowed paths)."""
+        return self.root / "configs" / "runner.yaml"
+
+    def outside(self, path: Path, allowed: list[Path]) -> bool:
+        """True when ``path``, with symlinks resolved, is neither under the home nor under one of
+        the ``allowed`` folders."""
+        real = path.resolve()
+        return not any(real.is_relative_to(root.resolve()) for root in (self.root, *allowed))
+
+    @property
     def state_dir(self) -> Path:
         """Default folder of run state files."""
         return self.root / "state"

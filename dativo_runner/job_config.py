@@ -15,6 +15,7 @@ from dativo_runner.home import ProjectHome
 from dativo_runner.incremental import Incremental, resolve_incremental
 from dativo_runner.plugins import source_plugin, target_plugin
 from dativo_runner.plugins.base import SourcePlugin, TargetPlugin
+from dativo_runner.policy import classification_problems, load_policy
 from dativo_runner.registry import ConnectorEntry, Registry
 from dativo_runner.schema_validation import validate_document, validate_job_block
 from dativo_runner.secrets import Redactor, default_interpolator, load_tenant_secrets
@@ -132,6 +133,7 @@ def load_job_config(
             problems.extend(exc.problems)
     if asset is not None:
         problems.extend(_asset_matches_job(asset, data, file))
+        problems.extend(classification_problems(asset, load_policy(home), home.display(home.policy)))
     if problems:
         raise ConfigError(problems)
     assert asset is not None and recipes.get("source") and recipes.get("target")

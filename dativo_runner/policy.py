@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dativo_runner.assets import AssetSpec
-from dativo_runner.errors import ConfigError
+from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.home import ProjectHome
 from dativo_runner.schema_validation import validate_document
 from dativo_runner.yaml_io import load_yaml
@@ -36,6 +36,33 @@ def load_policy(home: ProjectHome) -> dict[str, Any]:
     return dict((data["policy"] or {}).get("classifications") or {})
 
 
+def _rule(classifications: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The policy rule of a classification, matched without regard to case (``pii`` is ``PII``)."""
+    wanted = name.strip().casefold()
+    for key, rule in classifications.items():
+        if str(key).casefold() == wanted:
+            return dict(rule or {})
+    return None
+
+
+def classification_problems(
+    asset: AssetSpec, classifications: dict[str, Any], policy_file: str
+) -> list[Problem]:
+    """A field classified with a name the policy does not define: data could land unprotected."""
+    problems = []
+    known = ", ".join(sorted(classifications)) or "none: there is no policy file"
+    for index, spec in enumerate(asset.fields):
+        if spec.classification and _rule(classifications, spec.classification) is None:
+            problems.append(
+                Problem(
+                    asset.file,
+                    f"asset.schema[{index}].classification",
+                    f"{spec.classification!r} is not a classification of {policy_file} (known: {known})",
+                )
+            )
+    return problems
+
+
 def column_policies(
     asset: AssetSpec, classifications: dict[str, Any], secrets: Mapping[str, str], tenant: str
 ) -> ColumnPolicies:
@@ -46,7 +73,7 @@ def column_policies(
     for spec in asset.fields:
         parts = [spec.description] if spec.description else []
         if spec.classification:
-            rule = classifications.get(spec.classification) or {}
+            rule = _rule(classifications, spec.classification) or {}
             action = rule.get("action", "allow")
             actions[spec.name] = action
             if rule.get("salt_env"):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +100,8 @@ def run_job(job: Job, options: RunOptions, reporter: Reporter | None = None) -> 
     callbacks = PipeCallbacks(
         on_state=store.save, on_commit=on_commit, on_log=reporter.log, on_read=reporter.read
     )
-    result = _pipe(job, tap_config, target_config, catalog, previous_state, callbacks)
+    run_dir = store.path.parent / f".{job.name}.run"
+    result = _pipe(job, run_dir, (tap_config, target_config, catalog, previous_state), callbacks)
     summary.seconds = time.monotonic() - started
     summary.streams = list(streams.values())
     if result.stopped_by is not None:
@@ -132,14 +133,17 @@ def run_job(job: Job, options: RunOptions, reporter: Reporter | None = None) -> 
 
 def _pipe(
     job: Job,
-    tap_config: dict[str, Any],
-    target_config: dict[str, Any],
-    catalog: dict[str, Any],
-    state: dict[str, Any] | None,
+    folder: Path,
+    plan: tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any] | None],
     callbacks: PipeCallbacks,
 ) -> PipeResult:
-    with tempfile.TemporaryDirectory(prefix="dativo-run-") as tmp:
-        folder = Path(tmp)
+    """Run the pipe with its configs in ``folder``: private (0700), beside the state file, made
+    anew each run and removed after it, so a run killed with SIGKILL leaves its configs (salt
+    included) only until the job's next run, never in a shared temp folder."""
+    tap_config, target_config, catalog, state = plan
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700, parents=True)
+    try:
         tap_cmd = [
             find_executable(job.source_entry.executable) or job.source_entry.executable,
             "--config",
@@ -156,6 +160,8 @@ def _pipe(
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOGLEVEL": job.log_level}
         return run_pipe(tap_cmd, target_cmd, env=env, redactor=job.redactor, callbacks=callbacks)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _fill_landed(job: Job, target_config: dict[str, Any], stream: StreamSummary) -> None:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.plugins.base import SourcePlugin
+from dativo_runner.runner_config import allowed_paths
 
 if TYPE_CHECKING:
     from dativo_runner.job_config import Job
@@ -28,6 +29,7 @@ class CsvSource(SourcePlugin):
             problems.append(Problem(job.file, "source.files", "is required for the csv connector"))
         defaults = {k: source[k] for k in _FILE_DEFAULTS if k in source}
         planned = []
+        allowed = allowed_paths(job.home)
         for index, entry in enumerate(files):
             entry = {**defaults, "object": job.asset.object, **entry}
             if entry["object"] != job.asset.object:
@@ -38,9 +40,20 @@ class CsvSource(SourcePlugin):
                         f"is not the asset's object {job.asset.object!r}",
                     )
                 )
-            if not resolve_paths(entry["path"], str(job.home.root)):
+            field = f"source.files[{index}].path"
+            matched = resolve_paths(entry["path"], str(job.home.root))
+            if not matched:
+                problems.append(Problem(job.file, field, f"no file matches {entry['path']!r}"))
+            outside = [path for path in matched if job.home.outside(path, allowed)]
+            if outside:
                 problems.append(
-                    Problem(job.file, f"source.files[{index}].path", f"no file matches {entry['path']!r}")
+                    Problem(
+                        job.file,
+                        field,
+                        f"{entry['path']!r} reaches {len(outside)} file(s) outside the project home "
+                        f"(first: {job.home.display(outside[0])}); list its folder under "
+                        f"runner.allowed_paths in {job.home.display(job.home.runner_config)} to read it",
+                    )
                 )
             planned.append(entry)
         return planned, problems

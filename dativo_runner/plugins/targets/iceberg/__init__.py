@@ -6,7 +6,10 @@ only inside methods, when a job that uses this target asks for them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sqlite3
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +58,7 @@ class IcebergTarget(TargetPlugin):
                         f"{field.source!r} is not a column of the asset",
                     )
                 )
+        problems.extend(_moved_warehouse(job, plan_iceberg_config(job)))
         blocked = _blocking_file(dead_letter_dir(job))
         if blocked is not None:
             problems.append(
@@ -66,8 +70,13 @@ class IcebergTarget(TargetPlugin):
         """The target-iceberg config; the embedded catalog's folder is created here (run time)."""
         config = plan_iceberg_config(job)
         uri = str((config.get("catalog") or {}).get("uri") or "")
-        if uri.startswith("sqlite:///"):
-            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        folders = [Path(uri.removeprefix("sqlite:///")).parent] if uri.startswith("sqlite:///") else []
+        if not config.get("catalog"):
+            folders.append(Path(config["warehouse_dir"]))
+        for folder in folders:
+            problem = _unwritable(folder)
+            if problem:
+                raise DativoError([Problem(job.file, "target", f"warehouse folder {folder} {problem}")])
         return config
 
     def location(self, job: Job, config: dict[str, Any], stream: str) -> str:
@@ -164,6 +173,49 @@ class IcebergTarget(TargetPlugin):
         else:
             return run.as_text(), run.as_json()
         raise DativoError([Problem(job.file, "target", message)])
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why files cannot be made in ``folder`` (created if missing), or None."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return f"cannot be written ({exc.strerror or exc})"
+    return None
+
+
+def _moved_warehouse(job: Job, config: dict[str, Any]) -> list[Problem]:
+    """The embedded catalog records absolute locations: a warehouse folder moved elsewhere (or
+    mounted at another path in a container) no longer finds its tables. Say so, with the fix."""
+    if config.get("catalog"):
+        return []
+    root = Path(config["warehouse_dir"]).resolve()
+    database = root / "catalog.db"
+    if not database.is_file():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT metadata_location FROM iceberg_tables").fetchall()
+    except sqlite3.Error:
+        return []  # not our concern here: the target reports an unreadable catalog
+    for (location,) in rows:
+        path = Path(str(location or "").removeprefix("file://"))
+        local = bool(location) and str(location).startswith(("file:", "/"))
+        if local and not path.is_relative_to(root) and not path.exists():
+            old = next((p for p in path.parents if p.name == root.name), path.parent)
+            return [
+                Problem(
+                    job.file,
+                    "target",
+                    f"the embedded catalog {job.home.display(database)} records its tables under "
+                    f"{old}, not {root}: the warehouse folder was moved. Move it back, or mount it "
+                    f"at {old} (e.g. docker run -v ...:{old}), or use a shared catalog",
+                )
+            ]
+    return []
 
 
 def _blocking_file(folder: Path) -> Path | None:

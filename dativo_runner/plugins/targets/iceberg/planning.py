@@ -102,7 +102,7 @@ def catalog_config(job: Job) -> dict[str, Any]:
                 props[key] = rest[key]
         if "credential" in props:  # the REST spec's token endpoint, unless told otherwise
             props.setdefault("oauth2-server-uri", f"{uri.rstrip('/')}/v1/oauth/tokens")
-    elif warehouse and not warehouse.startswith(("file:", "/")):
+    elif warehouse and "://" in warehouse and not warehouse.startswith("file:"):
         db = job.home.warehouse / "catalog.db"  # the plugin creates its folder before a run
         props = {"type": "sql", "uri": f"sqlite:///{db}", "init_catalog_tables": "true"}
     elif warehouse:

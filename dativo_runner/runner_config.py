@@ -1,0 +1,27 @@
+"""The runner configuration (``configs/runner.yaml``): what the CLI reads from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dativo_runner.errors import ConfigError
+from dativo_runner.home import ProjectHome
+from dativo_runner.schema_validation import validate_document
+from dativo_runner.yaml_io import load_yaml
+
+
+def allowed_paths(home: ProjectHome) -> list[Path]:
+    """Folders outside the home that sources may read (``runner.allowed_paths``, absolute).
+
+    Source paths are confined to the project home: a path or glob that reaches a file elsewhere
+    (an absolute path, ``..``, or a symlink pointing out) is refused unless it is under one of
+    these folders."""
+    path = home.runner_config
+    if not path.is_file():
+        return []
+    display = home.display(path)
+    data = load_yaml(path, display=display)
+    problems = validate_document("runner", data, display)
+    if problems:
+        raise ConfigError(problems)
+    return [Path(p) for p in (data["runner"].get("allowed_paths") or [])]
