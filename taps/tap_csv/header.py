@@ -20,16 +20,21 @@ def match_name(name: str, properties: Collection[str]) -> str | None:
     return stripped if stripped in properties else None
 
 
+def other_delimiters(file: CSVFile) -> list[str]:
+    """Common delimiters found in a one-column header: a sign the file uses another one."""
+    if len(file.header) != 1:
+        return []
+    return [d for d in COMMON_DELIMITERS if d != file.spec.delimiter and d in file.header[0]]
+
+
 def check_names(file: CSVFile) -> None:
     """No empty and no repeated column name in a header read from the file."""
     seen: dict[str, int] = {}
     for position, name in enumerate(file.header, 1):
         if not name.strip():
-            raise file.fail(file.header_line, f"column {position}: header name is empty")
+            raise file.fail(file.header_line, "header name is empty", position)
         if name in seen:
-            raise file.fail(
-                file.header_line, f"column {position}: header name {name!r} repeats column {seen[name]}"
-            )
+            raise file.fail(file.header_line, f"header name {name!r} repeats column {seen[name]}", position)
         seen[name] = position
 
 
@@ -43,7 +48,7 @@ def check_against_schema(file: CSVFile, expected: Collection[str], required: Col
         return
     matched = {match_name(name, expected) for name in header} - {None}
     if len(header) == 1 and len(expected) > 1:
-        others = [d for d in COMMON_DELIMITERS if d != spec.delimiter and d in header[0]]
+        others = other_delimiters(file)
         if others:
             raise file.fail(
                 line,

@@ -58,14 +58,15 @@ def _find_decode_error(path: Path, codec: str, limit: int | None) -> tuple[int, 
     return None
 
 
-def _open_quote_line(path: Path, codec: str, start: int, quotechar: str) -> int | None:
-    """The line whose quote is never closed, reading from physical line ``start`` to the end.
+def _open_quote_line(path: Path, codec: str, lines: tuple[int, int], quotechar: str) -> int | None:
+    """The line whose quote is never closed within the physical ``lines`` (first, last) of a record.
 
-    A well-formed tail holds an even number of quote characters (each quoted field opens and
+    A well-formed record holds an even number of quote characters (each quoted field opens and
     closes, escaped quotes come in pairs), so an odd count means a quote left open."""
     open_line: int | None = None
+    start, stop = lines
     with path.open(newline="", encoding=codec, errors="replace") as handle:
-        for number, text in enumerate(itertools.islice(handle, start - 1, None), start):
+        for number, text in enumerate(itertools.islice(handle, start - 1, stop), start):
             for _ in range(text.count(quotechar)):
                 open_line = number if open_line is None else None
     return open_line
@@ -87,9 +88,10 @@ class CSVFile:
         self._handle: IO[str] | None = None
         self._reader: CSVReader | None = None
 
-    def fail(self, line: int | None, detail: str) -> FatalError:
-        """The error naming this file (and line)."""
+    def fail(self, line: int | None, detail: str, column: int | str | None = None) -> FatalError:
+        """The error naming this file (and line, and column)."""
         where = f"{self.path} line {line}" if line else str(self.path)
+        where += f" column {column}" if column is not None else ""
         return FatalError(f"{where}: {detail}")
 
     def __enter__(self) -> CSVFile:
@@ -146,12 +148,12 @@ class CSVFile:
         try:
             header: list[str] = next(self._reader, [])
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise self._read_failure(1 + self._line_offset, exc) from None
+            raise self._read_failure(1 + self._line_offset, self._reader.line_num, exc) from None
         self.header_line = self._reader.line_num + self._line_offset if header else 0
         return header
 
-    def _read_failure(self, start: int, exc: Exception) -> FatalError:
-        """One line for a `csv.Error` or a decode error met while reading from line ``start``."""
+    def _read_failure(self, start: int, stop: int, exc: Exception) -> FatalError:
+        """One line for a `csv.Error` or a decode error met reading lines ``start``-``stop``."""
         if isinstance(exc, UnicodeDecodeError):
             found = _find_decode_error(self.path, self._codec, None)
             if found:
@@ -159,7 +161,7 @@ class CSVFile:
             return self.fail(start, f"not valid {self.spec.encoding}; set {self.spec.setting}.encoding")
         text = str(exc)
         if "field larger than field limit" in text:
-            open_line = _open_quote_line(self.path, self._codec, start, self.spec.quotechar)
+            open_line = _open_quote_line(self.path, self._codec, (start, stop), self.spec.quotechar)
             if open_line is not None:
                 return self._unclosed(open_line)
             return self.fail(
@@ -188,23 +190,22 @@ class CSVFile:
                     raise self._width_failure(start + offset, end + offset, len(row))
                 yield start + offset, row
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise self._read_failure(end + 1 + offset, exc) from None
+            raise self._read_failure(end + 1 + offset, reader.line_num + offset, exc) from None
         if end > start:  # the last record spans lines: did a quote run to the end of the file?
-            self._check_quotes_closed(start + offset)
+            open_line = _open_quote_line(
+                self.path, self._codec, (start + offset, end + offset), self.spec.quotechar
+            )
+            if open_line is not None:
+                raise self._unclosed(open_line)
 
     def _width_failure(self, start: int, end: int, found: int) -> FatalError:
+        open_line = _open_quote_line(self.path, self._codec, (start, end), self.spec.quotechar)
+        if open_line is not None:  # the quote ran to the end of the file
+            return self._unclosed(open_line)
         detail = f"expected {len(self.header)} fields, found {found}"
         if end > start:
-            open_line = _open_quote_line(self.path, self._codec, start, self.spec.quotechar)
-            if open_line is not None:
-                return self._unclosed(open_line)
             detail += f" in a record spanning lines {start}-{end} (check the quotes on line {start})"
         return DataValueError(str(self.path), start, "*", detail)
-
-    def _check_quotes_closed(self, start: int) -> None:
-        open_line = _open_quote_line(self.path, self._codec, start, self.spec.quotechar)
-        if open_line is not None:
-            raise self._unclosed(open_line)
 
     def _unclosed(self, line: int) -> FatalError:
         return self.fail(

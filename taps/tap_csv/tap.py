@@ -10,7 +10,7 @@ from singer_sdk.helpers.capabilities import TapCapabilities
 from dativo_singer.cli import run_plugin_cli
 from dativo_singer.errors import FatalError
 from tap_csv.files import FileSpec, resolve_paths
-from tap_csv.header import check_names
+from tap_csv.header import check_names, other_delimiters
 from tap_csv.reader import CSVFile
 from tap_csv.settings import CONFIG_SCHEMA, config_problems
 from tap_csv.streams import CSVStream
@@ -51,6 +51,14 @@ class TapCSV(Tap):
                 with CSVFile(spec, paths[0]) as file:
                     check_names(file)
                     names = file.header
+                    if other_delimiters(file):
+                        self.logger.warning(
+                            "%s has one column %r: is %s.delimiter (%r) right?",
+                            file.path,
+                            names[0],
+                            spec.setting,
+                            spec.delimiter,
+                        )
                 break
         else:
             raise FatalError(
