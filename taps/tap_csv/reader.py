@@ -62,12 +62,13 @@ def _open_quote_line(path: Path, codec: str, lines: tuple[int, int], quotechar: 
     """The line whose quote is never closed within the physical ``lines`` (first, last) of a record.
 
     A well-formed record holds an even number of quote characters (each quoted field opens and
-    closes, escaped quotes come in pairs), so an odd count means a quote left open."""
+    closes, escaped quotes come in pairs), so an odd count means a quote left open: the one on
+    the last line that ends inside quotes after a line that did not."""
     open_line: int | None = None
     start, stop = lines
     with path.open(newline="", encoding=codec, errors="replace") as handle:
         for number, text in enumerate(itertools.islice(handle, start - 1, stop), start):
-            for _ in range(text.count(quotechar)):
+            if text.count(quotechar) % 2:
                 open_line = number if open_line is None else None
     return open_line
 

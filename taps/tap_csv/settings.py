@@ -154,9 +154,9 @@ def _entry_problems(i: int, entry: Any) -> list[str]:
         if problem:
             problems.append(problem)
     chars = {}
-    for key in ("delimiter", "quotechar"):
-        value = entry.get(key)
-        if isinstance(value, str) and value:
+    for key, default in (("delimiter", ","), ("quotechar", '"')):
+        value = entry.get(key) or default
+        if isinstance(value, str):
             chars[key] = single_char(value)
             if len(chars[key]) != 1 or chars[key] in "\r\n":
                 problems.append(f"{where}.{key}: must be one character (not a line break), got {value!r}")
