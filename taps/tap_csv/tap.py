@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
 from singer_sdk import Stream, Tap
@@ -86,6 +90,36 @@ class TapCSV(Tap):
         ]
 
 
+def _config_paths(argv: list[str]) -> list[str]:
+    """The files given with ``--config PATH`` or ``--config=PATH`` (not ``ENV``)."""
+    paths = [value for flag, value in itertools.pairwise(argv) if flag == "--config"]
+    paths += [arg.split("=", 1)[1] for arg in argv if arg.startswith("--config=")]
+    return [path for path in paths if path != "ENV"]
+
+
+def check_config_files(argv: list[str]) -> None:
+    """Each config file exists and holds a JSON object, else one line naming it (singer-sdk
+    would print a traceback)."""
+    for path in _config_paths(argv):
+        try:
+            value = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FatalError(f"{path}: config file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FatalError(f"{path}: cannot read the config file ({exc})") from None
+        except json.JSONDecodeError as exc:
+            raise FatalError(
+                f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
+            ) from None
+        if not isinstance(value, dict):
+            raise FatalError(f"{path}: expected a JSON object, got {type(value).__name__}")
+
+
+def _run() -> None:
+    check_config_files(sys.argv[1:])
+    TapCSV.cli()
+
+
 def main() -> None:
     """Console script `tap-csv`."""
-    run_plugin_cli("tap-csv", TapCSV.cli)
+    run_plugin_cli("tap-csv", _run)

@@ -8,13 +8,14 @@ down) may follow some records, which the runner never commits since the tap fail
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers.tap_csv_cli import one_error_line, records, run_tap
+from tests.helpers.tap_csv_cli import TAP, one_error_line, records, run_tap
 
 pytestmark = pytest.mark.integration
 
@@ -164,3 +165,25 @@ def test_cell_over_the_64_mib_limit_is_one_line(tmp_path: Path) -> None:
     assert line == (
         f"tap-csv: error: {path} line 2: a field is larger than 64 MiB, the most tap-csv reads in one cell"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{bad json", "line 1 column 2: invalid JSON: Expecting property name"),
+        ("[1]", "expected a JSON object, got list"),
+        (None, "config file not found"),
+    ],
+    ids=["invalid JSON", "not an object", "missing"],
+)
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_unreadable_config_file_is_one_line(
+    tmp_path: Path, text: str | None, expected: str, mode: str
+) -> None:
+    path = tmp_path / "c.json"
+    if text is not None:
+        path.write_text(text)
+    result = subprocess.run(
+        [str(TAP), "--config", str(path), *MODES[mode]], capture_output=True, text=True, check=False
+    )
+    assert one_error_line(result).startswith(f"tap-csv: error: {path}: {expected}")
