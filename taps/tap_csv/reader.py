@@ -58,19 +58,29 @@ def _find_decode_error(path: Path, codec: str, limit: int | None) -> tuple[int, 
     return None
 
 
-def _open_quote_line(path: Path, codec: str, lines: tuple[int, int], quotechar: str) -> int | None:
-    """The line whose quote is never closed within the physical ``lines`` (first, last) of a record.
+def _open_quote_line(path: Path, spec: FileSpec, codec: str, lines: tuple[int, int]) -> int | None:
+    """The line whose quote is never closed within the physical ``lines`` (first, last) of a
+    record, or None when the record's quotes are all closed.
 
-    A well-formed record holds an even number of quote characters (each quoted field opens and
-    closes, escaped quotes come in pairs), so an odd count means a quote left open: the one on
-    the last line that ends inside quotes after a line that did not."""
-    open_line: int | None = None
+    The record's text is parsed again in csv's strict mode, which reports a quoted field still
+    open at the end ("unexpected end of data"). The line named is the last one that ends inside
+    quotes after a line that did not: an odd number of quote characters flips the state (each
+    quoted field opens and closes, escaped quotes come in pairs)."""
     start, stop = lines
     with path.open(newline="", encoding=codec, errors="replace") as handle:
-        for number, text in enumerate(itertools.islice(handle, start - 1, stop), start):
-            if text.count(quotechar) % 2:
-                open_line = number if open_line is None else None
-    return open_line
+        text = list(itertools.islice(handle, start - 1, stop))
+    open_line: int | None = None
+    for number, line in enumerate(text, start):
+        if line.count(spec.quotechar) % 2:
+            open_line = number if open_line is None else None
+    try:
+        for _ in csv.reader(text, delimiter=spec.delimiter, quotechar=spec.quotechar, strict=True):
+            pass
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            return open_line or start
+        return open_line  # a sloppy quote elsewhere: trust the count
+    return None
 
 
 class CSVFile:
@@ -100,8 +110,11 @@ class CSVFile:
         self._sniff()
         self._handle = self.path.open(newline="", encoding=self._codec)
         try:
-            for _ in range(self.spec.skip_rows):
-                next(self._handle, None)
+            try:
+                for _ in range(self.spec.skip_rows):
+                    next(self._handle, None)
+            except UnicodeDecodeError as exc:
+                raise self._read_failure(1, self.spec.skip_rows, exc) from None
             self._reader = csv.reader(
                 self._handle, delimiter=self.spec.delimiter, quotechar=self.spec.quotechar
             )
@@ -149,7 +162,9 @@ class CSVFile:
         try:
             header: list[str] = next(self._reader, [])
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise self._read_failure(1 + self._line_offset, self._reader.line_num, exc) from None
+            raise self._read_failure(
+                1 + self._line_offset, self._reader.line_num + self._line_offset, exc
+            ) from None
         self.header_line = self._reader.line_num + self._line_offset if header else 0
         return header
 
@@ -162,7 +177,7 @@ class CSVFile:
             return self.fail(start, f"not valid {self.spec.encoding}; set {self.spec.setting}.encoding")
         text = str(exc)
         if "field larger than field limit" in text:
-            open_line = _open_quote_line(self.path, self._codec, (start, stop), self.spec.quotechar)
+            open_line = _open_quote_line(self.path, self.spec, self._codec, (start, stop))
             if open_line is not None:
                 return self._unclosed(open_line)
             return self.fail(
@@ -193,14 +208,12 @@ class CSVFile:
         except (csv.Error, UnicodeDecodeError) as exc:
             raise self._read_failure(end + 1 + offset, reader.line_num + offset, exc) from None
         if end > start:  # the last record spans lines: did a quote run to the end of the file?
-            open_line = _open_quote_line(
-                self.path, self._codec, (start + offset, end + offset), self.spec.quotechar
-            )
+            open_line = _open_quote_line(self.path, self.spec, self._codec, (start + offset, end + offset))
             if open_line is not None:
                 raise self._unclosed(open_line)
 
     def _width_failure(self, start: int, end: int, found: int) -> FatalError:
-        open_line = _open_quote_line(self.path, self._codec, (start, end), self.spec.quotechar)
+        open_line = _open_quote_line(self.path, self.spec, self._codec, (start, end))
         if open_line is not None:  # the quote ran to the end of the file
             return self._unclosed(open_line)
         detail = f"expected {len(self.header)} fields, found {found}"

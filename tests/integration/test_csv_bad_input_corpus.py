@@ -65,6 +65,9 @@ FILE_CASES: dict[str, Case] = {
     ),
     "empty header name": Case("empty_header_name.csv", ("line 1 column 2:", "header name is empty")),
     "short row": Case("short_row.csv", ("line 3 column *:", "expected 3 fields, found 2"), startup=False),
+    "short last row holding a lone quote": Case(
+        "inch_mark_short_row.csv", ("line 3 column *:", "expected 3 fields, found 2"), startup=False
+    ),
     "long row after a multi-line cell": Case(
         "long_row_after_multiline.csv", ("line 4 column *:", "expected 3 fields, found 4"), startup=False
     ),

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from tap_csv import reader
+from tap_csv.files import FileSpec
 from tap_csv.settings import config_problems
 
 
@@ -29,11 +30,14 @@ def test_bad_byte_offset_and_line_across_chunks(
     assert reader._find_decode_error(path, "utf-8", None) == found
 
 
-def test_open_quote_line_counts_quotes_per_record(tmp_path: Path) -> None:
+def test_open_quote_line(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
-    path.write_text('a,"x ""y"" z"\nb,"open\nc,d\ne,"f"\n')
-    assert reader._open_quote_line(path, "utf-8", (1, 1), '"') is None
-    assert reader._open_quote_line(path, "utf-8", (2, 4), '"') == 2
+    path.write_text('a,"x ""y"" z"\nb,"open\nc,d\ne,"f"\ng,5" pipe\nh,"i\nj"\n')
+    spec = FileSpec(object="o", path=str(path))
+    assert reader._open_quote_line(path, spec, "utf-8", (1, 1)) is None
+    assert reader._open_quote_line(path, spec, "utf-8", (2, 4)) == 2
+    assert reader._open_quote_line(path, spec, "utf-8", (5, 5)) is None  # an inch mark
+    assert reader._open_quote_line(path, spec, "utf-8", (6, 7)) is None
 
 
 def test_text_codec_skips_a_utf8_byte_order_mark() -> None:
