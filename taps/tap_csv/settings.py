@@ -168,6 +168,28 @@ def _entry_problems(i: int, entry: Any) -> list[str]:
     return problems
 
 
+JSON_TYPES = {"string", "integer", "number", "boolean", "null", "object", "array"}
+
+
+def _object_schema_problems(name: str, schema: Any) -> list[str]:
+    """An object's JSON Schema: an object whose properties are schemas with known types."""
+    where = f"schemas.{name}"
+    properties = schema.get("properties", {}) if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return [f"{where}: expected a JSON Schema object with 'properties'"]
+    problems = []
+    for column, prop in properties.items():
+        if not isinstance(prop, dict):
+            problems.append(f"{where}.properties.{column}: expected a JSON Schema object, got {prop!r}")
+            continue
+        declared = prop.get("type", "string")
+        types = [declared] if isinstance(declared, str) else declared
+        unknown = [t for t in types if t not in JSON_TYPES] if isinstance(types, list) else [declared]
+        if unknown:
+            problems.append(f"{where}.properties.{column}.type: unknown type {unknown[0]!r}")
+    return problems
+
+
 def _schema_problems(config: dict[str, Any]) -> list[str]:
     """What the declared config schema says, with paths written as ``files[0].header``."""
     problems = []
@@ -186,6 +208,5 @@ def config_problems(config: dict[str, Any]) -> list[str]:
     schemas = config.get("schemas")
     if isinstance(schemas, dict):
         for name, schema in schemas.items():
-            if not isinstance(schema, dict) or not isinstance(schema.get("properties", {}), dict):
-                problems.append(f"schemas.{name}: expected a JSON Schema object with 'properties'")
+            problems.extend(_object_schema_problems(name, schema))
     return problems or _schema_problems(config)

@@ -77,17 +77,24 @@ class TapCSV(Tap):
         """One CSVStream per object named in `files`."""
         schemas: dict[str, Any] = self.config.get("schemas") or {}
         keys: dict[str, list[str]] = self.config.get("key_properties") or {}
-        return [
-            CSVStream(
-                tap=self,
-                name=name,
-                schema=schemas.get(name) or self._infer_schema(specs),
-                specs=specs,
-                key_properties=list(keys.get(name) or []),
-                base_dir=self.config.get("base_dir"),
+        streams: list[Stream] = []
+        for name, specs in self._specs_by_object().items():
+            schema = schemas.get(name) or self._infer_schema(specs)
+            key = list(keys.get(name) or [])
+            unknown = [k for k in key if k not in schema.get("properties", {})]
+            if unknown:
+                raise FatalError(f"key_properties.{name}: {unknown[0]!r} is not a column of {name!r}")
+            streams.append(
+                CSVStream(
+                    tap=self,
+                    name=name,
+                    schema=schema,
+                    specs=specs,
+                    key_properties=key,
+                    base_dir=self.config.get("base_dir"),
+                )
             )
-            for name, specs in self._specs_by_object().items()
-        ]
+        return streams
 
 
 def _config_paths(argv: list[str]) -> list[str]:

@@ -130,6 +130,36 @@ def test_bad_config_is_one_line_in_every_mode(tmp_path: Path, name: str, mode: s
     assert result.stdout == ""
 
 
+# Top-level settings, on the files entry of deals_config.
+SETTING_CASES: dict[str, tuple[dict[str, Any], str]] = {
+    "key column not in the schema": (
+        {"key_properties": {"deals": ["nope"]}},
+        "key_properties.deals: 'nope' is not a column of 'deals'",
+    ),
+    "unknown JSON type": (
+        {"schemas": {"deals": {"properties": {"id": {"type": "integr"}}}}},
+        "schemas.deals.properties.id.type: unknown type 'integr'",
+    ),
+    "property not a schema": (
+        {"schemas": {"deals": {"properties": {"id": "int"}}}},
+        "schemas.deals.properties.id: expected a JSON Schema object, got 'int'",
+    ),
+    "invalid on_invalid_value": (
+        {"on_invalid_value": "maybe"},
+        "on_invalid_value: 'maybe' is not one of ['fail', 'pass']",
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("name", sorted(SETTING_CASES))
+def test_bad_setting_is_one_line_in_every_mode(tmp_path: Path, name: str, mode: str) -> None:
+    settings, expected = SETTING_CASES[name]
+    result = run_tap(tmp_path, {**deals_config({}), **settings}, *MODES[mode])
+    assert one_error_line(result) == f"tap-csv: error: {expected}"
+    assert result.stdout == ""
+
+
 def test_missing_files_setting_is_one_line(tmp_path: Path) -> None:
     line = one_error_line(run_tap(tmp_path, {"schemas": {}}, "--discover"))
     assert line == "tap-csv: error: files: is required: a list of {object, path} entries"
