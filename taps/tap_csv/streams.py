@@ -85,18 +85,24 @@ class CSVStream(Stream):
             check_against_schema(file, self._columns, self.schema.get("required") or ())
             yield file
 
+    def _unchanged_and_done(self, path: Path) -> bool:
+        entry = self.stream_state.get(FILES_STATE_KEY, {}).get(str(path.resolve())) or {}
+        current = fingerprint(path)
+        return bool(entry.get("done")) and {k: entry.get(k) for k in current} == current
+
     def check_files(self) -> None:
-        """Check every file of the stream (it exists, is text, has a usable header); reading
-        may still meet a bad line further down."""
+        """Check every file the stream will read (it exists, is text, has a usable header);
+        reading may still meet a bad line further down."""
         for spec, path in self._files():
-            with self._open(spec, path):
-                pass
+            if not self._unchanged_and_done(path):
+                with self._open(spec, path):
+                    pass
 
     def _check_all_streams_once(self) -> None:
         """Before the first record of the run, check the files of every selected CSV stream,
         so a bad header or a binary file stops the run before anything is written."""
         tap_streams = self._tap.streams.values()
-        if any(getattr(s, "_checked", False) for s in tap_streams if isinstance(s, CSVStream)):
+        if any(s._checked for s in tap_streams if isinstance(s, CSVStream)):
             return
         for stream in tap_streams:
             if isinstance(stream, CSVStream) and stream.selected:

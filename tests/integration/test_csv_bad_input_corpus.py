@@ -8,6 +8,7 @@ down) may follow some records, which the runner never commits since the tap fail
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,3 +221,26 @@ def test_unreadable_config_file_is_one_line(
         [str(TAP), "--config", str(path), *MODES[mode]], capture_output=True, text=True, check=False
     )
     assert one_error_line(result).startswith(f"tap-csv: error: {path}: {expected}")
+
+
+def test_bad_file_of_a_later_object_stops_before_any_record(tmp_path: Path) -> None:
+    config = {
+        "files": [{"object": "a", "path": "good.csv"}, {"object": "b", "path": "duplicate_header.csv"}],
+        "base_dir": str(CORPUS),
+        "schemas": {"a": SCHEMA, "b": SCHEMA},
+    }
+    result = run_tap(tmp_path, config)
+    assert "duplicate_header.csv line 1 column 3:" in one_error_line(result)
+    assert records(result.stdout) == []
+
+
+def test_file_already_read_and_unchanged_is_not_checked_again(tmp_path: Path) -> None:
+    path = tmp_path / "dup.csv"
+    path.write_bytes((CORPUS / "duplicate_header.csv").read_bytes())
+    stat = path.stat()
+    done = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "rows": 1, "done": True}
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"bookmarks": {"deals": {"files": {str(path.resolve()): done}}}}))
+    result = run_tap(tmp_path, deals_config({"path": str(path)}), "--state", str(state))
+    assert result.returncode == 0, result.stderr
+    assert records(result.stdout) == []
