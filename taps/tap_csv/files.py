@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tap_csv.settings import single_char
+
 
 @dataclass(frozen=True)
 class FileSpec:
@@ -22,21 +24,28 @@ class FileSpec:
     skip_rows: int = 0
     quotechar: str = '"'
     null_values: tuple[str, ...] = ("",)
+    index: int = 0  # position in `files`, to name the setting in error messages
 
     @classmethod
-    def from_config(cls, entry: dict[str, Any]) -> FileSpec:
-        """Build from a config dict, ignoring unset options."""
+    def from_config(cls, entry: dict[str, Any], index: int = 0) -> FileSpec:
+        """Build from a config dict (already checked by `settings.config_problems`)."""
         return cls(
             object=entry["object"],
             path=entry["path"],
-            delimiter=entry.get("delimiter") or ",",
+            delimiter=single_char(entry.get("delimiter") or ","),
             encoding=entry.get("encoding") or "utf-8",
             header=entry.get("header", True),
             columns=tuple(entry.get("columns") or ()),
             skip_rows=int(entry.get("skip_rows") or 0),
-            quotechar=entry.get("quotechar") or '"',
+            quotechar=single_char(entry.get("quotechar") or '"'),
             null_values=tuple(entry.get("null_values") or ("",)),
+            index=index,
         )
+
+    @property
+    def setting(self) -> str:
+        """How error messages name this entry: ``files[0]``."""
+        return f"files[{self.index}]"
 
 
 def resolve_paths(pattern: str, base_dir: str | None) -> list[Path]:
@@ -49,3 +58,13 @@ def fingerprint(path: Path) -> dict[str, int]:
     """Size and modification time: a file whose fingerprint is unchanged is not read again."""
     stat = path.stat()
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def source_name(path: Path, base_dir: str | None) -> str:
+    """The `_sdc_source_file` value: the path relative to ``base_dir`` when inside it."""
+    if base_dir:
+        try:
+            return path.resolve().relative_to(Path(base_dir).resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(path)

@@ -2,62 +2,45 @@
 
 from __future__ import annotations
 
-import csv
+import itertools
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
 from singer_sdk import Stream, Tap
-from singer_sdk import typing as th
+from singer_sdk.helpers.capabilities import TapCapabilities
 
 from dativo_singer.cli import run_plugin_cli
 from dativo_singer.errors import FatalError
 from tap_csv.files import FileSpec, resolve_paths
+from tap_csv.header import check_names, other_delimiters
+from tap_csv.reader import CSVFile
+from tap_csv.settings import CONFIG_SCHEMA, config_problems
 from tap_csv.streams import CSVStream
-
-FILE_ENTRY = th.ObjectType(
-    th.Property("object", th.StringType, required=True, description="Stream (object) name"),
-    th.Property("path", th.StringType, required=True, description="File path or glob"),
-    th.Property("delimiter", th.StringType, default=","),
-    th.Property("encoding", th.StringType, default="utf-8"),
-    th.Property("header", th.BooleanType, default=True, description="First row names columns"),
-    th.Property("columns", th.ArrayType(th.StringType), description="Column names, no header"),
-    th.Property("skip_rows", th.IntegerType, default=0, description="Lines to skip first"),
-    th.Property("quotechar", th.StringType, default='"'),
-    th.Property("null_values", th.ArrayType(th.StringType), description="Cells read as null"),
-)
 
 
 class TapCSV(Tap):
-    """Reads local CSV files; one stream per configured object."""
+    """Reads local CSV files; one stream per configured object, incremental per file."""
 
     name = "tap-csv"
     package_name = "dativo-ingest"
-    config_jsonschema = th.PropertiesList(
-        th.Property("files", th.ArrayType(FILE_ENTRY), required=True),
-        th.Property(
-            "schemas",
-            th.ObjectType(additional_properties=True),
-            description="JSON Schema per object; without one, every header column is a string",
-        ),
-        th.Property(
-            "key_properties",
-            th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
-            description="Primary key columns per object",
-        ),
-        th.Property("base_dir", th.StringType, description="Directory relative paths start from"),
-        th.Property(
-            "on_invalid_value",
-            th.StringType,
-            allowed_values=["fail", "pass"],
-            default="fail",
-            description="fail: stop naming file, line and column; pass: emit the raw text and let "
-            "the target reject (dead-letter) the record",
-        ),
-    ).to_dict()
+    config_jsonschema = CONFIG_SCHEMA
+    # Incremental per file: an ACTIVATE_VERSION would drop the rows of files skipped as unchanged.
+    capabilities = [c for c in Tap.capabilities if c != TapCapabilities.ACTIVATE_VERSION]
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Check the config in every mode, `--discover` included (which singer-sdk does not
+        validate), and report all problems as one line: ``files[0]: ...; files[1]: ...``."""
+        problems = config_problems(dict(self._config))
+        if problems:
+            raise FatalError("; ".join(problems))
+        return []
 
     def _specs_by_object(self) -> dict[str, list[FileSpec]]:
         grouped: dict[str, list[FileSpec]] = {}
-        for entry in self.config["files"]:
-            spec = FileSpec.from_config(entry)
+        for index, entry in enumerate(self.config["files"]):
+            spec = FileSpec.from_config(entry, index)
             grouped.setdefault(spec.object, []).append(spec)
         return grouped
 
@@ -69,11 +52,22 @@ class TapCSV(Tap):
                 break
             paths = resolve_paths(spec.path, self.config.get("base_dir"))
             if paths:
-                with paths[0].open(newline="", encoding=spec.encoding) as handle:
-                    names = next(csv.reader(handle, delimiter=spec.delimiter), [])
+                with CSVFile(spec, paths[0]) as file:
+                    check_names(file)
+                    names = file.header
+                    if other_delimiters(file):
+                        self.logger.warning(
+                            "%s has one column %r: is %s.delimiter (%r) right?",
+                            file.path,
+                            names[0],
+                            spec.setting,
+                            spec.delimiter,
+                        )
                 break
         else:
-            raise FatalError(f"no file matches {specs[0].path!r} to read a header from")
+            raise FatalError(
+                f"{specs[0].setting}.path: no file matches {specs[0].path!r} to read a header from"
+            )
         return {
             "type": "object",
             "properties": {name: {"type": ["string", "null"]} for name in names},
@@ -83,19 +77,56 @@ class TapCSV(Tap):
         """One CSVStream per object named in `files`."""
         schemas: dict[str, Any] = self.config.get("schemas") or {}
         keys: dict[str, list[str]] = self.config.get("key_properties") or {}
-        return [
-            CSVStream(
-                tap=self,
-                name=name,
-                schema=schemas.get(name) or self._infer_schema(specs),
-                specs=specs,
-                key_properties=list(keys.get(name) or []),
-                base_dir=self.config.get("base_dir"),
+        streams: list[Stream] = []
+        for name, specs in self._specs_by_object().items():
+            schema = schemas.get(name) or self._infer_schema(specs)
+            key = list(keys.get(name) or [])
+            unknown = [k for k in key if k not in schema.get("properties", {})]
+            if unknown:
+                raise FatalError(f"key_properties.{name}: {unknown[0]!r} is not a column of {name!r}")
+            streams.append(
+                CSVStream(
+                    tap=self,
+                    name=name,
+                    schema=schema,
+                    specs=specs,
+                    key_properties=key,
+                    base_dir=self.config.get("base_dir"),
+                )
             )
-            for name, specs in self._specs_by_object().items()
-        ]
+        return streams
+
+
+def _config_paths(argv: list[str]) -> list[str]:
+    """The files given with ``--config PATH`` or ``--config=PATH`` (not ``ENV``)."""
+    paths = [value for flag, value in itertools.pairwise(argv) if flag == "--config"]
+    paths += [arg.split("=", 1)[1] for arg in argv if arg.startswith("--config=")]
+    return [path for path in paths if path != "ENV"]
+
+
+def check_config_files(argv: list[str]) -> None:
+    """Each config file exists and holds a JSON object, else one line naming it (singer-sdk
+    would print a traceback)."""
+    for path in _config_paths(argv):
+        try:
+            value = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FatalError(f"{path}: config file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FatalError(f"{path}: cannot read the config file ({exc})") from None
+        except json.JSONDecodeError as exc:
+            raise FatalError(
+                f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
+            ) from None
+        if not isinstance(value, dict):
+            raise FatalError(f"{path}: expected a JSON object, got {type(value).__name__}")
+
+
+def _run() -> None:
+    check_config_files(sys.argv[1:])
+    TapCSV.cli()
 
 
 def main() -> None:
     """Console script `tap-csv`."""
-    run_plugin_cli("tap-csv", TapCSV.cli)
+    run_plugin_cli("tap-csv", _run)
