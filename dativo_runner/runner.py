@@ -69,10 +69,11 @@ def run_job(job: Job, options: RunOptions, reporter: Reporter | None = None) -> 
     stream_name = job.asset.object
     try:
         store.check_writable()
+        saved_state = store.load()  # a bad state file stops the run before anything is made
         tap_config = job.source_plugin.plan_config(job)
         target_config = target.plan_config(job)
         catalog = plan_catalog(job)
-        previous_state = _resume_state(job, store, target_config, reporter)
+        previous_state = _resume_state(job, store, saved_state, target_config, reporter)
         if target_config.get("write_mode") == "overwrite":
             previous_state = None  # a full replace reads the source from the start every run
         _warn_about_default_salt(job, reporter)
@@ -176,13 +177,16 @@ def _fill_landed(job: Job, target_config: dict[str, Any], stream: StreamSummary)
 
 
 def _resume_state(
-    job: Job, store: StateStore, target_config: dict[str, Any], reporter: Reporter
+    job: Job,
+    store: StateStore,
+    state: dict[str, Any] | None,
+    target_config: dict[str, Any],
+    reporter: Reporter,
 ) -> dict[str, Any] | None:
     """The state to resume from. A target that commits its bookmark with the data holds the
     truth (it emits a STATE only after committing it there); the state file is the fallback for
     targets that keep none, and is brought in line when it differs (a crash before it was saved,
     or another host's run)."""
-    state = store.load()
     committed = job.target_plugin.committed_bookmark(job, target_config, job.asset.object)
     if committed is None or committed == state:
         return state
