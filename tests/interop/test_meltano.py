@@ -122,3 +122,18 @@ def test_meltano_plugin_definition_matches_about(kind: str, name: str, our_bin: 
     assert secrets <= {k for k, s in settings.items() if s.get("sensitive")}
     assert plugin["pip_url"] == "-e ../.." and (EXAMPLE / plugin["pip_url"].split()[-1] / "pyproject.toml").exists()
     assert plugin["executable"] == name
+
+
+def test_meltano_redacts_the_sensitive_settings(tmp_path: Path, our_bin: Path) -> None:
+    project = _project(tmp_path, our_bin)
+    meltano = peer_executable("meltano")
+    env = clean_env(
+        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false", NO_COLOR="1",
+        TARGET_ICEBERG_HASH_SALT="s3cr3t-salt",
+        TARGET_ICEBERG_CATALOG='{"type": "rest", "uri": "http://127.0.0.1:1", "credential": "id:s3cr3t-cred"}',
+    )
+    result = run([meltano, "config", "list", "target-iceberg"], cwd=project, env=env)
+    out = result.stdout.decode() + result.stderr.decode()
+    assert "hash_salt" in out and "catalog" in out
+    assert "s3cr3t" not in out
+    assert out.count("(redacted)") == 2
