@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,12 +21,35 @@ from tap_csv.values import converter_for, is_nullable
 FILES_STATE_KEY = "files"
 SOURCE_FILE = "_sdc_source_file"
 SOURCE_LINE = "_sdc_source_lineno"
-# Set on every record: the file (relative to base_dir when inside it) and the physical line the
-# record starts on, so a dead-letter entry or a downstream row says where it came from.
+SOURCE_VERSION = "_sdc_source_version"
+# Set on every record: the file (relative to base_dir when inside it), the physical line the
+# record starts on, and the version of the file's content the record belongs to. A file that only
+# grew keeps its version; a file edited anywhere before its end gets a new one, and a target that
+# keeps these columns replaces the rows of the file's older versions (see docs/CSV.md).
 METADATA_PROPERTIES: dict[str, Any] = {
     SOURCE_FILE: {"type": ["string", "null"]},
     SOURCE_LINE: {"type": ["integer", "null"]},
+    SOURCE_VERSION: {"type": ["string", "null"]},
 }
+
+
+def _new_version(key: str, current: dict[str, int]) -> str:
+    text = f"{key}:{current['size']}:{current['mtime_ns']}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class _RowDigest:
+    """A running checksum of the rows read from a file: proves, on a later run, that the rows
+    already loaded are still the file's first rows (the file only grew)."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+
+    def add(self, row: list[str]) -> None:
+        self._hash.update("\x1f".join(row).encode("utf-8", "surrogatepass") + b"\x1e")
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
 
 
 class CSVStream(Stream):
@@ -55,6 +78,7 @@ class CSVStream(Stream):
         self._specs = specs
         self._base_dir = base_dir
         self._checked = False  # files checked before the first record (see _check_all_streams_once)
+        self._reading: tuple[dict[str, Any], _RowDigest] | None = None  # the file being read
         self._columns = [c for c in schema.get("properties", {}) if c not in METADATA_PROPERTIES]
         schema = {**schema, "properties": {**schema.get("properties", {}), **METADATA_PROPERTIES}}
         super().__init__(tap=tap, schema=schema, name=name)
@@ -110,10 +134,14 @@ class CSVStream(Stream):
                 stream._checked = True
 
     def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
-        """Yield typed rows of every new, changed or partly read file.
+        """Yield typed rows of every new, grown, changed or partly read file.
 
-        The stream state holds, per file, its fingerprint, the data rows already emitted and
-        whether it is done; every STATE message the SDK writes carries the exact position."""
+        The stream state holds, per file, its fingerprint, the data rows already emitted, a
+        checksum of those rows, the content version and whether it is done; every STATE message
+        the SDK writes carries the exact position. A file whose fingerprint changed is read from
+        the start: when its first rows still match the checksum it only grew, and the rows after
+        them are emitted under the same version; otherwise every row is emitted under a new
+        version (the file was edited)."""
         self._check_all_streams_once()
         files: dict[str, Any] = self.stream_state.setdefault(FILES_STATE_KEY, {})
         for spec, path in self._files():
@@ -124,16 +152,65 @@ class CSVStream(Stream):
             if same and entry.get("done"):
                 self.logger.info("Skipping unchanged file %s", path)
                 continue
-            skip = int(entry.get("rows") or 0) if same else 0
-            entry = {**current, "rows": skip, "done": False}
+            rows = int(entry.get("rows") or 0)
+            known = bool(rows and entry.get("version") and entry.get("digest"))
+            if not same and not known:
+                rows = 0
+            entry = {
+                **current,
+                "rows": rows,
+                "version": (entry.get("version") if rows else None) or _new_version(key, current),
+                "digest": entry.get("digest"),
+                "done": False,
+            }
             files[key] = entry
-            self.logger.info("Reading %s%s", path, f" from data row {skip + 1}" if skip else "")
-            for record in self._read_file(spec, path, skip):
-                entry["rows"] += 1
-                yield record
+            self.logger.info("Reading %s%s", path, f" from data row {rows + 1}" if rows and same else "")
+            yield from self._emit_file(spec, path, key, entry, verify=not same and rows > 0)
             entry["done"] = True
 
-    def _read_file(self, spec: FileSpec, path: Path, skip: int) -> Iterator[dict[str, Any]]:
+    def _emit_file(
+        self, spec: FileSpec, path: Path, key: str, entry: dict[str, Any], *, verify: bool
+    ) -> Iterator[dict[str, Any]]:
+        """Emit the file's rows after ``entry["rows"]``; with ``verify``, only once the rows
+        before them match the stored checksum, else every row under a new version."""
+        skip = int(entry["rows"])
+        try:
+            while True:
+                digest = _RowDigest()
+                self._reading = (entry, digest)
+                verified = not verify
+                for index, record in self._read_file(spec, path, digest, entry["version"], skip):
+                    if record is None:  # a row already loaded: checksummed, not emitted
+                        if verify and index == skip - 1:
+                            verified = digest.hexdigest() == entry["digest"]
+                            if not verified:
+                                break
+                            self.logger.info("%s grew: reading from data row %d", path, skip + 1)
+                        continue
+                    entry["rows"] = index + 1
+                    yield record
+                if verified:
+                    entry["digest"] = digest.hexdigest()
+                    return
+                current = fingerprint(path)
+                entry.update(current, rows=0, version=_new_version(key, current), digest=None)
+                self.logger.info("%s changed: its rows are read again under a new version", path)
+                skip, verify = 0, False
+        finally:
+            self._reading = None
+
+    def _write_state_message(self) -> None:
+        """Bring the checksum of the file being read up to the rows already emitted, then write."""
+        if self._reading is not None:
+            entry, digest = self._reading
+            entry["digest"] = digest.hexdigest()
+        super()._write_state_message()
+
+    def _read_file(
+        self, spec: FileSpec, path: Path, digest: _RowDigest, version: str, skip: int
+    ) -> Iterator[tuple[int, dict[str, Any] | None]]:
+        """``(index, record)`` per data row; rows before ``skip`` are only checksummed
+        (``record`` None)."""
         properties: dict[str, Any] = self.schema["properties"]
         required = set(self.schema.get("required") or ())
         pass_invalid = self.config.get("on_invalid_value") == "pass"
@@ -141,8 +218,12 @@ class CSVStream(Stream):
         with self._open(spec, path) as file:
             columns = [self._column(name, properties, path) for name in file.header]
             nulls = set(spec.null_values)
-            for line, row in itertools.islice(file.rows(), skip, None):
-                record: dict[str, Any] = {SOURCE_FILE: source, SOURCE_LINE: line}
+            for index, (line, row) in enumerate(file.rows()):
+                digest.add(row)
+                if index < skip:
+                    yield index, None
+                    continue
+                record: dict[str, Any] = {SOURCE_FILE: source, SOURCE_LINE: line, SOURCE_VERSION: version}
                 for (name, convert, nullable), text in zip(columns, row, strict=True):
                     if name is None:
                         continue
@@ -157,7 +238,7 @@ class CSVStream(Stream):
                         if not pass_invalid:
                             raise DataValueError(str(path), line, name, str(exc)) from None
                         record[name] = text  # the target rejects it, with the reason
-                yield record
+                yield index, record
 
     def _column(self, name: str, properties: dict[str, Any], path: Path) -> tuple[str | None, Any, bool]:
         matched = match_name(name, [c for c in properties if c not in METADATA_PROPERTIES])
