@@ -39,6 +39,11 @@ NEW_ROWS = [
      "ordered_at": datetime(2024, 2, 1, 10, 0, tzinfo=UTC), "note": "two\nlines"},
     {"id": 5, "customer": None, "amount": -0.5, "ordered_at": None, "note": "new"},
 ]
+GROWN_CSV = "6,Woodgrove Bank,100,2024-02-02T00:00:00Z,grown\n"
+GROWN_ROWS = [
+    {"id": 6, "customer": "Woodgrove Bank", "amount": 100.0,
+     "ordered_at": datetime(2024, 2, 2, tzinfo=UTC), "note": "grown"},
+]
 
 
 def _project(tmp_path: Path, our_bin: Path) -> Path:
@@ -92,6 +97,17 @@ def test_meltano_runs_tap_csv_into_target_iceberg_incrementally(tmp_path: Path, 
     }
     # ...and it is the bookmark committed with the data in the table's newest snapshot.
     assert json.loads(snapshots[-1].summary["dativo.singer-state"]) == state
+
+    # A file that grew is read from where the bookmark stopped.
+    with (project / "data" / "orders-2024-02.csv").open("a", encoding="utf-8") as handle:
+        handle.write(GROWN_CSV)
+    _meltano(project, "run", "--no-install", "tap-csv", "target-iceberg")
+    assert iceberg_rows(warehouse, TABLE, "id") == FIRST_ROWS + NEW_ROWS + GROWN_ROWS
+    assert [s.summary["added-records"] for s in iceberg_table(warehouse, TABLE).metadata.snapshots] == [
+        "3", "2", "1"
+    ]
+    files = _singer_state(project)["bookmarks"]["orders"]["files"]
+    assert {Path(p).name: f["rows"] for p, f in files.items()} == {"orders-2024-01.csv": 3, "orders-2024-02.csv": 3}
 
 
 def test_meltano_run_with_nothing_new_adds_nothing(tmp_path: Path, our_bin: Path) -> None:

@@ -64,6 +64,13 @@ def _last_state(messages: bytes) -> dict[str, Any]:
     return states[-1]
 
 
+def _file_version(messages: bytes) -> str:
+    """The content version tap-csv gave people.csv (in its bookmark and on every record)."""
+    (entry,) = _last_state(messages)["bookmarks"]["people"]["files"].values()
+    assert entry["version"]
+    return str(entry["version"])
+
+
 def test_tap_csv_into_meltanolabs_target_csv(tmp_path: Path, tap: list[str | Path]) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -74,6 +81,8 @@ def test_tap_csv_into_meltanolabs_target_csv(tmp_path: Path, tap: list[str | Pat
     with (out / "people.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     # target-csv writes Python's str() of each typed value, an empty cell for null.
+    version = _file_version(sent)
+    assert [row.pop("_sdc_source_version") for row in rows] == [version] * 4
     assert rows == [
         {"id": "9007199254740993", "name": 'Zoë, "the" Ångström 🚀', "amount": "12.5",
          "ts": "2024-01-03 10:15:00+00:00", "flag": "True", "_sdc_source_file": "people.csv",
@@ -98,7 +107,8 @@ def test_tap_csv_into_target_jsonl(tmp_path: Path, tap: list[str | Path]) -> Non
 
     assert [p.name for p in out.iterdir()] == ["people.jsonl"]
     lines = (out / "people.jsonl").read_text(encoding="utf-8").splitlines()
-    assert [json.loads(line) for line in lines] == RECORDS
+    version = _file_version(sent)
+    assert [json.loads(line) for line in lines] == [{**r, "_sdc_source_version": version} for r in RECORDS]
     assert json.loads(emitted.splitlines()[-1]) == _last_state(sent)
     state = _last_state(sent)["bookmarks"]["people"]["files"]
     assert [(Path(p).name, f["rows"], f["done"]) for p, f in state.items()] == [("people.csv", 4, True)]
