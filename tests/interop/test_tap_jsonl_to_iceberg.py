@@ -1,8 +1,8 @@
 """tap-jsonl (PyPI, a singer-sdk tap; its own venv) piped into our target-iceberg, then a second
 run from the STATE the target emitted: values read back with pyiceberg.
 
-The only JSONL tap on PyPI under that name; its stream has key and bookmark properties, so
-target-iceberg merges."""
+tap-jsonl declares key properties and a bookmark (file mtime) for its stream, so target-iceberg
+merges on the key."""
 
 from __future__ import annotations
 
