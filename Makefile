@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-smoke test-integration test-crash schema-validate lint services services-stop bench clean
+.PHONY: install demo test test-unit test-smoke test-integration test-crash test-interop peers schema-validate lint services services-stop bench clean
 
 install: $(STAMP)
 
@@ -19,7 +19,7 @@ demo: install
 	$(BIN)/dativo run --config jobs/acme/csv_deals_to_iceberg.yaml
 	$(BIN)/dativo show --config jobs/acme/csv_deals_to_iceberg.yaml --limit 5
 
-test: install schema-validate services
+test: install schema-validate services peers
 	$(PY) -m pytest -q -ra
 
 test-unit: install
@@ -27,6 +27,13 @@ test-unit: install
 
 test-integration: install services
 	$(PY) -m pytest -q -ra tests/integration
+
+# Real Singer peers and Meltano, each in its own venv under .peers/ (docs/SINGER_INTEROP.md).
+peers:
+	PYTHON=$(PYTHON) scripts/peers.sh install
+
+test-interop: install services peers
+	$(PY) -m pytest -q -ra tests/interop
 
 test-crash: install services
 	DATIVO_CRASH_TRIALS=$${DATIVO_CRASH_TRIALS:-100} $(PY) -m pytest -q -ra tests/integration/test_crash_trials.py
