@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from dativo_runner.secrets import Redactor
+from dativo_singer.commit_report import parse_commit_report
 
 _CHUNK = 1 << 20
-_COMMIT = re.compile(r"dativo\.commit (\{.*\})\s*$")
 _ERROR_LINE = re.compile(r"^(?:[\w-]+: error: |[\w.]*(?:Error|Exception): )(.*)$")
 _TAIL = 40
 _RECORD_MARK = b'"type":"RECORD"'  # how singer-sdk taps write it; other spacings go uncounted
@@ -114,9 +114,9 @@ def _read_logs(stream: IO[bytes], side: SideResult, redactor: Redactor, callback
     for raw in stream:
         line = redactor.redact(raw.decode("utf-8", errors="replace").rstrip("\n"))
         side.tail.append(line)
-        match = _COMMIT.search(line)
-        if match:
-            callbacks.on_commit(json.loads(match.group(1)))
+        report = parse_commit_report(line)
+        if report is not None:
+            callbacks.on_commit(report.to_dict())
         callbacks.on_log(side.name, line)
 
 
