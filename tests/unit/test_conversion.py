@@ -196,3 +196,26 @@ def test_cast_or_reject_keeps_what_fits_and_explains_the_rest() -> None:
     strings = pa.chunked_array([pa.array(["12", "x"])])
     assert cast_or_reject(strings, pa.field("n", pa.int64()), reasons).to_pylist() == [12, None]
     assert reasons[1].startswith("field 'amount'")  # the first reason of a row is kept
+
+
+def test_arrow_to_json_schema_round_trips() -> None:
+    from dativo_singer.arrow_types import json_schema
+
+    arrow = pa.schema(
+        [
+            pa.field("id", pa.int64(), nullable=False),
+            pa.field("amount", pa.decimal128(5, 2)),
+            pa.field("whole", pa.decimal128(10, 0)),
+            pa.field("ratio", pa.float64()),
+            pa.field("ok", pa.bool_()),
+            pa.field("at", pa.timestamp("us", tz="UTC")),
+            pa.field("day", pa.date32()),
+            pa.field("clock", pa.time64("us")),
+            pa.field("name", pa.string()),
+            pa.field("tags", pa.list_(pa.string())),
+            pa.field("point", pa.struct([("x", pa.int64()), ("y", pa.string())])),
+        ]
+    )
+    schema = json_schema(arrow)
+    assert schema["required"] == ["id"]
+    assert arrow_schema(schema, ["id"], "struct") == arrow
