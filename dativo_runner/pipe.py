@@ -18,9 +18,9 @@ from typing import IO, Any
 
 from dativo_runner.secrets import Redactor
 from dativo_runner.state_store import is_singer_state
+from dativo_singer.commit_report import parse_commit_report
 
 _CHUNK = 1 << 20
-_COMMIT = re.compile(r"dativo\.commit (\{.*\})\s*$")
 _ERROR_LINE = re.compile(r"^(?:[\w-]+: error: |[\w.]*(?:Error|Exception): )(.*)$")
 _TAIL = 40
 _PR_SET_PDEATHSIG = 1
@@ -134,9 +134,9 @@ def _read_logs(stream: IO[bytes], side: SideResult, redactor: Redactor, callback
     for raw in stream:
         line = redactor.redact(raw.decode("utf-8", errors="replace").rstrip("\n"))
         side.tail.append(line)
-        match = _COMMIT.search(line)
-        if match:
-            callbacks.on_commit(json.loads(match.group(1)))
+        report = parse_commit_report(line)
+        if report is not None:
+            callbacks.on_commit(report.to_dict())
         callbacks.on_log(side.name, line)
 
 

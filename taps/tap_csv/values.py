@@ -8,15 +8,12 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from dativo_singer.arrow_types import property_types
+
 Converter = Callable[[str], Any]
 
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
-
-
-def _types(prop: dict[str, Any]) -> list[str]:
-    declared = prop.get("type", "string")
-    return [declared] if isinstance(declared, str) else list(declared)
 
 
 def _parse_integer(text: str) -> int:
@@ -89,7 +86,7 @@ def _parse_json(text: str) -> Any:
 
 def converter_for(prop: dict[str, Any]) -> Converter:
     """Return the function turning a CSV cell into the property's JSON value."""
-    types = _types(prop)
+    types = property_types(prop)
     fmt = prop.get("format")
     if "integer" in types:
         return _parse_integer
@@ -110,4 +107,4 @@ def converter_for(prop: dict[str, Any]) -> Converter:
 
 def is_nullable(prop: dict[str, Any]) -> bool:
     """True when the property admits null (an empty cell becomes null)."""
-    return "null" in _types(prop)
+    return "null" in property_types(prop)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
+from target_iceberg.tables import branch_head
+
 STATE_SUMMARY_KEY = "dativo.singer-state"
 
 
 def latest_bookmark(table: Table, branch: str | None = None) -> tuple[str, Snapshot] | None:
     """The bookmark (JSON text) of the newest snapshot of ``branch`` (default main) that has one,
     with that snapshot."""
-    head = table.snapshot_by_name(branch) if branch and branch != "main" else table.current_snapshot()
+    head = branch_head(table, branch)
     for snapshot in ancestors_of(head, table.metadata):
         value = snapshot.summary.get(STATE_SUMMARY_KEY) if snapshot.summary else None
         if value is not None:

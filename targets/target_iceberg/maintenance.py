@@ -16,22 +16,22 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pyiceberg.exceptions import CommitFailedException, ValidationException
-from pyiceberg.expressions import AlwaysTrue, LessThan, Reference
+from pyiceberg.expressions import LessThan, Reference
 from pyiceberg.expressions.literals import literal
-from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 from pyiceberg.manifest import DataFile, FileFormat
-from pyiceberg.table import FileScanTask, Table, TableProperties
+from pyiceberg.table import FileScanTask, Table
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.transforms import DayTransform, HourTransform, IdentityTransform, MonthTransform, YearTransform
 from pyiceberg.types import DateType, TimestampType, TimestamptzType
 
 from dativo_singer.errors import FatalError
 from target_iceberg.bookmark import STATE_SUMMARY_KEY, latest_bookmark
+from target_iceberg.pyiceberg_internals import read_data_files, swap_data_files, write_unsplit_data_files
+from target_iceberg.tables import branch_head
 
 OPERATION_SUMMARY_KEY = "dativo.operation"
 DATE_COLUMN = "ingest_date"
 _TIME_TRANSFORMS = (YearTransform, MonthTransform, DayTransform, HourTransform)
-_HUGE_FILE = str(2**40)  # no split by size inside one compaction bin: a bin becomes one file
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def apply_retention(
         return RetentionReport(applied=False, skipped=skipped)
     cutoff = _cutoff(table, column, int(retention_days), now or dt.datetime.now(dt.timezone.utc))
     predicate = LessThan(term=Reference(column), value=literal(cutoff))
-    rows = table.scan(row_filter=predicate).count() if table.current_snapshot() else 0
+    rows = table.scan(row_filter=predicate).count() if branch_head(table) else 0
     report = RetentionReport(applied=False, column=column, cutoff=cutoff.isoformat(), rows_deleted=rows)
     if dry_run or rows == 0:
         return report
@@ -154,7 +154,7 @@ def apply_retention(
         table.delete(predicate, snapshot_properties=maintenance_properties(table, "retention"))
     except Exception as exc:  # a conflict, or a storage or catalog failure
         raise _step_error("retention", table, exc) from None
-    snapshot = table.current_snapshot()
+    snapshot = branch_head(table)
     return RetentionReport(
         applied=True,
         column=column,
@@ -209,26 +209,15 @@ def plan_compaction(table: Table, target_file_bytes: int) -> dict[Any, list[list
 
 
 def _data_file_count(table: Table) -> int:
-    return sum(1 for _ in table.scan().plan_files()) if table.current_snapshot() else 0
+    return sum(1 for _ in table.scan().plan_files()) if branch_head(table) else 0
 
 
 def _write_bin(
     table: Table, tasks: list[FileScanTask], commit_uuid: uuid.UUID, counter: itertools.count[int]
 ) -> list[DataFile]:
     """Read one bin's rows (bounded by the bin size) and write them as one new data file."""
-    rows = ArrowScan(
-        table_metadata=table.metadata,
-        io=table.io,
-        projected_schema=table.schema(),
-        row_filter=AlwaysTrue(),
-    ).to_table(tasks=tasks)
-    properties = {**table.metadata.properties, TableProperties.WRITE_TARGET_FILE_SIZE_BYTES: _HUGE_FILE}
-    metadata = table.metadata.model_copy(update={"properties": properties})
-    written = list(
-        _dataframe_to_data_files(
-            table_metadata=metadata, df=rows, io=table.io, write_uuid=commit_uuid, counter=counter
-        )
-    )
+    rows = read_data_files(table, tasks)
+    written = write_unsplit_data_files(table, rows, commit_uuid, counter)  # a bin becomes one file
     expected = sum(task.file.record_count for task in tasks)
     if sum(f.record_count for f in written) != expected or rows.num_rows != expected:
         raise FatalError(f"compaction read {rows.num_rows} rows where the manifests list {expected}")
@@ -273,22 +262,13 @@ def compact_files(table: Table, target_file_bytes: int, *, dry_run: bool = False
             raise
         raise _step_error("compaction", table, exc, committing=False) from None
     try:
-        with table.transaction() as tx:
-            properties = maintenance_properties(table, "compaction")
-            with tx.update_snapshot(snapshot_properties=properties).overwrite(commit_uuid) as rewrite:
-                # All manifests are candidates (also of unpartitioned tables); only the listed
-                # files are removed from them.
-                rewrite.delete_by_predicate(AlwaysTrue())
-                for tasks in bins:
-                    for task in tasks:
-                        rewrite.delete_data_file(task.file)
-                for data_file in written:
-                    rewrite.append_data_file(data_file)
+        removed = [task.file for tasks in bins for task in tasks]
+        swap_data_files(table, removed, written, maintenance_properties(table, "compaction"), commit_uuid)
     except Exception as exc:
         if _not_landed(exc):  # otherwise the outcome is unknown: the new files may be in use
             _delete_quietly(table, (f.file_path for f in written))
         raise _step_error("compaction", table, exc) from None
-    snapshot = table.current_snapshot()
+    snapshot = branch_head(table)
     return CompactionReport(
         applied=True,
         target_file_bytes=target_file_bytes,

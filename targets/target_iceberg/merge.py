@@ -11,25 +11,21 @@ from __future__ import annotations
 import contextlib
 import itertools
 import uuid
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.exceptions import CommitFailedException, ValidationException
-from pyiceberg.expressions import AlwaysTrue, And, GreaterThanOrEqual, LessThanOrEqual
-from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
+from pyiceberg.expressions import And, GreaterThanOrEqual, LessThanOrEqual
 from pyiceberg.manifest import DataFile, FileFormat
 from pyiceberg.table import Table
-from pyiceberg.table.snapshots import Snapshot
 
-
-def _head(table: Table, branch: str) -> Snapshot | None:
-    return table.current_snapshot() if branch == "main" else table.snapshot_by_name(branch)
+from target_iceberg.pyiceberg_internals import read_data_files, swap_data_files, write_data_files
+from target_iceberg.tables import branch_head
 
 
 def can_merge_file_by_file(table: Table, keys: list[str], branch: str) -> bool:
     """True for one key column on a table with a snapshot and no delete files or non-Parquet data."""
-    snapshot = _head(table, branch)
+    snapshot = branch_head(table, branch)
     if len(keys) != 1 or snapshot is None:
         return False
     for task in table.scan(snapshot_id=snapshot.snapshot_id).plan_files():
@@ -42,7 +38,7 @@ def merge_file_by_file(
     table: Table, data: pa.Table, key: str, properties: dict[str, str], branch: str
 ) -> None:
     """Commit ``data`` (unique keys) as an upsert on ``key`` in one overwrite snapshot."""
-    snapshot = _head(table, branch)
+    snapshot = branch_head(table, branch)
     assert snapshot is not None
     values = pc.unique(data.column(key))
     low, high = pc.min(values).as_py(), pc.max(values).as_py()
@@ -51,37 +47,21 @@ def merge_file_by_file(
     write_uuid, counter = uuid.uuid4(), itertools.count(0)
     removed: list[DataFile] = []
     added: list[DataFile] = []
-    reader = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
     for task in tasks:
-        rows = reader.to_table([task])
+        rows = read_data_files(table, [task])
         hit = pc.is_in(rows.column(key), value_set=values)
         if not pc.any(hit).as_py():
             continue
         removed.append(task.file)
         kept = rows.filter(pc.invert(hit))
         if kept.num_rows:
-            added.extend(_write(table, kept, write_uuid, counter))
-    added.extend(_write(table, data, write_uuid, counter))
+            added.extend(write_data_files(table, kept, write_uuid, counter))
+    added.extend(write_data_files(table, data, write_uuid, counter))
     try:
-        with table.transaction() as tx:
-            update = tx.update_snapshot(snapshot_properties=properties, branch=branch)
-            with update.overwrite(write_uuid) as overwrite:
-                overwrite.delete_by_predicate(AlwaysTrue())  # every manifest is a candidate; only
-                for data_file in removed:  # the files listed here are removed from them
-                    overwrite.delete_data_file(data_file)
-                for data_file in added:
-                    overwrite.append_data_file(data_file)
+        swap_data_files(table, removed, added, properties, write_uuid, branch)
     except (CommitFailedException, ValidationException):  # lost a race: nothing landed
         # The new files are orphans; the caller retries on the refreshed table.
         for data_file in added:
             with contextlib.suppress(Exception):
                 table.io.delete(data_file.file_path)
         raise
-
-
-def _write(table: Table, rows: pa.Table, write_uuid: uuid.UUID, counter: Any) -> list[DataFile]:
-    return list(
-        _dataframe_to_data_files(
-            table_metadata=table.metadata, df=rows, io=table.io, write_uuid=write_uuid, counter=counter
-        )
-    )

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
-from pyiceberg.table import Table
+from pyiceberg.partitioning import PARTITION_FIELD_ID_START, UNPARTITIONED_PARTITION_SPEC, PartitionSpec
+from pyiceberg.partitioning import PartitionField as IcebergPartitionField
+from pyiceberg.schema import Schema
 from pyiceberg.transforms import (
     BucketTransform,
     DayTransform,
@@ -83,14 +85,22 @@ def add_ingest_date(data: pa.Table, day: dt.date) -> pa.Table:
     )
 
 
-def apply_partition_spec(table: Table, fields: list[PartitionField]) -> None:
-    """Give a new table its partition spec; columns must exist in its schema."""
+def partition_spec(schema: Schema, fields: list[PartitionField]) -> PartitionSpec:
+    """The partition spec of a new table with ``schema``; columns must exist in it."""
     if not fields:
-        return
-    names = {f.name for f in table.schema().fields}
+        return UNPARTITIONED_PARTITION_SPEC
+    names = {f.name for f in schema.fields}
     missing = [f.source for f in fields if f.source not in names]
     if missing:
         raise FatalError(f"partition column(s) not in the table schema: {', '.join(missing)}")
-    with table.update_spec() as update:
-        for field in fields:
-            update.add_field(field.source, field.transform, field.name)
+    return PartitionSpec(
+        *(
+            IcebergPartitionField(
+                source_id=schema.find_field(f.source).field_id,
+                field_id=PARTITION_FIELD_ID_START + position,
+                transform=f.transform,
+                name=f.name,
+            )
+            for position, f in enumerate(fields)
+        )
+    )

@@ -8,10 +8,11 @@ import itertools
 import uuid
 
 import pyarrow as pa
-from pyiceberg.expressions import AlwaysTrue
-from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
+
+from target_iceberg.pyiceberg_internals import append_data_files, swap_data_files, write_data_files
+from target_iceberg.tables import branch_head
 
 
 class StagedReplace:
@@ -25,33 +26,16 @@ class StagedReplace:
 
     def stage(self, table: Table, data: pa.Table) -> None:
         """Write ``data`` as new data files of ``table`` (no commit)."""
-        self.files.extend(
-            _dataframe_to_data_files(
-                table_metadata=table.metadata,
-                df=data,
-                io=table.io,
-                write_uuid=self._uuid,
-                counter=self._counter,
-            )
-        )
+        self.files.extend(write_data_files(table, data, self._uuid, self._counter))
         self.rows += data.num_rows
 
     def commit(self, table: Table, properties: dict[str, str], branch: str) -> None:
         """One snapshot: every data file of the branch head out, the staged files in."""
-        head = table.current_snapshot() if branch == "main" else table.snapshot_by_name(branch)
+        head = branch_head(table, branch)
         existing = (
             [task.file for task in table.scan(snapshot_id=head.snapshot_id).plan_files()] if head else []
         )
-        with table.transaction() as tx:
-            update = tx.update_snapshot(snapshot_properties=properties, branch=branch)
-            if not existing:
-                with update.fast_append() as append:
-                    for data_file in self.files:
-                        append.append_data_file(data_file)
-                return
-            with update.overwrite(self._uuid) as overwrite:
-                overwrite.delete_by_predicate(AlwaysTrue())  # every manifest is a candidate
-                for data_file in existing:
-                    overwrite.delete_data_file(data_file)
-                for data_file in self.files:
-                    overwrite.append_data_file(data_file)
+        if existing:
+            swap_data_files(table, existing, self.files, properties, self._uuid, branch)
+        else:
+            append_data_files(table, self.files, properties, branch)

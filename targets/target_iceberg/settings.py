@@ -1,4 +1,5 @@
-"""The target's config, declared once, and the per-stream table settings derived from it."""
+"""The target's config, declared once (shared properties from ``dativo_singer.settings``), and
+the per-stream table settings derived from it."""
 
 from __future__ import annotations
 
@@ -7,15 +8,10 @@ from typing import Any
 
 from singer_sdk import typing as th
 
+from dativo_singer.settings import SHARED_TARGET_PROPERTIES, STRING_MAP
 from target_iceberg.naming import table_name_for
 from target_iceberg.partitioning import parse_partitioning
 from target_iceberg.table_writer import WRITE_MODES, TableSettings
-
-DEFAULT_BATCH_ROWS = 500_000
-DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
-DEFAULT_BATCH_SECONDS = 300.0
-
-_STRING_MAP = th.ObjectType(additional_properties=th.StringType)
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -30,8 +26,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Folder of the embedded SQLite catalog and file warehouse (no `catalog`)",
     ),
     th.Property("namespace", th.StringType, default="default", description="Iceberg namespace"),
-    th.Property("table_names", _STRING_MAP, description="Table name per stream (default: stream name)"),
-    th.Property("table_properties", _STRING_MAP, description="Properties set on tables created"),
+    th.Property("table_names", STRING_MAP, description="Table name per stream (default: stream name)"),
+    th.Property("table_properties", STRING_MAP, description="Properties set on tables created"),
     th.Property(
         "write_mode",
         th.StringType,
@@ -45,45 +41,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.ArrayType(th.StringType),
         description="ingest_date, column, year|month|day|hour(col), bucket(N, col), truncate(W, col)",
     ),
-    th.Property(
-        "schema_mode",
-        th.StringType,
-        allowed_values=["strict", "relaxed"],
-        default="relaxed",
-        description="strict: dead-letter records off the schema; relaxed: evolve the table",
-    ),
-    th.Property(
-        "nested",
-        th.StringType,
-        allowed_values=["json", "struct"],
-        default="json",
-        description="Objects and arrays as JSON text or as structs and lists",
-    ),
-    th.Property(
-        "column_policies",
-        _STRING_MAP,
-        description="Column → allow | hash | mask | drop, applied before writing",
-    ),
-    th.Property("hash_salt", th.StringType, secret=True, description="Salt for hashed columns"),
-    th.Property("column_docs", _STRING_MAP, description="Column → documentation"),
-    th.Property(
-        "dead_letter_dir",
-        th.StringType,
-        default="dead_letter",
-        description="Folder for rejected records (JSON lines with the reason)",
-    ),
-    th.Property(
-        "batch_size_bytes",
-        th.IntegerType,
-        default=DEFAULT_BATCH_BYTES,
-        description="Commit when this many input bytes are buffered",
-    ),
-    th.Property(
-        "batch_seconds",
-        th.NumberType,
-        default=DEFAULT_BATCH_SECONDS,
-        description="Commit when the oldest buffered record is this old",
-    ),
+    *SHARED_TARGET_PROPERTIES,
 ).to_dict()
 
 

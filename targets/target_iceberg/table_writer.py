@@ -19,12 +19,18 @@ import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
+from pyiceberg.schema import Schema
 from pyiceberg.table import Table
+from pyiceberg.types import NestedField
 
+from dativo_singer.conversion import cast_or_reject
 from dativo_singer.errors import FatalError, RetriableError
+from target_iceberg.catalog import classify_catalog_error
 from target_iceberg.merge import can_merge_file_by_file, merge_file_by_file
-from target_iceberg.partitioning import PartitionField, apply_partition_spec
+from target_iceberg.partitioning import PartitionField, partition_spec
+from target_iceberg.pyiceberg_internals import iceberg_schema
 from target_iceberg.replace import StagedReplace
+from target_iceberg.tables import branch_head, load_table_or_none
 
 WRITE_MODES = ("append", "merge", "overwrite")
 MAX_COMMIT_ATTEMPTS = 8
@@ -98,24 +104,6 @@ def is_widening(old: pa.DataType, new: pa.DataType) -> bool:
     )
 
 
-def _cast_or_reject(column: pa.ChunkedArray, field: pa.Field, reasons: dict[int, str]) -> pa.ChunkedArray:
-    """Cast to the table's type; values that do not fit become null and their rows are rejected."""
-    try:
-        return pc.cast(column, field.type)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        pass
-    values = []
-    for index, value in enumerate(column.to_pylist()):
-        try:
-            values.append(None if value is None else pa.scalar(value).cast(field.type).as_py())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            reasons.setdefault(
-                index, f"field {field.name!r}: {value!r} does not fit the table's {field.type}"
-            )
-            values.append(None)
-    return pa.chunked_array([pa.array(values, type=field.type)])
-
-
 class TableWriter:
     """Writes batches of one stream into its table."""
 
@@ -134,22 +122,36 @@ class TableWriter:
         return self._table
 
     def _create_or_load(self, schema: pa.Schema) -> Table:
+        """Load the table, or create it complete (partition spec, column docs) in one catalog
+        call, so a concurrent writer never sees it half set up."""
         s = self.settings
         self.catalog.create_namespace_if_not_exists(s.namespace)
-        if self.catalog.table_exists(s.identifier):
-            return self.catalog.load_table(s.identifier)
+        existing = load_table_or_none(self.catalog, s.identifier)
+        if existing is not None:
+            return existing
+        fresh = self._documented(iceberg_schema(schema))
+        spec = partition_spec(fresh, s.partitioning)
         try:
-            table = self.catalog.create_table(
-                s.identifier, schema=schema, properties=dict(s.table_properties)
+            table = self.catalog.create_table_if_not_exists(
+                s.identifier, schema=fresh, partition_spec=spec, properties=dict(s.table_properties)
             )
-        except Exception as exc:  # another writer created it first
-            if not self.catalog.table_exists(s.identifier):
-                raise FatalError(f"cannot create table {s.identifier}: {exc}") from None
-            return self.catalog.load_table(s.identifier)
-        apply_partition_spec(table, s.partitioning)
-        self._document_columns(table)
-        self.logger.info("Created table %s", s.identifier)
+        except Exception as exc:  # e.g. a catalog reporting a concurrent create in its own way
+            raced = load_table_or_none(self.catalog, s.identifier)
+            if raced is None:
+                raise classify_catalog_error(f"cannot create table {s.identifier}", exc) from None
+            return raced
+        self.logger.info("Table %s ready", s.identifier)
         return table
+
+    def _documented(self, schema: Schema) -> Schema:
+        docs = self.settings.column_docs
+        if not docs:
+            return schema
+        fields = [
+            NestedField(f.field_id, f.name, f.field_type, f.required, docs[f.name]) if f.name in docs else f
+            for f in schema.fields
+        ]
+        return Schema(*fields, schema_id=schema.schema_id, identifier_field_ids=schema.identifier_field_ids)
 
     def _document_columns(self, table: Table) -> None:
         docs = {k: v for k, v in self.settings.column_docs.items() if k in table.schema().column_names}
@@ -200,7 +202,7 @@ class TableWriter:
                 continue
             column = data.column(target_field.name)
             if column.type != target_field.type:
-                column = _cast_or_reject(column, target_field, reasons)
+                column = cast_or_reject(column, target_field, reasons, "does not fit the table's")
             arrays.append(column)
         aligned = pa.Table.from_arrays(arrays, schema=target)
         return aligned, reasons
@@ -228,6 +230,17 @@ class TableWriter:
             return None
         branch = self.settings.branch or "main"
         return self._with_retries(lambda table: self._staged.commit(table, properties, branch))
+
+    def commit_bookmark(self, table: Table, properties: dict[str, str]) -> Table:
+        """An empty snapshot on the branch carrying ``properties`` (the bookmark alone)."""
+        self._table = table
+        branch = self.settings.branch or "main"
+
+        def append_nothing(table: Table) -> None:
+            empty = table.schema().as_arrow().empty_table()
+            table.append(empty, snapshot_properties=properties, branch=branch)
+
+        return self._with_retries(append_nothing)
 
     @property
     def staged_rows(self) -> int:
@@ -278,7 +291,7 @@ class TableWriter:
             merge_file_by_file(table, data, keys[0], props, branch)
             return
         kwargs: dict[str, Any] = {"snapshot_properties": props, "branch": branch}
-        has_rows = table.snapshot_by_name(branch) if branch != "main" else table.current_snapshot()
+        has_rows = branch_head(table, branch)
         with table.transaction() as tx:
             if mode == "merge" and self.settings.key_properties and has_rows is not None:
                 tx.delete(key_filter(data, self.settings.key_properties), **kwargs)

@@ -1,4 +1,5 @@
-"""Loading tables and finding branch heads (placeholder until the shared-core branch lands)."""
+"""Facts about Iceberg tables every module asks the same way: a branch's head, a table that may
+not exist yet."""
 
 from __future__ import annotations
 
@@ -7,21 +8,22 @@ from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
-from dativo_singer.errors import FatalError
+from target_iceberg.catalog import classify_catalog_error
 
 
-def branch_head(table: Table, branch: str | None) -> Snapshot | None:
-    """The snapshot at the head of ``branch`` (main when None)."""
+def branch_head(table: Table, branch: str | None = None) -> Snapshot | None:
+    """The snapshot at the head of ``branch`` (main when None or "main"); None when it has none."""
     if branch and branch != "main":
         return table.snapshot_by_name(branch)
     return table.current_snapshot()
 
 
 def load_table_or_none(catalog: Catalog, identifier: str) -> Table | None:
-    """The table, or None when it (or its namespace) does not exist."""
+    """The table, or None when it (or its namespace) does not exist. Any other failure is one
+    clear line: ``RetriableError`` when the catalog is unreachable, else ``FatalError``."""
     try:
         return catalog.load_table(identifier)
     except (NoSuchTableError, NoSuchNamespaceError):
         return None
-    except Exception as exc:  # drivers raise many kinds when the catalog cannot be reached
-        raise FatalError(f"cannot read table {identifier}: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # pyiceberg raises many kinds; classified in one place
+        raise classify_catalog_error(f"cannot load table {identifier}", exc) from None

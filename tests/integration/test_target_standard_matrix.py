@@ -1,4 +1,5 @@
-"""singer-sdk's standard target suite on every catalog x store combination."""
+"""singer-sdk's standard target suite on every catalog x store combination, and the tables read
+back and compared value by value."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from singer_sdk.testing import get_target_test_class
 from target_iceberg.target import TargetIceberg
 
 from tests import services
+from tests.helpers.read_back import READ_BACK_FILES, assert_tables_hold_what_was_sent
 
 pytestmark = pytest.mark.integration
 
@@ -33,8 +35,13 @@ def _props(combination: str, folder: Path, suffix: str) -> dict[str, str]:
     return builders[combination]()
 
 
+# Removed when the interpreter exits (each suite's config must exist when its class is built).
+_FOLDERS: list[tempfile.TemporaryDirectory[str]] = []
+
+
 def _suite(combination: str) -> type:
-    folder = Path(tempfile.mkdtemp(prefix="dativo-std-"))
+    _FOLDERS.append(tempfile.TemporaryDirectory(prefix="dativo-std-"))
+    folder = Path(_FOLDERS[-1].name)
     suffix = f"std_{combination.replace('+', '_')}_{uuid.uuid4().hex[:6]}"
     config = {
         "catalog": _props(combination, folder, suffix),
@@ -52,6 +59,10 @@ def _suite(combination: str) -> type:
                 services.ensure_s3_bucket()
             if combination == "sqlite+azure":
                 services.ensure_azure_container(services.AZURE_CONTAINER)
+
+        @pytest.mark.parametrize("name", READ_BACK_FILES)
+        def test_tables_hold_what_was_sent(self, name: str, tmp_path: Path) -> None:
+            assert_tables_hold_what_was_sent({**config, "namespace": f"{suffix}_{name}"}, name, tmp_path)
 
     Suite.__name__ = Suite.__qualname__ = f"TestTargetIceberg_{combination.replace('+', '_')}"
     return Suite

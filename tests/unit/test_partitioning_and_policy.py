@@ -16,9 +16,9 @@ from pyiceberg.transforms import (
     YearTransform,
 )
 from target_iceberg.partitioning import parse_partitioning
-from target_iceberg.policy import apply_policies
 
 from dativo_singer.errors import FatalError
+from dativo_singer.policy import apply_policies
 
 
 def test_every_partitioning_form_parses() -> None:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from target_iceberg.types import NESTED_AS_JSON, arrow_schema, is_json_text
+from dativo_singer.arrow_types import NESTED_AS_JSON, arrow_schema, is_json_text
 
 METADATA_PREFIX = "_sdc_"  # Singer metadata fields are never a schema violation
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
@@ -87,6 +87,29 @@ def _ingest_type(arrow: pa.DataType) -> pa.DataType:
     if pa.types.is_decimal(arrow):
         return pa.float64()
     return arrow
+
+
+def cast_or_reject(
+    values: pa.ChunkedArray | list[Any],
+    field: pa.Field,
+    reasons: dict[int, str],
+    fits: str = "does not fit",
+) -> pa.ChunkedArray:
+    """``values`` cast to ``field``'s type; values that do not fit become null and their row index
+    gets a reason (``field 'x': <value> <fits> <type>``), unless it already has one."""
+    if not isinstance(values, list):
+        try:
+            return pc.cast(values, field.type)
+        except _ARROW_ERRORS:
+            values = values.to_pylist()
+    kept: list[Any] = []
+    for index, value in enumerate(values):
+        try:
+            kept.append(None if value is None else pa.scalar(value).cast(field.type).as_py())
+        except _ARROW_ERRORS:
+            reasons.setdefault(index, f"field {field.name!r}: {value!r} {fits} {field.type}")
+            kept.append(None)
+    return pa.chunked_array([pa.array(kept, type=field.type)])
 
 
 class RecordConverter:
@@ -286,19 +309,5 @@ class RecordConverter:
                 values.append(None)
         try:
             return pa.chunked_array([pa.array(values, type=field.type)])
-        except _ARROW_ERRORS as exc:  # e.g. a decimal beyond the column's precision
-            return self._cast_each(values, field, reasons, exc)
-
-    @staticmethod
-    def _cast_each(
-        values: list[Any], field: pa.Field, reasons: dict[int, str], exc: Exception
-    ) -> pa.ChunkedArray:
-        kept: list[Any] = []
-        for index, value in enumerate(values):
-            try:
-                pa.array([value], type=field.type)
-                kept.append(value)
-            except _ARROW_ERRORS:
-                reasons.setdefault(index, f"field {field.name!r}: {value!r} does not fit {field.type}")
-                kept.append(None)
-        return pa.chunked_array([pa.array(kept, type=field.type)])
+        except _ARROW_ERRORS:  # e.g. a decimal beyond the column's precision
+            return cast_or_reject(values, field, reasons)

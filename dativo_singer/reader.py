@@ -58,8 +58,11 @@ class FastSingerReader(GenericSingerReader[bytes]):
                 yield text.encode()
             return
         binary = getattr(source, "buffer", source)
+        # read1: whatever has arrived (up to a block), so a slow tap's STATE is seen at once
+        # rather than when a whole block is full.
+        read = getattr(binary, "read1", binary.read)
         rest = b""
-        while block := binary.read(_BLOCK):
+        while block := read(_BLOCK):
             lines = (rest + block).split(b"\n")
             rest = lines.pop()
             yield from lines

@@ -1,4 +1,4 @@
-"""Singer JSON Schema → Arrow types (and from there Iceberg types, through pyiceberg)."""
+"""Singer JSON Schema ↔ Arrow types (and from Arrow to Iceberg types, through pyiceberg)."""
 
 from __future__ import annotations
 
@@ -97,3 +97,47 @@ def arrow_schema(
         nullable = name not in key_properties and (name not in required or "null" in property_types(prop))
         fields.append(pa.field(name, arrow_type(prop, nested), nullable=nullable))
     return pa.schema(fields)
+
+
+def json_schema_property(arrow: pa.DataType, nullable: bool = True) -> dict[str, Any]:
+    """The Singer property of an Arrow type (for taps that read Arrow and emit SCHEMA); the
+    inverse of ``arrow_type`` for the types it produces. Unknown types become strings."""
+    prop: dict[str, Any]
+    if pa.types.is_integer(arrow):
+        prop = {"type": ["integer"]}
+    elif pa.types.is_decimal(arrow):
+        step = "1" if arrow.scale == 0 else f"0.{'0' * (arrow.scale - 1)}1"
+        prop = {"type": ["number"], "multipleOf": float(step) if arrow.scale else 1}
+        if arrow.precision < 38:
+            prop["maximum"] = float(Decimal(10) ** (arrow.precision - arrow.scale) - Decimal(step))
+    elif pa.types.is_floating(arrow):
+        prop = {"type": ["number"]}
+    elif pa.types.is_boolean(arrow):
+        prop = {"type": ["boolean"]}
+    elif pa.types.is_timestamp(arrow):
+        prop = {"type": ["string"], "format": "date-time"}
+    elif pa.types.is_date(arrow):
+        prop = {"type": ["string"], "format": "date"}
+    elif pa.types.is_time(arrow):
+        prop = {"type": ["string"], "format": "time"}
+    elif pa.types.is_struct(arrow):
+        prop = {
+            "type": ["object"],
+            "properties": {f.name: json_schema_property(f.type, f.nullable) for f in arrow},
+        }
+    elif pa.types.is_list(arrow) or pa.types.is_large_list(arrow):
+        prop = {"type": ["array"], "items": json_schema_property(arrow.value_type)}
+    else:
+        prop = {"type": ["string"]}
+    if nullable:
+        prop["type"] = [*prop["type"], "null"]
+    return prop
+
+
+def json_schema(schema: pa.Schema) -> dict[str, Any]:
+    """The Singer stream schema of an Arrow schema (non-nullable fields are required)."""
+    return {
+        "type": "object",
+        "properties": {f.name: json_schema_property(f.type, f.nullable) for f in schema},
+        "required": [f.name for f in schema if not f.nullable],
+    }

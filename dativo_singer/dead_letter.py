@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from target_iceberg.conversion import Rejected
+from dativo_singer.conversion import Rejected
 
 
 def write_dead_letters(folder: str, stream: str, rejected: list[Rejected]) -> Path:

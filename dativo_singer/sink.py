@@ -1,0 +1,226 @@
+"""ArrowSink: the record-buffering half of a Dativo target's sink.
+
+Records, raw RECORD lines and BATCH files are buffered as Arrow chunks (converted, column
+policies applied, bad records set aside with a reason). At a commit the sink aligns the chunks,
+dead-letters the rejects and hands one Arrow batch with the Singer state to ``write``. A target
+implements the small interface below; when to commit is decided by ``CommitAtStateTarget``.
+
+Interface for a subclass: ``location`` (where the data lands), ``write`` (commit one batch with
+the state), and optionally ``align``, ``finish``, ``record_bookmark``, ``holds_state_back`` and
+``write_mode``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from singer_sdk import Target
+from singer_sdk.exceptions import MissingKeyPropertiesError
+from singer_sdk.sinks import BatchSink
+
+from dativo_singer.arrow_types import NESTED_AS_JSON
+from dativo_singer.batch_files import local_parquet_paths, read_parquet_tables
+from dativo_singer.buffer import RecordBuffer
+from dativo_singer.commit_report import CommitReport, format_commit_report
+from dativo_singer.conversion import RecordConverter, Rejected
+from dativo_singer.dead_letter import write_dead_letters
+
+
+@dataclass(frozen=True)
+class Written:
+    """What one ``write``/``finish``/``record_bookmark`` call made durable (or staged)."""
+
+    rows: int
+    snapshot_id: int | None = None
+    metadata_location: str | None = None
+    staged: bool = False  # written, but committed only by ``finish``
+
+
+class ArrowSink(BatchSink):
+    """One stream: records → Arrow chunks → (policies) → one ``write`` per commit."""
+
+    def __init__(
+        self,
+        target: Target,
+        stream_name: str,
+        schema: dict,
+        key_properties: list[str] | None,
+    ) -> None:
+        super().__init__(target, stream_name, schema, key_properties)
+        self.target = target
+        self.committed_rows = 0
+        self._keys = frozenset(key_properties or [])
+        self.buffer = RecordBuffer(
+            self._new_converter(schema, list(key_properties or [])),
+            dict(self.config.get("column_policies") or {}),
+            self.config.get("hash_salt") or "",
+        )
+
+    # The interface a target implements
+
+    @property
+    def location(self) -> str:
+        """Where the stream's data lands (table identifier, object prefix), for reports."""
+        raise NotImplementedError
+
+    @property
+    def write_mode(self) -> str:
+        """append | merge | overwrite, for reports."""
+        return "append"
+
+    @property
+    def holds_state_back(self) -> bool:
+        """True while writes are staged for ``finish`` (a full replace): no STATE may be emitted."""
+        return False
+
+    def align(self, chunks: list[pa.Table], rejected: list[Rejected]) -> pa.Table:
+        """One batch from the buffered chunks (append rows that cannot be written to
+        ``rejected``). Default: chunks concatenated, schemas unified."""
+        return pa.concat_tables(chunks, promote_options="default")
+
+    def write(self, data: pa.Table, state: dict[str, Any] | None) -> Written:
+        """Make ``data`` durable together with ``state`` (or stage it, see ``holds_state_back``)."""
+        raise NotImplementedError
+
+    def finish(self, state: dict[str, Any] | None) -> Written | None:
+        """End of input: commit what was staged. Default: nothing staged."""
+        return None
+
+    def record_bookmark(self, state: dict[str, Any]) -> Written | None:
+        """Store ``state`` where the data is, with no rows (nothing new arrived before it).
+        Returns None when nothing was written (already held, or no place to keep it yet)."""
+        return None
+
+    # Buffering
+
+    def _new_converter(self, schema: dict, key_properties: list[str]) -> RecordConverter:
+        return RecordConverter(
+            schema,
+            key_properties,
+            nested=self.config.get("nested") or NESTED_AS_JSON,
+            strict=self.config.get("schema_mode") == "strict",
+            keep_metadata=bool(self.config.get("add_record_metadata")),
+        )
+
+    def get_validator(self) -> None:
+        """No per-record JSON Schema validation: values are checked per chunk in Arrow."""
+        return None
+
+    @property
+    def is_full(self) -> bool:
+        """Never: the target commits at STATE boundaries."""
+        return False
+
+    def add(self, record: dict[str, Any], nbytes: int) -> None:
+        """Buffer one record (``nbytes``: its message size, for the byte threshold)."""
+        if not self._keys <= record.keys():
+            raise MissingKeyPropertiesError(
+                f"Record of {self.stream_name} lacks key properties {sorted(self._keys - record.keys())}"
+            )
+        self.buffer.add(record, nbytes)
+
+    def add_lines(self, lines: list[bytes], nbytes: int) -> None:
+        """Buffer raw RECORD message lines (parsed in bulk at conversion)."""
+        self.buffer.add_lines(lines, nbytes)
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """SDK path (used with stream maps): buffer the record."""
+        self.add(record, 0)
+
+    def process_batch(self, context: dict) -> None:
+        """SDK hand-off (BATCH files it decoded): buffer, never commit here."""
+        for record in context.get("records") or []:
+            self.add(record, 0)
+
+    def process_batch_files(self, encoding: Any, files: Sequence[str]) -> None:
+        """BATCH messages: local Parquet files go to Arrow directly; anything else the SDK reads."""
+        paths = local_parquet_paths(encoding, files)
+        if paths is None:
+            super().process_batch_files(encoding, files)
+            return
+        for table in read_parquet_tables(paths):
+            self.buffer.add_table(table)
+
+    def update_schema(self, schema: dict, key_properties: list[str]) -> None:
+        """A new SCHEMA mid-stream: convert what is buffered with the old one, then switch."""
+        self.buffer.set_converter(self._new_converter(schema, key_properties))
+        self.schema = self.original_schema = schema
+        self._key_properties = key_properties
+        self._keys = frozenset(key_properties)
+
+    # Committing
+
+    def flush(self, state: dict[str, Any] | None) -> bool:
+        """Commit everything buffered with ``state``; dead-letter rejects first. True when rows
+        were written (committed or staged)."""
+        if self.buffer.empty:
+            self.buffer.take()
+            return False
+        started = time.monotonic()
+        chunks, rejected = self.buffer.take()
+        data = self.align(chunks, rejected) if chunks else None
+        dead_letter_path = self._dead_letter(rejected)
+        written = self.write(data, state) if data is not None and data.num_rows else None
+        if written is not None and written.staged:
+            self.logger.info(
+                "Staged %d rows of %s for the replace at end of input", written.rows, self.stream_name
+            )
+            if rejected:  # the runner counts dead-lettered rows from commit reports
+                self.report(Written(0), len(rejected), dead_letter_path, 0.0)
+        elif written is not None or rejected:
+            self.report(written or Written(0), len(rejected), dead_letter_path, time.monotonic() - started)
+        return written is not None
+
+    def finish_stream(self, state: dict[str, Any] | None) -> bool:
+        """End of input: ``finish`` and report. True when rows were committed."""
+        started = time.monotonic()
+        written = self.finish(state)
+        if written is None:
+            return False
+        self.report(written, 0, None, time.monotonic() - started)
+        return True
+
+    def commit_bookmark(self, state: dict[str, Any]) -> None:
+        """``record_bookmark`` (never while a replace is staged), reported when it committed."""
+        if self.holds_state_back:
+            return
+        started = time.monotonic()
+        written = self.record_bookmark(state)
+        if written is not None:
+            self.report(written, 0, None, time.monotonic() - started)
+
+    def _dead_letter(self, rejected: list[Rejected]) -> str | None:
+        if not rejected:
+            return None
+        folder = self.config.get("dead_letter_dir") or "dead_letter"
+        path = str(write_dead_letters(folder, self.stream_name, rejected))
+        self.logger.warning(
+            "%d record(s) of %s rejected, written to %s (first reason: %s)",
+            len(rejected),
+            self.stream_name,
+            path,
+            rejected[0].reason,
+        )
+        return path
+
+    def report(self, written: Written, rejected: int, dead_letter_path: str | None, seconds: float) -> None:
+        """Log the commit report line (stderr) for the runner."""
+        if not written.staged:
+            self.committed_rows += written.rows
+        report = CommitReport(
+            stream=self.stream_name,
+            table=self.location,
+            rows=0 if written.staged else written.rows,
+            total_rows=self.committed_rows,
+            write_mode=self.write_mode,
+            dead_letter_rows=rejected,
+            dead_letter_path=dead_letter_path,
+            snapshot_id=written.snapshot_id,
+            metadata_location=written.metadata_location,
+            seconds=seconds,
+        )
+        self.logger.info("%s", format_commit_report(report))

@@ -1,0 +1,172 @@
+"""CommitAtStateTarget: commits at STATE boundaries, emits STATE only after the commit.
+
+When a STATE message arrives and a stream's buffer is due (rows, bytes or age), every stream is
+committed with that STATE and the STATE is then emitted (once per distinct value). Streams that
+had nothing to commit record the STATE alone (``ArrowSink.record_bookmark``), so the place the
+data lands never holds an older bookmark than the one emitted. Records that arrived after the last
+STATE are never committed under it, so a crash at any point followed by a rerun from the emitted
+state neither loses nor duplicates rows. A tap that sends no STATE for far longer than the
+thresholds is committed anyway (with a warning), to bound memory.
+
+RECORD lines in singer-sdk's compact form are handed over in bulk by ``FastSingerReader`` and
+parsed by Arrow (unless stream maps are configured, which need the SDK's per-record path).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any, cast
+
+from singer_sdk import Target
+from singer_sdk.sinks import Sink
+
+from dativo_singer.reader import FastSingerReader
+from dativo_singer.settings import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_ROWS, DEFAULT_BATCH_SECONDS
+from dativo_singer.sink import ArrowSink
+
+# Without a STATE message the buffer still has to be committed at some point (memory): at this
+# many times the byte threshold, or many times the row threshold, whichever comes first.
+HARD_LIMIT_BYTES_FACTOR = 2
+HARD_LIMIT_ROWS_FACTOR = 20
+
+
+class CommitAtStateTarget(Target):
+    """Base of Dativo targets: subclasses set ``default_sink_class`` to an ``ArrowSink``."""
+
+    message_reader_class = FastSingerReader
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.latest_state: dict[str, Any] | None = None
+        self.bookmark_properties: dict[str, list[str] | None] = {}
+        self._due_rows = int(self.config.get("batch_size_rows") or DEFAULT_BATCH_ROWS)
+        self._due_bytes = int(self.config.get("batch_size_bytes") or DEFAULT_BATCH_BYTES)
+        self._due_seconds = float(self.config.get("batch_seconds") or DEFAULT_BATCH_SECONDS)
+        self._fast_path = not self.config.get("stream_maps")
+        self._warned_no_state = False
+        self._emitted_state: dict[str, Any] | None = None
+        if self._fast_path:
+            cast(FastSingerReader, self.message_reader).record_lines_callback = self._process_record_lines
+
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict | None = None,
+        schema: dict | None = None,
+        key_properties: Any = None,
+    ) -> Sink:
+        """The stream's sink; a changed SCHEMA updates it in place (its buffer is kept)."""
+        existing = self._sinks_active.get(stream_name)
+        if (
+            existing is not None
+            and schema is not None
+            and (
+                existing.original_schema != schema
+                or list(existing.key_properties) != list(key_properties or [])
+            )
+        ):
+            cast(ArrowSink, existing).update_schema(schema, list(key_properties or []))
+            return existing
+        return super().get_sink(stream_name, record=record, schema=schema, key_properties=key_properties)
+
+    def _sinks(self) -> list[ArrowSink]:
+        return [cast(ArrowSink, s) for s in self._sinks_active.values()]
+
+    # Messages
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        self.bookmark_properties[message_dict.get("stream", "")] = message_dict.get("bookmark_properties")
+        super()._process_schema_message(message_dict)
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        if not self._fast_path:
+            super()._process_record_message(message_dict)
+            return
+        sink = self._sink_of(message_dict.get("stream"))
+        reader = cast(FastSingerReader, self.message_reader)
+        sink.add(message_dict["record"], reader.current_line_bytes)
+        self._check_hard_limit(sink)
+
+    def _process_record_lines(self, stream: str, lines: list[bytes], nbytes: int) -> None:
+        """Raw RECORD lines of one stream, in order (see FastSingerReader)."""
+        sink = self._sink_of(stream)
+        sink.add_lines(lines, nbytes)
+        self._check_hard_limit(sink)
+
+    def _sink_of(self, stream: Any) -> ArrowSink:
+        sink = self._sinks_active.get(stream)
+        if sink is None:
+            self._assert_sink_exists(str(stream))  # raises: a RECORD before its SCHEMA
+        return cast(ArrowSink, sink)
+
+    def _check_hard_limit(self, sink: ArrowSink) -> None:
+        buffer = sink.buffer
+        if buffer.rows < HARD_LIMIT_ROWS_FACTOR * self._due_rows and (
+            buffer.nbytes < HARD_LIMIT_BYTES_FACTOR * self._due_bytes
+        ):
+            return
+        if not self._warned_no_state:
+            self.logger.warning(
+                "No STATE message for %d buffered rows of %s: committing without a bookmark "
+                "boundary (a rerun after a crash may repeat these rows)",
+                buffer.rows,
+                sink.stream_name,
+            )
+            self._warned_no_state = True
+        self._flush_all(emit_state=False)
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        self._assert_line_requires(message_dict, requires={"value"})
+        self.latest_state = message_dict["value"]
+        if self._any_due():
+            self._flush_all()
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        sink = self._sinks_active.get(message_dict["stream"])
+        if sink is not None:
+            sink.activate_version(message_dict["version"])
+
+    # Committing
+
+    def _any_due(self) -> bool:
+        now = time.monotonic()
+        for sink in self._sinks():
+            buffer = sink.buffer
+            if buffer.rows >= self._due_rows or buffer.nbytes >= self._due_bytes:
+                return True
+            if buffer.since is not None and now - buffer.since >= self._due_seconds:
+                return True
+        return False
+
+    def _flush_all(self, *, emit_state: bool = True) -> None:
+        state = copy.deepcopy(self.latest_state)
+        idle = [sink for sink in self._sinks() if not sink.flush(state)]
+        # A stream being replaced (overwrite) has nothing durable until the end: no STATE yet.
+        if emit_state and not any(s.holds_state_back for s in self._sinks()):
+            self._emit_state(state, idle)
+
+    def _emit_state(self, state: dict[str, Any] | None, idle: list[ArrowSink]) -> None:
+        """Write STATE (once per distinct value) now that what it covers is committed; streams
+        that committed nothing under it record it alone first."""
+        if state is None or state == self._emitted_state:
+            return
+        for sink in idle:
+            sink.commit_bookmark(state)
+        self._write_state_message(state)
+        self._emitted_state = state
+
+    def process_endofpipe(self) -> None:
+        """End of input: commit every stream (and every staged replace) with the last STATE,
+        then emit it."""
+        state = copy.deepcopy(self.latest_state)
+        idle = []
+        for sink in self._sinks():
+            flushed = sink.flush(state)
+            finished = sink.finish_stream(state)
+            if not (flushed or finished):
+                idle.append(sink)
+        self._emit_state(state, idle)
+        for sink in self._sinks():
+            sink.clean_up()

@@ -1,0 +1,87 @@
+"""Every use of pyiceberg internals (underscored names, pydantic copies, snapshot producers), one
+function each, so a pyiceberg upgrade touches this file only. Each has a test on a real embedded
+catalog (tests/unit/test_pyiceberg_internals.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterable
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+from pyiceberg.expressions import AlwaysTrue
+from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
+from pyiceberg.manifest import DataFile
+from pyiceberg.schema import Schema, assign_fresh_schema_ids
+from pyiceberg.table import FileScanTask, Table, TableProperties
+
+_HUGE_FILE = str(2**40)
+
+
+def iceberg_schema(arrow: pa.Schema) -> Schema:
+    """The Iceberg schema ``create_table`` would make of ``arrow`` (same fresh field ids), so a
+    partition spec or docs can refer to its fields before the table exists."""
+    return assign_fresh_schema_ids(Catalog._convert_schema_if_needed(arrow))
+
+
+def write_data_files(
+    table: Table, rows: pa.Table, write_uuid: uuid.UUID, counter: itertools.count[int]
+) -> list[DataFile]:
+    """Write ``rows`` as new data files of ``table`` (its spec and write properties), uncommitted."""
+    return list(
+        _dataframe_to_data_files(
+            table_metadata=table.metadata, df=rows, io=table.io, write_uuid=write_uuid, counter=counter
+        )
+    )
+
+
+def write_unsplit_data_files(
+    table: Table, rows: pa.Table, write_uuid: uuid.UUID, counter: itertools.count[int]
+) -> list[DataFile]:
+    """Like ``write_data_files`` with no split by target file size (one file per partition)."""
+    properties = {**table.metadata.properties, TableProperties.WRITE_TARGET_FILE_SIZE_BYTES: _HUGE_FILE}
+    metadata = table.metadata.model_copy(update={"properties": properties})
+    return list(
+        _dataframe_to_data_files(
+            table_metadata=metadata, df=rows, io=table.io, write_uuid=write_uuid, counter=counter
+        )
+    )
+
+
+def read_data_files(table: Table, tasks: Iterable[FileScanTask]) -> pa.Table:
+    """The rows of the given scan tasks, in the table's current schema."""
+    return ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue()).to_table(tasks)
+
+
+def append_data_files(
+    table: Table, files: Iterable[DataFile], properties: dict[str, str], branch: str = "main"
+) -> None:
+    """One fast-append snapshot on ``branch`` adding already written data files."""
+    with table.transaction() as tx:
+        update = tx.update_snapshot(snapshot_properties=properties, branch=branch)
+        with update.fast_append() as append:
+            for data_file in files:
+                append.append_data_file(data_file)
+
+
+def swap_data_files(
+    table: Table,
+    removed: Iterable[DataFile],
+    added: Iterable[DataFile],
+    properties: dict[str, str],
+    write_uuid: uuid.UUID,
+    branch: str = "main",
+) -> None:
+    """One overwrite snapshot on ``branch``: ``removed`` files out, ``added`` files in."""
+    with table.transaction() as tx:
+        update = tx.update_snapshot(snapshot_properties=properties, branch=branch)
+        with update.overwrite(write_uuid) as overwrite:
+            # Every manifest is a candidate (also of unpartitioned tables); only the files
+            # listed are removed from them.
+            overwrite.delete_by_predicate(AlwaysTrue())
+            for data_file in removed:
+                overwrite.delete_data_file(data_file)
+            for data_file in added:
+                overwrite.append_data_file(data_file)

@@ -1,0 +1,101 @@
+"""`dativo run` on CSV files that grow, are edited or fixed between runs: every row lands once,
+an edited file's rows replace its earlier rows, with or without a primary key."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers.project import Project
+from tests.integration.test_exactly_once import _ids, _write_big_csv
+
+pytestmark = pytest.mark.integration
+
+
+def _rows(project: Project) -> list[dict[str, object]]:
+    from target_iceberg.catalog import open_catalog
+
+    table = open_catalog({"warehouse_dir": str(project.root / "warehouse")}).load_table("acme.csv_deals")
+    return table.scan(selected_fields=("deal_id", "deal_name")).to_arrow().to_pylist()
+
+
+def _later(path: Path) -> None:
+    stamp = path.stat().st_mtime_ns + 1_000_000_000
+    os.utime(path, ns=(stamp, stamp))
+
+
+def _job(project: Project, keyed: bool) -> Path:
+    job = project.deals_job(target={"batch": {"rows": 1000}})
+    if not keyed:
+        asset = project.root / "assets/csv/v1.0/deals.yaml"
+        data = yaml.safe_load(asset.read_text())
+        del data["asset"]["primary_key"]
+        asset.write_text(yaml.safe_dump(data, sort_keys=False))
+    return project.write_job("deals", job)
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_a_grown_file_adds_only_its_new_rows(project: Project, keyed: bool) -> None:
+    _write_big_csv(project, "a.csv", 1, 5000)
+    job = _job(project, keyed)
+    assert project.dativo("run", "--config", str(job)).returncode == 0
+    path = project.root / "data/deals/a.csv"
+    with path.open("a") as handle:
+        handle.write("5001,Deal 5001,C,proposal,1.25,USD,0.5,false,o@example.com,2024-01-01T00:00:00Z,\n")
+    _later(path)
+    code, summary, stderr = project.run_json("--config", str(job))
+    assert code == 0, stderr
+    assert summary["streams"][0]["rows"] == 1
+    assert sorted(_ids(project)) == list(range(1, 5002))
+
+
+@pytest.mark.parametrize("keyed", [True, False])
+def test_an_edited_file_replaces_its_rows(project: Project, keyed: bool) -> None:
+    _write_big_csv(project, "a.csv", 1, 3000)
+    _write_big_csv(project, "b.csv", 3001, 100)
+    job = _job(project, keyed)
+    assert project.dativo("run", "--config", str(job)).returncode == 0
+    path = project.root / "data/deals/a.csv"
+    text = (
+        path.read_text()
+        .replace("\n7,Deal 7,", "\n7,Deal seven,")
+        .replace("\n2999,Deal 2999,C", "\n2999,Deal 2999,C")
+    )
+    lines = text.splitlines(keepends=True)
+    path.write_text("".join(line for line in lines if not line.startswith("12,")))  # one row removed
+    _later(path)
+    code, _, stderr = project.run_json("--config", str(job))
+    assert code == 0, stderr
+    rows = {r["deal_id"]: r["deal_name"] for r in _rows(project)}
+    assert len(_ids(project)) == 3099  # each row once: 2,999 of a.csv's new version + 100 of b.csv
+    assert rows[7] == "Deal seven" and 12 not in rows and rows[3050] == "Deal 3050"
+
+
+def test_a_file_fixed_after_a_failed_run_lands_exactly_once(project: Project) -> None:
+    _write_big_csv(project, "a.csv", 1, 30000)
+    path = project.root / "data/deals/a.csv"
+    good = path.read_text()
+    path.write_text(good.replace("\n25000,Deal 25000,", "\n25000,Deal,25000,", 1))  # one field too many
+    job = _job(project, keyed=False)
+    failed = project.dativo("run", "--config", str(job))
+    assert failed.returncode == 2, failed.stderr
+    assert "line 25001" in failed.stderr and "fields" in failed.stderr, failed.stderr
+    committed = len(_ids(project))
+    assert 0 < committed < 25000  # the tap sends a STATE every 10,000 rows
+    path.write_text(good)
+    _later(path)
+    assert project.dativo("run", "--config", str(job)).returncode == 0
+    assert sorted(_ids(project)) == list(range(1, 30001))
+
+
+def test_a_deleted_files_rows_stay(project: Project) -> None:
+    _write_big_csv(project, "a.csv", 1, 100)
+    _write_big_csv(project, "b.csv", 101, 100)
+    job = _job(project, keyed=True)
+    assert project.dativo("run", "--config", str(job)).returncode == 0
+    (project.root / "data/deals/b.csv").unlink()
+    assert project.dativo("run", "--config", str(job)).returncode == 0
+    assert sorted(_ids(project)) == list(range(1, 201))
