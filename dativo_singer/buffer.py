@@ -34,6 +34,8 @@ class RecordBuffer:
         self.rows = 0
         self.nbytes = 0
         self.since: float | None = None
+        # (chunks, rejects, rows) at the last STATE: what a STATE covers (None: no STATE yet)
+        self._covered: tuple[int, int, int] | None = None
 
     @property
     def empty(self) -> bool:
@@ -89,6 +91,23 @@ class RecordBuffer:
             self._chunks.append(apply_policies(data, self._policies, self._salt))
         self._rejected.extend(rejected)
 
+    def mark_covered(self) -> None:
+        """A STATE arrived: everything buffered so far is covered by it (chunks end here)."""
+        self.convert_pending()
+        self._covered = (len(self._chunks), len(self._rejected), self.rows)
+
+    def drop_uncovered(self) -> int:
+        """Drop what arrived after the last STATE; the number of records dropped. Before any
+        STATE nothing is dropped (a tap that sends none has no bookmark to protect)."""
+        if self._covered is None:
+            return 0
+        self.convert_pending()
+        chunks, rejects, rows = self._covered
+        dropped = self.rows - rows
+        del self._chunks[chunks:], self._rejected[rejects:]
+        self.rows = rows
+        return dropped
+
     def take(self) -> tuple[list[pa.Table], list[Rejected]]:
         """Everything buffered (chunks and rejects), leaving the buffer empty."""
         self.convert_pending()
@@ -96,4 +115,6 @@ class RecordBuffer:
         self._chunks, self._rejected = [], []
         self.rows = self.nbytes = 0
         self.since = None
+        if self._covered is not None:
+            self._covered = (0, 0, 0)
         return taken

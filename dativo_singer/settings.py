@@ -53,4 +53,12 @@ SHARED_TARGET_PROPERTIES: list[th.Property] = [
         default=DEFAULT_BATCH_SECONDS,
         description="Commit when the oldest buffered record is this old",
     ),
+    th.Property(
+        "commit_records_after_last_state",
+        th.BooleanType,
+        default=False,
+        description="At end of input, also commit records that came after the last STATE "
+        "(by default they are not: input ending without a STATE covering them may be a tap that "
+        "died, and a rerun reads them again). Taps that never send STATE are committed in full.",
+    ),
 ]

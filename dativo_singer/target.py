@@ -15,7 +15,11 @@ parsed by Arrow (unless stream maps are configured, which need the SDK's per-rec
 from __future__ import annotations
 
 import copy
+import os
+import signal
+import sys
 import time
+from types import FrameType
 from typing import Any, cast
 
 from singer_sdk import Target
@@ -120,8 +124,21 @@ class CommitAtStateTarget(Target):
     def _process_state_message(self, message_dict: dict) -> None:
         self._assert_line_requires(message_dict, requires={"value"})
         self.latest_state = message_dict["value"]
+        for sink in self._sinks():
+            sink.buffer.mark_covered()
         if self._any_due():
             self._flush_all()
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: stop at once, committing nothing more. (singer-sdk would drain every
+        sink and exit 0, committing records no STATE covers.) What was committed stands with
+        its bookmark; a rerun from the last emitted STATE continues exactly."""
+        self.logger.warning(
+            "Received %s: stopping without committing the records buffered since the last commit",
+            signal.Signals(signum).name,
+        )
+        sys.stdout.flush()
+        os._exit(128 + signum)
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
         sink = self._sinks_active.get(message_dict["stream"])
@@ -159,8 +176,21 @@ class CommitAtStateTarget(Target):
 
     def process_endofpipe(self) -> None:
         """End of input: commit every stream (and every staged replace) with the last STATE,
-        then emit it."""
+        then emit it. Records after the last STATE are not committed (unless
+        ``commit_records_after_last_state``): input that ends without a STATE covering them may
+        be a tap that died, and a rerun from that STATE reads them again."""
         state = copy.deepcopy(self.latest_state)
+        if not self.config.get("commit_records_after_last_state"):
+            for sink in self._sinks():
+                dropped = sink.buffer.drop_uncovered()
+                if dropped:
+                    self.logger.warning(
+                        "%d record(s) of %s came after the last STATE and were not committed: the "
+                        "input ended without a STATE covering them (a rerun from that STATE reads "
+                        "them again; commit_records_after_last_state changes this)",
+                        dropped,
+                        sink.stream_name,
+                    )
         idle = []
         for sink in self._sinks():
             flushed = sink.flush(state)

@@ -261,3 +261,60 @@ def test_a_stream_without_rows_creates_nothing(target: TargetUnderTest, tmp_path
     assert emitted_states(result) == [{"pos": 0}]
     assert target.read_rows(config, "items") is None
     assert target.committed_bookmark(config, "items") is None
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_terminated_target_commits_nothing_more_and_exits_non_zero(
+    target: TargetUnderTest, tmp_path: Path, signum: int
+) -> None:
+    """singer-sdk's own handler drains every sink and exits 0; a Dativo target stops at once."""
+    config = {**target.make_config(tmp_path), "batch_size_rows": 100}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    proc = subprocess.Popen(
+        [*target.command, "--config", str(tmp_path / "config.json")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    covered = encode([*_messages(0, 100, 100)], compact=True)
+    uncovered = encode(records("items", [{"id": i, "name": "late"} for i in range(101, 151)]), compact=True)
+    proc.stdin.write((covered + uncovered).encode())
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline()) == {"pos": 100}  # the first 100 are committed
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, err.decode()[-2000:]
+    assert "stopping without committing" in err.decode()
+    ids = [r["id"] for r in target.read_rows(config, "items") or []]
+    assert ids == list(range(1, 101))
+
+
+def test_records_after_the_last_state_are_not_committed_at_end_of_input(
+    target: TargetUnderTest, tmp_path: Path
+) -> None:
+    """Input that ends without a STATE covering its last records may be a tap that died: they
+    are left for the rerun from that STATE, which reads them again (no duplicates)."""
+    config = target.make_config(tmp_path)
+    late = records("items", [{"id": i, "name": "late"} for i in range(31, 41)])
+    result = _run(target, config, [*_messages(0, 30, 10), *late], tmp_path)
+    assert "10 record(s) of items came after the last STATE and were not committed" in result.stderr
+    assert emitted_states(result)[-1] == {"pos": 30}
+    assert [r["id"] for r in target.read_rows(config, "items") or []] == list(range(1, 31))
+
+    rerun = _run(target, config, _messages(30, 40, 10), tmp_path)  # the tap resumes after pos 30
+    assert emitted_states(rerun)[-1] == {"pos": 40}
+    assert [r["id"] for r in target.read_rows(config, "items") or []] == list(range(1, 41))
+
+
+@pytest.mark.parametrize("setting", [False, True])
+def test_a_tap_without_state_or_the_setting_commits_everything(
+    target: TargetUnderTest, tmp_path: Path, setting: bool
+) -> None:
+    config = {**target.make_config(tmp_path), "commit_records_after_last_state": setting}
+    late = records("items", [{"id": i, "name": "late"} for i in range(31, 41)])
+    messages = [*_messages(0, 30, 10), *late] if setting else [schema("items", PROPS, ["id"]), *late]
+    result = _run(target, config, messages, tmp_path)
+    assert "after the last STATE" not in result.stderr
+    expected = list(range(1, 41)) if setting else list(range(31, 41))
+    assert [r["id"] for r in target.read_rows(config, "items") or []] == expected
