@@ -123,12 +123,17 @@ class RecordConverter:
         nested: str = NESTED_AS_JSON,
         strict: bool = False,
         keep_metadata: bool = False,
+        keep_columns: frozenset[str] = frozenset(),
     ) -> None:
-        if not keep_metadata:
+        if not keep_metadata:  # Singer `_sdc_` fields are left out, except ``keep_columns``
             properties = singer_schema.get("properties") or {}
             singer_schema = {
                 **singer_schema,
-                "properties": {k: v for k, v in properties.items() if not k.startswith(METADATA_PREFIX)},
+                "properties": {
+                    k: v
+                    for k, v in properties.items()
+                    if not k.startswith(METADATA_PREFIX) or k in keep_columns
+                },
             }
         self.schema = arrow_schema(singer_schema, key_properties, nested)
         properties = singer_schema.get("properties") or {}

@@ -41,6 +41,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.ArrayType(th.StringType),
         description="ingest_date, column, year|month|day|hour(col), bucket(N, col), truncate(W, col)",
     ),
+    th.Property(
+        "replace_changed_files",
+        th.BooleanType,
+        default=True,
+        description="When records carry _sdc_source_file and _sdc_source_version (tap-csv does), "
+        "keep both columns and delete the rows of a file's earlier versions in the commit that adds "
+        "its new version (an edited file replaces its rows; a grown file only adds)",
+    ),
     *SHARED_TARGET_PROPERTIES,
 ).to_dict()
 
@@ -65,4 +73,5 @@ def table_settings(
         table_properties=dict(config.get("table_properties") or {}),
         column_docs=dict(config.get("column_docs") or {}),
         strict=config.get("schema_mode") == "strict",
+        replace_changed_files=config.get("replace_changed_files", True) is not False,
     )

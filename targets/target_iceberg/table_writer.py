@@ -25,6 +25,7 @@ from pyiceberg.types import NestedField
 
 from dativo_singer.conversion import cast_or_reject
 from dativo_singer.errors import FatalError, RetriableError
+from target_iceberg import file_versions
 from target_iceberg.catalog import classify_catalog_error
 from target_iceberg.merge import can_merge_file_by_file, merge_file_by_file
 from target_iceberg.partitioning import PartitionField, partition_spec
@@ -50,6 +51,7 @@ class TableSettings:
     table_properties: dict[str, str] = field(default_factory=dict)
     column_docs: dict[str, str] = field(default_factory=dict)
     strict: bool = False
+    replace_changed_files: bool = True  # see file_versions
 
     @property
     def identifier(self) -> str:
@@ -113,6 +115,7 @@ class TableWriter:
         self.logger = logger
         self._table: Table | None = None
         self._staged = StagedReplace()  # overwrite mode: files written now, swapped in at the end
+        self._versions: set[tuple[str, str]] = set()  # (file, version) pairs replaced this run
 
     def table(self, schema: pa.Schema) -> Table:
         """The table, created (with partition spec and column docs) or evolved to ``schema``."""
@@ -162,9 +165,8 @@ class TableWriter:
                 update.update_column(column, doc=doc)
 
     def _evolve(self, table: Table, schema: pa.Schema) -> None:
-        """Relaxed mode: add new columns and apply safe widenings; never drop or narrow."""
-        if self.settings.strict:
-            return
+        """Relaxed mode: add new columns and apply safe widenings; never drop or narrow. Strict
+        mode adds only the source-file version columns (our own bookkeeping, see file_versions)."""
         existing = {f.name: f.type for f in table.schema().as_arrow()}
         changes = [
             f.with_nullable(True)
@@ -172,6 +174,8 @@ class TableWriter:
             if f.name not in existing
             or (f.type != existing[f.name] and is_widening(existing[f.name], f.type))
         ]
+        if self.settings.strict:
+            changes = [f for f in changes if f.name in file_versions.COLUMNS and f.name not in existing]
         if not changes:
             return
         self.logger.info(
@@ -222,7 +226,10 @@ class TableWriter:
             return self._table
         if s.write_mode == "merge":
             data = latest_per_key(data, s.key_properties)
-        return self._with_retries(lambda table: self._transaction(table, data, properties, s.write_mode))
+        replaced = file_versions.superseded(data, self._versions) if s.replace_changed_files else None
+        return self._with_retries(
+            lambda table: self._transaction(table, data, properties, s.write_mode, replaced)
+        )
 
     def finish(self, properties: dict[str, str]) -> Table | None:
         """Overwrite mode: commit the replace staged by this run (nothing staged: no change)."""
@@ -284,15 +291,25 @@ class TableWriter:
         table.manage_snapshots().create_branch(snapshot.snapshot_id, branch).commit()
         self.logger.info("Created branch %s of %s", branch, self.settings.identifier)
 
-    def _transaction(self, table: Table, data: pa.Table, props: dict[str, str], mode: str) -> None:
+    def _transaction(
+        self,
+        table: Table,
+        data: pa.Table,
+        props: dict[str, str],
+        mode: str,
+        replaced: BooleanExpression | None = None,
+    ) -> None:
+        """One commit; ``replaced`` (rows of files' earlier versions) is deleted in it."""
         branch = self.settings.branch or "main"
         keys = self.settings.key_properties
-        if mode == "merge" and can_merge_file_by_file(table, keys, branch):
+        if mode == "merge" and replaced is None and can_merge_file_by_file(table, keys, branch):
             merge_file_by_file(table, data, keys[0], props, branch)
             return
         kwargs: dict[str, Any] = {"snapshot_properties": props, "branch": branch}
         has_rows = branch_head(table, branch)
         with table.transaction() as tx:
+            if replaced is not None and has_rows is not None:
+                tx.delete(replaced, **kwargs)
             if mode == "merge" and self.settings.key_properties and has_rows is not None:
                 tx.delete(key_filter(data, self.settings.key_properties), **kwargs)
                 tx.append(data, **kwargs)
