@@ -20,7 +20,7 @@ demo: install
 	$(BIN)/dativo show --config jobs/acme/csv_deals_to_iceberg.yaml --limit 5
 
 test: install schema-validate services peers
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra --durations=15
 
 test-unit: install
 	$(PY) -m pytest -q tests/unit tests/standard

@@ -179,3 +179,13 @@ def test_tenant_with_a_newline_and_duplicate_keys_are_refused(
     lines = _errors(result.stderr)
     assert any(message in line for line in lines), lines
     assert not any((project.root / "jobs").glob("*\n*"))
+
+
+def test_a_dead_letter_path_that_is_a_file_is_refused_before_any_table(project: Project) -> None:
+    project.write_deals("a.csv", [ROW])
+    project.write("dead_letter", "a file where the dead-letter folder should be")
+    checked, ran = _validate_and_run(project, project.deals_job())
+    line = "dativo: error: jobs/acme/j.yaml: target: dead-letter folder cannot be made: "
+    assert len(checked) == 1 and checked[0].startswith(line) and checked[0].endswith("/dead_letter is a file")
+    assert checked == ran
+    assert not (project.root / "warehouse").exists()

@@ -57,13 +57,22 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run(
-    args: list[str | Path], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-    stdin: bytes | None = None, timeout: float = 180,
+    args: list[str | Path],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdin: bytes | None = None,
+    timeout: float = 180,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run a program; fail with its stderr tail when it exits non-zero."""
     result = subprocess.run(
-        [str(a) for a in args], cwd=cwd, env=env or clean_env(), input=stdin,
-        capture_output=True, timeout=timeout, check=False,
+        [str(a) for a in args],
+        cwd=cwd,
+        env=env or clean_env(),
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
     )
     if result.returncode != 0:
         raise AssertionError(
@@ -74,7 +83,11 @@ def run(
 
 
 def pipe(
-    tap: list[str | Path], target: list[str | Path], *, cwd: Path, env: dict[str, str] | None = None,
+    tap: list[str | Path],
+    target: list[str | Path],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
     timeout: float = 180,
 ) -> tuple[bytes, bytes]:
     """``tap | target`` as two processes joined by a pipe; returns (tap stdout, target stdout).

@@ -22,27 +22,52 @@ UTC = timezone.utc
 pytestmark = pytest.mark.integration
 
 FIRST_ROWS = [
-    {"id": 1, "customer": "Zoë Ångström", "amount": 19.99,
-     "ordered_at": datetime(2024, 1, 3, 10, 15, tzinfo=UTC), "note": "first order"},
-    {"id": 2, "customer": "Tailspin Toys", "amount": 1250.0,
-     "ordered_at": datetime(2024, 1, 4, 8, 0, tzinfo=UTC), "note": None},
-    {"id": 3, "customer": "Contoso, Ltd.", "amount": 0.05,
-     "ordered_at": datetime(2024, 1, 5, 23, 59, 59, tzinfo=UTC), "note": 'said "rush"'},
+    {
+        "id": 1,
+        "customer": "Zoë Ångström",
+        "amount": 19.99,
+        "ordered_at": datetime(2024, 1, 3, 10, 15, tzinfo=UTC),
+        "note": "first order",
+    },
+    {
+        "id": 2,
+        "customer": "Tailspin Toys",
+        "amount": 1250.0,
+        "ordered_at": datetime(2024, 1, 4, 8, 0, tzinfo=UTC),
+        "note": None,
+    },
+    {
+        "id": 3,
+        "customer": "Contoso, Ltd.",
+        "amount": 0.05,
+        "ordered_at": datetime(2024, 1, 5, 23, 59, 59, tzinfo=UTC),
+        "note": 'said "rush"',
+    },
 ]
 NEW_CSV = (
     "id,customer,amount,ordered_at,note\n"
-    "4,Fabrikam,7.25,2024-02-01T12:00:00+02:00,\"two\nlines\"\n"
+    '4,Fabrikam,7.25,2024-02-01T12:00:00+02:00,"two\nlines"\n'
     "5,,-0.5,,new\n"
 )
 NEW_ROWS = [
-    {"id": 4, "customer": "Fabrikam", "amount": 7.25,
-     "ordered_at": datetime(2024, 2, 1, 10, 0, tzinfo=UTC), "note": "two\nlines"},
+    {
+        "id": 4,
+        "customer": "Fabrikam",
+        "amount": 7.25,
+        "ordered_at": datetime(2024, 2, 1, 10, 0, tzinfo=UTC),
+        "note": "two\nlines",
+    },
     {"id": 5, "customer": None, "amount": -0.5, "ordered_at": None, "note": "new"},
 ]
 GROWN_CSV = "6,Woodgrove Bank,100,2024-02-02T00:00:00Z,grown\n"
 GROWN_ROWS = [
-    {"id": 6, "customer": "Woodgrove Bank", "amount": 100.0,
-     "ordered_at": datetime(2024, 2, 2, tzinfo=UTC), "note": "grown"},
+    {
+        "id": 6,
+        "customer": "Woodgrove Bank",
+        "amount": 100.0,
+        "ordered_at": datetime(2024, 2, 2, tzinfo=UTC),
+        "note": "grown",
+    },
 ]
 
 
@@ -104,10 +129,15 @@ def test_meltano_runs_tap_csv_into_target_iceberg_incrementally(tmp_path: Path, 
     _meltano(project, "run", "--no-install", "tap-csv", "target-iceberg")
     assert iceberg_rows(warehouse, TABLE, "id") == FIRST_ROWS + NEW_ROWS + GROWN_ROWS
     assert [s.summary["added-records"] for s in iceberg_table(warehouse, TABLE).metadata.snapshots] == [
-        "3", "2", "1"
+        "3",
+        "2",
+        "1",
     ]
     files = _singer_state(project)["bookmarks"]["orders"]["files"]
-    assert {Path(p).name: f["rows"] for p, f in files.items()} == {"orders-2024-01.csv": 3, "orders-2024-02.csv": 3}
+    assert {Path(p).name: f["rows"] for p, f in files.items()} == {
+        "orders-2024-01.csv": 3,
+        "orders-2024-02.csv": 3,
+    }
 
 
 def test_meltano_run_with_nothing_new_adds_nothing(tmp_path: Path, our_bin: Path) -> None:
@@ -136,7 +166,10 @@ def test_meltano_plugin_definition_matches_about(kind: str, name: str, our_bin: 
     assert set(about["capabilities"]) <= set(plugin["capabilities"])
     secrets = {k for k, v in properties.items() if v.get("secret") or v.get("writeOnly")}
     assert secrets <= {k for k, s in settings.items() if s.get("sensitive")}
-    assert plugin["pip_url"] == "-e ../.." and (EXAMPLE / plugin["pip_url"].split()[-1] / "pyproject.toml").exists()
+    assert (
+        plugin["pip_url"] == "-e ../.."
+        and (EXAMPLE / plugin["pip_url"].split()[-1] / "pyproject.toml").exists()
+    )
     assert plugin["executable"] == name
 
 
@@ -144,7 +177,8 @@ def test_meltano_redacts_the_sensitive_settings(tmp_path: Path, our_bin: Path) -
     project = _project(tmp_path, our_bin)
     meltano = peer_executable("meltano")
     env = clean_env(
-        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false", NO_COLOR="1",
+        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+        NO_COLOR="1",
         TARGET_ICEBERG_HASH_SALT="s3cr3t-salt",
         TARGET_ICEBERG_CATALOG='{"type": "rest", "uri": "http://127.0.0.1:1", "credential": "id:s3cr3t-cred"}',
     )

@@ -35,14 +35,42 @@ SCHEMA = {
 }
 # Records as the tap types them (tap-csv normalizes date-times to ISO 8601 with an offset).
 RECORDS = [
-    {"id": 9007199254740993, "name": 'Zoë, "the" Ångström 🚀', "amount": 12.5,
-     "ts": "2024-01-03T10:15:00+00:00", "flag": True, "_sdc_source_file": "people.csv", "_sdc_source_lineno": 2},
-    {"id": 2, "name": "multi\nline", "amount": None, "ts": "2024-02-01T00:00:00+02:00", "flag": False,
-     "_sdc_source_file": "people.csv", "_sdc_source_lineno": 3},
-    {"id": 3, "name": None, "amount": -0.000001, "ts": None, "flag": None,
-     "_sdc_source_file": "people.csv", "_sdc_source_lineno": 6},
-    {"id": -9223372036854775808, "name": "日本語", "amount": 1000.0, "ts": "2024-12-31T23:59:59.999999+00:00",
-     "flag": False, "_sdc_source_file": "people.csv", "_sdc_source_lineno": 7},
+    {
+        "id": 9007199254740993,
+        "name": 'Zoë, "the" Ångström 🚀',
+        "amount": 12.5,
+        "ts": "2024-01-03T10:15:00+00:00",
+        "flag": True,
+        "_sdc_source_file": "people.csv",
+        "_sdc_source_lineno": 2,
+    },
+    {
+        "id": 2,
+        "name": "multi\nline",
+        "amount": None,
+        "ts": "2024-02-01T00:00:00+02:00",
+        "flag": False,
+        "_sdc_source_file": "people.csv",
+        "_sdc_source_lineno": 3,
+    },
+    {
+        "id": 3,
+        "name": None,
+        "amount": -0.000001,
+        "ts": None,
+        "flag": None,
+        "_sdc_source_file": "people.csv",
+        "_sdc_source_lineno": 6,
+    },
+    {
+        "id": -9223372036854775808,
+        "name": "日本語",
+        "amount": 1000.0,
+        "ts": "2024-12-31T23:59:59.999999+00:00",
+        "flag": False,
+        "_sdc_source_file": "people.csv",
+        "_sdc_source_lineno": 7,
+    },
 ]
 
 
@@ -50,12 +78,15 @@ RECORDS = [
 def tap(tmp_path: Path, our_bin: Path) -> list[str | Path]:
     """tap-csv over one file with awkward values, as an argv."""
     (tmp_path / "people.csv").write_text(SOURCE, encoding="utf-8")
-    config = write_json(tmp_path / "tap.json", {
-        "base_dir": str(tmp_path),
-        "files": [{"object": "people", "path": "people.csv"}],
-        "schemas": {"people": SCHEMA},
-        "key_properties": {"people": ["id"]},
-    })
+    config = write_json(
+        tmp_path / "tap.json",
+        {
+            "base_dir": str(tmp_path),
+            "files": [{"object": "people", "path": "people.csv"}],
+            "schemas": {"people": SCHEMA},
+            "key_properties": {"people": ["id"]},
+        },
+    )
     return [our_bin / "tap-csv", "--config", config]
 
 
@@ -84,16 +115,42 @@ def test_tap_csv_into_meltanolabs_target_csv(tmp_path: Path, tap: list[str | Pat
     version = _file_version(sent)
     assert [row.pop("_sdc_source_version") for row in rows] == [version] * 4
     assert rows == [
-        {"id": "9007199254740993", "name": 'Zoë, "the" Ångström 🚀', "amount": "12.5",
-         "ts": "2024-01-03 10:15:00+00:00", "flag": "True", "_sdc_source_file": "people.csv",
-         "_sdc_source_lineno": "2"},
-        {"id": "2", "name": "multi\nline", "amount": "", "ts": "2024-02-01 00:00:00+02:00", "flag": "False",
-         "_sdc_source_file": "people.csv", "_sdc_source_lineno": "3"},
-        {"id": "3", "name": "", "amount": "-0.000001", "ts": "", "flag": "",
-         "_sdc_source_file": "people.csv", "_sdc_source_lineno": "6"},
-        {"id": "-9223372036854775808", "name": "日本語", "amount": "1000.0",
-         "ts": "2024-12-31 23:59:59.999999+00:00", "flag": "False", "_sdc_source_file": "people.csv",
-         "_sdc_source_lineno": "7"},
+        {
+            "id": "9007199254740993",
+            "name": 'Zoë, "the" Ångström 🚀',
+            "amount": "12.5",
+            "ts": "2024-01-03 10:15:00+00:00",
+            "flag": "True",
+            "_sdc_source_file": "people.csv",
+            "_sdc_source_lineno": "2",
+        },
+        {
+            "id": "2",
+            "name": "multi\nline",
+            "amount": "",
+            "ts": "2024-02-01 00:00:00+02:00",
+            "flag": "False",
+            "_sdc_source_file": "people.csv",
+            "_sdc_source_lineno": "3",
+        },
+        {
+            "id": "3",
+            "name": "",
+            "amount": "-0.000001",
+            "ts": "",
+            "flag": "",
+            "_sdc_source_file": "people.csv",
+            "_sdc_source_lineno": "6",
+        },
+        {
+            "id": "-9223372036854775808",
+            "name": "日本語",
+            "amount": "1000.0",
+            "ts": "2024-12-31 23:59:59.999999+00:00",
+            "flag": "False",
+            "_sdc_source_file": "people.csv",
+            "_sdc_source_lineno": "7",
+        },
     ]
     # The target passes our bookmark on unchanged.
     assert json.loads(emitted.splitlines()[-1]) == _last_state(sent)
@@ -102,7 +159,9 @@ def test_tap_csv_into_meltanolabs_target_csv(tmp_path: Path, tap: list[str | Pat
 def test_tap_csv_into_target_jsonl(tmp_path: Path, tap: list[str | Path]) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    config = write_json(tmp_path / "target-jsonl.json", {"destination_path": str(out), "do_timestamp_file": False})
+    config = write_json(
+        tmp_path / "target-jsonl.json", {"destination_path": str(out), "do_timestamp_file": False}
+    )
     sent, emitted = pipe(tap, [peer_executable("target-jsonl"), "--config", config], cwd=tmp_path)
 
     assert [p.name for p in out.iterdir()] == ["people.jsonl"]

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 FIRST = [
     {"id": 1, "name": "Zoë 🚀", "doc": {"x": 1, "list": [1, "a", None]}, "mixed": 5, "big": 2**53 + 1},
     {"id": 2, "name": None, "doc": None, "mixed": "five", "big": -(2**63)},
-    {"id": 3, "name": "日本\n\"q\"", "doc": {"x": [1, 2]}, "mixed": 2.5, "big": 2**63 - 1},
+    {"id": 3, "name": '日本\n"q"', "doc": {"x": [1, 2]}, "mixed": 2.5, "big": 2**63 - 1},
 ]
 HUGE = {"id": 4, "name": "above int64", "doc": {}, "mixed": "5", "big": 2**64 - 1}
 SECOND = [
@@ -49,13 +49,26 @@ def runs(tmp_path_factory: pytest.TempPathFactory, our_bin: Path) -> dict[str, A
     data.mkdir()
     _jsonl(data / "a.jsonl", [*FIRST, HUGE])
     tap = peer_executable("tap-jsonl")
-    tap_config = write_json(work / "tap.json", {
-        "path": str(data / "*.jsonl"), "stream_name": "events", "primary_keys": ["id"],
-    })
-    target = [our_bin / "target-iceberg", "--config", write_json(work / "target.json", {
-        "warehouse_dir": str(work / "warehouse"), "namespace": "jl",
-        "dead_letter_dir": str(work / "dead_letter"),
-    })]
+    tap_config = write_json(
+        work / "tap.json",
+        {
+            "path": str(data / "*.jsonl"),
+            "stream_name": "events",
+            "primary_keys": ["id"],
+        },
+    )
+    target = [
+        our_bin / "target-iceberg",
+        "--config",
+        write_json(
+            work / "target.json",
+            {
+                "warehouse_dir": str(work / "warehouse"),
+                "namespace": "jl",
+                "dead_letter_dir": str(work / "dead_letter"),
+            },
+        ),
+    ]
     _, emitted = pipe([tap, "--config", tap_config], target, cwd=work)
     first_rows = iceberg_rows(work / "warehouse", "jl.events", "id")
     state_path = write_json(work / "state.json", json.loads(emitted.splitlines()[-1]))
@@ -91,22 +104,28 @@ def test_second_run_from_the_emitted_state_lands_each_row_once(runs: dict[str, A
     assert sorted(Path(p["context"]["_sdc_filename"]).name for p in partitions) == ["a.jsonl", "b.jsonl"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "target-iceberg defect: JSON Schema 'integer' becomes an Iceberg long; a record whose integer "
-    "is above int64 (18446744073709551615) is dead-lettered ('is not a valid int64') and its row is "
-    "missing from the table while a standalone run exits 0"
-))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "target-iceberg defect: JSON Schema 'integer' becomes an Iceberg long; a record whose integer "
+        "is above int64 (18446744073709551615) is dead-lettered ('is not a valid int64') and its row is "
+        "missing from the table while a standalone run exits 0"
+    ),
+)
 def test_integer_above_int64_lands(runs: dict[str, Any]) -> None:
     assert 4 in runs["first"]
     assert int(runs["first"][4]["big"]) == 2**64 - 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "target-iceberg defect: a column whose schema admits several JSON types (tap-jsonl infers "
-    "[integer, null, number, string]) is written as JSON text except for string values, which "
-    "are stored bare (conversion._json_text): 'five' is not JSON, and the string '5' would read "
-    "back as the number 5"
-))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "target-iceberg defect: a column whose schema admits several JSON types (tap-jsonl infers "
+        "[integer, null, number, string]) is written as JSON text except for string values, which "
+        "are stored bare (conversion._json_text): 'five' is not JSON, and the string '5' would read "
+        "back as the number 5"
+    ),
+)
 def test_mixed_type_column_reads_back_as_json(runs: dict[str, Any]) -> None:
     got = {i: _json_or_text(r["mixed"]) for i, r in runs["first"].items() if i != 4}
     assert got == {r["id"]: r["mixed"] for r in FIRST}

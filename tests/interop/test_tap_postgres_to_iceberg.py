@@ -25,29 +25,74 @@ TABLE_DDL = """CREATE TABLE {schema}.cells (
     tags int[], uid uuid, label text)"""
 # id: big, amount, at, doc, tags, uid, label (SQL literals; None is NULL)
 SOURCE_ROWS = [
-    (1, "9007199254740993", "12345678901234.123456", "'2024-03-01 12:34:56.789012+02'",
-     """'{"a": [1, 2.5], "ü": null, "n": {"deep": true}}'""", "'{1,2,3}'",
-     "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'", "'Zoë 🚀 日本\t\"q\"\n'"),
-    (2, "9223372036854775807", "-0.000001", "'1970-01-01 00:00:00+00'", "'[]'", "'{}'",
-     "'00000000-0000-0000-0000-000000000000'", "''"),
+    (
+        1,
+        "9007199254740993",
+        "12345678901234.123456",
+        "'2024-03-01 12:34:56.789012+02'",
+        """'{"a": [1, 2.5], "ü": null, "n": {"deep": true}}'""",
+        "'{1,2,3}'",
+        "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'",
+        "'Zoë 🚀 日本\t\"q\"\n'",
+    ),
+    (
+        2,
+        "9223372036854775807",
+        "-0.000001",
+        "'1970-01-01 00:00:00+00'",
+        "'[]'",
+        "'{}'",
+        "'00000000-0000-0000-0000-000000000000'",
+        "''",
+    ),
     (3, "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL"),
-    (4, "-9223372036854775808", "99999999999999.999999", "'2262-04-11 23:47:16.854775+00'",
-     """'"5"'""", "'{-2147483648,2147483647}'", "'ffffffff-ffff-ffff-ffff-ffffffffffff'", "'  '"),
-    (5, "-9007199254740993", "0.000000", "'2000-02-29 23:59:59.999999-05:30'", "'5'", "'{0}'",
-     "NULL", "'line1\r\nline2'"),
+    (
+        4,
+        "-9223372036854775808",
+        "99999999999999.999999",
+        "'2262-04-11 23:47:16.854775+00'",
+        """'"5"'""",
+        "'{-2147483648,2147483647}'",
+        "'ffffffff-ffff-ffff-ffff-ffffffffffff'",
+        "'  '",
+    ),
+    (
+        5,
+        "-9007199254740993",
+        "0.000000",
+        "'2000-02-29 23:59:59.999999-05:30'",
+        "'5'",
+        "'{0}'",
+        "NULL",
+        "'line1\r\nline2'",
+    ),
 ]
 # Expected cells as Python values: what the source holds.
 EXPECTED: dict[str, dict[int, Any]] = {
     "big": {1: 2**53 + 1, 2: 2**63 - 1, 3: None, 4: -(2**63), 5: -(2**53) - 1},
-    "amount": {1: Decimal("12345678901234.123456"), 2: Decimal("-0.000001"), 3: None,
-               4: Decimal("99999999999999.999999"), 5: Decimal("0")},
-    "at": {1: datetime(2024, 3, 1, 10, 34, 56, 789012, tzinfo=UTC), 2: datetime(1970, 1, 1, tzinfo=UTC),
-           3: None, 4: datetime(2262, 4, 11, 23, 47, 16, 854775, tzinfo=UTC),
-           5: datetime(2000, 3, 1, 5, 29, 59, 999999, tzinfo=UTC)},
+    "amount": {
+        1: Decimal("12345678901234.123456"),
+        2: Decimal("-0.000001"),
+        3: None,
+        4: Decimal("99999999999999.999999"),
+        5: Decimal("0"),
+    },
+    "at": {
+        1: datetime(2024, 3, 1, 10, 34, 56, 789012, tzinfo=UTC),
+        2: datetime(1970, 1, 1, tzinfo=UTC),
+        3: None,
+        4: datetime(2262, 4, 11, 23, 47, 16, 854775, tzinfo=UTC),
+        5: datetime(2000, 3, 1, 5, 29, 59, 999999, tzinfo=UTC),
+    },
     "doc": {1: {"a": [1, 2.5], "ü": None, "n": {"deep": True}}, 2: [], 3: None, 4: "5", 5: 5},
     "tags": {1: [1, 2, 3], 2: [], 3: None, 4: [-(2**31), 2**31 - 1], 5: [0]},
-    "uid": {1: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", 2: "00000000-0000-0000-0000-000000000000",
-            3: None, 4: "ffffffff-ffff-ffff-ffff-ffffffffffff", 5: None},
+    "uid": {
+        1: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+        2: "00000000-0000-0000-0000-000000000000",
+        3: None,
+        4: "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        5: None,
+    },
     "label": {1: 'Zoë 🚀 日本\t"q"\n', 2: "", 3: None, 4: "  ", 5: "line1\r\nline2"},
 }
 
@@ -68,8 +113,9 @@ def pipeline(
 ) -> Iterator[tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]]:
     """tap-postgres | target-iceberg once: (records the tap sent, table rows), each by id."""
     schema = f"interop_{uuid.uuid4().hex[:10]}"
-    conn = psycopg2.connect(host=pg_service.host, port=pg_service.port, user=pg_service.user,
-                            dbname=pg_service.db)
+    conn = psycopg2.connect(
+        host=pg_service.host, port=pg_service.port, user=pg_service.user, dbname=pg_service.db
+    )
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -79,25 +125,40 @@ def pipeline(
                 cur.execute(f"INSERT INTO {schema}.cells VALUES ({row[0]}, {', '.join(row[1:])})")
         work = tmp_path_factory.mktemp("tap-postgres")
         tap = peer_executable("tap-postgres")
-        tap_config = write_json(work / "tap.json", {
-            "host": pg_service.host, "port": pg_service.port, "user": pg_service.user,
-            "password": "unused", "database": pg_service.db, "filter_schemas": [schema],
-        })
+        tap_config = write_json(
+            work / "tap.json",
+            {
+                "host": pg_service.host,
+                "port": pg_service.port,
+                "user": pg_service.user,
+                "password": "unused",
+                "database": pg_service.db,
+                "filter_schemas": [schema],
+            },
+        )
         catalog = json.loads(run([tap, "--config", tap_config, "--discover"], cwd=work).stdout)
         (stream,) = catalog["streams"]
         for entry in stream["metadata"]:
             entry["metadata"]["selected"] = True
         catalog_path = write_json(work / "catalog.json", catalog)
-        target_config = write_json(work / "target.json", {
-            "warehouse_dir": str(work / "warehouse"), "namespace": "pg",
-            "table_names": {stream["tap_stream_id"]: "cells"},
-            "dead_letter_dir": str(work / "dead_letter"),
-        })
-        sent, states = pipe([tap, "--config", tap_config, "--catalog", catalog_path],
-                         [our_bin / "target-iceberg", "--config", target_config], cwd=work)
+        target_config = write_json(
+            work / "target.json",
+            {
+                "warehouse_dir": str(work / "warehouse"),
+                "namespace": "pg",
+                "table_names": {stream["tap_stream_id"]: "cells"},
+                "dead_letter_dir": str(work / "dead_letter"),
+            },
+        )
+        sent, states = pipe(
+            [tap, "--config", tap_config, "--catalog", catalog_path],
+            [our_bin / "target-iceberg", "--config", target_config],
+            cwd=work,
+        )
         assert states.strip(), "target-iceberg emitted no STATE"
         records = [
-            m["record"] for m in map(lambda line: json.loads(line, parse_float=Decimal), sent.splitlines())
+            m["record"]
+            for m in map(lambda line: json.loads(line, parse_float=Decimal), sent.splitlines())
             if m["type"] == "RECORD"
         ]
         rows = iceberg_rows(work / "warehouse", "pg.cells", "id")
@@ -109,7 +170,9 @@ def pipeline(
 
 
 @pytest.fixture(scope="module")
-def loaded(pipeline: tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]]) -> dict[int, dict[str, Any]]:
+def loaded(
+    pipeline: tuple[dict[int, dict[str, Any]], dict[int, dict[str, Any]]],
+) -> dict[int, dict[str, Any]]:
     """The table's rows by id."""
     return pipeline[1]
 
@@ -124,7 +187,9 @@ def test_tap_postgres_sends_every_cell_exactly(
     assert {i: r["big"] for i, r in sent.items()} == EXPECTED["big"]
 
 
-def _column(loaded: dict[int, dict[str, Any]], column: str, ids: list[int], read: Any = None) -> tuple[dict, dict]:
+def _column(
+    loaded: dict[int, dict[str, Any]], column: str, ids: list[int], read: Any = None
+) -> tuple[dict, dict]:
     got = {i: (read(loaded[i][column]) if read else loaded[i][column]) for i in ids if i in loaded}
     return got, {i: EXPECTED[column][i] for i in ids}
 
@@ -152,23 +217,29 @@ def test_jsonb_objects_and_arrays_read_back_as_json(loaded: dict[int, dict[str, 
     assert got == expected
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "target-iceberg defect: a column whose schema admits several JSON types (tap-postgres types jsonb "
-    "as [string, number, integer, array, object, boolean, null]) is stored as JSON text except "
-    "for string values, which are written bare (conversion._json_text passes str through): jsonb "
-    "'\"5\"' reads back as '5', the same text as jsonb 5, so the string/number distinction is lost"
-))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "target-iceberg defect: a column whose schema admits several JSON types (tap-postgres types jsonb "
+        "as [string, number, integer, array, object, boolean, null]) is stored as JSON text except "
+        "for string values, which are written bare (conversion._json_text passes str through): jsonb "
+        "'\"5\"' reads back as '5', the same text as jsonb 5, so the string/number distinction is lost"
+    ),
+)
 def test_jsonb_scalars_read_back_as_json(loaded: dict[int, dict[str, Any]]) -> None:
     got, expected = _column(loaded, "doc", [4, 5], _json)
     assert got == expected
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "target-iceberg defect: JSON Schema 'number' without multipleOf becomes an Iceberg double "
-    "(types.arrow_type -> float64), so numeric(20,6) 12345678901234.123456 from tap-postgres is "
-    "stored as 12345678901234.123 and 99999999999999.999999 as 100000000000000.0: silent "
-    "precision loss of digits the tap sent exactly"
-))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "target-iceberg defect: JSON Schema 'number' without multipleOf becomes an Iceberg double "
+        "(types.arrow_type -> float64), so numeric(20,6) 12345678901234.123456 from tap-postgres is "
+        "stored as 12345678901234.123 and 99999999999999.999999 as 100000000000000.0: silent "
+        "precision loss of digits the tap sent exactly"
+    ),
+)
 def test_numeric_20_6_reads_back_exactly(loaded: dict[int, dict[str, Any]]) -> None:
     got, expected = _column(loaded, "amount", [1, 2, 3, 4, 5], _decimal)
     assert got == expected
