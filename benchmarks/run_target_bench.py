@@ -74,7 +74,7 @@ def messages_file(
     cache_dir: Path, rows: int, changed_from: int | None = None, sdc: bool = False
 ) -> Path:
     """The cached message file for ``rows`` records (written first when missing)."""
-    kind = f"changed{changed_from}" if changed_from is not None else "base-sdc" if sdc else "base"
+    kind = f"changed{changed_from}" if changed_from is not None else "sdc" if sdc else "base"
     path = cache_dir / f"orders-{_rows_label(rows)}-{kind}-{_generator_version()}.jsonl"
     for stale in cache_dir.glob(f"orders-{_rows_label(rows)}-{kind}-*.jsonl"):
         if stale != path:  # written by an older generator
