@@ -304,6 +304,12 @@ class RecordConverter:
         )
         if any(table.column(key).null_count for key in self._keys):
             return None
+        try:  # Arrow's JSON reader does not check a decimal's precision: the record path does
+            for field in table.schema:
+                if pa.types.is_decimal(field.type):
+                    table.column(field.name).validate(full=True)
+        except pa.ArrowInvalid:
+            return None
         return table
 
     def _finish(

@@ -379,6 +379,12 @@ def test_long_decimals_are_exact_on_lines_and_exactly_decoded_records() -> None:
     expected = [{"id": 1, "amount": Decimal("12345678901234.123456")}]
     assert converter.convert_lines(lines)[0].to_pylist() == expected
     assert converter.convert(records)[0].to_pylist() == expected
+    # Arrow's JSON reader takes digits beyond the precision: the line path must still reject them.
+    over = [b'{"type":"RECORD","stream":"s","record":{"id":2,"amount":1234567890123456.5}}']
+    assert converter._parse_lines(over) is None
+    reasons = [r.reason for r in converter.convert_lines(over)[1]]
+    assert reasons == [r.reason for r in converter.convert([loads_exact(over[0])["record"]])[1]]
+    assert reasons == ["field 'amount': Decimal('1234567890123456.5') is not a valid decimal128(21, 6)"]
 
 
 def test_exact_decoding_keeps_floats_in_double_columns() -> None:
