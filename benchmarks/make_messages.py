@@ -82,8 +82,17 @@ CHANGED_NOTES = ["address corrected by support", "customer asked for a refund", 
 DOMAINS = ["example.com", "example.org", "mail.example.net"]
 
 
-def _schema_message() -> bytes:
-    return _dumps({"type": "SCHEMA", "stream": STREAM, "schema": SCHEMA, "key_properties": KEY_PROPERTIES})
+# Singer metadata fields as tap-csv sends them on every record (``--sdc``).
+SDC_PROPERTIES: dict[str, Any] = {
+    "_sdc_source_file": {"type": ["string", "null"]},
+    "_sdc_source_lineno": {"type": ["integer", "null"]},
+    "_sdc_source_version": {"type": ["string", "null"]},
+}
+
+
+def _schema_message(sdc: bool = False) -> bytes:
+    schema = {**SCHEMA, "properties": {**SCHEMA["properties"], **SDC_PROPERTIES}} if sdc else SCHEMA
+    return _dumps({"type": "SCHEMA", "stream": STREAM, "schema": schema, "key_properties": KEY_PROPERTIES})
 
 
 def _state_message(last_id: int, rows: int) -> bytes:
@@ -154,11 +163,25 @@ def _record_factory(changed: bool, seed: int) -> Callable[[int], dict[str, Any]]
     return record
 
 
-def iter_chunks(rows: int, first_id: int, changed: bool) -> Iterator[bytes]:
-    """The message file as byte chunks of whole lines."""
+def _with_sdc(record: Callable[[int], dict[str, Any]]) -> Callable[[int], dict[str, Any]]:
+    def with_sdc(row_id: int) -> dict[str, Any]:
+        return {
+            **record(row_id),
+            "_sdc_source_file": "orders.csv",
+            "_sdc_source_lineno": row_id + 1,
+            "_sdc_source_version": "1714521600000000-1024",
+        }
+
+    return with_sdc
+
+
+def iter_chunks(rows: int, first_id: int, changed: bool, sdc: bool = False) -> Iterator[bytes]:
+    """The message file as byte chunks of whole lines (``sdc``: with tap-csv's ``_sdc_`` fields)."""
     seed = BASE_SEED + first_id * 31 + (1 if changed else 0)
     record = _record_factory(changed, seed)
-    yield _schema_message() + b"\n"
+    if sdc:
+        record = _with_sdc(record)
+    yield _schema_message(sdc) + b"\n"
     now = "2024-06-01T00:00:00+00:00"
     prefix = b'{"type":"RECORD","stream":"' + STREAM.encode() + b'","record":'
     suffix = b',"time_extracted":"' + now.encode() + b'"}'
@@ -173,12 +196,14 @@ def iter_chunks(rows: int, first_id: int, changed: bool) -> Iterator[bytes]:
         yield b"\n".join(lines) + b"\n"
 
 
-def write_messages(out: Path, rows: int, first_id: int = 1, changed: bool = False) -> Path:
+def write_messages(
+    out: Path, rows: int, first_id: int = 1, changed: bool = False, sdc: bool = False
+) -> Path:
     """Write the file atomically (temp file + rename) and return its path."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with tmp.open("wb", buffering=1 << 20) as fh:
-        for chunk in iter_chunks(rows, first_id, changed):
+        for chunk in iter_chunks(rows, first_id, changed, sdc):
             fh.write(chunk)
     tmp.replace(out)
     return out
@@ -197,13 +222,16 @@ def main(argv: list[str] | None = None) -> int:
         metavar="K",
         help="write changed rows with ids K .. K+rows-1 (values differ from the originals)",
     )
+    parser.add_argument(
+        "--sdc", action="store_true", help="add tap-csv's _sdc_source_* fields to schema and records"
+    )
     args = parser.parse_args(argv)
     if args.rows < 0:
         parser.error("--rows must be >= 0")
     changed = args.changed_from is not None
     first_id = args.changed_from if changed else args.id_offset + 1
     started = time.perf_counter()
-    write_messages(args.out, args.rows, first_id, changed)
+    write_messages(args.out, args.rows, first_id, changed, args.sdc)
     seconds = time.perf_counter() - started
     size_mb = args.out.stat().st_size / 1e6
     print(

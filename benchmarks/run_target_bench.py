@@ -70,9 +70,11 @@ def _rows_label(rows: int) -> str:
     return str(rows)
 
 
-def messages_file(cache_dir: Path, rows: int, changed_from: int | None = None) -> Path:
+def messages_file(
+    cache_dir: Path, rows: int, changed_from: int | None = None, sdc: bool = False
+) -> Path:
     """The cached message file for ``rows`` records (written first when missing)."""
-    kind = f"changed{changed_from}" if changed_from is not None else "base"
+    kind = f"changed{changed_from}" if changed_from is not None else "sdc" if sdc else "base"
     path = cache_dir / f"orders-{_rows_label(rows)}-{kind}-{_generator_version()}.jsonl"
     for stale in cache_dir.glob(f"orders-{_rows_label(rows)}-{kind}-*.jsonl"):
         if stale != path:  # written by an older generator
@@ -82,7 +84,7 @@ def messages_file(cache_dir: Path, rows: int, changed_from: int | None = None) -
         return path
     started = time.perf_counter()
     if changed_from is None:
-        make_messages.write_messages(path, rows, first_id=1)
+        make_messages.write_messages(path, rows, first_id=1, sdc=sdc)
     else:
         make_messages.write_messages(path, rows, first_id=changed_from, changed=True)
     print(
@@ -304,7 +306,7 @@ def verify_iceberg(run: Run, config: dict[str, Any], expected_rows: int) -> Any:
 
 
 def bench_size(args: argparse.Namespace, rows: int, work_root: Path) -> list[Run]:
-    messages = messages_file(args.cache_dir, rows)
+    messages = messages_file(args.cache_dir, rows, sdc=args.strict_sdc)
     work = work_root / _rows_label(rows)
     runs: list[Run] = []
     if not args.skip_peer and rows <= args.peer_max_rows:
@@ -313,6 +315,8 @@ def bench_size(args: argparse.Namespace, rows: int, work_root: Path) -> list[Run
         print(f"# peer skipped at {rows:,} rows (--peer-max-rows {args.peer_max_rows:,})")
     # Explicit append: the stream has a key, and the target may default keyed streams to merge.
     config = iceberg_config(args, work / "warehouse", write_mode="append")
+    if args.strict_sdc:
+        config["schema_mode"] = "strict"
     run = run_iceberg(args, messages, rows, work, config)
     verify_iceberg(run, config, rows)
     if run.notes.get("committed_rows") not in (None, 0, rows) and run.exit_code == 0:
@@ -527,6 +531,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size-rows", type=int, help="target-iceberg batch_size_rows")
     parser.add_argument(
         "--peer-batch-size-rows", type=int, help="target-csv batch_size_rows (default: its own)"
+    )
+    parser.add_argument(
+        "--strict-sdc",
+        action="store_true",
+        help="records carry tap-csv's _sdc_source_* fields and target-iceberg runs with schema_mode strict",
     )
     parser.add_argument("--merge", action="store_true", help="also run the merge benchmark")
     parser.add_argument("--merge-only", action="store_true", help="run only the merge benchmark")

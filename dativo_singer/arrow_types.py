@@ -25,11 +25,41 @@ def property_types(prop: dict[str, Any]) -> list[str]:
     return [declared] if isinstance(declared, str) else list(declared)
 
 
-def _first_option(prop: dict[str, Any]) -> dict[str, Any]:
-    for option in prop.get("anyOf") or []:
-        if property_types(option) != ["null"]:
-            return dict(option)
-    return prop
+def _options(prop: dict[str, Any]) -> list[dict[str, Any]]:
+    """The non-null alternatives of a property, ``anyOf`` flattened (a plain property is one)."""
+    if "anyOf" in prop:
+        return [o for option in prop["anyOf"] for o in _options(option)]
+    return [] if property_types(prop) == ["null"] else [prop]
+
+
+_MERGED_KEYWORDS = ("format", "multipleOf", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def effective_property(prop: dict[str, Any]) -> dict[str, Any]:
+    """The one property a column is typed from.
+
+    A single non-null option (``anyOf: [X, null]``) is X, formats and all. Several options are
+    merged: their JSON types together, and a keyword (format, multipleOf, bounds) only when every
+    option has the same one. So integer + number stays numeric, and options of different JSON
+    types become a mixed property (JSON text).
+    """
+    if "anyOf" not in prop:
+        return prop
+    options = _options(prop)
+    if not options:
+        return {}
+    if len(options) == 1:
+        return dict(options[0])
+    types: list[str] = []
+    for option in options:
+        types.extend(t for t in property_types(option) if t not in types and t != "null")
+    merged: dict[str, Any] = {"type": types} if types else {}
+    if types:  # an untyped option admits anything: no keyword narrows the column then
+        for keyword in _MERGED_KEYWORDS:
+            values = [option.get(keyword) for option in options]
+            if values[0] is not None and all(v == values[0] for v in values):
+                merged[keyword] = values[0]
+    return merged if all(property_types(o) for o in options) else {}
 
 
 def _decimal_type(prop: dict[str, Any]) -> pa.DataType | None:
@@ -46,6 +76,18 @@ def _decimal_type(prop: dict[str, Any]) -> pa.DataType | None:
     return pa.decimal128(min(precision, 38), min(scale, 38))
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _beyond_int64(prop: dict[str, Any]) -> bool:
+    """True when an integer's declared bounds admit values that do not fit a long."""
+    bounds = [prop.get(k) for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")]
+    return any(
+        isinstance(b, int | float) and not isinstance(b, bool) and not INT64_MIN <= b <= INT64_MAX
+        for b in bounds
+    )
+
+
 def arrow_type(prop: dict[str, Any], nested: str = NESTED_AS_JSON, *, top: bool = True) -> pa.DataType:
     """Arrow type of one Singer property.
 
@@ -53,7 +95,7 @@ def arrow_type(prop: dict[str, Any], nested: str = NESTED_AS_JSON, *, top: bool 
     properties/items are declared. Mixed or untyped values are JSON text. Inside structs, dates
     and times stay ISO strings.
     """
-    prop = _first_option(prop)
+    prop = effective_property(prop)
     types = [t for t in property_types(prop) if t != "null"]
     fmt = prop.get("format")
     if types == ["string"] and not top:
@@ -65,7 +107,7 @@ def arrow_type(prop: dict[str, Any], nested: str = NESTED_AS_JSON, *, top: bool 
             "time": pa.time64("us"),
         }.get(fmt or "", pa.string())
     if types == ["integer"]:
-        return pa.int64()
+        return pa.decimal128(38, 0) if _beyond_int64(prop) else pa.int64()
     if types and set(types) <= {"integer", "number"}:
         return _decimal_type(prop) or pa.float64()
     if types == ["boolean"]:
@@ -79,12 +121,27 @@ def arrow_type(prop: dict[str, Any], nested: str = NESTED_AS_JSON, *, top: bool 
     return pa.string()
 
 
+JSON_TEXT = "json"  # every non-null value stored as its JSON encoding ("5" as the text "5")
+NESTED_TEXT = "nested"  # objects/arrays as JSON text; a string is taken as JSON text already
+
+
+def json_text_kind(prop: dict[str, Any], arrow: pa.DataType) -> str | None:
+    """How a string column holds values that are not plain strings: None for a string
+    property, ``NESTED_TEXT`` for objects/arrays (``nested: json``), ``JSON_TEXT`` for mixed
+    or untyped properties."""
+    if not pa.types.is_string(arrow):
+        return None
+    types = [t for t in property_types(effective_property(prop)) if t != "null"]
+    if types == ["string"]:
+        return None
+    if types and set(types) <= {"object", "array"}:
+        return NESTED_TEXT
+    return JSON_TEXT
+
+
 def is_json_text(prop: dict[str, Any], arrow: pa.DataType) -> bool:
     """True when a string column carries values that are not JSON strings (objects, numbers...)."""
-    if not pa.types.is_string(arrow):
-        return False
-    types = [t for t in property_types(_first_option(prop)) if t != "null"]
-    return types != ["string"]
+    return json_text_kind(prop, arrow) is not None
 
 
 def arrow_schema(

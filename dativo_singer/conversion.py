@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -19,24 +21,69 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from dativo_singer.arrow_types import NESTED_AS_JSON, arrow_schema, is_json_text
+from dativo_singer.arrow_types import JSON_TEXT, NESTED_AS_JSON, arrow_schema, json_text_kind
 
 METADATA_PREFIX = "_sdc_"  # Singer metadata fields are never a schema violation
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
 
 
+# A run of 16 digits/dots: a number a double may not hold exactly (or any long digit run).
+_LONG_NUMBER = re.compile(rb"[0-9][0-9.]{15}")
+_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
+
+
 @dataclass(frozen=True)
 class Rejected:
-    """A record that cannot be written, and why."""
+    """A record that cannot be written, and why; ``raw`` is the RECORD message line as it came,
+    when it came as a line."""
 
     record: dict[str, Any]
     reason: str
+    raw: bytes | None = None
 
 
-def _json_text(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+def holds_long_number(line: bytes) -> bool:
+    """True when a JSON line may hold a number that orjson would not decode exactly."""
+    return _LONG_NUMBER.search(line) is not None
+
+
+def loads_exact(line: bytes | str) -> Any:
+    """A JSON message decoded with every number exact: orjson, unless the line holds a long
+    number (orjson makes integers beyond 64 bits and long decimals doubles); then integers of
+    any size and non-integers as ``Decimal``."""
+    data = line.encode() if isinstance(line, str) else line
+    if _LONG_NUMBER.search(data) is None:
+        return orjson.loads(data)
+    return json.loads(data, parse_float=Decimal)
+
+
+def _exact_default(value: Any) -> Any:
+    if isinstance(value, Decimal) and value.is_finite():
+        return orjson.Fragment(str(value))
+    return str(value)
+
+
+def _big_ints_as_text(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64_MIN <= value <= _UINT64_MAX:
+        return orjson.Fragment(str(value))
+    if isinstance(value, dict):
+        return {k: _big_ints_as_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_big_ints_as_text(v) for v in value]
+    return value
+
+
+def exact_json(value: Any) -> bytes:
+    """``value`` as JSON, numbers exactly: integers of any size, ``Decimal`` as its digits."""
+    options = orjson.OPT_NON_STR_KEYS
+    try:
+        return orjson.dumps(value, default=_exact_default, option=options)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits
+        return orjson.dumps(_big_ints_as_text(value), default=_exact_default, option=options)
+
+
+def _json_text(value: Any) -> str:
+    return exact_json(value).decode()
 
 
 def _timestamp(value: Any) -> dt.datetime:
@@ -59,6 +106,10 @@ def _time(value: Any) -> dt.time:
     return value if isinstance(value, dt.time) else dt.time.fromisoformat(str(value))
 
 
+def _float(value: Any) -> Any:
+    return float(value) if isinstance(value, Decimal) else value  # exact decoding gives Decimals
+
+
 def _decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise ValueError("a boolean is not a decimal")
@@ -77,16 +128,25 @@ def _python_parser(arrow: pa.DataType) -> Callable[[Any], Any] | None:
         return _time
     if pa.types.is_decimal(arrow):
         return _decimal
+    if pa.types.is_floating(arrow):
+        return _float
     return None
 
 
-def _ingest_type(arrow: pa.DataType) -> pa.DataType:
-    """The type values arrive in from JSON before the vectorized cast."""
+def _ingest_type(arrow: pa.DataType, lines: bool = False) -> pa.DataType:
+    """The type values arrive in before the vectorized cast: from Python records, or (``lines``)
+    from Arrow's JSON reader, which parses decimals exactly from the digits."""
     if pa.types.is_timestamp(arrow) or pa.types.is_date(arrow) or pa.types.is_time(arrow):
         return pa.string()
-    if pa.types.is_decimal(arrow):
-        return pa.float64()
+    if pa.types.is_decimal(arrow) and arrow.scale and not lines:
+        return pa.float64()  # whole-number decimals (integers beyond int64) take Python ints as is
     return arrow
+
+
+def _json_text_columns(schema: pa.Schema, properties: dict[str, Any]) -> dict[str, str]:
+    """Column → how it holds JSON text (``json_text_kind``), for the columns that do."""
+    kinds = {f.name: json_text_kind(properties.get(f.name, {}), f.type) for f in schema}
+    return {name: kind for name, kind in kinds.items() if kind is not None}
 
 
 def cast_or_reject(
@@ -137,7 +197,7 @@ class RecordConverter:
             }
         self.schema = arrow_schema(singer_schema, key_properties, nested)
         properties = singer_schema.get("properties") or {}
-        self._json_columns = [f.name for f in self.schema if is_json_text(properties.get(f.name, {}), f.type)]
+        self._json_columns = _json_text_columns(self.schema, properties)
         self._ingest = pa.schema([pa.field(f.name, _ingest_type(f.type)) for f in self.schema])
         self._known = frozenset(self.schema.names)
         self._strict = strict
@@ -149,18 +209,27 @@ class RecordConverter:
             [
                 pa.field("type", pa.string()),
                 pa.field("stream", pa.string()),
-                pa.field("record", pa.struct(list(self._ingest))),
+                pa.field(
+                    "record", pa.struct([pa.field(f.name, _ingest_type(f.type, True)) for f in self.schema])
+                ),
                 pa.field("time_extracted", pa.string()),
                 pa.field("version", pa.int64()),
             ]
         )
+        # Strict mode infers fields outside the schema, then checks their names: `_sdc_` fields
+        # are never a violation and keep the chunk on this path.
         self._parse_options = pajson.ParseOptions(
             explicit_schema=self._envelope,
-            unexpected_field_behavior="error" if strict else "ignore",
+            unexpected_field_behavior="infer" if strict else "ignore",
         )
 
     def convert(self, records: list[dict[str, Any]]) -> tuple[pa.Table, list[Rejected]]:
         """The chunk as Arrow (rows that failed left out) and the rejected records with reasons."""
+        return self._convert(records, None)
+
+    def _convert(
+        self, records: list[dict[str, Any]], lines: list[bytes] | None
+    ) -> tuple[pa.Table, list[Rejected]]:
         reasons: dict[int, str] = {}
         if self._strict:
             known = self._known
@@ -169,16 +238,20 @@ class RecordConverter:
                     extra = sorted(k for k in set(record) - known if not k.startswith(METADATA_PREFIX))
                     if extra:
                         reasons[index] = f"field(s) not in the schema: {', '.join(extra)}"
-        for name in self._json_columns:
-            for record in records:
-                value = record.get(name)
-                if value is not None and not isinstance(value, str):
-                    record[name] = _json_text(value)
+        rows = records
+        if self._json_columns:
+            rows = [dict(record) for record in records]  # records stay as sent, for dead letters
+            for name, kind in self._json_columns.items():
+                for row in rows:
+                    value = row.get(name)
+                    # A string in an object/array column is JSON text already (as taps send it).
+                    if value is not None and (kind == JSON_TEXT or not isinstance(value, str)):
+                        row[name] = _json_text(value)
         try:
-            table = pa.Table.from_pylist(records, schema=self._ingest)
+            table = pa.Table.from_pylist(rows, schema=self._ingest)
         except _ARROW_ERRORS:
-            table = self._columns_one_by_one(records, reasons)
-        return self._finish(table, records.__getitem__, reasons)
+            table = self._columns_one_by_one(rows, reasons)
+        return self._finish(table, records.__getitem__, reasons, lines.__getitem__ if lines else None)
 
     def convert_lines(self, lines: list[bytes]) -> tuple[pa.Table, list[Rejected]]:
         """Like ``convert`` for raw RECORD message lines, parsed in bulk by Arrow's JSON reader.
@@ -187,8 +260,8 @@ class RecordConverter:
         the chunk down the record-by-record path, which finds and explains the bad rows."""
         table = self._parse_lines(lines) if self.parses_lines else None
         if table is None:
-            return self.convert([orjson.loads(line)["record"] for line in lines])
-        return self._finish(table, lambda index: orjson.loads(lines[index])["record"], {})
+            return self._convert([loads_exact(line)["record"] for line in lines], lines)
+        return self._finish(table, lambda index: loads_exact(lines[index])["record"], {}, lines.__getitem__)
 
     def convert_table(self, table: pa.Table) -> tuple[pa.Table, list[Rejected]]:
         """Like ``convert`` for an Arrow table (a BATCH message's Parquet file): columns are cast
@@ -228,13 +301,28 @@ class RecordConverter:
         record = parsed.column("record").combine_chunks()
         if record.null_count or len(record) != len(lines):
             return None
-        table = pa.Table.from_arrays(record.flatten(), schema=self._ingest)
+        names = {field.name for field in record.type}
+        if any(name not in self._known and not name.startswith(METADATA_PREFIX) for name in names):
+            return None  # strict mode: the record path names the fields outside the schema
+        table = pa.Table.from_arrays(
+            [record.field(name) for name in self._ingest.names], names=self._ingest.names
+        )
         if any(table.column(key).null_count for key in self._keys):
+            return None
+        try:  # Arrow's JSON reader does not check a decimal's precision: the record path does
+            for field in table.schema:
+                if pa.types.is_decimal(field.type):
+                    table.column(field.name).validate(full=True)
+        except pa.ArrowInvalid:
             return None
         return table
 
     def _finish(
-        self, table: pa.Table, record_at: Callable[[int], dict[str, Any]], reasons: dict[int, str]
+        self,
+        table: pa.Table,
+        record_at: Callable[[int], dict[str, Any]],
+        reasons: dict[int, str],
+        raw_at: Callable[[int], bytes] | None = None,
     ) -> tuple[pa.Table, list[Rejected]]:
         """Cast ingest columns to their final types, check required fields, drop bad rows."""
         columns = []
@@ -251,7 +339,9 @@ class RecordConverter:
         if not reasons:
             return result, []
         keep = pa.array([i not in reasons for i in range(table.num_rows)])
-        rejected = [Rejected(record_at(i), reasons[i]) for i in sorted(reasons)]
+        rejected = [
+            Rejected(record_at(i), reasons[i], raw_at(i) if raw_at else None) for i in sorted(reasons)
+        ]
         return result.filter(keep), rejected
 
     def _columns_one_by_one(self, records: list[dict[str, Any]], reasons: dict[int, str]) -> pa.Table:

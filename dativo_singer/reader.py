@@ -3,8 +3,9 @@
 Input is read in large blocks and split into lines in C. RECORD lines of the stream seen last,
 in the compact form singer-sdk writes (``{"type":"RECORD","stream":"s","record":...``), are
 recognised by their prefix and handed on in bulk as raw bytes (the target parses them with
-Arrow's JSON reader); every other line is decoded with orjson and dispatched one by one, after
-the pending RECORD lines, so the order of messages is kept.
+Arrow's JSON reader); every other line is decoded with orjson (a RECORD holding a long number with
+exact integers and decimals, ``conversion.loads_exact``) and dispatched one by one, after the
+pending RECORD lines, so the order of messages is kept.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections import Counter
 import orjson
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
+
+from dativo_singer.conversion import holds_long_number, loads_exact
 
 RecordLinesCallback = t.Callable[[str, list[bytes], int], None]
 _BLOCK = 1 << 22
@@ -49,6 +52,8 @@ class FastSingerReader(GenericSingerReader[bytes]):
             raise InvalidInputLine(f"Unable to parse line as JSON: {line[:200]!r}") from exc
         if not isinstance(message, dict) or "type" not in message:
             raise InvalidInputLine(f"Not a Singer message: {line[:200]!r}")
+        if message["type"] == "RECORD" and holds_long_number(line):
+            return dict(loads_exact(line))  # integers beyond 64 bits, long decimals: exact
         return message
 
     @staticmethod

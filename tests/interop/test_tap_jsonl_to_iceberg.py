@@ -7,6 +7,7 @@ merges on the key."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +73,16 @@ def runs(tmp_path_factory: pytest.TempPathFactory, our_bin: Path) -> dict[str, A
     _, emitted = pipe([tap, "--config", tap_config], target, cwd=work)
     first_rows = iceberg_rows(work / "warehouse", "jl.events", "id")
     state_path = write_json(work / "state.json", json.loads(emitted.splitlines()[-1]))
+    first_dead_letters = [
+        json.loads(line, parse_float=Decimal)
+        for path in sorted((work / "dead_letter").rglob("*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
 
     _jsonl(data / "b.jsonl", SECOND)
     sent_again, emitted_again = pipe([tap, "--config", tap_config, "--state", state_path], target, cwd=work)
     return {
+        "dead_letters": first_dead_letters,
         "first": {r["id"]: r for r in first_rows},
         "second": {r["id"]: r for r in iceberg_rows(work / "warehouse", "jl.events", "id")},
         "state": json.loads(emitted_again.splitlines()[-1]),
@@ -104,28 +111,22 @@ def test_second_run_from_the_emitted_state_lands_each_row_once(runs: dict[str, A
     assert sorted(Path(p["context"]["_sdc_filename"]).name for p in partitions) == ["a.jsonl", "b.jsonl"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "target-iceberg defect: JSON Schema 'integer' becomes an Iceberg long; a record whose integer "
-        "is above int64 (18446744073709551615) is dead-lettered ('is not a valid int64') and its row is "
-        "missing from the table while a standalone run exits 0"
-    ),
-)
-def test_integer_above_int64_lands(runs: dict[str, Any]) -> None:
-    assert 4 in runs["first"]
-    assert int(runs["first"][4]["big"]) == 2**64 - 1
+def test_integer_above_int64_is_dead_lettered_exactly(runs: dict[str, Any]) -> None:
+    """tap-jsonl types `big` a plain JSON `integer` (no bounds): an Iceberg long. 2^64-1 does not
+    fit, so its record is dead-lettered (never stored altered), with the value exact and the
+    RECORD line as it came."""
+    assert 4 not in runs["first"]
+    [dead] = runs["dead_letters"]
+    assert dead["reason"] == "field 'big': 18446744073709551615 is not a valid int64"
+    assert dead["record"]["big"] == 2**64 - 1
+    assert {k: v for k, v in json.loads(dead["raw"])["record"].items() if not k.startswith("_sdc_")} == HUGE
+    assert '"big":18446744073709551615' in dead["raw"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "target-iceberg defect: a column whose schema admits several JSON types (tap-jsonl infers "
-        "[integer, null, number, string]) is written as JSON text except for string values, which "
-        "are stored bare (conversion._json_text): 'five' is not JSON, and the string '5' would read "
-        "back as the number 5"
-    ),
-)
 def test_mixed_type_column_reads_back_as_json(runs: dict[str, Any]) -> None:
+    """tap-jsonl infers [integer, null, number, string]: a JSON-text column where every value is
+    its JSON encoding, so the string "five" is '"five"' and 5 is '5'."""
     got = {i: _json_or_text(r["mixed"]) for i, r in runs["first"].items() if i != 4}
     assert got == {r["id"]: r["mixed"] for r in FIRST}
+    assert runs["first"][2]["mixed"] == '"five"'
+    assert runs["first"][1]["mixed"] == "5"

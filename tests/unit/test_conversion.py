@@ -13,8 +13,16 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from dativo_singer.arrow_types import arrow_schema, arrow_type, property_types
-from dativo_singer.conversion import RecordConverter, cast_or_reject
+from dativo_singer.arrow_types import (
+    JSON_TEXT,
+    NESTED_TEXT,
+    arrow_schema,
+    arrow_type,
+    json_text_kind,
+    property_types,
+)
+from dativo_singer.conversion import RecordConverter, Rejected, cast_or_reject, loads_exact
+from dativo_singer.dead_letter import write_dead_letters
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -219,3 +227,267 @@ def test_arrow_to_json_schema_round_trips() -> None:
     schema = json_schema(arrow)
     assert schema["required"] == ["id"]
     assert arrow_schema(schema, ["id"], "struct") == arrow
+
+
+# --- Values the target must not lose or alter: each case on every way in -------------------
+
+
+def _both_paths(
+    converter: RecordConverter, rows: list[dict[str, Any]]
+) -> tuple[tuple[pa.Table, list[Any]], tuple[pa.Table, list[Any]]]:
+    """(records path, raw lines path) results, after checking they agree on rows and reasons."""
+    lines = _lines(rows)
+    from_records = converter.convert([dict(r) for r in rows])
+    from_lines = converter.convert_lines(lines)
+    assert from_lines[0].to_pylist() == from_records[0].to_pylist()
+    assert [(r.record, r.reason) for r in from_lines[1]] == [(r.record, r.reason) for r in from_records[1]]
+    assert [r.raw for r in from_records[1]] == [None] * len(from_records[1])
+    by_id = {json.loads(line)["record"].get("id"): line for line in lines}
+    assert [r.raw for r in from_lines[1]] == [by_id[r.record.get("id")] for r in from_lines[1]]
+    return from_records, from_lines
+
+
+@pytest.mark.parametrize(
+    "prop,expected",
+    [
+        ({"anyOf": [{"type": "integer"}, {"type": "string"}]}, pa.string()),
+        ({"anyOf": [{"type": "integer"}, {"type": "number"}, {"type": "null"}]}, pa.float64()),
+        ({"anyOf": [{"type": "integer"}, {"type": ["integer", "null"]}]}, pa.int64()),
+        (
+            {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+            pa.timestamp("us", tz="UTC"),
+        ),
+        (
+            {"anyOf": [{"type": "number", "multipleOf": 0.01, "maximum": 9.99}, {"type": "null"}]},
+            pa.decimal128(3, 2),
+        ),
+        ({"anyOf": [{"type": "string", "format": "date"}, {"type": "string"}]}, pa.string()),
+        ({"anyOf": [{"type": "integer"}, {}]}, pa.string()),
+        ({"type": "integer", "maximum": 2**64 - 1}, pa.decimal128(38, 0)),
+        ({"type": ["integer", "null"], "minimum": -(2**70)}, pa.decimal128(38, 0)),
+        ({"anyOf": [{"type": "integer", "maximum": 2**64}, {"type": "null"}]}, pa.decimal128(38, 0)),
+        ({"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}, pa.int64()),
+    ],
+)
+def test_any_of_and_integer_bounds_to_arrow_types(prop: dict[str, Any], expected: pa.DataType) -> None:
+    assert arrow_type(prop) == expected
+
+
+@pytest.mark.parametrize(
+    "prop,kind",
+    [
+        ({"type": ["string", "null"]}, None),
+        ({"anyOf": [{"type": "integer"}, {"type": "string"}]}, JSON_TEXT),
+        ({"type": ["string", "number", "integer", "array", "object", "boolean"]}, JSON_TEXT),
+        ({}, JSON_TEXT),
+        ({"type": ["object", "null"]}, NESTED_TEXT),
+        ({"type": "array", "items": {"type": "integer"}}, NESTED_TEXT),
+        ({"anyOf": [{"type": "object"}, {"type": "array"}]}, NESTED_TEXT),
+    ],
+)
+def test_json_text_kinds(prop: dict[str, Any], kind: str | None) -> None:
+    assert json_text_kind(prop, arrow_type(prop)) == kind
+
+
+MIXED_SCHEMA: dict[str, Any] = {
+    "properties": {
+        "id": {"type": "integer"},
+        "mixed": {"anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}]},
+        "untyped": {},
+        "doc": {"type": ["object", "null"]},
+    }
+}
+
+
+def test_mixed_and_untyped_columns_store_every_value_as_json_text() -> None:
+    values: list[Any] = ["abc", 5, "5", 2.5, {"a": [1, "x"]}, [1], True, None, "", 2**64]
+    rows = [{"id": i, "mixed": v, "untyped": v, "doc": None} for i, v in enumerate(values)]
+    (data, rejected), _ = _both_paths(RecordConverter(MIXED_SCHEMA, ["id"]), rows)
+    assert rejected == []
+    texts = ['"abc"', "5", '"5"', "2.5", '{"a":[1,"x"]}', "[1]", "true", None, '""', "18446744073709551616"]
+    assert data.column("mixed").to_pylist() == texts
+    assert data.column("untyped").to_pylist() == texts
+    assert [None if t is None else json.loads(t) for t in texts] == values
+
+
+def test_object_columns_encode_objects_and_keep_strings_as_json_text() -> None:
+    """A string in an object column is taken as JSON text a tap already made: kept as it is."""
+    rows = [
+        {"id": 1, "doc": {"a": 1}},
+        {"id": 2, "doc": '{"x": [1, 2]}'},
+        {"id": 3, "doc": [1, {"b": None}]},
+        {"id": 4, "doc": None},
+        {"id": 5, "doc": 7},
+    ]
+    (data, rejected), _ = _both_paths(RecordConverter(MIXED_SCHEMA, ["id"]), rows)
+    assert rejected == []
+    assert data.column("doc").to_pylist() == ['{"a":1}', '{"x": [1, 2]}', '[1,{"b":null}]', None, "7"]
+
+
+def test_records_are_not_altered_by_conversion() -> None:
+    """Dead letters hold the record as sent, not its JSON-text conversion."""
+    record = {"id": None, "mixed": 5, "doc": {"x": 1}}
+    _, rejected = RecordConverter(MIXED_SCHEMA, ["id"]).convert([record])
+    assert record == {"id": None, "mixed": 5, "doc": {"x": 1}}
+    assert rejected[0].record == record
+
+
+BIG_SCHEMA: dict[str, Any] = {
+    "properties": {
+        "id": {"type": "integer"},
+        "huge": {"type": ["integer", "null"], "minimum": -(2**127), "maximum": 2**127},
+        "plain": {"type": ["integer", "null"]},
+    }
+}
+
+
+def test_integers_beyond_int64_are_decimals_or_rejected_exactly() -> None:
+    rows = [
+        {"id": 1, "huge": 2**64 - 1, "plain": 2**63 - 1},
+        {"id": 2, "huge": -(2**70), "plain": -(2**63)},
+        {"id": 3, "huge": None, "plain": 2**64},
+        {"id": 4, "huge": 10**40, "plain": 1},
+        {"id": 5, "huge": 1.5, "plain": 1},
+    ]
+    (data, rejected), _ = _both_paths(RecordConverter(BIG_SCHEMA, ["id"]), rows)
+    assert data.column("huge").type == pa.decimal128(38, 0)
+    assert data.to_pylist() == [
+        {"id": 1, "huge": Decimal(2**64 - 1), "plain": 2**63 - 1},
+        {"id": 2, "huge": Decimal(-(2**70)), "plain": -(2**63)},
+    ]
+    assert [(r.record, r.reason) for r in rejected] == [
+        (rows[2], "field 'plain': 18446744073709551616 is not a valid int64"),
+        (rows[3], f"field 'huge': {Decimal(10**40)!r} is not a valid decimal128(38, 0)"),
+        (rows[4], "field 'huge': Decimal('1.5') is not a valid decimal128(38, 0)"),
+    ]
+    assert type(rejected[0].record["plain"]) is int
+
+
+def test_long_decimals_are_exact_on_lines_and_exactly_decoded_records() -> None:
+    schema = {
+        "properties": {
+            "id": {"type": "integer"},
+            "amount": {"type": ["number", "null"], "multipleOf": 0.000001, "maximum": 99999999999999.999999},
+        }
+    }
+    converter = RecordConverter(schema, ["id"])
+    # the maximum arrives as the double 1e14: one digit of headroom
+    assert converter.schema.field("amount").type == pa.decimal128(21, 6)
+    lines = [b'{"type":"RECORD","stream":"s","record":{"id":1,"amount":12345678901234.123456}}']
+    records = [loads_exact(line)["record"] for line in lines]
+    assert records == [{"id": 1, "amount": Decimal("12345678901234.123456")}]
+    expected = [{"id": 1, "amount": Decimal("12345678901234.123456")}]
+    assert converter.convert_lines(lines)[0].to_pylist() == expected
+    assert converter.convert(records)[0].to_pylist() == expected
+    # Arrow's JSON reader takes digits beyond the precision: the line path must still reject them.
+    over = [b'{"type":"RECORD","stream":"s","record":{"id":2,"amount":1234567890123456.5}}']
+    assert converter._parse_lines(over) is None
+    reasons = [r.reason for r in converter.convert_lines(over)[1]]
+    assert reasons == [r.reason for r in converter.convert([loads_exact(over[0])["record"]])[1]]
+    assert reasons == ["field 'amount': Decimal('1234567890123456.5') is not a valid decimal128(21, 6)"]
+
+
+def test_exact_decoding_keeps_floats_in_double_columns() -> None:
+    converter = _converter()
+    line = b'{"type":"RECORD","stream":"s","record":{"id":1,"ratio":0.1234567890123456789,"amount":1.5}}'
+    data, rejected = converter.convert([loads_exact(line)["record"]])
+    assert rejected == []
+    assert data.to_pylist()[0]["ratio"] == 0.1234567890123456789
+    assert data.equals(converter.convert_lines([line])[0])
+
+
+def test_batch_tables_with_big_integers_keep_them_exact() -> None:
+    table = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int64()),
+            "huge": pa.array([2**64 - 1, 5], pa.uint64()),
+            "plain": pa.array([2**64 - 1, 5], pa.uint64()),
+        }
+    )
+    data, rejected = RecordConverter(BIG_SCHEMA, ["id"]).convert_table(table)
+    assert data.to_pylist() == [{"id": 2, "huge": Decimal(5), "plain": 5}]
+    assert [(r.record, r.reason, r.raw) for r in rejected] == [
+        (
+            {"id": 1, "huge": 2**64 - 1, "plain": 2**64 - 1},
+            "field 'plain': 18446744073709551615 is not a valid int64",
+            None,
+        )
+    ]
+
+
+def test_dead_letters_keep_numbers_exact_and_the_raw_line(tmp_path: Any) -> None:
+    line = b'{"type":"RECORD","stream":"s","record":{"id":1,"plain":18446744073709551616,"x":1.10}}'
+    record = {"id": 1, "plain": 2**64, "amount": Decimal("12345678901234.123456"), "n": {"deep": [-(2**70)]}}
+    path = write_dead_letters(
+        str(tmp_path), "s", [Rejected(record, "why", line), Rejected({"id": 2}, "no line")]
+    )
+    first, second = path.read_text().splitlines()
+    assert '"plain":18446744073709551616' in first
+    assert '"amount":12345678901234.123456' in first
+    assert '"deep":[-1180591620717411303424]' in first
+    entry = json.loads(first, parse_float=Decimal)
+    assert entry["record"] == record
+    assert entry["raw"].encode() == line
+    assert "raw" not in json.loads(second)
+
+
+def test_strict_mode_keeps_the_bulk_path_with_sdc_fields() -> None:
+    schema = {
+        **SCHEMA,
+        "properties": {
+            **SCHEMA["properties"],
+            "_sdc_source_file": {"type": ["string", "null"]},
+            "_sdc_source_lineno": {"type": ["integer", "null"]},
+        },
+    }
+    converter = RecordConverter(schema, ["id"], strict=True)
+    rows = [
+        {
+            "id": i,
+            "name": "n",
+            "_sdc_source_file": "a.csv",
+            "_sdc_source_lineno": i + 1,
+            "_sdc_source_version": "v",
+        }
+        for i in range(5)
+    ]
+    assert converter._parse_lines(_lines(rows)) is not None  # the bulk path, not record by record
+    (data, rejected), _ = _both_paths(converter, rows)
+    assert rejected == [] and data.column("id").to_pylist() == list(range(5))
+    assert not [n for n in data.column_names if n.startswith("_sdc_")]
+    # A field outside the schema is still a violation, found the same way on both paths.
+    bad = [*rows, {"id": 9, "surprise": 1, "_sdc_source_lineno": 3}]
+    assert converter._parse_lines(_lines(bad)) is None
+    (data, rejected), _ = _both_paths(converter, bad)
+    assert [r.reason for r in rejected] == ["field(s) not in the schema: surprise"]
+
+
+def test_null_arrays_and_structs_stay_null_in_struct_mode() -> None:
+    schema = {
+        "properties": {
+            "id": {"type": "integer"},
+            "tags": {
+                "type": ["array", "null"],
+                "items": {"type": "object", "properties": {"a": {"type": "integer"}}},
+            },
+            "address": {"type": ["object", "null"], "properties": {"city": {"type": ["string", "null"]}}},
+        }
+    }
+    rows = [
+        {"id": 1, "tags": None, "address": None},
+        {"id": 2, "tags": [], "address": {"city": None}},
+        {"id": 3, "tags": [{"a": 1}], "address": {"city": "Oslo"}},
+    ]
+    converter = RecordConverter(schema, ["id"], nested="struct")
+    (data, _), _ = _both_paths(converter, rows)
+    assert data.to_pylist() == rows
+
+
+def test_the_reader_decodes_long_numbers_of_records_exactly() -> None:
+    from dativo_singer.reader import FastSingerReader
+
+    reader = FastSingerReader()
+    line = b'{"type": "RECORD", "stream": "s", "record": {"big": 18446744073709551616, "d": 1.000000000000000001}}'
+    assert reader.deserialize_json(line)["record"] == {"big": 2**64, "d": Decimal("1.000000000000000001")}
+    state = b'{"type": "STATE", "value": {"n": 1.5}}'
+    assert reader.deserialize_json(state) == {"type": "STATE", "value": {"n": 1.5}}
