@@ -1,1 +1,5 @@
-"""target-iceberg: Singer records into Apache Iceberg tables through pyiceberg and pyarrow."""
+"""target-iceberg: Singer streams into Apache Iceberg tables."""
+
+from target_iceberg.pyiceberg_internals import keep_null_lists_of_structs
+
+keep_null_lists_of_structs()

@@ -85,3 +85,37 @@ def swap_data_files(
                 overwrite.delete_data_file(data_file)
             for data_file in added:
                 overwrite.append_data_file(data_file)
+
+
+def keep_null_lists_of_structs() -> None:
+    """Work around apache/iceberg-python#3833: ``ArrowProjectionVisitor.list`` rebuilds a list of
+    structs from its offsets and values without the validity mask, so a null list<struct> is
+    written and read as ``[]``. The wrapper puts the mask back. Idempotent; applied when
+    ``target_iceberg`` is imported (writing, and our own reads)."""
+    from pyiceberg.io.pyarrow import ArrowProjectionVisitor
+
+    original = ArrowProjectionVisitor.list
+    if getattr(original, "_dativo_keeps_nulls", False):
+        return
+
+    def list_keeping_nulls(
+        self: ArrowProjectionVisitor,
+        list_type: object,
+        list_array: pa.Array | None,
+        value_array: pa.Array | None,
+    ) -> pa.Array | None:
+        result = original(self, list_type, list_array, value_array)  # type: ignore[arg-type]
+        if (
+            result is None
+            or list_array is None
+            or not list_array.null_count
+            or result.null_count == list_array.null_count
+            or not isinstance(result, (pa.ListArray, pa.LargeListArray))
+        ):
+            return result
+        return type(result).from_arrays(
+            result.offsets, result.values, type=result.type, mask=list_array.is_null()
+        )
+
+    list_keeping_nulls._dativo_keeps_nulls = True  # type: ignore[attr-defined]
+    ArrowProjectionVisitor.list = list_keeping_nulls  # type: ignore[method-assign]

@@ -17,6 +17,7 @@ import pytest
 from target_iceberg.catalog import open_catalog
 
 from dativo_singer.conversion import exact_json
+from tests.helpers import duckdb_reader
 from tests.helpers.singer import TARGET, emitted_states, encode, records, run_target, schema, state
 
 pytestmark = pytest.mark.integration
@@ -582,19 +583,14 @@ def test_null_structs_and_arrays_of_scalars_stay_null(tmp_path: Path, compact: b
     assert [{k: r[k] for k in ("id", "nums", "address")} for r in _rows(tmp_path)] == rows
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "pyiceberg defect (apache/iceberg-python#3833, fix in PR #3834): ArrowProjectionVisitor.list "
-        "rebuilds a list of structs with LargeListArray.from_arrays(offsets, values) without the "
-        "validity mask, so a null list<struct> is written (and read) as []. Conversion keeps it "
-        "null (tests/unit/test_conversion.py::test_null_arrays_and_structs_stay_null_in_struct_mode); "
-        "the fix belongs in targets/target_iceberg/pyiceberg_internals.py"
-    ),
-)
 @PATHS
 def test_null_array_of_structs_stays_null(tmp_path: Path, compact: bool) -> None:
+    """pyiceberg drops the null mask of list<struct> (apache/iceberg-python#3833); the workaround
+    in target_iceberg.pyiceberg_internals puts it back (DuckDB reads the file as null too)."""
     rows = [{"id": 1, "tags": None}, {"id": 2, "tags": []}, {"id": 3, "tags": [{"a": 1}]}]
     messages = [schema("items", NESTED_PROPS, ["id"]), *records("items", rows), state({"s": 1})]
     _run_exact(_config(tmp_path, nested="struct"), messages, tmp_path, compact)
     assert [{k: r[k] for k in ("id", "tags")} for r in _rows(tmp_path)] == rows
+    table = open_catalog(_config(tmp_path, nested="struct")).load_table("t.items")
+    found = duckdb_reader.scan(table.metadata_location, "SELECT id, tags IS NULL FROM t ORDER BY id")
+    assert found == [(1, True), (2, False), (3, False)]
