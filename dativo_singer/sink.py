@@ -132,8 +132,9 @@ class ArrowSink(BatchSink):
         self.buffer.add_lines(lines, nbytes)
 
     def process_record(self, record: dict, context: dict) -> None:
-        """SDK path (stream maps, flattening, record metadata): buffer the record."""
-        self.add(record, 0)
+        """SDK path (stream maps, flattening, record metadata): buffer the record, counting its
+        message's size towards ``batch_size_bytes``."""
+        self.add(record, getattr(self.target.message_reader, "current_line_bytes", 0))
 
     def process_batch(self, context: dict) -> None:
         """SDK hand-off (BATCH files it decoded): buffer, never commit here."""

@@ -137,6 +137,9 @@ class CommitAtStateTarget(Target):
     def _process_record_message(self, message_dict: dict) -> None:
         if not self._fast_path:
             super()._process_record_message(message_dict)
+            for stream_map in self.mapper.stream_maps.get(message_dict["stream"], []):
+                if (sink := self._sinks_active.get(stream_map.stream_alias)) is not None:
+                    self._check_hard_limit(cast(ArrowSink, sink))
             return
         sink = self._sink_of(message_dict.get("stream"))
         reader = cast(FastSingerReader, self.message_reader)
@@ -209,6 +212,8 @@ class CommitAtStateTarget(Target):
             return
         stream = message_dict["stream"]
         encoding = BaseBatchFileEncoding.from_dict(message_dict["encoding"])
+        reader = cast(FastSingerReader, self.message_reader)
+        reader.current_line_bytes = 0  # the rows of the files count, not the BATCH line's size
         for record in _batch_file_records(encoding, message_dict["manifest"]):
             self._process_record_message({"type": "RECORD", "stream": stream, "record": record})
 

@@ -340,3 +340,20 @@ def test_batch_size_rows_commits_at_each_due_state(tmp_path: Path) -> None:
     result = run_target(_config(tmp_path, batch_size_rows=10), messages, tmp_path)
     assert [s["upto"] for s in emitted_states(result)] == [0, 10, 20]
     assert len(open_catalog(_config(tmp_path)).load_table("t.items").snapshots()) == 3
+
+
+def test_the_sdk_record_path_keeps_the_byte_threshold(tmp_path: Path) -> None:
+    messages = [schema("items", NESTED_PROPS, ["id"])]
+    for start in range(0, 300, 100):
+        rows = [{"id": i, "obj": {"a": i, "deep": {"c": "x" * 20}}} for i in range(start, start + 100)]
+        messages += [*records("items", rows), state({"upto": start + 100})]
+    config = _config(
+        tmp_path,
+        flattening_enabled=True,
+        flattening_max_depth=2,
+        batch_size_rows=1_000_000,
+        batch_size_bytes=8000,  # ~11.5 KB per 100 rows: due at each STATE, under the 2x hard limit
+    )
+    result = run_target(config, messages, tmp_path)
+    assert [s["upto"] for s in emitted_states(result)] == [100, 200, 300]
+    assert len(_rows(tmp_path)) == 300
