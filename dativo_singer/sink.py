@@ -114,6 +114,11 @@ class ArrowSink(BatchSink):
         """No per-record JSON Schema validation: values are checked per chunk in Arrow."""
         return None
 
+    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:
+        """SDK path: timestamps are left as sent. The converter parses them per chunk and
+        dead-letters a value that is not one, as on the fast path (singer-sdk would stop the
+        run, or null the value)."""
+
     @property
     def is_full(self) -> bool:
         """Never: the target commits at STATE boundaries."""

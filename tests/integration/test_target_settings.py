@@ -120,6 +120,22 @@ def test_batch_files_go_through_flattening_and_metadata(tmp_path: Path, file_for
     assert all(r["_sdc_received_at"] is not None for r in rows)
 
 
+@COMPACT
+def test_the_sdk_record_path_dead_letters_a_bad_timestamp_like_the_fast_path(
+    tmp_path: Path, compact: bool
+) -> None:
+    props = {"id": {"type": "integer"}, "at": {"type": ["string", "null"], "format": "date-time"}}
+    rows = [{"id": 1, "at": "2024-01-02T03:04:05Z"}, {"id": 2, "at": "not a time"}]
+    messages = [schema("items", props, ["id"]), *records("items", rows), state({"s": 1})]
+    result = run_target(_config(tmp_path, add_record_metadata=True), messages, tmp_path, compact=compact)
+    assert [(r["id"], r["at"]) for r in _rows(tmp_path)] == [
+        (1, dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc))
+    ]
+    assert _last_line(result).endswith(
+        f"1 record(s) rejected across 1 stream(s); dead letters in {tmp_path / 'dead'}"
+    )
+
+
 # 2. add_record_metadata
 
 
