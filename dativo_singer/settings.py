@@ -1,15 +1,27 @@
 """Config every Dativo target shares: conversion, policies, dead letters and commit thresholds.
 
-singer-sdk adds ``batch_size_rows`` (and ``add_record_metadata``, ``stream_maps``) by itself.
+singer-sdk adds its own settings (``stream_maps``, ``flattening_*``, ``batch_config``,
+``process_activate_version_messages``...) unless a target declares them first: those it declares
+with another default or meaning (``batch_size_rows``, ``load_method``, ``add_record_metadata``)
+are declared here. ``refuse_unsupported_settings`` turns settings a Dativo target cannot honour
+into one clear error at start-up.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from singer_sdk import typing as th
+
+from dativo_singer.errors import FatalError
 
 DEFAULT_BATCH_ROWS = 500_000
 DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
 DEFAULT_BATCH_SECONDS = 300.0
+
+# singer-sdk's load_method → the write mode it means.
+LOAD_METHOD_WRITE_MODES = {"append-only": "append", "upsert": "merge", "overwrite": "overwrite"}
 
 STRING_MAP = th.ObjectType(additional_properties=th.StringType)
 
@@ -42,6 +54,12 @@ SHARED_TARGET_PROPERTIES: list[th.Property] = [
         description="Folder for rejected records (JSON lines with the reason)",
     ),
     th.Property(
+        "batch_size_rows",
+        th.IntegerType,
+        default=DEFAULT_BATCH_ROWS,
+        description="Commit (at the next STATE) when a stream has this many rows buffered",
+    ),
+    th.Property(
         "batch_size_bytes",
         th.IntegerType,
         default=DEFAULT_BATCH_BYTES,
@@ -61,4 +79,65 @@ SHARED_TARGET_PROPERTIES: list[th.Property] = [
         "(by default they are not: input ending without a STATE covering them may be a tap that "
         "died, and a rerun reads them again). Taps that never send STATE are committed in full.",
     ),
+    th.Property(
+        "fail_on_rejects",
+        th.BooleanType,
+        default=False,
+        description="Exit 1 at end of input when any record was dead-lettered (partial success: "
+        "the other rows are committed and their STATE emitted first); by default exit 0",
+    ),
+    th.Property(
+        "add_record_metadata",
+        th.BooleanType,
+        default=False,
+        description="Add singer-sdk's _sdc_* metadata columns (extracted/received/batched/"
+        "deleted_at, sequence, table_version, sync_started_at) filled per record",
+    ),
+    th.Property(
+        "load_method",
+        th.StringType,
+        allowed_values=list(LOAD_METHOD_WRITE_MODES),
+        description="singer-sdk's load method: append-only (write_mode append), upsert (merge on "
+        "the key properties; a stream without keys is an error), overwrite (full replace). "
+        "Unset: write_mode decides",
+    ),
 ]
+
+# Settings singer-sdk's SQL targets know that a Dativo target has no use for: refused when set,
+# so that nobody believes they took effect.
+_UNSUPPORTED: dict[str, str] = {
+    "hard_delete": "records are never deleted from the table; _sdc_deleted_at is kept as a "
+    "column with add_record_metadata",
+    "default_target_schema": "use 'namespace'",
+    "max_record_age": "use 'batch_seconds' (commits happen at STATE boundaries)",
+}
+
+
+def effective_load_write_mode(config: Mapping[str, Any]) -> str | None:
+    """The write mode ``load_method`` asks for (None when unset); a ``write_mode`` that
+    disagrees with it is refused."""
+    method = config.get("load_method")
+    if not method:
+        return None
+    mode = LOAD_METHOD_WRITE_MODES[method]
+    chosen = config.get("write_mode")
+    if chosen and chosen != mode:
+        raise FatalError(
+            f"settings 'load_method' ({method}) and 'write_mode' ({chosen}) disagree: "
+            f"{method} means write_mode {mode}; set one of them"
+        )
+    return mode
+
+
+def refuse_unsupported_settings(config: Mapping[str, Any]) -> None:
+    """One clear error for a setting that is set but cannot be honoured."""
+    for name, why in _UNSUPPORTED.items():
+        if config.get(name) not in (None, False):
+            raise FatalError(f"setting '{name}' is not supported: {why}")
+    if config.get("validate_records") is False:
+        raise FatalError(
+            "setting 'validate_records' is not supported: false: values are always checked "
+            "against the stream schema as they are converted to Arrow (records that do not fit "
+            "are dead-lettered, see schema_mode)"
+        )
+    effective_load_write_mode(config)

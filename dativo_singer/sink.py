@@ -12,6 +12,7 @@ the state), and optionally ``align``, ``finish``, ``record_bookmark``, ``holds_s
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,9 +54,12 @@ class ArrowSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self.target = target
         self.committed_rows = 0
+        self.rejected_rows = 0  # dead-lettered in this run
         self._keys = frozenset(key_properties or [])
         self.buffer = RecordBuffer(
-            self._new_converter(schema, list(key_properties or [])),
+            # self.schema: the stream's schema as singer-sdk uses it (with the _sdc_* metadata
+            # properties when add_record_metadata is set)
+            self._new_converter(self.schema, list(key_properties or [])),
             dict(self.config.get("column_policies") or {}),
             self.config.get("hash_salt") or "",
         )
@@ -110,6 +114,11 @@ class ArrowSink(BatchSink):
         """No per-record JSON Schema validation: values are checked per chunk in Arrow."""
         return None
 
+    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:
+        """SDK path: timestamps are left as sent. The converter parses them per chunk and
+        dead-letters a value that is not one, as on the fast path (singer-sdk would stop the
+        run, or null the value)."""
+
     @property
     def is_full(self) -> bool:
         """Never: the target commits at STATE boundaries."""
@@ -128,8 +137,9 @@ class ArrowSink(BatchSink):
         self.buffer.add_lines(lines, nbytes)
 
     def process_record(self, record: dict, context: dict) -> None:
-        """SDK path (used with stream maps): buffer the record."""
-        self.add(record, 0)
+        """SDK path (stream maps, flattening, record metadata): buffer the record, counting its
+        message's size towards ``batch_size_bytes``."""
+        self.add(record, getattr(self.target.message_reader, "current_line_bytes", 0))
 
     def process_batch(self, context: dict) -> None:
         """SDK hand-off (BATCH files it decoded): buffer, never commit here."""
@@ -147,8 +157,13 @@ class ArrowSink(BatchSink):
 
     def update_schema(self, schema: dict, key_properties: list[str]) -> None:
         """A new SCHEMA mid-stream: convert what is buffered with the old one, then switch."""
-        self.buffer.set_converter(self._new_converter(schema, key_properties))
-        self.schema = self.original_schema = schema
+        self.original_schema = copy.deepcopy(schema)
+        self.schema = copy.deepcopy(schema)
+        if self.include_sdc_metadata_properties:
+            self._add_sdc_metadata_to_schema()
+        else:
+            self._remove_sdc_metadata_from_schema()
+        self.buffer.set_converter(self._new_converter(self.schema, key_properties))
         self._key_properties = key_properties
         self._keys = frozenset(key_properties)
 
@@ -198,6 +213,7 @@ class ArrowSink(BatchSink):
             return None
         folder = self.config.get("dead_letter_dir") or "dead_letter"
         path = str(write_dead_letters(folder, self.stream_name, rejected))
+        self.rejected_rows += len(rejected)
         self.logger.warning(
             "%d record(s) of %s rejected, written to %s (first reason: %s)",
             len(rejected),

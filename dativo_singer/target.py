@@ -9,24 +9,44 @@ state neither loses nor duplicates rows. A tap that sends no STATE for far longe
 thresholds is committed anyway (with a warning), to bound memory.
 
 RECORD lines in singer-sdk's compact form are handed over in bulk by ``FastSingerReader`` and
-parsed by Arrow (unless stream maps are configured, which need the SDK's per-record path).
+parsed by Arrow. That fast path is taken only when nothing in singer-sdk's record pipeline would
+change a record (no stream maps, flattening off, add_record_metadata off); otherwise every record,
+including those of BATCH files, goes through the SDK (mapper → metadata → ``process_record``).
+
+At end of input the last log line counts the rejected records and names the dead-letter folder;
+with ``fail_on_rejects`` the target then exits 1 (partial success: the rest is committed).
 """
 
 from __future__ import annotations
 
 import copy
+import gzip
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from types import FrameType
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
 from singer_sdk import Target
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, StorageTarget
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.sinks import Sink
 
+from dativo_singer.batch_files import local_parquet_paths, read_parquet_tables
+from dativo_singer.errors import FatalError
 from dativo_singer.reader import FastSingerReader
-from dativo_singer.settings import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_ROWS, DEFAULT_BATCH_SECONDS
+from dativo_singer.settings import (
+    DEFAULT_BATCH_BYTES,
+    DEFAULT_BATCH_ROWS,
+    DEFAULT_BATCH_SECONDS,
+    refuse_unsupported_settings,
+)
 from dativo_singer.sink import ArrowSink
 
 # Without a STATE message the buffer still has to be committed at some point (memory): at this
@@ -39,19 +59,39 @@ class CommitAtStateTarget(Target):
     """Base of Dativo targets: subclasses set ``default_sink_class`` to an ``ArrowSink``."""
 
     message_reader_class = FastSingerReader
+    # What a Dativo target really does (validate-records is not: values are checked as they are
+    # converted to Arrow, and rejects dead-lettered rather than failing the run).
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+        PluginCapabilities.ACTIVATE_VERSION,
+        PluginCapabilities.BATCH,
+    ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        refuse_unsupported_settings(self.config)
         self.latest_state: dict[str, Any] | None = None
         self.bookmark_properties: dict[str, list[str] | None] = {}
         self._due_rows = int(self.config.get("batch_size_rows") or DEFAULT_BATCH_ROWS)
         self._due_bytes = int(self.config.get("batch_size_bytes") or DEFAULT_BATCH_BYTES)
         self._due_seconds = float(self.config.get("batch_seconds") or DEFAULT_BATCH_SECONDS)
-        self._fast_path = not self.config.get("stream_maps")
+        self._fast_path = not self.records_need_sdk_pipeline
         self._warned_no_state = False
         self._emitted_state: dict[str, Any] | None = None
         if self._fast_path:
             cast(FastSingerReader, self.message_reader).record_lines_callback = self._process_record_lines
+
+    @property
+    def records_need_sdk_pipeline(self) -> bool:
+        """True when singer-sdk's record steps would change a record: stream maps, flattening,
+        record metadata. Then records cannot be parsed in bulk by Arrow."""
+        config = self.config
+        return bool(
+            config.get("stream_maps") or config.get("flattening_enabled") or config.get("add_record_metadata")
+        )
 
     def get_sink(
         self,
@@ -71,9 +111,19 @@ class CommitAtStateTarget(Target):
                 or list(existing.key_properties) != list(key_properties or [])
             )
         ):
+            self._check_keys(stream_name, key_properties)
             cast(ArrowSink, existing).update_schema(schema, list(key_properties or []))
             return existing
+        if schema is not None:
+            self._check_keys(stream_name, key_properties)
         return super().get_sink(stream_name, record=record, schema=schema, key_properties=key_properties)
+
+    def _check_keys(self, stream_name: str, key_properties: Any) -> None:
+        if self.config.get("load_method") == "upsert" and not key_properties:
+            raise FatalError(
+                f"stream '{stream_name}' has no key properties: load_method 'upsert' "
+                "(write_mode merge) needs them"
+            )
 
     def _sinks(self) -> list[ArrowSink]:
         return [cast(ArrowSink, s) for s in self._sinks_active.values()]
@@ -87,6 +137,9 @@ class CommitAtStateTarget(Target):
     def _process_record_message(self, message_dict: dict) -> None:
         if not self._fast_path:
             super()._process_record_message(message_dict)
+            for stream_map in self.mapper.stream_maps.get(message_dict["stream"], []):
+                if (sink := self._sinks_active.get(stream_map.stream_alias)) is not None:
+                    self._check_hard_limit(cast(ArrowSink, sink))
             return
         sink = self._sink_of(message_dict.get("stream"))
         reader = cast(FastSingerReader, self.message_reader)
@@ -141,9 +194,28 @@ class CommitAtStateTarget(Target):
         os._exit(128 + signum)
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
+        if self.config.get("process_activate_version_messages") is False:
+            self.logger.info(
+                "ACTIVATE_VERSION for %s ignored (process_activate_version_messages: false)",
+                message_dict["stream"],
+            )
+            return
         sink = self._sinks_active.get(message_dict["stream"])
         if sink is not None:
             sink.activate_version(message_dict["version"])
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """BATCH: files go to the sink in bulk, unless records need the SDK's record steps
+        (stream maps, flattening, metadata): then each record of the files goes through them."""
+        if self._fast_path:
+            super()._process_batch_message(message_dict)
+            return
+        stream = message_dict["stream"]
+        encoding = BaseBatchFileEncoding.from_dict(message_dict["encoding"])
+        reader = cast(FastSingerReader, self.message_reader)
+        reader.current_line_bytes = 0  # the rows of the files count, not the BATCH line's size
+        for record in _batch_file_records(encoding, message_dict["manifest"]):
+            self._process_record_message({"type": "RECORD", "stream": stream, "record": record})
 
     # Committing
 
@@ -200,3 +272,57 @@ class CommitAtStateTarget(Target):
         self._emit_state(state, idle)
         for sink in self._sinks():
             sink.clean_up()
+        self._report_rejects()
+
+    def _report_rejects(self) -> None:
+        """The last log line: how many records were rejected and where the dead letters are;
+        with ``fail_on_rejects`` and any reject, exit 1 (everything else is committed)."""
+        folder = os.path.abspath(self.config.get("dead_letter_dir") or "dead_letter")
+        rejecting = [sink for sink in self._sinks() if sink.rejected_rows]
+        if not rejecting:
+            self.logger.info("0 record(s) rejected; dead letters would go to %s", folder)
+            return
+        line = (
+            f"{sum(s.rejected_rows for s in rejecting)} record(s) rejected across "
+            f"{len(rejecting)} stream(s); dead letters in {folder}"
+        )
+        if not self.config.get("fail_on_rejects"):
+            self.logger.warning("%s", line)
+            return
+        self.logger.error("%s; exiting 1 (fail_on_rejects): the other rows are committed", line)
+        sys.stdout.flush()
+        sys.exit(1)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    raise TypeError(type(value).__name__)
+
+
+def _batch_file_records(encoding: BaseBatchFileEncoding, files: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """The records of BATCH files as JSON values (as a RECORD message would carry them)."""
+    tables: Iterator[pa.Table] | None = None
+    paths = local_parquet_paths(encoding, files)
+    if paths is not None:
+        tables = read_parquet_tables(paths)
+    for path in files if tables is None else []:
+        head, tail = StorageTarget.split_url(path)
+        with StorageTarget.from_url(head).open(tail, mode="rb") as raw:
+            if encoding.format == "parquet":
+                yield from _json_records(pq.read_table(raw))
+                continue
+            if encoding.compression == "gzip":
+                with gzip.open(raw) as unzipped:
+                    yield from (orjson.loads(line) for line in unzipped if line.strip())
+            else:
+                yield from (orjson.loads(line) for line in raw if line.strip())
+    for table in tables or []:
+        yield from _json_records(table)
+
+
+def _json_records(table: pa.Table) -> Iterator[dict[str, Any]]:
+    for record in table.to_pylist():
+        yield orjson.loads(orjson.dumps(record, default=_json_value))

@@ -8,7 +8,7 @@ from typing import Any
 
 from singer_sdk import typing as th
 
-from dativo_singer.settings import SHARED_TARGET_PROPERTIES, STRING_MAP
+from dativo_singer.settings import SHARED_TARGET_PROPERTIES, STRING_MAP, effective_load_write_mode
 from target_iceberg.naming import table_name_for
 from target_iceberg.partitioning import parse_partitioning
 from target_iceberg.table_writer import WRITE_MODES, TableSettings
@@ -17,7 +17,9 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "catalog",
         th.ObjectType(additional_properties=True),
-        description="pyiceberg catalog properties, passed to load_catalog verbatim",
+        secret=True,  # may carry credentials (credential, token, s3.secret-access-key, adls.*)
+        description="pyiceberg catalog properties, passed to load_catalog verbatim (type, uri, "
+        "warehouse, credential, token, s3.*, adls.*); may hold credentials",
     ),
     th.Property(
         "warehouse_dir",
@@ -32,8 +34,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         "write_mode",
         th.StringType,
         allowed_values=list(WRITE_MODES),
-        description="append | merge | overwrite; default: merge for streams with key "
-        "properties and a replication key (bookmark_properties), else append",
+        description="append | merge | overwrite; default: what load_method says, else merge for "
+        "streams with key properties and a replication key (bookmark_properties), else append",
     ),
     th.Property("branch", th.StringType, description="Iceberg branch to write (created if missing)"),
     th.Property(
@@ -60,7 +62,7 @@ def table_settings(
     bookmark_properties: list[str] | None,
 ) -> TableSettings:
     """Settings of one stream's table from the target config."""
-    mode = config.get("write_mode")
+    mode = config.get("write_mode") or effective_load_write_mode(config)
     if not mode:
         mode = "merge" if key_properties and bookmark_properties else "append"
     return TableSettings(

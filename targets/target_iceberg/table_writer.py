@@ -34,7 +34,13 @@ from target_iceberg.replace import StagedReplace
 from target_iceberg.tables import branch_head, load_table_or_none
 
 WRITE_MODES = ("append", "merge", "overwrite")
-MAX_COMMIT_ATTEMPTS = 8
+# A commit that loses an optimistic-concurrency race is redone with a jittered exponential
+# backoff, capped per wait, until it lands or the budget (attempts or seconds, whichever ends
+# first) is spent; then RetriableError (exit 75: the caller may rerun).
+MAX_COMMIT_ATTEMPTS = 50
+COMMIT_RETRY_SECONDS = 60.0
+COMMIT_BACKOFF_FIRST_SECONDS = 0.1
+COMMIT_BACKOFF_MAX_SECONDS = 5.0
 _ROW = "__dativo_row"
 
 
@@ -256,7 +262,10 @@ class TableWriter:
 
     def _with_retries(self, action: Callable[[Table], None]) -> Table:
         s = self.settings
-        for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
             table = self.catalog.load_table(s.identifier) if attempt > 1 else self._table
             assert table is not None
             try:
@@ -265,17 +274,22 @@ class TableWriter:
                 self._table = self.catalog.load_table(s.identifier)
                 return self._table
             except (CommitFailedException, ValidationException) as exc:  # a concurrent commit won
-                wait = min(2.0, 0.05 * 2**attempt) * (0.5 + random.random())
+                left = COMMIT_RETRY_SECONDS - (time.monotonic() - started)
+                if attempt >= MAX_COMMIT_ATTEMPTS or left <= 0:
+                    raise RetriableError(
+                        f"commit to {s.identifier} kept conflicting with concurrent writers "
+                        f"({attempt} attempts in {time.monotonic() - started:.0f}s)"
+                    ) from exc
+                cap = min(COMMIT_BACKOFF_MAX_SECONDS, COMMIT_BACKOFF_FIRST_SECONDS * 2 ** (attempt - 1))
+                wait = min(left, cap * (0.5 + random.random() / 2))
                 self.logger.warning(
-                    "Commit to %s lost a concurrent update (attempt %d/%d): %s; retrying in %.2fs",
+                    "Commit to %s lost a concurrent update (attempt %d): %s; retrying in %.2fs",
                     s.identifier,
                     attempt,
-                    MAX_COMMIT_ATTEMPTS,
                     exc,
                     wait,
                 )
                 time.sleep(wait)
-        raise RetriableError(f"commit to {s.identifier} kept conflicting with concurrent writers")
 
     def _ensure_branch(self, table: Table) -> None:
         branch = self.settings.branch
