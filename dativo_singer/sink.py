@@ -101,6 +101,11 @@ class ArrowSink(BatchSink):
 
     # Buffering
 
+    def kept_metadata_columns(self, schema: dict) -> frozenset[str]:
+        """``_sdc_`` columns this target keeps in its tables even without
+        ``add_record_metadata`` (default none)."""
+        return frozenset()
+
     def _new_converter(self, schema: dict, key_properties: list[str]) -> RecordConverter:
         return RecordConverter(
             schema,
@@ -108,6 +113,7 @@ class ArrowSink(BatchSink):
             nested=self.config.get("nested") or NESTED_AS_JSON,
             strict=self.config.get("schema_mode") == "strict",
             keep_metadata=bool(self.config.get("add_record_metadata")),
+            keep_columns=self.kept_metadata_columns(schema),
         )
 
     def get_validator(self) -> None:

@@ -15,8 +15,7 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
-from dativo_singer.arrow_types import NESTED_AS_JSON
-from dativo_singer.conversion import RecordConverter, Rejected
+from dativo_singer.conversion import Rejected
 from dativo_singer.sink import ArrowSink, Written
 from target_iceberg import file_versions
 from target_iceberg.bookmark import STATE_SUMMARY_KEY, latest_bookmark
@@ -32,18 +31,10 @@ class IcebergSink(ArrowSink):
     _writer: TableWriter | None = None
     _held_state: dict[str, Any] | None = None  # the state the table is known to hold
 
-    def _new_converter(self, schema: dict, key_properties: list[str]) -> RecordConverter:
-        """The shared converter, keeping the source-file version columns when they replace
-        earlier versions (``replace_changed_files``)."""
-        keep = file_versions.COLUMNS if self._replaces_files(schema) else frozenset()
-        return RecordConverter(
-            schema,
-            key_properties,
-            nested=self.config.get("nested") or NESTED_AS_JSON,
-            strict=self.config.get("schema_mode") == "strict",
-            keep_metadata=bool(self.config.get("add_record_metadata")),
-            keep_columns=keep,
-        )
+    def kept_metadata_columns(self, schema: dict) -> frozenset[str]:
+        """The source-file version columns, when they replace earlier versions
+        (``replace_changed_files``)."""
+        return file_versions.COLUMNS if self._replaces_files(schema) else frozenset()
 
     def _replaces_files(self, schema: dict) -> bool:
         return self.config.get("replace_changed_files", True) is not False and file_versions.carries_versions(

@@ -42,9 +42,15 @@ def singer_file(name: str) -> Path:
     return Path(str(resources.files("singer_sdk.testing") / "target_test_streams" / f"{name}.singer"))
 
 
-def _sent(path: Path) -> dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """Per stream: every property any SCHEMA declared, and the records in order."""
+def _sent(
+    path: Path, *, after_last_state: bool = False
+) -> dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Per stream: every property any SCHEMA declared, and the records in order that the target
+    commits: those a STATE covers (all of them when the input has no STATE, or when
+    ``after_last_state`` says records after the last STATE are committed too)."""
     streams: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+    covered: dict[str, int] = {}
+    saw_state = False
     for line in path.read_text().splitlines():
         if not line.strip():
             continue
@@ -54,6 +60,12 @@ def _sent(path: Path) -> dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]:
             props.update(message["schema"].get("properties") or {})
         elif message["type"] == "RECORD":
             streams[message["stream"]][1].append(message["record"])
+        elif message["type"] == "STATE":
+            saw_state = True
+            covered = {stream: len(rows) for stream, (_, rows) in streams.items()}
+    if saw_state and not after_last_state:
+        for stream, (_, rows) in streams.items():
+            del rows[covered.get(stream, 0) :]
     return streams
 
 
@@ -100,7 +112,8 @@ def assert_tables_hold_what_was_sent(config: dict[str, Any], name: str, tmp: Pat
         )
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     catalog = open_catalog(config)
-    for stream, (props, records) in _sent(path).items():
+    after = bool(config.get("commit_records_after_last_state"))
+    for stream, (props, records) in _sent(path, after_last_state=after).items():
         table = load_table_or_none(catalog, f"{config['namespace']}.{table_name_for(stream, config)}")
         if not records:
             assert table is None, f"{stream}: a table without rows"  # tables come with rows only

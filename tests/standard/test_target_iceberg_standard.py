@@ -23,11 +23,15 @@ _CONFIG = {
 TestTargetIceberg = get_target_test_class(target_class=TargetIceberg, config=_CONFIG)
 
 
+@pytest.mark.parametrize("after_last_state", [False, True])
 @pytest.mark.parametrize("name", READ_BACK_FILES)
-def test_tables_hold_what_was_sent(name: str, tmp_path: Path) -> None:
+def test_tables_hold_what_was_sent(name: str, after_last_state: bool, tmp_path: Path) -> None:
+    """Every record a STATE covers lands (records after the last STATE only with
+    commit_records_after_last_state: the suite's multiple_state_messages file ends with one)."""
     config = {
         "warehouse_dir": str(tmp_path / "wh"),
         "namespace": "read_back",
         "dead_letter_dir": str(tmp_path / "dead"),
+        "commit_records_after_last_state": after_last_state,
     }
     assert_tables_hold_what_was_sent(config, name, tmp_path)
