@@ -23,8 +23,10 @@ _CONFIG = {
 TestTargetIceberg = get_target_test_class(target_class=TargetIceberg, config=_CONFIG)
 
 
-@pytest.mark.parametrize("after_last_state", [False, True])
-@pytest.mark.parametrize("name", READ_BACK_FILES)
+@pytest.mark.parametrize(
+    ("name", "after_last_state"),
+    [*((name, False) for name in READ_BACK_FILES), ("multiple_state_messages", True)],
+)
 def test_tables_hold_what_was_sent(name: str, after_last_state: bool, tmp_path: Path) -> None:
     """Every record a STATE covers lands (records after the last STATE only with
     commit_records_after_last_state: the suite's multiple_state_messages file ends with one)."""
