@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import time
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,9 +68,9 @@ class ArrowSink(BatchSink):
     # The interface a target implements
 
     @property
+    @abstractmethod
     def location(self) -> str:
         """Where the stream's data lands (table identifier, object prefix), for reports."""
-        raise NotImplementedError
 
     @property
     def write_mode(self) -> str:
@@ -86,9 +87,9 @@ class ArrowSink(BatchSink):
         ``rejected``). Default: chunks concatenated, schemas unified."""
         return pa.concat_tables(chunks, promote_options="default")
 
+    @abstractmethod
     def write(self, data: pa.Table, state: dict[str, Any] | None) -> Written:
         """Make ``data`` durable together with ``state`` (or stage it, see ``holds_state_back``)."""
-        raise NotImplementedError
 
     def finish(self, state: dict[str, Any] | None) -> Written | None:
         """End of input: commit what was staged. Default: nothing staged."""
