@@ -36,6 +36,10 @@ READ_BACK_FILES = [
     "user_location_data",
 ]
 
+# On every catalog x store combination (the embedded catalog reads all of READ_BACK_FILES back):
+# nested arrays, unicode, a key updated in place and a schema evolving mid-stream.
+READ_BACK_MATRIX_FILES = ["array_data", "encoded_string_data", "pk_updates", "schema_updates"]
+
 
 def singer_file(name: str) -> Path:
     """A singer-sdk standard target test file."""

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 TRIALS = int(os.environ.get("DATIVO_CRASH_TRIALS") or 20)
 SEED = int(os.environ.get("DATIVO_CRASH_SEED") or 20261128)
-ROWS_PER_FILE = 12_000
+ROWS_PER_FILE = 8_000
 WAYS = ("group-kill", "runner-sigterm", "runner-kill", "tap-kill", "target-kill")
 
 
@@ -99,7 +99,7 @@ def test_every_way_of_stopping_a_run_then_rerunning_gives_each_row_once(project:
             text=True,
             start_new_session=True,
         )
-        time.sleep(rng.uniform(1.0, 4.0))
+        time.sleep(rng.uniform(0.8, 3.0))
         stopped = _stop(run, way)
         _, stderr = run.communicate(timeout=120)
         _no_orphans(run.pid)

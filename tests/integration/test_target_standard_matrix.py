@@ -12,7 +12,7 @@ from singer_sdk.testing import get_target_test_class
 from target_iceberg.target import TargetIceberg
 
 from tests import services
-from tests.helpers.read_back import READ_BACK_FILES, assert_tables_hold_what_was_sent
+from tests.helpers.read_back import READ_BACK_MATRIX_FILES, assert_tables_hold_what_was_sent
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,7 @@ def _suite(combination: str) -> type:
             if combination == "sqlite+azure":
                 services.ensure_azure_container(services.AZURE_CONTAINER)
 
-        @pytest.mark.parametrize("name", READ_BACK_FILES)
+        @pytest.mark.parametrize("name", READ_BACK_MATRIX_FILES)
         def test_tables_hold_what_was_sent(self, name: str, tmp_path: Path) -> None:
             assert_tables_hold_what_was_sent({**config, "namespace": f"{suffix}_{name}"}, name, tmp_path)
 
