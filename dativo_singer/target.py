@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import gzip
 import os
-import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -48,6 +47,7 @@ from dativo_singer.settings import (
     refuse_unsupported_settings,
 )
 from dativo_singer.sink import ArrowSink
+from dativo_singer.termination import stop_now
 
 # Without a STATE message the buffer still has to be committed at some point (memory): at this
 # many times the byte threshold, or many times the row threshold, whichever comes first.
@@ -186,12 +186,9 @@ class CommitAtStateTarget(Target):
         """SIGTERM/SIGINT: stop at once, committing nothing more. (singer-sdk would drain every
         sink and exit 0, committing records no STATE covers.) What was committed stands with
         its bookmark; a rerun from the last emitted STATE continues exactly."""
-        self.logger.warning(
-            "Received %s: stopping without committing the records buffered since the last commit",
-            signal.Signals(signum).name,
+        stop_now(
+            self.logger, signum, "stopping without committing the records buffered since the last commit"
         )
-        sys.stdout.flush()
-        os._exit(128 + signum)
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
         if self.config.get("process_activate_version_messages") is False:

@@ -6,6 +6,7 @@ import itertools
 import json
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from singer_sdk import Stream, Tap
@@ -13,6 +14,7 @@ from singer_sdk.helpers.capabilities import TapCapabilities
 
 from dativo_singer.cli import run_plugin_cli
 from dativo_singer.errors import FatalError
+from dativo_singer.termination import stop_now
 from tap_csv.files import FileSpec, resolve_paths
 from tap_csv.header import check_names, other_delimiters
 from tap_csv.reader import CSVFile
@@ -28,6 +30,11 @@ class TapCSV(Tap):
     config_jsonschema = CONFIG_SCHEMA
     # Incremental per file: an ACTIVATE_VERSION would drop the rows of files skipped as unchanged.
     capabilities = [c for c in Tap.capabilities if c != TapCapabilities.ACTIVATE_VERSION]
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: stop at once with exit 128+signal (singer-sdk would exit 0 half-way,
+        and a stopped run would look complete). The STATE already written covers what was read."""
+        stop_now(self.logger, signum, "stopping; the last STATE written covers the records before it")
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check the config in every mode, `--discover` included (which singer-sdk does not
