@@ -29,13 +29,16 @@ def _local_files(data: pa.Table, fmt: FileFormat, compression: str, folder: Path
     """The rows in local files of at most ``max_rows`` rows, each closed once it reaches about
     ``max_bytes``. Returns (path, rows) pairs."""
     made: list[tuple[Path, int]] = []
+    # Rows per write: small enough to look at the size about 4 times per file.
+    row_bytes = max(1, data.nbytes // max(1, data.num_rows))
+    slice_rows = max(1, min(_SLICE_ROWS, max_bytes // row_bytes // 4))
     offset = 0
     while offset < data.num_rows:
         path = folder / f"{len(made):05d}"
         writer = fmt.open(path, data.schema, compression)
         rows = 0
         while offset < data.num_rows and rows < max_rows:
-            step = min(_SLICE_ROWS, max_rows - rows, data.num_rows - offset)
+            step = min(slice_rows, max_rows - rows, data.num_rows - offset)
             writer.write(data.slice(offset, step))
             offset += step
             rows += step

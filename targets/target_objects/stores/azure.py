@@ -23,6 +23,11 @@ from target_objects.stores import ObjectStore, StoredObject, header_safe
 # The SDK logs every request at INFO; the target's own lines say what happened.
 logging.getLogger("azure").setLevel(logging.WARNING)
 
+def _code(exc: HttpResponseError) -> str:
+    code = exc.error_code
+    return str(getattr(code, "value", code) or exc.status_code)
+
+
 _CLIENT_OPTIONS = {"retry_total": 2, "connection_timeout": 10, "read_timeout": 120}
 
 
@@ -35,7 +40,7 @@ def _service(config: Mapping[str, Any]) -> tuple[BlobServiceClient, str]:
             )
         except ValueError:
             raise FatalError("setting 'azure_connection_string' is not a valid connection string") from None
-        return service, service.url.split("?", 1)[0]
+        return service, service.url.split("?", 1)[0].rstrip("/")
     account = str(config["azure_account_name"])
     url = str(config.get("endpoint") or f"https://{account}.blob.core.windows.net")
     credential: Any
@@ -74,10 +79,10 @@ class AzureBlobStore(ObjectStore):
         except ResourceNotFoundError as exc:
             if getattr(exc, "error_code", None) in (None, "ContainerNotFound"):
                 raise FatalError(f"Azure {container} does not exist") from None
-            raise FatalError(f"Azure {container}: not found while {action} ({exc.error_code})") from None
+            raise FatalError(f"Azure {container}: not found while {action} ({_code(exc)})") from None
         except ClientAuthenticationError as exc:
             raise FatalError(
-                f"Azure {container}: authentication failed ({getattr(exc, 'error_code', None) or 'denied'}) "
+                f"Azure {container}: access denied ({_code(exc)}) "
                 f"while {action}: check the account key, SAS token or connection string"
             ) from None
         except (ServiceRequestError, ServiceResponseError) as exc:
@@ -85,10 +90,10 @@ class AzureBlobStore(ObjectStore):
         except HttpResponseError as exc:
             if exc.status_code in (401, 403):
                 raise FatalError(
-                    f"Azure {container}: access denied ({exc.error_code or exc.status_code}) while "
+                    f"Azure {container}: access denied ({_code(exc)}) while "
                     f"{action}: check the account key, SAS token or connection string"
                 ) from None
-            raise RetriableError(f"Azure {container}: {action} failed: {exc.status_code} {exc.error_code}") from None
+            raise RetriableError(f"Azure {container}: {action} failed: {_code(exc)}") from None
 
     def check(self) -> None:
         with self._errors("checking the container"):
