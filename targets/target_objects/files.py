@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tempfile
 from collections.abc import Callable
@@ -24,8 +25,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _local_files(data: pa.Table, fmt: FileFormat, compression: str, folder: Path, max_rows: int,
-                 max_bytes: int) -> list[tuple[Path, int]]:
+def _local_files(
+    data: pa.Table, fmt: FileFormat, compression: str, folder: Path, max_rows: int, max_bytes: int
+) -> list[tuple[Path, int]]:
     """The rows in local files of at most ``max_rows`` rows, each closed once it reaches about
     ``max_bytes``. Returns (path, rows) pairs."""
     made: list[tuple[Path, int]] = []
@@ -71,9 +73,7 @@ def write_data_files(
                 uploaded.append(DataFile(key, rows, path.stat().st_size, _sha256(path)))
                 path.unlink()
         except BaseException:
-            try:
+            with contextlib.suppress(Exception):  # the original error is the one to report
                 store.delete([f.key for f in uploaded])
-            except Exception:  # the original error is the one to report
-                pass
             raise
     return uploaded

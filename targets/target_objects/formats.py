@@ -107,7 +107,9 @@ def _decompressed(data: bytes, compression: str) -> bytes:
 class _JsonLinesWriter(_StreamWriter):
     def write(self, data: pa.Table) -> None:
         self._out.write(
-            b"".join(orjson.dumps(row, default=_json_default, option=_JSON_OPTIONS) for row in data.to_pylist())
+            b"".join(
+                orjson.dumps(row, default=_json_default, option=_JSON_OPTIONS) for row in data.to_pylist()
+            )
         )
 
 

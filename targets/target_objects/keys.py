@@ -30,10 +30,13 @@ def check_key_template(template: str) -> None:
     unknown = sorted(set(names) - set(TEMPLATE_FIELDS))
     if unknown:
         raise FatalError(
-            f"setting 'key_template': unknown field(s) {', '.join(unknown)} (known: {', '.join(TEMPLATE_FIELDS)})"
+            f"setting 'key_template': unknown field(s) {', '.join(unknown)} "
+            f"(known: {', '.join(TEMPLATE_FIELDS)})"
         )
     if "run_id" not in names or "n" not in names:
-        raise FatalError("setting 'key_template' must hold {run_id} and {n}, so that no two files share a key")
+        raise FatalError(
+            "setting 'key_template' must hold {run_id} and {n}, so that no two files share a key"
+        )
     if template.strip("/").startswith(MANIFESTS) or template.startswith("/") or ".." in template.split("/"):
         raise FatalError(f"setting 'key_template': {template!r} must be a relative path outside {MANIFESTS}/")
 
@@ -44,8 +47,9 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:8]}"
 
 
-def data_key(root: str, template: str, *, stream: str, tenant: str, run_id: str, n: int, ext: str,
-             now: dt.datetime) -> str:
+def data_key(
+    root: str, template: str, *, stream: str, tenant: str, run_id: str, n: int, ext: str, now: dt.datetime
+) -> str:
     """The key of a run's ``n``-th data file."""
     relative = template.format(
         ingest_date=now.strftime("%Y-%m-%d"),

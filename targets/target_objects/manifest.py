@@ -69,7 +69,7 @@ def build_manifest(
 
 def manifest_keys(store: ObjectStore, prefix: str) -> list[str]:
     """The keys of a stream's manifests, oldest commit first."""
-    return [o.key for o in store.list(prefix) if o.key.endswith(".json")]
+    return [o.key for o in store.list_objects(prefix) if o.key.endswith(".json")]
 
 
 def read_manifest(store: ObjectStore, key: str) -> dict[str, Any]:

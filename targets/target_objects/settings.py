@@ -22,42 +22,87 @@ DEFAULT_FILE_MAX_BYTES = 128 * 1024 * 1024
 _METADATA_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")  # valid for S3 and Azure (C# identifiers)
 
 CONFIG_SCHEMA = th.PropertiesList(
-    th.Property("storage", th.StringType, allowed_values=list(STORAGES), default="local",
-                description="s3 (AWS, MinIO, SeaweedFS, any S3-compatible store) | azure | local"),
+    th.Property(
+        "storage",
+        th.StringType,
+        allowed_values=list(STORAGES),
+        default="local",
+        description="s3 (AWS, MinIO, SeaweedFS, any S3-compatible store) | azure | local",
+    ),
     th.Property("bucket", th.StringType, description="S3 bucket, or Azure container"),
     th.Property("prefix", th.StringType, default="", description="Key prefix inside the bucket"),
     th.Property("tenant", th.StringType, default="", description="Tenant segment of every key"),
-    th.Property("endpoint", th.StringType,
-                description="S3-compatible endpoint URL (MinIO, SeaweedFS...; empty for AWS), or "
-                "the Azure blob endpoint (Azurite, sovereign clouds)"),
+    th.Property(
+        "endpoint",
+        th.StringType,
+        description="S3-compatible endpoint URL (MinIO, SeaweedFS...; empty for AWS), or "
+        "the Azure blob endpoint (Azurite, sovereign clouds)",
+    ),
     th.Property("region", th.StringType, description="S3 region"),
     th.Property("access_key_id", th.StringType, description="S3 access key id"),
     th.Property("secret_access_key", th.StringType, secret=True, description="S3 secret key"),
     th.Property("session_token", th.StringType, secret=True, description="S3 session token"),
-    th.Property("path_style", th.BooleanType, default=False,
-                description="S3 path-style addressing (MinIO, SeaweedFS); else virtual-hosted"),
-    th.Property("azure_connection_string", th.StringType, secret=True,
-                description="Azure storage connection string (or account name + key / SAS token)"),
+    th.Property(
+        "path_style",
+        th.BooleanType,
+        default=False,
+        description="S3 path-style addressing (MinIO, SeaweedFS); else virtual-hosted",
+    ),
+    th.Property(
+        "azure_connection_string",
+        th.StringType,
+        secret=True,
+        description="Azure storage connection string (or account name + key / SAS token)",
+    ),
     th.Property("azure_account_name", th.StringType, description="Azure storage account name"),
     th.Property("azure_account_key", th.StringType, secret=True, description="Azure account key"),
     th.Property("azure_sas_token", th.StringType, secret=True, description="Azure SAS token"),
-    th.Property("local_dir", th.StringType, default="objects",
-                description="Folder that plays the bucket with storage local"),
-    th.Property("format", th.StringType, allowed_values=format_names(), default="jsonl",
-                description="File format of data files"),
-    th.Property("compression", th.StringType, allowed_values=list(COMPRESSIONS), default="none",
-                description="none | gzip | zstd (Parquet: the column codec; others: the whole file)"),
-    th.Property("file_max_rows", th.IntegerType, default=DEFAULT_FILE_MAX_ROWS,
-                description="Start a new data file after this many rows"),
-    th.Property("file_max_bytes", th.IntegerType, default=DEFAULT_FILE_MAX_BYTES,
-                description="Start a new data file once one has about this many bytes"),
-    th.Property("key_template", th.StringType, default=DEFAULT_KEY_TEMPLATE,
-                description="Data file key below <prefix>/<tenant>/<stream>/; fields {ingest_date} "
-                "{year} {month} {day} {hour} {run_id} {n} {ext} {stream} {tenant}; must hold "
-                "{run_id} and {n}"),
-    th.Property("object_metadata", STRING_MAP,
-                description="Metadata set on every data file and manifest (owner, tags, "
-                "classification); names are lowercase letters, digits and _"),
+    th.Property(
+        "local_dir",
+        th.StringType,
+        default="objects",
+        description="Folder that plays the bucket with storage local",
+    ),
+    th.Property(
+        "format",
+        th.StringType,
+        allowed_values=format_names(),
+        default="jsonl",
+        description="File format of data files",
+    ),
+    th.Property(
+        "compression",
+        th.StringType,
+        allowed_values=list(COMPRESSIONS),
+        default="none",
+        description="none | gzip | zstd (Parquet: the column codec; others: the whole file)",
+    ),
+    th.Property(
+        "file_max_rows",
+        th.IntegerType,
+        default=DEFAULT_FILE_MAX_ROWS,
+        description="Start a new data file after this many rows",
+    ),
+    th.Property(
+        "file_max_bytes",
+        th.IntegerType,
+        default=DEFAULT_FILE_MAX_BYTES,
+        description="Start a new data file once one has about this many bytes",
+    ),
+    th.Property(
+        "key_template",
+        th.StringType,
+        default=DEFAULT_KEY_TEMPLATE,
+        description="Data file key below <prefix>/<tenant>/<stream>/; fields {ingest_date} "
+        "{year} {month} {day} {hour} {run_id} {n} {ext} {stream} {tenant}; must hold "
+        "{run_id} and {n}",
+    ),
+    th.Property(
+        "object_metadata",
+        STRING_MAP,
+        description="Metadata set on every data file and manifest (owner, tags, "
+        "classification); names are lowercase letters, digits and _",
+    ),
     *SHARED_TARGET_PROPERTIES,
 ).to_dict()
 
@@ -97,7 +142,9 @@ def _check_credentials(config: Mapping[str, Any]) -> None:
     if storage == "s3":
         _require(config, "bucket")
         if bool(config.get("access_key_id")) != bool(config.get("secret_access_key")):
-            raise FatalError("settings 'access_key_id' and 'secret_access_key' go together: set both or neither")
+            raise FatalError(
+                "settings 'access_key_id' and 'secret_access_key' go together: set both or neither"
+            )
     elif storage == "azure":
         _require(config, "bucket")
         if not config.get("azure_connection_string"):

@@ -57,17 +57,17 @@ class ObjectSink(ArrowSink):
     @property
     def settings(self) -> ObjectSettings:
         """The target's checked settings."""
-        return self.target.settings  # type: ignore[attr-defined,no-any-return]
+        return self.target.settings  # type: ignore[attr-defined]
 
     @property
     def store(self) -> ObjectStore:
         """The target's store."""
-        return self.target.store  # type: ignore[attr-defined,no-any-return]
+        return self.target.store  # type: ignore[attr-defined]
 
     @property
     def run_id(self) -> str:
         """This run's id (in every key it writes)."""
-        return self.target.run_id  # type: ignore[attr-defined,no-any-return]
+        return self.target.run_id  # type: ignore[attr-defined]
 
     @property
     def location(self) -> str:
@@ -126,11 +126,15 @@ class ObjectSink(ArrowSink):
             return None
         return self._commit([], None, state)
 
-    def _commit(self, files: list[DataFile], columns: pa.Schema | None, state: dict[str, Any] | None) -> Written:
+    def _commit(
+        self, files: list[DataFile], columns: pa.Schema | None, state: dict[str, Any] | None
+    ) -> Written:
         settings = self.settings
         self._commits += 1
         stamp = keys.next_commit_time(self._newest_key)
-        key = settings.manifest_prefix(self.stream_name) + keys.manifest_name(stamp, self.run_id, self._commits)
+        key = settings.manifest_prefix(self.stream_name) + keys.manifest_name(
+            stamp, self.run_id, self._commits
+        )
         manifest = build_manifest(
             stream=self.stream_name,
             tenant=settings.tenant,

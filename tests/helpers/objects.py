@@ -127,7 +127,9 @@ def bucket_of(config: dict[str, Any]) -> Bucket:
     if config.get("storage") == "azure":
         from azure.storage.blob import ContainerClient
 
-        return AzureContainer(ContainerClient.from_connection_string(config["azure_connection_string"], config["bucket"]))
+        return AzureContainer(
+            ContainerClient.from_connection_string(config["azure_connection_string"], config["bucket"])
+        )
     return LocalFolder(Path(config["local_dir"]))
 
 

@@ -38,38 +38,116 @@ PROPS = {
     "tags": {"type": ["array", "null"], "items": {"type": "string"}},
 }
 SENT = [
-    {"id": 1, "name": "Zoë, \"quoted\"", "amount": 1.25, "score": 0.25, "active": True, "born": "2020-01-02",
-     "seen_at": "2024-05-01T10:01:00Z", "opens": "09:30:00", "tags": ["a", "é"]},
-    {"id": 2, "name": "", "amount": 12345.6, "score": -2.5, "active": False, "born": "1999-12-31",
-     "seen_at": "2024-05-01T23:59:59.5+02:00", "opens": "23:00:01", "tags": []},
-    {"id": 3, "name": None, "amount": None, "score": None, "active": None, "born": None, "seen_at": None,
-     "opens": None, "tags": None},
+    {
+        "id": 1,
+        "name": 'Zoë, "quoted"',
+        "amount": 1.25,
+        "score": 0.25,
+        "active": True,
+        "born": "2020-01-02",
+        "seen_at": "2024-05-01T10:01:00Z",
+        "opens": "09:30:00",
+        "tags": ["a", "é"],
+    },
+    {
+        "id": 2,
+        "name": "",
+        "amount": 12345.6,
+        "score": -2.5,
+        "active": False,
+        "born": "1999-12-31",
+        "seen_at": "2024-05-01T23:59:59.5+02:00",
+        "opens": "23:00:01",
+        "tags": [],
+    },
+    {
+        "id": 3,
+        "name": None,
+        "amount": None,
+        "score": None,
+        "active": None,
+        "born": None,
+        "seen_at": None,
+        "opens": None,
+        "tags": None,
+    },
 ]
 UTC = dt.timezone.utc
 # What each format holds for SENT, as its plain reader gives it back (CSV: text; null is empty).
 EXPECTED: dict[str, list[dict[str, Any]]] = {
     "parquet": [
-        {"id": 1, "name": "Zoë, \"quoted\"", "amount": Decimal("1.25"), "score": 0.25, "active": True,
-         "born": dt.date(2020, 1, 2), "seen_at": dt.datetime(2024, 5, 1, 10, 1, tzinfo=UTC),
-         "opens": dt.time(9, 30), "tags": '["a","é"]'},
-        {"id": 2, "name": "", "amount": Decimal("12345.60"), "score": -2.5, "active": False,
-         "born": dt.date(1999, 12, 31), "seen_at": dt.datetime(2024, 5, 1, 21, 59, 59, 500000, tzinfo=UTC),
-         "opens": dt.time(23, 0, 1), "tags": "[]"},
+        {
+            "id": 1,
+            "name": 'Zoë, "quoted"',
+            "amount": Decimal("1.25"),
+            "score": 0.25,
+            "active": True,
+            "born": dt.date(2020, 1, 2),
+            "seen_at": dt.datetime(2024, 5, 1, 10, 1, tzinfo=UTC),
+            "opens": dt.time(9, 30),
+            "tags": '["a","é"]',
+        },
+        {
+            "id": 2,
+            "name": "",
+            "amount": Decimal("12345.60"),
+            "score": -2.5,
+            "active": False,
+            "born": dt.date(1999, 12, 31),
+            "seen_at": dt.datetime(2024, 5, 1, 21, 59, 59, 500000, tzinfo=UTC),
+            "opens": dt.time(23, 0, 1),
+            "tags": "[]",
+        },
         dict.fromkeys(PROPS, None) | {"id": 3},
     ],
     "jsonl": [
-        {"id": 1, "name": "Zoë, \"quoted\"", "amount": Decimal("1.25"), "score": Decimal("0.25"), "active": True,
-         "born": "2020-01-02", "seen_at": "2024-05-01T10:01:00Z", "opens": "09:30:00", "tags": '["a","é"]'},
-        {"id": 2, "name": "", "amount": Decimal("12345.60"), "score": Decimal("-2.5"), "active": False,
-         "born": "1999-12-31", "seen_at": "2024-05-01T21:59:59.500000Z", "opens": "23:00:01", "tags": "[]"},
+        {
+            "id": 1,
+            "name": 'Zoë, "quoted"',
+            "amount": Decimal("1.25"),
+            "score": Decimal("0.25"),
+            "active": True,
+            "born": "2020-01-02",
+            "seen_at": "2024-05-01T10:01:00Z",
+            "opens": "09:30:00",
+            "tags": '["a","é"]',
+        },
+        {
+            "id": 2,
+            "name": "",
+            "amount": Decimal("12345.60"),
+            "score": Decimal("-2.5"),
+            "active": False,
+            "born": "1999-12-31",
+            "seen_at": "2024-05-01T21:59:59.500000Z",
+            "opens": "23:00:01",
+            "tags": "[]",
+        },
         dict.fromkeys(PROPS, None) | {"id": 3},
     ],
     "csv": [
-        {"id": "1", "name": "Zoë, \"quoted\"", "amount": "1.25", "score": "0.25", "active": "true",
-         "born": "2020-01-02", "seen_at": "2024-05-01 10:01:00.000000Z", "opens": "09:30:00.000000",
-         "tags": '["a","é"]'},
-        {"id": "2", "name": "", "amount": "12345.60", "score": "-2.5", "active": "false", "born": "1999-12-31",
-         "seen_at": "2024-05-01 21:59:59.500000Z", "opens": "23:00:01.000000", "tags": "[]"},
+        {
+            "id": "1",
+            "name": 'Zoë, "quoted"',
+            "amount": "1.25",
+            "score": "0.25",
+            "active": "true",
+            "born": "2020-01-02",
+            "seen_at": "2024-05-01 10:01:00.000000Z",
+            "opens": "09:30:00.000000",
+            "tags": '["a","é"]',
+        },
+        {
+            "id": "2",
+            "name": "",
+            "amount": "12345.60",
+            "score": "-2.5",
+            "active": "false",
+            "born": "1999-12-31",
+            "seen_at": "2024-05-01 21:59:59.500000Z",
+            "opens": "23:00:01.000000",
+            "tags": "[]",
+        },
         dict.fromkeys(PROPS, "") | {"id": "3"},
     ],
 }
@@ -79,11 +157,21 @@ GOVERNANCE = {"dativo_owner": "data-team@example.com", "dativo_classification": 
 def _store_config(storage: str) -> dict[str, Any]:
     if storage == "s3":
         bucket, sw = objects.s3_bucket(), services.seaweedfs()
-        return {"storage": "s3", "bucket": bucket.name, "endpoint": sw.s3_endpoint, "region": sw.region,
-                "access_key_id": sw.access_key, "secret_access_key": sw.secret_key, "path_style": True}
+        return {
+            "storage": "s3",
+            "bucket": bucket.name,
+            "endpoint": sw.s3_endpoint,
+            "region": sw.region,
+            "access_key_id": sw.access_key,
+            "secret_access_key": sw.secret_key,
+            "path_style": True,
+        }
     container = objects.azure_container()
-    return {"storage": "azure", "bucket": container.client.container_name,
-            "azure_connection_string": services.azurite().connection_string}
+    return {
+        "storage": "azure",
+        "bucket": container.client.container_name,
+        "azure_connection_string": services.azurite().connection_string,
+    }
 
 
 @pytest.fixture(scope="module", params=["s3", "azure"])
@@ -104,19 +192,32 @@ def _run_in_process(config: dict[str, Any], messages: list[dict[str, Any]]) -> l
 def test_every_format_and_compression_reads_back_exactly(
     store: dict[str, Any], file_format: str, compression: str, tmp_path: Path
 ) -> None:
-    config = {**store, "prefix": objects.unique_prefix("fmt"), "tenant": "acme", "format": file_format,
-              "compression": compression, "object_metadata": GOVERNANCE, "dead_letter_dir": str(tmp_path)}
+    config = {
+        **store,
+        "prefix": objects.unique_prefix("fmt"),
+        "tenant": "acme",
+        "format": file_format,
+        "compression": compression,
+        "object_metadata": GOVERNANCE,
+        "dead_letter_dir": str(tmp_path),
+    }
     messages = [schema("people", PROPS, ["id"]), *records("people", SENT), state({"pos": 3})]
     assert _run_in_process(config, messages) == [{"pos": 3}]
 
     bucket, root = objects.bucket_of(config), objects.stream_root(config, "people")
     entries = objects.check_manifests_match_objects(bucket, root)
     assert [e["rows"] for e in entries] == [3]
-    ext = "parquet" if file_format == "parquet" else file_format + {"none": "", "gzip": ".gz", "zstd": ".zst"}[compression]
+    ext = (
+        "parquet"
+        if file_format == "parquet"
+        else file_format + {"none": "", "gzip": ".gz", "zstd": ".zst"}[compression]
+    )
     assert entries[0]["key"].startswith(f"{root}/ingest_date={dt.datetime.now(UTC):%Y-%m-%d}/")
     assert entries[0]["key"].endswith(f"-00001.{ext}")
-    assert objects.rows(bucket, root) == EXPECTED[file_format] if file_format != "csv" else (
-        sorted(objects.rows(bucket, root) or [], key=lambda r: r["id"]) == EXPECTED["csv"]
+    assert (
+        objects.rows(bucket, root) == EXPECTED[file_format]
+        if file_format != "csv"
+        else (sorted(objects.rows(bucket, root) or [], key=lambda r: r["id"]) == EXPECTED["csv"])
     )
     manifest = objects.manifests(bucket, root)[0]
     assert manifest["state"] == {"pos": 3} and manifest["schema"]["properties"] == PROPS
@@ -128,11 +229,17 @@ def test_every_format_and_compression_reads_back_exactly(
 
 
 def test_files_rotate_by_rows_and_bytes_under_one_manifest(tmp_path: Path) -> None:
-    config = {**_store_config("s3"), "prefix": objects.unique_prefix("rot"), "file_max_rows": 4,
-              "dead_letter_dir": str(tmp_path)}
+    config = {
+        **_store_config("s3"),
+        "prefix": objects.unique_prefix("rot"),
+        "file_max_rows": 4,
+        "dead_letter_dir": str(tmp_path),
+    }
     rows = [{"id": i, "name": "x" * 20} for i in range(1, 11)]
     _run_in_process(config, [schema("r", PROPS, ["id"]), *records("r", rows), state({"p": 1})])
-    by_rows = objects.check_manifests_match_objects(objects.bucket_of(config), objects.stream_root(config, "r"))
+    by_rows = objects.check_manifests_match_objects(
+        objects.bucket_of(config), objects.stream_root(config, "r")
+    )
     assert [e["rows"] for e in by_rows] == [4, 4, 2]
     assert [e["key"][-11:] for e in by_rows] == ["00001.jsonl", "00002.jsonl", "00003.jsonl"]
 
@@ -150,8 +257,14 @@ def _start(config: dict[str, Any], tmp: Path, name: str) -> subprocess.Completed
     path = tmp / f"{name}.json"
     path.write_text(json.dumps(config))
     messages = [schema("people", PROPS, ["id"]), *records("people", SENT), state({"pos": 3})]
-    return subprocess.run([*TARGET, "--config", str(path)], input=encode(messages, True), capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [*TARGET, "--config", str(path)],
+        input=encode(messages, True),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_bad_stores_stop_at_start_up_with_one_line_and_write_nothing(tmp_path: Path) -> None:
@@ -161,18 +274,33 @@ def test_bad_stores_stop_at_start_up_with_one_line_and_write_nothing(tmp_path: P
     wrong_azure = services.azurite().connection_string.replace(services.AZURITE_KEY, wrong_key)
     cases = {
         "s3-wrong-secret": ({**s3, "secret_access_key": "not-the-secret-123"}, 2, "access denied"),
-        "s3-missing-bucket": ({**s3, "bucket": "no-such-bucket-dativo"}, 2, "'no-such-bucket-dativo' at "
-                              f"{sw.s3_endpoint} does not exist"),
-        "azure-wrong-key": ({**azure, "azure_connection_string": wrong_azure}, 2, "access denied (AuthorizationFailure)"),
+        "s3-missing-bucket": (
+            {**s3, "bucket": "no-such-bucket-dativo"},
+            2,
+            f"'no-such-bucket-dativo' at {sw.s3_endpoint} does not exist",
+        ),
+        "azure-wrong-key": (
+            {**azure, "azure_connection_string": wrong_azure},
+            2,
+            "access denied (AuthorizationFailure)",
+        ),
         "azure-missing-container": ({**azure, "bucket": "no-such-container"}, 2, "does not exist"),
         "s3-unreachable": ({**s3, "endpoint": "http://127.0.0.1:9"}, 75, "http://127.0.0.1:9 unreachable"),
     }
     with ThreadPoolExecutor(len(cases)) as pool:
-        results = dict(zip(cases, pool.map(
-            lambda item: _start({**item[1][0], "prefix": prefix, "dead_letter_dir": str(tmp_path)}, tmp_path, item[0]),
-            cases.items(),
-        )))
-    for name, (config, code, message) in cases.items():
+        results = dict(
+            zip(
+                cases,
+                pool.map(
+                    lambda item: _start(
+                        {**item[1][0], "prefix": prefix, "dead_letter_dir": str(tmp_path)}, tmp_path, item[0]
+                    ),
+                    cases.items(),
+                ),
+                strict=True,
+            )
+        )
+    for name, (_, code, message) in cases.items():
         result = results[name]
         errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
         assert result.returncode == code, (name, result.stderr[-2000:])
@@ -186,20 +314,32 @@ def test_bad_stores_stop_at_start_up_with_one_line_and_write_nothing(tmp_path: P
 
 # `dativo run` / show / maintain / validate end to end
 
-DEALS = [f"{i},D{i},C{i},proposal,{i}.50,USD,0.5,false,o{i}@x.io,2024-01-0{i}T00:00:00Z," for i in range(1, 6)]
+DEALS = [
+    f"{i},D{i},C{i},proposal,{i}.50,USD,0.5,false,o{i}@x.io,2024-01-0{i}T00:00:00Z," for i in range(1, 6)
+]
 
 
 def _deals_job(project: Project, connector: str, connection: dict[str, Any], **target: Any) -> Path:
-    job = project.deals_job(target_connector=connector,
-                            target_connector_path=f"connectors/targets/{connector}.yaml",
-                            target={"connection": connection, **target})
+    job = project.deals_job(
+        target_connector=connector,
+        target_connector_path=f"connectors/targets/{connector}.yaml",
+        target={"connection": connection, **target},
+    )
     return project.write_job(f"deals_to_{connector}", job)
 
 
 def _s3_connection(prefix: str) -> dict[str, Any]:
     sw = services.seaweedfs()
-    return {"s3": {"bucket": objects.s3_bucket().name, "prefix": prefix, "endpoint": sw.s3_endpoint,
-                   "region": sw.region, "access_key_id": sw.access_key, "secret_access_key": "${S3_SECRET}"}}
+    return {
+        "s3": {
+            "bucket": objects.s3_bucket().name,
+            "prefix": prefix,
+            "endpoint": sw.s3_endpoint,
+            "region": sw.region,
+            "access_key_id": sw.access_key,
+            "secret_access_key": "${S3_SECRET}",
+        }
+    }
 
 
 def test_csv_job_to_s3_run_show_rerun_and_maintain(project: Project) -> None:
@@ -249,7 +389,9 @@ def test_csv_job_to_s3_run_show_rerun_and_maintain(project: Project) -> None:
     assert (report["deleted"], report["manifests"], report["files"]) == (1, 1, 1)
     assert objects.check_manifests_match_objects(bucket, root) == entries
     everything = shown.stdout + shown.stderr + dry.stdout + dry.stderr + done.stdout + done.stderr + stderr
-    assert sw.secret_key not in everything + json.dumps(objects.manifests(bucket, root)) + json.dumps(metadata)
+    assert sw.secret_key not in everything + json.dumps(objects.manifests(bucket, root)) + json.dumps(
+        metadata
+    )
 
 
 def test_csv_job_to_azure_blob_as_gzipped_json_lines(project: Project) -> None:
@@ -258,8 +400,13 @@ def test_csv_job_to_azure_blob_as_gzipped_json_lines(project: Project) -> None:
     project.write("secrets/acme/store.env", f"AZURE_ACCOUNT_SECRET={az.key}\n")
     project.write_deals("a.csv", DEALS)
     prefix = objects.unique_prefix("e2e")
-    azure = {"container": container.client.container_name, "prefix": prefix, "account_name": az.account,
-             "account_key": "${AZURE_ACCOUNT_SECRET}", "endpoint": az.blob_endpoint}
+    azure = {
+        "container": container.client.container_name,
+        "prefix": prefix,
+        "account_name": az.account,
+        "account_key": "${AZURE_ACCOUNT_SECRET}",
+        "endpoint": az.blob_endpoint,
+    }
     job = _deals_job(project, "azure_blob", {"azure": azure}, format="jsonl", compression="gzip")
     code, summary, stderr = project.run_json("--config", str(job), "--secrets-dir", "secrets")
     assert code == 0, stderr
@@ -274,8 +421,14 @@ def test_csv_job_to_azure_blob_as_gzipped_json_lines(project: Project) -> None:
 
 
 def test_validate_is_offline_and_refuses_what_the_target_would(project: Project) -> None:
-    closed = {"s3": {"bucket": "lake", "endpoint": "http://127.0.0.1:9", "access_key_id": "k",
-                     "secret_access_key": "s3cr3t-value"}}
+    closed = {
+        "s3": {
+            "bucket": "lake",
+            "endpoint": "http://127.0.0.1:9",
+            "access_key_id": "k",
+            "secret_access_key": "s3cr3t-value",
+        }
+    }
     project.write_deals("a.csv", DEALS)
     good = _deals_job(project, "minio", closed)
     result = project.dativo("validate", "--config", str(good))
@@ -286,4 +439,44 @@ def test_validate_is_offline_and_refuses_what_the_target_would(project: Project)
     assert "setting 'key_template' must hold {run_id} and {n}" in result.stderr
     azure_job = _deals_job(project, "azure_blob", closed)
     result = project.dativo("validate", "--config", str(azure_job))
-    assert result.returncode == 2 and "target.connection.azure: required by the azure_blob target" in result.stderr
+    assert (
+        result.returncode == 2
+        and "target.connection.azure: required by the azure_blob target" in result.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    ("file_format", "compression", "reader"),
+    [("parquet", "zstd", "read_parquet"), ("jsonl", "zstd", "read_json"), ("csv", "gzip", "read_csv")],
+)
+def test_duckdb_reads_the_files_the_manifests_name(
+    file_format: str, compression: str, reader: str, tmp_path: Path
+) -> None:
+    import duckdb
+
+    config = {
+        "storage": "local",
+        "local_dir": str(tmp_path / "objects"),
+        "tenant": "acme",
+        "format": file_format,
+        "compression": compression,
+        "dead_letter_dir": str(tmp_path),
+    }
+    _run_in_process(config, [schema("people", PROPS, ["id"]), *records("people", SENT), state({"pos": 3})])
+    bucket = objects.LocalFolder(tmp_path / "objects")
+    bucket.put(
+        "acme/people/ingest_date=2024-01-01/killed-00001." + file_format, b"not data"
+    )  # no manifest names it
+    paths = [
+        str(bucket.root / f["key"]) for m in objects.manifests(bucket, "acme/people") for f in m["files"]
+    ]
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    found = con.sql(
+        f"SELECT id, amount, CAST(seen_at AS VARCHAR) FROM {reader}({paths}) ORDER BY id"
+    ).fetchall()
+    assert [(r[0], None if r[1] is None else Decimal(str(r[1]))) for r in found] == [
+        (1, Decimal("1.25")),
+        (2, Decimal("12345.6")),
+        (3, None),
+    ]
+    assert str(found[0][2]).replace("T", " ").startswith("2024-05-01 10:01:00")  # text or a timestamp

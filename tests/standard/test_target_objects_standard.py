@@ -34,12 +34,21 @@ TARGET = [sys.executable, "-c", "from target_objects.target import main; main()"
 @pytest.mark.parametrize("name", READ_BACK_MATRIX_FILES)
 def test_files_hold_what_was_sent(name: str, file_format: str, tmp_path: Path) -> None:
     """Every record a STATE covers is in a file a manifest names, values as sent."""
-    config = {**_CONFIG, "local_dir": str(tmp_path / "objects"), "format": file_format,
-              "dead_letter_dir": str(tmp_path / "dead")}
+    config = {
+        **_CONFIG,
+        "local_dir": str(tmp_path / "objects"),
+        "format": file_format,
+        "dead_letter_dir": str(tmp_path / "dead"),
+    }
     (tmp_path / "config.json").write_text(json.dumps(config))
     with singer_file(name).open("rb") as stdin:
-        result = subprocess.run([*TARGET, "--config", str(tmp_path / "config.json")], stdin=stdin,
-                                capture_output=True, timeout=300, check=False)
+        result = subprocess.run(
+            [*TARGET, "--config", str(tmp_path / "config.json")],
+            stdin=stdin,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
     assert result.returncode == 0, result.stderr.decode()[-3000:]
     bucket = objects.LocalFolder(tmp_path / "objects")
     for stream, (props, records) in _sent(singer_file(name)).items():
@@ -52,7 +61,9 @@ def test_files_hold_what_was_sent(name: str, file_format: str, tmp_path: Path) -
         columns = sorted({c for r in stored for c in r})
         assert set(columns) == {p for p in props if not p.startswith("_sdc_")}, stream
         got = sorted(
-            json.dumps({c: _normal(r.get(c), props[c], stored=True) for c in columns}, sort_keys=True, default=str)
+            json.dumps(
+                {c: _normal(r.get(c), props[c], stored=True) for c in columns}, sort_keys=True, default=str
+            )
             for r in stored
         )
         want = sorted(

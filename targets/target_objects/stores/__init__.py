@@ -54,7 +54,7 @@ class ObjectStore(ABC):
         """The object's content."""
 
     @abstractmethod
-    def list(self, prefix: str) -> list[StoredObject]:
+    def list_objects(self, prefix: str) -> list[StoredObject]:
         """Every object whose key starts with ``prefix``, sorted by key."""
 
     @abstractmethod

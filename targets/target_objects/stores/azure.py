@@ -23,12 +23,13 @@ from target_objects.stores import ObjectStore, StoredObject, header_safe
 # The SDK logs every request at INFO; the target's own lines say what happened.
 logging.getLogger("azure").setLevel(logging.WARNING)
 
+
 def _code(exc: HttpResponseError) -> str:
-    code = exc.error_code
+    code = getattr(exc, "error_code", None)
     return str(getattr(code, "value", code) or exc.status_code)
 
 
-_CLIENT_OPTIONS = {"retry_total": 2, "connection_timeout": 10, "read_timeout": 120}
+_CLIENT_OPTIONS: dict[str, Any] = {"retry_total": 2, "connection_timeout": 10, "read_timeout": 120}
 
 
 def _service(config: Mapping[str, Any]) -> tuple[BlobServiceClient, str]:
@@ -86,7 +87,9 @@ class AzureBlobStore(ObjectStore):
                 f"while {action}: check the account key, SAS token or connection string"
             ) from None
         except (ServiceRequestError, ServiceResponseError) as exc:
-            raise RetriableError(f"Azure endpoint {self.where} unreachable while {action}: {type(exc).__name__}") from None
+            raise RetriableError(
+                f"Azure endpoint {self.where} unreachable while {action}: {type(exc).__name__}"
+            ) from None
         except HttpResponseError as exc:
             if exc.status_code in (401, 403):
                 raise FatalError(
@@ -124,7 +127,7 @@ class AzureBlobStore(ObjectStore):
         with self._errors(f"reading {key}"):
             return bytes(self.container.download_blob(key).readall())
 
-    def list(self, prefix: str) -> list[StoredObject]:
+    def list_objects(self, prefix: str) -> list[StoredObject]:
         with self._errors(f"listing {prefix}"):
             found = [
                 StoredObject(b.name, int(b.size), b.last_modified.timestamp())

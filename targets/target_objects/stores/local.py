@@ -52,7 +52,7 @@ class LocalStore(ObjectStore):
     def get(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
 
-    def list(self, prefix: str) -> list[StoredObject]:
+    def list_objects(self, prefix: str) -> list[StoredObject]:
         base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
         if not base.is_dir():
             return []

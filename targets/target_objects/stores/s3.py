@@ -70,14 +70,18 @@ class S3Store(ObjectStore):
                     f"S3 {bucket}: access denied ({code}) while {action}: check access_key_id and "
                     "secret_access_key and the bucket's permissions"
                 ) from None
-            raise RetriableError(f"S3 {bucket}: {action} failed: {code} {error.get('Message', '')}".rstrip()) from None
+            raise RetriableError(
+                f"S3 {bucket}: {action} failed: {code} {error.get('Message', '')}".rstrip()
+            ) from None
         except NoCredentialsError:
             raise FatalError(
                 f"S3 {bucket}: no credentials (set access_key_id and secret_access_key, or the "
                 "AWS environment variables)"
             ) from None
         except ConnectionError as exc:
-            raise RetriableError(f"S3 endpoint {self.where} unreachable while {action}: {type(exc).__name__}") from None
+            raise RetriableError(
+                f"S3 endpoint {self.where} unreachable while {action}: {type(exc).__name__}"
+            ) from None
         except BotoCoreError as exc:
             raise RetriableError(f"S3 {bucket}: {action} failed: {type(exc).__name__}") from None
 
@@ -93,19 +97,27 @@ class S3Store(ObjectStore):
     def put_bytes(self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str]) -> None:
         with self._errors(f"writing {key}"):
             self.client.put_object(
-                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, Metadata=header_safe(metadata)
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                Metadata=header_safe(metadata),
             )
 
     def get(self, key: str) -> bytes:
         with self._errors(f"reading {key}"):
             return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
-    def list(self, prefix: str) -> list[StoredObject]:
+    def list_objects(self, prefix: str) -> list[StoredObject]:
         found = []
         with self._errors(f"listing {prefix}"):
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            ):
                 for item in page.get("Contents", []):
-                    found.append(StoredObject(item["Key"], int(item["Size"]), item["LastModified"].timestamp()))
+                    found.append(
+                        StoredObject(item["Key"], int(item["Size"]), item["LastModified"].timestamp())
+                    )
         return sorted(found, key=lambda o: o.key)
 
     def delete(self, keys: list[str]) -> None:

@@ -37,8 +37,9 @@ class ObjectsTarget(TargetPlugin):
     def check(self, job: Job) -> list[Problem]:
         """The connection the connector needs, and every setting target-objects would refuse
         at start-up (offline: nothing is contacted or written)."""
-        from dativo_singer.errors import FatalError
         from target_objects.settings import object_settings
+
+        from dativo_singer.errors import FatalError
 
         connection = job.target.get("connection") or {}
         wanted = _CONNECTION.get(job.target_entry.name, "s3")
@@ -46,7 +47,9 @@ class ObjectsTarget(TargetPlugin):
         problems = []
         if not connection.get(wanted):
             problems.append(
-                Problem(job.file, f"target.connection.{wanted}", f"required by the {job.target_entry.name} target")
+                Problem(
+                    job.file, f"target.connection.{wanted}", f"required by the {job.target_entry.name} target"
+                )
             )
         if connection.get(other):
             problems.append(
@@ -68,7 +71,9 @@ class ObjectsTarget(TargetPlugin):
         for path in (folder, *folder.parents):
             if path.exists():
                 if not path.is_dir():
-                    problems.append(Problem(job.file, "target", f"dead-letter folder cannot be made: {path} is a file"))
+                    problems.append(
+                        Problem(job.file, "target", f"dead-letter folder cannot be made: {path} is a file")
+                    )
                 break
         return problems
 
@@ -116,7 +121,9 @@ class ObjectsTarget(TargetPlugin):
         settings, store = _open(config)
         stream = job.asset.object
         where = store.url(settings.stream_root(stream) + "/")
-        manifests = [read_manifest(store, key) for key in manifest_keys(store, settings.manifest_prefix(stream))]
+        manifests = [
+            read_manifest(store, key) for key in manifest_keys(store, settings.manifest_prefix(stream))
+        ]
         if not manifests:
             return f"{where}: no manifest yet (run the job first)"
         files = [(m, f) for m in manifests for f in m["files"]]

@@ -75,7 +75,7 @@ def find_orphans(
     prefix = settings.manifest_prefix(stream)
     manifests = manifest_keys(store, prefix)
     named = {f["key"] for key in manifests for f in read_manifest(store, key)["files"]}
-    found = store.list(settings.stream_root(stream) + "/")
+    found = store.list_objects(settings.stream_root(stream) + "/")
     orphans = [o for o in found if not o.key.startswith(prefix) and o.key not in named]
     return len(manifests), len(named), orphans
 
