@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from target_objects.target import TargetObjects
 
+from dativo_singer.errors import FatalError
 from tests import services
 from tests.helpers import objects
 from tests.helpers.project import Project
@@ -272,43 +273,35 @@ def test_bad_stores_stop_at_start_up_with_one_line_and_write_nothing(tmp_path: P
     prefix = objects.unique_prefix("bad")
     wrong_key = "W" * 43 + "="  # base64, like a real account key
     wrong_azure = services.azurite().connection_string.replace(services.AZURITE_KEY, wrong_key)
+    common = {"prefix": prefix, "dead_letter_dir": str(tmp_path)}
+    # As programs: the exit code and the one stderr line.
     cases = {
         "s3-wrong-secret": ({**s3, "secret_access_key": "not-the-secret-123"}, 2, "access denied"),
-        "s3-missing-bucket": (
-            {**s3, "bucket": "no-such-bucket-dativo"},
-            2,
-            f"'no-such-bucket-dativo' at {sw.s3_endpoint} does not exist",
-        ),
-        "azure-wrong-key": (
-            {**azure, "azure_connection_string": wrong_azure},
-            2,
-            "access denied (AuthorizationFailure)",
-        ),
-        "azure-missing-container": ({**azure, "bucket": "no-such-container"}, 2, "does not exist"),
         "s3-unreachable": ({**s3, "endpoint": "http://127.0.0.1:9"}, 75, "http://127.0.0.1:9 unreachable"),
     }
     with ThreadPoolExecutor(len(cases)) as pool:
-        results = dict(
-            zip(
-                cases,
-                pool.map(
-                    lambda item: _start(
-                        {**item[1][0], "prefix": prefix, "dead_letter_dir": str(tmp_path)}, tmp_path, item[0]
-                    ),
-                    cases.items(),
-                ),
-                strict=True,
-            )
-        )
+        runs = {n: pool.submit(_start, {**c, **common}, tmp_path, n) for n, (c, _, _) in cases.items()}
     for name, (_, code, message) in cases.items():
-        result = results[name]
+        result = runs[name].result()
         errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
         assert result.returncode == code, (name, result.stderr[-2000:])
         assert len(errors) == 1 and errors[0].startswith("target-objects: error: "), (name, result.stderr)
         assert message in errors[0], (name, errors[0])
         assert "Traceback" not in result.stderr and result.stdout == ""
-        for secret in ("not-the-secret-123", wrong_key, sw.secret_key, services.AZURITE_KEY):
-            assert secret not in result.stderr, name
+        assert "not-the-secret-123" not in result.stderr and sw.secret_key not in result.stderr
+    # The other failures, in this process (the same FatalError becomes the same kind of line).
+    for config, message in (
+        (
+            {**s3, "bucket": "no-such-bucket-dativo"},
+            f"'no-such-bucket-dativo' at {sw.s3_endpoint} does not exist",
+        ),
+        ({**azure, "azure_connection_string": wrong_azure}, "access denied (AuthorizationFailure)"),
+        ({**azure, "bucket": "no-such-container"}, "container 'no-such-container' at http://"),
+    ):
+        with pytest.raises(FatalError) as raised:
+            TargetObjects(config={**config, **common}, validate_config=True)
+        assert message in str(raised.value) and "\n" not in str(raised.value)
+        assert wrong_key not in str(raised.value) and services.AZURITE_KEY not in str(raised.value)
     assert objects.s3_bucket().keys(prefix) == [] and objects.azure_container().keys(prefix) == []
 
 
@@ -319,13 +312,15 @@ DEALS = [
 ]
 
 
-def _deals_job(project: Project, connector: str, connection: dict[str, Any], **target: Any) -> Path:
+def _deals_job(
+    project: Project, connector: str, connection: dict[str, Any], name: str = "", **target: Any
+) -> Path:
     job = project.deals_job(
         target_connector=connector,
         target_connector_path=f"connectors/targets/{connector}.yaml",
         target={"connection": connection, **target},
     )
-    return project.write_job(f"deals_to_{connector}", job)
+    return project.write_job(name or f"deals_to_{connector}", job)
 
 
 def _s3_connection(prefix: str) -> dict[str, Any]:
@@ -430,19 +425,17 @@ def test_validate_is_offline_and_refuses_what_the_target_would(project: Project)
         }
     }
     project.write_deals("a.csv", DEALS)
-    good = _deals_job(project, "minio", closed)
-    result = project.dativo("validate", "--config", str(good))
-    assert result.returncode == 0, result.stderr
-    bad = _deals_job(project, "minio", closed, key_template="{ingest_date}/{run_id}.{ext}")
-    result = project.dativo("validate", "--config", str(bad))
-    assert result.returncode == 2
-    assert "setting 'key_template' must hold {run_id} and {n}" in result.stderr
-    azure_job = _deals_job(project, "azure_blob", closed)
-    result = project.dativo("validate", "--config", str(azure_job))
-    assert (
-        result.returncode == 2
-        and "target.connection.azure: required by the azure_blob target" in result.stderr
-    )
+    _deals_job(project, "minio", closed, name="good")
+    _deals_job(project, "minio", closed, name="bad_template", key_template="{ingest_date}/{run_id}.{ext}")
+    _deals_job(project, "azure_blob", closed, name="wrong_connection")
+    result = project.dativo("validate", "--job-dir", "jobs")  # one process: each job is checked
+    assert result.returncode == 2 and "3 jobs checked, 2 invalid" in result.stdout
+    errors = result.stderr.splitlines()
+    assert len(errors) == 3, errors
+    assert "bad_template.yaml: target: setting 'key_template' must hold {run_id} and {n}" in errors[0]
+    assert "wrong_connection.yaml: target.connection.azure: required by the azure_blob target" in errors[1]
+    assert "wrong_connection.yaml: target.connection.s3: not used by the azure_blob target" in errors[2]
+    assert "s3cr3t-value" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(
