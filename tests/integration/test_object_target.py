@@ -437,6 +437,13 @@ def test_validate_is_offline_and_refuses_what_the_target_would(project: Project)
     assert "wrong_connection.yaml: target.connection.s3: not used by the azure_blob target" in errors[2]
     assert "s3cr3t-value" not in result.stdout + result.stderr
 
+    # Run, the endpoint is unreachable: exit 2 with one line saying it may be retried.
+    run = project.dativo("run", "--config", "jobs/acme/good.yaml")
+    assert run.returncode == 2
+    errors = [line for line in run.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "S3 endpoint http://127.0.0.1:9 unreachable" in errors[0], run.stderr
+    assert "the run can be retried" in errors[0] and "s3cr3t-value" not in run.stdout + run.stderr
+
 
 @pytest.mark.parametrize(
     ("file_format", "compression", "reader"),
