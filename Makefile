@@ -19,8 +19,10 @@ demo: install
 	$(BIN)/dativo run --config jobs/acme/csv_deals_to_iceberg.yaml
 	$(BIN)/dativo show --config jobs/acme/csv_deals_to_iceberg.yaml --limit 5
 
+# Two workers: most test time is spent waiting on subprocesses and local servers (TEST_WORKERS=0: serial).
+TEST_WORKERS ?= 2
 test: install schema-validate services peers
-	$(PY) -m pytest -q -ra --durations=15
+	$(PY) -m pytest -q -ra -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 test-unit: install
 	$(PY) -m pytest -q tests/unit tests/standard

@@ -61,6 +61,17 @@ def _stop(run: subprocess.Popen[str], way: str) -> bool:
     return True
 
 
+def _wait_for_pipe(run: subprocess.Popen[str]) -> None:
+    """Until the runner has started its tap (or ended): on a loaded machine the interpreter's
+    start-up alone can outlast a fixed sleep, and a runner stopped before it installed its
+    signal handlers has nothing to clean up, so such a trial proves nothing."""
+    deadline = time.monotonic() + 60
+    while run.poll() is None and time.monotonic() < deadline:
+        if _child(run.pid, "tap-csv") is not None:
+            return
+        time.sleep(0.05)
+
+
 def _no_orphans(run_pid: int) -> None:
     """Nothing the run started outlives it (the children die with the runner)."""
     deadline = time.monotonic() + 10
@@ -99,7 +110,8 @@ def test_every_way_of_stopping_a_run_then_rerunning_gives_each_row_once(project:
             text=True,
             start_new_session=True,
         )
-        time.sleep(rng.uniform(0.8, 3.0))
+        _wait_for_pipe(run)
+        time.sleep(rng.uniform(0.0, 2.2))
         stopped = _stop(run, way)
         _, stderr = run.communicate(timeout=120)
         _no_orphans(run.pid)
