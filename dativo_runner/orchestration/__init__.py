@@ -1,0 +1,26 @@
+"""Orchestrated mode: the runner YAML as a Dagster code location.
+
+Load it in any Dagster deployment with ``dagster dev -m dativo_runner.orchestration`` (or a
+workspace entry naming this module), with ``DATIVO_RUNNER_CONFIG`` naming the runner YAML and
+``DATIVO_HOME`` the project home (default: the working directory). `dativo start orchestrated`
+does exactly that with an instance of its own. The definitions are built lazily, when Dagster
+loads the location, so importing a submodule builds nothing.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dativo_runner.home import ProjectHome
+from dativo_runner.orchestration.definitions import DativoTranslator, build_definitions
+from dativo_runner.orchestration.runner_yaml import load_runner_config, runner_config_path
+
+__all__ = ["DativoTranslator", "build_definitions", "defs", "load_runner_config"]
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The definitions of ``$DATIVO_RUNNER_CONFIG`` (validated first; a bad file fails the load
+    with its one-line problems)."""
+    home = ProjectHome.from_option(None)
+    return build_definitions(load_runner_config(runner_config_path(None, home), home))

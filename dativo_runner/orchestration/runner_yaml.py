@@ -1,0 +1,156 @@
+"""The runner YAML of orchestrated mode, validated whole before anything starts.
+
+Checked: the JSON Schema (``schemas/runner.schema.json``), every cron with Dagster's own parser,
+every time zone, every referenced job (it exists and validates like `dativo validate`), and that
+no two schedules make the same Dagster asset or name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dativo_runner.errors import ConfigError, DativoError, Problem
+from dativo_runner.home import ProjectHome
+from dativo_runner.job_config import Job, load_job_config
+from dativo_runner.schema_validation import validate_document
+from dativo_runner.yaml_io import load_yaml
+
+RUNNER_CONFIG_ENV = "DATIVO_RUNNER_CONFIG"  # what the code location reads in any Dagster deployment
+DEFAULT_TIMEZONE = "UTC"
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """One ``schedules`` entry with its job loaded and validated."""
+
+    name: str
+    config: Path  # the job YAML, absolute
+    job: Job
+    cron: str
+    timezone: str
+    enabled: bool
+
+    @property
+    def tenant_id(self) -> str:
+        """The job's tenant."""
+        return self.job.tenant_id
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """A validated runner YAML: the scheduled jobs and how the Dagster instance is set up."""
+
+    file: Path
+    home: ProjectHome
+    schedules: tuple[ScheduledJob, ...]
+    concurrency_per_tenant: int
+    state_dir: Path
+    secrets_dir: Path | None
+    dagster_home: Path
+    postgres: dict[str, str] | None  # {"url": ...} or {"url_env": ...}
+
+    @property
+    def display(self) -> str:
+        """The file as messages name it."""
+        return self.home.display(self.file)
+
+
+def runner_config_path(option: str | os.PathLike[str] | None, home: ProjectHome) -> Path:
+    """``--runner-config``, else ``$DATIVO_RUNNER_CONFIG``, else ``<home>/configs/runner.yaml``."""
+    chosen = option or os.environ.get(RUNNER_CONFIG_ENV)
+    return home.resolve(chosen) if chosen else home.runner_config
+
+
+def _valid_cron(cron: str) -> bool:
+    from dagster._utils.schedules import is_valid_cron_string  # the parser Dagster schedules with
+
+    return bool(cron.strip()) and is_valid_cron_string(cron)
+
+
+def _valid_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _folder(home: ProjectHome, value: str | None, default: Path) -> Path:
+    return home.resolve(value) if value else default
+
+
+def load_runner_config(path: Path, home: ProjectHome, *, mode: str = "self_hosted") -> RunnerConfig:
+    """Load ``path`` and every job it schedules; all problems are raised together (ConfigError)."""
+    display = home.display(path)
+    if not path.is_file():
+        raise ConfigError([Problem(display, "", "runner configuration not found")])
+    data = load_yaml(path, display=display)
+    problems = validate_document("runner", data, display)
+    if problems:
+        raise ConfigError(problems)
+    orchestrator: dict[str, Any] = data["runner"].get("orchestrator") or {}
+    if not orchestrator:
+        raise ConfigError([Problem(display, "runner.orchestrator", "is required for orchestrated mode")])
+    default_tz = str(orchestrator.get("timezone") or DEFAULT_TIMEZONE)
+    if not _valid_timezone(default_tz):
+        problems.append(Problem(display, "runner.orchestrator.timezone", f"unknown time zone {default_tz!r}"))
+    state_dir = _folder(home, orchestrator.get("state_dir"), home.state_dir)
+    secrets_dir = _folder(home, orchestrator.get("secrets_dir"), Path()) if orchestrator.get("secrets_dir") else None
+    if secrets_dir is not None and not secrets_dir.is_dir():
+        problems.append(
+            Problem(display, "runner.orchestrator.secrets_dir", f"{home.display(secrets_dir)}: folder not found")
+        )
+        secrets_dir = None
+    scheduled: list[ScheduledJob] = []
+    seen_names: dict[str, str] = {}
+    seen_assets: dict[tuple[str, str], str] = {}
+    for index, entry in enumerate(orchestrator["schedules"]):
+        where = f"runner.orchestrator.schedules[{index}]"
+        name = entry["name"]
+        if name in seen_names:
+            problems.append(Problem(display, f"{where}.name", f"{name!r} is already used by {seen_names[name]}"))
+        seen_names.setdefault(name, where)
+        cron = str(entry["cron"])
+        if not _valid_cron(cron):
+            problems.append(Problem(display, f"{where}.cron", f"{cron!r} is not a valid cron expression"))
+        timezone = str(entry.get("timezone") or default_tz)
+        if not _valid_timezone(timezone):
+            problems.append(Problem(display, f"{where}.timezone", f"unknown time zone {timezone!r}"))
+        config = home.resolve(entry["config"])
+        if not config.is_file():
+            problems.append(Problem(display, f"{where}.config", f"{entry['config']}: job file not found"))
+            continue
+        try:
+            job = load_job_config(config, home, mode=mode, secrets_dir=secrets_dir)
+        except DativoError as exc:
+            problems.extend(exc.problems)
+            continue
+        key = (job.tenant_id, job.asset.name)
+        if key in seen_assets:
+            problems.append(
+                Problem(
+                    display,
+                    f"{where}.config",
+                    f"tenant {key[0]!r} asset {key[1]!r} is already scheduled by {seen_assets[key]}"
+                    " (one schedule per job; one job per tenant and asset)",
+                )
+            )
+            continue
+        seen_assets[key] = where
+        scheduled.append(ScheduledJob(name, config, job, cron, timezone, bool(entry.get("enabled", True))))
+    if problems:
+        raise ConfigError(problems)
+    return RunnerConfig(
+        file=path,
+        home=home,
+        schedules=tuple(scheduled),
+        concurrency_per_tenant=int(orchestrator.get("concurrency_per_tenant") or 1),
+        state_dir=state_dir,
+        secrets_dir=secrets_dir,
+        dagster_home=_folder(home, orchestrator.get("dagster_home"), state_dir / ".dagster"),
+        postgres=((orchestrator.get("storage") or {}).get("postgres")),
+    )
