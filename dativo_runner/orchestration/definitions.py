@@ -10,7 +10,7 @@ Override `DativoTranslator` to change keys, groups, tags or metadata.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
@@ -54,7 +54,9 @@ class DativoTranslator:
 
     def get_tags(self, scheduled: ScheduledJob) -> dict[str, str]:
         """``governance.tags`` as Dagster label tags, plus the tenant."""
-        tags = {_TAG_CHARS.sub("_", str(tag))[:63]: "" for tag in scheduled.job.asset.governance.get("tags") or []}
+        tags = {
+            _TAG_CHARS.sub("_", str(tag))[:63]: "" for tag in scheduled.job.asset.governance.get("tags") or []
+        }
         tags[TENANT_TAG] = _TAG_CHARS.sub("_", scheduled.tenant_id)
         return tags
 
@@ -128,13 +130,17 @@ def dativo_asset(scheduled: ScheduledJob, translator: DativoTranslator) -> dg.As
         op_tags=translator.get_run_tags(scheduled),
         pool=tenant_pool(scheduled.tenant_id),
     )
-    def _materialize(context):  # type: ignore[no-untyped-def]  # Dagster reads the hint, cannot resolve it here
+    def _materialize(context):  # no annotation: Dagster cannot resolve a postponed one here
         client: DativoPipesClient = getattr(context.resources, RESOURCE_KEY)
         outcome = client.run(context=context, job_file=scheduled.config)
         if not outcome.landed:
             raise dg.Failure(
                 description=outcome.error,
-                metadata={"exit_code": outcome.exit_code, "status": outcome.status, "job": scheduled.job.file},
+                metadata={
+                    "exit_code": outcome.exit_code,
+                    "status": outcome.status,
+                    "job": scheduled.job.file,
+                },
             )
         if outcome.exit_code == EXIT_PARTIAL and outcome.error:
             context.log.warning(f"partial success (exit 1): {outcome.error}")
@@ -167,7 +173,9 @@ def build_definitions(config: RunnerConfig, translator: DativoTranslator | None 
                 cron_schedule=scheduled.cron,
                 execution_timezone=scheduled.timezone,
                 default_status=(
-                    dg.DefaultScheduleStatus.RUNNING if scheduled.enabled else dg.DefaultScheduleStatus.STOPPED
+                    dg.DefaultScheduleStatus.RUNNING
+                    if scheduled.enabled
+                    else dg.DefaultScheduleStatus.STOPPED
                 ),
             )
         )
@@ -177,4 +185,6 @@ def build_definitions(config: RunnerConfig, translator: DativoTranslator | None 
 
 def asset_keys(defs: dg.Definitions) -> Sequence[dg.AssetKey]:
     """Every asset key of the definitions (for tests and listings)."""
-    return [key for asset in defs.assets or [] if isinstance(asset, dg.AssetsDefinition) for key in asset.keys]
+    return [
+        key for asset in defs.assets or [] if isinstance(asset, dg.AssetsDefinition) for key in asset.keys
+    ]

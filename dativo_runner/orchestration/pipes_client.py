@@ -71,7 +71,16 @@ class DativoPipesClient(PipesClient):
 
     def command(self, job_file: Path) -> list[str]:
         """``dativo run --config F --home H [--state-dir S] [--secrets-dir D]``."""
-        cmd = [sys.executable, "-m", "dativo_runner", "run", "--config", str(job_file), "--home", str(self.home)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "dativo_runner",
+            "run",
+            "--config",
+            str(job_file),
+            "--home",
+            str(self.home),
+        ]
         if self.state_dir is not None:
             cmd += ["--state-dir", str(self.state_dir)]
         if self.secrets_dir is not None:

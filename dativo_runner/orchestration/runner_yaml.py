@@ -99,10 +99,14 @@ def load_runner_config(path: Path, home: ProjectHome, *, mode: str = "self_hoste
     if not _valid_timezone(default_tz):
         problems.append(Problem(display, "runner.orchestrator.timezone", f"unknown time zone {default_tz!r}"))
     state_dir = _folder(home, orchestrator.get("state_dir"), home.state_dir)
-    secrets_dir = _folder(home, orchestrator.get("secrets_dir"), Path()) if orchestrator.get("secrets_dir") else None
+    secrets_dir = (
+        _folder(home, orchestrator.get("secrets_dir"), Path()) if orchestrator.get("secrets_dir") else None
+    )
     if secrets_dir is not None and not secrets_dir.is_dir():
         problems.append(
-            Problem(display, "runner.orchestrator.secrets_dir", f"{home.display(secrets_dir)}: folder not found")
+            Problem(
+                display, "runner.orchestrator.secrets_dir", f"{home.display(secrets_dir)}: folder not found"
+            )
         )
         secrets_dir = None
     scheduled: list[ScheduledJob] = []
@@ -112,7 +116,9 @@ def load_runner_config(path: Path, home: ProjectHome, *, mode: str = "self_hoste
         where = f"runner.orchestrator.schedules[{index}]"
         name = entry["name"]
         if name in seen_names:
-            problems.append(Problem(display, f"{where}.name", f"{name!r} is already used by {seen_names[name]}"))
+            problems.append(
+                Problem(display, f"{where}.name", f"{name!r} is already used by {seen_names[name]}")
+            )
         seen_names.setdefault(name, where)
         cron = str(entry["cron"])
         if not _valid_cron(cron):
