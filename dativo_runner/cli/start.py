@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -10,7 +11,7 @@ from dativo_runner.cli.common import home_of
 from dativo_runner.errors import ConfigError
 from dativo_runner.secrets import Redactor
 
-DEFAULT_HOST = "127.0.0.1"
+DEFAULT_HOST = os.environ.get("DATIVO_UI_HOST") or "127.0.0.1"  # the image sets 0.0.0.0
 DEFAULT_PORT = 3000
 
 

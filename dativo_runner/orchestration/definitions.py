@@ -1,8 +1,9 @@
 """The Dagster code location built from a runner YAML (the dagster-sling / dagster-dlt pattern).
 
 One asset per scheduled job (key ``<tenant>/<asset>``, owner, tags and metadata from the asset
-spec, a ``no_rejected_records`` check), one asset job per schedule tagged ``dativo/tenant`` (the
-run queue limits runs per unique value of that tag), one schedule per entry's ``cron``. Each
+spec, a ``no_rejected_records`` check), one asset job per schedule tagged ``dativo/tenant`` and
+``dativo/asset`` (the run queue limits runs per unique value of each), one schedule per entry's
+``cron``. Each
 materialization runs ``dativo run --config F`` through Dagster Pipes (`DativoPipesClient`).
 Override `DativoTranslator` to change keys, groups, tags or metadata.
 """
@@ -22,6 +23,7 @@ from dativo_runner.pipes_report import NO_REJECTED_RECORDS
 
 TENANT_TAG = "dativo/tenant"
 JOB_TAG = "dativo/job"
+ASSET_TAG = "dativo/asset"  # one run per table at a time, whatever concurrency_per_tenant allows
 RESOURCE_KEY = "dativo"
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
 _TAG_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
@@ -33,9 +35,11 @@ def dagster_name(*parts: str) -> str:
     return "__".join(_NAME_CHARS.sub("_", part) for part in parts)
 
 
-def tenant_pool(tenant: str) -> str:
-    """The concurrency pool of a tenant's ops (a second guard beside the run queue's tag limit)."""
-    return dagster_name("dativo_tenant", tenant)
+def asset_pool(tenant: str, asset: str) -> str:
+    """The concurrency pool of one asset's op (limit 1 in the generated instance): even a run
+    launched without the job's tags (an ad-hoc materialization from the asset graph) never loads
+    a table twice at once, which would read the same bookmark twice."""
+    return dagster_name("dativo", tenant, asset)
 
 
 class DativoTranslator:
@@ -109,8 +113,12 @@ class DativoTranslator:
         return f"{scheduled.name}_job"
 
     def get_run_tags(self, scheduled: ScheduledJob) -> dict[str, str]:
-        """Tags of every run: the tenant (serialized by the run queue) and the job file."""
-        return {TENANT_TAG: scheduled.tenant_id, JOB_TAG: scheduled.job.file}
+        """Tags of every run: the tenant and the asset (both limited by the run queue) and the job."""
+        return {
+            TENANT_TAG: scheduled.tenant_id,
+            ASSET_TAG: f"{scheduled.tenant_id}.{scheduled.job.asset.name}",
+            JOB_TAG: scheduled.job.file,
+        }
 
 
 def dativo_asset(scheduled: ScheduledJob, translator: DativoTranslator) -> dg.AssetsDefinition:
@@ -128,7 +136,7 @@ def dativo_asset(scheduled: ScheduledJob, translator: DativoTranslator) -> dg.As
         check_specs=[check],
         required_resource_keys={RESOURCE_KEY},
         op_tags=translator.get_run_tags(scheduled),
-        pool=tenant_pool(scheduled.tenant_id),
+        pool=asset_pool(scheduled.tenant_id, scheduled.job.asset.name),
     )
     def _materialize(context):  # no annotation: Dagster cannot resolve a postponed one here
         client: DativoPipesClient = getattr(context.resources, RESOURCE_KEY)

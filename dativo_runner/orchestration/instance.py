@@ -3,7 +3,7 @@
 Kept in a persistent ``DAGSTER_HOME`` (default ``<state folder>/.dagster``): run history, schedule
 ticks and the run queue survive restarts. Storage is SQLite there unless the runner YAML names
 PostgreSQL; telemetry is off; the run queue admits ``concurrency_per_tenant`` runs per unique
-``dativo/tenant`` tag, and each tenant's op pool has the same limit.
+``dativo/tenant`` tag and one per ``dativo/asset`` tag, and each asset's op pool has limit 1.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from dativo_runner.orchestration.definitions import TENANT_TAG
+from dativo_runner.orchestration.definitions import ASSET_TAG, TENANT_TAG
 from dativo_runner.orchestration.runner_yaml import RunnerConfig
 
 MODULE = "dativo_runner.orchestration"
@@ -40,10 +40,11 @@ def instance_config(config: RunnerConfig) -> dict[str, Any]:
         "concurrency": {
             "runs": {
                 "tag_concurrency_limits": [
-                    {"key": TENANT_TAG, "limit": limit, "value": {"applyLimitPerUniqueValue": True}}
+                    {"key": TENANT_TAG, "limit": limit, "value": {"applyLimitPerUniqueValue": True}},
+                    {"key": ASSET_TAG, "limit": 1, "value": {"applyLimitPerUniqueValue": True}},
                 ]
             },
-            "pools": {"default_limit": limit},
+            "pools": {"default_limit": 1},  # each asset's op is its own pool
         },
         "local_artifact_storage": {
             "module": "dagster._core.storage.root",

@@ -9,6 +9,7 @@ kills whatever is left, so no process outlives the command.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -25,6 +26,7 @@ from dativo_runner.orchestration.runner_yaml import RunnerConfig
 
 GRACE_SECONDS = 20.0
 _POLL_SECONDS = 0.5
+_PR_SET_PDEATHSIG = 1
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -68,6 +70,13 @@ def stop_groups(processes: list[subprocess.Popen[bytes]], grace: float = GRACE_S
     for process in processes:
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=5)
+
+
+def _stop_with_parent() -> None:
+    """In the child before exec: receive SIGTERM if `dativo start` dies without stopping it
+    (SIGKILL, a crash), so Dagster never outlives the command (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _program(name: str) -> str:
@@ -114,7 +123,9 @@ def serve(
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, cmd in commands(workspace, host, port).items():
-            processes[name] = subprocess.Popen(cmd, env=env, cwd=config.home.root, start_new_session=True)
+            processes[name] = subprocess.Popen(
+                cmd, env=env, cwd=config.home.root, start_new_session=True, preexec_fn=_stop_with_parent
+            )
         say(
             f"orchestrated mode: Dagster UI at http://{host}:{port} "
             f"({len(config.schedules)} schedule(s), DAGSTER_HOME {config.dagster_home}); "

@@ -32,7 +32,8 @@ ROWS = [
     "1,Acme - Platform,Acme,closed_won,1200.50,USD,1.0,true,ana@example.com,2024-03-01T10:00:00Z,2024-04-01",
     "2,Beta - Seats,Beta,proposal,99.99,EUR,0.5,false,ben@example.com,2024-03-02T11:30:00Z,",
 ]
-CRONS = {"acme_deals": "0 0 1 1 *", "globex_deals": "30 4 29 2 *"}  # never due while the test runs
+# Never due while the test runs.
+CRONS = {"acme_deals": "0 0 1 1 *", "acme_deals_eu": "15 0 1 1 *", "globex_deals": "30 4 29 2 *"}
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 RUNS_QUERY = """query($ids: [String!]) { runsOrError(filter: {runIds: $ids}) {
   ... on Runs { results { runId status startTime endTime tags { key value } } } } }"""
@@ -131,9 +132,19 @@ def orchestrator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orchestra
     project = Project.create(tmp_path_factory.mktemp("orchestrated"))
     project.write_deals("a.csv", ROWS)
     project.write_job("deals", project.deals_job())
+    # A second asset (table) of the same tenant: only the tenant's limit keeps its runs apart.
+    spec = (
+        (project.root / "assets/csv/v1.0/deals.yaml")
+        .read_text()
+        .replace("name: csv_deals", "name: csv_deals_eu")
+    )
+    project.write("assets/csv/v1.0/deals_eu.yaml", spec)
+    eu = project.deals_job(asset="csv_deals_eu", asset_path="assets/csv/v1.0/deals_eu.yaml")
+    project.write_job("deals_eu", eu)
     project.write_job("deals", project.deals_job(tenant_id="globex"), tenant="globex")
     schedules = [
         {"name": "acme_deals", "config": "jobs/acme/deals.yaml", "cron": CRONS["acme_deals"]},
+        {"name": "acme_deals_eu", "config": "jobs/acme/deals_eu.yaml", "cron": CRONS["acme_deals_eu"]},
         {"name": "globex_deals", "config": "jobs/globex/deals.yaml", "cron": CRONS["globex_deals"]},
     ]
     orchestrator_block = {"type": "dagster", "schedules": schedules, "concurrency_per_tenant": 1}
@@ -192,13 +203,14 @@ def test_graphql_lists_the_schedules_with_their_crons(orchestrator: Orchestrator
     dagster_yaml = yaml.safe_load((orchestrator.project.root / "state/.dagster/dagster.yaml").read_text())
     assert dagster_yaml["telemetry"] == {"enabled": False}
     assert dagster_yaml["concurrency"]["runs"]["tag_concurrency_limits"] == [
-        {"key": "dativo/tenant", "limit": 1, "value": {"applyLimitPerUniqueValue": True}}
+        {"key": "dativo/tenant", "limit": 1, "value": {"applyLimitPerUniqueValue": True}},
+        {"key": "dativo/asset", "limit": 1, "value": {"applyLimitPerUniqueValue": True}},
     ]
 
 
 def test_run_queue_serializes_a_tenant_and_overlaps_tenants(orchestrator: Orchestrator) -> None:
     first = orchestrator.launch("acme_deals_job")
-    second = orchestrator.launch("acme_deals_job")
+    second = orchestrator.launch("acme_deals_eu_job")  # another table of the same tenant
     other = orchestrator.launch("globex_deals_job")
 
     runs = orchestrator.wait_for([first, second, other], TERMINAL)
@@ -210,9 +222,9 @@ def test_run_queue_serializes_a_tenant_and_overlaps_tenants(orchestrator: Orches
     assert acme[0]["endTime"] <= acme[1]["startTime"]  # one tenant: one run at a time
     assert any(globex["startTime"] < a["endTime"] and a["startTime"] < globex["endTime"] for a in acme)
     catalog = open_catalog({"warehouse_dir": str(orchestrator.project.root / "warehouse")})
-    for tenant in ("acme", "globex"):
-        rows = catalog.load_table(f"{tenant}.csv_deals").scan().to_arrow().to_pylist()
-        assert sorted(r["deal_id"] for r in rows) == [1, 2]  # the second acme run added nothing
+    for table in ("acme.csv_deals", "acme.csv_deals_eu", "globex.csv_deals"):
+        rows = catalog.load_table(table).scan().to_arrow().to_pylist()
+        assert sorted(r["deal_id"] for r in rows) == [1, 2], table
 
 
 def test_sigterm_stops_webserver_daemon_and_every_child(orchestrator: Orchestrator) -> None:
