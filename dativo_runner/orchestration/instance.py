@@ -36,7 +36,11 @@ def instance_config(config: RunnerConfig) -> dict[str, Any]:
     return {
         "telemetry": {"enabled": False},
         "storage": storage,
-        "run_queue": {"dequeue_interval_seconds": DEQUEUE_INTERVAL_SECONDS},
+        "run_queue": {  # launch admitted runs side by side, not one per daemon tick
+            "dequeue_interval_seconds": DEQUEUE_INTERVAL_SECONDS,
+            "dequeue_use_threads": True,
+            "dequeue_num_workers": 4,
+        },
         "concurrency": {
             "runs": {
                 "tag_concurrency_limits": [

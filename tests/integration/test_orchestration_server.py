@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pytest
 import yaml
 from target_iceberg.catalog import open_catalog
@@ -229,8 +230,11 @@ def test_run_queue_serializes_a_tenant_and_overlaps_tenants(orchestrator: Orches
 
 def test_sigterm_stops_webserver_daemon_and_every_child(orchestrator: Orchestrator) -> None:
     run = orchestrator.launch("globex_deals_job")
-    orchestrator.wait_for([run], {"STARTED", *TERMINAL})
-    tree = _descendants(orchestrator.process.pid)
+    deadline = time.monotonic() + 120
+    while not any("dativo_runner run" in _cmdline(p) for p in _descendants(orchestrator.process.pid)):
+        assert time.monotonic() < deadline, orchestrator.log.read_text()[-3000:]
+        time.sleep(0.1)
+    tree = _descendants(orchestrator.process.pid)  # with the run's worker and its `dativo run`
     commands = [_cmdline(pid) for pid in tree]
     assert any("dagster-webserver" in c for c in commands) and any("dagster-daemon" in c for c in commands)
     assert any("dagster api grpc" in c for c in commands)  # the code servers
@@ -242,3 +246,10 @@ def test_sigterm_stops_webserver_daemon_and_every_child(orchestrator: Orchestrat
     survivors = [(pid, _cmdline(pid)) for pid in tree if _alive(pid)]
     assert survivors == []
     assert "dativo: orchestrated mode stopped (SIGTERM)" in orchestrator.log.read_text()
+    # The interrupted run is recorded as ended, not left "started" in the instance.
+    instance = dg.DagsterInstance.from_config(str(orchestrator.project.root / "state" / ".dagster"))
+    try:
+        record = instance.get_run_by_id(run)
+        assert record is not None and record.status.value in ("FAILURE", "CANCELED", "SUCCESS"), record
+    finally:
+        instance.dispose()
