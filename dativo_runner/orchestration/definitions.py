@@ -47,26 +47,29 @@ class DativoTranslator:
 
     def get_asset_key(self, scheduled: ScheduledJob) -> dg.AssetKey:
         """``<tenant>/<asset name>``."""
-        return dg.AssetKey([scheduled.tenant_id, scheduled.job.asset.name])
+        return dg.AssetKey([scheduled.tenant_id, scheduled.asset_name])
 
     def get_owners(self, scheduled: ScheduledJob) -> list[str]:
         """The asset's ``governance.owner``: an e-mail as is, anything else as ``team:<name>``."""
-        owner = str(scheduled.job.asset.governance.get("owner") or "").strip()
+        governance = scheduled.job.asset.governance if scheduled.job else {}
+        owner = str(governance.get("owner") or "").strip()
         if not owner:
             return []
         return [owner if _EMAIL.match(owner) else f"team:{_TAG_CHARS.sub('_', owner)}"]
 
     def get_tags(self, scheduled: ScheduledJob) -> dict[str, str]:
         """``governance.tags`` as Dagster label tags, plus the tenant."""
-        tags = {
-            _TAG_CHARS.sub("_", str(tag))[:63]: "" for tag in scheduled.job.asset.governance.get("tags") or []
-        }
+        governance = scheduled.job.asset.governance if scheduled.job else {}
+        tags = {_TAG_CHARS.sub("_", str(tag))[:63]: "" for tag in governance.get("tags") or []}
         tags[TENANT_TAG] = _TAG_CHARS.sub("_", scheduled.tenant_id)
         return tags
 
     def get_metadata(self, scheduled: ScheduledJob) -> dict[str, Any]:
         """The asset spec's version, files, classification, retention and column schema."""
-        job, asset = scheduled.job, scheduled.job.asset
+        job = scheduled.job
+        if job is None:  # loaded leniently: runs will fail with this line until the job is fixed
+            return {"dativo/job": scheduled.file, "dativo/invalid": scheduled.problem or "invalid"}
+        asset = job.asset
         governance = asset.governance
         columns = [
             dg.TableColumn(
@@ -98,14 +101,19 @@ class DativoTranslator:
     def get_asset_spec(self, scheduled: ScheduledJob) -> dg.AssetSpec:
         """The asset of one scheduled job."""
         job = scheduled.job
+        description = (
+            f"{job.asset.name} v{job.asset.version} loaded by {job.file}"
+            if job
+            else f"{scheduled.asset_name} loaded by {scheduled.file} (invalid: {scheduled.problem})"
+        )
         return dg.AssetSpec(
             key=self.get_asset_key(scheduled),
-            description=f"{job.asset.name} v{job.asset.version} loaded by {job.file}",
+            description=description,
             owners=self.get_owners(scheduled),
             tags=self.get_tags(scheduled),
             metadata=self.get_metadata(scheduled),
             group_name=dagster_name(scheduled.tenant_id),
-            kinds={job.source_entry.name, job.target_entry.name},
+            kinds={job.source_entry.name, job.target_entry.name} if job else None,
         )
 
     def get_job_name(self, scheduled: ScheduledJob) -> str:
@@ -116,8 +124,8 @@ class DativoTranslator:
         """Tags of every run: the tenant and the asset (both limited by the run queue) and the job."""
         return {
             TENANT_TAG: scheduled.tenant_id,
-            ASSET_TAG: f"{scheduled.tenant_id}.{scheduled.job.asset.name}",
-            JOB_TAG: scheduled.job.file,
+            ASSET_TAG: f"{scheduled.tenant_id}.{scheduled.asset_name}",
+            JOB_TAG: scheduled.file,
         }
 
 
@@ -131,12 +139,12 @@ def dativo_asset(scheduled: ScheduledJob, translator: DativoTranslator) -> dg.As
     )
 
     @dg.multi_asset(
-        name=dagster_name(scheduled.tenant_id, scheduled.job.asset.name),
+        name=dagster_name(scheduled.tenant_id, scheduled.asset_name),
         specs=[spec],
         check_specs=[check],
         required_resource_keys={RESOURCE_KEY},
         op_tags=translator.get_run_tags(scheduled),
-        pool=asset_pool(scheduled.tenant_id, scheduled.job.asset.name),
+        pool=asset_pool(scheduled.tenant_id, scheduled.asset_name),
     )
     def _materialize(context):  # no annotation: Dagster cannot resolve a postponed one here
         client: DativoPipesClient = getattr(context.resources, RESOURCE_KEY)
@@ -147,7 +155,7 @@ def dativo_asset(scheduled: ScheduledJob, translator: DativoTranslator) -> dg.As
                 metadata={
                     "exit_code": outcome.exit_code,
                     "status": outcome.status,
-                    "job": scheduled.job.file,
+                    "job": scheduled.file,
                 },
             )
         if outcome.exit_code == EXIT_PARTIAL and outcome.error:
@@ -170,7 +178,7 @@ def build_definitions(config: RunnerConfig, translator: DativoTranslator | None 
             selection=dg.AssetSelection.assets(*asset.keys),
             tags=translator.get_run_tags(scheduled),
             executor_def=dg.in_process_executor,  # one step: no second process per run
-            description=f"dativo run --config {scheduled.job.file}",
+            description=f"dativo run --config {scheduled.file}",
         )
         assets.append(asset)
         jobs.append(job)

@@ -8,6 +8,7 @@ no two schedules make the same Dagster asset or name.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,29 +16,30 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dativo_runner.errors import ConfigError, DativoError, Problem
 from dativo_runner.home import ProjectHome
-from dativo_runner.job_config import Job, load_job_config
+from dativo_runner.job_config import TENANT_PATTERN, Job, load_job_config
 from dativo_runner.schema_validation import validate_document
 from dativo_runner.yaml_io import load_yaml
 
 RUNNER_CONFIG_ENV = "DATIVO_RUNNER_CONFIG"  # what the code location reads in any Dagster deployment
 DEFAULT_TIMEZONE = "UTC"
+_ASSET_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 @dataclass(frozen=True)
 class ScheduledJob:
-    """One ``schedules`` entry with its job loaded and validated."""
+    """One ``schedules`` entry with its job loaded and validated (``job`` is None, and
+    ``problem`` says why, only when a lenient load met a job that does not validate)."""
 
     name: str
     config: Path  # the job YAML, absolute
-    job: Job
+    file: str  # the job YAML as messages name it
+    tenant_id: str
+    asset_name: str
+    job: Job | None
     cron: str
     timezone: str
     enabled: bool
-
-    @property
-    def tenant_id(self) -> str:
-        """The job's tenant."""
-        return self.job.tenant_id
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,29 @@ def _folder(home: ProjectHome, value: str | None, default: Path) -> Path:
     return home.resolve(value) if value else default
 
 
-def load_runner_config(path: Path, home: ProjectHome, *, mode: str = "self_hosted") -> RunnerConfig:
-    """Load ``path`` and every job it schedules; all problems are raised together (ConfigError)."""
+def _lenient_entry(config: Path, home: ProjectHome, exc: DativoError) -> tuple[str, str, str] | None:
+    """Tenant, asset and first problem of a job that does not validate, when its YAML names both."""
+    try:
+        raw = load_yaml(config, display=home.display(config))
+    except DativoError:
+        return None
+    tenant, asset = raw.get("tenant_id"), raw.get("asset")
+    if not isinstance(tenant, str) or not TENANT_PATTERN.fullmatch(tenant):
+        return None
+    if not isinstance(asset, str) or not _ASSET_NAME.fullmatch(asset):
+        return None
+    return tenant, asset, str(exc.problems[0])
+
+
+def load_runner_config(
+    path: Path, home: ProjectHome, *, mode: str = "self_hosted", strict: bool = True
+) -> RunnerConfig:
+    """Load ``path`` and every job it schedules; all problems are raised together (ConfigError).
+
+    ``strict=False`` (the code location loaded by Dagster's processes and run workers) keeps a
+    schedule whose job stopped validating (its files are gone, a secret is missing): its asset
+    is still defined and its runs fail with the CLI's error line, so one tenant's broken job never
+    takes the other tenants' schedules down. The runner YAML's own problems are always raised."""
     display = home.display(path)
     if not path.is_file():
         raise ConfigError([Problem(display, "", "runner configuration not found")])
@@ -130,12 +153,17 @@ def load_runner_config(path: Path, home: ProjectHome, *, mode: str = "self_hoste
         if not config.is_file():
             problems.append(Problem(display, f"{where}.config", f"{entry['config']}: job file not found"))
             continue
+        job: Job | None = None
+        problem: str | None = None
         try:
             job = load_job_config(config, home, mode=mode, secrets_dir=secrets_dir)
+            key = (job.tenant_id, job.asset.name)
         except DativoError as exc:
-            problems.extend(exc.problems)
-            continue
-        key = (job.tenant_id, job.asset.name)
+            lenient = None if strict else _lenient_entry(config, home, exc)
+            if lenient is None:
+                problems.extend(exc.problems)
+                continue
+            key, problem = (lenient[0], lenient[1]), lenient[2]
         if key in seen_assets:
             problems.append(
                 Problem(
@@ -147,7 +175,20 @@ def load_runner_config(path: Path, home: ProjectHome, *, mode: str = "self_hoste
             )
             continue
         seen_assets[key] = where
-        scheduled.append(ScheduledJob(name, config, job, cron, timezone, bool(entry.get("enabled", True))))
+        scheduled.append(
+            ScheduledJob(
+                name=name,
+                config=config,
+                file=home.display(config),
+                tenant_id=key[0],
+                asset_name=key[1],
+                job=job,
+                cron=cron,
+                timezone=timezone,
+                enabled=bool(entry.get("enabled", True)),
+                problem=problem,
+            )
+        )
     if problems:
         raise ConfigError(problems)
     return RunnerConfig(

@@ -211,20 +211,37 @@ def test_materialization_lands_rows_records_metadata_and_resumes_on_a_new_worker
 
 
 def test_failing_job_fails_the_run_with_the_cli_error_line(project: Project) -> None:
+    """The job stopped validating after `dativo start` checked it (its files are gone): the code
+    location Dagster's processes load still defines its asset, and the run fails with the line
+    `dativo run` prints."""
     project.write_deals("a.csv", [ROW_1])
     job = project.write_job("deals", project.deals_job())
+    project.write_job("deals", project.deals_job(tenant_id="globex"), tenant="globex")
     path = _runner_yaml(
-        project, [{"name": "acme_deals", "config": "jobs/acme/deals.yaml", "cron": "0 * * * *"}]
+        project,
+        [
+            {"name": "acme_deals", "config": "jobs/acme/deals.yaml", "cron": "0 * * * *"},
+            {"name": "globex_deals", "config": "jobs/globex/deals.yaml", "cron": "0 * * * *"},
+        ],
     )
-    defs = _defs(project, path)
-    shutil.rmtree(project.root / "data" / "deals")  # the source vanished after the schedule was made
+    shutil.rmtree(project.root / "data" / "deals")
+    home = ProjectHome(project.root)
+    with pytest.raises(ConfigError):  # what `dativo start orchestrated` refuses...
+        load_runner_config(path, home)
+    defs = build_definitions(load_runner_config(path, home, strict=False))  # ...a running location keeps
 
     result, _ = _materialize(defs, "acme_deals_job")
     cli = project.dativo("run", "--config", str(job))
 
+    assert defs.get_schedule_def("globex_deals").cron_schedule == "0 * * * *"  # other tenants unaffected
     assert not result.success
     assert cli.returncode == 2
     [cli_line] = [line for line in cli.stderr.splitlines() if line.startswith("dativo: error: ")]
+    assert "no file matches" in cli_line
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     assert failure.step_failure_data.user_failure_data.description == cli_line
     assert failure.step_failure_data.user_failure_data.metadata["exit_code"].value == 2
+    spec = defs.resolve_assets_def(dg.AssetKey(["acme", "csv_deals"])).specs_by_key[
+        dg.AssetKey(["acme", "csv_deals"])
+    ]
+    assert spec.metadata["dativo/invalid"] == cli_line.removeprefix("dativo: error: ")
