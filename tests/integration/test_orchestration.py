@@ -7,6 +7,7 @@ embedded catalog); rows are read back with pyiceberg.
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -245,3 +246,42 @@ def test_failing_job_fails_the_run_with_the_cli_error_line(project: Project) -> 
         dg.AssetKey(["acme", "csv_deals"])
     ]
     assert spec.metadata["dativo/invalid"] == cli_line.removeprefix("dativo: error: ")
+
+
+def test_instance_on_postgresql_keeps_the_url_out_of_dagster_yaml(
+    project: Project, pg_service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg2
+
+    from dativo_runner.orchestration.instance import write_instance
+
+    database = f"dagster_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(pg_service.dsn)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {database}")
+    try:
+        url = f"postgresql://{pg_service.user}@{pg_service.host}:{pg_service.port}/{database}"
+        monkeypatch.setenv("DATIVO_TEST_DAGSTER_PG", url)
+        project.write_deals("a.csv", [ROW_1])
+        project.write_job("deals", project.deals_job())
+        path = _runner_yaml(
+            project,
+            [{"name": "acme_deals", "config": "jobs/acme/deals.yaml", "cron": "0 * * * *"}],
+            storage={"postgres": {"url_env": "DATIVO_TEST_DAGSTER_PG"}},
+        )
+
+        write_instance(load_runner_config(path, ProjectHome(project.root)))
+
+        text = (project.root / "state/.dagster/dagster.yaml").read_text()
+        assert yaml.safe_load(text)["storage"] == {
+            "postgres": {"postgres_url": {"env": "DATIVO_TEST_DAGSTER_PG"}}
+        }
+        assert database not in text
+        with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            tables = {row[0] for row in cursor.fetchall()}
+        conn.close()
+        assert {"runs", "event_logs", "jobs"} <= tables  # run, event log and schedule storage
+    finally:
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        admin.close()
