@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import signal
 import socket
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, ConfigError
@@ -36,6 +37,21 @@ def check_port_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+@contextlib.contextmanager
+def _only_user_of(dagster_home: Path) -> Iterator[None]:
+    """Refuse a second `dativo start` on the same instance (two daemons would launch every
+    scheduled run twice); the lock goes with the process, however it ends."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    with (dagster_home / ".dativo-start.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConfigError(
+                f"{dagster_home}: another `dativo start orchestrated` uses this Dagster instance"
+            ) from None
+        yield
 
 
 def _group_alive(pgid: int) -> bool:
@@ -110,6 +126,11 @@ def serve(
     """Run the webserver and the daemon until SIGTERM/SIGINT (exit 0) or until one of them exits
     on its own (both are stopped; exit 2 naming it)."""
     check_port_free(host, port)
+    with _only_user_of(config.dagster_home):
+        return _serve(config, host, port, say=say)
+
+
+def _serve(config: RunnerConfig, host: str, port: int, *, say: Callable[[str], None]) -> int:
     workspace = write_instance(config)
     env = process_environment(config)
     stop = threading.Event()

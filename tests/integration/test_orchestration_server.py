@@ -209,6 +209,15 @@ def test_graphql_lists_the_schedules_with_their_crons(orchestrator: Orchestrator
     ]
 
 
+def test_a_second_start_on_the_same_instance_is_refused(orchestrator: Orchestrator) -> None:
+    result = orchestrator.project.dativo("start", "orchestrated", "--port", str(_free_port()))
+
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(
+        "state/.dagster: another `dativo start orchestrated` uses this Dagster instance"
+    ), result.stderr
+
+
 def test_run_queue_serializes_a_tenant_and_overlaps_tenants(orchestrator: Orchestrator) -> None:
     first = orchestrator.launch("acme_deals_job")
     second = orchestrator.launch("acme_deals_eu_job")  # another table of the same tenant
