@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster._core.errors import DagsterExecutionInterruptedError
-from dagster._core.pipes.client import PipesClient
-from dagster._core.pipes.utils import (
+from dagster import (
+    DagsterExecutionInterruptedError,
+    PipesClient,
     PipesTempFileContextInjector,
     PipesTempFileMessageReader,
     open_pipes_session,

@@ -237,12 +237,41 @@ def test_run_queue_serializes_a_tenant_and_overlaps_tenants(orchestrator: Orches
         assert sorted(r["deal_id"] for r in rows) == [1, 2], table
 
 
-def test_sigterm_stops_webserver_daemon_and_every_child(orchestrator: Orchestrator) -> None:
-    run = orchestrator.launch("globex_deals_job")
+def _wait_for_dativo_run(orchestrator: Orchestrator) -> int:
+    """The pid of a `dativo run` below the orchestrator, once one runs."""
     deadline = time.monotonic() + 120
-    while not any("dativo_runner run" in _cmdline(p) for p in _descendants(orchestrator.process.pid)):
+    while True:
+        for pid in _descendants(orchestrator.process.pid):
+            if "dativo_runner run" in _cmdline(pid):
+                return pid
         assert time.monotonic() < deadline, orchestrator.log.read_text()[-3000:]
         time.sleep(0.1)
+
+
+def test_terminating_a_run_stops_dativo_run(orchestrator: Orchestrator) -> None:
+    run = orchestrator.launch("globex_deals_job")
+    child = _wait_for_dativo_run(orchestrator)
+
+    answer = orchestrator.gql(
+        "mutation($id: String!) { terminateRun(runId: $id) { __typename } }", {"id": run}
+    )["terminateRun"]
+
+    assert answer["__typename"] == "TerminateRunSuccess", answer
+    [ended] = orchestrator.wait_for([run], TERMINAL, timeout=120).values()
+    assert ended["status"] in ("CANCELED", "FAILURE")
+    assert not _alive(child)
+    messages = orchestrator.gql(
+        """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection {
+             events { ... on MessageEvent { message } } } } }""",
+        {"id": run},
+    )["logsForRun"]["events"]
+    text = "\n".join(e.get("message") or "" for e in messages)
+    assert "sending SIGTERM to dativo run" in text, text[-3000:]
+
+
+def test_sigterm_stops_webserver_daemon_and_every_child(orchestrator: Orchestrator) -> None:
+    run = orchestrator.launch("globex_deals_job")
+    _wait_for_dativo_run(orchestrator)
     tree = _descendants(orchestrator.process.pid)  # with the run's worker and its `dativo run`
     commands = [_cmdline(pid) for pid in tree]
     assert any("dagster-webserver" in c for c in commands) and any("dagster-daemon" in c for c in commands)
