@@ -99,6 +99,91 @@ def _lenient_entry(config: Path, home: ProjectHome, exc: DativoError) -> tuple[s
     return tenant, asset, str(exc.problems[0])
 
 
+def _entry_problems(entry: dict[str, Any], where: str, default_tz: str, display: str) -> list[Problem]:
+    """What is wrong with a schedule entry itself: its cron and its time zone."""
+    problems = []
+    cron = str(entry["cron"])
+    if not _valid_cron(cron):
+        problems.append(Problem(display, f"{where}.cron", f"{cron!r} is not a valid cron expression"))
+    timezone = str(entry.get("timezone") or default_tz)
+    if not _valid_timezone(timezone):
+        problems.append(Problem(display, f"{where}.timezone", f"unknown time zone {timezone!r}"))
+    return problems
+
+
+def _load_entry(
+    entry: dict[str, Any], home: ProjectHome, options: dict[str, Any], strict: bool
+) -> ScheduledJob:
+    """One schedule with its job (``options``: mode, secrets_dir, default timezone)."""
+    config = home.resolve(entry["config"])
+    job: Job | None = None
+    problem: str | None = None
+    try:
+        job = load_job_config(config, home, mode=options["mode"], secrets_dir=options["secrets_dir"])
+        tenant, asset = job.tenant_id, job.asset.name
+    except DativoError as exc:
+        lenient = None if strict else _lenient_entry(config, home, exc)
+        if lenient is None:
+            raise
+        tenant, asset, problem = lenient
+    return ScheduledJob(
+        name=entry["name"],
+        config=config,
+        file=home.display(config),
+        tenant_id=tenant,
+        asset_name=asset,
+        job=job,
+        cron=str(entry["cron"]),
+        timezone=str(entry.get("timezone") or options["timezone"]),
+        enabled=bool(entry.get("enabled", True)),
+        problem=problem,
+    )
+
+
+def _load_schedules(
+    entries: list[dict[str, Any]], home: ProjectHome, options: dict[str, Any], display: str, strict: bool
+) -> tuple[list[ScheduledJob], list[Problem]]:
+    """Every schedule entry checked and loaded; names and (tenant, asset) pairs unique."""
+    problems: list[Problem] = []
+    scheduled: list[ScheduledJob] = []
+    seen_names: dict[str, str] = {}
+    seen_assets: dict[tuple[str, str], str] = {}
+    for index, entry in enumerate(entries):
+        where = f"runner.orchestrator.schedules[{index}]"
+        if entry["name"] in seen_names:
+            problems.append(
+                Problem(
+                    display,
+                    f"{where}.name",
+                    f"{entry['name']!r} is already used by {seen_names[entry['name']]}",
+                )
+            )
+        seen_names.setdefault(entry["name"], where)
+        problems.extend(_entry_problems(entry, where, options["timezone"], display))
+        if not home.resolve(entry["config"]).is_file():
+            problems.append(Problem(display, f"{where}.config", f"{entry['config']}: job file not found"))
+            continue
+        try:
+            loaded = _load_entry(entry, home, options, strict)
+        except DativoError as exc:
+            problems.extend(exc.problems)
+            continue
+        key = (loaded.tenant_id, loaded.asset_name)
+        if key in seen_assets:
+            problems.append(
+                Problem(
+                    display,
+                    f"{where}.config",
+                    f"tenant {key[0]!r} asset {key[1]!r} is already scheduled by {seen_assets[key]}"
+                    " (one schedule per job; one job per tenant and asset)",
+                )
+            )
+            continue
+        seen_assets[key] = where
+        scheduled.append(loaded)
+    return scheduled, problems
+
+
 def load_runner_config(
     path: Path, home: ProjectHome, *, mode: str = "self_hosted", strict: bool = True
 ) -> RunnerConfig:
@@ -122,73 +207,14 @@ def load_runner_config(
     if not _valid_timezone(default_tz):
         problems.append(Problem(display, "runner.orchestrator.timezone", f"unknown time zone {default_tz!r}"))
     state_dir = _folder(home, orchestrator.get("state_dir"), home.state_dir)
-    secrets_dir = (
-        _folder(home, orchestrator.get("secrets_dir"), Path()) if orchestrator.get("secrets_dir") else None
-    )
+    secrets_dir = home.resolve(orchestrator["secrets_dir"]) if orchestrator.get("secrets_dir") else None
     if secrets_dir is not None and not secrets_dir.is_dir():
-        problems.append(
-            Problem(
-                display, "runner.orchestrator.secrets_dir", f"{home.display(secrets_dir)}: folder not found"
-            )
-        )
+        where = "runner.orchestrator.secrets_dir"
+        problems.append(Problem(display, where, f"{home.display(secrets_dir)}: folder not found"))
         secrets_dir = None
-    scheduled: list[ScheduledJob] = []
-    seen_names: dict[str, str] = {}
-    seen_assets: dict[tuple[str, str], str] = {}
-    for index, entry in enumerate(orchestrator["schedules"]):
-        where = f"runner.orchestrator.schedules[{index}]"
-        name = entry["name"]
-        if name in seen_names:
-            problems.append(
-                Problem(display, f"{where}.name", f"{name!r} is already used by {seen_names[name]}")
-            )
-        seen_names.setdefault(name, where)
-        cron = str(entry["cron"])
-        if not _valid_cron(cron):
-            problems.append(Problem(display, f"{where}.cron", f"{cron!r} is not a valid cron expression"))
-        timezone = str(entry.get("timezone") or default_tz)
-        if not _valid_timezone(timezone):
-            problems.append(Problem(display, f"{where}.timezone", f"unknown time zone {timezone!r}"))
-        config = home.resolve(entry["config"])
-        if not config.is_file():
-            problems.append(Problem(display, f"{where}.config", f"{entry['config']}: job file not found"))
-            continue
-        job: Job | None = None
-        problem: str | None = None
-        try:
-            job = load_job_config(config, home, mode=mode, secrets_dir=secrets_dir)
-            key = (job.tenant_id, job.asset.name)
-        except DativoError as exc:
-            lenient = None if strict else _lenient_entry(config, home, exc)
-            if lenient is None:
-                problems.extend(exc.problems)
-                continue
-            key, problem = (lenient[0], lenient[1]), lenient[2]
-        if key in seen_assets:
-            problems.append(
-                Problem(
-                    display,
-                    f"{where}.config",
-                    f"tenant {key[0]!r} asset {key[1]!r} is already scheduled by {seen_assets[key]}"
-                    " (one schedule per job; one job per tenant and asset)",
-                )
-            )
-            continue
-        seen_assets[key] = where
-        scheduled.append(
-            ScheduledJob(
-                name=name,
-                config=config,
-                file=home.display(config),
-                tenant_id=key[0],
-                asset_name=key[1],
-                job=job,
-                cron=cron,
-                timezone=timezone,
-                enabled=bool(entry.get("enabled", True)),
-                problem=problem,
-            )
-        )
+    options = {"mode": mode, "secrets_dir": secrets_dir, "timezone": default_tz}
+    scheduled, found = _load_schedules(orchestrator["schedules"], home, options, display, strict)
+    problems.extend(found)
     if problems:
         raise ConfigError(problems)
     return RunnerConfig(
