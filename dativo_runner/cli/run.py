@@ -9,6 +9,7 @@ from typing import Any
 from dativo_runner.cli.common import add_common_options, home_of, job_files, print_error, secrets_dir
 from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, DativoError
 from dativo_runner.job_config import load_job_config
+from dativo_runner.pipes_report import launched_by_dagster
 from dativo_runner.runner import RunOptions, run_job
 from dativo_runner.secrets import Redactor
 from dativo_runner.summary import JobSummary, render_json, render_text
@@ -48,6 +49,7 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
         state_dir=home.resolve(args.state_dir) if args.state_dir else None, verbose=args.verbose
     )
     summaries: list[JobSummary] = []
+    pipes = launched_by_dagster()  # None unless Dagster launched this run (Dagster Pipes)
     for path in job_files(home, args):
         try:
             job = load_job_config(path, home, mode=args.mode, secrets_dir=secrets, redactor=redactor)
@@ -65,7 +67,7 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
             )
             continue
         try:
-            summary = run_job(job, options)
+            summary = run_job(job, options, pipes.reporter(job) if pipes else None)
         except Exception as exc:  # a bug or an unexpected environment: one redacted line, exit 2
             summary = JobSummary(
                 job=job.file,
@@ -81,6 +83,8 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
         if summary.status == "stopped":
             break  # a signal stops the whole command, not only this job
     code = _combine([s.exit_code for s in summaries])
+    if pipes is not None:
+        pipes.finish(summaries, code)
     many = args.job_dir is not None
     print(redactor.redact(render_json(summaries, code, many=many) if args.json else render_text(summaries)))
     return code

@@ -1,0 +1,206 @@
+"""The Dagster code location built from a runner YAML (the dagster-sling / dagster-dlt pattern).
+
+One asset per scheduled job (key ``<tenant>/<asset>``, owner, tags and metadata from the asset
+spec, a ``no_rejected_records`` check), one asset job per schedule tagged ``dativo/tenant`` and
+``dativo/asset`` (the run queue limits runs per unique value of each), one schedule per entry's
+``cron``. Each
+materialization runs ``dativo run --config F`` through Dagster Pipes (`DativoPipesClient`).
+Override `DativoTranslator` to change keys, groups, tags or metadata.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+
+from dativo_runner.errors import EXIT_PARTIAL
+from dativo_runner.orchestration.pipes_client import DativoPipesClient
+from dativo_runner.orchestration.runner_yaml import RunnerConfig, ScheduledJob
+from dativo_runner.pipes_report import NO_REJECTED_RECORDS
+
+TENANT_TAG = "dativo/tenant"
+JOB_TAG = "dativo/job"
+ASSET_TAG = "dativo/asset"  # one run per table at a time, whatever concurrency_per_tenant allows
+RESOURCE_KEY = "dativo"
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
+_TAG_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def dagster_name(*parts: str) -> str:
+    """A name Dagster accepts for ops, jobs, groups and pools (letters, digits, '_')."""
+    return "__".join(_NAME_CHARS.sub("_", part) for part in parts)
+
+
+def asset_pool(tenant: str, asset: str) -> str:
+    """The concurrency pool of one asset's op (limit 1 in the generated instance): even a run
+    launched without the job's tags (an ad-hoc materialization from the asset graph) never loads
+    a table twice at once, which would read the same bookmark twice."""
+    return dagster_name("dativo", tenant, asset)
+
+
+class DativoTranslator:
+    """How a scheduled job becomes Dagster definitions; override a method to change one part."""
+
+    def get_asset_key(self, scheduled: ScheduledJob) -> dg.AssetKey:
+        """``<tenant>/<asset name>``."""
+        return dg.AssetKey([scheduled.tenant_id, scheduled.asset_name])
+
+    def get_owners(self, scheduled: ScheduledJob) -> list[str]:
+        """The asset's ``governance.owner``: an e-mail as is, anything else as ``team:<name>``."""
+        governance = scheduled.job.asset.governance if scheduled.job else {}
+        owner = str(governance.get("owner") or "").strip()
+        if not owner:
+            return []
+        return [owner if _EMAIL.match(owner) else f"team:{_TAG_CHARS.sub('_', owner)}"]
+
+    def get_tags(self, scheduled: ScheduledJob) -> dict[str, str]:
+        """``governance.tags`` as Dagster label tags, plus the tenant."""
+        governance = scheduled.job.asset.governance if scheduled.job else {}
+        tags = {_TAG_CHARS.sub("_", str(tag))[:63]: "" for tag in governance.get("tags") or []}
+        tags[TENANT_TAG] = _TAG_CHARS.sub("_", scheduled.tenant_id)
+        return tags
+
+    def get_metadata(self, scheduled: ScheduledJob) -> dict[str, Any]:
+        """The asset spec's version, files, classification, retention and column schema."""
+        job = scheduled.job
+        if job is None:  # loaded leniently: runs will fail with this line until the job is fixed
+            return {"dativo/job": scheduled.file, "dativo/invalid": scheduled.problem or "invalid"}
+        asset = job.asset
+        governance = asset.governance
+        columns = [
+            dg.TableColumn(
+                name=f.name,
+                type=f.type,
+                description=f.description,
+                constraints=dg.TableColumnConstraints(nullable=not f.required),
+                tags={"classification": f.classification} if f.classification else {},
+            )
+            for f in asset.fields
+        ]
+        metadata: dict[str, Any] = {
+            "dagster/column_schema": dg.TableSchema(columns=columns),
+            "dativo/job": job.file,
+            "dativo/asset_file": asset.file,
+            "dativo/asset_version": asset.version,
+            "dativo/source": job.source_entry.name,
+            "dativo/target": job.target_entry.name,
+            "dativo/schedule": f"{scheduled.cron} ({scheduled.timezone})",
+        }
+        if governance.get("classification"):
+            metadata["dativo/classification"] = ", ".join(map(str, governance["classification"]))
+        if governance.get("retention_days"):
+            metadata["dativo/retention_days"] = int(governance["retention_days"])
+        if asset.primary_key:
+            metadata["dativo/primary_key"] = ", ".join(asset.primary_key)
+        return metadata
+
+    def get_asset_spec(self, scheduled: ScheduledJob) -> dg.AssetSpec:
+        """The asset of one scheduled job."""
+        job = scheduled.job
+        description = (
+            f"{job.asset.name} v{job.asset.version} loaded by {job.file}"
+            if job
+            else f"{scheduled.asset_name} loaded by {scheduled.file} (invalid: {scheduled.problem})"
+        )
+        return dg.AssetSpec(
+            key=self.get_asset_key(scheduled),
+            description=description,
+            owners=self.get_owners(scheduled),
+            tags=self.get_tags(scheduled),
+            metadata=self.get_metadata(scheduled),
+            group_name=dagster_name(scheduled.tenant_id),
+            kinds={job.source_entry.name, job.target_entry.name} if job else None,
+        )
+
+    def get_job_name(self, scheduled: ScheduledJob) -> str:
+        """``<schedule name>_job``."""
+        return f"{scheduled.name}_job"
+
+    def get_run_tags(self, scheduled: ScheduledJob) -> dict[str, str]:
+        """Tags of every run: the tenant and the asset (both limited by the run queue) and the job."""
+        return {
+            TENANT_TAG: scheduled.tenant_id,
+            ASSET_TAG: f"{scheduled.tenant_id}.{scheduled.asset_name}",
+            JOB_TAG: scheduled.file,
+        }
+
+
+def dativo_asset(scheduled: ScheduledJob, translator: DativoTranslator) -> dg.AssetsDefinition:
+    """The asset that runs one job through Dagster Pipes."""
+    spec = translator.get_asset_spec(scheduled)
+    check = dg.AssetCheckSpec(
+        NO_REJECTED_RECORDS,
+        asset=spec.key,
+        description="no record was rejected to the dead letter (fails with WARN on a partial run)",
+    )
+
+    @dg.multi_asset(
+        name=dagster_name(scheduled.tenant_id, scheduled.asset_name),
+        specs=[spec],
+        check_specs=[check],
+        required_resource_keys={RESOURCE_KEY},
+        op_tags=translator.get_run_tags(scheduled),
+        pool=asset_pool(scheduled.tenant_id, scheduled.asset_name),
+    )
+    def _materialize(context):  # no annotation: Dagster cannot resolve a postponed one here
+        client: DativoPipesClient = getattr(context.resources, RESOURCE_KEY)
+        outcome = client.run(context=context, job_file=scheduled.config)
+        if not outcome.landed:
+            raise dg.Failure(
+                description=outcome.error,
+                metadata={
+                    "exit_code": outcome.exit_code,
+                    "status": outcome.status,
+                    "job": scheduled.file,
+                },
+            )
+        if outcome.exit_code == EXIT_PARTIAL and outcome.error:
+            context.log.warning(f"partial success (exit 1): {outcome.error}")
+        yield from outcome.results
+
+    return _materialize
+
+
+def build_definitions(config: RunnerConfig, translator: DativoTranslator | None = None) -> dg.Definitions:
+    """Assets, asset jobs, schedules and the Pipes client resource of a validated runner YAML."""
+    translator = translator or DativoTranslator()
+    assets: list[dg.AssetsDefinition] = []
+    jobs: list[dg.UnresolvedAssetJobDefinition] = []
+    schedules: list[dg.ScheduleDefinition] = []
+    for scheduled in config.schedules:
+        asset = dativo_asset(scheduled, translator)
+        job = dg.define_asset_job(
+            translator.get_job_name(scheduled),
+            selection=dg.AssetSelection.assets(*asset.keys),
+            tags=translator.get_run_tags(scheduled),
+            executor_def=dg.in_process_executor,  # one step: no second process per run
+            description=f"dativo run --config {scheduled.file}",
+        )
+        assets.append(asset)
+        jobs.append(job)
+        schedules.append(
+            dg.ScheduleDefinition(
+                name=scheduled.name,
+                job=job,
+                cron_schedule=scheduled.cron,
+                execution_timezone=scheduled.timezone,
+                default_status=(
+                    dg.DefaultScheduleStatus.RUNNING
+                    if scheduled.enabled
+                    else dg.DefaultScheduleStatus.STOPPED
+                ),
+            )
+        )
+    client = DativoPipesClient(config.home.root, state_dir=config.state_dir, secrets_dir=config.secrets_dir)
+    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, resources={RESOURCE_KEY: client})
+
+
+def asset_keys(defs: dg.Definitions) -> Sequence[dg.AssetKey]:
+    """Every asset key of the definitions (for tests and listings)."""
+    return [
+        key for asset in defs.assets or [] if isinstance(asset, dg.AssetsDefinition) for key in asset.keys
+    ]

@@ -1,0 +1,112 @@
+"""The Dagster instance of `dativo start orchestrated`: ``dagster.yaml`` and ``workspace.yaml``.
+
+Kept in a persistent ``DAGSTER_HOME`` (default ``<state folder>/.dagster``): run history, schedule
+ticks and the run queue survive restarts. Storage is SQLite there unless the runner YAML names
+PostgreSQL; telemetry is off; the run queue admits ``concurrency_per_tenant`` runs per unique
+``dativo/tenant`` tag and one per ``dativo/asset`` tag, and each asset's op pool has limit 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dativo_runner.orchestration.definitions import ASSET_TAG, TENANT_TAG
+from dativo_runner.orchestration.runner_yaml import RunnerConfig
+
+MODULE = "dativo_runner.orchestration"
+DEQUEUE_INTERVAL_SECONDS = 1
+
+
+def instance_config(config: RunnerConfig) -> dict[str, Any]:
+    """The content of ``dagster.yaml``."""
+    limit = config.concurrency_per_tenant
+    storage: dict[str, Any]
+    if config.postgres is None:
+        storage = {"sqlite": {"base_dir": str(config.dagster_home / "storage")}}
+    elif "url_env" in config.postgres:
+        storage = {"postgres": {"postgres_url": {"env": config.postgres["url_env"]}}}
+    else:
+        storage = {"postgres": {"postgres_url": config.postgres["url"]}}
+    return {
+        "telemetry": {"enabled": False},
+        "storage": storage,
+        "run_queue": {  # launch admitted runs side by side, not one per daemon tick
+            "dequeue_interval_seconds": DEQUEUE_INTERVAL_SECONDS,
+            "dequeue_use_threads": True,
+            "dequeue_num_workers": 4,
+        },
+        "concurrency": {
+            "runs": {
+                "tag_concurrency_limits": [
+                    {"key": TENANT_TAG, "limit": limit, "value": {"applyLimitPerUniqueValue": True}},
+                    {"key": ASSET_TAG, "limit": 1, "value": {"applyLimitPerUniqueValue": True}},
+                ]
+            },
+            "pools": {"default_limit": 1},  # each asset's op is its own pool
+        },
+        "local_artifact_storage": {
+            "module": "dagster._core.storage.root",
+            "class": "LocalArtifactStorage",
+            "config": {"base_dir": str(config.dagster_home)},
+        },
+    }
+
+
+def workspace_config(config: RunnerConfig) -> dict[str, Any]:
+    """The content of ``workspace.yaml``: this package as the one code location."""
+    return {
+        "load_from": [
+            {
+                "python_module": {
+                    "module_name": MODULE,
+                    "working_directory": str(config.home.root),
+                    "location_name": "dativo",
+                }
+            }
+        ]
+    }
+
+
+def write_instance(config: RunnerConfig) -> Path:
+    """Make or refresh ``DAGSTER_HOME`` (its storage is kept); returns the workspace file."""
+    home = config.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    for name, content in (
+        ("dagster.yaml", instance_config(config)),
+        ("workspace.yaml", workspace_config(config)),
+    ):
+        path = home / name
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
+        os.replace(temporary, path)
+    _create_storage(home)
+    return home / "workspace.yaml"
+
+
+def _create_storage(dagster_home: Path) -> None:
+    """Create or migrate the storage once, before the webserver and the daemon both open it
+    (two processes creating a new SQLite storage at once can stamp its schema twice)."""
+    from dagster import DagsterInstance
+
+    instance = DagsterInstance.from_config(str(dagster_home))
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # its migration notes are not ours to print
+            instance.upgrade(print_fn=lambda text: None)
+    finally:
+        instance.dispose()
+
+
+def process_environment(config: RunnerConfig) -> dict[str, str]:
+    """The environment of the webserver and the daemon (and so of every run they start)."""
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(config.dagster_home),
+        "DATIVO_HOME": str(config.home.root),
+        "DATIVO_RUNNER_CONFIG": str(config.file),
+    }

@@ -1,0 +1,293 @@
+"""`dativo start orchestrated` for real: Dagster's webserver and daemon on a free loopback port.
+
+One started instance is shared by the module (Dagster takes a while to start); the SIGTERM test
+stops it and runs last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import yaml
+from target_iceberg.catalog import open_catalog
+
+from tests.helpers.project import Project
+
+pytestmark = pytest.mark.integration
+
+ROWS = [
+    "1,Acme - Platform,Acme,closed_won,1200.50,USD,1.0,true,ana@example.com,2024-03-01T10:00:00Z,2024-04-01",
+    "2,Beta - Seats,Beta,proposal,99.99,EUR,0.5,false,ben@example.com,2024-03-02T11:30:00Z,",
+]
+# Never due while the test runs.
+CRONS = {"acme_deals": "0 0 1 1 *", "acme_deals_eu": "15 0 1 1 *", "globex_deals": "30 4 29 2 *"}
+TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+RUNS_QUERY = """query($ids: [String!]) { runsOrError(filter: {runIds: $ids}) {
+  ... on Runs { results { runId status startTime endTime tags { key value } } } } }"""
+LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+
+
+@dataclass
+class Orchestrator:
+    """The started `dativo start orchestrated` and its project."""
+
+    project: Project
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One GraphQL request; the ``data`` of the answer."""
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = json.load(response)
+        assert "errors" not in answer, answer
+        data: dict[str, Any] = answer["data"]
+        return data
+
+    def launch(self, job_name: str) -> str:
+        """Submit a run of ``job_name`` to the run queue; its id."""
+        selector = {
+            "repositoryLocationName": "dativo",
+            "repositoryName": "__repository__",
+            "jobName": job_name,
+        }
+        result = self.gql(LAUNCH, {"p": {"selector": selector, "runConfigData": {}}})["launchRun"]
+        assert result["__typename"] == "LaunchRunSuccess", result
+        return str(result["run"]["runId"])
+
+    def runs(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The runs by id."""
+        return {r["runId"]: r for r in self.gql(RUNS_QUERY, {"ids": ids})["runsOrError"]["results"]}
+
+    def wait_for(self, ids: list[str], statuses: set[str], timeout: float = 240) -> dict[str, dict[str, Any]]:
+        """Poll until every run has one of ``statuses``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = self.runs(ids)
+            if len(runs) == len(ids) and all(r["status"] in statuses for r in runs.values()):
+                return runs
+            assert time.monotonic() < deadline, (runs, self.log.read_text()[-3000:])
+            time.sleep(1)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.fixture(scope="module")
+def orchestrator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orchestrator]:
+    project = Project.create(tmp_path_factory.mktemp("orchestrated"))
+    project.write_deals("a.csv", ROWS)
+    project.write_job("deals", project.deals_job())
+    # A second asset (table) of the same tenant: only the tenant's limit keeps its runs apart.
+    spec = (
+        (project.root / "assets/csv/v1.0/deals.yaml")
+        .read_text()
+        .replace("name: csv_deals", "name: csv_deals_eu")
+    )
+    project.write("assets/csv/v1.0/deals_eu.yaml", spec)
+    eu = project.deals_job(asset="csv_deals_eu", asset_path="assets/csv/v1.0/deals_eu.yaml")
+    project.write_job("deals_eu", eu)
+    project.write_job("deals", project.deals_job(tenant_id="globex"), tenant="globex")
+    schedules = [
+        {"name": "acme_deals", "config": "jobs/acme/deals.yaml", "cron": CRONS["acme_deals"]},
+        {"name": "acme_deals_eu", "config": "jobs/acme/deals_eu.yaml", "cron": CRONS["acme_deals_eu"]},
+        {"name": "globex_deals", "config": "jobs/globex/deals.yaml", "cron": CRONS["globex_deals"]},
+    ]
+    orchestrator_block = {"type": "dagster", "schedules": schedules, "concurrency_per_tenant": 1}
+    project.write("configs/runner.yaml", yaml.safe_dump({"runner": {"orchestrator": orchestrator_block}}))
+    port = _free_port()
+    log = project.root / "start.log"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATIVO_HOME", "DAGSTER_HOME")}
+    command = [sys.executable, "-m", "dativo_runner", "start", "orchestrated", "--home", str(project.root)]
+    command += ["--runner-config", "configs/runner.yaml", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    started = Orchestrator(project, process, f"http://127.0.0.1:{port}/graphql", log)
+    deadline = time.monotonic() + 180
+    while True:  # until the webserver answers and the code location is loaded
+        assert process.poll() is None, log.read_text()
+        try:
+            answer = started.gql(
+                """{ schedulesOrError(repositorySelector: {repositoryLocationName: "dativo",
+                     repositoryName: "__repository__"}) { __typename } }"""
+            )
+            if answer["schedulesOrError"]["__typename"] == "Schedules":
+                break
+        except (urllib.error.URLError, ConnectionError, AssertionError):
+            pass
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(1)
+    yield started
+    if process.poll() is None:  # a failed test left it running
+        tree = _descendants(process.pid)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        for pid in tree:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_graphql_lists_the_schedules_with_their_crons(orchestrator: Orchestrator) -> None:
+    data = orchestrator.gql(
+        """{ schedulesOrError(repositorySelector: {repositoryLocationName: "dativo",
+             repositoryName: "__repository__"}) { ... on Schedules { results {
+             name cronSchedule executionTimezone pipelineName scheduleState { status } } } } }"""
+    )
+    found = {s["name"]: s for s in data["schedulesOrError"]["results"]}
+    assert {name: s["cronSchedule"] for name, s in found.items()} == CRONS
+    assert {s["executionTimezone"] for s in found.values()} == {"UTC"}
+    assert found["acme_deals"]["pipelineName"] == "acme_deals_job"
+    assert {s["scheduleState"]["status"] for s in found.values()} == {"RUNNING"}
+    dagster_yaml = yaml.safe_load((orchestrator.project.root / "state/.dagster/dagster.yaml").read_text())
+    assert dagster_yaml["telemetry"] == {"enabled": False}
+    assert dagster_yaml["concurrency"]["runs"]["tag_concurrency_limits"] == [
+        {"key": "dativo/tenant", "limit": 1, "value": {"applyLimitPerUniqueValue": True}},
+        {"key": "dativo/asset", "limit": 1, "value": {"applyLimitPerUniqueValue": True}},
+    ]
+
+
+def test_a_second_start_on_the_same_instance_is_refused(orchestrator: Orchestrator) -> None:
+    result = orchestrator.project.dativo("start", "orchestrated", "--port", str(_free_port()))
+
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(
+        "state/.dagster: another `dativo start orchestrated` uses this Dagster instance"
+    ), result.stderr
+
+
+def test_run_queue_serializes_a_tenant_and_overlaps_tenants(orchestrator: Orchestrator) -> None:
+    first = orchestrator.launch("acme_deals_job")
+    second = orchestrator.launch("acme_deals_eu_job")  # another table of the same tenant
+    other = orchestrator.launch("globex_deals_job")
+
+    runs = orchestrator.wait_for([first, second, other], TERMINAL)
+
+    assert {r["status"] for r in runs.values()} == {"SUCCESS"}, (runs, orchestrator.log.read_text()[-3000:])
+    assert all({"key": "dativo/tenant", "value": "acme"} in runs[i]["tags"] for i in (first, second))
+    acme = sorted((runs[first], runs[second]), key=lambda r: r["startTime"])
+    globex = runs[other]
+    assert acme[0]["endTime"] <= acme[1]["startTime"]  # one tenant: one run at a time
+    assert any(globex["startTime"] < a["endTime"] and a["startTime"] < globex["endTime"] for a in acme)
+    catalog = open_catalog({"warehouse_dir": str(orchestrator.project.root / "warehouse")})
+    for table in ("acme.csv_deals", "acme.csv_deals_eu", "globex.csv_deals"):
+        rows = catalog.load_table(table).scan().to_arrow().to_pylist()
+        assert sorted(r["deal_id"] for r in rows) == [1, 2], table
+
+
+def _wait_for_dativo_run(orchestrator: Orchestrator) -> int:
+    """The pid of a `dativo run` below the orchestrator, once one runs."""
+    deadline = time.monotonic() + 120
+    while True:
+        for pid in _descendants(orchestrator.process.pid):
+            if "dativo_runner run" in _cmdline(pid):
+                return pid
+        assert time.monotonic() < deadline, orchestrator.log.read_text()[-3000:]
+        time.sleep(0.1)
+
+
+def test_terminating_a_run_stops_dativo_run(orchestrator: Orchestrator) -> None:
+    run = orchestrator.launch("globex_deals_job")
+    child = _wait_for_dativo_run(orchestrator)
+
+    answer = orchestrator.gql(
+        "mutation($id: String!) { terminateRun(runId: $id) { __typename } }", {"id": run}
+    )["terminateRun"]
+
+    assert answer["__typename"] == "TerminateRunSuccess", answer
+    [ended] = orchestrator.wait_for([run], TERMINAL, timeout=120).values()
+    assert ended["status"] in ("CANCELED", "FAILURE")
+    assert not _alive(child)
+    messages = orchestrator.gql(
+        """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection {
+             events { ... on MessageEvent { message } } } } }""",
+        {"id": run},
+    )["logsForRun"]["events"]
+    text = "\n".join(e.get("message") or "" for e in messages)
+    assert "sending SIGTERM to dativo run" in text, text[-3000:]
+
+
+def test_sigterm_stops_webserver_daemon_and_every_child(orchestrator: Orchestrator) -> None:
+    run = orchestrator.launch("globex_deals_job")
+    _wait_for_dativo_run(orchestrator)
+    tree = _descendants(orchestrator.process.pid)  # with the run's worker and its `dativo run`
+    commands = [_cmdline(pid) for pid in tree]
+    assert any("dagster-webserver" in c for c in commands) and any("dagster-daemon" in c for c in commands)
+    assert any("dagster api grpc" in c for c in commands)  # the code servers
+
+    orchestrator.process.send_signal(signal.SIGTERM)
+    code = orchestrator.process.wait(timeout=90)
+
+    assert code == 0, orchestrator.log.read_text()[-3000:]
+    survivors = [(pid, _cmdline(pid)) for pid in tree if _alive(pid)]
+    assert survivors == []
+    assert "dativo: orchestrated mode stopped (SIGTERM)" in orchestrator.log.read_text()
+    # The interrupted run is recorded as ended, not left "started" in the instance.
+    instance = dg.DagsterInstance.from_config(str(orchestrator.project.root / "state" / ".dagster"))
+    try:
+        record = instance.get_run_by_id(run)
+        assert record is not None and record.status.value in ("FAILURE", "CANCELED", "SUCCESS"), record
+    finally:
+        instance.dispose()
