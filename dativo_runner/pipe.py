@@ -26,6 +26,7 @@ _TAIL = 40
 _PR_SET_PDEATHSIG = 1
 _RECORD_MARK = re.compile(rb'"type"\s*:\s*"RECORD"')  # any JSON spacing
 EXIT_RETRIABLE = 75  # EX_TEMPFAIL: what a tap or target exits with when a retry may succeed
+_TARGET_EXIT_GRACE = 10.0  # seconds a target that closed its input has to exit
 _REPORT_SECONDS = float(os.environ.get("DATIVO_PROGRESS_SECONDS") or 10)
 
 
@@ -123,8 +124,19 @@ def _relay(
                 on_read(records)
                 reported_at = time.monotonic()
     except (BrokenPipeError, OSError):
+        target_closed = True
         _kill(tap, sides[0])  # the target died: nothing more can be delivered
-    if tap.wait() != 0:
+    else:
+        target_closed = False
+    tap_failed = tap.wait() != 0
+    if target_closed:
+        # Its stdin is closed because it is exiting on its own: let it finish (it may not be
+        # reaped yet), so its own exit code, not our kill, is what the run reports.
+        try:
+            target.wait(timeout=_TARGET_EXIT_GRACE)
+        except subprocess.TimeoutExpired:
+            _kill(target, sides[1])
+    elif tap_failed:
         _kill(target, sides[1])
     with contextlib.suppress(BrokenPipeError, OSError):
         sink.close()
