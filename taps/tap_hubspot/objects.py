@@ -23,6 +23,7 @@ class CrmObjectStream(HubSpotStream):
     ``id``, ``createdAt``, ``updatedAt`` and ``archived``."""
 
     primary_keys = ("id",)
+    STATE_MSG_FREQUENCY = 1000
 
     def __init__(self, tap: Any, name: str, property_types: dict[str, str]) -> None:
         self.property_types = property_types
