@@ -61,7 +61,8 @@ class DativoRESTStream(RESTStream[Any]):
     @property
     def timeout(self) -> int:
         """``request_timeout_seconds`` (singer-sdk passes it to requests as is)."""
-        return self.config.get("request_timeout_seconds", DEFAULT_TIMEOUT_SECONDS)  # type: ignore[no-any-return]
+        # singer-sdk reads JSON numbers as Decimal, which sockets refuse
+        return float(self.config.get("request_timeout_seconds", DEFAULT_TIMEOUT_SECONDS))  # type: ignore[return-value]
 
     @property
     def secret(self) -> str:

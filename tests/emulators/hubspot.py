@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import random
 import time
 import uuid
@@ -62,6 +64,7 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
+@functools.lru_cache(maxsize=65_536)
 def parse_ms(value: str) -> int:
     """A filter value: epoch milliseconds or an ISO datetime."""
     if value.isdigit():
@@ -85,6 +88,8 @@ class HubSpotEmulator(Emulator):
         self.max_per_interval = 190
         self.daily_remaining = 500_000
         self.retry_after: int | None = None  # a Retry-After on 429s, when set
+        self.version = 0  # bumped by every change: cached search results are dropped
+        self._search_cache: dict[Any, list[dict[str, Any]]] = {}
         rng = random.Random(seed)
         counts = counts or {"contacts": 30, "companies": 10, "deals": 15}
         self.records: dict[str, list[dict[str, Any]]] = {}
@@ -136,14 +141,19 @@ class HubSpotEmulator(Emulator):
             stamp = iso(at_ms or int(time.time() * 1000))
             record["properties"].update(changes, **{MODIFIED[kind]: stamp})
             record["updatedAt"] = stamp
+            self.version += 1
 
     def touch(self, kind: str, count: int, start_ms: int | None = None) -> list[str]:
         """Modify the first ``count`` records, one millisecond apart from ``start_ms`` (now)."""
         start = start_ms or int(time.time() * 1000)
         ids = []
-        for offset, record in enumerate(self.records[kind][:count]):
-            self.update(kind, record["id"], {}, at_ms=start + offset)
-            ids.append(record["id"])
+        with self.lock:
+            for offset, record in enumerate(self.records[kind][:count]):
+                stamp = iso(start + offset)
+                record["properties"][MODIFIED[kind]] = stamp
+                record["updatedAt"] = stamp
+                ids.append(record["id"])
+            self.version += 1
         return ids
 
     # -- the API --------------------------------------------------------------------------------------
@@ -270,6 +280,23 @@ class HubSpotEmulator(Emulator):
         return {"EQ": actual == target, "NEQ": actual != target, "GT": actual > target,
                 "GTE": actual >= target, "LT": actual < target, "LTE": actual <= target}[op]
 
+    def _query(self, kind: str, groups: list[dict[str, Any]], sorts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        items = [r for r in self.records[kind]
+                 if not groups or any(all(self._matches(r, f) for f in g.get("filters") or []) for g in groups)]
+        if sorts:
+            name = sorts[0].get("propertyName")
+            descending = sorts[0].get("direction") == "DESCENDING"
+            as_time = name in {*MODIFIED.values(), "createdate", "closedate"}
+
+            def sort_key(r: dict[str, Any]) -> tuple[Any, int]:
+                raw = r["properties"].get(name) or ""
+                return (parse_ms(raw) if raw and as_time else raw, int(r["id"]))
+
+            items.sort(key=sort_key, reverse=descending)
+        else:
+            items.sort(key=lambda r: int(r["id"]))
+        return items
+
     def _search(self, kind: str, body: dict[str, Any]) -> Response:
         limit = self._limit(body.get("limit"), 10, 200)
         if isinstance(limit, Response):
@@ -277,22 +304,11 @@ class HubSpotEmulator(Emulator):
         groups = body.get("filterGroups") or []
         if len(groups) > 5 or sum(len(g.get("filters") or []) for g in groups) > 25:
             return _error(400, "Too many filters or filter groups", "VALIDATION_ERROR")
-        items = [r for r in self.records[kind]
-                 if not groups or any(all(self._matches(r, f) for f in g.get("filters") or []) for g in groups)]
         sorts = body.get("sorts") or []
-        if sorts:
-            sort = sorts[0]
-            name = sort.get("propertyName")
-            descending = sort.get("direction") == "DESCENDING"
-
-            def sort_key(r: dict[str, Any]) -> tuple[Any, int]:
-                raw = r["properties"].get(name) or ""
-                key: Any = parse_ms(raw) if raw and name in set(MODIFIED.values()) | {"createdate"} else raw
-                return (key, int(r["id"]))
-
-            items.sort(key=sort_key, reverse=descending)
-        else:
-            items.sort(key=lambda r: int(r["id"]))
+        key = (kind, json.dumps([groups, sorts], sort_keys=True), self.version)
+        if key not in self._search_cache:  # pages of one query see one consistent result set
+            self._search_cache = {key: self._query(kind, groups, sorts)}
+        items = self._search_cache[key]
         offset = int(body.get("after") or 0)
         if offset + limit > SEARCH_CAP:
             return _error(400, f"The query exceeds the 10000 result limit (after {offset}, limit {limit})",
