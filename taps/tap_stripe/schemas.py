@@ -72,8 +72,9 @@ STREAM_NAMES = tuple(_FIELDS)
 
 def stream_schema(name: str) -> dict[str, Any]:
     """The JSON Schema of one stream."""
+    common = {k: v for k, v in _COMMON.items() if not (name == "events" and k == "metadata")}
     return {
         "type": "object",
-        "properties": {**_COMMON, **_FIELDS[name]},
+        "properties": {**common, **_FIELDS[name]},
         "required": ["id", "created"],
     }

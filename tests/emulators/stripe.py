@@ -74,18 +74,42 @@ class StripeEmulator(Emulator):
             "livemode": False,
             "metadata": {"seq": str(index)},
         }
+        amount = rng.randrange(100, 100_000)
+        customer = f"cus_{index:06d}"
         if resource == "customers":
-            obj.update(email=f"user{index}@example.com", name=f"Customer {index}", balance=0,
-                       currency="usd", delinquent=False, address={"country": "US", "city": "Reno"})
-        elif resource in ("charges", "payment_intents", "refunds"):
-            obj.update(amount=rng.randrange(100, 100_000), currency="usd", status="succeeded")
+            obj.update(email=f"user{index}@example.com", name=f"Customer {index}", phone=None, description=None,
+                       balance=0, currency="usd", delinquent=False, address={"country": "US", "city": "Reno"},
+                       default_source=None, invoice_prefix=f"{index:08X}")
+        elif resource == "charges":
+            obj.update(amount=amount, amount_captured=amount, amount_refunded=0, currency="usd", customer=customer,
+                       description=None, paid=True, refunded=False, status="succeeded",
+                       payment_intent=f"pi_{index:06d}", balance_transaction=f"txn_{index:06d}",
+                       outcome={"network_status": "approved_by_network", "type": "authorized"})
+        elif resource == "payment_intents":
+            obj.update(amount=amount, amount_received=amount, currency="usd", customer=customer, description=None,
+                       status="succeeded", latest_charge=f"ch_{index:06d}")
+        elif resource == "refunds":
+            obj.update(amount=amount, currency="usd", charge=f"ch_{index:06d}", payment_intent=f"pi_{index:06d}",
+                       status="succeeded", reason="requested_by_customer")
         elif resource == "invoices":
-            obj.update(amount_due=rng.randrange(100, 50_000), amount_paid=0, currency="usd",
-                       status="open", customer=f"cus_{index:06d}", lines={"object": "list", "data": []})
+            obj.update(amount_due=amount, amount_paid=0, amount_remaining=amount, currency="usd", customer=customer,
+                       status="open", subscription=f"sub_{index:06d}", number=f"INV-{index:04d}", paid=False,
+                       period_start=obj["created"], period_end=obj["created"] + 2_592_000, total=amount,
+                       lines={"object": "list", "data": [], "has_more": False, "url": "/v1/invoices/lines"})
+        elif resource == "subscriptions":
+            obj.update(customer=customer, status="active", currency="usd", current_period_start=obj["created"],
+                       current_period_end=obj["created"] + 2_592_000, cancel_at_period_end=False, canceled_at=None,
+                       items={"object": "list", "data": [], "has_more": False, "url": "/v1/subscription_items"})
+        elif resource == "products":
+            obj.update(name=f"Product {index}", description=None, active=True, type="service",
+                       updated=obj["created"], default_price=f"price_{index:06d}")
+        elif resource == "prices":
+            obj.update(product=f"prod_{index:06d}", active=True, currency="usd", unit_amount=amount,
+                       type="recurring", recurring={"interval": "month", "interval_count": 1}, nickname=None)
         elif resource == "balance_transactions":
-            obj.update(amount=rng.randrange(100, 100_000), fee=30, net=0, currency="usd", type="charge")
-        else:
-            obj.update(active=True, currency="usd")
+            obj.update(amount=amount, fee=30 + amount * 29 // 1000, currency="usd", type="charge", status="available",
+                       source=f"ch_{index:06d}", available_on=obj["created"] + 172_800, description=None)
+            obj["net"] = amount - obj["fee"]
         return obj
 
     # -- helpers for tests ------------------------------------------------------------------------
