@@ -165,7 +165,7 @@ class DativoRESTStream(RESTStream[Any]):
         """The wait the server asked for: ``Retry-After`` by default; vendors add their headers."""
         return retry_after_seconds(response)
 
-    def backoff_wait_generator(self) -> Generator[float, Any, None]:  # type: ignore[override]
+    def backoff_wait_generator(self) -> Generator[float, Any, None]:
         """The server's requested wait, else exponential backoff with jitter up to
         ``max_backoff_seconds``."""
         base = float(self.config.get("backoff_base_seconds", DEFAULT_BACKOFF_BASE_SECONDS))

@@ -12,7 +12,11 @@ from tap_hubspot.client import HubSpotStream
 from tap_hubspot.properties import OBJECT_FIELDS, convert, property_schema, to_ms
 
 # Object type -> its last-modified property (the replication key).
-MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate", "deals": "hs_lastmodifieddate"}
+MODIFIED_PROPERTY = {
+    "contacts": "lastmodifieddate",
+    "companies": "hs_lastmodifieddate",
+    "deals": "hs_lastmodifieddate",
+}
 LIST_PAGE = 100
 SEARCH_PAGE = 200
 SEARCH_CAP = 10_000
@@ -37,7 +41,7 @@ class CrmObjectStream(HubSpotStream):
         self.replication_key = MODIFIED_PROPERTY[name]
 
     @property
-    def is_sorted(self) -> bool:  # type: ignore[override]
+    def is_sorted(self) -> bool:
         """Search results are sorted by the replication key; list pages are not."""
         return self._searching
 
@@ -102,7 +106,9 @@ class CrmObjectStream(HubSpotStream):
             restart_from: int | None = None
             while True:
                 body = self.request_json(
-                    "POST", f"/crm/v3/objects/{self.name}/search", json_body=self._search_body(since_ms, after)
+                    "POST",
+                    f"/crm/v3/objects/{self.name}/search",
+                    json_body=self._search_body(since_ms, after),
                 )
                 results = body.get("results") or []
                 for row in results:

@@ -60,7 +60,9 @@ def test_hubspot_every_record_once_list_and_search_with_faults(tmp_path: Path) -
     with serve(emulator):
         full = run_tap("tap-hubspot", _hubspot_config(emulator.url), tmp_path / "list")
         since = run_tap(
-            "tap-hubspot", _hubspot_config(emulator.url, start_date="2024-01-01T00:05:00Z"), tmp_path / "search"
+            "tap-hubspot",
+            _hubspot_config(emulator.url, start_date="2024-01-01T00:05:00Z"),
+            tmp_path / "search",
         )
 
     assert set(emulator.faults.injected) == {"429", "500", "slow", "drop"}, emulator.faults.injected
@@ -68,11 +70,20 @@ def test_hubspot_every_record_once_list_and_search_with_faults(tmp_path: Path) -
     for kind in ("contacts", "companies", "deals"):
         _exactly_once(full.records(kind), {r["id"] for r in emulator.records[kind]})
     assert {r["id"] for r in full.records("owners")} == {o["id"] for o in emulator.owners}
-    links = {(a["from_object_type"], a["from_id"], a["to_object_type"], a["to_id"]) for a in full.records("associations")}
-    expected = {(s, f, t, to) for (s, t), m in emulator.associations.items() for f, tos in m.items() for to in tos}
+    links = {
+        (a["from_object_type"], a["from_id"], a["to_object_type"], a["to_id"])
+        for a in full.records("associations")
+    }
+    expected = {
+        (s, f, t, to) for (s, t), m in emulator.associations.items() for f, tos in m.items() for to in tos
+    }
     assert links == expected and len(full.records("associations")) == len(expected)
     assert since.code == 0, since.stderr[-2000:]
-    later = {r["id"] for r in emulator.records["contacts"] if r["properties"]["lastmodifieddate"] >= "2024-01-01T00:05:00"}
+    later = {
+        r["id"]
+        for r in emulator.records["contacts"]
+        if r["properties"]["lastmodifieddate"] >= "2024-01-01T00:05:00"
+    }
     _exactly_once(since.records("contacts"), later)
     modified = [r["lastmodifieddate"] for r in since.records("contacts")]
     assert modified == sorted(modified)  # the search is ascending: the bookmark is resumable
@@ -86,7 +97,11 @@ def test_hubspot_more_than_10000_modified_since_the_bookmark_all_arrive(tmp_path
         catalog = only_streams("tap-hubspot", config, tmp_path, {"contacts"})
         bookmark = iso(1_800_000_000_000)
         emulator.touch("contacts", 10_450, start_ms=1_800_000_000_000 + 1_000)
-        state = {"bookmarks": {"contacts": {"replication_key": "lastmodifieddate", "replication_key_value": bookmark}}}
+        state = {
+            "bookmarks": {
+                "contacts": {"replication_key": "lastmodifieddate", "replication_key_value": bookmark}
+            }
+        }
         run = run_tap("tap-hubspot", config, tmp_path / "run", state=state, catalog=catalog)
 
     assert run.code == 0, run.stderr[-2000:]
@@ -118,8 +133,16 @@ def test_stripe_killed_midway_resumes_from_state_without_gap(tmp_path: Path) -> 
         config["api_url"] = emulator.url
         catalog = only_streams("tap-stripe", config, tmp_path, {"customers"})
         (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-        args = [str(BIN / "tap-stripe"), "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")]
-        first = _kill_after_state(args, lambda v: (v["bookmarks"].get("customers", {}).get("pass") or {}).get("upper"))
+        args = [
+            str(BIN / "tap-stripe"),
+            "--config",
+            str(tmp_path / "config.json"),
+            "--catalog",
+            str(tmp_path / "catalog.json"),
+        ]
+        first = _kill_after_state(
+            args, lambda v: (v["bookmarks"].get("customers", {}).get("pass") or {}).get("upper")
+        )
         state = [m["value"] for m in first if m["type"] == "STATE"][-1]
         before = [m["record"]["id"] for m in first if m["type"] == "RECORD"]
         resumed = run_tap("tap-stripe", config, tmp_path / "resume", state=state, catalog=catalog)
@@ -139,8 +162,16 @@ def test_hubspot_killed_midway_resumes_from_state_without_gap(tmp_path: Path) ->
         config["api_url"] = emulator.url
         catalog = only_streams("tap-hubspot", config, tmp_path, {"contacts"})
         (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-        args = [str(BIN / "tap-hubspot"), "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")]
-        first = _kill_after_state(args, lambda v: v["bookmarks"].get("contacts", {}).get("replication_key_value"))
+        args = [
+            str(BIN / "tap-hubspot"),
+            "--config",
+            str(tmp_path / "config.json"),
+            "--catalog",
+            str(tmp_path / "catalog.json"),
+        ]
+        first = _kill_after_state(
+            args, lambda v: v["bookmarks"].get("contacts", {}).get("replication_key_value")
+        )
         state = [m["value"] for m in first if m["type"] == "STATE"][-1]
         before = [m["record"]["id"] for m in first if m["type"] == "RECORD"]
         resumed = run_tap("tap-hubspot", config, tmp_path / "resume", state=state, catalog=catalog)
@@ -153,8 +184,14 @@ def test_hubspot_killed_midway_resumes_from_state_without_gap(tmp_path: Path) ->
 
 @pytest.mark.parametrize("program", ["tap-stripe", "tap-hubspot"])
 def test_wrong_credentials_exit_2_with_one_line_and_never_show(tmp_path: Path, program: str) -> None:
-    wrong = "sk_test_not_the_key_0000000000000W4rn" if program == "tap-stripe" else "pat-na1-wrong-0000-0000-0000-000000W4rn"
-    emulator: Any = StripeEmulator({"customers": 3}) if program == "tap-stripe" else HubSpotEmulator({"contacts": 3})
+    wrong = (
+        "sk_test_not_the_key_0000000000000W4rn"
+        if program == "tap-stripe"
+        else "pat-na1-wrong-0000-0000-0000-000000W4rn"
+    )
+    emulator: Any = (
+        StripeEmulator({"customers": 3}) if program == "tap-stripe" else HubSpotEmulator({"contacts": 3})
+    )
     with serve(emulator):
         setting = "api_key" if program == "tap-stripe" else "access_token"
         run = run_tap(program, {**FAST_RETRIES, "api_url": emulator.url, setting: wrong}, tmp_path)
@@ -174,10 +211,14 @@ def test_hubspot_daily_limit_and_long_retry_after_stop_with_a_clear_error(tmp_pa
         emulator.daily_remaining = 1_000
         emulator.retry_after = 3_600
         emulator.faults = Faults(burst_429=1)
-        patient = run_tap("tap-hubspot", _hubspot_config(emulator.url, max_retry_after_seconds=60), tmp_path / "wait")
+        patient = run_tap(
+            "tap-hubspot", _hubspot_config(emulator.url, max_retry_after_seconds=60), tmp_path / "wait"
+        )
 
     assert daily.code == 2
-    assert "HubSpot rate limit exhausted" in daily.stderr.splitlines()[-1] and "daily API limit" in daily.stderr
+    assert (
+        "HubSpot rate limit exhausted" in daily.stderr.splitlines()[-1] and "daily API limit" in daily.stderr
+    )
     assert patient.code == 2
     assert "asks to wait 3600 s (more than max_retry_after_seconds 60)" in patient.stderr.splitlines()[-1]
 
@@ -189,5 +230,9 @@ def test_retries_run_out_as_a_retriable_exit(tmp_path: Path) -> None:
         run = run_tap("tap-stripe", _stripe_config(emulator.url, max_tries=3), tmp_path)
 
     assert run.code == 75
-    assert run.stderr.strip().splitlines()[-1].endswith("HTTP 500 Internal Server Error: An unknown error occurred (after 3 attempts)")
+    assert (
+        run.stderr.strip()
+        .splitlines()[-1]
+        .endswith("HTTP 500 Internal Server Error: An unknown error occurred (after 3 attempts)")
+    )
     assert len(emulator.requests) == 3
