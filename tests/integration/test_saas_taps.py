@@ -55,7 +55,7 @@ def test_stripe_every_object_once_with_faults_on_a_fifth_of_requests(tmp_path: P
 
 
 def test_hubspot_every_record_once_list_and_search_with_faults(tmp_path: Path) -> None:
-    emulator = HubSpotEmulator({"contacts": 1_200, "companies": 40, "deals": 60})
+    emulator = HubSpotEmulator({"contacts": 600, "companies": 40, "deals": 60})
     emulator.faults = Faults(rate=0.2, seed=5)
     with serve(emulator):
         full = run_tap("tap-hubspot", _hubspot_config(emulator.url), tmp_path / "list")
