@@ -28,3 +28,9 @@ TestTapHubSpot = get_tap_test_class(
     tap_class=TapHubSpot,
     config={"access_token": TOKEN, "api_url": _hubspot.url, **FAST_RETRIES, "request_timeout_seconds": 5},
 )
+
+
+def teardown_module() -> None:
+    """Stop the emulators while the interpreter still runs their threads (a server shut down
+    during interpreter exit would wait forever)."""
+    _servers.close()
