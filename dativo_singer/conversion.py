@@ -271,14 +271,10 @@ class RecordConverter:
         ]
         if not (self._strict and unknown) and not self._json_columns:
             try:
+                fields = zip(self._ingest, self.schema, strict=True)
                 ingest = pa.Table.from_arrays(
-                    [
-                        table.column(f.name).cast(f.type)
-                        if f.name in table.column_names
-                        else pa.nulls(table.num_rows, f.type)
-                        for f in self._ingest
-                    ],
-                    schema=self._ingest,
+                    [self._ingest_column(table, f, final) for f, final in fields],
+                    names=self._ingest.names,
                 )
             except _ARROW_ERRORS:
                 pass
@@ -286,6 +282,15 @@ class RecordConverter:
                 if not any(ingest.column(key).null_count for key in self._keys):
                     return self._finish(ingest, lambda index: table.slice(index, 1).to_pylist()[0], {})
         return self.convert(table.to_pylist())
+
+    @staticmethod
+    def _ingest_column(table: pa.Table, ingest: pa.Field, final: pa.Field) -> pa.ChunkedArray:
+        """A column of a BATCH table in its ingest type; one already in its final type (a tap's
+        typed Parquet: timestamps, dates, decimals) is kept as is, not re-encoded."""
+        if ingest.name not in table.column_names:
+            return pa.chunked_array([pa.nulls(table.num_rows, ingest.type)])
+        column = table.column(ingest.name)
+        return column if column.type == final.type else column.cast(ingest.type)
 
     def _parse_lines(self, lines: list[bytes]) -> pa.Table | None:
         data = b"\n".join(lines)
