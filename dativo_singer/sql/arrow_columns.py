@@ -41,8 +41,12 @@ def _storage(column: pa.Array) -> pa.Array:
 
 
 def _json_text(column: pa.Array, parse: bool) -> pa.Array:
-    values = column.to_pylist()
-    texts = [None if v is None else exact_json(loads_exact(v) if parse else v).decode() for v in values]
+    """Compact JSON text of each value; a JSON ``null`` is a null (a RECORD cannot tell them
+    apart)."""
+    texts = []
+    for value in column.to_pylist():
+        decoded = loads_exact(value) if parse and value is not None else value
+        texts.append(None if decoded is None else exact_json(decoded).decode())
     return pa.array(texts, pa.string())
 
 

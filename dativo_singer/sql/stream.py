@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from singer_sdk.helpers._state import to_json_compatible
+from singer_sdk.helpers._typing import TypeConformanceLevel
 from singer_sdk.sql import SQLStream
 
 from dativo_singer.batch_emit import ParquetBatchWriter, parquet_batch_config
@@ -37,6 +38,9 @@ class DatabaseStream(SQLStream):
 
     #: Selected columns and their kinds, in schema order (set by ``prepare`` before the sync).
     columns: dict[str, k.ColumnKind]
+    # ``values`` already makes every value JSON-faithful; singer-sdk's conformance pass would
+    # only cost time (and it fails on JSON columns holding arrays: their schema is untyped).
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     @property
     def db(self) -> DatabaseConnector:
