@@ -164,12 +164,12 @@ class DatabaseConnector(SQLConnector):
         reflected = self.reflect(schema, table)
         properties = stream.get_selected_schema().get("properties", {})
         selected = [name for name in properties if not name.startswith("_sdc_")]
-        missing = [name for name in selected if name not in reflected]
-        if missing:
-            raise FatalError(f"table {label!r} has no column {missing[0]!r} (stream {stream.name!r})")
         key = stream.replication_key
         if key and key not in reflected:
             raise FatalError(f"table {label!r} has no replication key column {key!r}")
+        missing = [name for name in selected if name not in reflected]
+        if missing:
+            raise FatalError(f"table {label!r} has no column {missing[0]!r} (stream {stream.name!r})")
         if key and key not in selected:
             selected.append(key)
         kinds = {name: self.kind_of(reflected[name], f"{label}.{name}") for name in selected}

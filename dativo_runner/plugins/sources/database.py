@@ -84,7 +84,7 @@ class DatabaseSource(SourcePlugin):
         if job.source.get("fast_path", True):
             # No storage root: `dativo run` gives the run's own folder (docs/BATCH.md).
             config["batch_config"] = {
-                "encoding": {"format": "parquet", "compression": "snappy"},
+                "encoding": {"format": "parquet"},
                 "batch_size": int(job.source.get("batch_rows") or FAST_PATH_BATCH_ROWS),
             }
         return config
