@@ -113,22 +113,27 @@ class DatabaseStream(SQLStream):
             yield from super().get_batches(batch_config, context)
             return
         writer = ParquetBatchWriter(batch_config, tap_name=self.tap_name, stream_name=self.name)
-        yield from writer.manifests(self._arrow_tables(context))
+        yield from writer.manifests(self._arrow_tables(context, writer.max_rows))
         self._finalize_state(self.stream_state)
 
-    def _arrow_tables(self, context: Any) -> Iterator[pa.Table]:
+    def _arrow_tables(self, context: Any, rows_per_file: int) -> Iterator[pa.Table]:
+        """Converted driver batches, cut to at most ``rows_per_file`` rows, each announced
+        after the bookmark has moved to its last key."""
         sql = self._sql(context)
         schema = stream_arrow_schema(self.schema.get("properties") or {}, self.columns)
         key = self.replication_key
         with self.db.guarded():
             for batch in self.db.arrow_batches(sql):
-                if not batch.num_rows:
-                    continue
                 table = convert_batch(batch, schema, self.columns)
-                if key:
-                    last = table.column(key)[-1].as_py()
-                    if last is None:  # nulls sort last only in PostgreSQL: take the largest value
-                        last = pc.max(table.column(key)).as_py()
-                    if last is not None:
-                        self._increment_stream_state({key: last}, context=context)
-                yield table
+                for offset in range(0, table.num_rows, rows_per_file):
+                    piece = table.slice(offset, rows_per_file)
+                    if key:
+                        self._advance_bookmark(piece.column(key), context)
+                    yield piece
+
+    def _advance_bookmark(self, keys: pa.ChunkedArray, context: Any) -> None:
+        last = keys[-1].as_py()
+        if last is None:  # MySQL sorts nulls first, PostgreSQL last: take the largest value
+            last = pc.max(keys).as_py()
+        if last is not None:
+            self._increment_stream_state({self.replication_key: last}, context=context)

@@ -134,4 +134,3 @@ def batch_config(tmp: Path) -> dict[str, Any]:
     folder = tmp / f"batches-{uuid.uuid4().hex[:6]}"
     folder.mkdir()
     return {"encoding": {"format": "parquet"}, "storage": {"root": folder.as_uri()}, "batch_size": 1000}
-
