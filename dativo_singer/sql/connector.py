@@ -138,6 +138,8 @@ class DatabaseConnector(SQLConnector):
         entry = super().discover_catalog_entry(engine, inspected, schema_name, table_name, is_view, **kwargs)
         candidates = [c["name"] for c in columns if c["type"].kind.kind in k.REPLICATION_KEY_KINDS]
         entry.metadata.root.valid_replication_keys = candidates or None
+        for metadata in entry.metadata.values():  # as singer-sdk's own streams: all selected
+            metadata.selected_by_default = True
         return entry
 
     def reflect(self, schema: str | None, table: str) -> dict[str, sa.types.TypeEngine]:

@@ -36,8 +36,7 @@ RECORD_FETCH_ROWS = 10_000
 class DatabaseStream(SQLStream):
     """A table or view of a PostgreSQL or MySQL/MariaDB database."""
 
-    #: Selected columns and their kinds, in schema order (set by ``prepare`` before the sync).
-    columns: dict[str, k.ColumnKind]
+    _columns: dict[str, k.ColumnKind] | None = None
     # ``values`` already makes every value JSON-faithful; singer-sdk's conformance pass would
     # only cost time (and it fails on JSON columns holding arrays: their schema is untyped).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -64,7 +63,15 @@ class DatabaseStream(SQLStream):
 
     def prepare(self) -> None:
         """Check the table, its selected columns and the replication key; learn column kinds."""
-        self.columns = self.db.prepare_stream(self)
+        self._columns = self.db.prepare_stream(self)
+
+    @property
+    def columns(self) -> dict[str, k.ColumnKind]:
+        """Selected columns (and the replication key) with their kinds, in schema order."""
+        if self._columns is None:
+            self.prepare()
+        assert self._columns is not None
+        return self._columns
 
     def get_starting_replication_key_value(self, context: Any) -> Any | None:
         """The bookmark (or ``start_date``), moved back ``lookback_days`` for temporal keys."""

@@ -35,15 +35,23 @@ def _job(project: Project, name: str, table: str, **source: Any) -> Path:
 
 def _pg_env(pg_service: Any, **extra: str) -> dict[str, str]:
     return {
-        "PG_HOST": pg_service.host, "PG_PORT": str(pg_service.port), "PG_USER": pg_service.user,
-        "PG_DATABASE": pg_service.db, "PG_PASSWORD": PG_SECRET, **extra,
+        "PG_HOST": pg_service.host,
+        "PG_PORT": str(pg_service.port),
+        "PG_USER": pg_service.user,
+        "PG_DATABASE": pg_service.db,
+        "PG_PASSWORD": PG_SECRET,
+        **extra,
     }
 
 
 def _my_env(service: Any, database: str, **extra: str) -> dict[str, str]:
     return {
-        "MYSQL_HOST": service.host, "MYSQL_PORT": str(service.port), "MYSQL_USER": service.user,
-        "MYSQL_DATABASE": database, "MYSQL_PASSWORD": "", **extra,
+        "MYSQL_HOST": service.host,
+        "MYSQL_PORT": str(service.port),
+        "MYSQL_USER": service.user,
+        "MYSQL_DATABASE": database,
+        "MYSQL_PASSWORD": "",
+        **extra,
     }
 
 
@@ -54,7 +62,9 @@ def _lake_rows(project: Project, table: str, columns: tuple[str, ...]) -> list[t
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+    return (
+        value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+    )
 
 
 def _run(project: Project, job: Path, env: dict[str, str]) -> dict[str, Any]:
@@ -94,13 +104,17 @@ def test_postgres_orders_job_incremental_on_both_paths(project: Project, pg_serv
         assert _lake_rows(project, "acme.db_orders", ORDER_COLUMNS) == source()
 
         # An update and an insert; the look-back (1 day) re-reads rows 2 and 3 too: merged, not duplicated.
-        cursor.execute(f"UPDATE \"{schema}\".orders SET status = 'paid', amount = 5.55, updated_at = now() WHERE order_id = 2")
+        cursor.execute(
+            f"UPDATE \"{schema}\".orders SET status = 'paid', amount = 5.55, updated_at = now() WHERE order_id = 2"
+        )
         cursor.execute(insert, (4, 13, "new", "1.00", "USD", "d@example.com", "1 minute", "1 minute"))
         _run(project, job, env)
         assert _lake_rows(project, "acme.db_orders", ORDER_COLUMNS) == source()
 
         # The RECORD path continues from the same bookmark.
-        cursor.execute(f"UPDATE \"{schema}\".orders SET status = 'refunded', updated_at = now() WHERE order_id = 1")
+        cursor.execute(
+            f"UPDATE \"{schema}\".orders SET status = 'refunded', updated_at = now() WHERE order_id = 1"
+        )
         _run(project, _job(project, "postgres_orders_to_iceberg", f"{schema}.orders", fast_path=False), env)
         lake = _lake_rows(project, "acme.db_orders", ORDER_COLUMNS)
         assert lake == source()
@@ -119,7 +133,10 @@ def test_mysql_customers_job_incremental(project: Project, mariadb_service) -> N
             "created_at datetime(6) NOT NULL, updated_at timestamp(6) NOT NULL DEFAULT current_timestamp(6))"
         )
         insert = "INSERT INTO customers VALUES (%s, %s, %s, %s, %s, %s, now(6) - interval 1 day, now(6) - interval %s hour)"
-        for row in [(1, "a@x.io", "Ana", "PT", 1, "1.50", 30), (2, None, "Ben", "DE", 0, "123456789012.34", 2)]:
+        for row in [
+            (1, "a@x.io", "Ana", "PT", 1, "1.50", 30),
+            (2, None, "Ben", "DE", 0, "123456789012.34", 2),
+        ]:
             cursor.execute(insert, row)
 
         def source() -> list[tuple[Any, ...]]:
@@ -154,7 +171,9 @@ def _assert_failed(project: Project, job: Path, env: dict[str, str], expected: s
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert any(expected in line for line in errors), result.stderr[-2000:]
     assert secret not in result.stdout + result.stderr
-    assert not (project.root / "warehouse").exists() or not list((project.root / "warehouse").rglob("*.parquet"))
+    assert not (project.root / "warehouse").exists() or not list(
+        (project.root / "warehouse").rglob("*.parquet")
+    )
 
 
 def test_postgres_bad_input(project: Project, pg_service) -> None:
@@ -166,8 +185,11 @@ def test_postgres_bad_input(project: Project, pg_service) -> None:
         )
         job = _job(project, "postgres_orders_to_iceberg", f"{schema}.orders")
         _assert_failed(
-            project, job, _pg_env(pg_service, PG_HOST="no-such-host.invalid"),
-            "host: cannot resolve 'no-such-host.invalid'", PG_SECRET,
+            project,
+            job,
+            _pg_env(pg_service, PG_HOST="no-such-host.invalid"),
+            "host: cannot resolve 'no-such-host.invalid'",
+            PG_SECRET,
         )
 
 
@@ -182,8 +204,11 @@ def test_mysql_bad_input(project: Project, mariadb_service) -> None:
             env = _my_env(mariadb_service, database, MYSQL_USER=user, MYSQL_PASSWORD=MY_SECRET)
             _assert_failed(project, job, env, "password: authentication failed", MY_SECRET)
             _assert_failed(
-                project, job, _my_env(mariadb_service, database),
-                "has no replication key column 'updated_at'", MY_SECRET,
+                project,
+                job,
+                _my_env(mariadb_service, database),
+                "has no replication key column 'updated_at'",
+                MY_SECRET,
             )
         finally:
             cursor.execute(f"DROP USER '{user}'@'%'")

@@ -58,21 +58,35 @@ def test_kill_on_fast_path_then_rerun_repeats_nothing(pg_service, tmp_path: Path
             f"FROM generate_series(1, {ROWS}) g"
         )
         tap_config = {
-            "host": pg_service.host, "port": pg_service.port, "user": pg_service.user,
-            "database": pg_service.db, "tables": {"orders": f"{schema}.orders"},
+            "host": pg_service.host,
+            "port": pg_service.port,
+            "user": pg_service.user,
+            "database": pg_service.db,
+            "tables": {"orders": f"{schema}.orders"},
             "batch_config": {**batch_config(tmp_path), "batch_size": 4000},
         }
         target_config = {
-            "warehouse_dir": str(tmp_path / "warehouse"), "namespace": "kill", "batch_size_rows": 4000,
+            "warehouse_dir": str(tmp_path / "warehouse"),
+            "namespace": "kill",
+            "batch_size_rows": 4000,
         }
         tap = subprocess.Popen(
-            [*TAPS["postgres"], "--config", str(write_json(tmp_path / "tap.json", tap_config)),
-             "--catalog", str(write_json(tmp_path / "catalog.json", CATALOG))],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            [
+                *TAPS["postgres"],
+                "--config",
+                str(write_json(tmp_path / "tap.json", tap_config)),
+                "--catalog",
+                str(write_json(tmp_path / "catalog.json", CATALOG)),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
         target = subprocess.Popen(
             [*TARGET, "--config", str(write_json(tmp_path / "target.json", target_config))],
-            stdin=tap.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+            stdin=tap.stdout,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
         )
         assert tap.stdout is not None and target.stdout is not None
         tap.stdout.close()
@@ -85,11 +99,18 @@ def test_kill_on_fast_path_then_rerun_repeats_nothing(pg_service, tmp_path: Path
         bookmark = states[-1]["bookmarks"]["orders"]["replication_key_value"]
         assert bookmark < "2024-01-01T16:40:00"  # stopped well before the last row (id 60000)
 
-        tap_code, target_code, _, log = pipe("postgres", tap_config, CATALOG, target_config, tmp_path, states[-1])
+        tap_code, target_code, _, log = pipe(
+            "postgres", tap_config, CATALOG, target_config, tmp_path, states[-1]
+        )
     assert (tap_code, target_code) == (0, 0), log[-3000:]
     reread = sum(int(n) for n in re.findall(r'"rows": (\d+)', log))
     assert reread < ROWS
-    ids = open_catalog({"warehouse_dir": str(tmp_path / "warehouse")}).load_table("kill.orders").scan(
-        selected_fields=("id",)
-    ).to_arrow().column("id").to_pylist()
+    ids = (
+        open_catalog({"warehouse_dir": str(tmp_path / "warehouse")})
+        .load_table("kill.orders")
+        .scan(selected_fields=("id",))
+        .to_arrow()
+        .column("id")
+        .to_pylist()
+    )
     assert len(ids) == ROWS and set(ids) == set(range(1, ROWS + 1))
