@@ -61,5 +61,11 @@ TestTapPostgres = get_tap_test_class(
 )
 TestTapMySQL = get_tap_test_class(
     tap_class=TapMySQL,
-    config={"host": MY.host, "port": MY.port, "user": MY.user, "database": SCHEMA, "filter_schemas": [SCHEMA]},
+    config={
+        "host": MY.host,
+        "port": MY.port,
+        "user": MY.user,
+        "database": SCHEMA,
+        "filter_schemas": [SCHEMA],
+    },
 )
