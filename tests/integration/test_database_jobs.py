@@ -87,7 +87,7 @@ def test_postgres_orders_job_incremental_on_both_paths(project: Project, pg_serv
         for row in [
             (1, 10, "new", "10.10", "USD", "a@example.com", "3 days", "3 days"),
             (2, 11, "new", "99999999.99", "EUR", None, "2 hours", "2 hours"),
-            (3, 12, "paid", "0.01", "GBP", "c@example.com", "1 hour", "1 hour"),
+            (3, 12, "paid", "0.01", "GBP", "c@example.com", "5 hours", "5 hours"),
         ]:
             cursor.execute(insert, row)
 
@@ -103,12 +103,14 @@ def test_postgres_orders_job_incremental_on_both_paths(project: Project, pg_serv
         assert summary["streams"][0]["rows"] == 3
         assert _lake_rows(project, "acme.db_orders", ORDER_COLUMNS) == source()
 
-        # An update and an insert; the look-back (1 day) re-reads rows 2 and 3 too: merged, not duplicated.
+        # An update and an insert; the look-back (1 day before the bookmark, row 2's 2 h ago) re-reads
+        # row 3 too: merged, not duplicated.
         cursor.execute(
             f"UPDATE \"{schema}\".orders SET status = 'paid', amount = 5.55, updated_at = now() WHERE order_id = 2"
         )
         cursor.execute(insert, (4, 13, "new", "1.00", "USD", "d@example.com", "1 minute", "1 minute"))
-        _run(project, job, env)
+        summary = _run(project, job, env)
+        assert summary["streams"][0]["rows"] == 3  # 2 and 4, and 3 (5 h old) from the look-back
         assert _lake_rows(project, "acme.db_orders", ORDER_COLUMNS) == source()
 
         # The RECORD path continues from the same bookmark.
