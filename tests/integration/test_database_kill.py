@@ -17,7 +17,7 @@ from tests.helpers.databases import TAPS, TARGET, batch_config, pg_schema, pipe,
 
 pytestmark = pytest.mark.integration
 
-ROWS = 60_000
+ROWS = 30_000
 CATALOG = {
     "streams": [
         {
@@ -63,12 +63,12 @@ def test_kill_on_fast_path_then_rerun_repeats_nothing(pg_service, tmp_path: Path
             "user": pg_service.user,
             "database": pg_service.db,
             "tables": {"orders": f"{schema}.orders"},
-            "batch_config": {**batch_config(tmp_path), "batch_size": 4000},
+            "batch_config": {**batch_config(tmp_path), "batch_size": 3000},
         }
         target_config = {
             "warehouse_dir": str(tmp_path / "warehouse"),
             "namespace": "kill",
-            "batch_size_rows": 4000,
+            "batch_size_rows": 3000,
         }
         tap = subprocess.Popen(
             [
@@ -97,7 +97,7 @@ def test_kill_on_fast_path_then_rerun_repeats_nothing(pg_service, tmp_path: Path
         tap.wait(timeout=30)
         states = [json.loads(first)]
         bookmark = states[-1]["bookmarks"]["orders"]["replication_key_value"]
-        assert bookmark < "2024-01-01T16:40:00"  # stopped well before the last row (id 60000)
+        assert bookmark < "2024-01-01T08:20:00"  # stopped well before the last row (id 30000)
 
         tap_code, target_code, _, log = pipe(
             "postgres", tap_config, CATALOG, target_config, tmp_path, states[-1]
