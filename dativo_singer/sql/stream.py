@@ -112,6 +112,14 @@ class DatabaseStream(SQLStream):
             for row in result.mappings():
                 yield convert_row(dict(row), converters)
 
+    def _write_state_message(self) -> None:
+        """A STATE whenever rows were sent since the last one, even with an unchanged value
+        (a full-table stream's never changes; singer-sdk's writer drops repeated states): a
+        target that commits at STATE must get one covering every row."""
+        if not self.state_manager.is_flushed:
+            self._tap.state_writer._last_emitted_state = None
+        super()._write_state_message()
+
     def get_batches(
         self, batch_config: BatchConfig, context: Any = None
     ) -> Iterable[tuple[BaseBatchFileEncoding, list[str]]]:

@@ -17,6 +17,7 @@ from dativo_singer.errors import FatalError
 from dativo_singer.sql.settings import connection_of
 from dativo_singer.sql.stream import DatabaseStream
 from dativo_singer.termination import stop_now
+from dativo_singer.writer import FastSingerWriter
 
 
 class DatabaseTap(SQLTap):
@@ -24,6 +25,7 @@ class DatabaseTap(SQLTap):
 
     package_name = "dativo-ingest"
     default_stream_class: type[DatabaseStream]
+    message_writer_class = FastSingerWriter
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM/SIGINT: stop at once with exit 128+signal; the last STATE covers what was sent."""
