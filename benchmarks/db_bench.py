@@ -153,7 +153,7 @@ def _measure(command: str, cwd: Path) -> dict[str, float]:
     return {key: float(figures[key]) for key in ("wall", "cpu", "rss_mb")}
 
 
-def _ours(db: str, schema: str, work: Path, fast: bool) -> dict[str, float]:
+def _ours(db: str, schema: str, work: Path, fast: bool, rows: int) -> dict[str, float]:
     tag = "fast" if fast else "record"
     config = _tap_config(db, schema)
     if fast:
@@ -172,6 +172,12 @@ def _ours(db: str, schema: str, work: Path, fast: bool) -> dict[str, float]:
         f"{BIN / 'target-iceberg'} --config target-{tag}.json >/dev/null 2>target-{tag}.log"
     )
     figures = _measure(command, work)
+    from target_iceberg.catalog import open_catalog
+
+    table = open_catalog({"warehouse_dir": str(warehouse)}).load_table(f"{tag}.orders")
+    landed = len(table.scan(selected_fields=("order_id",)).to_arrow())
+    if landed != rows:
+        raise RuntimeError(f"{tag} path landed {landed} rows of {rows} (see {work}/target-{tag}.log)")
     shutil.rmtree(warehouse, ignore_errors=True)
     shutil.rmtree(work / f"batches-{tag}", ignore_errors=True)
     return figures
@@ -224,9 +230,11 @@ def main() -> None:
         services.ensure_up(db)
         schema = _prepare_postgres(args.rows) if db == "postgres" else _prepare_mariadb(args.rows)
         work = Path(tempfile.mkdtemp(prefix=f"dbbench-{db}-"))
-        results: dict[str, dict[str, float] | None] = {"ours fast path": _ours(db, schema, work, True)}
+        results: dict[str, dict[str, float] | None] = {
+            "ours fast path": _ours(db, schema, work, True, args.rows)
+        }
         if not args.skip_record:
-            results["ours RECORD path"] = _ours(db, schema, work, False)
+            results["ours RECORD path"] = _ours(db, schema, work, False, args.rows)
         results["connectorx + Parquet (floor)"] = _floor(db, schema, work)
         results["dlt sql_table connectorx → Iceberg"] = _dlt(db, schema, work, "connectorx")
         results["dlt sql_table pyarrow → Iceberg"] = _dlt(db, schema, work, "pyarrow")
