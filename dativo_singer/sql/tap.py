@@ -46,6 +46,12 @@ class DatabaseTap(SQLTap):
                 parquet_compression(batch_config.encoding)
             except ValueError as exc:
                 raise FatalError(str(exc)) from None
+            for setting in ("stream_maps", "flattening_enabled"):
+                if self._config.get(setting):
+                    raise FatalError(
+                        f"{setting}: not applied to Parquet batch files; drop batch_config (RECORD "
+                        f"messages) or {setting}"
+                    )
         return []
 
     def selected_streams(self) -> Sequence[DatabaseStream]:

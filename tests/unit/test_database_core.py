@@ -107,3 +107,14 @@ def test_fast_path_casts_match_record_path_values() -> None:
     assert rows[0]["j"] == '{"a":1.5}' and record["j"] == {"a": 1.5}
     assert rows[1] == {"n": None, "r": None, "b": False, "ts": None, "j": None}
     assert table.schema.field("j").metadata == {b"dativo.json": b"text"}
+
+
+def test_settings_the_fast_path_cannot_honour_are_refused_at_start() -> None:
+    from tap_postgres.tap import TapPostgres
+
+    parquet = {"encoding": {"format": "parquet"}, "storage": {"root": "file:///tmp/x"}}
+    base = {"host": "h", "user": "u", "database": "d", "batch_config": parquet}
+    with pytest.raises(FatalError, match=r"^stream_maps: not applied to Parquet batch files"):
+        TapPostgres(config={**base, "stream_maps": {"s": {"x": "1"}}}, validate_config=True)
+    with pytest.raises(FatalError, match=r"^lookback_days: must be 0 or more"):
+        TapPostgres(config={"host": "h", "user": "u", "database": "d", "lookback_days": -1})
