@@ -6,6 +6,7 @@ line, exit 2, nothing written, the password never shown."""
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,11 @@ ORDER_COLUMNS = ("order_id", "customer_id", "status", "amount", "currency", "cre
 CUSTOMER_COLUMNS = ("customer_id", "country", "is_active", "lifetime_value", "created_at", "updated_at")
 
 
-def _job(project: Project, name: str, table: str, **source: Any) -> Path:
+def _job(project: Project, name: str, table: str, as_name: str | None = None, **source: Any) -> Path:
     job = yaml.safe_load((REPO / "jobs" / "acme" / f"{name}.yaml").read_text())
     job["source"]["objects"] = [table]
     job["source"].update(source)
-    return project.write_job(name, job)
+    return project.write_job(as_name or name, job)
 
 
 def _pg_env(pg_service: Any, **extra: str) -> dict[str, str]:
@@ -182,17 +183,17 @@ def test_postgres_bad_input(project: Project, pg_service) -> None:
     with pg_schema(pg_service.dsn) as (schema, cursor):
         cursor.execute(f'CREATE TABLE "{schema}".orders (order_id bigint PRIMARY KEY)')
         missing = _job(project, "postgres_orders_to_iceberg", f"{schema}_gone.orders")
-        _assert_failed(
-            project, missing, _pg_env(pg_service), f"table '{schema}_gone.orders' does not exist", PG_SECRET
-        )
-        job = _job(project, "postgres_orders_to_iceberg", f"{schema}.orders")
-        _assert_failed(
-            project,
-            job,
-            _pg_env(pg_service, PG_HOST="no-such-host.invalid"),
-            "host: cannot resolve 'no-such-host.invalid'",
-            PG_SECRET,
-        )
+        job = _job(project, "postgres_orders_to_iceberg", f"{schema}.orders", as_name="unknown_host")
+        cases = [
+            (missing, _pg_env(pg_service), f"table '{schema}_gone.orders' does not exist"),
+            (
+                job,
+                _pg_env(pg_service, PG_HOST="no-such-host.invalid"),
+                "host: cannot resolve 'no-such-host.invalid'",
+            ),
+        ]
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda case: _assert_failed(project, *case, PG_SECRET), cases))
 
 
 def test_mysql_bad_input(project: Project, mariadb_service) -> None:
@@ -203,14 +204,16 @@ def test_mysql_bad_input(project: Project, mariadb_service) -> None:
         try:
             cursor.execute(f"GRANT SELECT ON `{database}`.* TO '{user}'@'%'")
             job = _job(project, "mysql_customers_to_iceberg", "customers")
-            env = _my_env(mariadb_service, database, MYSQL_USER=user, MYSQL_PASSWORD=MY_SECRET)
-            _assert_failed(project, job, env, "password: authentication failed", MY_SECRET)
-            _assert_failed(
-                project,
-                job,
-                _my_env(mariadb_service, database),
-                "has no replication key column 'updated_at'",
-                MY_SECRET,
-            )
+            no_key = _job(project, "mysql_customers_to_iceberg", "customers", as_name="no_key")
+            cases = [
+                (
+                    job,
+                    _my_env(mariadb_service, database, MYSQL_USER=user, MYSQL_PASSWORD=MY_SECRET),
+                    "password: authentication failed",
+                ),
+                (no_key, _my_env(mariadb_service, database), "has no replication key column 'updated_at'"),
+            ]
+            with ThreadPoolExecutor(2) as pool:
+                list(pool.map(lambda case: _assert_failed(project, *case, MY_SECRET), cases))
         finally:
             cursor.execute(f"DROP USER '{user}'@'%'")
