@@ -11,6 +11,11 @@ from dativo_runner.runner_config import allowed_paths
 if TYPE_CHECKING:
     from dativo_runner.job_config import Job
 
+# Rows per BATCH file: large enough that per-file costs vanish, small enough to bound memory.
+BATCH_CONFIG: dict[str, Any] = {
+    "encoding": {"format": "parquet", "compression": "snappy"},
+    "batch_size": 250_000,
+}
 _FILE_DEFAULTS = ("delimiter", "encoding", "header", "quotechar", "null_values", "skip_rows")
 
 
@@ -74,6 +79,9 @@ class CsvSource(SourcePlugin):
             "base_dir": str(job.home.root),
             # Values that do not parse reach the target, which dead-letters the record with the reason.
             "on_invalid_value": "pass",
+            # The columnar fast path (docs/BATCH.md): Parquet BATCH files; the runner puts them
+            # in the run's folder (storage root) and removes them with it.
+            "batch_config": dict(BATCH_CONFIG),
         }
 
     def metadata_properties(self) -> dict[str, Any]:
