@@ -42,10 +42,11 @@ if TYPE_CHECKING:
 Batch: TypeAlias = pa.Table | None
 
 
-def arrow_batches(stream: CSVStream) -> Iterator[Batch]:
-    """Typed Arrow tables of every file the stream reads (``None``: close the BATCH file now)."""
+def arrow_batches(stream: CSVStream, file_rows: int) -> Iterator[Batch]:
+    """Typed Arrow tables of every file the stream reads, of at most ``file_rows`` rows each
+    (``None``: close the BATCH file now)."""
     for spec, path, key, entry, verify in stream._files_to_read():
-        yield from FileBatches(stream, spec, path, key, entry).batches(verify=verify)
+        yield from FileBatches(stream, spec, path, key, entry, file_rows).batches(verify=verify)
         entry["done"] = True
 
 
@@ -69,8 +70,11 @@ def stream_arrow_schema(stream: CSVStream) -> pa.Schema | None:
 class FileBatches:
     """One file of a stream in BATCH mode."""
 
-    def __init__(self, stream: CSVStream, spec: FileSpec, path: Path, key: str, entry: dict[str, Any]):
+    def __init__(
+        self, stream: CSVStream, spec: FileSpec, path: Path, key: str, entry: dict[str, Any], slice_rows: int
+    ):
         self.stream, self.spec, self.path, self.key, self.entry = stream, spec, path, key, entry
+        self.slice_rows = slice_rows  # the most rows in one table (a BATCH file's size)
         self.schema = stream_arrow_schema(stream)
         self.nulls = pa.array(list(spec.null_values), pa.string())
 
@@ -177,10 +181,11 @@ class FileBatches:
         table = self._table(part.num_rows, typed, lines)
         start = 0
         for row in [*sorted(irregular), part.num_rows]:
-            if row > start:
-                digest.add_bytes(text_bytes(texts, start, row))
-                self.entry["rows"] = first + row
-                yield table.slice(start, row - start)
+            for cut in range(start, row, self.slice_rows):  # at most a BATCH file's rows each
+                stop = min(row, cut + self.slice_rows)
+                digest.add_bytes(text_bytes(texts, cut, stop))
+                self.entry["rows"] = first + stop
+                yield table.slice(cut, stop - cut)
             if row == part.num_rows:
                 break
             yield None

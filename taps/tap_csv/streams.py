@@ -139,7 +139,7 @@ class CSVStream(Stream):
             yield from super().get_batches(batch_config, context)
             return
         writer = ParquetBatchWriter(batch_config, tap_name=self.tap_name, stream_name=self.name)
-        yield from writer.manifests(arrow_batches(self))
+        yield from writer.manifests(arrow_batches(self, writer.max_rows))
 
     def _files_to_read(self) -> Iterator[tuple[FileSpec, Path, str, dict[str, Any], bool]]:
         """``(spec, path, key, entry, verify)`` per file to read, its state entry set up: from
