@@ -39,6 +39,8 @@ from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig, Storag
 # many bytes of Arrow data (bounds the tap's memory whatever the row width).
 DEFAULT_FILE_BYTES = 128 * 1024 * 1024
 ROW_GROUP_ROWS = 128 * 1024
+# No dictionary pages: files read once, soon after; writing them costs a third of the time.
+WRITE_OPTIONS: dict[str, Any] = {"row_group_size": ROW_GROUP_ROWS, "use_dictionary": False}
 PARQUET_COMPRESSIONS = frozenset({"snappy", "gzip", "zstd", "lz4", "brotli", "none"})
 
 
@@ -129,12 +131,12 @@ class ParquetBatchWriter:
             root.mkdir(parents=True, exist_ok=True)
             path = root.resolve() / name
             partial = path.with_name(f".{name}.partial")
-            pq.write_table(table, partial, compression=self.compression, row_group_size=ROW_GROUP_ROWS)
+            pq.write_table(table, partial, compression=self.compression, **WRITE_OPTIONS)
             os.replace(partial, path)
             url = path.as_uri()
         else:
             with storage.open(name, "wb") as handle:
-                pq.write_table(table, handle, compression=self.compression, row_group_size=ROW_GROUP_ROWS)
+                pq.write_table(table, handle, compression=self.compression, **WRITE_OPTIONS)
             url = storage.get_url(name)
         self.files_written += 1
         self.rows_written += table.num_rows

@@ -18,7 +18,6 @@ after a record Arrow cannot parse, go through the RECORD path (``open_arrow`` re
 from __future__ import annotations
 
 import mmap
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,6 @@ BLOCK_BYTES = 4 * 1024 * 1024
 # Above this many irregular rows in a block, the whole block takes the RECORD path (one BATCH
 # file per run of regular rows would cost more than it saves).
 MOST_IRREGULAR = 0.01
-_IRREGULAR_LINES = re.compile(rb"\r(?!\n)|\n\r?\n")
 _UTF8 = ("utf-8", "utf-8-sig", "ascii")
 _BOM = b"\xef\xbb\xbf"
 _ZONED = r"[T ]\d.*([Zz]|[+-]\d\d(:?\d\d)?)$"  # a timestamp with a zone offset
@@ -226,6 +224,16 @@ class ArrowCSV:
         return pc.subtract(ends, spans)
 
 
+def _irregular_lines(data: mmap.mmap, offset: int) -> bool:
+    """An empty line or a lone carriage return after ``offset`` (searched in C, no regex)."""
+    if data.find(b"\n\n", offset) >= 0:
+        return True
+    if data.find(b"\r", offset) < 0:
+        return False
+    tail = data[offset:]
+    return b"\n\r\n" in tail or tail.count(b"\r") != tail.count(b"\r\n")
+
+
 def open_arrow(spec: FileSpec, path: Path, width: int, lines_before: int) -> ArrowCSV | None:
     """The file's data rows for Arrow, after ``lines_before`` physical lines (skipped lines and
     the header); None when the fast path cannot number its lines (see the module docstring)."""
@@ -240,7 +248,7 @@ def open_arrow(spec: FileSpec, path: Path, width: int, lines_before: int) -> Arr
             offset = found + 1
         if offset == 0 and data[:3] == _BOM:
             offset = 3
-        if data[offset : offset + 1] in (b"\n", b"\r") or _IRREGULAR_LINES.search(data, offset):
+        if data[offset : offset + 1] in (b"\n", b"\r") or _irregular_lines(data, offset):
             return None
         quoted = data.find(spec.quotechar.encode(), offset) >= 0
     return ArrowCSV(spec, path, width, offset, quoted, lines_before + 1)

@@ -72,17 +72,19 @@ class CsvSource(SourcePlugin):
         files, problems = self._files(job)
         if problems:
             raise ConfigError(problems)
-        return {
+        config: dict[str, Any] = {
             "files": files,
             "schemas": {job.asset.object: job.asset.json_schema()},
             "key_properties": {job.asset.object: list(job.asset.primary_key)},
             "base_dir": str(job.home.root),
             # Values that do not parse reach the target, which dead-letters the record with the reason.
             "on_invalid_value": "pass",
+        }
+        if job.source.get("fast_path", True) is not False:
             # The columnar fast path (docs/BATCH.md): Parquet BATCH files; the runner puts them
             # in the run's folder (storage root) and removes them with it.
-            "batch_config": dict(BATCH_CONFIG),
-        }
+            config["batch_config"] = dict(BATCH_CONFIG)
+        return config
 
     def metadata_properties(self) -> dict[str, Any]:
         """``_sdc_source_file`` and ``_sdc_source_lineno``."""
