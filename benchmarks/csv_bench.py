@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,7 +134,7 @@ def _tree_rss_kib(root: int) -> int:
 
 
 def measure(
-    name: str, cmd: list[str], rows_landed: callable, cwd: Path, env: dict[str, str] | None = None
+    name: str, cmd: list[str], rows_landed: Callable[[], int], cwd: Path, env: dict[str, str] | None = None
 ) -> Result:
     """Run ``cmd`` to its end; wall time, CPU of the process tree, peak tree RSS."""
     log = OUT / f"{name.replace(' ', '_')}.log"
@@ -173,6 +174,15 @@ def data_rows(folder: Path) -> int:
 
     files = [p for p in folder.rglob("*.parquet") if "/data/" in str(p) and "metadata" not in p.parts]
     return sum(pq.read_metadata(p).num_rows for p in files)
+
+
+def _fresh_run(
+    warehouse: Path, command: list[str], table_folder: str
+) -> tuple[list[str], Path, Callable[[], int]]:
+    """An empty ``warehouse`` folder, the command writing into it, and its row counter."""
+    shutil.rmtree(warehouse, ignore_errors=True)
+    warehouse.mkdir(parents=True)
+    return [*command, str(warehouse)], OUT, lambda: data_rows(warehouse / table_folder)
 
 
 def dativo_home(root: Path, csv_path: Path, fast: bool) -> tuple[Path, Path]:
@@ -233,56 +243,61 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip", nargs="*", default=[], choices=["fast", "record", "dlt", "floor"])
     parser.add_argument("--json", type=Path, help="write the results as JSON")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per contender (the median is shown)")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     csv_path = OUT / f"orders-{args.rows}.csv"
     if not csv_path.exists():
         write_csv(csv_path, args.rows)
     print(f"{args.rows:,} rows, {csv_path.stat().st_size / 1e6:.0f} MB: {csv_path}", file=sys.stderr)
+    load = os.getloadavg()
     dativo = [str(Path(sys.executable).parent / "dativo")]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    results: list[Result] = []
-    for name, fast in (("dativo run (fast path)", True), ("dativo run (RECORD path)", False)):
-        if ("fast" if fast else "record") in args.skip:
-            continue
-        home, job = dativo_home(OUT / ("home-fast" if fast else "home-record"), csv_path, fast)
-        results.append(
-            measure(
-                name,
-                [*dativo, "run", "--config", str(job), "--home", str(home)],
-                lambda h=home: data_rows(h / "warehouse"),
-                home,
-                env,
-            )
-        )
-    if "dlt" not in args.skip and (python := dlt_python()) is not None:
-        warehouse = OUT / "dlt-warehouse"
-        shutil.rmtree(warehouse, ignore_errors=True)
-        warehouse.mkdir()
+    contenders: list[tuple[str, Callable[[], tuple[list[str], Path, Callable[[], int]]]]] = []
+    for key, name, fast in (
+        ("fast", "dativo run (fast path)", True),
+        ("record", "dativo run (RECORD path)", False),
+    ):
+        if key not in args.skip:
+
+            def setup(fast: bool = fast) -> tuple[list[str], Path, Callable[[], int]]:
+                home, job = dativo_home(OUT / ("home-fast" if fast else "home-record"), csv_path, fast)
+                command = [*dativo, "run", "--config", str(job), "--home", str(home)]
+                return command, home, lambda: data_rows(home / "warehouse")
+
+            contenders.append((name, setup))
+    dlt = None if "dlt" in args.skip else dlt_python()
+    if dlt is not None:
         (OUT / "dlt_load.py").write_text(DLT)
-        results.append(
-            measure(
+        contenders.append(
+            (
                 "dlt filesystem+read_csv",
-                [str(python), str(OUT / "dlt_load.py"), str(OUT), csv_path.name, str(warehouse)],
-                lambda: data_rows(warehouse / "bench"),
-                OUT,
+                lambda: _fresh_run(
+                    OUT / "dlt-warehouse",
+                    [str(dlt), str(OUT / "dlt_load.py"), str(OUT), csv_path.name],
+                    "bench",
+                ),
             )
         )
-    elif "dlt" not in args.skip:
-        results.append(Result("dlt filesystem+read_csv", 0, 0, 0, 0, False, "not installed"))
     if "floor" not in args.skip:
-        warehouse = OUT / "floor-warehouse"
-        shutil.rmtree(warehouse, ignore_errors=True)
-        warehouse.mkdir()
         (OUT / "floor_load.py").write_text(FLOOR)
-        results.append(
-            measure(
+        contenders.append(
+            (
                 "floor: pyarrow read_csv + append",
-                [sys.executable, str(OUT / "floor_load.py"), str(csv_path), str(warehouse)],
-                lambda: data_rows(warehouse),
-                OUT,
+                lambda: _fresh_run(
+                    OUT / "floor-warehouse", [sys.executable, str(OUT / "floor_load.py"), str(csv_path)], ""
+                ),
             )
         )
+    runs: dict[str, list[Result]] = {name: [] for name, _ in contenders}
+    for _ in range(args.repeat):  # rounds, so that every contender sees the same load
+        for name, setup in contenders:
+            command, cwd, landed = setup()
+            runs[name].append(measure(name, command, landed, cwd, env))
+    results = [sorted(rs, key=lambda r: (not r.ok, r.seconds))[len(rs) // 2] for rs in runs.values()]
+    if "dlt" not in args.skip and dlt is None:
+        results.append(Result("dlt filesystem+read_csv", 0, 0, 0, 0, False, "not installed"))
+    print(f"load average before: {load}, after: {os.getloadavg()}; median of {args.repeat} run(s)")
     ours = next((r.seconds for r in results if r.ok and "fast" in r.name), None)
     print(
         f"\n{'contender':34} {'wall s':>7} {'rows/s':>10} {'CPU s/1M':>9} {'peak MB':>8} {'x ours':>7}  rows"
