@@ -56,12 +56,15 @@ def test_files_are_right_sized_and_announced_only_when_whole(tmp_path: Path) -> 
     seen = []
     for encoding, manifest in writer.manifests(batches()):
         # every row pulled so far is in the files announced so far
-        seen.append((pulled[-1], _ids(manifest[0])))
+        seen.append((pulled[-1], [i for url in manifest for i in _ids(url)]))
         assert encoding.format == "parquet"
         assert Path(manifest[0].removeprefix("file://")).parent == tmp_path
     assert seen == [(6, [0, 1, 2, 3, 4, 5]), (12, [6, 7, 8, 9, 10, 11]), (14, [12, 13]), (15, [14])]
     assert not list(tmp_path.glob(".*partial"))
-    assert (writer.files_written, writer.rows_written) == (4, 15)
+    assert (writer.files_written, writer.rows_written) == (6, 15)  # 6 and 6 rows: 5 + 1 each
+    # a batch bigger than a file: several files in one manifest, announced together
+    (_, urls), *_ = writer.manifests([_batch(0, 12)])
+    assert [_ids(url) for url in urls] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11]]
 
 
 def test_compression_and_refusals(tmp_path: Path) -> None:
