@@ -61,6 +61,7 @@ services-stop:
 
 bench: install
 	$(PY) benchmarks/run_target_bench.py
+	$(PY) benchmarks/csv_bench.py
 
 clean:
 	rm -rf warehouse state .dativo

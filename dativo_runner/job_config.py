@@ -223,7 +223,8 @@ def _asset_matches_job(asset: AssetSpec, data: dict[str, Any], file: str) -> lis
             )
         )
     objects = (data.get("source") or {}).get("objects")
-    if objects and objects != [asset.object]:
+    # A database table may be qualified (`schema.table`): its last part is the object.
+    if objects and [str(o).rpartition(".")[2] for o in objects] != [asset.object]:
         problems.append(
             Problem(
                 file,

@@ -25,6 +25,9 @@ _ERROR_LINE = re.compile(r"^(?:[\w-]+: error: |[\w.]*(?:Error|Exception): )(.*)$
 _TAIL = 40
 _PR_SET_PDEATHSIG = 1
 _RECORD_MARK = re.compile(rb'"type"\s*:\s*"RECORD"')  # any JSON spacing
+_BATCH_MARK = re.compile(rb'"type"\s*:\s*"BATCH"')
+
+
 EXIT_RETRIABLE = 75  # EX_TEMPFAIL: what a tap or target exits with when a retry may succeed
 _TARGET_EXIT_GRACE = 10.0  # seconds a target that closed its input has to exit
 _REPORT_SECONDS = float(os.environ.get("DATIVO_PROGRESS_SECONDS") or 10)
@@ -96,6 +99,32 @@ class PipeCallbacks:
     on_read: Callable[[int], None] = lambda records: None  # records relayed so far (periodic)
 
 
+class _BatchRows:
+    """Rows of the BATCH messages relayed (the footers of their local Parquet files): BATCH
+    lines are collected whole across chunks; progress only, never an error."""
+
+    def __init__(self) -> None:
+        self._tail = b""
+
+    def count(self, chunk: bytes) -> int:
+        if not self._tail and _BATCH_MARK.search(chunk) is None:
+            return 0
+        lines = (self._tail + chunk).split(b"\n")
+        last = lines.pop()
+        self._tail = last if _BATCH_MARK.search(last) else b""
+        return sum(_parquet_rows(line) for line in lines if _BATCH_MARK.search(line))
+
+
+def _parquet_rows(line: bytes) -> int:
+    try:
+        import pyarrow.parquet as pq
+
+        files = [f for f in json.loads(line)["manifest"] if f.startswith("file://")]
+        return sum(pq.read_metadata(f.removeprefix("file://")).num_rows for f in files)
+    except Exception:  # a count for progress reports only
+        return 0
+
+
 def _kill(process: subprocess.Popen[bytes], side: SideResult) -> None:
     if process.poll() is None:
         side.stopped_by_runner = True
@@ -111,14 +140,16 @@ def _relay(
 ) -> None:
     """Copy tap stdout to target stdin; close stdin only if the tap succeeded, else kill the
     target first so it never commits a partial stream it took for complete. Counts RECORD
-    messages on the way (per chunk, in C) and reports them every few seconds."""
+    messages on the way (per chunk, in C), and the rows of BATCH files, and reports them every
+    few seconds."""
     assert tap.stdout is not None and target.stdin is not None
     source, sink = tap.stdout.fileno(), target.stdin
     records, reported_at = 0, time.monotonic()
+    batch_rows = _BatchRows()
     try:
         while chunk := os.read(source, _CHUNK):
             sink.write(chunk)
-            records += len(_RECORD_MARK.findall(chunk))
+            records += len(_RECORD_MARK.findall(chunk)) + batch_rows.count(chunk)
             sides[0].records = records
             if time.monotonic() - reported_at >= _REPORT_SECONDS:
                 on_read(records)

@@ -144,6 +144,7 @@ def _pipe(
     tap_config, target_config, catalog, state = plan
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(mode=0o700, parents=True)
+    tap_config = _with_batch_storage(tap_config, target_config, folder)
     try:
         tap_cmd = [
             find_executable(job.source_entry.executable) or job.source_entry.executable,
@@ -163,6 +164,28 @@ def _pipe(
         return run_pipe(tap_cmd, target_cmd, env=env, redactor=job.redactor, callbacks=callbacks)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _with_batch_storage(
+    tap_config: dict[str, Any], target_config: dict[str, Any], folder: Path
+) -> dict[str, Any]:
+    """A ``batch_config`` the source plugin asked for without a storage root gets the run's
+    folder: its BATCH files are removed with the folder when the run ends (docs/BATCH.md). Its
+    files hold no more rows than the target commits at once (``batch_size_rows``): the target
+    can commit only at the STATE after a file."""
+    batch_config = tap_config.get("batch_config")
+    if not batch_config:
+        return tap_config
+    batch_config = dict(batch_config)
+    if not (batch_config.get("storage") or {}).get("root"):
+        batch_config["storage"] = {
+            **(batch_config.get("storage") or {}),
+            "root": (folder / "batches").as_uri(),
+        }
+    commit_rows = target_config.get("batch_size_rows")
+    if isinstance(commit_rows, int) and commit_rows > 0:
+        batch_config["batch_size"] = min(int(batch_config.get("batch_size") or commit_rows), commit_rows)
+    return {**tap_config, "batch_config": batch_config}
 
 
 def _fill_landed(job: Job, target_config: dict[str, Any], stream: StreamSummary) -> None:

@@ -24,6 +24,8 @@ import pyarrow.json as pajson
 from dativo_singer.arrow_types import JSON_TEXT, NESTED_AS_JSON, arrow_schema, json_text_kind
 
 METADATA_PREFIX = "_sdc_"  # Singer metadata fields are never a schema violation
+# Field metadata of a BATCH file's string column that holds JSON text (see convert_table).
+JSON_TEXT_KEY, JSON_TEXT_VALUE = b"dativo.json", b"text"
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
 
 
@@ -265,27 +267,46 @@ class RecordConverter:
 
     def convert_table(self, table: pa.Table) -> tuple[pa.Table, list[Rejected]]:
         """Like ``convert`` for an Arrow table (a BATCH message's Parquet file): columns are cast
-        to their ingest types in bulk; any surprise falls back to the record-by-record path."""
+        to their ingest types in bulk; any surprise falls back to the record-by-record path.
+
+        A string column whose field metadata says ``dativo.json: text`` holds JSON text already
+        (a database tap's JSON and array values): in bulk it is taken as is for a JSON-text
+        column; on the record path each value is decoded first, so it lands as a RECORD would."""
         unknown = [
             n for n in table.column_names if n not in self._known and not n.startswith(METADATA_PREFIX)
         ]
-        if not (self._strict and unknown) and not self._json_columns:
+        encoded = {
+            f.name
+            for f in table.schema
+            if pa.types.is_string(f.type) and (f.metadata or {}).get(JSON_TEXT_KEY) == JSON_TEXT_VALUE
+        }
+        if not (self._strict and unknown) and set(self._json_columns) <= encoded:
             try:
+                fields = zip(self._ingest, self.schema, strict=True)
                 ingest = pa.Table.from_arrays(
-                    [
-                        table.column(f.name).cast(f.type)
-                        if f.name in table.column_names
-                        else pa.nulls(table.num_rows, f.type)
-                        for f in self._ingest
-                    ],
-                    schema=self._ingest,
+                    [self._ingest_column(table, f, final) for f, final in fields],
+                    names=self._ingest.names,
                 )
             except _ARROW_ERRORS:
                 pass
             else:
                 if not any(ingest.column(key).null_count for key in self._keys):
                     return self._finish(ingest, lambda index: table.slice(index, 1).to_pylist()[0], {})
-        return self.convert(table.to_pylist())
+        records = table.to_pylist()
+        for name in encoded:
+            for record in records:
+                if record.get(name) is not None:
+                    record[name] = loads_exact(record[name])
+        return self.convert(records)
+
+    @staticmethod
+    def _ingest_column(table: pa.Table, ingest: pa.Field, final: pa.Field) -> pa.ChunkedArray:
+        """A column of a BATCH table in its ingest type; one already in its final type (a tap's
+        typed Parquet: timestamps, dates, decimals) is kept as is, not re-encoded."""
+        if ingest.name not in table.column_names:
+            return pa.chunked_array([pa.nulls(table.num_rows, ingest.type)])
+        column = table.column(ingest.name)
+        return column if column.type == final.type else column.cast(ingest.type)
 
     def _parse_lines(self, lines: list[bytes]) -> pa.Table | None:
         data = b"\n".join(lines)

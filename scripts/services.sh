@@ -3,6 +3,7 @@
 #   postgres   PostgreSQL 15     - shared Iceberg SQL catalog + PostgreSQL source
 #   seaweedfs  SeaweedFS `weed mini` - S3 object store + Iceberg REST catalog
 #   azurite    Azurite blob      - Azure Blob Storage emulator
+#   mariadb    MariaDB 10.11     - MySQL-protocol source (tap-mysql)
 #
 # Usage: scripts/services.sh install|start|stop|restart|status|env [names...]
 # Data, logs and pids live under $DATIVO_SERVICES_DIR (default: <repo>/.services/<name>/).
@@ -13,7 +14,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SERVICES_DIR="${DATIVO_SERVICES_DIR:-$REPO/.services}"
 PYTHON="${DATIVO_PYTHON:-$REPO/.venv/bin/python}"
 HOST=127.0.0.1
-ALL_SERVICES=(postgres seaweedfs azurite)
+ALL_SERVICES=(postgres seaweedfs azurite mariadb)
 START_TIMEOUT="${DATIVO_SERVICES_START_TIMEOUT:-60}"
 
 # --- ports (fixed, overridable) -------------------------------------------------------------
@@ -38,6 +39,9 @@ S3_BUCKET="${DATIVO_S3_BUCKET:-lake}"
 TABLE_BUCKET="${DATIVO_ICEBERG_TABLE_BUCKET:-warehouse}"
 
 AZURITE_PORT="${DATIVO_AZURITE_BLOB_PORT:-51000}"
+
+MYSQL_PORT="${DATIVO_MYSQL_PORT:-53306}"
+MYSQL_DB="${DATIVO_MYSQL_DB:-dativo}"
 # Azurite's well-known development account and its published key (not a secret).
 AZ_ACCOUNT=devstoreaccount1
 AZ_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
@@ -80,6 +84,7 @@ main_port() {
         postgres) echo "$PG_PORT" ;;
         seaweedfs) echo "$S3_PORT" ;;
         azurite) echo "$AZURITE_PORT" ;;
+        mariadb) echo "$MYSQL_PORT" ;;
     esac
 }
 
@@ -93,6 +98,10 @@ answers() {  # name -> 0 if the service answers its protocol
             [[ "$code" =~ ^[1-5][0-9][0-9]$ ]]
             ;;
         azurite) port_open "$AZURITE_PORT" ;;
+        mariadb)
+            port_open "$MYSQL_PORT" || return 1
+            mariadb-admin --protocol=TCP -h "$HOST" -P "$MYSQL_PORT" -u root --connect-timeout=2 ping >/dev/null 2>&1
+            ;;
     esac
 }
 
@@ -186,15 +195,29 @@ install_postgres() {
     [[ -x "$PG_BIN/initdb" ]] || die "postgres: installed, but $PG_BIN/initdb is still missing (set DATIVO_PG_BIN)"
 }
 
+install_mariadb() {
+    if command -v mariadbd >/dev/null && command -v mariadb-install-db >/dev/null; then
+        log "mariadb: present ($(command -v mariadbd))"
+        return
+    fi
+    ((EUID == 0)) || die "mariadb: mariadbd missing and not root; install Debian's mariadb-server package"
+    log "mariadb: apt-get install mariadb-server"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    # policy-rc.d keeps the package from starting a system-wide server of its own
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null
+    command -v mariadbd >/dev/null || die "mariadb: installed, but mariadbd is still missing"
+}
+
 weed_bin() { printf '%s/weed' "$(dirname "$PYTHON")"; }
 
 azurite_bin() { printf '%s/node_modules/.bin/azurite-blob' "$REPO"; }
 
 install_all() {  # names...
-    local n want_pg=0 want_sw=0 want_az=0 npm_pid="" npm_log pip_pkgs=()
+    local n want_pg=0 want_sw=0 want_az=0 want_my=0 npm_pid="" npm_log pip_pkgs=()
     for n in "$@"; do
         case "$n" in
             postgres) want_pg=1 ;;
+            mariadb) want_my=1 ;;
             seaweedfs) want_sw=1 ;;
             azurite) want_az=1 ;;
         esac
@@ -216,6 +239,7 @@ install_all() {  # names...
     fi
 
     ((want_pg)) && install_postgres
+    ((want_my)) && install_mariadb
 
     if ((want_sw)); then
         if [[ -x "$(weed_bin)" ]]; then
@@ -359,6 +383,47 @@ finish_azurite() {
     log "azurite: up"
 }
 
+start_mariadb() {
+    local dir data logf
+    dir="$(svc_dir mariadb)"
+    data="$dir/data"
+    logf="$dir/mariadb.log"
+    mkdir -p "$dir"
+    if is_running mariadb; then
+        log "mariadb: already running on 127.0.0.1:$MYSQL_PORT"
+        return
+    fi
+    command -v mariadbd >/dev/null || die "mariadb: mariadbd missing; run scripts/services.sh install mariadb"
+    if pid_alive "$dir/pid"; then
+        stop_one mariadb
+    fi
+    refuse_foreign_port mariadb "$MYSQL_PORT"
+    local as_my=()
+    if ((EUID == 0)); then
+        chown mysql:mysql "$dir"
+        as_my=(setpriv --reuid=mysql --regid=mysql --init-groups --)
+    fi
+    if [[ ! -d "$data/mysql" ]]; then
+        log "mariadb: mariadb-install-db $data"
+        (cd / && exec "${as_my[@]}" mariadb-install-db --no-defaults --datadir="$data" \
+            --auth-root-authentication-method=normal --skip-test-db) >"$dir/install-db.log" 2>&1 ||
+            { log_tail "$dir/install-db.log"; die "mariadb: mariadb-install-db failed"; }
+    fi
+    log "mariadb: starting on 127.0.0.1:$MYSQL_PORT"
+    # mariadbd runs in the foreground of its own session, so the recorded pid is its own.
+    spawn mariadb "$logf" "${as_my[@]}" mariadbd --no-defaults --datadir="$data" --bind-address="$HOST" \
+        --port="$MYSQL_PORT" --socket="$dir/sock" --pid-file="$dir/mariadbd.pid" --skip-name-resolve \
+        --innodb-flush-log-at-trx-commit=0 --skip-log-bin --max-connections=200 \
+        --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci
+    LAUNCHED+=(mariadb)
+}
+
+finish_mariadb() {
+    wait_ready mariadb "$(svc_dir mariadb)/mariadb.log"
+    mariadb --protocol=TCP -h "$HOST" -P "$MYSQL_PORT" -u root -e "CREATE DATABASE IF NOT EXISTS \`$MYSQL_DB\`"
+    log "mariadb: up (database $MYSQL_DB)"
+}
+
 # --- stop / status / env -----------------------------------------------------------------------
 stop_one() {
     local name="$1" f pid pgid sig i
@@ -420,6 +485,7 @@ status_one() {
         postgres) printf '%-10s %-40s 127.0.0.1:%s\n' "$name" "$state" "$PG_PORT" ;;
         seaweedfs) printf '%-10s %-40s S3 127.0.0.1:%s  Iceberg REST 127.0.0.1:%s\n' "$name" "$state" "$S3_PORT" "$REST_PORT" ;;
         azurite) printf '%-10s %-40s blob 127.0.0.1:%s\n' "$name" "$state" "$AZURITE_PORT" ;;
+        mariadb) printf '%-10s %-40s 127.0.0.1:%s\n' "$name" "$state" "$MYSQL_PORT" ;;
     esac
     [[ "$state" == up* ]]
 }
@@ -456,6 +522,15 @@ export DATIVO_TEST_AZURE_BLOB_ENDPOINT=http://$HOST:$AZURITE_PORT/$AZ_ACCOUNT
 export DATIVO_TEST_AZURE_CONNECTION_STRING='DefaultEndpointsProtocol=http;AccountName=$AZ_ACCOUNT;AccountKey=$AZ_KEY;BlobEndpoint=http://$HOST:$AZURITE_PORT/$AZ_ACCOUNT;'
 EOF
             ;;
+        mariadb)
+            cat <<EOF
+export DATIVO_TEST_MYSQL_HOST=$HOST
+export DATIVO_TEST_MYSQL_PORT=$MYSQL_PORT
+export DATIVO_TEST_MYSQL_USER=root
+export DATIVO_TEST_MYSQL_DB=$MYSQL_DB
+export DATIVO_TEST_MYSQL_SQLALCHEMY_URI=mysql+pymysql://root@$HOST:$MYSQL_PORT/$MYSQL_DB
+EOF
+            ;;
     esac
 }
 
@@ -468,7 +543,7 @@ lock() {
 
 usage() {
     cat >&2 <<EOF
-usage: scripts/services.sh install|start|stop|restart|status|env [postgres|seaweedfs|azurite ...]
+usage: scripts/services.sh install|start|stop|restart|status|env [postgres|seaweedfs|azurite|mariadb ...]
   (no names = all). Data, logs and pids under $SERVICES_DIR/<name>/. See docs/SERVICES.md.
 EOF
     exit 2
@@ -482,7 +557,7 @@ main() {
     ((${#names[@]})) || names=("${ALL_SERVICES[@]}")
     for n in "${names[@]}"; do
         case "$n" in
-            postgres | seaweedfs | azurite) ;;
+            postgres | seaweedfs | azurite | mariadb) ;;
             *) die "unknown service '$n' (known: ${ALL_SERVICES[*]})" ;;
         esac
     done

@@ -1,4 +1,4 @@
-"""pytest fixtures for the local test services (PostgreSQL, SeaweedFS, Azurite).
+"""pytest fixtures for the local test services (PostgreSQL, SeaweedFS, Azurite, MariaDB).
 
 Loaded as a plugin (``pytest_plugins = ["tests.conftest_services"]`` in tests/conftest.py, or
 ``-p tests.conftest_services``). A service that is not answering is started with
@@ -54,10 +54,19 @@ def azurite_service() -> services.AzuriteService:
     return info
 
 
+@pytest.fixture(scope="session")
+def mariadb_service() -> services.MariaDBService:
+    """MariaDB 10.11 on 127.0.0.1 (database ``dativo``, user ``root`` without a password)."""
+    info = _ensure("mariadb")
+    assert isinstance(info, services.MariaDBService)
+    return info
+
+
 _SERVICE_FIXTURES = {
     "postgres": "pg_service",
     "seaweedfs": "seaweedfs_service",
     "azurite": "azurite_service",
+    "mariadb": "mariadb_service",
 }
 
 

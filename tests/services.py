@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SERVICES_SCRIPT = REPO / "scripts" / "services.sh"
 HOST = "127.0.0.1"
-SERVICE_NAMES = ("postgres", "seaweedfs", "azurite")
+SERVICE_NAMES = ("postgres", "seaweedfs", "azurite", "mariadb")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -50,6 +50,27 @@ class PostgresService:
     def sqlalchemy_uri(self) -> str:
         """SQLAlchemy URI, as pyiceberg's SQL catalog wants it."""
         return f"postgresql+psycopg2://{self.user}@{self.host}:{self.port}/{self.db}"
+
+
+@dataclass(frozen=True)
+class MariaDBService:
+    host: str
+    port: int
+    user: str
+    db: str
+
+    @property
+    def sqlalchemy_uri(self) -> str:
+        """SQLAlchemy URI (PyMySQL driver)."""
+        return f"mysql+pymysql://{self.user}@{self.host}:{self.port}/{self.db}"
+
+    def connect(self, database: str | None = None):
+        """A PyMySQL connection (autocommit) as root over TCP."""
+        import pymysql
+
+        return pymysql.connect(
+            host=self.host, port=self.port, user=self.user, database=database or self.db, autocommit=True
+        )
 
 
 @dataclass(frozen=True)
@@ -127,6 +148,15 @@ def postgres() -> PostgresService:
     )
 
 
+def mariadb() -> MariaDBService:
+    return MariaDBService(
+        host=HOST,
+        port=_env_int("DATIVO_MYSQL_PORT", 53306),
+        user="root",
+        db=_env_str("DATIVO_MYSQL_DB", "dativo"),
+    )
+
+
 def seaweedfs() -> SeaweedFSService:
     return SeaweedFSService(
         host=HOST,
@@ -144,9 +174,11 @@ def azurite() -> AzuriteService:
     return AzuriteService(host=HOST, port=_env_int("DATIVO_AZURITE_BLOB_PORT", 51000))
 
 
-def service_info(name: str) -> PostgresService | SeaweedFSService | AzuriteService:
+def service_info(name: str) -> PostgresService | SeaweedFSService | AzuriteService | MariaDBService:
     if name == "postgres":
         return postgres()
+    if name == "mariadb":
+        return mariadb()
     if name == "seaweedfs":
         return seaweedfs()
     if name == "azurite":
@@ -188,11 +220,25 @@ def _pg_accepts(info: PostgresService) -> bool:
         return False
 
 
+def _mariadb_accepts(info: MariaDBService) -> bool:
+    try:
+        import pymysql
+    except ImportError:
+        return True
+    try:
+        info.connect().close()
+        return True
+    except pymysql.Error:
+        return False
+
+
 def is_up(name: str) -> bool:
     """True when the service answers on its loopback port(s)."""
     info = service_info(name)
     if isinstance(info, PostgresService):
         return _port_open(info.port) and _pg_accepts(info)
+    if isinstance(info, MariaDBService):
+        return _port_open(info.port) and _mariadb_accepts(info)
     if isinstance(info, SeaweedFSService):
         return _port_open(info.s3_port) and _http_answers(f"{info.rest_uri}/v1/config")
     return _port_open(info.port)

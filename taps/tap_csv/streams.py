@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from singer_sdk import Tap
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import Stream
 
+from dativo_singer.batch_emit import ParquetBatchWriter
 from dativo_singer.errors import DataValueError, FatalError
+from tap_csv.batches import arrow_batches
+from tap_csv.digest import RowDigest, new_version
 from tap_csv.files import FileSpec, fingerprint, resolve_paths, source_name
 from tap_csv.header import check_against_schema, check_names, match_name
 from tap_csv.reader import CSVFile
@@ -31,25 +34,6 @@ METADATA_PROPERTIES: dict[str, Any] = {
     SOURCE_LINE: {"type": ["integer", "null"]},
     SOURCE_VERSION: {"type": ["string", "null"]},
 }
-
-
-def _new_version(key: str, current: dict[str, int]) -> str:
-    text = f"{key}:{current['size']}:{current['mtime_ns']}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-class _RowDigest:
-    """A running checksum of the rows read from a file: proves, on a later run, that the rows
-    already loaded are still the file's first rows (the file only grew)."""
-
-    def __init__(self) -> None:
-        self._hash = hashlib.sha256()
-
-    def add(self, row: list[str]) -> None:
-        self._hash.update("\x1f".join(row).encode("utf-8", "surrogatepass") + b"\x1e")
-
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()
 
 
 class CSVStream(Stream):
@@ -78,7 +62,7 @@ class CSVStream(Stream):
         self._specs = specs
         self._base_dir = base_dir
         self._checked = False  # files checked before the first record (see _check_all_streams_once)
-        self._reading: tuple[dict[str, Any], _RowDigest] | None = None  # the file being read
+        self._reading: tuple[dict[str, Any], RowDigest] | None = None  # the file being read
         self._columns = [c for c in schema.get("properties", {}) if c not in METADATA_PROPERTIES]
         schema = {**schema, "properties": {**schema.get("properties", {}), **METADATA_PROPERTIES}}
         super().__init__(tap=tap, schema=schema, name=name)
@@ -142,6 +126,25 @@ class CSVStream(Stream):
         the start: when its first rows still match the checksum it only grew, and the rows after
         them are emitted under the same version; otherwise every row is emitted under a new
         version (the file was edited)."""
+        for spec, path, key, entry, verify in self._files_to_read():
+            yield from self._emit_file(spec, path, key, entry, verify=verify)
+            entry["done"] = True
+
+    def get_batches(
+        self, batch_config: BatchConfig, context: Mapping[str, Any] | None = None
+    ) -> Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
+        """BATCH mode: with Parquet files, the columnar fast path (``tap_csv.batches``): the same
+        rows, values, metadata columns and per-file state as ``get_records``."""
+        if batch_config.encoding.format != "parquet":
+            yield from super().get_batches(batch_config, context)
+            return
+        writer = ParquetBatchWriter(batch_config, tap_name=self.tap_name, stream_name=self.name)
+        yield from writer.manifests(arrow_batches(self, writer.max_rows))
+
+    def _files_to_read(self) -> Iterator[tuple[FileSpec, Path, str, dict[str, Any], bool]]:
+        """``(spec, path, key, entry, verify)`` per file to read, its state entry set up: from
+        its first row or after the rows already emitted, ``verify`` when a changed file must
+        first prove it only grew. The caller sets ``entry["done"]`` once the file is read."""
         self._check_all_streams_once()
         files: dict[str, Any] = self.stream_state.setdefault(FILES_STATE_KEY, {})
         for spec, path in self._files():
@@ -159,14 +162,13 @@ class CSVStream(Stream):
             entry = {
                 **current,
                 "rows": rows,
-                "version": (entry.get("version") if rows else None) or _new_version(key, current),
+                "version": (entry.get("version") if rows else None) or new_version(key, current),
                 "digest": entry.get("digest"),
                 "done": False,
             }
             files[key] = entry
             self.logger.info("Reading %s%s", path, f" from data row {rows + 1}" if rows and same else "")
-            yield from self._emit_file(spec, path, key, entry, verify=not same and rows > 0)
-            entry["done"] = True
+            yield spec, path, key, entry, not same and rows > 0
 
     def _emit_file(
         self, spec: FileSpec, path: Path, key: str, entry: dict[str, Any], *, verify: bool
@@ -176,7 +178,7 @@ class CSVStream(Stream):
         skip = int(entry["rows"])
         try:
             while True:
-                digest = _RowDigest()
+                digest = RowDigest()
                 self._reading = (entry, digest)
                 verified = not verify
                 for index, record in self._read_file(spec, path, digest, entry["version"], skip):
@@ -193,7 +195,7 @@ class CSVStream(Stream):
                     entry["digest"] = digest.hexdigest()
                     return
                 current = fingerprint(path)
-                entry.update(current, rows=0, version=_new_version(key, current), digest=None)
+                entry.update(current, rows=0, version=new_version(key, current), digest=None)
                 self.logger.info("%s changed: its rows are read again under a new version", path)
                 skip, verify = 0, False
         finally:
@@ -207,43 +209,63 @@ class CSVStream(Stream):
         super()._write_state_message()
 
     def _read_file(
-        self, spec: FileSpec, path: Path, digest: _RowDigest, version: str, skip: int
+        self, spec: FileSpec, path: Path, digest: RowDigest, version: str, skip: int
     ) -> Iterator[tuple[int, dict[str, Any] | None]]:
         """``(index, record)`` per data row; rows before ``skip`` are only checksummed
         (``record`` None)."""
-        properties: dict[str, Any] = self.schema["properties"]
-        required = set(self.schema.get("required") or ())
-        pass_invalid = self.config.get("on_invalid_value") == "pass"
-        source = source_name(path, self._base_dir)
         with self._open(spec, path) as file:
-            columns = [self._column(name, properties, path) for name in file.header]
-            nulls = set(spec.null_values)
+            make = self.record_maker(spec, path, file.header, version)
             for index, (line, row) in enumerate(file.rows()):
                 digest.add(row)
                 if index < skip:
                     yield index, None
                     continue
-                record: dict[str, Any] = {SOURCE_FILE: source, SOURCE_LINE: line, SOURCE_VERSION: version}
-                for (name, convert, nullable), text in zip(columns, row, strict=True):
-                    if name is None:
-                        continue
-                    if text in nulls:
-                        if (not nullable or name in required) and not pass_invalid:
-                            raise DataValueError(str(path), line, name, "empty value in required column")
-                        record[name] = None
-                        continue
-                    try:
-                        record[name] = convert(text)
-                    except ValueError as exc:
-                        if not pass_invalid:
-                            raise DataValueError(str(path), line, name, str(exc)) from None
-                        record[name] = text  # the target rejects it, with the reason
-                yield index, record
+                yield index, make(line, row)
 
-    def _column(self, name: str, properties: dict[str, Any], path: Path) -> tuple[str | None, Any, bool]:
+    def record_maker(
+        self, spec: FileSpec, path: Path, header: list[str], version: str, *, warn: bool = True
+    ) -> Callable[[int, Sequence[str]], dict[str, Any]]:
+        """The function turning one row (its physical line, its cells) into its record: cells
+        typed by the schema, null values, the invalid-value rule, the metadata columns."""
+        properties: dict[str, Any] = self.schema["properties"]
+        required = set(self.schema.get("required") or ())
+        pass_invalid = self.config.get("on_invalid_value") == "pass"
+        source = source_name(path, self._base_dir)
+        columns = [self._column(name, properties, path, warn) for name in header]
+        nulls = set(spec.null_values)
+
+        def make(line: int, row: Sequence[str]) -> dict[str, Any]:
+            record: dict[str, Any] = {SOURCE_FILE: source, SOURCE_LINE: line, SOURCE_VERSION: version}
+            for (name, convert, nullable), text in zip(columns, row, strict=True):
+                if name is None:
+                    continue
+                if text in nulls:
+                    if (not nullable or name in required) and not pass_invalid:
+                        raise DataValueError(str(path), line, name, "empty value in required column")
+                    record[name] = None
+                    continue
+                try:
+                    record[name] = convert(text)
+                except ValueError as exc:
+                    if not pass_invalid:
+                        raise DataValueError(str(path), line, name, str(exc)) from None
+                    record[name] = text  # the target rejects it, with the reason
+            return record
+
+        return make
+
+    def header_columns(self, header: list[str], path: Path) -> list[str | None]:
+        """The schema column each header name stands for (None: not in the schema, ignored)."""
+        properties: dict[str, Any] = self.schema["properties"]
+        return [self._column(name, properties, path)[0] for name in header]
+
+    def _column(
+        self, name: str, properties: dict[str, Any], path: Path, warn: bool = True
+    ) -> tuple[str | None, Any, bool]:
         matched = match_name(name, [c for c in properties if c not in METADATA_PROPERTIES])
         if matched is None:
-            self.logger.warning("Column %r of %s is not in the schema; ignored", name, path)
+            if warn:
+                self.logger.warning("Column %r of %s is not in the schema; ignored", name, path)
             return None, None, True
         prop = properties[matched]
         return matched, converter_for(prop), is_nullable(prop)

@@ -11,6 +11,11 @@ from dativo_runner.runner_config import allowed_paths
 if TYPE_CHECKING:
     from dativo_runner.job_config import Job
 
+# Rows per BATCH file: large enough that per-file costs vanish, small enough to bound memory.
+BATCH_CONFIG: dict[str, Any] = {
+    "encoding": {"format": "parquet", "compression": "snappy"},
+    "batch_size": 250_000,
+}
 _FILE_DEFAULTS = ("delimiter", "encoding", "header", "quotechar", "null_values", "skip_rows")
 
 
@@ -67,7 +72,7 @@ class CsvSource(SourcePlugin):
         files, problems = self._files(job)
         if problems:
             raise ConfigError(problems)
-        return {
+        config: dict[str, Any] = {
             "files": files,
             "schemas": {job.asset.object: job.asset.json_schema()},
             "key_properties": {job.asset.object: list(job.asset.primary_key)},
@@ -75,6 +80,11 @@ class CsvSource(SourcePlugin):
             # Values that do not parse reach the target, which dead-letters the record with the reason.
             "on_invalid_value": "pass",
         }
+        if job.source.get("fast_path", True) is not False:
+            # The columnar fast path (docs/BATCH.md): Parquet BATCH files; the runner puts them
+            # in the run's folder (storage root) and removes them with it.
+            config["batch_config"] = dict(BATCH_CONFIG)
+        return config
 
     def metadata_properties(self) -> dict[str, Any]:
         """``_sdc_source_file`` and ``_sdc_source_lineno``."""

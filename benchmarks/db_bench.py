@@ -1,0 +1,259 @@
+"""Database → Iceberg benchmark: our taps' fast path and RECORD path against the floor
+(connectorx read + one Parquet write) and, when installed in benchmarks/.dlt-venv, dlt's
+`sql_table` into Iceberg, side by side in one run.
+
+    .venv/bin/python benchmarks/db_bench.py                 # 1M rows, PostgreSQL and MariaDB
+    .venv/bin/python benchmarks/db_bench.py --rows 200000 --db postgres
+
+Servers: the local test services (scripts/services.sh start postgres mariadb). The `orders` table
+(8 columns: bigint, text, numeric(12,2), timestamptz) is created once per row count in schema /
+database `bench_<rows>` and reused. For each contender: wall seconds, rows/s, CPU seconds (user +
+sys of every process) per million rows, peak RSS of the largest process, and wall ratio to our
+fast path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests import services  # noqa: E402
+
+BIN = Path(sys.executable).parent
+DLT_PYTHON = REPO / "benchmarks" / ".dlt-venv" / "bin" / "python"
+
+COLUMNS = {
+    "order_id": {"type": "integer"},
+    "customer_id": {"type": ["integer", "null"]},
+    "status": {"type": ["string", "null"]},
+    "amount": {"type": ["number", "null"], "multipleOf": 0.01, "maximum": 9999999999.99},
+    "currency": {"type": ["string", "null"]},
+    "note": {"type": ["string", "null"]},
+    "created_at": {"type": ["string", "null"], "format": "date-time"},
+    "updated_at": {"type": ["string", "null"], "format": "date-time"},
+}
+
+
+def _prepare_postgres(rows: int) -> str:
+    import psycopg2
+
+    schema = f"bench_{rows}"
+    connection = psycopg2.connect(services.postgres().dsn)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", (schema,))
+        if cursor.fetchone()[0] == 0:
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            cursor.execute(
+                f"CREATE TABLE {schema}.orders AS SELECT g::bigint AS order_id, (g % 50000)::bigint AS "
+                "customer_id, (ARRAY['new','paid','shipped','refunded'])[1 + g % 4] AS status, "
+                "round((g % 100000) / 7.0, 2)::numeric(12,2) AS amount, 'USD'::text AS currency, "
+                "md5(g::text) AS note, timestamptz '2024-01-01' + g * interval '1 second' AS created_at, "
+                "timestamptz '2024-01-01' + g * interval '2 second' AS updated_at "
+                f"FROM generate_series(1, {rows}) g"
+            )
+            cursor.execute(f"ALTER TABLE {schema}.orders ADD PRIMARY KEY (order_id)")
+    connection.close()
+    return schema
+
+
+def _prepare_mariadb(rows: int) -> str:
+    database = f"bench_{rows}"
+    connection = services.mariadb().connect()
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+        cursor.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = %s AND table_name = 'orders'",
+            (database,),
+        )
+        if cursor.fetchone()[0] == 0:
+            cursor.execute(
+                f"CREATE TABLE {database}.orders (order_id bigint PRIMARY KEY, customer_id bigint, "
+                "status varchar(20), amount decimal(12,2), currency char(3), note varchar(64), "
+                "created_at timestamp(6) NULL, updated_at timestamp(6) NULL)"
+            )
+            cursor.execute(
+                f"INSERT INTO {database}.orders SELECT seq, seq % 50000, ELT(1 + seq % 4, 'new', 'paid', "
+                "'shipped', 'refunded'), round((seq % 100000) / 7.0, 2), 'USD', md5(seq), "
+                "timestamp'2024-01-01 00:00:00' + interval seq second, "
+                "timestamp'2024-01-01 00:00:00' + interval 2 * seq second "
+                f"FROM seq_1_to_{rows}"
+            )
+    connection.close()
+    return database
+
+
+def _tap_config(db: str, schema: str) -> dict[str, Any]:
+    if db == "postgres":
+        pg = services.postgres()
+        return {
+            "host": pg.host,
+            "port": pg.port,
+            "user": pg.user,
+            "database": pg.db,
+            "tables": {"orders": f"{schema}.orders"},
+        }
+    my = services.mariadb()
+    return {
+        "host": my.host,
+        "port": my.port,
+        "user": my.user,
+        "database": schema,
+        "tables": {"orders": f"{schema}.orders"},
+    }
+
+
+def _catalog() -> dict[str, Any]:
+    schema = {"type": "object", "properties": COLUMNS, "required": ["order_id"]}
+    metadata = [{"breadcrumb": [], "metadata": {"selected": True, "table-key-properties": ["order_id"]}}]
+    return {
+        "streams": [
+            {
+                "tap_stream_id": "orders",
+                "stream": "orders",
+                "key_properties": ["order_id"],
+                "schema": schema,
+                "metadata": metadata,
+            }
+        ]
+    }
+
+
+_WRAPPER = (
+    "import json, resource, subprocess, sys, time;"
+    "t = time.perf_counter();"
+    "r = subprocess.run(sys.argv[1], shell=True, capture_output=True, text=True);"
+    "w = time.perf_counter() - t;"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
+    "print(json.dumps({'code': r.returncode, 'wall': w, 'cpu': u.ru_utime + u.ru_stime,"
+    " 'rss_mb': u.ru_maxrss / 1024, 'err': r.stderr[-3000:]}))"
+)
+
+
+def _measure(command: str, cwd: Path) -> dict[str, float]:
+    """Run a shell pipeline in a fresh wrapper process: wall, CPU seconds of every process of
+    the pipeline, peak RSS of its largest process."""
+    result = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, command], cwd=cwd, capture_output=True, text=True, check=True
+    )
+    figures = json.loads(result.stdout)
+    if figures["code"] != 0:
+        raise RuntimeError(f"{command}\n{figures['err']}")
+    return {key: float(figures[key]) for key in ("wall", "cpu", "rss_mb")}
+
+
+def _ours(db: str, schema: str, work: Path, fast: bool, rows: int) -> dict[str, float]:
+    tag = "fast" if fast else "record"
+    config = _tap_config(db, schema)
+    if fast:
+        config["batch_config"] = {
+            "encoding": {"format": "parquet"},
+            "batch_size": 250_000,
+            "storage": {"root": (work / f"batches-{tag}").as_uri()},
+        }
+    (work / f"tap-{tag}.json").write_text(json.dumps(config))
+    (work / "catalog.json").write_text(json.dumps(_catalog()))
+    warehouse = work / f"wh-{tag}"
+    (work / f"target-{tag}.json").write_text(json.dumps({"warehouse_dir": str(warehouse), "namespace": tag}))
+    tap = BIN / ("tap-postgres" if db == "postgres" else "tap-mysql")
+    command = (
+        f"{tap} --config tap-{tag}.json --catalog catalog.json 2>tap-{tag}.log | "
+        f"{BIN / 'target-iceberg'} --config target-{tag}.json >/dev/null 2>target-{tag}.log"
+    )
+    figures = _measure(command, work)
+    from target_iceberg.catalog import open_catalog
+
+    table = open_catalog({"warehouse_dir": str(warehouse)}).load_table(f"{tag}.orders")
+    landed = len(table.scan(selected_fields=("order_id",)).to_arrow())
+    if landed != rows:
+        raise RuntimeError(f"{tag} path landed {landed} rows of {rows} (see {work}/target-{tag}.log)")
+    shutil.rmtree(warehouse, ignore_errors=True)
+    shutil.rmtree(work / f"batches-{tag}", ignore_errors=True)
+    return figures
+
+
+def _floor(db: str, schema: str, work: Path) -> dict[str, float]:
+    if db == "postgres":
+        pg = services.postgres()
+        uri = f"postgresql://{pg.user}@{pg.host}:{pg.port}/{pg.db}"
+    else:
+        my = services.mariadb()
+        uri = f"mysql://{my.user}@{my.host}:{my.port}/{schema}"
+    amount = "amount::text AS amount" if db == "postgres" else "CAST(amount AS CHAR) AS amount"
+    code = (
+        "import connectorx as cx, pyarrow.parquet as pq;"
+        f"t = cx.read_sql({uri!r}, 'SELECT order_id, customer_id, status, {amount}, currency, note, "
+        f"created_at, updated_at FROM {schema}.orders', return_type='arrow');"
+        "pq.write_table(t, 'floor.parquet')"
+    )
+    return _measure(f"{sys.executable} -c {json.dumps(code)}", work)
+
+
+def _dlt(db: str, schema: str, work: Path, backend: str) -> dict[str, float] | None:
+    if not DLT_PYTHON.exists() or subprocess.run([DLT_PYTHON, "-c", "import dlt"], check=False).returncode:
+        return None
+    if db == "postgres":
+        pg = services.postgres()
+        url = f"postgresql+psycopg2://{pg.user}@{pg.host}:{pg.port}/{pg.db}"
+    else:
+        my = services.mariadb()
+        url = f"mysql+pymysql://{my.user}@{my.host}:{my.port}/{schema}"
+    code = (
+        "import dlt; from dlt.sources.sql_database import sql_table;"
+        f"t = sql_table(credentials={url!r}, table='orders', schema={schema!r}, backend={backend!r});"
+        f"p = dlt.pipeline(pipeline_name='bench_{backend}', destination=dlt.destinations.filesystem("
+        f"{(work / ('dlt-' + backend)).as_uri()!r}), dataset_name='d', "
+        f"pipelines_dir={str(work / 'dlt-pipes')!r});"
+        "p.run(t, table_format='iceberg', write_disposition='append')"
+    )
+    return _measure(f"{DLT_PYTHON} -c {json.dumps(code)}", work)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--db", choices=("postgres", "mariadb", "both"), default="both")
+    parser.add_argument("--skip-record", action="store_true", help="skip our RECORD path (slow)")
+    args = parser.parse_args()
+    for db in ("postgres", "mariadb") if args.db == "both" else (args.db,):
+        services.ensure_up(db)
+        schema = _prepare_postgres(args.rows) if db == "postgres" else _prepare_mariadb(args.rows)
+        work = Path(tempfile.mkdtemp(prefix=f"dbbench-{db}-"))
+        results: dict[str, dict[str, float] | None] = {
+            "ours fast path": _ours(db, schema, work, True, args.rows)
+        }
+        if not args.skip_record:
+            results["ours RECORD path"] = _ours(db, schema, work, False, args.rows)
+        results["connectorx + Parquet (floor)"] = _floor(db, schema, work)
+        results["dlt sql_table connectorx → Iceberg"] = _dlt(db, schema, work, "connectorx")
+        results["dlt sql_table pyarrow → Iceberg"] = _dlt(db, schema, work, "pyarrow")
+        ours = results["ours fast path"]
+        assert ours is not None
+        print(f"\n{db}, {args.rows:,} rows x 8 columns")
+        print(f"{'contender':40} {'wall s':>8} {'rows/s':>10} {'CPU s/M':>8} {'RSS MB':>8} {'x ours':>7}")
+        for name, figures in results.items():
+            if figures is None:
+                print(f"{name:40} (not installed: benchmarks/.dlt-venv)")
+                continue
+            print(
+                f"{name:40} {figures['wall']:8.2f} {args.rows / figures['wall']:10,.0f} "
+                f"{figures['cpu'] / args.rows * 1e6:8.2f} {figures['rss_mb']:8.0f} "
+                f"{figures['wall'] / ours['wall']:7.2f}"
+            )
+        shutil.rmtree(work, ignore_errors=True)
+    os.environ.pop("DATIVO_HOME", None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Arrow record batches → right-sized Parquet files → singer-sdk BATCH messages (the tap side).
+
+A tap's columnar fast path: the stream reads its source straight into Arrow record batches
+(already typed for the stream's Singer schema) and hands them to ``ParquetBatchWriter.manifests``
+from its ``get_batches`` override. singer-sdk's ``Stream._sync_batches`` then writes, for each
+manifest, a standard BATCH message::
+
+    {"type": "BATCH", "stream": "orders",
+     "encoding": {"format": "parquet", "compression": "snappy"},
+     "manifest": ["file:///.../tap-csv--orders-<uuid>-1.parquet"]}
+
+followed by the stream's STATE (``_write_state_message``), both through the tap's message
+writer. The contract that makes that STATE exact: ``manifests`` yields only when every batch it
+has pulled from the input is in a written file, so a producer that brings its state up to date
+*before* yielding a batch has, at each yield, a state covering exactly the files announced so
+far. A ``None`` in the input ends the current file at once (a producer about to write RECORD
+messages for some rows first flushes what it gave before them, keeping the order of rows).
+
+Files go under singer-sdk's ``batch_config.storage.root`` (``prefix`` prepended to the name),
+written under a temporary name and renamed, so a file a BATCH message names is always whole.
+Nobody deletes them here: singer-sdk's convention is that batch files belong to whoever owns the
+storage root (neither the SDK's taps nor its targets remove them). ``dativo run`` points the
+root at the run's private folder, which it removes when the run ends (docs/BATCH.md).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig, StorageTarget
+
+# A file is closed at whichever comes first: ``max_rows`` (batch_config.batch_size), or this
+# many bytes of Arrow data (bounds the tap's memory whatever the row width).
+DEFAULT_FILE_BYTES = 128 * 1024 * 1024
+ROW_GROUP_ROWS = 128 * 1024
+# No dictionary pages: files read once, soon after; writing them costs a third of the time.
+WRITE_OPTIONS: dict[str, Any] = {"row_group_size": ROW_GROUP_ROWS, "use_dictionary": False}
+PARQUET_COMPRESSIONS = frozenset({"snappy", "gzip", "zstd", "lz4", "brotli", "none"})
+
+
+def parquet_compression(encoding: BaseBatchFileEncoding) -> str:
+    """The Parquet codec for a BATCH encoding: its ``compression`` (``none`` for none), else
+    snappy (singer-sdk's Parquet batcher default)."""
+    compression = (encoding.compression or "snappy").lower()
+    if compression not in PARQUET_COMPRESSIONS:
+        raise ValueError(
+            f"batch_config.encoding.compression: {encoding.compression!r} is not a Parquet codec "
+            f"({', '.join(sorted(PARQUET_COMPRESSIONS))})"
+        )
+    return compression
+
+
+def local_root(storage: StorageTarget) -> Path | None:
+    """The storage root as a local folder, or None when it is remote (s3://, ...)."""
+    root = storage.root
+    if root.startswith("file://"):
+        return Path(root.removeprefix("file://"))
+    return None if "://" in root else Path(root)
+
+
+class ParquetBatchWriter:
+    """Writes one stream's Arrow batches into Parquet files and yields BATCH manifests."""
+
+    def __init__(
+        self,
+        batch_config: BatchConfig,
+        *,
+        tap_name: str,
+        stream_name: str,
+        max_rows: int | None = None,
+        max_bytes: int = DEFAULT_FILE_BYTES,
+    ) -> None:
+        if batch_config.encoding.format != "parquet":
+            raise ValueError(
+                f"batch_config.encoding.format is {batch_config.encoding.format!r}, not 'parquet'"
+            )
+        self.batch_config = batch_config
+        self.encoding = batch_config.encoding
+        self.compression = parquet_compression(batch_config.encoding)
+        self.max_rows = int(max_rows or batch_config.batch_size)
+        self.max_bytes = max_bytes
+        self._sync_id = f"{tap_name}--{stream_name}-{uuid.uuid4().hex}"
+        self._count = 0
+        self.files_written = 0
+        self.rows_written = 0
+
+    def manifests(
+        self, batches: Iterable[pa.RecordBatch | pa.Table | None]
+    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        """``(encoding, [file URL, ...])`` per group of files written, the shape
+        ``Stream.get_batches`` yields (one file, or several when one batch exceeds ``max_rows``).
+
+        Yields only once every batch pulled so far is in a written file; ``None`` in
+        ``batches`` closes the current file now. Empty batches are skipped."""
+        pending: list[pa.Table] = []
+        rows = nbytes = 0
+        for batch in batches:
+            if batch is not None and batch.num_rows:
+                table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+                pending.append(table)
+                rows += table.num_rows
+                nbytes += table.nbytes
+            if pending and (batch is None or rows >= self.max_rows or nbytes >= self.max_bytes):
+                yield self.encoding, self.write_files(pending)
+                pending, rows, nbytes = [], 0, 0
+        if pending:
+            yield self.encoding, self.write_files(pending)
+
+    def write_files(self, tables: list[pa.Table]) -> list[str]:
+        """Write ``tables`` (one schema) as Parquet files of at most ``max_rows`` rows (one
+        manifest: a batch bigger than that is announced whole); their URLs."""
+        table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        return [
+            self.write_file(table.slice(start, self.max_rows))
+            for start in range(0, table.num_rows, self.max_rows)
+        ]
+
+    def write_file(self, table: pa.Table) -> str:
+        """Write ``table`` as one Parquet file; its ``file://`` (or remote) URL."""
+        self._count += 1
+        storage = self.batch_config.storage
+        name = f"{storage.prefix or ''}{self._sync_id}-{self._count}.parquet"
+        root = local_root(storage)
+        if root is not None:
+            root.mkdir(parents=True, exist_ok=True)
+            path = root.resolve() / name
+            partial = path.with_name(f".{name}.partial")
+            pq.write_table(table, partial, compression=self.compression, **WRITE_OPTIONS)
+            os.replace(partial, path)
+            url = path.as_uri()
+        else:
+            with storage.open(name, "wb") as handle:
+                pq.write_table(table, handle, compression=self.compression, **WRITE_OPTIONS)
+            url = storage.get_url(name)
+        self.files_written += 1
+        self.rows_written += table.num_rows
+        return url
+
+
+def parquet_batch_config(config: dict[str, Any]) -> BatchConfig | None:
+    """The tap's ``batch_config`` when it asks for Parquet files, else None (RECORD messages, or
+    singer-sdk's own JSONL batches)."""
+    raw = config.get("batch_config")
+    if not raw:
+        return None
+    batch_config = BatchConfig.from_dict(dict(raw))
+    return batch_config if batch_config.encoding.format == "parquet" else None

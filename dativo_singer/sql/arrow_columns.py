@@ -1,0 +1,94 @@
+"""Fast path: a driver's Arrow record batch → the stream's Arrow schema, column by column.
+
+The result holds what the RECORD path would have landed: decimals from their exact text, NaN and
+±Infinity as null, single-precision floats by their shortest text (as the database prints them),
+timestamps in UTC, MySQL tinyint(1)/bit(1) as booleans. JSON and array values become the same
+compact JSON text the target makes of a RECORD's value, in a string column marked
+``dativo.json: text`` (see ``RecordConverter.convert_table``). A column that does not cast to its
+declared type is passed as text, so the target rejects the rows it cannot write with their reason,
+as it would RECORDs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from dativo_singer.arrow_types import arrow_type
+from dativo_singer.conversion import JSON_TEXT_KEY, JSON_TEXT_VALUE, exact_json, loads_exact
+from dativo_singer.sql import types as k
+
+_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
+_NOT_FINITE = ("nan", "infinity", "-infinity", "inf", "-inf")
+
+
+def stream_arrow_schema(properties: dict[str, Any], columns: dict[str, k.ColumnKind]) -> pa.Schema:
+    """The Arrow schema batches are written in: each selected column's declared type; JSON and
+    array columns as marked JSON text."""
+    fields = []
+    for name, kind in columns.items():
+        if kind.kind in (k.JSON, k.ARRAY):
+            fields.append(pa.field(name, pa.string(), metadata={JSON_TEXT_KEY: JSON_TEXT_VALUE}))
+        else:
+            fields.append(pa.field(name, arrow_type(properties.get(name, {}))))
+    return pa.schema(fields)
+
+
+def _storage(column: pa.Array) -> pa.Array:
+    return column.storage if isinstance(column.type, pa.ExtensionType) else column
+
+
+def _json_text(column: pa.Array, parse: bool) -> pa.Array:
+    """Compact JSON text of each value; a JSON ``null`` is a null (a RECORD cannot tell them
+    apart)."""
+    texts = []
+    for value in column.to_pylist():
+        decoded = loads_exact(value) if parse and value is not None else value
+        texts.append(None if decoded is None else exact_json(decoded).decode())
+    return pa.array(texts, pa.string())
+
+
+def _prepare(column: pa.Array, kind: str) -> pa.Array:
+    """Kind-specific normalisation before the cast to the declared type."""
+    if kind == k.DECIMAL:
+        text = _storage(column).cast(pa.string())
+        finite = pc.invert(pc.is_in(pc.utf8_lower(text), value_set=pa.array(_NOT_FINITE)))
+        return pc.if_else(finite, text, pa.scalar(None, pa.string()))
+    if kind == k.FLOAT32:
+        column = column.cast(pa.string()).cast(pa.float64())
+    if kind in (k.FLOAT, k.FLOAT32):
+        column = column.cast(pa.float64())
+        bad = pc.or_(pc.is_nan(column), pc.is_inf(column))
+        return pc.if_else(bad, pa.scalar(None, pa.float64()), column)
+    if kind == k.INT_BOOLEAN:
+        return pc.not_equal(column.cast(pa.int64()), 0)
+    if kind == k.TIMESTAMP or kind == k.TIMESTAMPTZ:
+        if pa.types.is_timestamp(column.type) and column.type.tz is None:
+            column = pc.assume_timezone(column, "UTC")
+        return column
+    if kind == k.UINT64 and pa.types.is_unsigned_integer(column.type):
+        return column
+    return _storage(column)
+
+
+def convert_batch(batch: pa.RecordBatch, schema: pa.Schema, columns: dict[str, k.ColumnKind]) -> pa.Table:
+    """One driver batch in ``schema`` (see module docstring)."""
+    arrays: list[pa.Array] = []
+    fields: list[pa.Field] = []
+    for field in schema:
+        column = batch.column(field.name)
+        kind = columns[field.name].kind
+        if kind in (k.JSON, k.ARRAY):
+            arrays.append(_json_text(_storage(column), parse=kind == k.JSON))
+            fields.append(field)
+            continue
+        prepared = _prepare(column, kind)
+        try:
+            arrays.append(prepared.cast(field.type))
+            fields.append(field)
+        except _ERRORS:
+            arrays.append(prepared.cast(pa.string()))
+            fields.append(pa.field(field.name, pa.string()))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

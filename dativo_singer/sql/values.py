@@ -1,0 +1,89 @@
+"""RECORD path: a database row's values as the JSON values a Singer RECORD carries.
+
+Applied only to the columns whose driver value is not already what singer-sdk serializes
+faithfully (decimals read as text, JSON text, MySQL integers standing for booleans, MySQL TIME as
+a timedelta, timestamps without a zone)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from dativo_singer.conversion import loads_exact
+from dativo_singer.sql import types as k
+
+Converter = Callable[[Any], Any]
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None  # NaN and ±Infinity have no JSON form: null
+
+
+def _json(value: Any) -> Any:
+    return loads_exact(value) if isinstance(value, str | bytes) else value
+
+
+def _int_boolean(value: Any) -> bool:
+    if isinstance(value, bytes):
+        return int.from_bytes(value, "big") != 0
+    return int(value) != 0
+
+
+def _bit(value: Any) -> int:
+    return int.from_bytes(value, "big") if isinstance(value, bytes) else int(value)
+
+
+def _time(value: Any) -> Any:
+    if isinstance(value, dt.timedelta):  # MySQL TIME; beyond a day it stays text (and is rejected)
+        if dt.timedelta(0) <= value < dt.timedelta(days=1):
+            return (dt.datetime.min + value).time()
+        return str(value)
+    return value
+
+
+def _timestamp(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+    return value
+
+
+def _float(value: Any) -> Any:
+    if isinstance(value, Decimal):  # MySQL DOUBLE may come back as a Decimal
+        value = float(value)
+    return value
+
+
+_CONVERTERS: dict[str, Converter] = {
+    k.DECIMAL: _decimal,
+    k.JSON: _json,
+    k.INT_BOOLEAN: _int_boolean,
+    k.BIT: _bit,
+    k.TIME: _time,
+    k.TIMESTAMP: _timestamp,
+    k.TIMESTAMPTZ: _timestamp,
+    k.FLOAT: _float,
+    k.FLOAT32: _float,
+    k.UINT64: int,
+}
+
+
+def record_converters(columns: dict[str, k.ColumnKind]) -> dict[str, Converter]:
+    """Column → converter, for the columns that need one."""
+    return {name: _CONVERTERS[kind.kind] for name, kind in columns.items() if kind.kind in _CONVERTERS}
+
+
+def convert_row(row: dict[str, Any], converters: dict[str, Converter]) -> dict[str, Any]:
+    """The row with its values converted (None stays None)."""
+    for name, convert in converters.items():
+        value = row.get(name)
+        if value is not None:
+            row[name] = convert(value)
+    return row

@@ -1,0 +1,92 @@
+"""TapMySQL: the connector, stream and tap classes, and the `tap-mysql` console script."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from dativo_singer.cli import run_plugin_cli
+from dativo_singer.errors import FatalError
+from dativo_singer.sql.arrow_readers import connectorx_batches
+from dativo_singer.sql.connector import DatabaseConnector
+from dativo_singer.sql.dialect import MySQLDialect
+from dativo_singer.sql.settings import connection_properties
+from dativo_singer.sql.stream import DatabaseStream
+from dativo_singer.sql.tap import DatabaseTap, run_tap
+
+_JSON_CHECK = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.I)
+_TLS_MODES = ("require", "verify-ca", "verify-full")
+
+
+class MySQLConnector(DatabaseConnector):
+    """MySQL/MariaDB through PyMySQL (RECORD path) and connectorx (fast path)."""
+
+    drivername = "mysql+pymysql"
+    default_port = 3306
+    dialect = MySQLDialect()
+    system_schemas = ("information_schema", "mysql", "performance_schema", "sys")
+
+    def connect_args(self) -> dict[str, Any]:
+        """PyMySQL arguments: TLS files and modes, utf8mb4, a connect timeout."""
+        settings = self.connection_settings
+        args: dict[str, Any] = {"connect_timeout": 10, "charset": "utf8mb4"}
+        if settings.ssl_mode == "disable":
+            args["ssl_disabled"] = True
+        elif settings.ssl_mode in _TLS_MODES or settings.ssl_ca_file:
+            args["ssl"] = {
+                key: value
+                for key, value in (
+                    ("ca", settings.ssl_ca_file),
+                    ("cert", settings.ssl_cert_file),
+                    ("key", settings.ssl_key_file),
+                )
+                if value
+            } or {"fake_flag_to_enable_tls": True}
+            args["ssl_verify_cert"] = settings.ssl_mode in ("verify-ca", "verify-full")
+            args["ssl_verify_identity"] = settings.ssl_mode == "verify-full"
+        return args
+
+    def arrow_batches(self, sql: str) -> Iterator[pa.RecordBatch]:
+        """connectorx: the binary protocol decoded into Arrow in Rust."""
+        if self.connection_settings.ssl_mode in _TLS_MODES:
+            raise FatalError(
+                "ssl_mode: the Parquet fast path of tap-mysql (connectorx) reads without TLS; "
+                "drop batch_config to read over TLS"
+            )
+        return connectorx_batches(self.connection_settings.native_uri("mysql"), sql)
+
+    def json_columns(self, schema: str | None, table: str) -> set[str]:
+        """MariaDB's JSON columns: LONGTEXT with a ``json_valid`` check constraint."""
+        query = sa.text(
+            "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+            "WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table"
+        )
+        try:
+            with self._engine.connect() as connection:
+                clauses = connection.execute(query, {"schema": schema, "table": table}).scalars().all()
+        except sa.exc.ProgrammingError:  # MySQL before 8.0.16 has no CHECK_CONSTRAINTS
+            return set()
+        return {m.replace("``", "`") for clause in clauses for m in _JSON_CHECK.findall(clause)}
+
+
+class MySQLStream(DatabaseStream):
+    """A MySQL/MariaDB table or view (schema = database)."""
+
+    connector_class = MySQLConnector
+
+
+class TapMySQL(DatabaseTap):
+    """MySQL 8 and MariaDB 10.11 tables and views (`--discover` lists every non-system database)."""
+
+    name = "tap-mysql"
+    config_jsonschema = connection_properties(MySQLConnector.default_port).to_dict()
+    default_stream_class = MySQLStream
+
+
+def main() -> None:
+    """Console script `tap-mysql`."""
+    run_plugin_cli("tap-mysql", lambda: run_tap("tap-mysql", TapMySQL))

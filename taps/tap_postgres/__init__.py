@@ -1,0 +1,1 @@
+"""tap-postgres: PostgreSQL tables and views as Singer streams (RECORD, or Parquet BATCH)."""

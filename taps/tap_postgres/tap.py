@@ -1,0 +1,75 @@
+"""TapPostgres: the connector, stream and tap classes, and the `tap-postgres` console script."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from dativo_singer.cli import run_plugin_cli
+from dativo_singer.sql.arrow_readers import adbc_postgres_batches
+from dativo_singer.sql.connector import DatabaseConnector
+from dativo_singer.sql.dialect import PostgresDialect
+from dativo_singer.sql.settings import connection_properties
+from dativo_singer.sql.stream import DatabaseStream
+from dativo_singer.sql.tap import DatabaseTap, run_tap
+
+# Every session reads timestamps in UTC (timestamp without time zone values are taken as UTC).
+SESSION_OPTIONS = "-c TimeZone=UTC"
+
+
+class PostgresConnector(DatabaseConnector):
+    """PostgreSQL through psycopg2 (RECORD path) and ADBC (fast path)."""
+
+    drivername = "postgresql+psycopg2"
+    default_port = 5432
+    dialect = PostgresDialect()
+    system_schemas = ("information_schema", "pg_catalog", "pg_toast")
+
+    def _libpq_params(self) -> dict[str, str]:
+        settings = self.connection_settings
+        params = {
+            "sslmode": settings.ssl_mode,
+            "sslrootcert": settings.ssl_ca_file,
+            "sslcert": settings.ssl_cert_file,
+            "sslkey": settings.ssl_key_file,
+        }
+        return {key: value for key, value in params.items() if value}
+
+    def connect_args(self) -> dict[str, Any]:
+        """libpq parameters: TLS, UTC session, a connect timeout."""
+        return {
+            **self._libpq_params(),
+            "options": SESSION_OPTIONS,
+            "connect_timeout": 10,
+            "application_name": "tap-postgres",
+        }
+
+    def arrow_batches(self, sql: str) -> Iterator[pa.RecordBatch]:
+        """ADBC: COPY in binary, decoded into Arrow in C++."""
+        uri = self.connection_settings.native_uri(
+            "postgresql",
+            {**self._libpq_params(), "options": SESSION_OPTIONS, "connect_timeout": "10"},
+        )
+        return adbc_postgres_batches(uri, sql)
+
+
+class PostgresStream(DatabaseStream):
+    """A PostgreSQL table or view."""
+
+    connector_class = PostgresConnector
+    supports_nulls_first = True
+
+
+class TapPostgres(DatabaseTap):
+    """PostgreSQL tables and views (`--discover` lists every non-system schema)."""
+
+    name = "tap-postgres"
+    config_jsonschema = connection_properties(PostgresConnector.default_port).to_dict()
+    default_stream_class = PostgresStream
+
+
+def main() -> None:
+    """Console script `tap-postgres`."""
+    run_plugin_cli("tap-postgres", lambda: run_tap("tap-postgres", TapPostgres))
