@@ -49,7 +49,9 @@ def test_mysql_customers_to_s3_lands_raw_files_with_manifests(project: Project, 
         root = f"{prefix}/acme/customers"  # <prefix>/<tenant>/<stream>/
         assert summary["streams"][0]["table"] == f"s3://{bucket.name}/{root}/"
         entries = objects.check_manifests_match_objects(bucket, root)
-        assert entries and all(e["key"].endswith(".parquet.zst") or e["key"].endswith(".parquet") for e in entries)
+        assert entries and all(
+            e["key"].endswith(".parquet.zst") or e["key"].endswith(".parquet") for e in entries
+        )
         landed = objects.rows(bucket, root, key="customer_id") or []
         assert [(r["customer_id"], r["country"], r["is_active"], r["lifetime_value"]) for r in landed] == [
             (1, "PT", True, Decimal("1.50")),
