@@ -25,6 +25,7 @@ root at the run's private folder, which it removes when the run ends (docs/BATCH
 
 from __future__ import annotations
 
+import copy
 import os
 import uuid
 from collections.abc import Iterable, Iterator
@@ -33,7 +34,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from singer_sdk.configuration._dict_config import merge_missing_config_jsonschema
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig, StorageTarget
+from singer_sdk.helpers.capabilities import BATCH_CONFIG
 
 # A file is closed at whichever comes first: ``max_rows`` (batch_config.batch_size), or this
 # many bytes of Arrow data (bounds the tap's memory whatever the row width).
@@ -42,6 +45,23 @@ ROW_GROUP_ROWS = 128 * 1024
 # No dictionary pages: files read once, soon after; writing them costs a third of the time.
 WRITE_OPTIONS: dict[str, Any] = {"row_group_size": ROW_GROUP_ROWS, "use_dictionary": False}
 PARQUET_COMPRESSIONS = frozenset({"snappy", "gzip", "zstd", "lz4", "brotli", "none"})
+
+
+def batch_config_schema() -> dict[str, Any]:
+    """singer-sdk's ``batch_config`` setting, its compression listing the Parquet codecs this
+    emitter writes (singer-sdk's own schema lists only gzip and none)."""
+    schema = copy.deepcopy(BATCH_CONFIG)
+    encoding = schema["properties"]["batch_config"]["properties"]["encoding"]
+    compression = encoding["properties"]["compression"]
+    compression["enum"] = sorted(PARQUET_COMPRESSIONS)
+    compression["description"] = "Compression of batch files (Parquet codecs; gzip or none for jsonl)."
+    return schema
+
+
+def append_parquet_batch_config(config_jsonschema: dict[str, Any]) -> None:
+    """Put this emitter's ``batch_config`` in a tap's config schema before singer-sdk adds its
+    own (which it then skips): validation and ``--about`` agree, whatever ran first."""
+    merge_missing_config_jsonschema(batch_config_schema(), config_jsonschema)
 
 
 def parquet_compression(encoding: BaseBatchFileEncoding) -> str:

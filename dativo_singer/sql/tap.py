@@ -9,10 +9,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 from singer_sdk.sql import SQLTap
 
-from dativo_singer.batch_emit import parquet_batch_config, parquet_compression
+from dativo_singer.batch_emit import append_parquet_batch_config, parquet_batch_config, parquet_compression
 from dativo_singer.errors import FatalError
 from dativo_singer.sql.settings import connection_of
 from dativo_singer.sql.stream import DatabaseStream
@@ -26,6 +27,12 @@ class DatabaseTap(SQLTap):
     package_name = "dativo-ingest"
     default_stream_class: type[DatabaseStream]
     message_writer_class = FastSingerWriter
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
+        """singer-sdk's built-in settings, ``batch_config`` with the Parquet codecs we write."""
+        append_parquet_batch_config(config_jsonschema)
+        super().append_builtin_config(config_jsonschema)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM/SIGINT: stop at once with exit 128+signal; the last STATE covers what was sent."""

@@ -12,6 +12,7 @@ from typing import Any
 from singer_sdk import Stream, Tap
 from singer_sdk.helpers.capabilities import TapCapabilities
 
+from dativo_singer.batch_emit import append_parquet_batch_config
 from dativo_singer.cli import run_plugin_cli
 from dativo_singer.errors import FatalError
 from dativo_singer.termination import stop_now
@@ -30,6 +31,12 @@ class TapCSV(Tap):
     config_jsonschema = CONFIG_SCHEMA
     # Incremental per file: an ACTIVATE_VERSION would drop the rows of files skipped as unchanged.
     capabilities = [c for c in Tap.capabilities if c != TapCapabilities.ACTIVATE_VERSION]
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
+        """singer-sdk's built-in settings, ``batch_config`` with the Parquet codecs we write."""
+        append_parquet_batch_config(config_jsonschema)
+        super().append_builtin_config(config_jsonschema)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM/SIGINT: stop at once with exit 128+signal (singer-sdk would exit 0 half-way,

@@ -131,3 +131,22 @@ def test_a_singer_sdk_tap_writes_batch_then_covering_state(tmp_path: Path) -> No
     # and target-side readers take the files as local Parquet (no per-row decoding)
     encoding = BaseBatchFileEncoding.from_dict(first["encoding"])
     assert local_parquet_paths(encoding, first["manifest"]) == [first["manifest"][0].removeprefix("file://")]
+
+
+def test_parquet_codecs_stay_valid_after_singer_sdk_adds_its_built_in_settings() -> None:
+    """singer-sdk adds its own `batch_config` (compression gzip|none) to a tap's config schema the
+    first time `--about` or config validation runs; ours must be the one added, or a later snappy
+    config in the same process is refused."""
+    from tap_csv.settings import CONFIG_SCHEMA, config_problems
+    from tap_csv.tap import TapCSV
+
+    TapCSV.append_builtin_config(CONFIG_SCHEMA)
+    files = [{"object": "a", "path": "a.csv"}]
+    for codec in ("snappy", "zstd", "none"):
+        config = {"files": files, "batch_config": {"encoding": {"format": "parquet", "compression": codec}}}
+        assert config_problems(config) == []
+    bad = {"files": files, "batch_config": {"encoding": {"format": "parquet", "compression": "lzma"}}}
+    assert config_problems(bad) == [
+        "batch_config.encoding.compression: 'lzma' is not one of "
+        "['brotli', 'gzip', 'lz4', 'none', 'snappy', 'zstd']"
+    ]
