@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import atexit
 from contextlib import ExitStack
 
 from singer_sdk.testing import get_tap_test_class
@@ -14,7 +15,11 @@ from tests.emulators.server import serve
 from tests.emulators.stripe import API_KEY, RESOURCES, StripeEmulator
 from tests.helpers.saas import FAST_RETRIES
 
-_servers = ExitStack()  # daemon threads, gone with the test process
+# Daemon threads, stopped at exit while the interpreter still runs them (a server shut down
+# during interpreter finalization would wait forever). Not in teardown_module: with pytest-xdist
+# a worker may be handed more tests of this module after tearing it down.
+_servers = ExitStack()
+atexit.register(_servers.close)
 _stripe = _servers.enter_context(serve(StripeEmulator({name: 12 for name in RESOURCES if name != "events"})))
 _stripe.update("customers", _stripe.objects["customers"][0]["id"], {"name": "Renamed"})  # one event
 _hubspot = _servers.enter_context(serve(HubSpotEmulator({"contacts": 25, "companies": 8, "deals": 10})))
@@ -28,9 +33,3 @@ TestTapHubSpot = get_tap_test_class(
     tap_class=TapHubSpot,
     config={"access_token": TOKEN, "api_url": _hubspot.url, **FAST_RETRIES, "request_timeout_seconds": 5},
 )
-
-
-def teardown_module() -> None:
-    """Stop the emulators while the interpreter still runs their threads (a server shut down
-    during interpreter exit would wait forever)."""
-    _servers.close()
