@@ -13,29 +13,21 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import Stream
 
 from dativo_singer.errors import DataValueError, FatalError
-from tap_csv.files import FileSpec, fingerprint, resolve_paths, source_name
+from dativo_singer.source_files import (
+    FILES_STATE_KEY,
+    METADATA_PROPERTIES,
+    SOURCE_FILE,
+    SOURCE_LINE,
+    SOURCE_VERSION,
+    content_version,
+    fingerprint,
+    resolve_paths,
+    source_name,
+)
+from dativo_singer.text_values import converter_for, is_nullable
+from tap_csv.files import FileSpec
 from tap_csv.header import check_against_schema, check_names, match_name
 from tap_csv.reader import CSVFile
-from tap_csv.values import converter_for, is_nullable
-
-FILES_STATE_KEY = "files"
-SOURCE_FILE = "_sdc_source_file"
-SOURCE_LINE = "_sdc_source_lineno"
-SOURCE_VERSION = "_sdc_source_version"
-# Set on every record: the file (relative to base_dir when inside it), the physical line the
-# record starts on, and the version of the file's content the record belongs to. A file that only
-# grew keeps its version; a file edited anywhere before its end gets a new one, and a target that
-# keeps these columns replaces the rows of the file's older versions (see docs/CSV.md).
-METADATA_PROPERTIES: dict[str, Any] = {
-    SOURCE_FILE: {"type": ["string", "null"]},
-    SOURCE_LINE: {"type": ["integer", "null"]},
-    SOURCE_VERSION: {"type": ["string", "null"]},
-}
-
-
-def _new_version(key: str, current: dict[str, int]) -> str:
-    text = f"{key}:{current['size']}:{current['mtime_ns']}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class _RowDigest:
@@ -159,7 +151,7 @@ class CSVStream(Stream):
             entry = {
                 **current,
                 "rows": rows,
-                "version": (entry.get("version") if rows else None) or _new_version(key, current),
+                "version": (entry.get("version") if rows else None) or content_version(key, current),
                 "digest": entry.get("digest"),
                 "done": False,
             }
@@ -193,7 +185,7 @@ class CSVStream(Stream):
                     entry["digest"] = digest.hexdigest()
                     return
                 current = fingerprint(path)
-                entry.update(current, rows=0, version=_new_version(key, current), digest=None)
+                entry.update(current, rows=0, version=content_version(key, current), digest=None)
                 self.logger.info("%s changed: its rows are read again under a new version", path)
                 skip, verify = 0, False
         finally:

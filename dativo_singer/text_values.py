@@ -1,4 +1,4 @@
-"""Typed parsing of CSV text cells according to a JSON Schema property."""
+"""Typed parsing of text values (CSV cells, Markdown-KV values) according to a JSON Schema property."""
 
 from __future__ import annotations
 
