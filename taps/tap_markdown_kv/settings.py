@@ -54,6 +54,12 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Primary key columns per object (string/raw: path; row_per_kv: path, "
         "record_index, key by default)",
     ),
+    th.Property(
+        "unrendered_columns",
+        th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
+        description="hybrid: per object, columns whose keys are left out of the record's Markdown "
+        "(`dativo` lists the asset's columns a policy hashes, masks or drops)",
+    ),
     th.Property("base_dir", th.StringType, description="Directory relative paths start from"),
     th.Property(
         "on_invalid_value",

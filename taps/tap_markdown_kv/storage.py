@@ -88,8 +88,16 @@ def normalized(name: str) -> str:
 class RowBuilder:
     """Turns a file into ``(line, row)`` pairs for one stream's storage pattern and schema."""
 
-    def __init__(self, storage: str, schema: dict[str, Any], on_invalid: str, warn: Callable[[str], None]):
+    def __init__(
+        self,
+        storage: str,
+        schema: dict[str, Any],
+        on_invalid: str,
+        warn: Callable[[str], None],
+        unrendered: frozenset[str] = frozenset(),
+    ):
         self.storage = storage
+        self.unrendered = unrendered  # hybrid: columns whose keys stay out of the record's Markdown
         self.properties: dict[str, Any] = {
             k: v for k, v in schema.get("properties", {}).items() if not k.startswith("_sdc_")
         }
@@ -140,8 +148,11 @@ class RowBuilder:
 
     def _document_row(self, name: str, record: Record, unknown: set[str]) -> dict[str, Any]:
         row: dict[str, Any] = dict.fromkeys(self.columns)
+        rendered = dict(record.fields)
         for key, text in record.fields.items():
             column = self._column(key)
+            if column in self.unrendered:
+                del rendered[key]
             if column is None:
                 if key not in unknown:
                     unknown.add(key)
@@ -162,7 +173,7 @@ class RowBuilder:
             if column in self.columns and row.get(column) is None and not self.pass_invalid:
                 raise DataValueError(name, record.line, column, "no value for a required column")
         if self.storage == "hybrid":
-            row[MARKDOWN_COLUMN] = render_record(record.heading, record.fields)
+            row[MARKDOWN_COLUMN] = render_record(record.heading, rendered)
         return row
 
 

@@ -55,8 +55,10 @@ class MarkdownKVStream(Stream):
 
     def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
         """Rows of every new, changed or partly read file."""
+        unrendered = (self.config.get("unrendered_columns") or {}).get(self.name) or []
+        on_invalid = self.config.get("on_invalid_value") or "fail"
         builder = RowBuilder(
-            self._storage, self.schema, self.config.get("on_invalid_value") or "fail", self.logger.warning
+            self._storage, self.schema, on_invalid, self.logger.warning, frozenset(unrendered)
         )
         states: dict[str, Any] = self.stream_state.setdefault(FILES_STATE_KEY, {})
         for store, file in files_of(self.name, self._entries, dict(self.config)):
