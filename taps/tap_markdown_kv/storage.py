@@ -76,7 +76,9 @@ class FileContent:
 
     @property
     def modified_at(self) -> str:
-        return dt.datetime.fromtimestamp(self.mtime_ns / 1e9, tz=dt.timezone.utc).isoformat()
+        seconds, nanos = divmod(self.mtime_ns, 1_000_000_000)
+        moment = dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+        return (moment + dt.timedelta(microseconds=nanos // 1000)).isoformat()
 
 
 def normalized(name: str) -> str:

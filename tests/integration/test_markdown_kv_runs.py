@@ -1,0 +1,192 @@
+"""End to end: the bundled Markdown-KV jobs through `dativo run`, rows read back from Iceberg.
+
+One project home for the module; each job writes its own table and state file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from target_iceberg.catalog import open_catalog
+
+from dativo_singer.markdown_kv import parse_text
+from tests.helpers.project import REPO, Project
+
+pytestmark = pytest.mark.integration
+
+DOCS = "data/markdown_kv/employees"
+JOBS = {
+    "string": ("markdown_kv_documents_to_iceberg", "markdown_kv_documents"),
+    "row_per_kv": ("markdown_kv_pairs_to_iceberg", "markdown_kv_pairs"),
+    "document": ("markdown_kv_employees_to_iceberg", "markdown_kv_employees"),
+    "hybrid": ("markdown_kv_employees_hybrid_to_iceberg", "markdown_kv_employees_hybrid"),
+}
+EMPLOYEES = [
+    (
+        1,
+        "Diana Alvarez",
+        "Engineering",
+        Decimal("98000.00"),
+        dt.date(2021, 3, 15),
+        True,
+        "https://people.example.com/diana",
+    ),
+    (2, "Ben Okafor", "Engineering", Decimal("87500.50"), dt.date(2022, 11, 1), False, ""),
+    (
+        3,
+        "Chen Li",
+        "Sales",
+        Decimal("72000.00"),
+        dt.date(2020, 6, 30),
+        True,
+        "https://people.example.com/chen",
+    ),
+]
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+COLUMNS = ("id", "name", "department", "salary", "start_date", "remote", "profile")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    project = Project.create(tmp_path_factory.mktemp("markdown_kv") / "home")
+    shutil.copytree(REPO / DOCS, project.root / DOCS)
+    for job, _ in JOBS.values():
+        project.write(f"jobs/acme/{job}.yaml", (REPO / f"jobs/acme/{job}.yaml").read_text())
+    return project
+
+
+def _run(project: Project, storage: str) -> tuple[int, dict, str, list[dict]]:
+    job, table = JOBS[storage]
+    code, summary, stderr = project.run_json("--config", str(project.root / f"jobs/acme/{job}.yaml"))
+    catalog = open_catalog({"warehouse_dir": str(project.root / "warehouse")})
+    rows = catalog.load_table(f"acme.{table}").scan().to_arrow().to_pylist() if code == 0 else []
+    return code, summary, stderr, rows
+
+
+def _files(project: Project) -> list[Path]:
+    return sorted((project.root / DOCS).glob("*.md"))
+
+
+def test_string_storage_one_row_per_file(home: Project) -> None:
+    code, summary, stderr, rows = _run(home, "string")
+    assert code == 0, stderr
+    assert summary["streams"][0]["rows"] == 2
+    expected = []
+    for path in _files(home):
+        data = path.read_bytes()
+        stat = path.stat()
+        expected.append(
+            {
+                "path": f"{DOCS}/{path.name}",
+                "title": parse_text(data.decode()).title,
+                "markdown": data.decode(),
+                "checksum": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+                "modified_at": EPOCH + dt.timedelta(microseconds=stat.st_mtime_ns // 1000),
+            }
+        )
+    got = sorted(({k: r[k] for k in expected[0]} for r in rows), key=lambda r: r["path"])
+    assert got == expected
+    assert [r["title"] for r in got] == ["Employee Database: Engineering", "Employee Database: Sales"]
+
+
+def test_row_per_kv_storage_one_row_per_key(home: Project) -> None:
+    code, _, stderr, rows = _run(home, "row_per_kv")
+    assert code == 0, stderr
+    expected = [
+        (f"{DOCS}/{path.name}", index, record.heading, key, value)
+        for path in _files(home)
+        for index, record in enumerate(parse_text(path.read_text()).records)
+        for key, value in record.fields.items()
+    ]
+    got = [(r["path"], r["record_index"], r["heading"], r["key"], r["value"]) for r in rows]
+    assert sorted(got) == sorted(expected)
+    assert len(got) == 24
+    assert (f"{DOCS}/engineering.md", 1, "Ben Okafor", "start date", "2022-11-01") in got
+    assert (f"{DOCS}/engineering.md", 1, "Ben Okafor", "profile", "") in got
+
+
+def test_document_storage_typed_columns(home: Project) -> None:
+    code, _, stderr, rows = _run(home, "document")
+    assert code == 0, stderr
+    rows.sort(key=lambda r: r["id"])
+    assert [tuple(r[c] for c in COLUMNS) for r in rows] == EMPLOYEES
+    # email is classified PII: the policy hashes it
+    assert all(len(r["email"]) == 64 and "@" not in r["email"] for r in rows)
+    assert [r["_sdc_source_file"] for r in rows] == [f"{DOCS}/engineering.md"] * 2 + [f"{DOCS}/sales.md"]
+
+
+def test_hybrid_storage_typed_columns_and_record_markdown(home: Project) -> None:
+    code, _, stderr, rows = _run(home, "hybrid")
+    assert code == 0, stderr
+    rows.sort(key=lambda r: r["id"])
+    assert [tuple(r[c] for c in COLUMNS) for r in rows] == EMPLOYEES
+    assert rows[2]["markdown"] == (
+        "## Chen Li\n\n```\nid: 3\nname: Chen Li\ndepartment: Sales\nsalary: 72000.00\n"
+        "start date: 2020-06-30\nremote: true\nprofile: https://people.example.com/chen\n```\n"
+    )
+    # the key of the hashed column stays out of the Markdown too
+    assert not any("example.com\n" in r["markdown"] and "email" in r["markdown"] for r in rows)
+
+
+def test_incremental_by_file_edit_and_touch(home: Project) -> None:
+    """After the document run: a second run reads nothing, a touched file is skipped, an edited
+    one replaces its rows (the other file is not read again)."""
+    code, summary, stderr, rows = _run(home, "document")
+    assert code == 0, stderr
+    assert summary["streams"][0]["rows"] == 0
+    sales = home.root / DOCS / "sales.md"
+    sales.touch()
+    assert _run(home, "document")[1]["streams"][0]["rows"] == 0
+    sales.write_text(
+        sales.read_text().replace("salary: 72000.00", "salary: 75000.00")
+        + "\n## Dana Ruiz\n\nid: 4\nname: Dana Ruiz\ndepartment: Sales\nremote: no\n"
+    )
+    code, summary, stderr, rows = _run(home, "document")
+    assert code == 0, stderr
+    assert summary["streams"][0]["rows"] == 2
+    by_id = {r["id"]: r for r in rows}
+    assert sorted(by_id) == [1, 2, 3, 4]
+    assert by_id[3]["salary"] == Decimal("75000.00")
+    assert (by_id[4]["name"], by_id[4]["salary"], by_id[4]["remote"]) == ("Dana Ruiz", None, False)
+
+
+def test_malformed_document_exit_2_naming_file_and_line(project: Project) -> None:
+    project.write(
+        "data/bad/people.md",
+        "# People\n\n## Ana\n\n```\nid: 1\nname: Ana\n```\n\n## Bo\n\n```\nid: 2\nthis line has no separator\n```\n",
+    )
+    job = (REPO / "jobs/acme/markdown_kv_employees_to_iceberg.yaml").read_text()
+    path = project.write("jobs/acme/bad.yaml", job.replace(f"path: {DOCS}", "path: data/bad/people.md"))
+    code, summary, stderr = project.run_json("--config", str(path))
+    assert code == 2
+    assert "data/bad/people.md line 14: expected 'key: value', got 'this line has no separator'" in stderr
+    assert summary["status"] == "failed"
+    assert not (project.root / "state" / "acme" / "bad.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            ("storage: document", "storage: row_per_kv"),
+            "source.storage: storage 'row_per_kv' needs an asset with exactly the columns "
+            "['path', 'record_index', 'heading', 'key', 'value']",
+        ),
+        (("storage: document", "storage: raw"), "source.storage: storage 'raw' needs an asset"),
+        (
+            ("path: data/markdown_kv/employees", "path: data/none/*.md"),
+            "source.files[0].path: no file matches 'data/none/*.md'",
+        ),
+    ],
+)
+def test_validate_refuses_what_run_would(home: Project, edit: tuple[str, str], message: str) -> None:
+    job = (REPO / "jobs/acme/markdown_kv_employees_to_iceberg.yaml").read_text()
+    path = home.write("jobs/other/wrong.yaml", job.replace(*edit))
+    result = home.dativo("validate", "--config", str(path))
+    assert result.returncode == 2
+    assert message in result.stderr
