@@ -140,13 +140,15 @@ def _glob_match(path: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(path, pattern) and path.count("/") == pattern.count("/")
 
 
-_REFUSALS = ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "NoSuchBucket")
+# Answers retrying cannot change (pyarrow writes them as ACCESS_DENIED, the S3 API as AccessDenied).
+_REFUSALS = ("ACCESSDENIED", "INVALIDACCESSKEYID", "SIGNATUREDOESNOTMATCH", "NOSUCHBUCKET", "FORBIDDEN")
 
 
 def _s3_error(setting: str, url: str, where: str, exc: OSError) -> Exception:
     text = str(exc)
     detail = text.splitlines()[0] if text else type(exc).__name__
-    if any(word in text for word in _REFUSALS):
+    squashed = text.upper().replace("_", "")
+    if any(word in squashed for word in _REFUSALS):
         return FatalError(f"{setting}: cannot read {url} on {where}: {detail}")
     return RetriableError(f"{setting}: cannot reach {url} on {where}: {detail}")
 
