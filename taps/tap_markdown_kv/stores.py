@@ -34,7 +34,7 @@ class SourceFile:
 class FileStore(Protocol):
     """Lists the files a configured path stands for and reads them."""
 
-    def list(self, pattern: str, setting: str) -> list[SourceFile]: ...
+    def find(self, pattern: str, setting: str) -> list[SourceFile]: ...
 
     def read(self, file: SourceFile) -> bytes: ...
 
@@ -45,7 +45,7 @@ class LocalStore:
     def __init__(self, base_dir: str | None) -> None:
         self.base_dir = base_dir
 
-    def list(self, pattern: str, setting: str) -> list[SourceFile]:
+    def find(self, pattern: str, setting: str) -> list[SourceFile]:
         full = os.path.join(self.base_dir, pattern) if self.base_dir else pattern
         if os.path.isdir(full):
             paths = sorted(p for p in Path(full).rglob("*") if p.is_file() and p.suffix in FOLDER_SUFFIXES)
@@ -93,31 +93,36 @@ class S3Store:
         )
         self._where = endpoint or "S3"
 
-    def _objects(self, bucket: str, prefix: str, setting: str) -> list[Any]:
+    def _objects(self, bucket: str, prefix: str) -> list[Any]:
         from pyarrow import fs
 
         base = f"{bucket}/{prefix}".rstrip("/")
-        try:
-            infos = self._fs.get_file_info(fs.FileSelector(base, recursive=True, allow_not_found=True))
-        except OSError as exc:
-            raise _s3_error(setting, f"s3://{base}", self._where, exc) from None
+        infos = self._fs.get_file_info(fs.FileSelector(base, recursive=True, allow_not_found=True))
         return [i for i in infos if i.type == fs.FileType.File]
 
-    def list(self, pattern: str, setting: str) -> list[SourceFile]:
+    def find(self, pattern: str, setting: str) -> list[SourceFile]:
         bucket, key = split_s3_url(pattern)
         if not bucket:
             raise FatalError(f"{setting}: {pattern!r} names no bucket")
+        try:
+            return self._list(bucket, key)
+        except OSError as exc:
+            raise _s3_error(setting, pattern, self._where, exc) from None
+
+    def _list(self, bucket: str, key: str) -> list[SourceFile]:
         glob_at = min((key.find(c) for c in "*?[" if c in key), default=-1)
         if glob_at >= 0:
             folder = key[:glob_at].rpartition("/")[0]
-            listed = self._objects(bucket, folder, setting)
+            listed = self._objects(bucket, folder)
             infos = [i for i in listed if _glob_match(i.path, f"{bucket}/{key}")]
         else:
-            single = self._objects(bucket, key.rpartition("/")[0], setting) if key else []
-            infos = [i for i in single if i.path == f"{bucket}/{key}"]
+            from pyarrow import fs
+
+            single = self._fs.get_file_info(f"{bucket}/{key}") if key else None
+            infos = [single] if single is not None and single.type == fs.FileType.File else []
             if not infos:
                 folder = f"{bucket}/{key}".rstrip("/") + "/"
-                listed = self._objects(bucket, key, setting)
+                listed = self._objects(bucket, key)
                 infos = [i for i in listed if i.path.endswith(FOLDER_SUFFIXES) and i.path.startswith(folder)]
         return [
             SourceFile(f"s3://{i.path}", f"s3://{i.path}", int(i.size), int(i.mtime_ns or 0))
@@ -164,7 +169,7 @@ def files_of(
     """Every file of an object's ``files`` entries, in order; an entry matching none is an error."""
     for index, entry in entries:
         store = store_for(entry["path"], config)
-        found = store.list(entry["path"], f"files[{index}].path")
+        found = store.find(entry["path"], f"files[{index}].path")
         if not found:
             raise FatalError(f"files[{index}].path: no file matches {entry['path']!r} (object {obj!r})")
         for file in found:

@@ -67,6 +67,7 @@ def test_prefix_glob_raw_and_incremental(s3: dict[str, Any]) -> None:
         "files": [
             {"object": "pairs", "path": f"{root}/docs", "storage": "row_per_kv"},
             {"object": "raw", "path": f"{root}/docs/**/*.md", "storage": "raw"},
+            {"object": "one", "path": f"{root}/docs/a.md", "storage": "string"},
         ],
         **s3["settings"],
     }
@@ -82,14 +83,18 @@ def test_prefix_glob_raw_and_incremental(s3: dict[str, Any]) -> None:
         f"{root}/docs/sub/b.md": DOC_B,
     }
     assert {r["size"] for r in rows["raw"]} == {len(DOC_A), len(DOC_B)}
+    assert [(r["path"], r["title"], r["markdown"]) for r in rows["one"]] == [
+        (f"{root}/docs/a.md", "A", DOC_A)
+    ]
 
-    assert _sync(config, state)[0] == {"pairs": [], "raw": []}
+    assert _sync(config, state)[0] == {"pairs": [], "raw": [], "one": []}
     s3["client"].put_object(Bucket=s3["bucket"], Key=f"{s3['prefix']}/docs/sub/b.md", Body=DOC_B.encode())
-    assert _sync(config, state)[0] == {"pairs": [], "raw": []}  # rewritten with the same bytes
+    assert _sync(config, state)[0] == {"pairs": [], "raw": [], "one": []}  # rewritten with the same bytes
     s3["client"].put_object(
         Bucket=s3["bucket"], Key=f"{s3['prefix']}/docs/sub/b.md", Body=DOC_B.replace("Bo", "Bea").encode()
     )
     rows, _ = _sync(config, state)
+    assert rows["one"] == []
     assert [r["value"] for r in rows["pairs"]] == ["2", "Bea"]
     assert [r["path"] for r in rows["raw"]] == [f"{root}/docs/sub/b.md"]
 

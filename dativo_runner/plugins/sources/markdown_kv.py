@@ -120,7 +120,7 @@ class MarkdownKVSource(SourcePlugin):
 
     @staticmethod
     def _local_problems(job: Job, store: Any, path: str, field: str, allowed: list[Path]) -> list[Problem]:
-        matched = [Path(f.key) for f in store.list(path, field)]
+        matched = [Path(f.key) for f in store.find(path, field)]
         if not matched:
             return [Problem(job.file, field, f"no file matches {path!r}")]
         outside = [p for p in matched if job.home.outside(p, allowed)]
