@@ -2,7 +2,8 @@
 
 Parametrized over targets; each is described by a ``TargetUnderTest``: how to build its config in
 a temporary folder, how to read a stream's rows back, its committed bookmark and its number of
-commits. One target today: target-iceberg on the embedded catalog.
+commits. target-iceberg on the embedded catalog; target-objects on SeaweedFS (S3), its rows read
+back through its manifests.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from target_iceberg.catalog import open_catalog
 from target_iceberg.tables import load_table_or_none
 
 from dativo_singer.commit_report import parse_commit_report
+from tests.helpers import objects
 from tests.helpers.singer import TARGET, emitted_states, encode, records, schema, state
 
 pytestmark = pytest.mark.integration
@@ -82,7 +85,47 @@ ICEBERG = TargetUnderTest(
 )
 
 
-@pytest.fixture(params=[ICEBERG], ids=lambda t: t.name)
+def _objects_config(tmp: Path) -> Config:
+    bucket = objects.s3_bucket()
+    sw = objects.services.seaweedfs()
+    return {
+        "storage": "s3",
+        "bucket": bucket.name,
+        "prefix": objects.unique_prefix("contract"),
+        "tenant": "contract",
+        "endpoint": sw.s3_endpoint,
+        "region": sw.region,
+        "access_key_id": sw.access_key,
+        "secret_access_key": sw.secret_key,
+        "path_style": True,
+        "dead_letter_dir": str(tmp / "dead"),
+    }
+
+
+def _objects_rows(config: Config, stream: str) -> list[dict[str, Any]] | None:
+    return objects.rows(objects.bucket_of(config), objects.stream_root(config, stream))
+
+
+def _objects_bookmark(config: Config, stream: str) -> dict[str, Any] | None:
+    found = objects.manifests(objects.bucket_of(config), objects.stream_root(config, stream))
+    return found[-1]["state"] if found else None
+
+
+def _objects_commits(config: Config, stream: str) -> int:
+    return len(objects.manifests(objects.bucket_of(config), objects.stream_root(config, stream)))
+
+
+OBJECTS = TargetUnderTest(
+    name="target-objects",
+    command=[sys.executable, "-c", "from target_objects.target import main; main()"],
+    make_config=_objects_config,
+    read_rows=_objects_rows,
+    committed_bookmark=_objects_bookmark,
+    commits=_objects_commits,
+)
+
+
+@pytest.fixture(params=[ICEBERG, OBJECTS], ids=lambda t: t.name)
 def target(request: pytest.FixtureRequest) -> TargetUnderTest:
     return request.param  # type: ignore[no-any-return]
 

@@ -1,0 +1,154 @@
+"""The ``s3``, ``minio`` and ``azure_blob`` targets: target-objects config, committed bookmarks
+(the newest manifest), show and maintain (orphan files).
+
+Everything object-store specific the runner needs is here; target_objects, boto3 and
+azure-storage-blob are imported only inside methods, when a job that uses these targets asks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dativo_runner.errors import DativoError, Problem
+from dativo_runner.plugins.base import Landed, MaintainOptions, TargetPlugin
+from dativo_runner.plugins.targets.objects.planning import dead_letter_dir, plan_objects_config
+
+if TYPE_CHECKING:
+    from target_objects.settings import ObjectSettings
+    from target_objects.stores import ObjectStore
+
+    from dativo_runner.job_config import Job
+
+_CONNECTION = {"s3": "s3", "minio": "s3", "azure_blob": "azure"}
+
+
+def _open(config: dict[str, Any]) -> tuple[ObjectSettings, ObjectStore]:
+    from target_objects.settings import object_settings
+    from target_objects.stores import open_store
+
+    return object_settings(config), open_store(config)
+
+
+class ObjectsTarget(TargetPlugin):
+    """Raw files (JSON lines, CSV, Parquet) with per-commit manifests on S3, MinIO or Azure Blob."""
+
+    job_schema = "targets/objects"
+
+    def check(self, job: Job) -> list[Problem]:
+        """The connection the connector needs, and every setting target-objects would refuse
+        at start-up (offline: nothing is contacted or written)."""
+        from target_objects.settings import object_settings
+
+        from dativo_singer.errors import FatalError
+
+        connection = job.target.get("connection") or {}
+        wanted = _CONNECTION.get(job.target_entry.name, "s3")
+        other = "azure" if wanted == "s3" else "s3"
+        problems = []
+        if not connection.get(wanted):
+            problems.append(
+                Problem(
+                    job.file, f"target.connection.{wanted}", f"required by the {job.target_entry.name} target"
+                )
+            )
+        if connection.get(other):
+            problems.append(
+                Problem(
+                    job.file,
+                    f"target.connection.{other}",
+                    f"not used by the {job.target_entry.name} target (it writes to {wanted})",
+                )
+            )
+        if job.target_entry.name == "minio" and not (connection.get("s3") or {}).get("endpoint"):
+            problems.append(Problem(job.file, "target.connection.s3.endpoint", "required for MinIO"))
+        if problems:
+            return problems
+        try:
+            object_settings(plan_objects_config(job))
+        except FatalError as exc:
+            problems.append(Problem(job.file, "target", str(exc)))
+        folder = dead_letter_dir(job)
+        for path in (folder, *folder.parents):
+            if path.exists():
+                if not path.is_dir():
+                    problems.append(
+                        Problem(job.file, "target", f"dead-letter folder cannot be made: {path} is a file")
+                    )
+                break
+        return problems
+
+    def plan_config(self, job: Job) -> dict[str, Any]:
+        """The target-objects config."""
+        return plan_objects_config(job)
+
+    def location(self, job: Job, config: dict[str, Any], stream: str) -> str:
+        """The stream's root URL (``s3://bucket/prefix/tenant/stream/``)."""
+        settings, store = _open(config)
+        return store.url(settings.stream_root(stream) + "/")
+
+    def _newest(self, config: dict[str, Any], stream: str) -> tuple[str, dict[str, Any], ObjectStore] | None:
+        from target_objects.manifest import newest_manifest
+
+        settings, store = _open(config)
+        found = newest_manifest(store, settings.manifest_prefix(stream))
+        return (found[0], found[1], store) if found else None
+
+    def committed_bookmark(self, job: Job, config: dict[str, Any], stream: str) -> dict[str, Any] | None:
+        """The state of the newest manifest."""
+        found = self._newest(config, stream)
+        state = found[1].get("state") if found else None
+        return state if isinstance(state, dict) else None
+
+    def landed(self, job: Job, config: dict[str, Any], stream: str) -> Landed | None:
+        """The newest manifest: its name is the commit id."""
+        found = self._newest(config, stream)
+        if found is None:
+            return None
+        key, _, store = found
+        settings, _ = _open(config)
+        return Landed(
+            location=store.url(settings.stream_root(stream) + "/"),
+            commit_id=key.rsplit("/", 1)[-1].removesuffix(".json"),
+            metadata_location=store.url(key),
+        )
+
+    def show(self, job: Job, limit: int) -> str:
+        """Rows and files the manifests name, and the first ``limit`` rows of the newest files."""
+        from target_objects.formats import get_format
+        from target_objects.manifest import manifest_keys, read_manifest
+
+        config = plan_objects_config(job)
+        settings, store = _open(config)
+        stream = job.asset.object
+        where = store.url(settings.stream_root(stream) + "/")
+        manifests = [
+            read_manifest(store, key) for key in manifest_keys(store, settings.manifest_prefix(stream))
+        ]
+        if not manifests:
+            return f"{where}: no manifest yet (run the job first)"
+        files = [(m, f) for m in manifests for f in m["files"]]
+        total = sum(int(f["rows"]) for _, f in files)
+        lines = [f"{where}: {total:,} rows in {len(files):,} files, {len(manifests):,} commits"]
+        shown = 0
+        for manifest, entry in reversed(files):
+            if shown >= limit:
+                break
+            data = get_format(manifest["format"]).read(store.get(entry["key"]), manifest["compression"])
+            rows = data.slice(0, limit - shown).to_pylist()
+            lines.append(f"first {len(rows)} of {store.url(entry['key'])}:")
+            lines.extend("  " + ", ".join(f"{k}={v}" for k, v in row.items()) for row in rows)
+            shown += len(rows)
+        return "\n".join(lines)
+
+    def maintain(self, job: Job, options: MaintainOptions) -> tuple[str, str]:
+        """Report, and remove unless a dry run, data files no manifest names."""
+        from dativo_runner.plugins.targets.objects.maintain import remove_orphans
+        from dativo_singer.errors import DativoSingerError
+
+        config = plan_objects_config(job)
+        try:
+            settings, store = _open(config)
+            report = remove_orphans(job.file, store, settings, job.asset.object, options)
+        except DativoSingerError as exc:
+            raise DativoError([Problem(job.file, "target", str(exc))]) from None
+        return report.as_text(), report.as_json()

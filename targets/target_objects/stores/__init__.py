@@ -1,0 +1,82 @@
+"""Where data files and manifests are put: one small ``ObjectStore`` interface, three backends
+(S3-compatible, Azure Blob, a local folder), each importing its client library only when used."""
+
+from __future__ import annotations
+
+import importlib
+import urllib.parse
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dativo_singer.errors import FatalError
+
+_BACKENDS = {
+    "s3": ("target_objects.stores.s3", "S3Store", "boto3"),
+    "azure": ("target_objects.stores.azure", "AzureBlobStore", "azure-storage-blob"),
+    "local": ("target_objects.stores.local", "LocalStore", ""),
+}
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One object as listed: its key, size in bytes and last-modified time (POSIX seconds)."""
+
+    key: str
+    size: int
+    modified: float
+
+
+class ObjectStore(ABC):
+    """A bucket (or container, or folder) that holds objects by key."""
+
+    @abstractmethod
+    def url(self, key: str) -> str:
+        """The object's URL as readers name it (``s3://bucket/key``, ``az://container/key``)."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Fail with one clear line when the bucket is missing, the credentials are wrong or the
+        service is unreachable (``FatalError`` / ``RetriableError``). Writes nothing."""
+
+    @abstractmethod
+    def put_file(self, key: str, path: Path, content_type: str, metadata: Mapping[str, str]) -> None:
+        """Upload a local file as ``key``, with metadata."""
+
+    @abstractmethod
+    def put_bytes(self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str]) -> None:
+        """Write ``data`` as ``key``, with metadata."""
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """The object's content."""
+
+    @abstractmethod
+    def list_objects(self, prefix: str) -> list[StoredObject]:
+        """Every object whose key starts with ``prefix``, sorted by key."""
+
+    @abstractmethod
+    def delete(self, keys: list[str]) -> None:
+        """Remove objects (missing ones are ignored)."""
+
+
+def header_safe(metadata: Mapping[str, str]) -> dict[str, str]:
+    """Metadata values as HTTP headers carry them: non-ASCII and control characters
+    percent-encoded (UTF-8)."""
+    return {k: urllib.parse.quote(v, safe=" !#$&'()*+,-./:;<=>?@[]^_`{|}~") for k, v in metadata.items()}
+
+
+def open_store(config: Mapping[str, Any]) -> ObjectStore:
+    """The backend named by ``storage``, built from the target config."""
+    storage = str(config.get("storage") or "local")
+    module_name, class_name, package = _BACKENDS[storage]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise FatalError(
+            f"storage {storage} needs the {package} package: pip install {package} ({exc})"
+        ) from None
+    store: ObjectStore = getattr(module, class_name).from_config(config)
+    return store
