@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -189,3 +190,30 @@ def test_validate_refuses_what_run_would(home: Project, edit: tuple[str, str], m
     result = home.dativo("validate", "--config", str(path))
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_plan_maps_s3_paths_storage_from_the_asset_and_protected_columns(home: Project) -> None:
+    from dativo_runner.home import ProjectHome
+    from dativo_runner.job_config import load_job_config
+
+    job_text = (REPO / "jobs/acme/markdown_kv_employees_hybrid_to_iceberg.yaml").read_text()
+    job_text = job_text.replace("  storage: hybrid\n", "").replace(
+        f"    - path: {DOCS}\n",
+        "    - path: s3://docs/hr/**/*.md\n  connection:\n    s3:\n      endpoint: http://127.0.0.1:9000\n"
+        "      access_key_id: key\n      secret_access_key: ${MDKV_TEST_SECRET}\n",
+    )
+    path = home.write("jobs/plan/s3.yaml", job_text)
+    os.environ["MDKV_TEST_SECRET"] = "s3cr3t"
+    try:
+        job = load_job_config(path, ProjectHome(home.root))
+    finally:
+        del os.environ["MDKV_TEST_SECRET"]
+    config = job.source_plugin.plan_config(job)
+    assert config["files"] == [{"object": "employees", "path": "s3://docs/hr/**/*.md", "storage": "hybrid"}]
+    assert (config["s3_endpoint_url"], config["s3_access_key_id"], config["s3_secret_access_key"]) == (
+        "http://127.0.0.1:9000",
+        "key",
+        "s3cr3t",
+    )
+    assert config["unrendered_columns"] == {"employees": ["email"]}
+    assert config["key_properties"] == {"employees": ["id"]}

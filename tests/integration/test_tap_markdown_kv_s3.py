@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from tap_markdown_kv.tap import TapMarkdownKV
 
+from dativo_singer.errors import RetriableError
 from tests import services
 from tests.conftest_services import unique_suffix
 
@@ -117,3 +118,16 @@ def test_wrong_secret_is_one_line_without_the_secret(s3: dict[str, Any], tmp_pat
     [line] = [x for x in result.stderr.splitlines() if x.startswith("tap-markdown-kv: error:")]
     assert line.startswith(f"tap-markdown-kv: error: files[0].path: cannot read {s3['root']}/docs on ")
     assert "wrong-secret-4711" not in result.stderr + result.stdout
+
+
+def test_unreachable_endpoint_is_retriable() -> None:
+    config = {
+        "files": [{"object": "pairs", "path": "s3://lake/none/", "storage": "row_per_kv"}],
+        "s3_endpoint_url": "http://127.0.0.1:9",
+        "s3_access_key_id": "k",
+        "s3_secret_access_key": "s",
+    }
+    with pytest.raises(
+        RetriableError, match=r"^files\[0\]\.path: cannot reach s3://lake/none/ on http://127\.0\.0\.1:9: "
+    ):
+        _sync(config)
