@@ -169,27 +169,29 @@ def test_malformed_document_exit_2_naming_file_and_line(project: Project) -> Non
     assert not (project.root / "state" / "acme" / "bad.json").exists()
 
 
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        (
-            ("storage: document", "storage: row_per_kv"),
-            "source.storage: storage 'row_per_kv' needs an asset with exactly the columns "
-            "['path', 'record_index', 'heading', 'key', 'value']",
-        ),
-        (("storage: document", "storage: raw"), "source.storage: storage 'raw' needs an asset"),
-        (
-            ("path: data/markdown_kv/employees", "path: data/none/*.md"),
-            "source.files[0].path: no file matches 'data/none/*.md'",
-        ),
-    ],
-)
-def test_validate_refuses_what_run_would(home: Project, edit: tuple[str, str], message: str) -> None:
+WRONG_JOBS = {
+    "row_per_kv": (
+        ("storage: document", "storage: row_per_kv"),
+        "source.storage: storage 'row_per_kv' needs an asset with exactly the columns "
+        "['path', 'record_index', 'heading', 'key', 'value']",
+    ),
+    "raw": (("storage: document", "storage: raw"), "source.storage: storage 'raw' needs an asset"),
+    "nothing": (
+        (f"path: {DOCS}", "path: data/none/*.md"),
+        "source.files[0].path: no file matches 'data/none/*.md'",
+    ),
+}
+
+
+def test_validate_refuses_what_run_would(home: Project) -> None:
     job = (REPO / "jobs/acme/markdown_kv_employees_to_iceberg.yaml").read_text()
-    path = home.write("jobs/other/wrong.yaml", job.replace(*edit))
-    result = home.dativo("validate", "--config", str(path))
+    for name, (edit, _) in WRONG_JOBS.items():
+        home.write(f"jobs/wrong/{name}.yaml", job.replace(*edit))
+    result = home.dativo("validate", "--job-dir", "jobs/wrong")  # one process checks each job
     assert result.returncode == 2
-    assert message in result.stderr
+    assert "3 jobs checked, 3 invalid" in result.stdout
+    for _, message in WRONG_JOBS.values():
+        assert message in result.stdout + result.stderr
 
 
 def test_plan_maps_s3_paths_storage_from_the_asset_and_protected_columns(home: Project) -> None:
