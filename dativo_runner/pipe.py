@@ -132,11 +132,15 @@ def _relay(
 
 def _read_logs(stream: IO[bytes], side: SideResult, redactor: Redactor, callbacks: PipeCallbacks) -> None:
     for raw in stream:
-        line = redactor.redact(raw.decode("utf-8", errors="replace").rstrip("\n"))
+        text = raw.decode("utf-8", errors="replace").rstrip("\n")
+        line = redactor.redact(text)
         side.tail.append(line)
-        report = parse_commit_report(line)
+        # Parsed before redaction: a secret that happens to be "dativo" (or a report key) would
+        # otherwise mask the line's prefix and the commit would go uncounted.
+        report = parse_commit_report(text)
         if report is not None:
-            callbacks.on_commit(report.to_dict())
+            values = report.to_dict().items()
+            callbacks.on_commit({k: redactor.redact(v) if isinstance(v, str) else v for k, v in values})
         callbacks.on_log(side.name, line)
 
 

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from singer_sdk import typing as th
 
@@ -19,6 +20,7 @@ from target_objects.keys import DEFAULT_KEY_TEMPLATE, check_key_template
 STORAGES = ("s3", "azure", "local")
 DEFAULT_FILE_MAX_ROWS = 1_000_000
 DEFAULT_FILE_MAX_BYTES = 128 * 1024 * 1024
+MAX_METADATA_BYTES = 2048  # S3's limit on user metadata (Azure allows 8 KiB)
 _METADATA_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")  # valid for S3 and Azure (C# identifiers)
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -170,7 +172,14 @@ def _check_metadata(metadata: Mapping[str, Any]) -> dict[str, str]:
                 f"object_metadata name {name!r} is not allowed: lowercase letters, digits and _, "
                 "starting with a letter (S3 and Azure both accept it)"
             )
-    return {str(k): str(v) for k, v in metadata.items()}
+    values = {str(k): str(v) for k, v in metadata.items()}
+    size = sum(len(k) + len(quote(v, safe="")) for k, v in values.items())
+    if size > MAX_METADATA_BYTES:
+        raise FatalError(
+            f"object_metadata is about {size} bytes: S3 allows {MAX_METADATA_BYTES} bytes of user "
+            "metadata per object; shorten the values (governance tags, owner)"
+        )
+    return values
 
 
 def object_settings(config: Mapping[str, Any]) -> ObjectSettings:

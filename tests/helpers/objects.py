@@ -65,6 +65,41 @@ class S3Bucket:
 
 
 @dataclass
+class MinioBucket:
+    """The same S3 bucket read with the MinIO SDK (another S3 client than boto3)."""
+
+    name: str
+
+    @property
+    def client(self) -> Any:
+        from minio import Minio
+
+        sw = services.seaweedfs()
+        return Minio(f"{sw.host}:{sw.s3_port}", sw.access_key, sw.secret_key, secure=False, region=sw.region)
+
+    def keys(self, prefix: str) -> list[str]:
+        return sorted(
+            o.object_name for o in self.client.list_objects(self.name, prefix=prefix, recursive=True)
+        )
+
+    def get(self, key: str) -> bytes:
+        response = self.client.get_object(self.name, key)
+        try:
+            return bytes(response.read())
+        finally:
+            response.close()
+            response.release_conn()
+
+    def metadata(self, key: str) -> dict[str, str]:
+        stat = self.client.stat_object(self.name, key)
+        prefix = "x-amz-meta-"
+        return {k.lower()[len(prefix) :]: v for k, v in stat.metadata.items() if k.lower().startswith(prefix)}
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(self.name, key, io.BytesIO(data), len(data))
+
+
+@dataclass
 class AzureContainer:
     client: Any  # azure.storage.blob.ContainerClient
 

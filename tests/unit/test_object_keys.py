@@ -65,6 +65,7 @@ def test_a_new_manifest_sorts_after_the_newest_even_with_a_clock_behind() -> Non
         ({"format": "csv", "nested": "struct"}, "'nested': struct cannot be written as csv"),
         ({"object_metadata": {"Owner-Name": "x"}}, "object_metadata name 'Owner-Name' is not allowed"),
         ({"file_max_rows": -1}, "must be positive"),
+        ({"object_metadata": {"dativo_tags": "t," * 1100}}, "S3 allows 2048 bytes of user metadata"),
     ],
 )
 def test_settings_that_cannot_be_honoured_are_refused(config: dict, message: str) -> None:

@@ -140,3 +140,32 @@ def test_exit_75_is_a_retriable_failure(tmp_path: Path) -> None:
     result, _, _ = _run(_program(tmp_path, "tap", TAP), target)
     assert result.failed_side is result.target and result.target.retriable
     assert not result.tap.retriable
+
+
+def test_a_secret_inside_the_commit_report_prefix_does_not_hide_the_commit(tmp_path: Path) -> None:
+    """The local S3 key id is "dativo": redacted in the log line, the report is still counted."""
+    target = _program(
+        tmp_path,
+        "target",
+        """
+        import sys
+        sys.stdin.read()
+        sys.stderr.write('dativo.commit {"stream": "s", "table": "s3://b/dativo/s/", "rows": 3}\\n')
+        """,
+    )
+    commits: list[dict[str, Any]] = []
+    logs: list[str] = []
+    callbacks = PipeCallbacks(
+        on_state=lambda state: None,
+        on_commit=commits.append,
+        on_log=lambda side, line: logs.append(line),
+        on_read=lambda n: None,
+    )
+    redactor = Redactor()
+    redactor.add("dativo")
+    result = run_pipe(
+        _program(tmp_path, "tap", TAP), target, env=dict(os.environ), redactor=redactor, callbacks=callbacks
+    )
+    assert result.ok
+    assert [(c["rows"], c["table"]) for c in commits] == [(3, "s3://b/****/s/")]
+    assert all("dativo" not in line for line in logs)

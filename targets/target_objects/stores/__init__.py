@@ -68,6 +68,14 @@ def header_safe(metadata: Mapping[str, str]) -> dict[str, str]:
     return {k: urllib.parse.quote(v, safe=" !#$&'()*+,-./:;<=>?@[]^_`{|}~") for k, v in metadata.items()}
 
 
+def object_url(config: Mapping[str, Any], key: str) -> str:
+    """An object's URL as its store names it, without opening the store."""
+    storage = str(config.get("storage") or "local")
+    if storage == "local":
+        return str(Path(str(config.get("local_dir") or "objects")).resolve() / key)
+    return f"{'s3' if storage == 's3' else 'az'}://{config.get('bucket')}/{key}"
+
+
 def open_store(config: Mapping[str, Any]) -> ObjectStore:
     """The backend named by ``storage``, built from the target config."""
     storage = str(config.get("storage") or "local")

@@ -96,7 +96,9 @@ class AzureBlobStore(ObjectStore):
                     f"Azure {container}: access denied ({_code(exc)}) while "
                     f"{action}: check the account key, SAS token or connection string"
                 ) from None
-            raise RetriableError(f"Azure {container}: {action} failed: {_code(exc)}") from None
+            status = int(exc.status_code or 500)
+            kind = FatalError if 400 <= status < 500 and status not in (408, 429) else RetriableError
+            raise kind(f"Azure {container}: {action} failed: {_code(exc)}") from None
 
     def check(self) -> None:
         with self._errors("checking the container"):

@@ -70,9 +70,9 @@ class S3Store(ObjectStore):
                     f"S3 {bucket}: access denied ({code}) while {action}: check access_key_id and "
                     "secret_access_key and the bucket's permissions"
                 ) from None
-            raise RetriableError(
-                f"S3 {bucket}: {action} failed: {code} {error.get('Message', '')}".rstrip()
-            ) from None
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500)
+            kind = FatalError if 400 <= status < 500 and status not in (408, 429) else RetriableError
+            raise kind(f"S3 {bucket}: {action} failed: {code} {error.get('Message', '')}".rstrip()) from None
         except NoCredentialsError:
             raise FatalError(
                 f"S3 {bucket}: no credentials (set access_key_id and secret_access_key, or the "

@@ -90,9 +90,11 @@ class ObjectsTarget(TargetPlugin):
         return plan_objects_config(job)
 
     def location(self, job: Job, config: dict[str, Any], stream: str) -> str:
-        """The stream's root URL (``s3://bucket/prefix/tenant/stream/``)."""
-        settings, store = _open(config)
-        return store.url(settings.stream_root(stream) + "/")
+        """The stream's root URL (``s3://bucket/prefix/tenant/stream/``); contacts nothing."""
+        from target_objects.settings import object_settings
+        from target_objects.stores import object_url
+
+        return object_url(config, object_settings(config).stream_root(stream) + "/")
 
     def _newest(self, config: dict[str, Any], stream: str) -> tuple[str, dict[str, Any], ObjectStore] | None:
         from target_objects.manifest import newest_manifest
