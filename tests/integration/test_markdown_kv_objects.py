@@ -139,8 +139,9 @@ def test_raw_storage_copies_files_unchanged(
         "S3_SECRET_ACCESS_KEY": seaweedfs_service.secret_key,
         "S3_ENDPOINT": seaweedfs_service.s3_endpoint,
     }
-    code, _, stderr = project.run_json("--config", str(path), env=env)
+    code, summary, stderr = project.run_json("--config", str(path), env=env)
     assert code == 0, stderr
+    assert summary["streams"][0]["rows"] == 2
     bucket = objects.s3_bucket()
     root = f"{prefix}/acme/files"
     expected = {f"{root}/{DOCS}/{p.name}": p.read_bytes() for p in sorted((project.root / DOCS).glob("*.md"))}
