@@ -151,8 +151,12 @@ class RowBuilder:
     def _document_row(self, name: str, record: Record, unknown: set[str]) -> dict[str, Any]:
         row: dict[str, Any] = dict.fromkeys(self.columns)
         rendered = dict(record.fields)
+        filled: dict[str, str] = {}
         for key, text in record.fields.items():
             column = self._column(key)
+            if column is not None and filled.setdefault(column, key) != key:
+                both = f"keys {filled[column]!r} and {key!r} both fill column {column!r}"
+                raise FatalError(f"{name} line {record.line}: {both}")
             if column in self.unrendered:
                 del rendered[key]
             if column is None:

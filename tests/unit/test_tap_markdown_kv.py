@@ -136,3 +136,12 @@ def test_console_script_exit_2_one_line(tmp_path: Path, docs: Path) -> None:
         "tap-markdown-kv: error: docs/b.md line 3: only a '# title' and '## record' headings are allowed"
     )
     assert "hush-123" not in result.stderr + result.stdout
+
+
+def test_two_keys_filling_one_column_is_an_error(tmp_path: Path, docs: Path) -> None:
+    (docs / "a.md").write_text("## X\nid: 1\nFirst Name: A\nfirst_name: B\n")
+    with pytest.raises(
+        FatalError,
+        match=r"^docs/a\.md line 1: keys 'First Name' and 'first_name' both fill column 'first_name'$",
+    ):
+        _sync(_config(tmp_path, "document", schemas={"team": SCHEMA}))

@@ -109,9 +109,8 @@ class MarkdownKVSource(SourcePlugin):
                 problems.append(
                     Problem(job.file, f"{where}.object", f"is not the asset's object {job.asset.object!r}")
                 )
-            storage = entry.get("storage") or default
-            entry["storage"] = storage or storage_of_asset(columns)
-            field = f"{where}.storage" if entry.get("storage") == given.get("storage") else "source.storage"
+            entry["storage"] = given.get("storage") or default or storage_of_asset(columns)
+            field = f"{where}.storage" if given.get("storage") else "source.storage"
             problems.extend(_shape_problems(job, entry["storage"], field))
             if not entry["path"].startswith("s3://"):
                 problems.extend(self._local_problems(job, store, entry["path"], f"{where}.path", allowed))
@@ -137,8 +136,9 @@ class MarkdownKVSource(SourcePlugin):
         return []
 
     def check(self, job: Job) -> list[Problem]:
-        """Every file entry names the asset's object, matches a file (local paths) and the asset
-        has the storage pattern's shape."""
+        """Every file entry names the asset's object, matches a file (local paths; ``s3://``
+        paths are listed when the tap runs, validation stays offline) and the asset has the
+        storage pattern's shape."""
         return self._files(job)[1]
 
     def plan_config(self, job: Job) -> dict[str, Any]:
