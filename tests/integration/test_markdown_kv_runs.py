@@ -60,11 +60,11 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Project:
     return project
 
 
-def _run(project: Project, storage: str) -> tuple[int, dict, str, list[dict]]:
+def _run(project: Project, storage: str, committed: bool = False) -> tuple[int, dict, str, list[dict]]:
     job, table = JOBS[storage]
     code, summary, stderr = project.run_json("--config", str(project.root / f"jobs/acme/{job}.yaml"))
     catalog = open_catalog({"warehouse_dir": str(project.root / "warehouse")})
-    rows = catalog.load_table(f"acme.{table}").scan().to_arrow().to_pylist() if code == 0 else []
+    rows = catalog.load_table(f"acme.{table}").scan().to_arrow().to_pylist() if code == 0 or committed else []
     return code, summary, stderr, rows
 
 
@@ -135,20 +135,23 @@ def test_hybrid_storage_typed_columns_and_record_markdown(home: Project) -> None
 
 
 def test_edited_file_replaces_its_rows(home: Project) -> None:
-    """After the document run, an edited file's rows are replaced (the other file is not read
-    again; skipping unchanged and touched files is covered in tests/unit/test_tap_markdown_kv.py)."""
+    """After the document run, an edited file's rows are replaced and a value that does not
+    parse is dead-lettered (the other file is not read again; skipping unchanged and touched files is covered in tests/unit/test_tap_markdown_kv.py)."""
     sales = home.root / DOCS / "sales.md"
     original = sales.read_text()
     sales.write_text(
         original.replace("salary: 72000.00", "salary: 75000.00")
         + "\n## Dana Ruiz\n\nid: 4\nname: Dana Ruiz\ndepartment: Sales\nremote: no\n"
+        + "\n## Eve\n\nid: 5\nname: Eve\nsalary: lots\n"
     )
     try:
-        code, summary, stderr, rows = _run(home, "document")
+        code, summary, stderr, rows = _run(home, "document", committed=True)
     finally:
         sales.write_text(original)
-    assert code == 0, stderr
+    assert code == 1, stderr  # partial success: one record dead-lettered
     assert summary["streams"][0]["rows"] == 2
+    assert summary["streams"][0]["dead_letter_rows"] == 1
+    assert "field 'salary': 'lots' is not a valid decimal128(10, 2)" in stderr
     by_id = {r["id"]: r for r in rows}
     assert sorted(by_id) == [1, 2, 3, 4]
     assert by_id[3]["salary"] == Decimal("75000.00")
