@@ -54,7 +54,7 @@ class CSVStream(Stream):
     which makes target-iceberg merge instead of append). See docs/CSV.md.
     """
 
-    # `tap_csv.values` already turns each cell into its JSON value; singer-sdk's per-property
+    # `dativo_singer.text_values` already turns each cell into its JSON value; singer-sdk's per-property
     # conformance pass would only cost time (about a fifth of the run on a 500k-row file).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
