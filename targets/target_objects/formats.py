@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from dativo_singer.errors import FatalError
 from dativo_singer.markdown_kv import parse_bytes, render_record
+from dativo_singer.markdown_kv.render import text_of
 
 COMPRESSIONS = ("none", "gzip", "zstd")
 _SUFFIX = {"none": "", "gzip": ".gz", "zstd": ".zst"}
@@ -207,8 +208,8 @@ class _MarkdownKVWriter(_StreamWriter):
         pieces = []
         for row in data.to_pylist():
             self._records += 1
-            heading = row.get(self._heading_field) if self._heading_field else None
-            text = f"Record {self._records}" if heading is None else str(heading)
+            heading = text_of(row.get(self._heading_field)) if self._heading_field else None
+            text = f"Record {self._records}" if heading is None else heading
             pieces.append(("\n" if self._records > 1 else "") + render_record(text, row))
         self._out.write("".join(pieces).encode("utf-8"))
 
