@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import os
 import shutil
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -60,48 +61,63 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Project:
     return project
 
 
-def _run(project: Project, storage: str, committed: bool = False) -> tuple[int, dict, str, list[dict]]:
-    job, table = JOBS[storage]
-    code, summary, stderr = project.run_json("--config", str(project.root / f"jobs/acme/{job}.yaml"))
-    catalog = open_catalog({"warehouse_dir": str(project.root / "warehouse")})
-    rows = catalog.load_table(f"acme.{table}").scan().to_arrow().to_pylist() if code == 0 or committed else []
-    return code, summary, stderr, rows
+@dataclass
+class FirstRuns:
+    """The run summaries of the bundled jobs and the documents (bytes, mtime) they read."""
+
+    jobs: dict[str, dict]
+    files: dict[str, tuple[bytes, int]]
 
 
-def _files(project: Project) -> list[Path]:
-    return sorted((project.root / DOCS).glob("*.md"))
-
-
-def test_string_storage_one_row_per_file(home: Project) -> None:
-    code, summary, stderr, rows = _run(home, "string")
+@pytest.fixture(scope="module")
+def first_runs(home: Project) -> FirstRuns:
+    """The four bundled Iceberg jobs, run once by one `dativo run --job-dir` (one process)."""
+    files = {
+        f"{DOCS}/{p.name}": (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted((home.root / DOCS).glob("*.md"))
+    }
+    code, summary, stderr = home.run_json("--job-dir", "jobs/acme")
     assert code == 0, stderr
-    assert summary["streams"][0]["rows"] == 2
-    expected = []
-    for path in _files(home):
-        data = path.read_bytes()
-        stat = path.stat()
-        expected.append(
-            {
-                "path": f"{DOCS}/{path.name}",
-                "title": parse_text(data.decode()).title,
-                "markdown": data.decode(),
-                "checksum": hashlib.sha256(data).hexdigest(),
-                "size": len(data),
-                "modified_at": EPOCH + dt.timedelta(microseconds=stat.st_mtime_ns // 1000),
-            }
-        )
+    return FirstRuns({Path(job["job"]).stem: job for job in summary["jobs"]}, files)
+
+
+def _rows(project: Project, storage: str) -> list[dict]:
+    catalog = open_catalog({"warehouse_dir": str(project.root / "warehouse")})
+    return catalog.load_table(f"acme.{JOBS[storage][1]}").scan().to_arrow().to_pylist()
+
+
+def _run(project: Project, storage: str) -> tuple[int, dict, str, list[dict]]:
+    code, summary, stderr = project.run_json(
+        "--config", str(project.root / f"jobs/acme/{JOBS[storage][0]}.yaml")
+    )
+    return code, summary, stderr, _rows(project, storage)
+
+
+def test_string_storage_one_row_per_file(home: Project, first_runs: FirstRuns) -> None:
+    assert first_runs.jobs[JOBS["string"][0]]["streams"][0]["rows"] == 2
+    rows = _rows(home, "string")
+    expected = [
+        {
+            "path": name,
+            "title": parse_text(data.decode()).title,
+            "markdown": data.decode(),
+            "checksum": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+            "modified_at": EPOCH + dt.timedelta(microseconds=mtime_ns // 1000),
+        }
+        for name, (data, mtime_ns) in first_runs.files.items()
+    ]
     got = sorted(({k: r[k] for k in expected[0]} for r in rows), key=lambda r: r["path"])
     assert got == expected
     assert [r["title"] for r in got] == ["Employee Database: Engineering", "Employee Database: Sales"]
 
 
-def test_row_per_kv_storage_one_row_per_key(home: Project) -> None:
-    code, _, stderr, rows = _run(home, "row_per_kv")
-    assert code == 0, stderr
+def test_row_per_kv_storage_one_row_per_key(home: Project, first_runs: FirstRuns) -> None:
+    rows = _rows(home, "row_per_kv")
     expected = [
-        (f"{DOCS}/{path.name}", index, record.heading, key, value)
-        for path in _files(home)
-        for index, record in enumerate(parse_text(path.read_text()).records)
+        (name, index, record.heading, key, value)
+        for name, (data, _) in first_runs.files.items()
+        for index, record in enumerate(parse_text(data.decode()).records)
         for key, value in record.fields.items()
     ]
     got = [(r["path"], r["record_index"], r["heading"], r["key"], r["value"]) for r in rows]
@@ -111,32 +127,16 @@ def test_row_per_kv_storage_one_row_per_key(home: Project) -> None:
     assert (f"{DOCS}/engineering.md", 1, "Ben Okafor", "profile", "") in got
 
 
-def test_document_storage_typed_columns(home: Project) -> None:
-    code, _, stderr, rows = _run(home, "document")
-    assert code == 0, stderr
+def test_document_storage_typed_columns_then_an_edit(home: Project, first_runs: FirstRuns) -> None:
+    rows = _rows(home, "document")
     rows.sort(key=lambda r: r["id"])
     assert [tuple(r[c] for c in COLUMNS) for r in rows] == EMPLOYEES
     # email is classified PII: the policy hashes it
     assert all(len(r["email"]) == 64 and "@" not in r["email"] for r in rows)
     assert [r["_sdc_source_file"] for r in rows] == [f"{DOCS}/engineering.md"] * 2 + [f"{DOCS}/sales.md"]
 
-
-def test_hybrid_storage_typed_columns_and_record_markdown(home: Project) -> None:
-    code, _, stderr, rows = _run(home, "hybrid")
-    assert code == 0, stderr
-    rows.sort(key=lambda r: r["id"])
-    assert [tuple(r[c] for c in COLUMNS) for r in rows] == EMPLOYEES
-    assert rows[2]["markdown"] == (
-        "## Chen Li\n\n```\nid: 3\nname: Chen Li\ndepartment: Sales\nsalary: 72000.00\n"
-        "start date: 2020-06-30\nremote: true\nprofile: https://people.example.com/chen\n```\n"
-    )
-    # the key of the hashed column stays out of the Markdown too
-    assert not any("example.com\n" in r["markdown"] and "email" in r["markdown"] for r in rows)
-
-
-def test_edited_file_replaces_its_rows(home: Project) -> None:
-    """After the document run, an edited file's rows are replaced and a value that does not
-    parse is dead-lettered (the other file is not read again; skipping unchanged and touched files is covered in tests/unit/test_tap_markdown_kv.py)."""
+    # An edited file's rows are replaced, the other file is not read again, and a value that does
+    # not parse is dead-lettered (skipping unchanged and touched files: tests/unit/test_tap_markdown_kv.py).
     sales = home.root / DOCS / "sales.md"
     original = sales.read_text()
     sales.write_text(
@@ -145,7 +145,7 @@ def test_edited_file_replaces_its_rows(home: Project) -> None:
         + "\n## Eve\n\nid: 5\nname: Eve\nsalary: lots\n"
     )
     try:
-        code, summary, stderr, rows = _run(home, "document", committed=True)
+        code, summary, stderr, rows = _run(home, "document")
     finally:
         sales.write_text(original)
     assert code == 1, stderr  # partial success: one record dead-lettered
@@ -156,6 +156,18 @@ def test_edited_file_replaces_its_rows(home: Project) -> None:
     assert sorted(by_id) == [1, 2, 3, 4]
     assert by_id[3]["salary"] == Decimal("75000.00")
     assert (by_id[4]["name"], by_id[4]["salary"], by_id[4]["remote"]) == ("Dana Ruiz", None, False)
+
+
+def test_hybrid_storage_typed_columns_and_record_markdown(home: Project, first_runs: FirstRuns) -> None:
+    rows = _rows(home, "hybrid")
+    rows.sort(key=lambda r: r["id"])
+    assert [tuple(r[c] for c in COLUMNS) for r in rows] == EMPLOYEES
+    assert rows[2]["markdown"] == (
+        "## Chen Li\n\n```\nid: 3\nname: Chen Li\ndepartment: Sales\nsalary: 72000.00\n"
+        "start date: 2020-06-30\nremote: true\nprofile: https://people.example.com/chen\n```\n"
+    )
+    # the key of the hashed column stays out of the Markdown too
+    assert not any("example.com\n" in r["markdown"] and "email" in r["markdown"] for r in rows)
 
 
 def test_malformed_document_exit_2_naming_file_and_line(project: Project) -> None:
