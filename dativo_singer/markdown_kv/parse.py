@@ -124,11 +124,10 @@ class _Parser:
     def split(self, number: int, line: str) -> tuple[str, str]:
         quoted = read_quoted(line)
         if quoted is not None:
-            key, end = quoted
-            separator = _KEY_SEPARATOR.match(line, end)
-            if separator is None:
-                raise self.error(number, "expected ':' after the quoted key")
-            return key, line[separator.end() :]
+            separator = _KEY_SEPARATOR.match(line, quoted[1])
+            if separator is not None:
+                return quoted[0], line[separator.end() :]
+            # not one JSON string before the ':': the key is taken literally, like any text
         separator = _KEY_SEPARATOR.search(line)
         if separator is None:
             shown = line if len(line) <= 40 else line[:37] + "..."

@@ -110,9 +110,10 @@ def test_keys_are_quoted_only_when_needed(key: str, written: str) -> None:
     assert parse_text(f"{written}: v").records[0].fields == {key: "v"}
 
 
-def test_a_quoted_looking_value_that_is_not_one_json_string_is_literal() -> None:
+def test_a_quoted_looking_value_or_key_that_is_not_one_json_string_is_literal() -> None:
     assert parse_text('k: "a" and "b"').records[0].fields["k"] == '"a" and "b"'
     assert parse_text('k: "open').records[0].fields["k"] == '"open'
+    assert parse_text('"the" key: v').records[0].fields == {'"the" key': "v"}
 
 
 def test_none_is_left_out_and_values_are_written_as_text() -> None:
@@ -130,7 +131,7 @@ def test_none_is_left_out_and_values_are_written_as_text() -> None:
         ("## A\n# Late title\n", 2, "a '# title' after the document's start"),
         ("### deep\n", 1, "only a '# title' and '## record' headings are allowed"),
         ("## A\n: v\n", 2, "empty key"),
-        ('## A\n"k" v\n', 2, "expected ':' after the quoted key"),
+        ('## A\n"k" v\n', 2, "expected 'key: value', got '\"k\" v'"),
     ],
 )
 def test_malformed_documents_name_file_and_line(text: str, line: int, detail: str) -> None:
