@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from dativo_singer.errors import DativoSingerError, FatalError
 
@@ -20,3 +23,28 @@ def run_plugin_cli(name: str, command: Callable[[], object]) -> None:
         sys.stderr.write(f"{name}: error: {exc}\n")
         sys.stderr.flush()
         sys.exit(EXIT_FATAL if isinstance(exc, FatalError) else EXIT_RETRIABLE)
+
+
+def _config_paths(argv: list[str]) -> list[str]:
+    """The files given with ``--config PATH`` or ``--config=PATH`` (not ``ENV``)."""
+    paths = [value for flag, value in itertools.pairwise(argv) if flag == "--config"]
+    paths += [arg.split("=", 1)[1] for arg in argv if arg.startswith("--config=")]
+    return [path for path in paths if path != "ENV"]
+
+
+def check_config_files(argv: list[str]) -> None:
+    """Each config file exists and holds a JSON object, else one line naming it (singer-sdk
+    would print a traceback)."""
+    for path in _config_paths(argv):
+        try:
+            value = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FatalError(f"{path}: config file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FatalError(f"{path}: cannot read the config file ({exc})") from None
+        except json.JSONDecodeError as exc:
+            raise FatalError(
+                f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
+            ) from None
+        if not isinstance(value, dict):
+            raise FatalError(f"{path}: expected a JSON object, got {type(value).__name__}")

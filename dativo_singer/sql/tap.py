@@ -14,6 +14,7 @@ from typing import Any
 from singer_sdk.sql import SQLTap
 
 from dativo_singer.batch_emit import append_parquet_batch_config, parquet_batch_config, parquet_compression
+from dativo_singer.cli import check_config_files
 from dativo_singer.errors import FatalError
 from dativo_singer.sql.settings import connection_of
 from dativo_singer.sql.stream import DatabaseStream
@@ -75,7 +76,5 @@ class DatabaseTap(SQLTap):
 
 def run_tap(name: str, tap_class: type[DatabaseTap], argv: list[str] | None = None) -> None:
     """Console-script body: config files checked, then the singer-sdk CLI."""
-    from tap_csv.tap import check_config_files
-
     check_config_files(sys.argv[1:] if argv is None else argv)
     tap_class.cli()

@@ -4,7 +4,7 @@ its cells typed in bulk exactly as the RECORD path types them one by one.
 Arrow reads every cell as text (no null or type inference), which gives the raw cells for the
 row checksum (``row_texts``) and lets this module apply the RECORD path's rules itself: a cell
 listed in ``null_values`` is null, every other cell must parse as its column's type. A value Arrow
-does not parse the way ``tap_csv.values`` would (``+5``, `` 1.5 ``, ``nan``, a null in a required
+does not parse the way ``dativo_singer.text_values`` would (``+5``, `` 1.5 ``, ``nan``, a null in a required
 column, ...) marks its row *irregular*: the stream sends that row through the RECORD path, so its
 value, its reject reason and its error are the RECORD path's own.
 
@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from dativo_singer import text_values as values
 from dativo_singer.arrow_types import arrow_type, json_text_kind
-from tap_csv import values
 from tap_csv.files import FileSpec
 from tap_csv.reader import text_codec
 

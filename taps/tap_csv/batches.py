@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pyarrow as pa
 
+from dativo_singer.source_files import content_version, fingerprint, source_name
+from dativo_singer.text_values import is_nullable
 from tap_csv.arrow_path import (
     MOST_IRREGULAR,
     ArrowCSV,
@@ -32,9 +34,8 @@ from tap_csv.arrow_path import (
     text_bytes,
     typed_block,
 )
-from tap_csv.digest import RowDigest, new_version
-from tap_csv.files import FileSpec, fingerprint, source_name
-from tap_csv.values import is_nullable
+from tap_csv.digest import RowDigest
+from tap_csv.files import FileSpec
 
 if TYPE_CHECKING:
     from tap_csv.streams import CSVStream
@@ -108,7 +109,7 @@ class FileBatches:
             if outcome != "changed":
                 return
             current = fingerprint(self.path)
-            entry.update(current, rows=0, version=new_version(self.key, current), digest=None)
+            entry.update(current, rows=0, version=content_version(self.key, current), digest=None)
             self.stream.logger.info("%s changed: its rows are read again under a new version", self.path)
             verify = False
 

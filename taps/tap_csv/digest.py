@@ -1,14 +1,8 @@
-"""The per-file positions of tap-csv's state: content versions and the checksum of rows read."""
+"""The checksum of the rows read from a file, kept in tap-csv's per-file state."""
 
 from __future__ import annotations
 
 import hashlib
-
-
-def new_version(key: str, current: dict[str, int]) -> str:
-    """A content version of a file: 16 hex digits from its path, size and modification time."""
-    text = f"{key}:{current['size']}:{current['mtime_ns']}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class RowDigest:

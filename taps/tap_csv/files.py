@@ -1,14 +1,14 @@
-"""Finding the files of one CSV object and fingerprinting them for incremental runs."""
+"""The files of one CSV object (finding and fingerprinting them: `dativo_singer.source_files`)."""
 
 from __future__ import annotations
 
-import glob
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from dativo_singer.source_files import fingerprint, resolve_paths, source_name
 from tap_csv.settings import single_char
+
+__all__ = ["FileSpec", "fingerprint", "resolve_paths", "source_name"]
 
 
 @dataclass(frozen=True)
@@ -46,25 +46,3 @@ class FileSpec:
     def setting(self) -> str:
         """How error messages name this entry: ``files[0]``."""
         return f"files[{self.index}]"
-
-
-def resolve_paths(pattern: str, base_dir: str | None) -> list[Path]:
-    """Expand a path or glob (relative to ``base_dir``) into sorted existing files."""
-    full = pattern if os.path.isabs(pattern) or not base_dir else os.path.join(base_dir, pattern)
-    return sorted(Path(p) for p in glob.glob(full, recursive=True) if os.path.isfile(p))
-
-
-def fingerprint(path: Path) -> dict[str, int]:
-    """Size and modification time: a file whose fingerprint is unchanged is not read again."""
-    stat = path.stat()
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
-def source_name(path: Path, base_dir: str | None) -> str:
-    """The `_sdc_source_file` value: the path relative to ``base_dir`` when inside it."""
-    if base_dir:
-        try:
-            return path.resolve().relative_to(Path(base_dir).resolve()).as_posix()
-        except ValueError:
-            pass
-    return str(path)

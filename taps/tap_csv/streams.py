@@ -14,26 +14,23 @@ from singer_sdk.streams import Stream
 
 from dativo_singer.batch_emit import ParquetBatchWriter
 from dativo_singer.errors import DataValueError, FatalError
+from dativo_singer.source_files import (
+    FILES_STATE_KEY,
+    METADATA_PROPERTIES,
+    SOURCE_FILE,
+    SOURCE_LINE,
+    SOURCE_VERSION,
+    content_version,
+    fingerprint,
+    resolve_paths,
+    source_name,
+)
+from dativo_singer.text_values import converter_for, is_nullable
 from tap_csv.batches import arrow_batches
-from tap_csv.digest import RowDigest, new_version
-from tap_csv.files import FileSpec, fingerprint, resolve_paths, source_name
+from tap_csv.digest import RowDigest
+from tap_csv.files import FileSpec
 from tap_csv.header import check_against_schema, check_names, match_name
 from tap_csv.reader import CSVFile
-from tap_csv.values import converter_for, is_nullable
-
-FILES_STATE_KEY = "files"
-SOURCE_FILE = "_sdc_source_file"
-SOURCE_LINE = "_sdc_source_lineno"
-SOURCE_VERSION = "_sdc_source_version"
-# Set on every record: the file (relative to base_dir when inside it), the physical line the
-# record starts on, and the version of the file's content the record belongs to. A file that only
-# grew keeps its version; a file edited anywhere before its end gets a new one, and a target that
-# keeps these columns replaces the rows of the file's older versions (see docs/CSV.md).
-METADATA_PROPERTIES: dict[str, Any] = {
-    SOURCE_FILE: {"type": ["string", "null"]},
-    SOURCE_LINE: {"type": ["integer", "null"]},
-    SOURCE_VERSION: {"type": ["string", "null"]},
-}
 
 
 class CSVStream(Stream):
@@ -46,7 +43,7 @@ class CSVStream(Stream):
     which makes target-iceberg merge instead of append). See docs/CSV.md.
     """
 
-    # `tap_csv.values` already turns each cell into its JSON value; singer-sdk's per-property
+    # `dativo_singer.text_values` already turns each cell into its JSON value; singer-sdk's per-property
     # conformance pass would only cost time (about a fifth of the run on a 500k-row file).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
@@ -162,7 +159,7 @@ class CSVStream(Stream):
             entry = {
                 **current,
                 "rows": rows,
-                "version": (entry.get("version") if rows else None) or new_version(key, current),
+                "version": (entry.get("version") if rows else None) or content_version(key, current),
                 "digest": entry.get("digest"),
                 "done": False,
             }
@@ -195,7 +192,7 @@ class CSVStream(Stream):
                     entry["digest"] = digest.hexdigest()
                     return
                 current = fingerprint(path)
-                entry.update(current, rows=0, version=new_version(key, current), digest=None)
+                entry.update(current, rows=0, version=content_version(key, current), digest=None)
                 self.logger.info("%s changed: its rows are read again under a new version", path)
                 skip, verify = 0, False
         finally:

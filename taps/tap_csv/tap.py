@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
-import json
 import sys
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -13,7 +10,7 @@ from singer_sdk import Stream, Tap
 from singer_sdk.helpers.capabilities import TapCapabilities
 
 from dativo_singer.batch_emit import append_parquet_batch_config
-from dativo_singer.cli import run_plugin_cli
+from dativo_singer.cli import check_config_files, run_plugin_cli
 from dativo_singer.errors import FatalError
 from dativo_singer.termination import stop_now
 from tap_csv.files import FileSpec, resolve_paths
@@ -109,31 +106,6 @@ class TapCSV(Tap):
                 )
             )
         return streams
-
-
-def _config_paths(argv: list[str]) -> list[str]:
-    """The files given with ``--config PATH`` or ``--config=PATH`` (not ``ENV``)."""
-    paths = [value for flag, value in itertools.pairwise(argv) if flag == "--config"]
-    paths += [arg.split("=", 1)[1] for arg in argv if arg.startswith("--config=")]
-    return [path for path in paths if path != "ENV"]
-
-
-def check_config_files(argv: list[str]) -> None:
-    """Each config file exists and holds a JSON object, else one line naming it (singer-sdk
-    would print a traceback)."""
-    for path in _config_paths(argv):
-        try:
-            value = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FatalError(f"{path}: config file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FatalError(f"{path}: cannot read the config file ({exc})") from None
-        except json.JSONDecodeError as exc:
-            raise FatalError(
-                f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
-            ) from None
-        if not isinstance(value, dict):
-            raise FatalError(f"{path}: expected a JSON object, got {type(value).__name__}")
 
 
 def _run() -> None:

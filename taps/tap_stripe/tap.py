@@ -8,8 +8,7 @@ from types import FrameType
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
-from dativo_singer.cli import run_plugin_cli
-from dativo_singer.config_files import check_config_files
+from dativo_singer.cli import check_config_files, run_plugin_cli
 from dativo_singer.errors import FatalError
 from dativo_singer.rest import rest_properties
 from dativo_singer.termination import stop_now

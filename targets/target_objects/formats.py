@@ -1,14 +1,17 @@
 """File formats of data files, one writer each, found by name in ``FORMATS``.
 
 A format writes Arrow tables to a local file (whole-file compression for text formats, the
-column codec for Parquet). To add one (Markdown-KV, say), subclass ``FileFormat`` and add an
-instance to ``FORMATS``; settings, keys and manifests need nothing else.
+column codec for Parquet). To add one, subclass ``FileFormat`` and add an instance to
+``FORMATS``; settings, keys and manifests need nothing else. A format with settings of its own
+returns a configured copy from ``configured`` (``markdown_kv``: the heading field). ``raw`` is
+the one format that is not a file of rows: each record is one object (``raw_objects``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -19,6 +22,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from dativo_singer.errors import FatalError
+from dativo_singer.markdown_kv import parse_bytes, render_record
+from dativo_singer.markdown_kv.render import text_of
 
 COMPRESSIONS = ("none", "gzip", "zstd")
 _SUFFIX = {"none": "", "gzip": ".gz", "zstd": ".zst"}
@@ -55,6 +60,10 @@ class FileFormat(ABC):
     def content_type_for(self, compression: str) -> str:
         """The Content-Type of a file."""
         return {"gzip": "application/gzip", "zstd": "application/zstd"}.get(compression, self.content_type)
+
+    def configured(self, options: Mapping[str, Any]) -> FileFormat:
+        """This format with the settings of its own in ``options`` (most have none)."""
+        return self
 
     @abstractmethod
     def open(self, path: Path, schema: pa.Schema, compression: str) -> FormatWriter:
@@ -189,7 +198,71 @@ class Parquet(FileFormat):
         return pq.read_table(pa.BufferReader(data))
 
 
-FORMATS: dict[str, FileFormat] = {f.name: f for f in (JsonLines(), Csv(), Parquet())}
+class _MarkdownKVWriter(_StreamWriter):
+    def __init__(self, path: Path, compression: str, heading_field: str | None) -> None:
+        super().__init__(path, compression)
+        self._heading_field = heading_field
+        self._records = 0
+
+    def write(self, data: pa.Table) -> None:
+        pieces = []
+        for row in data.to_pylist():
+            self._records += 1
+            heading = text_of(row.get(self._heading_field)) if self._heading_field else None
+            text = f"Record {self._records}" if heading is None else heading
+            pieces.append(("\n" if self._records > 1 else "") + render_record(text, row))
+        self._out.write("".join(pieces).encode("utf-8"))
+
+
+class MarkdownKV(FileFormat):
+    """Markdown-KV documents (the codec of ``dativo_singer.markdown_kv``): per row a ``## heading``
+    (the ``markdown_kv_heading_field`` value, else ``Record <n>``) and a fenced block of every
+    non-null field as ``key: value``."""
+
+    name = "markdown_kv"
+    content_type = "text/markdown; charset=utf-8"
+    nested = False
+
+    def __init__(self, heading_field: str | None = None) -> None:
+        self.heading_field = heading_field
+
+    def configured(self, options: Mapping[str, Any]) -> FileFormat:
+        return MarkdownKV(options.get("heading_field"))
+
+    def extension(self, compression: str) -> str:
+        return "md" + _SUFFIX[compression]
+
+    def open(self, path: Path, schema: pa.Schema, compression: str) -> FormatWriter:
+        if self.heading_field and self.heading_field not in schema.names:
+            raise FatalError(
+                f"setting 'markdown_kv_heading_field': {self.heading_field!r} is not a field of the "
+                f"stream (fields: {', '.join(schema.names)})"
+            )
+        return _MarkdownKVWriter(path, compression, self.heading_field)
+
+    def read(self, data: bytes, compression: str) -> pa.Table:
+        document = parse_bytes(_decompressed(data, compression), "markdown_kv data file")
+        return pa.Table.from_pylist([record.fields for record in document.records])
+
+
+class RawObjects(FileFormat):
+    """Each record one object holding its ``content`` (base64) unchanged, named by its ``path``
+    (tap-markdown-kv's ``raw`` storage); written by ``raw_objects``, not as a file of rows."""
+
+    name = "raw"
+    content_type = "application/octet-stream"
+    nested = False
+
+    def open(self, path: Path, schema: pa.Schema, compression: str) -> FormatWriter:
+        raise FatalError("format 'raw' writes one object per record (target_objects.raw_objects)")
+
+    def read(self, data: bytes, compression: str) -> pa.Table:
+        return pa.table({"bytes": [len(data)], "content": [data.decode("utf-8", "replace")]})
+
+
+FORMATS: dict[str, FileFormat] = {
+    f.name: f for f in (JsonLines(), Csv(), Parquet(), MarkdownKV(), RawObjects())
+}
 
 
 def format_names() -> list[str]:

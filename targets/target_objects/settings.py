@@ -73,6 +73,12 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="File format of data files",
     ),
     th.Property(
+        "markdown_kv_heading_field",
+        th.StringType,
+        description="format markdown_kv: the field whose value heads each record (## <value>); "
+        "without it records are headed 'Record <n>', counting in each file",
+    ),
+    th.Property(
         "compression",
         th.StringType,
         allowed_values=list(COMPRESSIONS),
@@ -123,6 +129,7 @@ class ObjectSettings:
     file_max_bytes: int
     key_template: str
     metadata: dict[str, str] = field(default_factory=dict)
+    format_options: dict[str, Any] = field(default_factory=dict)  # the format's own settings
 
     def stream_root(self, stream: str) -> str:
         """``<prefix>/<tenant>/<stream>`` (empty parts left out), no trailing slash."""
@@ -193,6 +200,15 @@ def object_settings(config: Mapping[str, Any]) -> ObjectSettings:
         raise FatalError(f"setting 'compression': {compression!r} is not one of {', '.join(COMPRESSIONS)}")
     if config.get("nested") == "struct" and not fmt.nested:
         raise FatalError(f"setting 'nested': struct cannot be written as {fmt.name}; use json")
+    if config.get("markdown_kv_heading_field") and fmt.name != "markdown_kv":
+        raise FatalError(
+            f"setting 'markdown_kv_heading_field' is only used with format markdown_kv, not {fmt.name}"
+        )
+    custom_template = config.get("key_template") not in (None, "", DEFAULT_KEY_TEMPLATE)
+    if fmt.name == "raw" and (custom_template or compression != "none"):
+        raise FatalError(
+            "format 'raw' writes each file unchanged under its own path: no key_template or compression"
+        )
     template = str(config.get("key_template") or DEFAULT_KEY_TEMPLATE)
     check_key_template(template)
     rows = int(config.get("file_max_rows") or DEFAULT_FILE_MAX_ROWS)
@@ -210,4 +226,5 @@ def object_settings(config: Mapping[str, Any]) -> ObjectSettings:
         file_max_bytes=nbytes,
         key_template=template,
         metadata=_check_metadata(dict(config.get("object_metadata") or {})),
+        format_options={"heading_field": config.get("markdown_kv_heading_field")},
     )

@@ -19,6 +19,7 @@ from target_objects import keys
 from target_objects.files import write_data_files
 from target_objects.formats import get_format
 from target_objects.manifest import CONTENT_TYPE, DataFile, build_manifest, newest_manifest
+from target_objects.raw_objects import write_raw_objects
 from target_objects.settings import ObjectSettings
 from target_objects.stores import ObjectStore
 
@@ -103,9 +104,13 @@ class ObjectSink(ArrowSink):
         """The rows as data files, then the manifest naming them with ``state``."""
         self._load_newest()
         settings = self.settings
+        if settings.format == "raw":
+            root = settings.stream_root(self.stream_name)
+            files = write_raw_objects(data, root=root, store=self.store, metadata=settings.metadata)
+            return self._commit(files, data.schema, state)
         files = write_data_files(
             data,
-            fmt=get_format(settings.format),
+            fmt=get_format(settings.format).configured(settings.format_options),
             compression=settings.compression,
             max_rows=settings.file_max_rows,
             max_bytes=settings.file_max_bytes,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tap_csv.values import converter_for
+
+from dativo_singer.text_values import converter_for
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,14 @@ class ObjectsTarget(TargetPlugin):
             object_settings(plan_objects_config(job))
         except FatalError as exc:
             problems.append(Problem(job.file, "target", str(exc)))
+        heading = (job.target.get("markdown_kv") or {}).get("heading_field")
+        columns = [spec.name for spec in job.asset.fields]
+        if heading and heading not in columns:
+            problems.append(
+                Problem(
+                    job.file, "target.markdown_kv.heading_field", f"{heading!r} is not a column of the asset"
+                )
+            )
         folder = dead_letter_dir(job)
         for path in (folder, *folder.parents):
             if path.exists():

@@ -5,7 +5,8 @@ prefix, endpoint, region, access_key_id, secret_access_key, session_token, path_
 ``storage: s3``; ``connection.azure.{container, prefix, connection_string | account_name +
 account_key / sas_token, endpoint}`` make ``storage: azure``. ``format`` (else the asset's
 ``target.file_format``, else jsonl), ``compression``, ``key_template``, ``file.{max_rows,
-max_bytes}``, ``batch.{rows,bytes,seconds}`` and ``metadata`` are the target's own keys.
+max_bytes}``, ``batch.{rows,bytes,seconds}``, ``metadata`` and ``markdown_kv.heading_field``
+are the target's own keys.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ def plan_objects_config(job: Job) -> dict[str, Any]:
         "column_docs": policies.docs,
         "dead_letter_dir": str(dead_letter_dir(job)),
     }
+    heading = (target.get("markdown_kv") or {}).get("heading_field")
+    if heading:
+        config["markdown_kv_heading_field"] = heading
     if target.get("key_template"):
         config["key_template"] = target["key_template"]
     for section, pairs in (

@@ -1,4 +1,4 @@
-"""Typed parsing of CSV text cells according to a JSON Schema property."""
+"""Typed parsing of text values (CSV cells, Markdown-KV values) according to a JSON Schema property."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ def _parse_integer(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        as_float = float(text)  # "12.0" is accepted, "12.5" is not
+        try:
+            as_float = float(text)  # "12.0" is accepted, "12.5" is not
+        except ValueError:
+            raise ValueError(f"{text!r} is not an integer") from None
         if not as_float.is_integer():
             raise ValueError(f"{text!r} is not an integer") from None
         return int(as_float)

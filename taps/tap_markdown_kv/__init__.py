@@ -1,0 +1,1 @@
+"""tap-markdown-kv: Markdown-KV documents from local folders or S3 into Singer streams."""
