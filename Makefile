@@ -62,6 +62,7 @@ services-stop:
 bench: install
 	$(PY) benchmarks/run_target_bench.py
 	$(PY) benchmarks/csv_bench.py
+	$(PY) benchmarks/db_bench.py
 
 clean:
 	rm -rf warehouse state .dativo
