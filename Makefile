@@ -59,7 +59,7 @@ services: install
 services-stop:
 	scripts/services.sh stop
 
-bench: install
+bench: install services
 	$(PY) benchmarks/run_target_bench.py
 	$(PY) benchmarks/csv_bench.py
 	$(PY) benchmarks/db_bench.py
