@@ -1,0 +1,48 @@
+"""The ``hubspot`` source: tap-hubspot config from a job (the token from the tenant's secrets)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dativo_runner.errors import Problem
+from dativo_runner.plugins.base import SourcePlugin
+from dativo_runner.plugins.sources.api_common import credential, rest_config
+
+if TYPE_CHECKING:
+    from dativo_runner.job_config import Job
+
+
+class HubSpotSource(SourcePlugin):
+    """HubSpot CRM objects, incremental on their last-modified date through the search API."""
+
+    job_schema = "sources/hubspot"
+    incremental_settings = ("cursor_field", "start_date")
+
+    def check(self, job: Job) -> list[Problem]:
+        """The cursor of contacts, companies and deals is their last-modified property."""
+        from tap_hubspot.objects import MODIFIED_PROPERTY
+
+        expected = MODIFIED_PROPERTY.get(job.asset.object)
+        cursor = job.incremental.cursor_field
+        if expected and cursor and cursor != expected:
+            return [
+                Problem(
+                    job.file,
+                    "source.incremental.cursor_field",
+                    f"{cursor!r}: HubSpot {job.asset.object} are read incrementally on {expected!r}",
+                )
+            ]
+        return []
+
+    def plan_config(self, job: Job) -> dict[str, Any]:
+        """The access token, ``api_url``, rate settings and the properties to read: ``source.properties``,
+        else the asset's columns (HubSpot is asked for nothing the table does not keep)."""
+        config = rest_config(job)
+        config["access_token"] = credential(job, "access token")
+        from tap_hubspot.properties import OBJECT_FIELDS
+
+        properties = job.source.get("properties") or [
+            f.name for f in job.asset.fields if f.name not in OBJECT_FIELDS
+        ]
+        config["properties"] = {job.asset.object: list(properties)}
+        return config

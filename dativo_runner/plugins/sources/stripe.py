@@ -1,0 +1,34 @@
+"""The ``stripe`` source: tap-stripe config from a job (the key from the tenant's secrets)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dativo_runner.errors import Problem
+from dativo_runner.plugins.base import SourcePlugin
+from dativo_runner.plugins.sources.api_common import credential, rest_config
+
+if TYPE_CHECKING:
+    from dativo_runner.job_config import Job
+
+
+class StripeSource(SourcePlugin):
+    """Stripe objects, incremental on ``created`` with updates through the Events API."""
+
+    job_schema = "sources/stripe"
+    incremental_settings = ("cursor_field", "lookback_days", "start_date")
+
+    def check(self, job: Job) -> list[Problem]:
+        """The cursor is ``created`` (the only field Stripe lists filter on)."""
+        cursor = job.incremental.cursor_field
+        if cursor and cursor != "created":
+            return [Problem(job.file, "source.incremental.cursor_field", f"{cursor!r}: Stripe lists filter on 'created' only")]
+        return []
+
+    def plan_config(self, job: Job) -> dict[str, Any]:
+        """The API key, ``api_url``, ``stripe_version``, rate and retry settings."""
+        config = rest_config(job)
+        config["api_key"] = credential(job, "API key")
+        if job.source.get("stripe_version"):
+            config["stripe_version"] = job.source["stripe_version"]
+        return config

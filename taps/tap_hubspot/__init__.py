@@ -1,0 +1,1 @@
+"""tap-hubspot: HubSpot CRM objects, owners, pipelines and associations as Singer streams."""

@@ -1,0 +1,1 @@
+"""tap-stripe: Stripe objects as Singer streams (see docs/SAAS_SOURCES.md)."""

@@ -1,0 +1,68 @@
+"""TapStripe: the singer-sdk Tap class and the `tap-stripe` console script."""
+
+from __future__ import annotations
+
+import sys
+from types import FrameType
+
+from singer_sdk import Stream, Tap
+from singer_sdk import typing as th
+
+from dativo_singer.cli import run_plugin_cli
+from dativo_singer.errors import FatalError
+from dativo_singer.rest import rest_properties
+from dativo_singer.termination import stop_now
+from dativo_singer.config_files import check_config_files
+from tap_stripe.schemas import STREAM_NAMES
+from tap_stripe.streams import StripeStream
+
+DEFAULT_API_URL = "https://api.stripe.com"
+DEFAULT_STRIPE_VERSION = "2024-06-20"
+# Stripe allows 100 read requests per second in live mode and 25 in test mode.
+DEFAULT_REQUESTS_PER_SECOND = 20.0
+
+
+class TapStripe(Tap):
+    """Stripe objects: customers, charges, invoices, subscriptions, products, prices,
+    payment_intents, refunds, balance_transactions and events."""
+
+    name = "tap-stripe"
+    package_name = "dativo-ingest"
+    config_jsonschema = th.PropertiesList(
+        th.Property("api_key", th.StringType, required=True, secret=True,
+                    description="Secret or restricted API key (sk_... / rk_...)"),
+        th.Property("start_date", th.DateTimeType,
+                    description="Objects created from this moment on (default: all)"),
+        th.Property("stripe_version", th.StringType, default=DEFAULT_STRIPE_VERSION,
+                    description="Stripe-Version header: the API version the schemas follow"),
+        th.Property("lookback_days", th.IntegerType, default=0,
+                    description="Read objects created this many days before the bookmark again"),
+        *rest_properties(DEFAULT_API_URL, DEFAULT_REQUESTS_PER_SECOND),
+    ).to_dict()
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: exit 128+signal at once; the last STATE covers what was read."""
+        stop_now(self.logger, signum, "stopping; the last STATE written covers the records before it")
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Every problem in one line (singer-sdk would print a traceback)."""
+        errors = super()._validate_config(raise_errors=False)
+        if not str(self.config.get("api_key") or "").strip():
+            errors.append("api_key: is required")
+        if errors:
+            raise FatalError("; ".join(dict.fromkeys(errors)))
+        return []
+
+    def discover_streams(self) -> list[Stream]:
+        """One stream per Stripe list endpoint."""
+        return [StripeStream(self, name) for name in STREAM_NAMES]
+
+
+def _run() -> None:
+    check_config_files(sys.argv[1:])
+    TapStripe.cli()
+
+
+def main() -> None:
+    """Console script `tap-stripe`."""
+    run_plugin_cli("tap-stripe", _run)
