@@ -135,6 +135,7 @@ class GoogleAuth:
         self.credentials = credentials
         self._request = Request(session or requests.Session())
         self._lock = threading.Lock()
+        self.fresh = False  # the last `headers` call got a new token (a 401 then is not an expiry)
 
     @property
     def token_uri(self) -> str:
@@ -157,7 +158,8 @@ class GoogleAuth:
     def headers(self) -> dict[str, str]:
         """``Authorization: Bearer ...`` with a token valid for a few more minutes at least."""
         with self._lock:
-            if not self.credentials.valid:
+            self.fresh = not self.credentials.valid
+            if self.fresh:
                 self.refresh()
             return {"Authorization": f"Bearer {self.credentials.token}"}
 
