@@ -8,7 +8,9 @@ It follows Google's documented wire protocol closely enough for the taps to be t
   or ``alt=media``), ``files.export`` (native spreadsheets as CSV of the first sheet).
 - Sheets: ``spreadsheets.get``, ``values.get``, ``values:batchGet`` with ``valueRenderOption``
   and ``dateTimeRenderOption``; trailing empty cells and rows are left out, as Google does.
-- Google's error envelopes (401, 403, 404, 429 ``RESOURCE_EXHAUSTED``, 5xx) and fault injection.
+- Google's error envelopes (401, 403, 404, 429 ``RESOURCE_EXHAUSTED``, 5xx); targeted faults
+  (`GoogleEmulator.fail`) and the shared random ones (``faults``, tests/emulators/server.py).
+Serve it with ``tests.emulators.server.serve``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -32,6 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tests.emulators.google_query import QueryError, compile_query
+from tests.emulators.server import Emulator, Request, Response
 
 GOOGLE_AUDIENCE = "https://oauth2.googleapis.com/token"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -133,23 +135,21 @@ class ServiceAccount:
     allowed_scopes: set[str] | None = None  # like a domain-wide delegation allow-list
 
 
-class GoogleEmulator:
-    """The emulator's data and behaviour; `serve` starts it on 127.0.0.1 and a free port."""
+class GoogleEmulator(Emulator):
+    """The emulator's data and behaviour (serve it with `tests.emulators.server.serve`)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.files: dict[str, DriveFile] = {}
         self.accounts: dict[str, ServiceAccount] = {}
         self.oauth_clients: dict[str, tuple[str, str]] = {}  # client_id -> (secret, refresh token)
         self.tokens: dict[str, tuple[str, set[str], float]] = {}  # token -> (principal, scopes, expiry)
-        self.faults: list[Fault] = []
-        self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
+        self.targeted: list[Fault] = []
         self.token_requests: list[dict[str, Any]] = []  # verified JWT claims or refresh grants
         self.token_lifetime = 3600
         self.page_size_cap = 1000
         self.clock_skew = 0.0
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self.url = ""
+        self._data_lock = threading.Lock()
 
     # -- setup -------------------------------------------------------------------------------
     def service_account_key(self, email: str = "loader@acme-data.iam.gserviceaccount.com",
@@ -196,72 +196,43 @@ class GoogleEmulator:
     def fail(self, pattern: str, status: int, times: int = 1, *, retry_after: str | None = None,
              reason: str | None = None) -> None:
         """Answer the next ``times`` requests whose path matches ``pattern`` with ``status``."""
-        self.faults.append(Fault(pattern, status, times, retry_after, reason))
+        self.targeted.append(Fault(pattern, status, times, retry_after, reason))
 
     def count(self, pattern: str) -> int:
         """Requests so far whose path (with query) matches ``pattern``."""
-        return sum(1 for _, path, _ in self.requests if re.search(pattern, path))
+        return sum(1 for r in list(self.requests) if re.search(pattern, _full_path(r)))
 
-    # -- server ------------------------------------------------------------------------------
-    def serve(self) -> GoogleEmulator:
-        emulator = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                emulator._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                emulator._handle(self, "POST")
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-        parsed = urllib.parse.urlsplit(handler.path)
-        query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
-        with self._lock:
-            self.requests.append((method, handler.path, query))
-        status, headers, payload = 200, {"Content-Type": "application/json; charset=UTF-8"}, b""
+    # -- requests ----------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        """Route one request; Google's error envelopes for what fails."""
+        query: dict[str, list[str]] = {}
+        for name, value in request.query:
+            query.setdefault(name, []).append(value)
         try:
-            self._inject(handler.path)
-            result = self._route(method, urllib.parse.unquote(parsed.path), query, body, handler)
-            if isinstance(result, bytes):
-                headers["Content-Type"] = "text/csv"
-                payload = result
-            else:
-                payload = json.dumps(result).encode()
+            self._inject(_full_path(request))
+            result = self._route(request, urllib.parse.unquote(request.path), query)
         except GoogleError as exc:
-            status, payload = exc.status, json.dumps(exc.body).encode()
-            headers.update(exc.headers)
-        handler.send_response(status)
-        for name, value in {**headers, "Content-Length": str(len(payload))}.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(payload)
+            return Response(exc.status, exc.body, exc.headers)
+        if isinstance(result, bytes):
+            return Response(200, result, {"Content-Type": "text/csv"})
+        return Response(200, result)
+
+    def fault_response(self, kind: str, request: Request) -> Response:
+        """A random fault of the shared server (``faults``): Google's 429 or 500 envelope."""
+        error = self._fault_error(Fault(request.path, 429 if kind == "429" else 500))
+        return Response(error.status, error.body, error.headers)
 
     def _inject(self, path: str) -> None:
-        with self._lock:
-            for fault in self.faults:
+        with self._data_lock:
+            for fault in self.targeted:
                 if fault.times > 0 and re.search(fault.pattern, path):
                     fault.times -= 1
                     break
             else:
                 return
+        raise self._fault_error(fault)
+
+    def _fault_error(self, fault: Fault) -> GoogleError:
         if fault.status == 429:
             error = api_error(429, "Quota exceeded for quota metric 'Read requests' and limit "
                               "'Read requests per minute per user'.", fault.reason or "rateLimitExceeded")
@@ -274,25 +245,25 @@ class GoogleEmulator:
             error = api_error(fault.status, "Injected failure.", fault.reason)
         if fault.retry_after:
             error.headers["Retry-After"] = fault.retry_after
-        raise error
+        return error
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes,
-               handler: BaseHTTPRequestHandler) -> Any:
-        if method == "POST" and path == "/token":
-            return self._token(urllib.parse.parse_qs(body.decode()))
-        if method != "GET":
+    def _route(self, request: Request, path: str, query: dict[str, list[str]]) -> Any:
+        if request.method == "POST" and path == "/token":
+            body = request.body if isinstance(request.body, str) else ""
+            return self._token(urllib.parse.parse_qs(body))
+        if request.method != "GET":
             raise api_error(405, "Method not allowed.")
         one = {k: v[-1] for k, v in query.items()}
         if path == "/drive/v3/files":
-            return self._files_list(self._caller(handler, DRIVE_META_SCOPES), one)
+            return self._files_list(self._caller(request, DRIVE_META_SCOPES), one)
         match = re.fullmatch(r"/drive/v3/files/([^/]+)(/export)?", path)
         if match:
             media = one.get("alt") == "media" or bool(match.group(2))
-            caller = self._caller(handler, DRIVE_SCOPES if media else DRIVE_META_SCOPES)
+            caller = self._caller(request, DRIVE_SCOPES if media else DRIVE_META_SCOPES)
             return self._file(caller, match.group(1), one, export=bool(match.group(2)))
         match = re.fullmatch(r"/v4/spreadsheets/([^/]+?)(?:/values/(.+)|/values:batchGet)?", path)
         if match:
-            caller = self._caller(handler, SHEETS_SCOPES)
+            caller = self._caller(request, SHEETS_SCOPES)
             sheet = self._spreadsheet(caller, match.group(1))
             if path.endswith("/values:batchGet"):
                 ranges = query.get("ranges") or []
@@ -313,7 +284,7 @@ class GoogleEmulator:
         else:
             raise GoogleError(400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type: " + grant})
         token = "ya29." + secrets.token_urlsafe(32)
-        with self._lock:
+        with self._data_lock:
             self.tokens[token] = (principal, scopes, time.time() + self.token_lifetime)
         return {"access_token": token, "expires_in": self.token_lifetime, "token_type": "Bearer"}
 
@@ -351,7 +322,7 @@ class GoogleEmulator:
         if account.allowed_scopes is not None and not scopes <= account.allowed_scopes:
             raise refuse("Client is unauthorized to retrieve access tokens using this method, or client "
                          "not authorized for any of the scopes requested.", "unauthorized_client", 401)
-        with self._lock:
+        with self._data_lock:
             self.token_requests.append(claims)
         return account.email, scopes
 
@@ -363,12 +334,12 @@ class GoogleEmulator:
         if client[1] != one.get("refresh_token"):
             raise GoogleError(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
         scopes = set(one.get("scope", "").split()) or set(KNOWN_SCOPES)
-        with self._lock:
+        with self._data_lock:
             self.token_requests.append({"client_id": one["client_id"], "scope": " ".join(sorted(scopes))})
         return "user:" + one["client_id"], scopes
 
-    def _caller(self, handler: BaseHTTPRequestHandler, needed: set[str]) -> str:
-        auth = handler.headers.get("Authorization") or ""
+    def _caller(self, request: Request, needed: set[str]) -> str:
+        auth = request.headers.get("authorization") or ""
         entry = self.tokens.get(auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
         if entry is None or entry[2] < time.time():
             raise GoogleError(401, {"error": {
@@ -473,6 +444,11 @@ class GoogleEmulator:
         if rendered:
             result["values"] = rendered
         return result
+
+
+def _full_path(request: Request) -> str:
+    """The request's path with its query string, as faults and counts match it."""
+    return request.path + ("?" + urllib.parse.urlencode(request.query) if request.query else "")
 
 
 def _formatted(cell: Any) -> str:
