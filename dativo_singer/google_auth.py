@@ -110,7 +110,7 @@ def load_credentials(config: Mapping[str, Any], scopes: Sequence[str]) -> Creden
                 f"credentials_json: private_key of {info['client_email']} cannot be loaded "
                 f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
             ) from None
-    return user_credentials.Credentials(  # type: ignore[no-untyped-call]
+    return user_credentials.Credentials(
         token=None,
         refresh_token=config["refresh_token"],
         client_id=config["client_id"],
@@ -140,7 +140,8 @@ class GoogleAuth:
     @property
     def token_uri(self) -> str:
         """Where tokens come from (the key's own ``token_uri``)."""
-        return str(getattr(self.credentials, "_token_uri", None) or getattr(self.credentials, "token_uri", ""))
+        credentials = self.credentials
+        return str(getattr(credentials, "_token_uri", None) or getattr(credentials, "token_uri", ""))
 
     def refresh(self) -> None:
         """Get a new access token now; a refusal is fatal, an unreachable endpoint retriable."""

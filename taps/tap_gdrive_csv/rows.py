@@ -17,7 +17,9 @@ from dativo_singer.errors import DataValueError, DativoSingerError
 
 
 @contextmanager
-def opened(spec: FileSpec, path: Path, display: str, columns: list[str], required: list[str]) -> Iterator[CSVFile]:
+def opened(
+    spec: FileSpec, path: Path, display: str, columns: list[str], required: list[str]
+) -> Iterator[CSVFile]:
     """The file opened by tap-csv's reader with its header checked against the schema; errors
     name ``display`` (the Drive file), not the temporary copy."""
     try:
@@ -45,10 +47,10 @@ def typed_rows(
     a cell that does not parse stops the run naming file, line and column, or with
     ``pass_invalid`` goes on as its text for the target to dead-letter."""
     columns: list[tuple[str | None, Any, bool]] = []
-    for name in file.header:
-        matched = match_name(name, list(properties))
+    for header_name in file.header:
+        matched = match_name(header_name, list(properties))
         if matched is None:
-            logger.warning("Column %r of %s is not in the schema; ignored", name, display)
+            logger.warning("Column %r of %s is not in the schema; ignored", header_name, display)
             columns.append((None, None, True))
         else:
             prop = properties[matched]

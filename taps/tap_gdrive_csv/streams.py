@@ -112,8 +112,9 @@ class DriveCSVStream(GoogleAPIStream):
     @staticmethod
     def _forget_older(files: dict[str, Any], folder: str, bookmark: str) -> None:
         """Files modified before the folder's bookmark are not listed again: drop their entries."""
-        for file_id in [k for k, v in files.items() if v.get("folder") == folder and v["modifiedTime"] < bookmark]:
-            del files[file_id]
+        for file_id, entry in list(files.items()):
+            if entry.get("folder") == folder and entry["modifiedTime"] < bookmark:
+                del files[file_id]
 
     def _read(self, spec: FolderSpec, item: DriveFile, entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
         skip = entry["rows"]

@@ -37,7 +37,7 @@ def cell_converter(prop: dict[str, Any]) -> CellConverter:
                 return cell
             if "string" in types and not prop.get("format"):
                 return "TRUE" if cell else "FALSE"
-            raise ValueError(f"{cell!r} is a boolean, not {'/'.join(sorted(types - {'null'}))}")
+            raise ValueError(f"{cell!r} is a boolean, not {'/'.join(t for t in types if t != 'null')}")
         if isinstance(cell, int | float):
             if "integer" in types:
                 if isinstance(cell, float) and not cell.is_integer():
@@ -48,7 +48,7 @@ def cell_converter(prop: dict[str, Any]) -> CellConverter:
             if "boolean" in types:
                 raise ValueError(f"{cell!r} is a number, not a boolean")
             if "string" in types and prop.get("format") in ("date", "date-time", "time"):
-                raise ValueError(f"{cell!r} is a number, not a {prop['format']} (is the column formatted as a date?)")
+                raise ValueError(f"{cell!r} is a number, not a {prop['format']} (is it a date cell?)")
             return _number_text(cell)
         raise ValueError(f"unexpected cell value {cell!r}")
 

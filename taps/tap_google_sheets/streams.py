@@ -101,7 +101,8 @@ class SheetsStream(GoogleAPIStream):
         if len(ranges) == 1:
             url = f"{base}/values/{urllib.parse.quote(ranges[0].range, safe='')}"
             return [dict(self.get(url, VALUE_PARAMS).json())]
-        body = self.get(f"{base}/values:batchGet", {**VALUE_PARAMS, "ranges": [r.range for r in ranges]}).json()
+        params = {**VALUE_PARAMS, "ranges": [r.range for r in ranges]}
+        body = self.get(f"{base}/values:batchGet", params).json()
         return list(body.get("valueRanges") or [])
 
     def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
@@ -120,8 +121,8 @@ class SheetsStream(GoogleAPIStream):
                     self.logger.info("Skipping unchanged %s (modified %s)", sheet.key, modified)
                     continue
                 same = entry.get("modifiedTime") == modified
-                state[sheet.key] = {"modifiedTime": modified, "rows": int(entry.get("rows") or 0) if same else 0,
-                                    "done": False}
+                rows = int(entry.get("rows") or 0) if same else 0
+                state[sheet.key] = {"modifiedTime": modified, "rows": rows, "done": False}
                 todo.append(sheet)
             if not todo:
                 continue
@@ -140,7 +141,7 @@ class SheetsStream(GoogleAPIStream):
         properties = {k: v for k, v in self.schema["properties"].items() if k not in METADATA_PROPERTIES}
         required = set(self.schema.get("required") or ())
         columns: list[tuple[str | None, Any, bool]] = []
-        for position, cell in enumerate(header, 1):
+        for cell in header:
             name = cell_text(cell) if cell not in (None, "") else ""
             matched = match_name(name, list(properties)) if name else None
             if matched is None:

@@ -4,16 +4,14 @@ service-account token flow, refusals as one line with exit 2, retries of 429 and
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from dativo_singer.errors import FatalError
 from dativo_singer.google_auth import DRIVE_READONLY, GoogleAuth, load_credentials
-from tests.emulators.google import GoogleEmulator, SheetDate
+from tests.emulators.google import GoogleEmulator
 from tests.emulators.server import serve
 from tests.helpers.google import FOLDER, GoogleData, day, deals_csv, drive_config, populate, sheets_config
 from tests.helpers.saas import run_tap

@@ -35,11 +35,14 @@ def google_credentials(job: Job) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
-        raise ConfigError([Problem(job.file, "source.secret", f"{where} is not JSON (a Google key file)")]) from None
+        raise ConfigError(
+            [Problem(job.file, "source.secret", f"{where} is not JSON (a Google key file)")]
+        ) from None
     if not isinstance(value, dict):
         raise ConfigError([Problem(job.file, "source.secret", f"{where} is not a JSON object")])
     _remember_key_parts(job, value)
-    if value.get("type") == "authorized_user" or (not value.get("private_key") and value.get("refresh_token")):
+    user = value.get("type") == "authorized_user"
+    if user or (not value.get("private_key") and value.get("refresh_token")):
         missing = [name for name in _USER_FIELDS if not value.get(name)]
         if missing:
             raise ConfigError([Problem(job.file, "source.secret", f"{where} lacks {', '.join(missing)}")])
