@@ -26,6 +26,8 @@ def check_config_files(argv: list[str]) -> None:
         except (OSError, UnicodeDecodeError) as exc:
             raise FatalError(f"{path}: cannot read the config file ({exc})") from None
         except json.JSONDecodeError as exc:
-            raise FatalError(f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}") from None
+            raise FatalError(
+                f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
+            ) from None
         if not isinstance(value, dict):
             raise FatalError(f"{path}: expected a JSON object, got {type(value).__name__}")

@@ -61,7 +61,8 @@ class DativoRESTStream(RESTStream[Any]):
     @property
     def timeout(self) -> int:
         """``request_timeout_seconds`` (singer-sdk passes it to requests as is)."""
-        return self.config.get("request_timeout_seconds", DEFAULT_TIMEOUT_SECONDS)  # type: ignore[no-any-return]
+        # singer-sdk reads JSON numbers as Decimal, which sockets refuse
+        return float(self.config.get("request_timeout_seconds", DEFAULT_TIMEOUT_SECONDS))  # type: ignore[return-value]
 
     @property
     def secret(self) -> str:
@@ -164,7 +165,7 @@ class DativoRESTStream(RESTStream[Any]):
         """The wait the server asked for: ``Retry-After`` by default; vendors add their headers."""
         return retry_after_seconds(response)
 
-    def backoff_wait_generator(self) -> Generator[float, Any, None]:  # type: ignore[override]
+    def backoff_wait_generator(self) -> Generator[float, Any, None]:
         """The server's requested wait, else exponential backoff with jitter up to
         ``max_backoff_seconds``."""
         base = float(self.config.get("backoff_base_seconds", DEFAULT_BACKOFF_BASE_SECONDS))

@@ -46,7 +46,9 @@ def convert(value: Any, kind: str) -> Any:
     try:
         if kind == "number":
             number = float(text)
-            return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+            return (
+                int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+            )
         if kind == "bool":
             lowered = text.lower()
             if lowered in ("true", "false"):
@@ -56,8 +58,8 @@ def convert(value: Any, kind: str) -> Any:
             moment = _epoch_ms(text) or datetime.fromisoformat(text.replace("Z", "+00:00"))
             return moment.isoformat()
         if kind == "date":
-            moment = _epoch_ms(text)
-            return moment.date().isoformat() if moment else text[:10]
+            day = _epoch_ms(text)
+            return day.date().isoformat() if day else text[:10]
     except ValueError:
         return text
     return text
@@ -65,7 +67,9 @@ def convert(value: Any, kind: str) -> Any:
 
 def to_ms(value: str | datetime) -> int:
     """A timestamp as epoch milliseconds (search filter values)."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    moment = (
+        value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1000)

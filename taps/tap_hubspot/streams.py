@@ -26,9 +26,18 @@ class OwnersStream(HubSpotStream):
     schema = {
         "type": "object",
         "properties": {
-            "id": {"type": "string"}, "email": STRING, "firstName": STRING, "lastName": STRING,
-            "userId": INTEGER, "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP, "archived": BOOLEAN,
-            "teams": {"type": ["array", "null"], "items": {"type": "object", "properties": {}, "additionalProperties": True}},
+            "id": {"type": "string"},
+            "email": STRING,
+            "firstName": STRING,
+            "lastName": STRING,
+            "userId": INTEGER,
+            "createdAt": TIMESTAMP,
+            "updatedAt": TIMESTAMP,
+            "archived": BOOLEAN,
+            "teams": {
+                "type": ["array", "null"],
+                "items": {"type": "object", "properties": {}, "additionalProperties": True},
+            },
         },
         "required": ["id"],
     }
@@ -49,9 +58,17 @@ class PipelinesStream(HubSpotStream):
     schema = {
         "type": "object",
         "properties": {
-            "object_type": {"type": "string"}, "id": {"type": "string"}, "label": STRING,
-            "displayOrder": INTEGER, "archived": BOOLEAN, "createdAt": TIMESTAMP, "updatedAt": TIMESTAMP,
-            "stages": {"type": ["array", "null"], "items": {"type": "object", "properties": {}, "additionalProperties": True}},
+            "object_type": {"type": "string"},
+            "id": {"type": "string"},
+            "label": STRING,
+            "displayOrder": INTEGER,
+            "archived": BOOLEAN,
+            "createdAt": TIMESTAMP,
+            "updatedAt": TIMESTAMP,
+            "stages": {
+                "type": ["array", "null"],
+                "items": {"type": "object", "properties": {}, "additionalProperties": True},
+            },
         },
         "required": ["object_type", "id"],
     }
@@ -73,9 +90,12 @@ class AssociationsStream(HubSpotStream):
     schema = {
         "type": "object",
         "properties": {
-            "from_object_type": {"type": "string"}, "from_id": {"type": "string"},
-            "to_object_type": {"type": "string"}, "to_id": {"type": "string"},
-            "association_type_id": {"type": "integer"}, "association_category": STRING,
+            "from_object_type": {"type": "string"},
+            "from_id": {"type": "string"},
+            "to_object_type": {"type": "string"},
+            "to_id": {"type": "string"},
+            "association_type_id": {"type": "integer"},
+            "association_category": STRING,
             "association_label": STRING,
         },
         "required": ["from_object_type", "from_id", "to_object_type", "to_id", "association_type_id"],

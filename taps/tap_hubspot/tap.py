@@ -29,12 +29,23 @@ class TapHubSpot(Tap):
     name = "tap-hubspot"
     package_name = "dativo-ingest"
     config_jsonschema = th.PropertiesList(
-        th.Property("access_token", th.StringType, required=True, secret=True,
-                    description="Private app access token (pat-...)"),
-        th.Property("start_date", th.DateTimeType,
-                    description="Records modified from this moment on (default: all, via the list endpoints)"),
-        th.Property("properties", th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
-                    description="Object type -> the properties to read (default: all of them)"),
+        th.Property(
+            "access_token",
+            th.StringType,
+            required=True,
+            secret=True,
+            description="Private app access token (pat-...)",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description="Records modified from this moment on (default: all, via the list endpoints)",
+        ),
+        th.Property(
+            "properties",
+            th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
+            description="Object type -> the properties to read (default: all of them)",
+        ),
         *rest_properties(DEFAULT_API_URL, DEFAULT_REQUESTS_PER_SECOND),
     ).to_dict()
 
@@ -70,7 +81,9 @@ class TapHubSpot(Tap):
     def discover_streams(self) -> list[Stream]:
         """Object streams typed by the properties API, then owners, pipelines, associations."""
         owners = OwnersStream(tap=self)
-        streams: list[Stream] = [CrmObjectStream(self, kind, self._property_types(kind, owners)) for kind in OBJECT_TYPES]
+        streams: list[Stream] = [
+            CrmObjectStream(self, kind, self._property_types(kind, owners)) for kind in OBJECT_TYPES
+        ]
         streams += [owners, PipelinesStream(tap=self), AssociationsStream(tap=self)]
         return streams
 

@@ -140,8 +140,12 @@ class StripeStream(DativoRESTStream):
         events_after = state.get(EVENTS_KEY)
         resumed = state.get(PASS_KEY)
         if resumed:
-            self.logger.info("%s: resuming the pass at created <= %s", self.name, to_timestamp(resumed.get("upper")))
-        self._pass = dict(resumed) if resumed else {"lower": self._lower_bound(context), "upper": None, "max": None}
+            self.logger.info(
+                "%s: resuming the pass at created <= %s", self.name, to_timestamp(resumed.get("upper"))
+            )
+        self._pass = (
+            dict(resumed) if resumed else {"lower": self._lower_bound(context), "upper": None, "max": None}
+        )
         state[PASS_KEY] = self._pass
         yield from self.request_records(context)
         if events_after is not None and self.name in EVENT_TYPES:
@@ -173,7 +177,9 @@ class StripeStream(DativoRESTStream):
             seen.add(snapshot["id"])
             count += 1
             yield snapshot
-        self.logger.info("%s: %d objects changed since %s (Events API)", self.name, count, to_timestamp(since))
+        self.logger.info(
+            "%s: %d objects changed since %s (Events API)", self.name, count, to_timestamp(since)
+        )
 
 
 class EventsReader:

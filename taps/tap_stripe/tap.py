@@ -9,10 +9,10 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
 from dativo_singer.cli import run_plugin_cli
+from dativo_singer.config_files import check_config_files
 from dativo_singer.errors import FatalError
 from dativo_singer.rest import rest_properties
 from dativo_singer.termination import stop_now
-from dativo_singer.config_files import check_config_files
 from tap_stripe.schemas import STREAM_NAMES
 from tap_stripe.streams import StripeStream
 
@@ -29,14 +29,28 @@ class TapStripe(Tap):
     name = "tap-stripe"
     package_name = "dativo-ingest"
     config_jsonschema = th.PropertiesList(
-        th.Property("api_key", th.StringType, required=True, secret=True,
-                    description="Secret or restricted API key (sk_... / rk_...)"),
-        th.Property("start_date", th.DateTimeType,
-                    description="Objects created from this moment on (default: all)"),
-        th.Property("stripe_version", th.StringType, default=DEFAULT_STRIPE_VERSION,
-                    description="Stripe-Version header: the API version the schemas follow"),
-        th.Property("lookback_days", th.IntegerType, default=0,
-                    description="Read objects created this many days before the bookmark again"),
+        th.Property(
+            "api_key",
+            th.StringType,
+            required=True,
+            secret=True,
+            description="Secret or restricted API key (sk_... / rk_...)",
+        ),
+        th.Property(
+            "start_date", th.DateTimeType, description="Objects created from this moment on (default: all)"
+        ),
+        th.Property(
+            "stripe_version",
+            th.StringType,
+            default=DEFAULT_STRIPE_VERSION,
+            description="Stripe-Version header: the API version the schemas follow",
+        ),
+        th.Property(
+            "lookback_days",
+            th.IntegerType,
+            default=0,
+            description="Read objects created this many days before the bookmark again",
+        ),
         *rest_properties(DEFAULT_API_URL, DEFAULT_REQUESTS_PER_SECOND),
     ).to_dict()
 

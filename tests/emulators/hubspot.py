@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import random
 import time
 import uuid
@@ -28,40 +30,70 @@ BASE_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 
 PROPERTIES: dict[str, list[tuple[str, str, str]]] = {  # name, type, fieldType
     "contacts": [
-        ("email", "string", "text"), ("firstname", "string", "text"), ("lastname", "string", "text"),
-        ("phone", "string", "phonenumber"), ("lifecyclestage", "enumeration", "radio"),
-        ("hs_email_optout", "bool", "booleancheckbox"), ("annualrevenue", "number", "number"),
-        ("date_of_birth", "date", "date"), ("createdate", "datetime", "date"),
-        ("lastmodifieddate", "datetime", "date"), ("hs_object_id", "number", "number"),
+        ("email", "string", "text"),
+        ("firstname", "string", "text"),
+        ("lastname", "string", "text"),
+        ("phone", "string", "phonenumber"),
+        ("lifecyclestage", "enumeration", "radio"),
+        ("hs_email_optout", "bool", "booleancheckbox"),
+        ("annualrevenue", "number", "number"),
+        ("date_of_birth", "date", "date"),
+        ("createdate", "datetime", "date"),
+        ("lastmodifieddate", "datetime", "date"),
+        ("hs_object_id", "number", "number"),
     ],
     "companies": [
-        ("name", "string", "text"), ("domain", "string", "text"), ("industry", "enumeration", "select"),
-        ("numberofemployees", "number", "number"), ("annualrevenue", "number", "number"),
-        ("createdate", "datetime", "date"), ("hs_lastmodifieddate", "datetime", "date"),
+        ("name", "string", "text"),
+        ("domain", "string", "text"),
+        ("industry", "enumeration", "select"),
+        ("numberofemployees", "number", "number"),
+        ("annualrevenue", "number", "number"),
+        ("createdate", "datetime", "date"),
+        ("hs_lastmodifieddate", "datetime", "date"),
         ("hs_object_id", "number", "number"),
     ],
     "deals": [
-        ("dealname", "string", "text"), ("amount", "number", "number"), ("dealstage", "enumeration", "radio"),
-        ("pipeline", "enumeration", "select"), ("closedate", "datetime", "date"),
-        ("createdate", "datetime", "date"), ("hs_lastmodifieddate", "datetime", "date"),
+        ("dealname", "string", "text"),
+        ("amount", "number", "number"),
+        ("dealstage", "enumeration", "radio"),
+        ("pipeline", "enumeration", "select"),
+        ("closedate", "datetime", "date"),
+        ("createdate", "datetime", "date"),
+        ("hs_lastmodifieddate", "datetime", "date"),
         ("hs_object_id", "number", "number"),
     ],
 }
-MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate", "deals": "hs_lastmodifieddate"}
+MODIFIED = {
+    "contacts": "lastmodifieddate",
+    "companies": "hs_lastmodifieddate",
+    "deals": "hs_lastmodifieddate",
+}
 DEFAULT_PROPERTIES = {
     "contacts": ["createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"],
     "companies": ["createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"],
-    "deals": ["amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate",
-              "hs_object_id", "pipeline"],
+    "deals": [
+        "amount",
+        "closedate",
+        "createdate",
+        "dealname",
+        "dealstage",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "pipeline",
+    ],
 }
 ASSOCIATION_TYPES = {("contacts", "companies"): 1, ("contacts", "deals"): 4, ("deals", "companies"): 5}
 
 
 def iso(ms: int) -> str:
     """Epoch milliseconds as HubSpot writes datetimes (``2024-01-01T00:00:00.000Z``)."""
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return (
+        datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{ms % 1000:03d}Z"
+    )
 
 
+@functools.lru_cache(maxsize=65_536)
 def parse_ms(value: str) -> int:
     """A filter value: epoch milliseconds or an ISO datetime."""
     if value.isdigit():
@@ -85,6 +117,8 @@ class HubSpotEmulator(Emulator):
         self.max_per_interval = 190
         self.daily_remaining = 500_000
         self.retry_after: int | None = None  # a Retry-After on 429s, when set
+        self.version = 0  # bumped by every change: cached search results are dropped
+        self._search_cache: dict[Any, list[dict[str, Any]]] = {}
         rng = random.Random(seed)
         counts = counts or {"contacts": 30, "companies": 10, "deals": 15}
         self.records: dict[str, list[dict[str, Any]]] = {}
@@ -100,32 +134,62 @@ class HubSpotEmulator(Emulator):
                         links[record["id"]] = sorted(set(rng.sample(targets, min(len(targets), 2))), key=int)
             self.associations[(source, target)] = links
         self.owners = [
-            {"id": str(100 + i), "email": f"owner{i}@example.com", "firstName": f"Owner{i}", "lastName": "Smith",
-             "userId": 9000 + i, "createdAt": iso(BASE_MS), "updatedAt": iso(BASE_MS + i), "archived": False,
-             "teams": [{"id": "1", "name": "Sales", "primary": True}]}
+            {
+                "id": str(100 + i),
+                "email": f"owner{i}@example.com",
+                "firstName": f"Owner{i}",
+                "lastName": "Smith",
+                "userId": 9000 + i,
+                "createdAt": iso(BASE_MS),
+                "updatedAt": iso(BASE_MS + i),
+                "archived": False,
+                "teams": [{"id": "1", "name": "Sales", "primary": True}],
+            }
             for i in range(7)
         ]
 
     def _make(self, kind: str, index: int, rng: random.Random) -> dict[str, Any]:
         object_id = str(1000 + index * 3)
         created = BASE_MS + index * 1000
-        values: dict[str, str | None] = {"createdate": iso(created), MODIFIED[kind]: iso(created + 500),
-                                         "hs_object_id": object_id}
+        values: dict[str, str | None] = {
+            "createdate": iso(created),
+            MODIFIED[kind]: iso(created + 500),
+            "hs_object_id": object_id,
+        }
         if kind == "contacts":
-            values.update(email=f"contact{index}@example.com", firstname=f"First{index}", lastname="Doe",
-                          phone=None if index % 5 == 0 else f"+1555{index:07d}",
-                          lifecyclestage=rng.choice(["lead", "customer", "subscriber"]),
-                          hs_email_optout=rng.choice(["true", "false"]), annualrevenue=str(rng.randrange(0, 10**6)),
-                          date_of_birth="1990-05-17")
+            values.update(
+                email=f"contact{index}@example.com",
+                firstname=f"First{index}",
+                lastname="Doe",
+                phone=None if index % 5 == 0 else f"+1555{index:07d}",
+                lifecyclestage=rng.choice(["lead", "customer", "subscriber"]),
+                hs_email_optout=rng.choice(["true", "false"]),
+                annualrevenue=str(rng.randrange(0, 10**6)),
+                date_of_birth="1990-05-17",
+            )
         elif kind == "companies":
-            values.update(name=f"Company {index}", domain=f"company{index}.example", industry="COMPUTER_SOFTWARE",
-                          numberofemployees=str(rng.randrange(1, 5000)), annualrevenue=f"{rng.randrange(10**7)}.50")
+            values.update(
+                name=f"Company {index}",
+                domain=f"company{index}.example",
+                industry="COMPUTER_SOFTWARE",
+                numberofemployees=str(rng.randrange(1, 5000)),
+                annualrevenue=f"{rng.randrange(10**7)}.50",
+            )
         else:
-            values.update(dealname=f"Deal {index}", amount=f"{rng.randrange(100, 10**6)}.25",
-                          dealstage=rng.choice(["appointmentscheduled", "closedwon"]), pipeline="default",
-                          closedate=iso(created + 86_400_000))
-        return {"id": object_id, "properties": values, "createdAt": iso(created),
-                "updatedAt": iso(created + 500), "archived": False}
+            values.update(
+                dealname=f"Deal {index}",
+                amount=f"{rng.randrange(100, 10**6)}.25",
+                dealstage=rng.choice(["appointmentscheduled", "closedwon"]),
+                pipeline="default",
+                closedate=iso(created + 86_400_000),
+            )
+        return {
+            "id": object_id,
+            "properties": values,
+            "createdAt": iso(created),
+            "updatedAt": iso(created + 500),
+            "archived": False,
+        }
 
     # -- helpers for tests --------------------------------------------------------------------------
 
@@ -136,14 +200,19 @@ class HubSpotEmulator(Emulator):
             stamp = iso(at_ms or int(time.time() * 1000))
             record["properties"].update(changes, **{MODIFIED[kind]: stamp})
             record["updatedAt"] = stamp
+            self.version += 1
 
     def touch(self, kind: str, count: int, start_ms: int | None = None) -> list[str]:
         """Modify the first ``count`` records, one millisecond apart from ``start_ms`` (now)."""
         start = start_ms or int(time.time() * 1000)
         ids = []
-        for offset, record in enumerate(self.records[kind][:count]):
-            self.update(kind, record["id"], {}, at_ms=start + offset)
-            ids.append(record["id"])
+        with self.lock:
+            for offset, record in enumerate(self.records[kind][:count]):
+                stamp = iso(start + offset)
+                record["properties"][MODIFIED[kind]] = stamp
+                record["updatedAt"] = stamp
+                ids.append(record["id"])
+            self.version += 1
         return ids
 
     # -- the API --------------------------------------------------------------------------------------
@@ -161,11 +230,21 @@ class HubSpotEmulator(Emulator):
     def fault_response(self, kind: str, request: Request) -> Response:
         if kind == "429":
             if self.daily_remaining <= 0:
-                response = _error(429, "You have reached your daily limit.", "RATE_LIMITS",
-                                  errorType="RATE_LIMIT", policyName="DAILY")
+                response = _error(
+                    429,
+                    "You have reached your daily limit.",
+                    "RATE_LIMITS",
+                    errorType="RATE_LIMIT",
+                    policyName="DAILY",
+                )
             else:
-                response = _error(429, "You have reached your ten_secondly_rolling limit.", "RATE_LIMITS",
-                                  errorType="RATE_LIMIT", policyName="TEN_SECONDLY_ROLLING")
+                response = _error(
+                    429,
+                    "You have reached your ten_secondly_rolling limit.",
+                    "RATE_LIMITS",
+                    errorType="RATE_LIMIT",
+                    policyName="TEN_SECONDLY_ROLLING",
+                )
             response.headers.update(self._rate_headers(), **{"X-HubSpot-RateLimit-Remaining": "0"})
             if self.retry_after is not None:
                 response.headers["Retry-After"] = str(self.retry_after)
@@ -175,10 +254,13 @@ class HubSpotEmulator(Emulator):
     def handle(self, request: Request) -> Response:
         header = request.headers.get("authorization", "")
         if not header.startswith("Bearer ") or header[7:] != self.token:
-            return _error(401, "Authentication credentials not found. This API supports OAuth 2.0 "
-                          "authentication and you can find more details at "
-                          "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
-                          "INVALID_AUTHENTICATION")
+            return _error(
+                401,
+                "Authentication credentials not found. This API supports OAuth 2.0 "
+                "authentication and you can find more details at "
+                "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+                "INVALID_AUTHENTICATION",
+            )
         if self.daily_remaining <= 0:
             return self.fault_response("429", request)
         response = self._route(request)
@@ -196,10 +278,24 @@ class HubSpotEmulator(Emulator):
             if len(parts) == 4 and request.method == "GET":
                 return self._list(kind, request)
         if parts[:3] == ["crm", "v3", "properties"] and len(parts) == 4 and parts[3] in PROPERTIES:
-            return Response(200, {"results": [
-                {"name": n, "label": n.title(), "type": t, "fieldType": f, "groupName": "info",
-                 "hidden": False, "calculated": False, "hasUniqueValue": n == "hs_object_id"}
-                for n, t, f in PROPERTIES[parts[3]]]})
+            return Response(
+                200,
+                {
+                    "results": [
+                        {
+                            "name": n,
+                            "label": n.title(),
+                            "type": t,
+                            "fieldType": f,
+                            "groupName": "info",
+                            "hidden": False,
+                            "calculated": False,
+                            "hasUniqueValue": n == "hs_object_id",
+                        }
+                        for n, t, f in PROPERTIES[parts[3]]
+                    ]
+                },
+            )
         if parts[:3] == ["crm", "v3", "owners"]:
             return self._page(self.owners, request, "/crm/v3/owners")
         if parts[:3] == ["crm", "v3", "pipelines"] and len(parts) == 4:
@@ -267,8 +363,36 @@ class HubSpotEmulator(Emulator):
         if op == "BETWEEN":
             return value(condition["value"]) <= actual <= value(condition["highValue"])
         target = value(condition.get("value"))
-        return {"EQ": actual == target, "NEQ": actual != target, "GT": actual > target,
-                "GTE": actual >= target, "LT": actual < target, "LTE": actual <= target}[op]
+        return {
+            "EQ": actual == target,
+            "NEQ": actual != target,
+            "GT": actual > target,
+            "GTE": actual >= target,
+            "LT": actual < target,
+            "LTE": actual <= target,
+        }[op]
+
+    def _query(
+        self, kind: str, groups: list[dict[str, Any]], sorts: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        items = [
+            r
+            for r in self.records[kind]
+            if not groups or any(all(self._matches(r, f) for f in g.get("filters") or []) for g in groups)
+        ]
+        if sorts:
+            name = sorts[0].get("propertyName")
+            descending = sorts[0].get("direction") == "DESCENDING"
+            as_time = name in {*MODIFIED.values(), "createdate", "closedate"}
+
+            def sort_key(r: dict[str, Any]) -> tuple[Any, int]:
+                raw = r["properties"].get(name) or ""
+                return (parse_ms(raw) if raw and as_time else raw, int(r["id"]))
+
+            items.sort(key=sort_key, reverse=descending)
+        else:
+            items.sort(key=lambda r: int(r["id"]))
+        return items
 
     def _search(self, kind: str, body: dict[str, Any]) -> Response:
         limit = self._limit(body.get("limit"), 10, 200)
@@ -277,26 +401,18 @@ class HubSpotEmulator(Emulator):
         groups = body.get("filterGroups") or []
         if len(groups) > 5 or sum(len(g.get("filters") or []) for g in groups) > 25:
             return _error(400, "Too many filters or filter groups", "VALIDATION_ERROR")
-        items = [r for r in self.records[kind]
-                 if not groups or any(all(self._matches(r, f) for f in g.get("filters") or []) for g in groups)]
         sorts = body.get("sorts") or []
-        if sorts:
-            sort = sorts[0]
-            name = sort.get("propertyName")
-            descending = sort.get("direction") == "DESCENDING"
-
-            def sort_key(r: dict[str, Any]) -> tuple[Any, int]:
-                raw = r["properties"].get(name) or ""
-                key: Any = parse_ms(raw) if raw and name in set(MODIFIED.values()) | {"createdate"} else raw
-                return (key, int(r["id"]))
-
-            items.sort(key=sort_key, reverse=descending)
-        else:
-            items.sort(key=lambda r: int(r["id"]))
+        key = (kind, json.dumps([groups, sorts], sort_keys=True), self.version)
+        if key not in self._search_cache:  # pages of one query see one consistent result set
+            self._search_cache = {key: self._query(kind, groups, sorts)}
+        items = self._search_cache[key]
         offset = int(body.get("after") or 0)
         if offset + limit > SEARCH_CAP:
-            return _error(400, f"The query exceeds the 10000 result limit (after {offset}, limit {limit})",
-                          "VALIDATION_ERROR")
+            return _error(
+                400,
+                f"The query exceeds the 10000 result limit (after {offset}, limit {limit})",
+                "VALIDATION_ERROR",
+            )
         page = items[offset : offset + limit]
         names = self._requested(kind, list(body.get("properties") or []))
         result: dict[str, Any] = {"total": len(items), "results": [self._shape(kind, r, names) for r in page]}
@@ -306,13 +422,32 @@ class HubSpotEmulator(Emulator):
         return Response(200, result)
 
     def _pipelines(self, kind: str) -> list[dict[str, Any]]:
-        stages = [("appointmentscheduled", "Appointment scheduled", "0.2"), ("closedwon", "Closed won", "1.0")]
-        return [{"id": "default", "label": "Sales Pipeline", "displayOrder": 0, "archived": False,
-                 "createdAt": iso(BASE_MS), "updatedAt": iso(BASE_MS),
-                 "stages": [{"id": sid, "label": label, "displayOrder": i, "archived": False,
-                             "metadata": {"probability": p, "isClosed": str(sid == "closedwon").lower()},
-                             "createdAt": iso(BASE_MS), "updatedAt": iso(BASE_MS)}
-                            for i, (sid, label, p) in enumerate(stages)]}]
+        stages = [
+            ("appointmentscheduled", "Appointment scheduled", "0.2"),
+            ("closedwon", "Closed won", "1.0"),
+        ]
+        return [
+            {
+                "id": "default",
+                "label": "Sales Pipeline",
+                "displayOrder": 0,
+                "archived": False,
+                "createdAt": iso(BASE_MS),
+                "updatedAt": iso(BASE_MS),
+                "stages": [
+                    {
+                        "id": sid,
+                        "label": label,
+                        "displayOrder": i,
+                        "archived": False,
+                        "metadata": {"probability": p, "isClosed": str(sid == "closedwon").lower()},
+                        "createdAt": iso(BASE_MS),
+                        "updatedAt": iso(BASE_MS),
+                    }
+                    for i, (sid, label, p) in enumerate(stages)
+                ],
+            }
+        ]
 
     def _associations(self, source: str, target: str, body: dict[str, Any]) -> Response:
         links = self.associations.get((source, target))
@@ -323,10 +458,20 @@ class HubSpotEmulator(Emulator):
             return _error(400, "inputs: at most 1000", "VALIDATION_ERROR")
         type_id = ASSOCIATION_TYPES[(source, target)]
         results = [
-            {"from": {"id": str(item["id"])},
-             "to": [{"toObjectId": int(t), "associationTypes": [
-                 {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]} for t in links[str(item["id"])]]}
-            for item in inputs if str(item["id"]) in links
+            {
+                "from": {"id": str(item["id"])},
+                "to": [
+                    {
+                        "toObjectId": int(t),
+                        "associationTypes": [
+                            {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}
+                        ],
+                    }
+                    for t in links[str(item["id"])]
+                ],
+            }
+            for item in inputs
+            if str(item["id"]) in links
         ]
         now = iso(int(time.time() * 1000))
         return Response(200, {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now})

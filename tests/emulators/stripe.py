@@ -42,7 +42,9 @@ BASE_CREATED = 1_704_067_200  # 2024-01-01T00:00:00Z
 API_KEY = "sk_test_emulator_51Hx0aBcDeFgHiJkLmNoPq9z"
 
 
-def _error(status: int, kind: str, message: str, code: str | None = None, param: str | None = None) -> Response:
+def _error(
+    status: int, kind: str, message: str, code: str | None = None, param: str | None = None
+) -> Response:
     body: dict[str, Any] = {"type": kind, "message": message}
     if code:
         body["code"] = code
@@ -74,18 +76,113 @@ class StripeEmulator(Emulator):
             "livemode": False,
             "metadata": {"seq": str(index)},
         }
+        amount = rng.randrange(100, 100_000)
+        customer = f"cus_{index:06d}"
         if resource == "customers":
-            obj.update(email=f"user{index}@example.com", name=f"Customer {index}", balance=0,
-                       currency="usd", delinquent=False, address={"country": "US", "city": "Reno"})
-        elif resource in ("charges", "payment_intents", "refunds"):
-            obj.update(amount=rng.randrange(100, 100_000), currency="usd", status="succeeded")
+            obj.update(
+                email=f"user{index}@example.com",
+                name=f"Customer {index}",
+                phone=None,
+                description=None,
+                balance=0,
+                currency="usd",
+                delinquent=False,
+                address={"country": "US", "city": "Reno"},
+                default_source=None,
+                invoice_prefix=f"{index:08X}",
+            )
+        elif resource == "charges":
+            obj.update(
+                amount=amount,
+                amount_captured=amount,
+                amount_refunded=0,
+                currency="usd",
+                customer=customer,
+                description=None,
+                paid=True,
+                refunded=False,
+                status="succeeded",
+                payment_intent=f"pi_{index:06d}",
+                balance_transaction=f"txn_{index:06d}",
+                outcome={"network_status": "approved_by_network", "type": "authorized"},
+            )
+        elif resource == "payment_intents":
+            obj.update(
+                amount=amount,
+                amount_received=amount,
+                currency="usd",
+                customer=customer,
+                description=None,
+                status="succeeded",
+                latest_charge=f"ch_{index:06d}",
+            )
+        elif resource == "refunds":
+            obj.update(
+                amount=amount,
+                currency="usd",
+                charge=f"ch_{index:06d}",
+                payment_intent=f"pi_{index:06d}",
+                status="succeeded",
+                reason="requested_by_customer",
+            )
         elif resource == "invoices":
-            obj.update(amount_due=rng.randrange(100, 50_000), amount_paid=0, currency="usd",
-                       status="open", customer=f"cus_{index:06d}", lines={"object": "list", "data": []})
+            obj.update(
+                amount_due=amount,
+                amount_paid=0,
+                amount_remaining=amount,
+                currency="usd",
+                customer=customer,
+                status="open",
+                subscription=f"sub_{index:06d}",
+                number=f"INV-{index:04d}",
+                paid=False,
+                period_start=obj["created"],
+                period_end=obj["created"] + 2_592_000,
+                total=amount,
+                lines={"object": "list", "data": [], "has_more": False, "url": "/v1/invoices/lines"},
+            )
+        elif resource == "subscriptions":
+            obj.update(
+                customer=customer,
+                status="active",
+                currency="usd",
+                current_period_start=obj["created"],
+                current_period_end=obj["created"] + 2_592_000,
+                cancel_at_period_end=False,
+                canceled_at=None,
+                items={"object": "list", "data": [], "has_more": False, "url": "/v1/subscription_items"},
+            )
+        elif resource == "products":
+            obj.update(
+                name=f"Product {index}",
+                description=None,
+                active=True,
+                type="service",
+                updated=obj["created"],
+                default_price=f"price_{index:06d}",
+            )
+        elif resource == "prices":
+            obj.update(
+                product=f"prod_{index:06d}",
+                active=True,
+                currency="usd",
+                unit_amount=amount,
+                type="recurring",
+                recurring={"interval": "month", "interval_count": 1},
+                nickname=None,
+            )
         elif resource == "balance_transactions":
-            obj.update(amount=rng.randrange(100, 100_000), fee=30, net=0, currency="usd", type="charge")
-        else:
-            obj.update(active=True, currency="usd")
+            obj.update(
+                amount=amount,
+                fee=30 + amount * 29 // 1000,
+                currency="usd",
+                type="charge",
+                status="available",
+                source=f"ch_{index:06d}",
+                available_on=obj["created"] + 172_800,
+                description=None,
+            )
+            obj["net"] = amount - obj["fee"]
         return obj
 
     # -- helpers for tests ------------------------------------------------------------------------
@@ -137,25 +234,34 @@ class StripeEmulator(Emulator):
         elif header.startswith("Basic "):
             key = base64.b64decode(header[6:]).decode().partition(":")[0]
         if not key:
-            return _error(401, "invalid_request_error",
-                          "You did not provide an API key. You need to provide your API key in the "
-                          "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').")
+            return _error(
+                401,
+                "invalid_request_error",
+                "You did not provide an API key. You need to provide your API key in the "
+                "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+            )
         if key != self.api_key:
             return _error(401, "invalid_request_error", f"Invalid API Key provided: {key[:7]}****{key[-4:]}")
         return None
 
     def fault_response(self, kind: str, request: Request) -> Response:
         if kind == "429":
-            response = _error(429, "invalid_request_error",
-                              "Too many requests hit the API too quickly. We recommend an exponential "
-                              "backoff of your requests.", code="rate_limit")
+            response = _error(
+                429,
+                "invalid_request_error",
+                "Too many requests hit the API too quickly. We recommend an exponential "
+                "backoff of your requests.",
+                code="rate_limit",
+            )
             response.headers["Stripe-Should-Retry"] = "true"
             return response
         return _error(500, "api_error", "An unknown error occurred")
 
     def handle(self, request: Request) -> Response:
         if request.method != "GET":
-            return _error(404, "invalid_request_error", f"Unrecognized request URL ({request.method}: {request.path}).")
+            return _error(
+                404, "invalid_request_error", f"Unrecognized request URL ({request.method}: {request.path})."
+            )
         denied = self._authorized(request)
         if denied:
             return denied
@@ -166,23 +272,34 @@ class StripeEmulator(Emulator):
         if len(parts) == 3:
             found = [o for o in self.objects[resource] if o["id"] == parts[2]]
             if not found:
-                return _error(404, "invalid_request_error", f"No such {RESOURCES[resource][0]}: '{parts[2]}'",
-                              code="resource_missing", param="id")
+                return _error(
+                    404,
+                    "invalid_request_error",
+                    f"No such {RESOURCES[resource][0]}: '{parts[2]}'",
+                    code="resource_missing",
+                    param="id",
+                )
             return Response(200, found[0])
         return self._list(request, resource)
 
     def _list(self, request: Request, resource: str) -> Response:
         limit_text = request.param("limit", "10") or "10"
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= 100:
-            return _error(400, "invalid_request_error",
-                          "Invalid integer: limit must be between 1 and 100", code="parameter_invalid_integer",
-                          param="limit")
+            return _error(
+                400,
+                "invalid_request_error",
+                "Invalid integer: limit must be between 1 and 100",
+                code="parameter_invalid_integer",
+                param="limit",
+            )
         limit = int(limit_text)
         items = self._filtered(request, resource)
         if isinstance(items, Response):
             return items
         # Newest first; ties keep the reverse of creation order.
-        ordered = [o for _, o in sorted(enumerate(items), key=lambda p: (p[1]["created"], p[0]), reverse=True)]
+        ordered = [
+            o for _, o in sorted(enumerate(items), key=lambda p: (p[1]["created"], p[0]), reverse=True)
+        ]
         after, before = request.param("starting_after"), request.param("ending_before")
         if after or before:
             cursor = after or before
@@ -195,14 +312,22 @@ class StripeEmulator(Emulator):
                     keep = {o["id"] for o in ordered}
                     ordered_ids = [o["id"] for o in ordered_all]
                     if after:
-                        ordered = [o for o in ordered if ordered_ids.index(o["id"]) > position and o["id"] in keep]
+                        ordered = [
+                            o for o in ordered if ordered_ids.index(o["id"]) > position and o["id"] in keep
+                        ]
                     else:
-                        ordered = [o for o in ordered if ordered_ids.index(o["id"]) < position and o["id"] in keep]
+                        ordered = [
+                            o for o in ordered if ordered_ids.index(o["id"]) < position and o["id"] in keep
+                        ]
                 else:
                     name = "starting_after" if after else "ending_before"
-                    return _error(400, "invalid_request_error",
-                                  f"No such {RESOURCES[resource][0]}: '{cursor}'", code="resource_missing",
-                                  param=name)
+                    return _error(
+                        400,
+                        "invalid_request_error",
+                        f"No such {RESOURCES[resource][0]}: '{cursor}'",
+                        code="resource_missing",
+                        param=name,
+                    )
             else:
                 index = ids.index(cursor)
                 ordered = ordered[index + 1 :] if after else ordered[:index]
@@ -215,7 +340,10 @@ class StripeEmulator(Emulator):
         return Response(
             200,
             {"object": "list", "data": page, "has_more": has_more, "url": f"/v1/{resource}"},
-            {"Request-Id": f"req_{uuid.uuid4().hex[:14]}", "Stripe-Version": request.headers.get("stripe-version", "2024-06-20")},
+            {
+                "Request-Id": f"req_{uuid.uuid4().hex[:14]}",
+                "Stripe-Version": request.headers.get("stripe-version", "2024-06-20"),
+            },
         )
 
     def _filtered(self, request: Request, resource: str) -> list[dict[str, Any]] | Response:
@@ -224,8 +352,13 @@ class StripeEmulator(Emulator):
             if key == "created" or key.startswith("created["):
                 op = key[8:-1] if key.startswith("created[") else "eq"
                 if not value.lstrip("-").isdigit() or op not in ("gt", "gte", "lt", "lte", "eq"):
-                    return _error(400, "invalid_request_error", f"Invalid {key}: must be an integer Unix timestamp",
-                                  code="parameter_invalid_integer", param=key)
+                    return _error(
+                        400,
+                        "invalid_request_error",
+                        f"Invalid {key}: must be an integer Unix timestamp",
+                        code="parameter_invalid_integer",
+                        param=key,
+                    )
                 bound = int(value)
                 test = {
                     "gt": lambda c, b=bound: c > b,

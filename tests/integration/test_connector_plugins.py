@@ -117,14 +117,23 @@ def test_validate_writes_nothing_for_an_object_store_warehouse(project: Project)
 
 
 def test_a_connector_without_a_plugin_says_so(project: Project) -> None:
+    registry = yaml.safe_load((project.root / "registry" / "connectors.yaml").read_text())
+    registry["registry"]["sources"]["zendesk"] = {
+        "category": "api",
+        "executable": "tap-zendesk",
+        "auth_methods": ["api_key"],
+        "modes": ["self_hosted", "cloud"],
+        "incremental_strategies": ["updated_at_cursor"],
+    }
+    project.write("registry/connectors.yaml", yaml.safe_dump(registry))
     project.write(
-        "assets/stripe/v1.0/customers.yaml",
+        "assets/zendesk/v1.0/tickets.yaml",
         yaml.safe_dump(
             {
                 "asset": {
-                    "name": "stripe_customers",
-                    "source_type": "stripe",
-                    "object": "customers",
+                    "name": "zendesk_tickets",
+                    "source_type": "zendesk",
+                    "object": "tickets",
                     "version": "1.0",
                     "schema": [{"name": "id", "type": "string", "required": True}],
                 }
@@ -132,17 +141,17 @@ def test_a_connector_without_a_plugin_says_so(project: Project) -> None:
         ),
     )
     project.write(
-        "connectors/sources/stripe.yaml",
-        yaml.safe_dump({"connector": {"name": "stripe", "role": "source", "auth": {"method": "api_key"}}}),
+        "connectors/sources/zendesk.yaml",
+        yaml.safe_dump({"connector": {"name": "zendesk", "role": "source", "auth": {"method": "api_key"}}}),
     )
-    job = project.deals_job(source_connector="stripe", asset="stripe_customers")
+    job = project.deals_job(source_connector="zendesk", asset="zendesk_tickets")
     for key in ("source_connector_path", "asset_path"):
         job.pop(key)
-    job["source"] = {"objects": ["customers"]}
+    job["source"] = {"objects": ["tickets"]}
     checked, _ = _validate_and_run(project, job)
     assert (
-        "dativo: error: registry/connectors.yaml: registry.sources.stripe.plugin: "
-        "source connector 'stripe' has no runner plugin yet"
+        "dativo: error: registry/connectors.yaml: registry.sources.zendesk.plugin: "
+        "source connector 'zendesk' has no runner plugin yet"
     ) in checked
 
 

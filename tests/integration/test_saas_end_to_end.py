@@ -57,7 +57,9 @@ def _hashed(value: str) -> str:
     return hashlib.sha256((SALT + value).encode()).hexdigest()
 
 
-def test_stripe_customers_job_lands_exact_table_and_later_updates(project: Project, stripe: StripeEmulator) -> None:
+def test_stripe_customers_job_lands_exact_table_and_later_updates(
+    project: Project, stripe: StripeEmulator
+) -> None:
     job = _job(project, "stripe_customers_to_iceberg", stripe.url)
     secrets = _secrets(project, STRIPE_API_KEY=API_KEY)
 
@@ -86,7 +88,9 @@ def test_stripe_customers_job_lands_exact_table_and_later_updates(project: Proje
     assert rows[new["id"]]["description"] == "brand new"
 
 
-def test_hubspot_contacts_job_lands_exact_table_and_later_updates(project: Project, hubspot: HubSpotEmulator) -> None:
+def test_hubspot_contacts_job_lands_exact_table_and_later_updates(
+    project: Project, hubspot: HubSpotEmulator
+) -> None:
     job = _job(project, "hubspot_contacts_to_iceberg", hubspot.url)
     secrets = _secrets(project, HUBSPOT_ACCESS_TOKEN=TOKEN)
 
@@ -117,7 +121,9 @@ def test_hubspot_contacts_job_lands_exact_table_and_later_updates(project: Proje
     assert rows["1003"]["lifecyclestage"] == "evangelist" and rows["1003"]["annualrevenue"] == 42
 
 
-def test_wrong_key_fails_with_one_line_and_no_secret_anywhere(project: Project, stripe: StripeEmulator) -> None:
+def test_wrong_key_fails_with_one_line_and_no_secret_anywhere(
+    project: Project, stripe: StripeEmulator
+) -> None:
     job = _job(project, "stripe_customers_to_iceberg", stripe.url)
     wrong = "sk_test_wrong0000000000000000000000Zq9x"
     secrets = _secrets(project, STRIPE_API_KEY=wrong)

@@ -36,7 +36,11 @@ def credential(job: Job, what: str) -> str:
     name = secret_name(job)
     if not name:
         raise ConfigError(
-            [Problem(job.file, "source.secret", f"names no secret holding the {job.source_entry.name} {what}")]
+            [
+                Problem(
+                    job.file, "source.secret", f"names no secret holding the {job.source_entry.name} {what}"
+                )
+            ]
         )
     value = job.secrets.get(name) or os.environ.get(name)
     if not value:

@@ -22,7 +22,13 @@ class StripeSource(SourcePlugin):
         """The cursor is ``created`` (the only field Stripe lists filter on)."""
         cursor = job.incremental.cursor_field
         if cursor and cursor != "created":
-            return [Problem(job.file, "source.incremental.cursor_field", f"{cursor!r}: Stripe lists filter on 'created' only")]
+            return [
+                Problem(
+                    job.file,
+                    "source.incremental.cursor_field",
+                    f"{cursor!r}: Stripe lists filter on 'created' only",
+                )
+            ]
         return []
 
     def plan_config(self, job: Job) -> dict[str, Any]:
