@@ -69,11 +69,6 @@ class GoogleAPIStream(DativoRESTStream):
         self.resource = self.name  # e.g. "folder 1AbC (files[0])"; set by the streams
 
     @property
-    def timeout(self) -> float:  # type: ignore[override]
-        """``request_timeout_seconds`` as a float (singer-sdk may read the config's numbers as Decimal)."""
-        return float(self.config.get("request_timeout_seconds") or 60)
-
-    @property
     def google_auth(self) -> GoogleAuth:
         """One token source per tap, shared by its streams."""
         auth = getattr(self._tap, _AUTH_ATTRIBUTE, None)
