@@ -1,8 +1,8 @@
 """Drive v3 calls of tap-gdrive-csv: which files a folder holds, and their CSV content.
 
 Listing uses ``files.list`` with a ``q`` on the parent folder, the MIME types read, ``trashed =
-false`` and, on later runs, ``modifiedTime >=`` the folder's bookmark; pages are followed with
-``pageToken`` and ordered by ``modifiedTime`` so the bookmark only moves forward. CSV files are
+false`` and, with a ``start_date``, ``modifiedTime >=`` it; pages are followed with ``pageToken``,
+oldest file first. CSV files are
 downloaded with ``alt=media``; native Google spreadsheets are exported as CSV (their first sheet).
 """
 
@@ -68,7 +68,7 @@ def _quote(value: str) -> str:
 
 def list_query(folder_id: str, since: str | None) -> str:
     """The ``q`` of files.list: CSV files and spreadsheets in the folder, not trashed, modified
-    at or after ``since`` (the same instant again: files sharing it are told apart by state)."""
+    at or after ``since`` when given."""
     types = " or ".join(f"mimeType = {_quote(t)}" for t in (*CSV_TYPES, SPREADSHEET))
     q = f"{_quote(folder_id)} in parents and trashed = false and ({types})"
     if since:

@@ -16,7 +16,6 @@ from tap_gdrive_csv.drive import DriveFile, FolderSpec, content_request, files_o
 from tap_gdrive_csv.rows import opened, typed_rows
 
 FILES_STATE_KEY = "files"
-FOLDERS_STATE_KEY = "folders"
 SOURCE_FILE = "_sdc_source_file"
 SOURCE_FILE_NAME = "_sdc_source_file_name"
 SOURCE_LINE = "_sdc_source_lineno"
@@ -37,12 +36,13 @@ class DriveCSVStream(GoogleAPIStream):
     """Rows of the CSV files (and native spreadsheets, exported as CSV) in the configured
     folders, typed by the object's JSON Schema, incremental on each file's ``modifiedTime``.
 
-    The stream state keeps, per folder, the ``modifiedTime`` up to which every file was read,
-    and per file its ``modifiedTime``, the rows emitted and whether it was read to the end: an
-    unchanged file is neither listed again (the listing asks for files modified since the
-    bookmark) nor downloaded; a changed one is read whole under its new version; a file whose
-    read was cut short resumes after its last emitted row. Like tap-csv the catalog says
-    FULL_TABLE and ACTIVATE_VERSION is never sent (it would drop the unchanged files' rows)."""
+    The stream state keeps, per file, its ``modifiedTime``, the rows emitted and whether it was
+    read to the end: an unchanged file is not downloaded again; a changed one is read whole under
+    its new version; a file whose read was cut short resumes after its last emitted row. The
+    folder is listed whole each run (metadata only): a file moved into it keeps its old
+    ``modifiedTime``, which a ``modifiedTime >`` bookmark in the query would miss for good. Like
+    tap-csv the catalog says FULL_TABLE and ACTIVATE_VERSION is never sent (it would drop the
+    unchanged files' rows)."""
 
     service_name = "Google Drive"
     scopes = (DRIVE_READONLY,)
@@ -83,19 +83,18 @@ class DriveCSVStream(GoogleAPIStream):
         path.write_bytes(self.get(url, params).content)
         return path
 
-    def _since(self, spec: FolderSpec) -> str | None:
-        bookmark = self.stream_state.get(FOLDERS_STATE_KEY, {}).get(spec.key)
+    def _since(self) -> str | None:
+        """``start_date`` as Drive writes times (files modified before it are not listed)."""
         start = self.config.get("start_date")
-        if start:
-            start = str(start).replace("+00:00", "Z")
-        return max(filter(None, (bookmark, start)), default=None)
+        return str(start).replace("+00:00", "Z") if start else None
 
     def get_records(self, context: Mapping[str, Any] | None) -> Iterable[dict[str, Any]]:
         """Rows of every new, changed or partly read file of every folder of the object."""
         files: dict[str, Any] = self.stream_state.setdefault(FILES_STATE_KEY, {})
-        folders: dict[str, str] = self.stream_state.setdefault(FOLDERS_STATE_KEY, {})
         for spec in self._specs:
-            for item in self.list_folder(spec, self._since(spec)):
+            listed = self.list_folder(spec, self._since())
+            self._forget_gone(files, spec.key, {item.id for item in listed})
+            for item in listed:
                 entry = files.get(item.id) or {}
                 if entry.get("modifiedTime") == item.modified_time and entry.get("done"):
                     self.logger.info("Skipping unchanged %s", item.display)
@@ -106,14 +105,13 @@ class DriveCSVStream(GoogleAPIStream):
                     files[item.id] = entry
                     yield from self._read(spec, item, entry)
                     entry["done"] = True
-                folders[spec.key] = max(folders.get(spec.key, ""), item.modified_time)
-                self._forget_older(files, spec.key, folders[spec.key])
 
     @staticmethod
-    def _forget_older(files: dict[str, Any], folder: str, bookmark: str) -> None:
-        """Files modified before the folder's bookmark are not listed again: drop their entries."""
+    def _forget_gone(files: dict[str, Any], folder: str, listed: set[str]) -> None:
+        """Forget files no longer in the folder (deleted, trashed, moved away); their rows stay
+        in the table, as nothing in the source says they should go."""
         for file_id, entry in list(files.items()):
-            if entry.get("folder") == folder and entry["modifiedTime"] < bookmark:
+            if entry.get("folder") == folder and file_id not in listed:
                 del files[file_id]
 
     def _read(self, spec: FolderSpec, item: DriveFile, entry: dict[str, Any]) -> Iterator[dict[str, Any]]:

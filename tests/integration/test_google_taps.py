@@ -56,29 +56,36 @@ def test_drive_rows_across_pages_then_only_changed_files(google: GoogleData, tmp
     assert claims["iss"] == google.key["client_email"] and claims["scope"] == DRIVE_READONLY
     assert not any(line in run.stdout + run.stderr for line in _key_lines(google))
 
-    # One file is edited, one added; the others are neither listed again nor downloaded.
+    # One file is edited, one added, one moved in from another folder (keeping its old
+    # modifiedTime); the others are not downloaded again.
     changed = google.files["deals_2026-01-02.csv"]
     google.emulator.files[changed].content = deals_csv(
         "3,Gamma expansion,won,2500,USD,true,cy@example.com,2026-01-06,2026-01-06T08:00:00Z").encode()
     google.emulator.files[changed].modified = day(6)
     added = google.emulator.add_file("deals_2026-01-07.csv", deals_csv("7,Eta,open,7,USD,false,e@example.com,,"),
                                      parents=[FOLDER], modified=day(7))
+    moved = next(f for f in google.emulator.files.values() if f.name == "deals_elsewhere.csv")
+    moved.parents = [FOLDER]
     before = len(google.emulator.requests)
     run2 = run_tap("tap-gdrive-csv", drive_config(google), tmp_path / "second", state=run.last_state)
 
     assert run2.code == 0, run2.stderr
     assert _deals(run2.records("deals")) == [
+        (8, "Elsewhere", "won", 1.0, True, None, "deals_elsewhere.csv", 2),  # oldest modifiedTime first
         (3, "Gamma expansion", "won", 2500.0, True, "2026-01-06", "deals_2026-01-02.csv", 2),
         (7, "Eta", "open", 7.0, False, None, "deals_2026-01-07.csv", 2),
     ]
-    assert run2.records("deals")[0]["_sdc_source_version"] == "2026-01-06T00:00:00.000Z"
+    assert run2.records("deals")[1]["_sdc_source_version"] == "2026-01-06T00:00:00.000Z"
     fetched = [r.path for r in google.emulator.requests[before:] if r.path.startswith("/drive/v3/files/")]
-    assert fetched == [f"/drive/v3/files/{changed}", f"/drive/v3/files/{added}"]
-    listing = [dict(r.query)["q"] for r in google.emulator.requests[before:] if r.path == "/drive/v3/files"]
-    assert listing and all("modifiedTime >= '2026-01-04T00:00:00.000Z'" in q for q in listing)
+    assert fetched == [f"/drive/v3/files/{i}" for i in (moved.id, changed, added)]
 
-    run3 = run_tap("tap-gdrive-csv", drive_config(google), tmp_path / "third", state=run2.last_state)
+    before = len(google.emulator.requests)
+    config = drive_config(google, start_date="2026-01-05T00:00:00Z")
+    run3 = run_tap("tap-gdrive-csv", config, tmp_path / "third", state=run2.last_state)
     assert run3.code == 0 and run3.records("deals") == []
+    listing = [r for r in google.emulator.requests[before:] if r.path.startswith("/drive/")]
+    assert [r.path for r in listing] == ["/drive/v3/files"]  # listed, nothing downloaded
+    assert "modifiedTime >= '2026-01-05T00:00:00Z'" in dict(listing[0].query)["q"]
 
 
 def test_sheets_rows_of_several_tabs_then_unchanged_not_read(google: GoogleData, tmp_path: Path) -> None:
