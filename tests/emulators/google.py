@@ -32,6 +32,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.emulators.google_cells import a1_cell, formatted, render, split_range
 from tests.emulators.google_query import QueryError, compile_query
 from tests.emulators.server import Emulator, Request, Response
 
@@ -44,18 +45,6 @@ DRIVE_SCOPES = {SCOPE + "drive", SCOPE + "drive.readonly"}
 DRIVE_META_SCOPES = DRIVE_SCOPES | {SCOPE + "drive.metadata.readonly", SCOPE + "drive.metadata"}
 SHEETS_SCOPES = DRIVE_SCOPES | {SCOPE + "spreadsheets", SCOPE + "spreadsheets.readonly"}
 KNOWN_SCOPES = DRIVE_META_SCOPES | SHEETS_SCOPES
-
-
-@dataclass(frozen=True)
-class SheetDate:
-    """A date cell: FORMATTED_STRING gives its text, SERIAL_NUMBER days since 1899-12-30."""
-
-    value: dt.date
-
-    def render(self, option: str) -> Any:
-        if option == "SERIAL_NUMBER":
-            return (self.value - dt.date(1899, 12, 30)).days
-        return self.value.isoformat()
 
 
 def _b64(data: bytes) -> str:
@@ -396,7 +385,7 @@ class GoogleEmulator(Emulator):
             out = io.StringIO()
             first = next(iter(item.tabs.values()), [])
             csv.writer(out, lineterminator="\r\n").writerows(
-                [["" if c is None else _formatted(c) for c in row] for row in first])
+                [["" if c is None else formatted(c) for c in row] for row in first])
             return out.getvalue().encode()
         if query.get("alt") == "media":
             if item.mime_type == SPREADSHEET:
@@ -423,7 +412,7 @@ class GoogleEmulator(Emulator):
                 "spreadsheetUrl": f"{self.url}/spreadsheets/d/{sheet.id}/edit"}
 
     def _values(self, sheet: DriveFile, a1: str, query: dict[str, str]) -> dict[str, Any]:
-        title, cells = _split_range(a1, sheet)
+        title, cells = _checked_range(a1, sheet)
         rows = sheet.tabs[title]
         (r0, c0), (r1, c1) = cells
         window = [list(row[c0:c1]) for row in rows[r0:r1]]
@@ -431,7 +420,7 @@ class GoogleEmulator(Emulator):
         date_option = query.get("dateTimeRenderOption", "SERIAL_NUMBER")
         rendered = []
         for row in window:
-            out = [_render(c, value_option, date_option) for c in row]
+            out = [render(c, value_option, date_option) for c in row]
             while out and out[-1] in (None, ""):
                 out.pop()
             rendered.append(out)
@@ -439,7 +428,7 @@ class GoogleEmulator(Emulator):
             rendered.pop()
         quoted = f"'{title}'" if re.search(r"\W", title) else title
         width = max((len(r) for r in rendered), default=0)
-        result: dict[str, Any] = {"range": f"{quoted}!{_a1(c0, r0)}:{_a1(c0 + max(width, 1) - 1, r0 + max(len(rendered), 1) - 1)}",
+        result: dict[str, Any] = {"range": f"{quoted}!{a1_cell(c0, r0)}:{a1_cell(c0 + max(width, 1) - 1, r0 + max(len(rendered), 1) - 1)}",
                                   "majorDimension": "ROWS"}
         if rendered:
             result["values"] = rendered
@@ -451,55 +440,8 @@ def _full_path(request: Request) -> str:
     return request.path + ("?" + urllib.parse.urlencode(request.query) if request.query else "")
 
 
-def _formatted(cell: Any) -> str:
-    if isinstance(cell, SheetDate):
-        return cell.render("FORMATTED_STRING")
-    if isinstance(cell, bool):
-        return "TRUE" if cell else "FALSE"
-    return str(cell)
-
-
-def _render(cell: Any, value_option: str, date_option: str) -> Any:
-    if cell is None:
-        return None
-    if isinstance(cell, SheetDate):
-        return cell.render("FORMATTED_STRING") if value_option == "FORMATTED_VALUE" else cell.render(date_option)
-    if value_option == "FORMATTED_VALUE":
-        return _formatted(cell)
-    return cell
-
-
-def _col(letters: str) -> int:
-    number = 0
-    for char in letters.upper():
-        number = number * 26 + ord(char) - 64
-    return number - 1
-
-
-def _a1(col: int, row: int) -> str:
-    letters, col = "", col + 1
-    while col:
-        col, rest = divmod(col - 1, 26)
-        letters = chr(65 + rest) + letters
-    return f"{letters}{row + 1}"
-
-
-def _split_range(a1: str, sheet: DriveFile) -> tuple[str, tuple[tuple[int, int], tuple[int, int]]]:
-    """``Tab``, ``'My tab'!A1:C9``, ``A2:D`` or ``Tab!A:C`` → (title, ((row0, col0), (row1, col1)))."""
-    title, sep, cells = a1.rpartition("!")
-    if not sep:
-        title, cells = (a1, "") if a1 in sheet.tabs else (next(iter(sheet.tabs), ""), a1)
-    title = title[1:-1].replace("''", "'") if title.startswith("'") and title.endswith("'") else title
-    if title not in sheet.tabs:
-        raise api_error(400, f"Unable to parse range: {a1}")
-    whole = ((0, 0), (10**6, 10**4))
-    if not cells:
-        return title, whole
-    match = re.fullmatch(r"([A-Za-z]*)(\d*)(?::([A-Za-z]*)(\d*))?", cells)
-    if not match:
-        raise api_error(400, f"Unable to parse range: {a1}")
-    c0 = _col(match.group(1)) if match.group(1) else 0
-    r0 = int(match.group(2)) - 1 if match.group(2) else 0
-    c1 = _col(match.group(3)) + 1 if match.group(3) else (c0 + 1 if match.group(3) is None and match.group(1) else 10**4)
-    r1 = int(match.group(4)) if match.group(4) else (r0 + 1 if match.group(3) is None and match.group(2) else 10**6)
-    return title, ((r0, c0), (r1, c1))
+def _checked_range(a1: str, sheet: DriveFile) -> tuple[str, tuple[tuple[int, int], tuple[int, int]]]:
+    try:
+        return split_range(a1, sheet.tabs)
+    except ValueError as exc:
+        raise api_error(400, str(exc)) from None

@@ -6,7 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.emulators.google import GoogleEmulator, SheetDate
+from tests.emulators.google import GoogleEmulator
+from tests.emulators.google_cells import SheetDate
 from tests.helpers.saas import FAST_RETRIES
 
 UTC = dt.timezone.utc
