@@ -107,10 +107,13 @@ class GoogleAPIStream(DativoRESTStream):
         if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
             raise RestFatalError(f"{self.resource}: {self.service_name} refused access to {who} ({detail})")
         if status == HTTPStatus.NOT_FOUND:
-            raise RestFatalError(
-                f"{self.resource}: not found, or not shared with {who} ({detail})"
-            )
-        super().validate_response(response)
+            raise RestFatalError(f"{self.resource}: not found, or not shared with {who} ({detail})")
+        try:
+            super().validate_response(response)
+        except RestRetriableError as exc:
+            raise RestRetriableError(f"{self.resource}: {exc}", response) from None
+        except RestFatalError as exc:
+            raise type(exc)(f"{self.resource}: {exc}") from None
 
     def get(self, url: str, params: dict[str, Any] | None = None) -> requests.Response:
         """One GET through the rate limit, token, backoff and error classification."""

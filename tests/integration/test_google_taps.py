@@ -175,6 +175,7 @@ def test_429_and_5xx_are_retried_then_bounded(google: GoogleData, tmp_path: Path
     run = run_tap("tap-google-sheets", sheets_config(google, max_tries=3), tmp_path / "bounded")
     lines = [line for line in run.stderr.splitlines() if ": error: " in line]
     assert run.code == 75 and len(lines) == 1 and "after 3 attempts" in lines[0], run.stderr
+    assert f"spreadsheet {google.spreadsheet}" in lines[0]
     assert google.emulator.count(r"/v4/spreadsheets/") == 3
 
 
