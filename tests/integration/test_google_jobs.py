@@ -47,7 +47,10 @@ def _secrets(project: Project, data: GoogleData) -> str:
 
 def _rows(project: Project, table: str, key: str) -> dict[Any, dict[str, Any]]:
     catalog = open_catalog({"warehouse_dir": str(project.root / "warehouse")})
-    return {r[key]: r for r in catalog.load_table(table).scan().to_arrow().to_pylist()}
+    rows = catalog.load_table(table).scan().to_arrow().to_pylist()
+    by_key = {r[key]: r for r in rows}
+    assert len(by_key) == len(rows), "a row landed twice"
+    return by_key
 
 
 def _no_key_anywhere(project: Project, data: GoogleData, *outputs: str) -> None:
@@ -70,7 +73,13 @@ def test_gdrive_deals_job_lands_rows_then_replaces_a_changed_file(project: Proje
     job = _job(project, "gdrive_deals_to_iceberg", {"api_url": google.emulator.url,
                                                     "files": [{"folder_id": FOLDER, "name_pattern": "deals_*"}]})
     secrets = _secrets(project, google)
+    # A first run dies on the third file (Drive keeps failing past max_tries): nothing it read
+    # without a STATE after it is committed, and the next run loads every row exactly once.
+    google.emulator.fail(google.files["deals_2026-01-03.csv"] + r"\?alt=media", 503, times=8)
 
+    code, summary, stderr = project.run_json("--config", job, "--secrets-dir", secrets)
+
+    assert code == 2 and summary.get("retriable") is True, stderr
     code, summary, stderr = project.run_json("--config", job, "--secrets-dir", secrets)
 
     assert code == 0, stderr
