@@ -56,7 +56,7 @@ class TapHubSpot(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Every problem in one line."""
         errors = super()._validate_config(raise_errors=False)
-        if not str(self.config.get("access_token") or "").strip():
+        if "access_token" in self.config and not str(self.config["access_token"] or "").strip():
             errors.append("access_token: is required")
         for kind in self.config.get("properties") or {}:
             if kind not in OBJECT_TYPES:

@@ -61,7 +61,7 @@ class TapStripe(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Every problem in one line (singer-sdk would print a traceback)."""
         errors = super()._validate_config(raise_errors=False)
-        if not str(self.config.get("api_key") or "").strip():
+        if "api_key" in self.config and not str(self.config["api_key"] or "").strip():
             errors.append("api_key: is required")
         if errors:
             raise FatalError("; ".join(dict.fromkeys(errors)))

@@ -14,14 +14,13 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import random
 import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any
 
+from tests.emulators.hubspot_search import iso, query
 from tests.emulators.server import Emulator, Request, Response
 
 TOKEN = "pat-na1-7f3e2a10-5b6c-4d8e-9f01-23456789abcd"
@@ -83,22 +82,6 @@ DEFAULT_PROPERTIES = {
     ],
 }
 ASSOCIATION_TYPES = {("contacts", "companies"): 1, ("contacts", "deals"): 4, ("deals", "companies"): 5}
-
-
-def iso(ms: int) -> str:
-    """Epoch milliseconds as HubSpot writes datetimes (``2024-01-01T00:00:00.000Z``)."""
-    return (
-        datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
-        + f"{ms % 1000:03d}Z"
-    )
-
-
-@functools.lru_cache(maxsize=65_536)
-def parse_ms(value: str) -> int:
-    """A filter value: epoch milliseconds or an ISO datetime."""
-    if value.isdigit():
-        return int(value)
-    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def _error(status: int, message: str, category: str, **extra: Any) -> Response:
@@ -340,60 +323,6 @@ class HubSpotEmulator(Emulator):
         response.body["results"] = [self._shape(kind, r, names) for r in response.body["results"]]
         return response
 
-    def _matches(self, record: dict[str, Any], condition: dict[str, Any]) -> bool:
-        name, op = condition.get("propertyName"), condition.get("operator", "EQ")
-        raw = record["properties"].get(name) if name != "id" else record["id"]
-        if op == "HAS_PROPERTY":
-            return raw not in (None, "")
-        if op == "NOT_HAS_PROPERTY":
-            return raw in (None, "")
-        if raw in (None, ""):
-            return False
-        datetime_like = name in ("createdate", "lastmodifieddate", "hs_lastmodifieddate", "closedate")
-        numeric = name in ("hs_object_id", "amount", "annualrevenue", "numberofemployees")
-
-        def value(text: Any) -> Any:
-            if datetime_like:
-                return parse_ms(str(text))
-            return float(text) if numeric else str(text)
-
-        actual = value(raw)
-        if op == "IN":
-            return actual in [value(v) for v in condition.get("values", [])]
-        if op == "BETWEEN":
-            return value(condition["value"]) <= actual <= value(condition["highValue"])
-        target = value(condition.get("value"))
-        return {
-            "EQ": actual == target,
-            "NEQ": actual != target,
-            "GT": actual > target,
-            "GTE": actual >= target,
-            "LT": actual < target,
-            "LTE": actual <= target,
-        }[op]
-
-    def _query(
-        self, kind: str, groups: list[dict[str, Any]], sorts: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
-        items = [
-            r
-            for r in self.records[kind]
-            if not groups or any(all(self._matches(r, f) for f in g.get("filters") or []) for g in groups)
-        ]
-        if sorts:
-            name = sorts[0].get("propertyName")
-            descending = sorts[0].get("direction") == "DESCENDING"
-            as_time = name in {*MODIFIED.values(), "createdate", "closedate"}
-
-            def sort_key(r: dict[str, Any]) -> tuple[Any, int]:
-                raw = r["properties"].get(name) or ""
-                return (parse_ms(raw) if raw and as_time else raw, int(r["id"]))
-
-            items.sort(key=sort_key, reverse=descending)
-        else:
-            items.sort(key=lambda r: int(r["id"]))
-        return items
-
     def _search(self, kind: str, body: dict[str, Any]) -> Response:
         limit = self._limit(body.get("limit"), 10, 200)
         if isinstance(limit, Response):
@@ -404,7 +333,7 @@ class HubSpotEmulator(Emulator):
         sorts = body.get("sorts") or []
         key = (kind, json.dumps([groups, sorts], sort_keys=True), self.version)
         if key not in self._search_cache:  # pages of one query see one consistent result set
-            self._search_cache = {key: self._query(kind, groups, sorts)}
+            self._search_cache = {key: query(self.records[kind], groups, sorts)}
         items = self._search_cache[key]
         offset = int(body.get("after") or 0)
         if offset + limit > SEARCH_CAP:

@@ -44,11 +44,12 @@ def test_stripe_every_object_once_with_faults_on_a_fifth_of_requests(tmp_path: P
         _exactly_once(run.records("invoices"), {c["id"] for c in emulator.objects["invoices"]})
         assert run.records("customers")[0]["created"] == "2024-01-01T08:19:00+00:00"  # newest first
 
-        emulator.faults = Faults(rate=0.2, seed=11)
+        emulator.faults = Faults(rate=0.2, seed=11, burst_429=4)  # a burst of 429s, then a fifth fail
         faulty = run_tap("tap-stripe", _stripe_config(emulator.url), tmp_path / "faults")
 
     assert faulty.code == 0, faulty.stderr[-2000:]
     assert set(emulator.faults.injected) == {"429", "500", "slow", "drop"}, emulator.faults.injected
+    assert emulator.faults.injected["429"] >= 5
     _exactly_once(faulty.records("customers"), {c["id"] for c in emulator.objects["customers"]})
     _exactly_once(faulty.records("invoices"), {c["id"] for c in emulator.objects["invoices"]})
     assert faulty.records("customers") == run.records("customers")
