@@ -127,9 +127,11 @@ def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             else:
                 with emulator.lock:
                     response = emulator.handle(request)
-            payload = json.dumps(response.body).encode()
+            raw = isinstance(response.body, bytes)  # a file download: sent as is, typed by the emulator
+            payload = response.body if raw else json.dumps(response.body).encode()
             self.send_response(response.status)
-            self.send_header("Content-Type", "application/json;charset=utf-8")
+            if not raw:
+                self.send_header("Content-Type", "application/json;charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
             for name, value in response.headers.items():
                 self.send_header(name, value)

@@ -1,0 +1,48 @@
+"""The ``google_sheets`` source: tap-google-sheets config from a job's ``source.sheets``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dativo_runner.errors import ConfigError, Problem
+from dativo_runner.plugins.base import SourcePlugin
+from dativo_runner.plugins.sources.google_common import google_config, object_problems
+
+if TYPE_CHECKING:
+    from dativo_runner.job_config import Job
+
+
+class GoogleSheetsSource(SourcePlugin):
+    """Ranges of Google spreadsheets, typed by the asset schema; a spreadsheet is read again
+    only when its Drive modifiedTime changed."""
+
+    job_schema = "sources/google_sheets"
+
+    def check(self, job: Job) -> list[Problem]:
+        """At least one range; every entry names the asset's object (no network)."""
+        sheets = job.source.get("sheets") or []
+        if not sheets:
+            return [Problem(job.file, "source.sheets", "is required for the google_sheets connector")]
+        return object_problems(job, sheets, "sheets")
+
+    def plan_config(self, job: Job) -> dict[str, Any]:
+        """Credentials, ranges, ``drive_api_url``, schema and key of the asset's object."""
+        problems = self.check(job)
+        if problems:
+            raise ConfigError(problems)
+        config = google_config(job)
+        config.update(
+            sheets=[{"object": job.asset.object, **entry} for entry in job.source["sheets"]],
+            schemas={job.asset.object: job.asset.json_schema()},
+            key_properties={job.asset.object: list(job.asset.primary_key)},
+            on_invalid_value="pass",
+        )
+        if job.source.get("drive_api_url"):
+            config["drive_api_url"] = job.source["drive_api_url"]
+        return config
+
+    def metadata_properties(self) -> dict[str, Any]:
+        """The range read, the spreadsheet's title, the sheet row and its modifiedTime (``_sdc_``)."""
+        from tap_google_sheets.streams import METADATA_PROPERTIES
+
+        return dict(METADATA_PROPERTIES)

@@ -1,0 +1,1 @@
+"""tap-gdrive-csv: CSV files from Google Drive folders."""

@@ -1,0 +1,93 @@
+"""TapGDriveCSV: the singer-sdk Tap class and the `tap-gdrive-csv` console script."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from dativo_singer.config_files import check_config_files
+from singer_sdk import Stream, Tap
+from singer_sdk.helpers.capabilities import TapCapabilities
+from tap_csv.header import check_names
+
+from dativo_singer.cli import run_plugin_cli
+from dativo_singer.errors import FatalError
+from dativo_singer.termination import stop_now
+from tap_gdrive_csv.drive import FolderSpec
+from tap_gdrive_csv.rows import opened
+from tap_gdrive_csv.settings import CONFIG_SCHEMA, config_problems
+from tap_gdrive_csv.streams import DriveCSVStream
+
+
+class TapGDriveCSV(Tap):
+    """Reads CSV files (and native spreadsheets as CSV) from Google Drive folders; one stream
+    per configured object, incremental on each file's modifiedTime."""
+
+    name = "tap-gdrive-csv"
+    package_name = "dativo-ingest"
+    config_jsonschema = CONFIG_SCHEMA
+    # Incremental per file: an ACTIVATE_VERSION would drop the rows of files skipped as unchanged.
+    capabilities = [c for c in Tap.capabilities if c != TapCapabilities.ACTIVATE_VERSION]
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: exit 128+signal at once; the last STATE covers what was read."""
+        stop_now(self.logger, signum, "stopping; the last STATE written covers the records before it")
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """All problems of the config in one line, in every mode (`--discover` included)."""
+        problems = config_problems(dict(self._config))
+        if problems:
+            raise FatalError("; ".join(problems))
+        return []
+
+    def _specs_by_object(self) -> dict[str, list[FolderSpec]]:
+        grouped: dict[str, list[FolderSpec]] = {}
+        for index, entry in enumerate(self.config["files"]):
+            spec = FolderSpec.from_config(entry, index)
+            grouped.setdefault(spec.object, []).append(spec)
+        return grouped
+
+    def _infer_schema(self, name: str, specs: list[FolderSpec]) -> dict[str, Any]:
+        """Every column a nullable string, from the header of the first matching file."""
+        probe = DriveCSVStream(self, name, {"type": "object", "properties": {}}, specs, [])
+        for spec in specs:
+            names = list(spec.csv.columns)
+            if not names:
+                found = probe.list_folder(spec, None)
+                if not found:
+                    continue
+                with tempfile.TemporaryDirectory(prefix="tap-gdrive-csv-") as folder:
+                    path = probe.download(found[0], Path(folder))
+                    with opened(spec.csv, path, found[0].display, [], []) as file:
+                        check_names(file)
+                        names = file.header
+            return {"type": "object", "properties": {n: {"type": ["string", "null"]} for n in names}}
+        raise FatalError(f"{specs[0].setting}.folder_id: no file of folder {specs[0].folder_id} matches "
+                         f"{specs[0].name_pattern!r} to read a header from; give schemas.{name}")
+
+    def discover_streams(self) -> list[Stream]:
+        """One DriveCSVStream per object named in `files`."""
+        schemas: dict[str, Any] = self.config.get("schemas") or {}
+        keys: dict[str, list[str]] = self.config.get("key_properties") or {}
+        streams: list[Stream] = []
+        for name, specs in self._specs_by_object().items():
+            schema = schemas.get(name) or self._infer_schema(name, specs)
+            key = list(keys.get(name) or [])
+            unknown = [k for k in key if k not in schema.get("properties", {})]
+            if unknown:
+                raise FatalError(f"key_properties.{name}: {unknown[0]!r} is not a column of {name!r}")
+            streams.append(DriveCSVStream(self, name, schema, specs, key))
+        return streams
+
+
+def _run() -> None:
+    check_config_files(sys.argv[1:])
+    TapGDriveCSV.cli()
+
+
+def main() -> None:
+    """Console script `tap-gdrive-csv`."""
+    run_plugin_cli("tap-gdrive-csv", _run)

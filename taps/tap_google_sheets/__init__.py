@@ -1,0 +1,1 @@
+"""tap-google-sheets: ranges of Google spreadsheets."""

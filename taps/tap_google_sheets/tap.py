@@ -1,0 +1,82 @@
+"""TapGoogleSheets: the singer-sdk Tap class and the `tap-google-sheets` console script."""
+
+from __future__ import annotations
+
+import sys
+from types import FrameType
+from typing import Any
+
+from dativo_singer.config_files import check_config_files
+from singer_sdk import Stream, Tap
+from singer_sdk.helpers.capabilities import TapCapabilities
+
+from dativo_singer.cli import run_plugin_cli
+from dativo_singer.errors import FatalError
+from dativo_singer.termination import stop_now
+from tap_google_sheets.cells import cell_text
+from tap_google_sheets.settings import CONFIG_SCHEMA, config_problems
+from tap_google_sheets.streams import SheetRange, SheetsStream
+
+
+class TapGoogleSheets(Tap):
+    """Reads ranges of Google spreadsheets; one stream per configured object, a spreadsheet
+    read again only when its Drive modifiedTime changed."""
+
+    name = "tap-google-sheets"
+    package_name = "dativo-ingest"
+    config_jsonschema = CONFIG_SCHEMA
+    # Unchanged spreadsheets are skipped: an ACTIVATE_VERSION would drop their rows.
+    capabilities = [c for c in Tap.capabilities if c != TapCapabilities.ACTIVATE_VERSION]
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: exit 128+signal at once; the last STATE covers what was read."""
+        stop_now(self.logger, signum, "stopping; the last STATE written covers the records before it")
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """All problems of the config in one line, in every mode (`--discover` included)."""
+        problems = config_problems(dict(self._config))
+        if problems:
+            raise FatalError("; ".join(problems))
+        return []
+
+    def _ranges_by_object(self) -> dict[str, list[SheetRange]]:
+        grouped: dict[str, list[SheetRange]] = {}
+        for index, entry in enumerate(self.config["sheets"]):
+            sheet = SheetRange(entry["object"], entry["spreadsheet_id"], entry["range"], index)
+            grouped.setdefault(sheet.object, []).append(sheet)
+        return grouped
+
+    def _infer_schema(self, name: str, ranges: list[SheetRange]) -> dict[str, Any]:
+        """Every header cell of the first range a nullable string column."""
+        probe = SheetsStream(self, name, {"type": "object", "properties": {}}, ranges, [])
+        [value_range] = probe.values(ranges[0].spreadsheet_id, ranges[:1])
+        header = (value_range.get("values") or [[]])[0]
+        names = [cell_text(c) for c in header if c not in (None, "")]
+        if not names:
+            raise FatalError(f"{ranges[0].setting}.range: {ranges[0].range!r} has no header row; "
+                             f"give schemas.{name}")
+        return {"type": "object", "properties": {n: {"type": ["string", "null"]} for n in names}}
+
+    def discover_streams(self) -> list[Stream]:
+        """One SheetsStream per object named in `sheets`."""
+        schemas: dict[str, Any] = self.config.get("schemas") or {}
+        keys: dict[str, list[str]] = self.config.get("key_properties") or {}
+        streams: list[Stream] = []
+        for name, ranges in self._ranges_by_object().items():
+            schema = schemas.get(name) or self._infer_schema(name, ranges)
+            key = list(keys.get(name) or [])
+            unknown = [k for k in key if k not in schema.get("properties", {})]
+            if unknown:
+                raise FatalError(f"key_properties.{name}: {unknown[0]!r} is not a column of {name!r}")
+            streams.append(SheetsStream(self, name, schema, ranges, key))
+        return streams
+
+
+def _run() -> None:
+    check_config_files(sys.argv[1:])
+    TapGoogleSheets.cli()
+
+
+def main() -> None:
+    """Console script `tap-google-sheets`."""
+    run_plugin_cli("tap-google-sheets", _run)
