@@ -145,8 +145,12 @@ def test_long_runs_report_records_read(project: Project) -> None:
 
 def test_overwrite_killed_midway_keeps_the_old_table_and_the_rerun_replaces_it(project: Project) -> None:
     _write_big_csv(project, "old.csv", 900_001, 10)
+    # The RECORD path streams 60,000 rows for seconds: a wide window to kill the target in the
+    # middle of the overwrite (the fast path can be done before the first progress line).
+    source = {**project.deals_job()["source"], "fast_path": False}
     job = project.write_job(
-        "deals", project.deals_job(target={"write_mode": "overwrite", "batch": {"rows": 5000}})
+        "deals",
+        project.deals_job(source=source, target={"write_mode": "overwrite", "batch": {"rows": 5000}}),
     )
     assert project.dativo("run", "--config", str(job)).returncode == 0
     assert sorted(_ids(project)) == list(range(900_001, 900_011))

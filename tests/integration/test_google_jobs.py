@@ -150,3 +150,33 @@ def test_bad_key_fails_the_job_with_one_line(project: Project, google: GoogleDat
     assert result.returncode == 2
     assert f"spreadsheet {google.spreadsheet}" in result.stderr and "Invalid JWT Signature" in result.stderr
     _no_key_anywhere(project, google, result.stdout, result.stderr)
+
+
+def test_gsheets_vendors_to_minio_lands_jsonl_files_with_manifests(project: Project, google: GoogleData) -> None:
+    """The README's `gsheets_vendors_to_minio` job: the same rows as gzip JSON lines on an
+    S3-compatible store (SeaweedFS, path-style), read back through the manifests."""
+    from tests import services
+    from tests.helpers import objects
+
+    store, bucket, prefix = services.seaweedfs(), objects.s3_bucket(), objects.unique_prefix("gsheets")
+    job = yaml.safe_load((REPO / "jobs" / "acme" / "gsheets_vendors_to_minio.yaml").read_text())
+    job["source"].update(**FAST, api_url=google.emulator.url, drive_api_url=google.emulator.url,
+                         sheets=[{"spreadsheet_id": google.spreadsheet, "range": "Vendors"},
+                                 {"spreadsheet_id": google.spreadsheet, "range": "'New vendors'!A1:C"}])
+    job["target"]["connection"]["s3"]["prefix"] = prefix
+    path = str(project.write_job("gsheets_vendors_to_minio", job))
+    env = {"MINIO_BUCKET": bucket.name, "MINIO_ENDPOINT": store.s3_endpoint,
+           "MINIO_ACCESS_KEY_ID": store.access_key, "MINIO_SECRET_ACCESS_KEY": store.secret_key}
+
+    code, summary, stderr = project.run_json("--config", path, "--secrets-dir", _secrets(project, google), env=env)
+
+    assert code == 0, stderr
+    root = f"{prefix}/acme/vendors_master"
+    entries = objects.check_manifests_match_objects(bucket, root)
+    assert entries and all(e["key"].endswith(".jsonl.gz") for e in entries)
+    rows = {r["vendor_id"]: r for r in objects.rows(bucket, root, key="vendor_id") or []}
+    assert sorted(rows) == [101, 102, 103, 201, 202]
+    assert rows[101]["onboarded_on"] == "2024-03-01" and rows[101]["rating"] == Decimal("4.5")
+    assert rows[102]["active"] is False and rows[102]["rating"] is None
+    assert rows[201]["vendor_name"] == "Delta Freight"
+    _no_key_anywhere(project, google, json.dumps(summary), stderr)
