@@ -8,12 +8,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from dativo_singer.config_files import check_config_files
 from singer_sdk import Stream, Tap
 from singer_sdk.helpers.capabilities import TapCapabilities
 from tap_csv.header import check_names
 
-from dativo_singer.cli import run_plugin_cli
+from dativo_singer.cli import check_config_files, run_plugin_cli
 from dativo_singer.errors import FatalError
 from dativo_singer.termination import stop_now
 from tap_gdrive_csv.drive import FolderSpec
