@@ -18,6 +18,7 @@ FILES_STATE_KEY = "files"
 SOURCE_FILE = "_sdc_source_file"
 SOURCE_LINE = "_sdc_source_lineno"
 SOURCE_VERSION = "_sdc_source_version"
+SOURCE_FILE_NAME = "_sdc_source_file_name"  # remote files named by id (Drive) also carry their name
 METADATA_PROPERTIES: dict[str, Any] = {
     SOURCE_FILE: {"type": ["string", "null"]},
     SOURCE_LINE: {"type": ["integer", "null"]},

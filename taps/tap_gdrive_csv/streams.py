@@ -12,24 +12,22 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from dativo_singer.google_auth import DRIVE_READONLY
 from dativo_singer.google_rest import GoogleAPIStream
+from dativo_singer.source_files import (
+    FILES_STATE_KEY,
+    SOURCE_FILE,
+    SOURCE_FILE_NAME,
+    SOURCE_LINE,
+    SOURCE_VERSION,
+)
+from dativo_singer.source_files import METADATA_PROPERTIES as FILE_METADATA
 from tap_gdrive_csv.drive import DriveFile, FolderSpec, content_request, files_of_page, list_params
 from tap_gdrive_csv.rows import opened, typed_rows
 
-FILES_STATE_KEY = "files"
-SOURCE_FILE = "_sdc_source_file"
-SOURCE_FILE_NAME = "_sdc_source_file_name"
-SOURCE_LINE = "_sdc_source_lineno"
-SOURCE_VERSION = "_sdc_source_version"
 # Every record names its Drive file (the id: stable across renames), the file's name, the line
 # the row starts on and the file's modifiedTime as its content version; a target that keeps
 # `_sdc_source_file` and `_sdc_source_version` (target-iceberg does) replaces the rows of a
 # file's older versions when a changed file is read again (see docs/GOOGLE.md).
-METADATA_PROPERTIES: dict[str, Any] = {
-    SOURCE_FILE: {"type": ["string", "null"]},
-    SOURCE_FILE_NAME: {"type": ["string", "null"]},
-    SOURCE_LINE: {"type": ["integer", "null"]},
-    SOURCE_VERSION: {"type": ["string", "null"]},
-}
+METADATA_PROPERTIES: dict[str, Any] = {**FILE_METADATA, SOURCE_FILE_NAME: {"type": ["string", "null"]}}
 
 
 class DriveCSVStream(GoogleAPIStream):
@@ -48,8 +46,9 @@ class DriveCSVStream(GoogleAPIStream):
     scopes = (DRIVE_READONLY,)
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # cells are typed by tap-csv's parsers
 
-    def __init__(self, tap: Tap, name: str, schema: dict[str, Any], specs: list[FolderSpec],
-                 key_properties: list[str]) -> None:
+    def __init__(
+        self, tap: Tap, name: str, schema: dict[str, Any], specs: list[FolderSpec], key_properties: list[str]
+    ) -> None:
         self._specs = specs
         self._columns = [c for c in schema.get("properties", {}) if c not in METADATA_PROPERTIES]
         schema = {**schema, "properties": {**schema.get("properties", {}), **METADATA_PROPERTIES}}
@@ -100,8 +99,13 @@ class DriveCSVStream(GoogleAPIStream):
                     self.logger.info("Skipping unchanged %s", item.display)
                 else:
                     same = entry.get("modifiedTime") == item.modified_time
-                    entry = {"folder": spec.key, "name": item.name, "modifiedTime": item.modified_time,
-                             "rows": int(entry.get("rows") or 0) if same else 0, "done": False}
+                    entry = {
+                        "folder": spec.key,
+                        "name": item.name,
+                        "modifiedTime": item.modified_time,
+                        "rows": int(entry.get("rows") or 0) if same else 0,
+                        "done": False,
+                    }
                     files[item.id] = entry
                     yield from self._read(spec, item, entry)
                     entry["done"] = True
@@ -116,20 +120,35 @@ class DriveCSVStream(GoogleAPIStream):
 
     def _read(self, spec: FolderSpec, item: DriveFile, entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
         skip = entry["rows"]
-        self.logger.info("Reading %s modified %s%s", item.display, item.modified_time,
-                         f" from data row {skip + 1}" if skip else "")
+        self.logger.info(
+            "Reading %s modified %s%s",
+            item.display,
+            item.modified_time,
+            f" from data row {skip + 1}" if skip else "",
+        )
         properties = {k: v for k, v in self.schema["properties"].items() if k not in METADATA_PROPERTIES}
         required = list(self.schema.get("required") or ())
         with tempfile.TemporaryDirectory(prefix="tap-gdrive-csv-") as folder:
             path = self.download(item, Path(folder))
             with opened(spec.csv, path, item.display, self._columns, required) as file:
-                rows = typed_rows(file, properties, set(required), display=item.display,
-                                  pass_invalid=self.config.get("on_invalid_value") == "pass",
-                                  logger=self.logger)
+                rows = typed_rows(
+                    file,
+                    properties,
+                    set(required),
+                    display=item.display,
+                    pass_invalid=self.config.get("on_invalid_value") == "pass",
+                    logger=self.logger,
+                )
                 for index, (line, record) in enumerate(rows):
                     if index < skip:
                         continue
-                    record.update({SOURCE_FILE: item.id, SOURCE_FILE_NAME: item.name, SOURCE_LINE: line,
-                                   SOURCE_VERSION: item.modified_time})
+                    record.update(
+                        {
+                            SOURCE_FILE: item.id,
+                            SOURCE_FILE_NAME: item.name,
+                            SOURCE_LINE: line,
+                            SOURCE_VERSION: item.modified_time,
+                        }
+                    )
                     entry["rows"] = index + 1
                     yield record

@@ -16,22 +16,15 @@ from dativo_singer.arrow_types import property_types
 from dativo_singer.errors import DataValueError, FatalError
 from dativo_singer.google_auth import DRIVE_METADATA_READONLY, SHEETS_READONLY
 from dativo_singer.google_rest import GoogleAPIStream
+from dativo_singer.source_files import METADATA_PROPERTIES as FILE_METADATA
+from dativo_singer.source_files import SOURCE_FILE, SOURCE_FILE_NAME, SOURCE_LINE, SOURCE_VERSION
 from tap_google_sheets.cells import cell_converter, cell_text
 
 RANGES_STATE_KEY = "ranges"
-SOURCE_FILE = "_sdc_source_file"
-SOURCE_FILE_NAME = "_sdc_source_file_name"
-SOURCE_LINE = "_sdc_source_lineno"
-SOURCE_VERSION = "_sdc_source_version"
 # The range read (``<spreadsheet id>/<range>``), the spreadsheet's title, the sheet row and the
 # spreadsheet's modifiedTime as content version: target-iceberg replaces a range's earlier rows
 # when the spreadsheet changed (see docs/GOOGLE.md).
-METADATA_PROPERTIES: dict[str, Any] = {
-    SOURCE_FILE: {"type": ["string", "null"]},
-    SOURCE_FILE_NAME: {"type": ["string", "null"]},
-    SOURCE_LINE: {"type": ["integer", "null"]},
-    SOURCE_VERSION: {"type": ["string", "null"]},
-}
+METADATA_PROPERTIES: dict[str, Any] = {**FILE_METADATA, SOURCE_FILE_NAME: {"type": ["string", "null"]}}
 VALUE_PARAMS = {
     "valueRenderOption": "UNFORMATTED_VALUE",
     "dateTimeRenderOption": "FORMATTED_STRING",
@@ -74,8 +67,9 @@ class SheetsStream(GoogleAPIStream):
     scopes = (SHEETS_READONLY, DRIVE_METADATA_READONLY)
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # cells are typed here
 
-    def __init__(self, tap: Tap, name: str, schema: dict[str, Any], ranges: list[SheetRange],
-                 key_properties: list[str]) -> None:
+    def __init__(
+        self, tap: Tap, name: str, schema: dict[str, Any], ranges: list[SheetRange], key_properties: list[str]
+    ) -> None:
         self._ranges = ranges
         schema = {**schema, "properties": {**schema.get("properties", {}), **METADATA_PROPERTIES}}
         super().__init__(tap=tap, schema=schema, name=name)
@@ -154,11 +148,15 @@ class SheetsStream(GoogleAPIStream):
         found = {c[0] for c in columns if c[0]}
         missing = [name for name in sorted(required) if name not in found]
         if missing:
-            raise FatalError(f"{self.resource}: required column(s) {missing} of {self.name!r} missing "
-                             f"from the header row {[cell_text(c) for c in header]}")
+            raise FatalError(
+                f"{self.resource}: required column(s) {missing} of {self.name!r} missing "
+                f"from the header row {[cell_text(c) for c in header]}"
+            )
         if properties and not found:
-            raise FatalError(f"{self.resource}: none of the header row's cells "
-                             f"{[cell_text(c) for c in header][:6]} is a column of {self.name!r}")
+            raise FatalError(
+                f"{self.resource}: none of the header row's cells "
+                f"{[cell_text(c) for c in header][:6]} is a column of {self.name!r}"
+            )
         return columns
 
     def _records(self, sheet: SheetRange, value_range: dict[str, Any]) -> Iterator[dict[str, Any]]:
