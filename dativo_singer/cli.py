@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from dativo_singer.errors import DativoSingerError, FatalError
 
@@ -48,3 +49,14 @@ def check_config_files(argv: list[str]) -> None:
             ) from None
         if not isinstance(value, dict):
             raise FatalError(f"{path}: expected a JSON object, got {type(value).__name__}")
+
+
+def run_tap_cli(name: str, tap_class: Any) -> None:
+    """A tap's console script: its config files checked (one line each), then singer-sdk's CLI,
+    with our errors printed as one line."""
+
+    def command() -> None:
+        check_config_files(sys.argv[1:])
+        tap_class.cli()
+
+    run_plugin_cli(name, command)

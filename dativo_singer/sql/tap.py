@@ -6,7 +6,6 @@ nothing reaches the target."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from types import FrameType
 from typing import Any
@@ -14,7 +13,6 @@ from typing import Any
 from singer_sdk.sql import SQLTap
 
 from dativo_singer.batch_emit import append_parquet_batch_config, parquet_batch_config, parquet_compression
-from dativo_singer.cli import check_config_files
 from dativo_singer.errors import FatalError
 from dativo_singer.sql.settings import connection_of
 from dativo_singer.sql.stream import DatabaseStream
@@ -72,9 +70,3 @@ class DatabaseTap(SQLTap):
         super()._set_compatible_replication_methods()
         for stream in self.selected_streams():
             stream.prepare()
-
-
-def run_tap(name: str, tap_class: type[DatabaseTap], argv: list[str] | None = None) -> None:
-    """Console-script body: config files checked, then the singer-sdk CLI."""
-    check_config_files(sys.argv[1:] if argv is None else argv)
-    tap_class.cli()

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from types import FrameType
 from typing import Any
 
-from singer_sdk import Stream, Tap
-from singer_sdk.helpers.capabilities import TapCapabilities
+from singer_sdk import Stream
 
 from dativo_singer.batch_emit import append_parquet_batch_config
-from dativo_singer.cli import check_config_files, run_plugin_cli
+from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
-from dativo_singer.termination import stop_now
+from dativo_singer.file_tap import FileTap
 from tap_csv.files import FileSpec, resolve_paths
 from tap_csv.header import check_names, other_delimiters
 from tap_csv.reader import CSVFile
@@ -20,33 +17,18 @@ from tap_csv.settings import CONFIG_SCHEMA, config_problems
 from tap_csv.streams import CSVStream
 
 
-class TapCSV(Tap):
+class TapCSV(FileTap):
     """Reads local CSV files; one stream per configured object, incremental per file."""
 
     name = "tap-csv"
-    package_name = "dativo-ingest"
     config_jsonschema = CONFIG_SCHEMA
-    # Incremental per file: an ACTIVATE_VERSION would drop the rows of files skipped as unchanged.
-    capabilities = [c for c in Tap.capabilities if c != TapCapabilities.ACTIVATE_VERSION]
+    config_problems = staticmethod(config_problems)
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
         """singer-sdk's built-in settings, ``batch_config`` with the Parquet codecs we write."""
         append_parquet_batch_config(config_jsonschema)
         super().append_builtin_config(config_jsonschema)
-
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM/SIGINT: stop at once with exit 128+signal (singer-sdk would exit 0 half-way,
-        and a stopped run would look complete). The STATE already written covers what was read."""
-        stop_now(self.logger, signum, "stopping; the last STATE written covers the records before it")
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Check the config in every mode, `--discover` included (which singer-sdk does not
-        validate), and report all problems as one line: ``files[0]: ...; files[1]: ...``."""
-        problems = config_problems(dict(self._config))
-        if problems:
-            raise FatalError("; ".join(problems))
-        return []
 
     def _specs_by_object(self) -> dict[str, list[FileSpec]]:
         grouped: dict[str, list[FileSpec]] = {}
@@ -108,11 +90,6 @@ class TapCSV(Tap):
         return streams
 
 
-def _run() -> None:
-    check_config_files(sys.argv[1:])
-    TapCSV.cli()
-
-
 def main() -> None:
     """Console script `tap-csv`."""
-    run_plugin_cli("tap-csv", _run)
+    run_tap_cli("tap-csv", TapCSV)

@@ -2,45 +2,29 @@
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from singer_sdk import Stream, Tap
-from singer_sdk.helpers.capabilities import TapCapabilities
+from singer_sdk import Stream
 from tap_csv.header import check_names
 
-from dativo_singer.cli import check_config_files, run_plugin_cli
+from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
-from dativo_singer.termination import stop_now
+from dativo_singer.file_tap import FileTap
 from tap_gdrive_csv.drive import FolderSpec
 from tap_gdrive_csv.rows import opened
 from tap_gdrive_csv.settings import CONFIG_SCHEMA, config_problems
 from tap_gdrive_csv.streams import DriveCSVStream
 
 
-class TapGDriveCSV(Tap):
+class TapGDriveCSV(FileTap):
     """Reads CSV files (and native spreadsheets as CSV) from Google Drive folders; one stream
     per configured object, incremental on each file's modifiedTime."""
 
     name = "tap-gdrive-csv"
-    package_name = "dativo-ingest"
     config_jsonschema = CONFIG_SCHEMA
-    # Incremental per file: an ACTIVATE_VERSION would drop the rows of files skipped as unchanged.
-    capabilities = [c for c in Tap.capabilities if c != TapCapabilities.ACTIVATE_VERSION]
-
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM/SIGINT: exit 128+signal at once; the last STATE covers what was read."""
-        stop_now(self.logger, signum, "stopping; the last STATE written covers the records before it")
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """All problems of the config in one line, in every mode (`--discover` included)."""
-        problems = config_problems(dict(self._config))
-        if problems:
-            raise FatalError("; ".join(problems))
-        return []
+    config_problems = staticmethod(config_problems)
 
     def _specs_by_object(self) -> dict[str, list[FolderSpec]]:
         grouped: dict[str, list[FolderSpec]] = {}
@@ -82,11 +66,6 @@ class TapGDriveCSV(Tap):
         return streams
 
 
-def _run() -> None:
-    check_config_files(sys.argv[1:])
-    TapGDriveCSV.cli()
-
-
 def main() -> None:
     """Console script `tap-gdrive-csv`."""
-    run_plugin_cli("tap-gdrive-csv", _run)
+    run_tap_cli("tap-gdrive-csv", TapGDriveCSV)

@@ -2,41 +2,25 @@
 
 from __future__ import annotations
 
-import sys
-from types import FrameType
 from typing import Any
 
-from singer_sdk import Stream, Tap
-from singer_sdk.helpers.capabilities import TapCapabilities
+from singer_sdk import Stream
 
-from dativo_singer.cli import check_config_files, run_plugin_cli
+from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
-from dativo_singer.termination import stop_now
+from dativo_singer.file_tap import FileTap
 from tap_google_sheets.cells import cell_text
 from tap_google_sheets.settings import CONFIG_SCHEMA, config_problems
 from tap_google_sheets.streams import SheetRange, SheetsStream
 
 
-class TapGoogleSheets(Tap):
+class TapGoogleSheets(FileTap):
     """Reads ranges of Google spreadsheets; one stream per configured object, a spreadsheet
     read again only when its Drive modifiedTime changed."""
 
     name = "tap-google-sheets"
-    package_name = "dativo-ingest"
     config_jsonschema = CONFIG_SCHEMA
-    # Unchanged spreadsheets are skipped: an ACTIVATE_VERSION would drop their rows.
-    capabilities = [c for c in Tap.capabilities if c != TapCapabilities.ACTIVATE_VERSION]
-
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM/SIGINT: exit 128+signal at once; the last STATE covers what was read."""
-        stop_now(self.logger, signum, "stopping; the last STATE written covers the records before it")
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """All problems of the config in one line, in every mode (`--discover` included)."""
-        problems = config_problems(dict(self._config))
-        if problems:
-            raise FatalError("; ".join(problems))
-        return []
+    config_problems = staticmethod(config_problems)
 
     def _ranges_by_object(self) -> dict[str, list[SheetRange]]:
         grouped: dict[str, list[SheetRange]] = {}
@@ -71,11 +55,6 @@ class TapGoogleSheets(Tap):
         return streams
 
 
-def _run() -> None:
-    check_config_files(sys.argv[1:])
-    TapGoogleSheets.cli()
-
-
 def main() -> None:
     """Console script `tap-google-sheets`."""
-    run_plugin_cli("tap-google-sheets", _run)
+    run_tap_cli("tap-google-sheets", TapGoogleSheets)

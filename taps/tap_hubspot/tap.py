@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from types import FrameType
 from typing import Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
-from dativo_singer.cli import check_config_files, run_plugin_cli
+from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
 from dativo_singer.rest import rest_properties
 from dativo_singer.termination import stop_now
@@ -87,11 +86,6 @@ class TapHubSpot(Tap):
         return streams
 
 
-def _run() -> None:
-    check_config_files(sys.argv[1:])
-    TapHubSpot.cli()
-
-
 def main() -> None:
     """Console script `tap-hubspot`."""
-    run_plugin_cli("tap-hubspot", _run)
+    run_tap_cli("tap-hubspot", TapHubSpot)

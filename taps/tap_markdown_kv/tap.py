@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from types import FrameType
 from typing import Any
 
-from singer_sdk import Stream, Tap
-from singer_sdk.helpers.capabilities import TapCapabilities
+from singer_sdk import Stream
 
-from dativo_singer.cli import check_config_files, run_plugin_cli
+from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
+from dativo_singer.file_tap import FileTap
 from dativo_singer.markdown_kv import parse_bytes
-from dativo_singer.termination import stop_now
 from tap_markdown_kv.settings import CONFIG_SCHEMA, config_problems
 from tap_markdown_kv.storage import (
     FIXED_KEYS,
@@ -27,24 +24,12 @@ from tap_markdown_kv.streams import MarkdownKVStream
 Entry = tuple[int, dict[str, Any]]  # a `files` entry and its position
 
 
-class TapMarkdownKV(Tap):
+class TapMarkdownKV(FileTap):
     """Reads Markdown-KV documents (local or S3); one stream per object, incremental per file."""
 
     name = "tap-markdown-kv"
-    package_name = "dativo-ingest"
     config_jsonschema = CONFIG_SCHEMA
-    capabilities = [c for c in Tap.capabilities if c != TapCapabilities.ACTIVATE_VERSION]
-
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM/SIGINT: exit 128+signal at once (see tap-csv)."""
-        stop_now(self.logger, signum, "stopping; the last STATE written covers the records before it")
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """All config problems as one line, in every mode (`--discover` included)."""
-        problems = config_problems(dict(self._config))
-        if problems:
-            raise FatalError("; ".join(problems))
-        return []
+    config_problems = staticmethod(config_problems)
 
     def _entries_by_object(self) -> dict[str, list[Entry]]:
         grouped: dict[str, list[Entry]] = {}
@@ -85,11 +70,6 @@ class TapMarkdownKV(Tap):
         return streams
 
 
-def _run() -> None:
-    check_config_files(sys.argv[1:])
-    TapMarkdownKV.cli()
-
-
 def main() -> None:
     """Console script `tap-markdown-kv`."""
-    run_plugin_cli("tap-markdown-kv", _run)
+    run_tap_cli("tap-markdown-kv", TapMarkdownKV)

@@ -9,14 +9,14 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 
-from dativo_singer.cli import run_plugin_cli
+from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
 from dativo_singer.sql.arrow_readers import connectorx_batches
 from dativo_singer.sql.connector import DatabaseConnector
 from dativo_singer.sql.dialect import MySQLDialect
 from dativo_singer.sql.settings import connection_properties
 from dativo_singer.sql.stream import DatabaseStream
-from dativo_singer.sql.tap import DatabaseTap, run_tap
+from dativo_singer.sql.tap import DatabaseTap
 
 _JSON_CHECK = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.I)
 _TLS_MODES = ("require", "verify-ca", "verify-full")
@@ -89,4 +89,4 @@ class TapMySQL(DatabaseTap):
 
 def main() -> None:
     """Console script `tap-mysql`."""
-    run_plugin_cli("tap-mysql", lambda: run_tap("tap-mysql", TapMySQL))
+    run_tap_cli("tap-mysql", TapMySQL)

@@ -7,13 +7,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from dativo_singer.cli import run_plugin_cli
+from dativo_singer.cli import run_tap_cli
 from dativo_singer.sql.arrow_readers import adbc_postgres_batches
 from dativo_singer.sql.connector import DatabaseConnector
 from dativo_singer.sql.dialect import PostgresDialect
 from dativo_singer.sql.settings import connection_properties
 from dativo_singer.sql.stream import DatabaseStream
-from dativo_singer.sql.tap import DatabaseTap, run_tap
+from dativo_singer.sql.tap import DatabaseTap
 
 # Every session reads timestamps in UTC (timestamp without time zone values are taken as UTC).
 SESSION_OPTIONS = "-c TimeZone=UTC"
@@ -72,4 +72,4 @@ class TapPostgres(DatabaseTap):
 
 def main() -> None:
     """Console script `tap-postgres`."""
-    run_plugin_cli("tap-postgres", lambda: run_tap("tap-postgres", TapPostgres))
+    run_tap_cli("tap-postgres", TapPostgres)

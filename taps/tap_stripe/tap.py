@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from types import FrameType
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
-from dativo_singer.cli import check_config_files, run_plugin_cli
+from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
 from dativo_singer.rest import rest_properties
 from dativo_singer.termination import stop_now
@@ -71,11 +70,6 @@ class TapStripe(Tap):
         return [StripeStream(self, name) for name in STREAM_NAMES]
 
 
-def _run() -> None:
-    check_config_files(sys.argv[1:])
-    TapStripe.cli()
-
-
 def main() -> None:
     """Console script `tap-stripe`."""
-    run_plugin_cli("tap-stripe", _run)
+    run_tap_cli("tap-stripe", TapStripe)
