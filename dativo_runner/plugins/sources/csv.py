@@ -25,7 +25,7 @@ class CsvSource(SourcePlugin):
     job_schema = "sources/csv"
 
     def _files(self, job: Job) -> tuple[list[dict[str, Any]], list[Problem]]:
-        from tap_csv.files import resolve_paths
+        from dativo_singer.source_files import resolve_paths
 
         source = job.source
         files = source.get("files") or []
@@ -88,6 +88,6 @@ class CsvSource(SourcePlugin):
 
     def metadata_properties(self) -> dict[str, Any]:
         """``_sdc_source_file`` and ``_sdc_source_lineno``."""
-        from tap_csv.streams import METADATA_PROPERTIES
+        from dativo_singer.source_files import METADATA_PROPERTIES
 
         return dict(METADATA_PROPERTIES)
