@@ -64,6 +64,21 @@ def append_parquet_batch_config(config_jsonschema: dict[str, Any]) -> None:
     merge_missing_config_jsonschema(batch_config_schema(), config_jsonschema)
 
 
+JSONL_COMPRESSIONS = frozenset({"gzip", "none"})
+
+
+def jsonl_codec_problems(config: dict[str, Any]) -> list[str]:
+    """A JSON-lines ``batch_config`` asking for a codec singer-sdk's JSONL batcher does not write
+    (it would write the files uncompressed): refused, as the Parquet codecs are listed too."""
+    encoding = (config.get("batch_config") or {}).get("encoding") or {}
+    codec = encoding.get("compression")
+    if encoding.get("format") == "jsonl" and codec is not None and codec not in JSONL_COMPRESSIONS:
+        return [
+            f"batch_config.encoding.compression: {codec!r} is not written for jsonl batches (gzip or none)"
+        ]
+    return []
+
+
 def parquet_compression(encoding: BaseBatchFileEncoding) -> str:
     """The Parquet codec for a BATCH encoding: its ``compression`` (``none`` for none), else
     snappy (singer-sdk's Parquet batcher default)."""

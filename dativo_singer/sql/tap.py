@@ -12,7 +12,12 @@ from typing import Any
 
 from singer_sdk.sql import SQLTap
 
-from dativo_singer.batch_emit import append_parquet_batch_config, parquet_batch_config, parquet_compression
+from dativo_singer.batch_emit import (
+    append_parquet_batch_config,
+    jsonl_codec_problems,
+    parquet_batch_config,
+    parquet_compression,
+)
 from dativo_singer.errors import FatalError
 from dativo_singer.sql.settings import connection_of
 from dativo_singer.sql.stream import DatabaseStream
@@ -46,6 +51,9 @@ class DatabaseTap(SQLTap):
         connection_of(dict(self._config), connector_class.drivername, connector_class.default_port)  # type: ignore[attr-defined]
         if (self._config.get("lookback_days") or 0) < 0:
             raise FatalError("lookback_days: must be 0 or more")
+        codec_problems = jsonl_codec_problems(dict(self._config))
+        if codec_problems:
+            raise FatalError(codec_problems[0])
         batch_config = parquet_batch_config(dict(self._config))
         if batch_config is not None:
             try:

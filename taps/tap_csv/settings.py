@@ -13,6 +13,8 @@ from typing import Any
 from jsonschema import Draft7Validator
 from singer_sdk import typing as th
 
+from dativo_singer.batch_emit import jsonl_codec_problems
+
 # The keys of another popular tap-csv (MeltanoLabs) that a copied config may carry.
 FOREIGN_KEYS = {
     "entity": "this tap names the stream 'object'; 'entity' is not a setting of this tap",
@@ -209,4 +211,4 @@ def config_problems(config: dict[str, Any]) -> list[str]:
     if isinstance(schemas, dict):
         for name, schema in schemas.items():
             problems.extend(_object_schema_problems(name, schema))
-    return problems or _schema_problems(config)
+    return problems or _schema_problems(config) or jsonl_codec_problems(config)

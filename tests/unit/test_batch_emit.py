@@ -150,3 +150,17 @@ def test_parquet_codecs_stay_valid_after_singer_sdk_adds_its_built_in_settings()
         "batch_config.encoding.compression: 'lzma' is not one of "
         "['brotli', 'gzip', 'lz4', 'none', 'snappy', 'zstd']"
     ]
+
+
+def test_a_jsonl_batch_codec_singer_sdk_does_not_write_is_refused() -> None:
+    """zstd is listed for Parquet files; singer-sdk's JSONL batcher would ignore it and write
+    uncompressed files, so a jsonl batch_config asking for it is refused with one line."""
+    from tap_csv.settings import config_problems
+
+    files = [{"object": "a", "path": "a.csv"}]
+    jsonl = {"files": files, "batch_config": {"encoding": {"format": "jsonl", "compression": "zstd"}}}
+    assert config_problems(jsonl) == [
+        "batch_config.encoding.compression: 'zstd' is not written for jsonl batches (gzip or none)"
+    ]
+    gzip = {"files": files, "batch_config": {"encoding": {"format": "jsonl", "compression": "gzip"}}}
+    assert config_problems(gzip) == []
