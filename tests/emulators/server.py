@@ -160,9 +160,10 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve(emulator: Emulator) -> Iterator[Emulator]:
-    """Serve ``emulator`` on 127.0.0.1, a free port; ``emulator.url`` is its base URL."""
-    server = _Server(("127.0.0.1", 0), _handler(emulator))
+def serve(emulator: Emulator, port: int = 0) -> Iterator[Emulator]:
+    """Serve ``emulator`` on 127.0.0.1 (``port``, default a free one); ``emulator.url`` is its
+    base URL."""
+    server = _Server(("127.0.0.1", port), _handler(emulator))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     emulator.url = f"http://127.0.0.1:{server.server_address[1]}"

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 def _snippets() -> list[str]:
     text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text.split("### Reading the tables with other tools", 1)[1].split("\n## ", 1)[0]
+    section = text.split("## Reading the tables with other tools", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"```python\n(.*?)```", section, flags=re.S)
 
 

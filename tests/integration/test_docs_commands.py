@@ -1,0 +1,101 @@
+"""Every command the README and docs/ show runs as written.
+
+Each document's ```bash blocks run in order, as one reader would type them, in a fresh copy of
+the project (its jobs, assets, recipes, configs and data; the installed venv and the local
+servers). A block that cannot run here names its reason in a ``<!-- docs-test: skip ... -->``
+line (tests/helpers/doc_commands.py); the test lists them, and fails on a skip without a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.doc_commands import REPO, Block, blocks, documents
+
+pytestmark = pytest.mark.integration
+
+COPIED = ("jobs", "assets", "connectors", "registry", "configs", "data", "examples")
+LINKED = (".peers", "scripts", "tests", "benchmarks", "docs", "taps", "targets", "dativo_runner", "dativo_singer")
+KEPT_MTIME = ("Makefile", "pyproject.toml", "README.md")  # make sees the venv as installed
+TIMEOUT = 300
+
+DOCS = {str(path.relative_to(REPO)): blocks(path) for path in documents()}
+RUNNABLE = sorted(name for name, found in DOCS.items() if any(b.skip_reason is None for b in found))
+
+
+def _sandbox(root: Path) -> Path:
+    home = root / "project"
+    home.mkdir()
+    for name in COPIED:
+        if (REPO / name).exists():
+            shutil.copytree(REPO / name, home / name)
+    for name in LINKED:
+        if (REPO / name).exists():
+            (home / name).symlink_to(REPO / name)
+    for name in KEPT_MTIME:
+        shutil.copy2(REPO / name, home / name)
+    # `.venv` is the environment running the tests, installed: make's stamp says so.
+    venv = Path(sys.prefix)
+    (home / ".venv").symlink_to(venv)
+    stamp = venv / ".installed"
+    if venv != Path(sys.base_prefix) and (
+        not stamp.exists() or stamp.stat().st_mtime < (REPO / "pyproject.toml").stat().st_mtime
+    ):
+        stamp.touch()
+    return home
+
+
+def _script(found: list[Block]) -> str:
+    parts = ["set -euo pipefail"]
+    for block in found:
+        if block.skip_reason is None:
+            parts.append(f"echo '::block {block.where}' >&2")
+            parts.append(f"cd {{home}}\n{block.script}")
+    return "\n".join(parts) + "\n"
+
+
+def _failed_block(stderr: str) -> str:
+    markers = [line for line in stderr.splitlines() if line.startswith("::block ")]
+    return markers[-1].removeprefix("::block ") if markers else "?"
+
+
+def test_every_skipped_block_gives_its_reason() -> None:
+    skipped = [b for found in DOCS.values() for b in found if b.skip_reason is not None]
+    assert [b.where for b in skipped if not b.skip_reason.strip()] == []
+    assert sum(len(found) for found in DOCS.values()) > len(skipped)
+
+
+@pytest.mark.parametrize("document", RUNNABLE)
+def test_document_commands_run_as_written(document: str, tmp_path: Path) -> None:
+    home = _sandbox(tmp_path)
+    env = dict(os.environ)
+    env["PATH"] = f"{home / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("DATIVO_HOME", None)
+    script = _script(DOCS[document]).replace("{home}", str(home))
+    run = subprocess.Popen(
+        ["bash", "-c", script],
+        cwd=home,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = run.communicate(timeout=TIMEOUT)
+    finally:
+        try:  # background servers a document started (an emulator) end with it
+            os.killpg(run.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        run.wait()
+    assert run.returncode == 0, (
+        f"{_failed_block(stderr)}: exit {run.returncode}\n--- stdout\n{stdout[-3000:]}\n--- stderr\n{stderr[-3000:]}"
+    )
