@@ -32,8 +32,8 @@ class Block:
 
 
 def documents() -> list[Path]:
-    """The README and every Markdown file under docs/ and benchmarks/ (generated references too)."""
-    found = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md")), REPO / "benchmarks" / "README.md"]
+    """The README and every Markdown file under docs/ (generated references too)."""
+    found = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
     return [path for path in found if path.is_file()]
 
 
