@@ -207,3 +207,18 @@ def discover_with_tap(job: Job, config: dict[str, Any]) -> list[DiscoveredStream
 def with_notes(stream: DiscoveredStream, *notes: str) -> DiscoveredStream:
     """The stream with notes added (shown under it)."""
     return replace(stream, notes=stream.notes + notes)
+
+
+def streams_named(job: Job, streams: list[DiscoveredStream]) -> list[DiscoveredStream]:
+    """The streams ``source.objects`` names (``schema.table`` matches on the table; ``*`` names
+    every stream); one problem listing what the source offers when none matches."""
+    wanted = {str(o).rpartition(".")[2] for o in job.source.get("objects") or ()} - {"*"}
+    if not wanted:
+        return streams
+    kept = [s for s in streams if s.stream.rpartition(".")[2] in wanted]
+    if not kept:
+        offered = ", ".join(s.stream for s in streams[:12]) + (", ..." if len(streams) > 12 else "")
+        raise ConfigError(
+            [Problem(job.file, "source.objects", f"{sorted(wanted)} not offered by the source (it offers: {offered or 'nothing'})")]
+        )
+    return kept

@@ -147,10 +147,12 @@ def load_draft(
     target_entry = registry.entry("target", draft.target)
     source = source_plugin(source_entry, registry.file)
     target = target_plugin(target_entry, registry.file)
-    problems += validate_job_block("source", source.job_schema, resolved["source"], draft.display)
+    stream = draft.object or DISCOVER_OBJECT
+    # Discovery of every stream names no object: the block is checked as if it named one.
+    checked = {"objects": [stream], **resolved["source"]}
+    problems += validate_job_block("source", source.job_schema, checked, draft.display)
     if problems:
         raise ConfigError(problems)
-    stream = draft.object or DISCOVER_OBJECT
     asset = AssetSpec(
         file=draft.display,
         name=asset_name(draft.source, stream),

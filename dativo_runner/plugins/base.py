@@ -84,11 +84,11 @@ class SourcePlugin(ConnectorPlugin):
 
     def discover(self, job: Job) -> list[DiscoveredStream]:
         """The streams and fields the source offers (`dativo discover`): the tap run with
-        ``--discover`` on :meth:`discovery_config`, its catalog normalized. The job's asset only
-        names the object; its schema is not used."""
-        from dativo_runner.discovery import discover_with_tap
+        ``--discover`` on :meth:`discovery_config`, its catalog normalized, only the streams of
+        ``source.objects`` when it names any. The asset's schema is not used."""
+        from dativo_runner.discovery import discover_with_tap, streams_named
 
-        return discover_with_tap(job, self.discovery_config(job))
+        return streams_named(job, discover_with_tap(job, self.discovery_config(job)))
 
     def draft_source(self, options: DraftOptions) -> dict[str, Any]:
         """The job's ``source`` block for command-line options (`dativo discover --connector`,

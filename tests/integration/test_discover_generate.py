@@ -108,7 +108,7 @@ def test_discover_postgres_and_mariadb_tables(project: Project, pg_service: Any,
         )))
         every = _ok(project.dativo(
             "discover", "--connector", "postgres", "--host", pg_service.host, "--port", str(pg_service.port),
-            "--user", pg_service.user, "--database", pg_service.db, "--set", f"filter_schemas=[{schema}]",
+            "--user", pg_service.user, "--database", pg_service.db, "--object", f"{schema}.*",
         ))
     with mariadb_database(mariadb_service) as (database, my):
         my.execute("CREATE TABLE customers (customer_id INT PRIMARY KEY, full_name VARCHAR(80), "
@@ -125,7 +125,7 @@ def test_discover_postgres_and_mariadb_tables(project: Project, pg_service: Any,
     assert {"created_at", "updated_at"} <= set(orders["replication_key_candidates"])
     assert "postgres: 2 streams" in every and f"{schema}.other" in every
     assert f"{database}.customers  (key: customer_id;" in text
-    assert "modified_at     timestamp      not null" in text and "decimal(10,2)" in text
+    assert "  modified_at     timestamp\n" in text and "  lifetime_value  decimal(10,2)\n" in text
 
 
 def test_discover_stripe_emulator_and_missing_key(project: Project, stripe: StripeEmulator) -> None:

@@ -99,12 +99,14 @@ class DatabaseSource(SourcePlugin):
         return None
 
     def _scope(self, job: Job) -> tuple[str | None, str | None]:
-        """(schema, table) of ``source.objects``; without one table, the schemas to list."""
+        """(schema, table) of ``source.objects``; without one table (or with ``schema.*``), the
+        schema to list (None: every schema)."""
         objects = job.source.get("objects") or []
         schema, table = "", ""
         if len(objects) == 1:
             schema, _, table = str(objects[0]).rpartition(".")
         connection = job.source.get("connection") or {}
+        table = "" if table == "*" else table  # ``schema.*``: every table of the schema
         return schema or self.default_schema(connection, table or None), table or None
 
     def discovery_config(self, job: Job) -> dict[str, Any]:
