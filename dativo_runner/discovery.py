@@ -64,7 +64,7 @@ def _types(prop: dict[str, Any]) -> list[str]:
     if declared is None:
         for option in prop.get("anyOf") or prop.get("oneOf") or ():
             if isinstance(option, dict) and option.get("type") not in (None, "null"):
-                return _types(option) + ["null"]
+                return [*_types(option), "null"]
         return []
     return [declared] if isinstance(declared, str) else list(declared)
 
@@ -122,7 +122,9 @@ def normalize_stream(entry: dict[str, Any]) -> DiscoveredStream:
     properties: dict[str, Any] = (entry.get("schema") or {}).get("properties") or {}
     fields = tuple(_field(name, prop if isinstance(prop, dict) else {}) for name, prop in properties.items())
     keys = tuple(entry.get("key_properties") or meta.get("table-key-properties") or ())
-    table = str(meta.get("table-name") or entry.get("table_name") or entry.get("stream") or entry["tap_stream_id"])
+    table = str(
+        meta.get("table-name") or entry.get("table_name") or entry.get("stream") or entry["tap_stream_id"]
+    )
     schema_name = meta.get("schema-name")
     name = f"{schema_name}.{table}" if schema_name else table
     declared = meta.get("valid-replication-keys")
@@ -133,7 +135,7 @@ def normalize_stream(entry: dict[str, Any]) -> DiscoveredStream:
             n
             for n, prop in properties.items()
             if isinstance(prop, dict)
-            and (prop.get("format") in _CURSOR_FORMATS or "integer" in _types(prop) and n not in keys)
+            and (prop.get("format") in _CURSOR_FORMATS or ("integer" in _types(prop) and n not in keys))
             and not n.startswith("_sdc_")
         )
     replication_key = entry.get("replication_key") or meta.get("replication-key")
@@ -182,10 +184,18 @@ def run_tap_discover(job: Job, config: dict[str, Any]) -> dict[str, Any]:
                 check=False,
             )
         except FileNotFoundError:
-            raise ConfigError([Problem(job.file, "source_connector", f"{program} is not installed")]) from None
+            raise ConfigError(
+                [Problem(job.file, "source_connector", f"{program} is not installed")]
+            ) from None
         except subprocess.TimeoutExpired:
             raise ConfigError(
-                [Problem(job.file, "source", f"{program} --discover gave no catalog in {DISCOVER_TIMEOUT_SECONDS} s")]
+                [
+                    Problem(
+                        job.file,
+                        "source",
+                        f"{program} --discover gave no catalog in {DISCOVER_TIMEOUT_SECONDS} s",
+                    )
+                ]
             ) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -195,7 +205,9 @@ def run_tap_discover(job: Job, config: dict[str, Any]) -> dict[str, Any]:
     try:
         catalog = json.loads(done.stdout)
     except json.JSONDecodeError:
-        raise ConfigError([Problem(job.file, "source", f"{program} --discover printed no JSON catalog")]) from None
+        raise ConfigError(
+            [Problem(job.file, "source", f"{program} --discover printed no JSON catalog")]
+        ) from None
     return catalog if isinstance(catalog, dict) else {}
 
 
@@ -219,6 +231,12 @@ def streams_named(job: Job, streams: list[DiscoveredStream]) -> list[DiscoveredS
     if not kept:
         offered = ", ".join(s.stream for s in streams[:12]) + (", ..." if len(streams) > 12 else "")
         raise ConfigError(
-            [Problem(job.file, "source.objects", f"{sorted(wanted)} not offered by the source (it offers: {offered or 'nothing'})")]
+            [
+                Problem(
+                    job.file,
+                    "source.objects",
+                    f"{sorted(wanted)} not offered by the source (it offers: {offered or 'nothing'})",
+                )
+            ]
         )
     return kept

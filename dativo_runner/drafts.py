@@ -113,7 +113,9 @@ def plan_draft(
     return replace(draft, source_block=block)
 
 
-def _recipe(home: ProjectHome, registry: Registry, role: str, name: str, problems: list[Problem]) -> ConnectorRecipe:
+def _recipe(
+    home: ProjectHome, registry: Registry, role: str, name: str, problems: list[Problem]
+) -> ConnectorRecipe:
     path = home.source_connector(name) if role == "source" else home.target_connector(name)
     if not path.is_file():
         raise ConfigError([Problem(home.display(path), "", "connector recipe not found")])
@@ -134,8 +136,10 @@ def load_draft(
     """The draft as a :class:`Job` (placeholder asset), checked as a job file would be."""
     registry = _registry(home, draft, mode)
     problems: list[Problem] = []
-    recipes = {role: _recipe(home, registry, role, name, problems) for role, name in
-               (("source", draft.source), ("target", draft.target))}
+    recipes = {
+        role: _recipe(home, registry, role, name, problems)
+        for role, name in (("source", draft.source), ("target", draft.target))
+    }
     if problems:
         raise ConfigError(problems)
     secrets = load_tenant_secrets(secrets_dir, draft.tenant)

@@ -137,8 +137,13 @@ def refuse_overwrite(home: ProjectHome, paths: tuple[Path, ...], force: bool) ->
     existing = [home.display(p) for p in paths if p.exists()]
     if existing and not force:
         raise ConfigError(
-            [Problem(" and ".join(existing), "", f"{'exist' if len(existing) > 1 else 'exists'}; "
-                     "pass --force to overwrite")]
+            [
+                Problem(
+                    " and ".join(existing),
+                    "",
+                    f"{'exist' if len(existing) > 1 else 'exists'}; pass --force to overwrite",
+                )
+            ]
         )
 
 
@@ -149,7 +154,9 @@ def job_document(
     source = job.source_entry.name
     target = job.target_entry.name
     block = dict(draft.source_block)
-    block["objects"] = [stream.stream if job.source_entry.category == "database" else object_name(stream.stream)]
+    block["objects"] = [
+        stream.stream if job.source_entry.category == "database" else object_name(stream.stream)
+    ]
     if incremental:
         block["incremental"] = incremental
     return {
@@ -184,7 +191,9 @@ def write_checked(
     """Write the asset and the job, then load the job as `dativo run` would; on any problem the
     files are put back as they were (removed, or their old text restored) and it is raised."""
     home = job.home
-    job_path, asset_path = paths_for(home, job.source_entry.name, stream.stream, job.tenant_id, job.target_entry.name)
+    job_path, asset_path = paths_for(
+        home, job.source_entry.name, stream.stream, job.tenant_id, job.target_entry.name
+    )
     refuse_overwrite(home, (job_path, asset_path), force)
     incremental = choose_incremental(job, stream)
     asset = asset_document(job.source_entry.name, stream)

@@ -7,20 +7,67 @@ import re
 
 # Whole name parts (split on ``_``, ``-``, spaces and camelCase) that mark a personal column.
 _PII_PARTS = {
-    "email", "mail", "phone", "mobile", "telephone", "fax", "ssn", "passport", "iban",
-    "address", "street", "zip", "postcode", "postal", "birthdate", "dob", "firstname",
-    "lastname", "fullname", "surname", "username",
+    "email",
+    "mail",
+    "phone",
+    "mobile",
+    "telephone",
+    "fax",
+    "ssn",
+    "passport",
+    "iban",
+    "address",
+    "street",
+    "zip",
+    "postcode",
+    "postal",
+    "birthdate",
+    "dob",
+    "firstname",
+    "lastname",
+    "fullname",
+    "surname",
+    "username",
 }
 # Name parts that mark personal data when together (first + name, birth + date...).
 _PAIRS = (
-    ("first", "name"), ("last", "name"), ("full", "name"), ("given", "name"), ("family", "name"),
-    ("middle", "name"), ("birth", "date"), ("date", "birth"), ("social", "security"), ("tax", "id"),
-    ("national", "id"), ("ip", "address"), ("contact", "name"), ("customer", "name"),
+    ("first", "name"),
+    ("last", "name"),
+    ("full", "name"),
+    ("given", "name"),
+    ("family", "name"),
+    ("middle", "name"),
+    ("birth", "date"),
+    ("date", "birth"),
+    ("social", "security"),
+    ("tax", "id"),
+    ("national", "id"),
+    ("ip", "address"),
+    ("contact", "name"),
+    ("customer", "name"),
 )
 _SPLIT = re.compile(r"[_\-\s.]+|(?<=[a-z0-9])(?=[A-Z])")
 # Bare ``name`` is personal unless it names a thing (product_name, company name...).
-_THING_PARTS = {"product", "company", "deal", "file", "table", "vendor", "account", "plan", "display",
-                "stage", "pipeline", "event", "host", "domain", "bucket", "object", "sheet", "tab"}
+_THING_PARTS = {
+    "product",
+    "company",
+    "deal",
+    "file",
+    "table",
+    "vendor",
+    "account",
+    "plan",
+    "display",
+    "stage",
+    "pipeline",
+    "event",
+    "host",
+    "domain",
+    "bucket",
+    "object",
+    "sheet",
+    "tab",
+}
 
 
 def name_parts(column: str) -> list[str]:

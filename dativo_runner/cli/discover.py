@@ -36,7 +36,10 @@ def add_parser(sub: Any) -> None:
     what.add_argument("--config", type=Path, help="job YAML file: discover its source")
     what.add_argument("--connector", help="source connector name (registry/connectors.yaml)")
     discover.add_argument("--tenant", default="default", help="tenant whose secrets are used (--connector)")
-    add_source_options(discover, "table ([schema.]table; schema.* for a whole schema) or object to show (default: every stream)")
+    add_source_options(
+        discover,
+        "table ([schema.]table; schema.* for a whole schema) or object to show (default: every stream)",
+    )
     add_common_options(discover)
     discover.add_argument("--json", action="store_true", help="print the streams as one JSON object")
     discover.set_defaults(command=command_discover)

@@ -43,8 +43,12 @@ def add_parser(sub: Any) -> None:
     )
     config.add_argument("--source", required=True, help="source connector name (registry/connectors.yaml)")
     config.add_argument("--tenant", required=True, help="tenant of the job (its secrets are used)")
-    config.add_argument("--target", choices=TARGETS, default="iceberg", help="target connector (default iceberg)")
-    config.add_argument("--force", action="store_true", help="overwrite the job and asset files if they exist")
+    config.add_argument(
+        "--target", choices=TARGETS, default="iceberg", help="target connector (default iceberg)"
+    )
+    config.add_argument(
+        "--force", action="store_true", help="overwrite the job and asset files if they exist"
+    )
     add_source_options(config, "the object: [schema.]table, API object, or file object (required)")
     add_common_options(config)
     config.add_argument("--json", action="store_true", help="print what was written as one JSON object")
@@ -57,19 +61,27 @@ def command_generate_config(args: argparse.Namespace, redactor: Redactor) -> int
     display = f"--source {args.source}"
     name = default_object(args)
     if not name:
-        raise ConfigError([Problem(display, "--object", "is required (the table, API object or file object)")])
+        raise ConfigError(
+            [Problem(display, "--object", "is required (the table, API object or file object)")]
+        )
     refuse_overwrite(home, paths_for(home, args.source, name, args.tenant, args.target), args.force)
     secrets = secrets_dir(home, args)
-    draft = Draft(args.source, args.target, args.tenant, name, {}, target_block(args.target, object_name(name)), display)
+    draft = Draft(
+        args.source, args.target, args.tenant, name, {}, target_block(args.target, object_name(name)), display
+    )
     draft = plan_draft(home, draft, draft_options(args, name), mode=args.mode)
     job = load_draft(home, draft, mode=args.mode, secrets_dir=secrets, redactor=redactor)
     streams = [s for s in job.source_plugin.discover(job) if object_name(s.stream) == object_name(name)]
     if not streams:
-        raise ConfigError([Problem(display, "--object", f"the source offers no stream {name!r} (see dativo discover)")])
+        raise ConfigError(
+            [Problem(display, "--object", f"the source offers no stream {name!r} (see dativo discover)")]
+        )
     stream = streams[0]
     if not stream.fields:
         raise ConfigError([Problem(display, "--object", f"discovery found no fields in {stream.stream!r}")])
-    written = write_checked(job, draft, stream, force=args.force, mode=args.mode, secrets_dir=secrets, redactor=redactor)
+    written = write_checked(
+        job, draft, stream, force=args.force, mode=args.mode, secrets_dir=secrets, redactor=redactor
+    )
     run = ["dativo", "run", "--config", home.display(written.job_path)]
     if args.secrets_dir is not None:
         run += ["--secrets-dir", str(args.secrets_dir)]
@@ -78,19 +90,30 @@ def command_generate_config(args: argparse.Namespace, redactor: Redactor) -> int
     fields = written.asset["asset"]["schema"]
     pii = [f["name"] for f in fields if f.get("classification") == "PII"]
     if args.json:
-        print(redactor.redact(json.dumps({
-            "job": home.display(written.job_path),
-            "asset": home.display(written.asset_path),
-            "stream": stream.stream,
-            "fields": len(fields),
-            "primary_key": list(stream.key_properties),
-            "pii": pii,
-            "incremental": written.incremental,
-            "next": shlex.join(run),
-        }, indent=2)))
+        print(
+            redactor.redact(
+                json.dumps(
+                    {
+                        "job": home.display(written.job_path),
+                        "asset": home.display(written.asset_path),
+                        "stream": stream.stream,
+                        "fields": len(fields),
+                        "primary_key": list(stream.key_properties),
+                        "pii": pii,
+                        "incremental": written.incremental,
+                        "next": shlex.join(run),
+                    },
+                    indent=2,
+                )
+            )
+        )
         return EXIT_OK
     key = ", ".join(stream.key_properties) or "none (add primary_key to merge on a key)"
-    cursor = written.incremental.get("cursor_field") or written.incremental.get("strategy") or "the source's default"
+    cursor = (
+        written.incremental.get("cursor_field")
+        or written.incremental.get("strategy")
+        or "the source's default"
+    )
     lines = [
         f"wrote {home.display(written.asset_path)}: {len(fields)} fields, key {key}, "
         f"PII guessed: {', '.join(pii) or 'none'}",

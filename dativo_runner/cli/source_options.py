@@ -17,7 +17,9 @@ _GLOB = set("*?[")
 
 def add_source_options(parser: argparse.ArgumentParser, object_help: str) -> None:
     """The options of :class:`DraftOptions`."""
-    group = parser.add_argument_group("source (connection and path options; each connector uses what applies)")
+    group = parser.add_argument_group(
+        "source (connection and path options; each connector uses what applies)"
+    )
     group.add_argument("--object", help=object_help)
     group.add_argument("--path", help="csv, markdown_kv: file, folder or glob (relative to the home)")
     group.add_argument("--host", help="postgres, mysql: server host (default ${PG_HOST} / ${MYSQL_HOST})")
@@ -30,7 +32,9 @@ def add_source_options(parser: argparse.ArgumentParser, object_help: str) -> Non
         help="postgres, mysql: the tenant secret (or variable) holding the password "
         "(default PG_PASSWORD / MYSQL_PASSWORD, empty when unset)",
     )
-    group.add_argument("--secret", metavar="NAME", help="API sources: the tenant secret holding the key or token")
+    group.add_argument(
+        "--secret", metavar="NAME", help="API sources: the tenant secret holding the key or token"
+    )
     group.add_argument("--api-url", help="API sources: base URL (a proxy or an emulator)")
     group.add_argument("--folder-id", help="gdrive_csv: the Drive folder's id")
     group.add_argument("--name-pattern", help="gdrive_csv: file names to read (default *.csv)")

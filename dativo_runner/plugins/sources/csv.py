@@ -117,12 +117,13 @@ class CsvSource(SourcePlugin):
             types = column_types(header, rows)
             fields = tuple(DiscoveredField(f.name, types.get(f.name, f.type)) for f in stream.fields)
             key = unique_first_column(header, rows)
+            cursors = tuple(f.name for f in fields if f.type in ("timestamp", "date"))
             typed.append(
                 replace(
                     stream,
                     fields=fields,
                     key_properties=(key,) if key else (),
-                    replication_key_candidates=tuple(f.name for f in fields if f.type in ("timestamp", "date")),
+                    replication_key_candidates=cursors,
                     sampled_rows=len(rows),
                 )
             )

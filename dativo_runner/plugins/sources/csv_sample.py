@@ -37,18 +37,24 @@ def guess_type(values: Iterable[str]) -> str:
     return "string"
 
 
-def sample_columns(path: Path, entry: dict[str, Any], limit: int = SAMPLE_ROWS) -> tuple[list[str], list[list[str]]]:
+def sample_columns(
+    path: Path, entry: dict[str, Any], limit: int = SAMPLE_ROWS
+) -> tuple[list[str], list[list[str]]]:
     """The header and up to ``limit`` rows of a CSV file, read with the entry's options
     (``delimiter``, ``quotechar``, ``encoding``, ``skip_rows``, ``null_values``)."""
     nulls = set(entry.get("null_values") or ())
     encoding = str(entry.get("encoding") or "utf-8")
-    with path.open(encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding, newline="") as handle:
+    with path.open(
+        encoding="utf-8-sig" if encoding.lower() in ("utf-8", "utf8") else encoding, newline=""
+    ) as handle:
         for _ in range(int(entry.get("skip_rows") or 0)):
             handle.readline()
         reader = csv.reader(
             handle, delimiter=str(entry.get("delimiter") or ","), quotechar=str(entry.get("quotechar") or '"')
         )
-        header = next(reader, []) if entry.get("header", True) is not False else list(entry.get("columns") or [])
+        header = (
+            next(reader, []) if entry.get("header", True) is not False else list(entry.get("columns") or [])
+        )
         rows: list[list[str]] = []
         for row in reader:
             if len(rows) >= limit:
