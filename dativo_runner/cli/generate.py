@@ -30,6 +30,7 @@ def add_parser(sub: Any) -> None:
         "generate",
         help="write configuration from a source (generate config)",
         description="Write project files from what a source offers.",
+        epilog="example: dativo generate config --source csv --path 'data/deals/*.csv' --tenant acme",
     )
     kinds = generate.add_subparsers(dest="generate_what", required=True)
     config = kinds.add_parser(

@@ -33,7 +33,11 @@ ENTRY = {
         {"breadcrumb": ["properties", "id"], "metadata": {"inclusion": "automatic"}},
         {
             "breadcrumb": [],
-            "metadata": {"schema-name": "shop", "table-name": "orders", "valid-replication-keys": ["updated_at"]},
+            "metadata": {
+                "schema-name": "shop",
+                "table-name": "orders",
+                "valid-replication-keys": ["updated_at"],
+            },
         },
     ],
 }
@@ -61,7 +65,9 @@ def test_candidates_without_metadata_are_temporal_and_integer_fields() -> None:
     assert normalize_stream(entry).replication_key_candidates == ("seen_on", "updated_at")
 
 
-@pytest.mark.parametrize("asset_type", ["decimal(12,2)", "decimal(38,0)", "decimal(5,4)", "timestamp", "double"])
+@pytest.mark.parametrize(
+    "asset_type", ["decimal(12,2)", "decimal(38,0)", "decimal(5,4)", "timestamp", "double"]
+)
 def test_asset_types_round_trip(asset_type: str) -> None:
     assert readable_type(json_schema_of_type(asset_type)) == asset_type
 
@@ -84,8 +90,21 @@ def test_csv_type_guess(values: list[str], expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "column", ["email", "customer_email", "phoneNumber", "first_name", "LastName", "name", "ssn",
-               "date_of_birth", "birth_date", "street_address", "zip", "full_name"],
+    "column",
+    [
+        "email",
+        "customer_email",
+        "phoneNumber",
+        "first_name",
+        "LastName",
+        "name",
+        "ssn",
+        "date_of_birth",
+        "birth_date",
+        "street_address",
+        "zip",
+        "full_name",
+    ],
 )
 def test_pii_names(column: str) -> None:
     assert is_pii(column)
@@ -99,7 +118,9 @@ def test_not_pii_names(column: str) -> None:
 def test_asset_of_stream_marks_keys_required_and_text_pii() -> None:
     asset = asset_document("postgres", normalize_stream(ENTRY))["asset"]
 
-    assert asset["name"] == "postgres_orders" and asset["object"] == "orders" and asset["primary_key"] == ["id"]
+    assert (
+        asset["name"] == "postgres_orders" and asset["object"] == "orders" and asset["primary_key"] == ["id"]
+    )
     fields = {f["name"]: f for f in asset["schema"]}
     assert fields["id"] == {"name": "id", "type": "integer", "required": True}
     assert fields["tags"] == {"name": "tags", "type": "array", "items": "string"}
