@@ -211,9 +211,17 @@ def run_tap_discover(job: Job, config: dict[str, Any]) -> dict[str, Any]:
     return catalog if isinstance(catalog, dict) else {}
 
 
+UNTYPED_NOTE = "every column is text in the tap's catalog: review the types of a generated asset"
+
+
 def discover_with_tap(job: Job, config: dict[str, Any]) -> list[DiscoveredStream]:
-    """The streams of the tap's catalog for ``config``."""
-    return normalize_catalog(run_tap_discover(job, config))
+    """The streams of the tap's catalog for ``config`` (noted when every column is text, as
+    file sources whose tap reads only a header report them)."""
+    streams = normalize_catalog(run_tap_discover(job, config))
+    return [
+        with_notes(s, UNTYPED_NOTE) if s.fields and all(f.type == "string" for f in s.fields) else s
+        for s in streams
+    ]
 
 
 def with_notes(stream: DiscoveredStream, *notes: str) -> DiscoveredStream:

@@ -125,6 +125,7 @@ class CsvSource(SourcePlugin):
                     key_properties=(key,) if key else (),
                     replication_key_candidates=cursors,
                     sampled_rows=len(rows),
+                    notes=(),  # typed from the sample
                 )
             )
         return typed
