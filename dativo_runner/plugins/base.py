@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from dativo_runner.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
+    from dativo_runner.discovery import DiscoveredStream
+    from dativo_runner.drafts import DraftOptions
     from dativo_runner.job_config import Job
 
 
@@ -68,6 +70,35 @@ class SourcePlugin(ConnectorPlugin):
     def metadata_properties(self) -> dict[str, Any]:
         """Properties the tap adds to every stream beyond the asset schema (``_sdc_`` fields)."""
         return {}
+
+    #: Config keys of ``plan_config`` that describe the asset rather than the source: dropped for
+    #: discovery, so the tap reports what the source itself offers.
+    asset_config_keys: tuple[str, ...] = ("schemas", "key_properties", "batch_config", "tables")
+
+    def discovery_config(self, job: Job) -> dict[str, Any]:
+        """The tap's ``--config`` for ``--discover``: what ``dativo run`` plans, without the asset."""
+        config = self.plan_config(job)
+        for key in self.asset_config_keys:
+            config.pop(key, None)
+        return config
+
+    def discover(self, job: Job) -> list[DiscoveredStream]:
+        """The streams and fields the source offers (`dativo discover`): the tap run with
+        ``--discover`` on :meth:`discovery_config`, its catalog normalized, only the streams of
+        ``source.objects`` when it names any. The asset's schema is not used."""
+        from dativo_runner.discovery import discover_with_tap, streams_named
+
+        return streams_named(job, discover_with_tap(job, self.discovery_config(job)))
+
+    def draft_source(self, options: DraftOptions) -> dict[str, Any]:
+        """The job's ``source`` block for command-line options (`dativo discover --connector`,
+        `dativo generate config`): ``objects``, and ``api_url`` / ``secret`` when given."""
+        block: dict[str, Any] = {"objects": [options.object]} if options.object else {}
+        if options.api_url:
+            block["api_url"] = options.api_url
+        if options.secret:
+            block["secret"] = options.secret
+        return block
 
 
 class TargetPlugin(ConnectorPlugin):

@@ -9,6 +9,8 @@ from dativo_runner.plugins.base import SourcePlugin
 from dativo_runner.runner_config import allowed_paths
 
 if TYPE_CHECKING:
+    from dativo_runner.discovery import DiscoveredStream
+    from dativo_runner.drafts import DraftOptions
     from dativo_runner.job_config import Job
 
 # Rows per BATCH file: large enough that per-file costs vanish, small enough to bound memory.
@@ -91,3 +93,48 @@ class CsvSource(SourcePlugin):
         from dativo_singer.source_files import METADATA_PROPERTIES
 
         return dict(METADATA_PROPERTIES)
+
+    def discover(self, job: Job) -> list[DiscoveredStream]:
+        """The tap's columns (the first file's header), typed from the file's first rows; a
+        first ``id`` / ``*_id`` column whose sampled values are distinct is proposed as key."""
+        from dataclasses import replace
+        from pathlib import Path
+
+        from dativo_runner.discovery import DiscoveredField
+        from dativo_runner.plugins.sources.csv_sample import column_types, sample_columns, unique_first_column
+        from dativo_singer.source_files import resolve_paths
+
+        files, _ = self._files(job)
+        typed = []
+        for stream in super().discover(job):
+            header: list[str] = []
+            rows: list[list[str]] = []
+            for entry in (e for e in files if e["object"] == stream.stream):
+                paths = resolve_paths(entry["path"], str(job.home.root))
+                if paths:
+                    header, rows = sample_columns(Path(paths[0]), entry)
+                    break
+            types = column_types(header, rows)
+            fields = tuple(DiscoveredField(f.name, types.get(f.name, f.type)) for f in stream.fields)
+            key = unique_first_column(header, rows)
+            cursors = tuple(f.name for f in fields if f.type in ("timestamp", "date"))
+            typed.append(
+                replace(
+                    stream,
+                    fields=fields,
+                    key_properties=(key,) if key else (),
+                    replication_key_candidates=cursors,
+                    sampled_rows=len(rows),
+                    notes=(),  # typed from the sample
+                )
+            )
+        return typed
+
+    def draft_source(self, options: DraftOptions) -> dict[str, Any]:
+        """The object and ``files: [{path}]`` (``--path``, relative to the project home)."""
+        block = super().draft_source(options)
+        if options.path:
+            block["files"] = [{"object": options.object, "path": options.path}] if options.object else [
+                {"path": options.path}
+            ]
+        return block

@@ -10,6 +10,8 @@ from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.plugins.base import SourcePlugin
 
 if TYPE_CHECKING:
+    from dativo_runner.discovery import DiscoveredStream
+    from dativo_runner.drafts import DraftOptions
     from dativo_runner.job_config import Job
 
 _CONNECTION_KEYS = (
@@ -31,6 +33,11 @@ class DatabaseSource(SourcePlugin):
     """A database table, selected by ``source.objects`` and typed by the asset."""
 
     incremental_settings = ("cursor_field", "lookback_days", "start_date")
+    #: ``${<PREFIX>_HOST}``... variables a drafted job reads its connection from, and defaults.
+    env_prefix = "DB"
+    default_port = 0
+    default_user = ""
+    default_database = ""
 
     def _table(self, job: Job) -> tuple[str | None, list[Problem]]:
         objects = job.source.get("objects") or []
@@ -70,9 +77,7 @@ class DatabaseSource(SourcePlugin):
         connection, more = self._connection(job)
         if problems or more:
             raise ConfigError(problems + more)
-        config: dict[str, Any] = {k: connection[k] for k in _CONNECTION_KEYS if connection.get(k)}
-        if connection.get("port") is not None:
-            config["port"] = int(connection["port"])
+        config = _connection_config(connection)
         config["tables"] = {job.asset.object: table}
         if job.incremental.lookback_days:
             config["lookback_days"] = job.incremental.lookback_days
@@ -88,3 +93,73 @@ class DatabaseSource(SourcePlugin):
                 "batch_size": int(job.source.get("batch_rows") or FAST_PATH_BATCH_ROWS),
             }
         return config
+
+    def default_schema(self, connection: dict[str, Any], table: str | None) -> str | None:
+        """The schema an unqualified table is looked up in (None: every schema)."""
+        return None
+
+    def _scope(self, job: Job) -> tuple[str | None, str | None]:
+        """(schema, table) of ``source.objects``; without one table (or with ``schema.*``), the
+        schema to list (None: every schema)."""
+        objects = job.source.get("objects") or []
+        schema, table = "", ""
+        if len(objects) == 1:
+            schema, _, table = str(objects[0]).rpartition(".")
+        connection = job.source.get("connection") or {}
+        table = "" if table == "*" else table  # ``schema.*``: every table of the schema
+        return schema or self.default_schema(connection, table or None), table or None
+
+    def discovery_config(self, job: Job) -> dict[str, Any]:
+        """The connection, and ``filter_schemas`` for the table's schema (nothing else is read)."""
+        connection, problems = self._connection(job)
+        if problems:
+            raise ConfigError(problems)
+        config = _connection_config(connection)
+        schema, _ = self._scope(job)
+        if schema:
+            config["filter_schemas"] = [schema]
+        return config
+
+    def discover(self, job: Job) -> list[DiscoveredStream]:
+        """Every table and view of the schemas in scope, or the one ``source.objects`` names."""
+        from dativo_runner.drafts import object_name
+
+        streams = super().discover(job)
+        schema, table = self._scope(job)
+        if table is None:
+            return streams
+        streams = [s for s in streams if object_name(s.stream) == table]
+        if not streams:
+            where = f"schema {schema!r}" if schema else "the database"
+            raise ConfigError([Problem(job.file, "source.objects", f"no table or view {table!r} in {where}")])
+        return streams
+
+    def draft_source(self, options: DraftOptions) -> dict[str, Any]:
+        """The table and a connection whose unset parts (and the password) are ``${VAR}``s."""
+        prefix = self.env_prefix
+
+        def value(given: str | None, name: str, default: object) -> object:
+            if given is None:
+                return f"${{{prefix}_{name}:-{default}}}"
+            return int(given) if name == "PORT" and given.isdigit() else given
+
+        password = options.password_secret or f"{prefix}_PASSWORD"
+        block = super().draft_source(options)
+        block.pop("api_url", None)
+        block.pop("secret", None)
+        block["connection"] = {
+            "host": value(options.host, "HOST", "127.0.0.1"),
+            "port": value(options.port, "PORT", self.default_port),
+            "user": value(options.user, "USER", self.default_user),
+            "password": f"${{{password}}}" if options.password_secret else f"${{{password}:-}}",
+            "database": value(options.database, "DATABASE", self.default_database),
+        }
+        return block
+
+
+def _connection_config(connection: dict[str, Any]) -> dict[str, Any]:
+    """The tap's connection settings of a job's ``source.connection``."""
+    config: dict[str, Any] = {k: connection[k] for k in _CONNECTION_KEYS if connection.get(k)}
+    if connection.get("port") is not None:
+        config["port"] = int(connection["port"])
+    return config

@@ -9,6 +9,7 @@ from dativo_runner.plugins.base import SourcePlugin
 from dativo_runner.plugins.sources.google_common import google_config, object_problems
 
 if TYPE_CHECKING:
+    from dativo_runner.drafts import DraftOptions
     from dativo_runner.job_config import Job
 
 _FILE_DEFAULTS = ("delimiter", "encoding", "header", "quotechar", "null_values", "skip_rows", "name_pattern")
@@ -55,3 +56,13 @@ class GDriveCsvSource(SourcePlugin):
         from tap_gdrive_csv.streams import METADATA_PROPERTIES
 
         return dict(METADATA_PROPERTIES)
+
+    def draft_source(self, options: DraftOptions) -> dict[str, Any]:
+        """The object, ``api_url`` / ``secret``, and ``files: [{folder_id, name_pattern}]``."""
+        block = super().draft_source(options)
+        if options.folder_id:
+            entry = {"folder_id": options.folder_id}
+            if options.name_pattern:
+                entry["name_pattern"] = options.name_pattern
+            block["files"] = [entry]
+        return block

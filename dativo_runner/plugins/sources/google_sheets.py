@@ -9,6 +9,7 @@ from dativo_runner.plugins.base import SourcePlugin
 from dativo_runner.plugins.sources.google_common import google_config, object_problems
 
 if TYPE_CHECKING:
+    from dativo_runner.drafts import DraftOptions
     from dativo_runner.job_config import Job
 
 
@@ -46,3 +47,16 @@ class GoogleSheetsSource(SourcePlugin):
         from tap_google_sheets.streams import METADATA_PROPERTIES
 
         return dict(METADATA_PROPERTIES)
+
+    def draft_source(self, options: DraftOptions) -> dict[str, Any]:
+        """The object, ``api_url`` (also the Drive API's) / ``secret``, and ``sheets: [{spreadsheet_id,
+        range}]``."""
+        block = super().draft_source(options)
+        if options.api_url:
+            block["drive_api_url"] = options.api_url
+        if options.spreadsheet_id:
+            entry = {"spreadsheet_id": options.spreadsheet_id}
+            if options.range:
+                entry["range"] = options.range
+            block["sheets"] = [entry]
+        return block

@@ -15,6 +15,7 @@ from dativo_runner.plugins.base import SourcePlugin
 from dativo_runner.runner_config import allowed_paths
 
 if TYPE_CHECKING:
+    from dativo_runner.drafts import DraftOptions
     from dativo_runner.job_config import Job
 
 _S3_SETTINGS = {
@@ -161,6 +162,13 @@ class MarkdownKVSource(SourcePlugin):
         s3 = (job.source.get("connection") or {}).get("s3") or {}
         config.update({setting: s3[name] for name, setting in _S3_SETTINGS.items() if s3.get(name)})
         return config
+
+    def draft_source(self, options: DraftOptions) -> dict[str, Any]:
+        """The object and ``files: [{path}]`` (a folder, file or glob, local or ``s3://``)."""
+        block = super().draft_source(options)
+        if options.path:
+            block["files"] = [{"path": options.path}]
+        return block
 
     def metadata_properties(self) -> dict[str, Any]:
         """``_sdc_source_file``, ``_sdc_source_lineno`` and ``_sdc_source_version``."""
