@@ -8,8 +8,9 @@ from typing import Any
 
 from dativo_runner.cli.common import add_common_options, home_of, job_files, print_error, secrets_dir
 from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, DativoError
-from dativo_runner.job_config import load_job_config
-from dativo_runner.pipes_report import launched_by_dagster
+from dativo_runner.job_config import Job, load_job_config
+from dativo_runner.pipes_report import PipesRun, launched_by_dagster
+from dativo_runner.progress_live import make_reporter
 from dativo_runner.runner import RunOptions, run_job
 from dativo_runner.secrets import Redactor
 from dativo_runner.summary import JobSummary, render_json, render_text
@@ -41,6 +42,17 @@ def _combine(codes: list[int]) -> int:
     return EXIT_PARTIAL
 
 
+def _run_one(job: Job, options: RunOptions, pipes: PipesRun | None) -> JobSummary:
+    """One job; reported to Dagster when it launched us, else on stderr (a live line on a terminal)."""
+    if pipes is not None:
+        return run_job(job, options, pipes.reporter(job))
+    reporter = make_reporter(f"{job.tenant_id}/{job.name}", verbose=options.verbose, level=job.log_level)
+    try:
+        return run_job(job, options, reporter)
+    finally:
+        reporter.close()
+
+
 def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
     """Run every job named; one error line per failed job; the summary on stdout."""
     home = home_of(args)
@@ -67,7 +79,7 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
             )
             continue
         try:
-            summary = run_job(job, options, pipes.reporter(job) if pipes else None)
+            summary = _run_one(job, options, pipes)
         except Exception as exc:  # a bug or an unexpected environment: one redacted line, exit 2
             summary = JobSummary(
                 job=job.file,
