@@ -18,10 +18,11 @@ import importlib
 import io
 import json
 import sys
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "dativo_runner" / "schemas"
@@ -81,7 +82,8 @@ def connector_pages() -> dict[str, str]:
         HEADER
         + "# Connector reference\n\nEvery tap and target of this repository, as its own `--about "
         + "--format markdown` describes it: capabilities and every setting.\nHow a job's YAML becomes "
-        + "these settings: [CONFIGURATION.md](../CONFIGURATION.md) and [CONNECTORS.md](../../CONNECTORS.md).\n\n"
+        + "these settings: [CONFIGURATION.md](../CONFIGURATION.md) and "
+        + "[CONNECTORS.md](../../CONNECTORS.md).\n\n"
         + "\n".join(rows)
         + "\n"
     )
@@ -208,7 +210,9 @@ def write_all(out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "reference", help="output folder")
     args = parser.parse_args(argv)
     for path in write_all(args.out):

@@ -22,7 +22,9 @@ import tomllib
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-HADOLINT = shutil.which("hadolint", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+HADOLINT = shutil.which(
+    "hadolint", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+)
 MOUNTS = ("connectors", "assets", "jobs", "configs", "secrets", "state")  # the original README's
 
 
@@ -115,7 +117,11 @@ def _image_command(app: Path, *args: str) -> subprocess.CompletedProcess[str]:
     entrypoint, cmd = json.loads(dict(stage)["ENTRYPOINT"]), json.loads(dict(stage)["CMD"])
     workdir = [rest for keyword, rest in stage if keyword == "WORKDIR"][-1]
     image_env = {k: v.replace("/app", str(app)) for k, v in _env(stage).items()}
-    env = {**os.environ, **image_env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        **image_env,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
     env.pop("DATIVO_LOG_FORMAT", None)
     return subprocess.run(
         [*entrypoint, *(args or cmd)],
@@ -139,7 +145,9 @@ def test_the_image_command_validates_and_runs_a_mounted_job(tmp_path: Path) -> N
         "2,B - Y,B,won,20.00,USD,1,true,b@example.com,2024-01-02T00:00:00Z,2024-02-01\n"
     )
     job = yaml.safe_load((REPO / "jobs" / "acme" / "csv_deals_to_iceberg.yaml").read_text())
-    job["target"] = {"catalog": {"type": "sql", "uri": "${CATALOG_URI}", "warehouse": (app / "warehouse").as_uri()}}
+    job["target"] = {
+        "catalog": {"type": "sql", "uri": "${CATALOG_URI}", "warehouse": (app / "warehouse").as_uri()}
+    }
     (app / "jobs" / "acme").mkdir(parents=True)
     (app / "jobs" / "acme" / "deals.yaml").write_text(yaml.safe_dump(job))
     (app / "secrets" / "acme").mkdir(parents=True)
