@@ -106,7 +106,14 @@ class _JsonHandler(logging.Handler):
         emit(record.levelname.lower(), "library_log", message, logger=record.name)
 
 
-def _show_warning(message: Any, category: type[Warning], filename: str, lineno: int, *_: Any) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     emit("warning", "python_warning", f"{category.__name__}: {message}", where=f"{filename}:{lineno}")
 
 
