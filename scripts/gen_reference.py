@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import tomllib
+import warnings
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "dativo_runner" / "schemas"
@@ -53,7 +54,8 @@ def about_markdown(name: str, entry: str) -> str:
     saved = sys.argv
     sys.argv = [name, "--about", "--format", "markdown"]
     try:
-        with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecation notices of imported libraries
             main()
     finally:
         sys.argv = saved
