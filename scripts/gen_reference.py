@@ -18,12 +18,12 @@ import importlib
 import io
 import json
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import tomllib
-import warnings
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "dativo_runner" / "schemas"
