@@ -34,7 +34,7 @@ class LiveReporter(StderrReporter):
         super().__init__(job_label, verbose=verbose, level=level)
         self.console = Console(stderr=True, highlight=False)
         self.progress = Progress(
-            SpinnerColumn(finished_text="[green]✓"),
+            SpinnerColumn(finished_text="•"),
             TextColumn("[bold]{task.description}"),
             TextColumn("{task.fields[stream]}"),
             TextColumn("{task.fields[rows]:>12,} rows"),
