@@ -164,3 +164,6 @@ def test_the_image_command_validates_and_runs_a_mounted_job(tmp_path: Path) -> N
     summary = json.loads(run.stdout)
     assert summary["status"] == "succeeded" and summary["streams"][0]["rows"] == 2
     assert (app / "state" / "acme" / "deals.json").is_file(), "state lands in the /app/state mount"
+    # stderr is a pipe here (as in a container without -t): plain progress lines, no live line
+    assert "[acme/deals] deals: +2 rows committed, 2 total" in run.stderr
+    assert "\x1b[" not in run.stderr
