@@ -59,12 +59,12 @@ def job_files(home: ProjectHome, args: argparse.Namespace) -> list[Path]:
     return files
 
 
-def print_error(message: str, redactor: Redactor | None = None) -> None:
-    """One ``dativo: error:`` line on stderr (a JSON object with ``--log-format json``), redacted;
-    the only way errors leave the CLI."""
+def print_error(message: str, redactor: Redactor | None = None, job: str | None = None) -> None:
+    """One ``dativo: error:`` line on stderr (a JSON object with ``--log-format json``, whose
+    ``job`` is ``<tenant>/<job>`` when given), redacted; the only way errors leave the CLI."""
     text = redactor.redact(message) if redactor is not None else message
     text = text.removeprefix("dativo: error: ").removeprefix("dativo: ")
-    emit("error", "error", text, text=f"dativo: error: {text}")
+    emit("error", "error", text, text=f"dativo: error: {text}", job=job)
 
 
 def say(text: str, event: str = "note") -> None:

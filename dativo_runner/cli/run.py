@@ -22,7 +22,12 @@ def add_parser(sub: Any) -> None:
         "run",
         help="run one job, or every job of a folder",
         description="Run tap | target for each job; exit 0 (success), 1 (partial), 2 (failure).",
-        epilog="example: dativo run --config jobs/acme/csv_deals_to_iceberg.yaml --json",
+        epilog="examples:\n"
+        "  dativo run --config jobs/acme/csv_deals_to_iceberg.yaml --json\n"
+        "  dativo run --job-dir jobs/acme --secrets-dir secrets --state-dir state\n"
+        "  dativo --log-format json run --config jobs/acme/csv_deals_to_iceberg.yaml 2> run.log.jsonl\n\n"
+        "On a terminal a live progress line is shown; otherwise one line per commit (docs/CLI.md).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = run.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", type=Path, help="job YAML file")
@@ -90,7 +95,7 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
             )
         summary.error = redactor.redact(summary.error) if summary.error else None
         if summary.error:
-            print_error(f"{summary.job}: {summary.error}", redactor)
+            print_error(f"{summary.job}: {summary.error}", redactor, job=f"{job.tenant_id}/{job.name}")
         summaries.append(summary)
         if summary.status == "stopped":
             break  # a signal stops the whole command, not only this job

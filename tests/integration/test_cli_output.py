@@ -116,6 +116,7 @@ def test_log_format_json_gives_only_json_lines_with_secrets_masked(project: Proj
     assert failed.returncode == 2
     errors = [r for r in _json_lines(failed.stderr) if r["level"] == "error"]
     assert len(errors) == 1 and "bad.yaml" in str(errors[0]["message"])
+    assert errors[0]["job"] == "acme/bad"
     assert SECRET not in failed.stderr and SECRET not in failed.stdout
 
     usage = project.dativo("run", "--log-format", "json")
