@@ -58,9 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
     for module in (run, validate, show, maintain, start, completion):
         module.add_parser(sub)
+    _add_to_subcommands(sub)
+    return parser
+
+
+def _add_to_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The global options on every subcommand, nested ones too (``generate config``)."""
     for subparser in sub.choices.values():
         _add_global_options(subparser, top=False)
-    return parser
+        for action in subparser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _add_to_subcommands(action)
 
 
 def _log_format(argv: Sequence[str]) -> str:
