@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_to_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_to_subcommands(sub: argparse._SubParsersAction[Any]) -> None:
     """The global options on every subcommand, nested ones too (``generate config``)."""
     for subparser in sub.choices.values():
         _add_global_options(subparser, top=False)
