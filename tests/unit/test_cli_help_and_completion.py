@@ -53,6 +53,12 @@ def test_zsh_and_fish_scripts_name_every_subcommand(shell: str) -> None:
         flag = ["-n"] if shell == "zsh" else ["--no-execute"]
         result = subprocess.run([program, *flag], input=text, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
+    if shell == "fish" and program is not None:  # and fish offers every subcommand
+        probe = subprocess.run(
+            [program, "--no-config", "-c", f"{text}\ncomplete -C 'dativo '"], capture_output=True, text=True
+        )
+        offered = {line.split("\t")[0] for line in probe.stdout.splitlines()}
+        assert set(_subcommands()) <= offered, probe.stderr
 
 
 def test_the_completion_command_prints_the_script() -> None:
