@@ -10,10 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from typing import Any, TextIO
 
 from dativo_runner.log_lines import is_json, redact
 from dativo_runner.progress import StderrReporter
@@ -32,6 +29,9 @@ class LiveReporter(StderrReporter):
 
     def __init__(self, job_label: str, *, verbose: bool = False, level: str = "INFO") -> None:
         super().__init__(job_label, verbose=verbose, level=level)
+        from rich.console import Console  # imported only when a terminal shows the line
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         self.console = Console(stderr=True, highlight=False)
         self.progress = Progress(
             SpinnerColumn(finished_text="•"),
@@ -45,9 +45,7 @@ class LiveReporter(StderrReporter):
             transient=False,
         )
         self.rows = 0
-        self.task: TaskID = self.progress.add_task(
-            job_label, total=None, stream="", rows=0, read="", rate=0.0
-        )
+        self.task: Any = self.progress.add_task(job_label, total=None, stream="", rows=0, read="", rate=0.0)
         self.progress.start()
 
     def _update(self) -> None:
