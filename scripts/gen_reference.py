@@ -190,9 +190,10 @@ def configuration_page() -> str:
         for path in sorted((SCHEMAS / kind).glob("*.schema.json")):
             schema = json.loads(path.read_text())
             name = path.name.removesuffix(".schema.json")
+            intro = (schema.get("description", "") + " ").lstrip()
             parts.append(
-                f"\n## Job `{key}:` block of `{name}`\n\n(schemas/{kind}/{path.name}). "
-                f"{schema.get('description', '')}\n\n"
+                f"\n## Job `{key}:` block of `{name}`\n\n"
+                f"{intro}(`dativo_runner/schemas/{kind}/{path.name}`)\n\n"
             )
             parts.append(schema_table(schema, key))
     return "".join(parts)
