@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-smoke test-integration test-crash test-interop peers schema-validate lint services services-stop bench clean
+.PHONY: install demo test test-unit test-smoke test-integration test-crash test-interop peers schema-validate lint services services-stop bench clean reference docker-lock
 
 install: $(STAMP)
 
@@ -66,3 +66,11 @@ bench: install services
 
 clean:
 	rm -rf warehouse state .dativo
+
+# Generated references: docs/reference/connectors/*.md (each program's --about) and CONFIGURATION.md.
+reference: install
+	$(PY) scripts/gen_reference.py
+
+# The image's pinned dependencies (docs/DOCKER.md): resolved for Python 3.11 on Linux x86_64.
+docker-lock: install
+	$(PY) scripts/docker_lock.py

@@ -7,9 +7,10 @@ and an orchestrator can route the same events to its own log.
 from __future__ import annotations
 
 import re
-import sys
 import time
-from typing import Protocol
+from typing import Any, Protocol
+
+from dativo_runner.log_lines import emit
 
 _LEVEL = re.compile(r"\|\s*(DEBUG|INFO|WARNING|ERROR|CRITICAL)\s*\|")
 _ORDER = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
@@ -45,33 +46,64 @@ class StderrReporter:
         self.verbose = verbose
         self.forward_warnings = _ORDER.get(level.upper(), 20) <= _ORDER["WARNING"]
 
-    def _emit(self, text: str) -> None:
-        sys.stderr.write(text + "\n")
-        sys.stderr.flush()
+    def _rate(self, count: int) -> tuple[float, float]:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        return elapsed, count / elapsed
+
+    def _emit(self, level: str, event: str, message: str, text: str, **fields: Any) -> None:
+        emit(level, event, message, text=text, job=self.job_label, **fields)
 
     def commit(self, stream: str, rows: int, total: int) -> None:
         """One progress line: rows added, total, rows/s since the run started."""
-        elapsed = max(time.monotonic() - self.started, 1e-9)
+        elapsed, rate = self._rate(total)
+        message = f"{stream}: +{rows:,} rows committed, {total:,} total ({rate:,.0f} rows/s)"
         self._emit(
-            f"[{self.job_label}] {stream}: +{rows:,} rows committed, {total:,} total "
-            f"({total / elapsed:,.0f} rows/s)"
+            "info",
+            "commit",
+            message,
+            f"[{self.job_label}] {message}",
+            stream=stream,
+            rows=rows,
+            total=total,
+            rows_per_second=round(rate, 1),
+            elapsed_seconds=round(elapsed, 3),
         )
 
     def read(self, records: int) -> None:
         """Records read so far and the rate."""
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        self._emit(f"[{self.job_label}] {records:,} records read ({records / elapsed:,.0f}/s)")
+        elapsed, rate = self._rate(records)
+        message = f"{records:,} records read ({rate:,.0f}/s)"
+        self._emit(
+            "info",
+            "read",
+            message,
+            f"[{self.job_label}] {message}",
+            records=records,
+            records_per_second=round(rate, 1),
+            elapsed_seconds=round(elapsed, 3),
+        )
+
+    def _forwarded(self, line: str) -> str | None:
+        """The level of a tap/target line when it is shown, else None."""
+        match = _LEVEL.search(line)
+        level = match.group(1) if match is not None else None
+        if self.verbose or (self.forward_warnings and level == "WARNING"):
+            return (level or "INFO").lower()
+        return None
 
     def log(self, side: str, line: str) -> None:
         """Forward the line when verbose, or when it is a warning and warnings are shown."""
-        match = _LEVEL.search(line)
-        if self.verbose or (self.forward_warnings and match is not None and match.group(1) == "WARNING"):
-            self._emit(f"[{side}] {line}")
+        level = self._forwarded(line)
+        if level is not None:
+            self._emit(level, "connector_log", line, f"[{side}] {line}", side=side)
 
     def warning(self, text: str) -> None:
         """``dativo: warning: ...``."""
-        self._emit(f"dativo: warning: {text}")
+        self._emit("warning", "warning", text, f"dativo: warning: {text}")
 
     def note(self, text: str) -> None:
         """``dativo: ...``."""
-        self._emit(f"dativo: {text}")
+        self._emit("info", "note", text, f"dativo: {text}")
+
+    def close(self) -> None:
+        """The job ended (nothing to finish for plain lines)."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from dativo_runner.errors import ConfigError
 from dativo_runner.home import ProjectHome
 from dativo_runner.job_config import Job, load_job_config
+from dativo_runner.log_lines import emit
 from dativo_runner.secrets import Redactor
 
 
@@ -59,9 +59,14 @@ def job_files(home: ProjectHome, args: argparse.Namespace) -> list[Path]:
     return files
 
 
-def print_error(message: str, redactor: Redactor | None = None) -> None:
-    """One ``dativo: error:`` line on stderr, redacted; the only way errors leave the CLI."""
+def print_error(message: str, redactor: Redactor | None = None, job: str | None = None) -> None:
+    """One ``dativo: error:`` line on stderr (a JSON object with ``--log-format json``, whose
+    ``job`` is ``<tenant>/<job>`` when given), redacted; the only way errors leave the CLI."""
     text = redactor.redact(message) if redactor is not None else message
     text = text.removeprefix("dativo: error: ").removeprefix("dativo: ")
-    sys.stderr.write(f"dativo: error: {text}\n")
-    sys.stderr.flush()
+    emit("error", "error", text, text=f"dativo: error: {text}", job=job)
+
+
+def say(text: str, event: str = "note") -> None:
+    """One informational ``dativo: ...`` line on stderr (JSON with ``--log-format json``)."""
+    emit("info", event, text, text=f"dativo: {text}")

@@ -8,8 +8,9 @@ from typing import Any
 
 from dativo_runner.cli.common import add_common_options, home_of, job_files, print_error, secrets_dir
 from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, DativoError
-from dativo_runner.job_config import load_job_config
-from dativo_runner.pipes_report import launched_by_dagster
+from dativo_runner.job_config import Job, load_job_config
+from dativo_runner.pipes_report import PipesRun, launched_by_dagster
+from dativo_runner.progress_live import make_reporter
 from dativo_runner.runner import RunOptions, run_job
 from dativo_runner.secrets import Redactor
 from dativo_runner.summary import JobSummary, render_json, render_text
@@ -21,7 +22,12 @@ def add_parser(sub: Any) -> None:
         "run",
         help="run one job, or every job of a folder",
         description="Run tap | target for each job; exit 0 (success), 1 (partial), 2 (failure).",
-        epilog="example: dativo run --config jobs/acme/csv_deals_to_iceberg.yaml --json",
+        epilog="examples:\n"
+        "  dativo run --config jobs/acme/csv_deals_to_iceberg.yaml --json\n"
+        "  dativo run --job-dir jobs/acme --secrets-dir secrets --state-dir state\n"
+        "  dativo --log-format json run --config jobs/acme/csv_deals_to_iceberg.yaml 2> run.log.jsonl\n\n"
+        "On a terminal a live progress line is shown; otherwise one line per commit (docs/CLI.md).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = run.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", type=Path, help="job YAML file")
@@ -39,6 +45,17 @@ def _combine(codes: list[int]) -> int:
     if all(code == EXIT_FAILURE for code in codes):
         return EXIT_FAILURE
     return EXIT_PARTIAL
+
+
+def _run_one(job: Job, options: RunOptions, pipes: PipesRun | None) -> JobSummary:
+    """One job; reported to Dagster when it launched us, else on stderr (a live line on a terminal)."""
+    if pipes is not None:
+        return run_job(job, options, pipes.reporter(job))
+    reporter = make_reporter(f"{job.tenant_id}/{job.name}", verbose=options.verbose, level=job.log_level)
+    try:
+        return run_job(job, options, reporter)
+    finally:
+        reporter.close()
 
 
 def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
@@ -67,7 +84,7 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
             )
             continue
         try:
-            summary = run_job(job, options, pipes.reporter(job) if pipes else None)
+            summary = _run_one(job, options, pipes)
         except Exception as exc:  # a bug or an unexpected environment: one redacted line, exit 2
             summary = JobSummary(
                 job=job.file,
@@ -78,7 +95,7 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
             )
         summary.error = redactor.redact(summary.error) if summary.error else None
         if summary.error:
-            print_error(f"{summary.job}: {summary.error}", redactor)
+            print_error(f"{summary.job}: {summary.error}", redactor, job=f"{job.tenant_id}/{job.name}")
         summaries.append(summary)
         if summary.status == "stopped":
             break  # a signal stops the whole command, not only this job

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
-from dativo_runner.cli.common import home_of
+from dativo_runner.cli.common import home_of, say
 from dativo_runner.errors import ConfigError
 from dativo_runner.secrets import Redactor
 
@@ -40,8 +39,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _say(text: str) -> None:
-    sys.stderr.write(f"dativo: {text}\n")
-    sys.stderr.flush()
+    say(text, event="orchestrator")
 
 
 def command_start(args: argparse.Namespace, redactor: Redactor) -> int:

@@ -60,7 +60,11 @@ def add_parser(sub: Any) -> None:
         help="validate jobs, or every YAML file of the project",
         description="Check jobs exactly as `dativo run` does (schemas, registry, recipes, asset, "
         "and each connector's own checks), writing nothing.",
-        epilog="example: dativo validate --job-dir jobs --secrets-dir secrets",
+        epilog="examples:\n"
+        "  dativo validate --job-dir jobs --secrets-dir secrets\n"
+        "  dativo validate --config jobs/acme/csv_deals_to_iceberg.yaml\n"
+        "  dativo validate --all",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     what = validate.add_mutually_exclusive_group(required=True)
     what.add_argument("--config", type=Path, help="job YAML file (checked with all it references)")
