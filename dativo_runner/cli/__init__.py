@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from dativo_runner import __version__
-from dativo_runner.cli import maintain, run, show, start, validate
+from dativo_runner.cli import inspect, maintain, run, show, start, state, validate
 from dativo_runner.cli.common import print_error
 from dativo_runner.errors import EXIT_FAILURE, DativoError
 from dativo_runner.secrets import Redactor
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dativo {__version__}")
     sub = parser.add_subparsers(dest="command_name", required=True)
-    for module in (run, validate, show, maintain, start):
+    for module in (run, validate, show, maintain, start, state, inspect):
         module.add_parser(sub)
     return parser
 
