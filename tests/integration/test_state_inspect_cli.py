@@ -268,5 +268,8 @@ def test_objects_target_state_and_inspect_manifests(project: Project) -> None:
     assert manifest["bookmark"]["bookmarks"]["deals"]["files"]
     assert report["rows"] == 3 and len(report["sample"]) == 3
 
+    shown = _json(project, "state", "show", "--config", job, *secrets)
+    assert shown["target"] == root and shown["resume_from"] == "committed"
+    assert shown["streams"][0]["same"] and shown["streams"][0]["committed"]["files"]
     line = _refused(project, "state", "reset", "--config", job, *secrets)
     assert "only adds files" in line and "--force" in line
