@@ -52,7 +52,7 @@ def inspect_objects(store: ObjectStore, settings: ObjectSettings, stream: str, l
     if not found:
         return {**base, "exists": False}
     newest = found[-1][1]
-    manifests = [
+    manifests: list[dict[str, Any]] = [
         {
             "manifest": store.url(key),
             "commit": m.get("commit"),
