@@ -18,10 +18,13 @@ from typing import Any
 from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, DativoError
 from dativo_runner.executables import find_executable
 from dativo_runner.job_config import Job
+from dativo_runner.job_lock import JobLock, lock_path
 from dativo_runner.pipe import PipeCallbacks, PipeResult, run_pipe
 from dativo_runner.policy import column_policies, load_policy
 from dativo_runner.progress import Reporter, StderrReporter
 from dativo_runner.singer_catalog import plan_catalog
+from dativo_runner.state_override import resume_point
+from dativo_runner.state_override import split as split_override
 from dativo_runner.state_store import StateStore
 from dativo_runner.summary import JobSummary, StreamSummary
 from dativo_singer.errors import DativoSingerError
@@ -65,10 +68,30 @@ def run_job(job: Job, options: RunOptions, reporter: Reporter | None = None) -> 
     summary = JobSummary(job=job.file, tenant_id=job.tenant_id)
     store = StateStore(state_path(job, options.state_dir))
     summary.state_file = job.home.display(store.path)
+    lock = JobLock(lock_path(store.path), job.home.display(lock_path(store.path)))
+    try:
+        store.check_writable()
+        lock.acquire()  # one run of a job at a time; `dativo state reset|set` refuse meanwhile
+    except DativoError as exc:
+        return _failed(summary, job.redactor.redact(_problem_text(exc, job)))
+    try:
+        return _run_locked(job, options, reporter, store, summary, started)
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    job: Job,
+    options: RunOptions,
+    reporter: Reporter,
+    store: StateStore,
+    summary: JobSummary,
+    started: float,
+) -> JobSummary:
+    """`run_job` once the job's lock is held."""
     target = job.target_plugin
     stream_name = job.asset.object
     try:
-        store.check_writable()
         saved_state = store.load()  # a bad state file stops the run before anything is made
         tap_config = job.source_plugin.plan_config(job)
         target_config = target.plan_config(job)
@@ -209,12 +232,28 @@ def _resume_state(
     """The state to resume from. A target that commits its bookmark with the data holds the
     truth (it emits a STATE only after committing it there); the state file is the fallback for
     targets that keep none, and is brought in line when it differs (a crash before it was saved,
-    or another host's run)."""
+    or another host's run). A state file `dativo state reset|set` wrote wins over the committed
+    bookmark it replaced, until a run commits again (dativo_runner/state_override.py)."""
     committed = job.target_plugin.committed_bookmark(job, target_config, job.asset.object)
+    point = resume_point(state, committed)
+    where = job.home.display(store.path)
+    if point.source == "override" and point.override is not None:
+        reporter.note(
+            f"{where}: resuming from the bookmark `dativo state {point.override.action}` wrote at "
+            f"{point.override.at}, over the target's committed bookmark"
+        )
+        return point.state
+    if point.superseded and point.override is not None and committed is not None:
+        reporter.note(
+            f"{where}: the target committed after `dativo state {point.override.action}` "
+            f"({point.override.at}); resuming from the target's committed bookmark"
+        )
+        store.save(committed)
+        return committed
     if committed is None or committed == state:
-        return state
+        return split_override(state)[0]
     reporter.note(
-        f"{job.home.display(store.path)}: "
+        f"{where}: "
         + ("missing" if state is None else "differs from the bookmark committed with the data")
         + "; resuming from the target's committed bookmark"
     )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from dativo_runner import __version__
-from dativo_runner.cli import completion, discover, generate, maintain, run, show, start, validate
+from dativo_runner.cli import completion, discover, generate, inspect, maintain, run, show, start, state, validate
 from dativo_runner.cli.common import print_error
 from dativo_runner.errors import EXIT_FAILURE, DativoError
 from dativo_runner.log_lines import ENV_VAR, FORMATS, configure, emit, is_json
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dativo {__version__}")
     _add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
-    for module in (run, validate, show, maintain, start, discover, generate, completion):
+    for module in (run, validate, show, maintain, start, discover, generate, state, inspect, completion):
         module.add_parser(sub)
     _add_to_subcommands(sub)
     return parser

@@ -123,6 +123,23 @@ class TargetPlugin(ConnectorPlugin):
         """The current commit of a stream this run did not commit to (None if nothing landed)."""
         return None
 
+    def read_config(self, job: Job) -> dict[str, Any]:
+        """The target config to read what landed (`dativo state`, `dativo inspect`); unlike
+        ``plan_config`` it must create nothing. Default: ``plan_config``."""
+        return self.plan_config(job)
+
+    def reread_duplicates(self, job: Job, config: dict[str, Any]) -> str | None:
+        """Why reading the source again from the start would land rows a second time (one
+        line, without a trailing period), or None when rows read again replace their earlier
+        copies. `dativo state reset` refuses without ``--force`` when this is not None."""
+        return f"the {job.target_entry.name} target does not say how it treats rows read again"
+
+    def inspect(self, job: Job, limit: int) -> dict[str, Any]:
+        """What the target holds for the job (`dativo inspect`): location, schema, partitioning,
+        commits with their bookmarks, row count, the first ``limit`` rows; ``exists`` False
+        when nothing landed yet. Values must be JSON-serializable."""
+        raise ConfigError([Problem(job.file, "target_connector", "inspect is not supported by this target")])
+
     def show(self, job: Job, limit: int) -> str:
         """A few rows of the job's data, as text (`dativo show`)."""
         raise ConfigError([Problem(job.file, "target_connector", "show is not supported by this target")])

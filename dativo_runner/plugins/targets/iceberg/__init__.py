@@ -133,21 +133,53 @@ class IcebergTarget(TargetPlugin):
             raise DativoError([Problem(job.file, "target", message)])
         return table, identifier
 
+    def read_config(self, job: Job) -> dict[str, Any]:
+        """The target-iceberg config, creating no folder."""
+        return plan_iceberg_config(job)
+
+    def reread_duplicates(self, job: Job, config: dict[str, Any]) -> str | None:
+        """Rows read again merge by key in ``merge`` mode and are replaced in ``overwrite``
+        mode; ``append`` adds them again."""
+        mode = write_mode(job, config)
+        if mode in ("merge", "overwrite"):
+            return None
+        keys = ", ".join(job.asset.primary_key)
+        why = "write_mode append" + (
+            f"; target.write_mode merge would merge on {keys}" if keys else ", no primary key to merge on"
+        )
+        return (
+            f"{table_identifier(config, job.asset.object)} appends ({why}): reading the source "
+            "again from the start would land the rows already there a second time"
+        )
+
+    def inspect(self, job: Job, limit: int) -> dict[str, Any]:
+        """Location, schema, partition spec, snapshots with their bookmarks, rows."""
+        from dativo_runner.plugins.targets.iceberg.inspect import inspect_table
+        from dativo_singer.errors import DativoSingerError
+
+        config = plan_iceberg_config(job)
+        identifier = table_identifier(config, job.asset.object)
+        base = {"target": job.target_entry.name, "write_mode": write_mode(job, config)}
+        try:
+            table = self._table(job, config, job.asset.object)
+            if table is None:
+                return {**base, "exists": False, "location": identifier}
+            return {**base, **inspect_table(table, identifier, limit)}
+        except DativoSingerError as exc:
+            raise DativoError([Problem(job.file, "target", str(exc))]) from None
+
     def show(self, job: Job, limit: int) -> str:
         """Row count and the first ``limit`` rows of the job's table."""
+        from dativo_runner.plugins.targets.iceberg.inspect import table_rows
+
         config = plan_iceberg_config(job)
         identifier = table_identifier(config, job.asset.object)
         table = self._table(job, config, job.asset.object)
         if table is None:
             return f"{identifier}: no such table yet (run the job first)"
-        data = table.scan(limit=limit).to_arrow()
-        total = (
-            sum(int(task.file.record_count) for task in table.scan().plan_files())
-            if table.current_snapshot()
-            else 0
-        )
-        lines = [f"{identifier}: {total:,} rows; first {data.num_rows}:"]
-        for row in data.to_pylist():
+        total, rows = table_rows(table, limit)
+        lines = [f"{identifier}: {total:,} rows; first {len(rows)}:"]
+        for row in rows:
             lines.append("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
         return "\n".join(lines)
 
@@ -173,6 +205,17 @@ class IcebergTarget(TargetPlugin):
         else:
             return run.as_text(), run.as_json()
         raise DativoError([Problem(job.file, "target", message)])
+
+
+def write_mode(job: Job, config: dict[str, Any]) -> str:
+    """The write mode target-iceberg will use: ``write_mode``, else ``load_method``'s, else
+    merge for a keyed stream with a replication key, else append (target_iceberg.settings)."""
+    from dativo_singer.settings import LOAD_METHOD_WRITE_MODES
+
+    chosen = config.get("write_mode") or LOAD_METHOD_WRITE_MODES.get(str(config.get("load_method")))
+    if chosen:
+        return str(chosen)
+    return "merge" if job.asset.primary_key and job.incremental.cursor_field else "append"
 
 
 def _unwritable(folder: Path) -> str | None:

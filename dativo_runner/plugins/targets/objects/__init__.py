@@ -122,32 +122,45 @@ class ObjectsTarget(TargetPlugin):
             metadata_location=store.url(key),
         )
 
+    def reread_duplicates(self, job: Job, config: dict[str, Any]) -> str | None:
+        """Files are only ever added (format raw rewrites each source file's object in place)."""
+        if str(config.get("format") or "jsonl") == "raw":
+            return None
+        return (
+            f"{self.location(job, config, job.asset.object)} only adds files: reading the source "
+            "again from the start would land the rows already there a second time"
+        )
+
+    def inspect(self, job: Job, limit: int) -> dict[str, Any]:
+        """Location, columns, every manifest with its files and bookmark, rows."""
+        from dativo_runner.plugins.targets.objects.inspect import inspect_objects
+        from dativo_singer.errors import DativoSingerError
+
+        config = plan_objects_config(job)
+        try:
+            settings, store = _open(config)
+            report = inspect_objects(store, settings, job.asset.object, limit)
+        except DativoSingerError as exc:
+            raise DativoError([Problem(job.file, "target", str(exc))]) from None
+        return {"target": job.target_entry.name, "write_mode": "append", **report}
+
     def show(self, job: Job, limit: int) -> str:
         """Rows and files the manifests name, and the first ``limit`` rows of the newest files."""
-        from target_objects.formats import get_format
-        from target_objects.manifest import manifest_keys, read_manifest
+        from dativo_runner.plugins.targets.objects.inspect import first_rows, read_manifests
 
         config = plan_objects_config(job)
         settings, store = _open(config)
         stream = job.asset.object
         where = store.url(settings.stream_root(stream) + "/")
-        manifests = [
-            read_manifest(store, key) for key in manifest_keys(store, settings.manifest_prefix(stream))
-        ]
+        manifests = [m for _, m in read_manifests(store, settings, stream)]
         if not manifests:
             return f"{where}: no manifest yet (run the job first)"
-        files = [(m, f) for m in manifests for f in m["files"]]
-        total = sum(int(f["rows"]) for _, f in files)
+        files = [f for m in manifests for f in m["files"]]
+        total = sum(int(f["rows"]) for f in files)
         lines = [f"{where}: {total:,} rows in {len(files):,} files, {len(manifests):,} commits"]
-        shown = 0
-        for manifest, entry in reversed(files):
-            if shown >= limit:
-                break
-            data = get_format(manifest["format"]).read(store.get(entry["key"]), manifest["compression"])
-            rows = data.slice(0, limit - shown).to_pylist()
-            lines.append(f"first {len(rows)} of {store.url(entry['key'])}:")
+        for url, rows in first_rows(store, manifests, limit):
+            lines.append(f"first {len(rows)} of {url}:")
             lines.extend("  " + ", ".join(f"{k}={v}" for k, v in row.items()) for row in rows)
-            shown += len(rows)
         return "\n".join(lines)
 
     def maintain(self, job: Job, options: MaintainOptions) -> tuple[str, str]:
