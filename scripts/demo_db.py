@@ -38,7 +38,9 @@ FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n"""
 
 
 def _ensure_database(args: argparse.Namespace) -> None:
-    with psycopg.connect(host=args.host, port=args.port, user=args.user, dbname="postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        host=args.host, port=args.port, user=args.user, dbname="postgres", autocommit=True
+    ) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (args.database,)).fetchone() is None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(args.database)))
 
@@ -51,7 +53,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--user", default="postgres")
     parser.add_argument("--database", default="shop")
     parser.add_argument("--rows", type=int, help="(re)create the table with this many rows")
-    parser.add_argument("--update", type=int, default=0, help="give this many rows a new status and updated_at")
+    parser.add_argument(
+        "--update", type=int, default=0, help="give this many rows a new status and updated_at"
+    )
     parser.add_argument("--add", type=int, default=0, help="append this many new rows")
     args = parser.parse_args(argv)
     try:
@@ -65,7 +69,8 @@ def main(argv: list[str] | None = None) -> None:
             if args.add:
                 conn.execute(INSERT, {"first": last + 1, "last": last + args.add})
                 conn.execute(
-                    "UPDATE public.orders SET updated_at = now(), created_at = now() WHERE order_id > %s", (last,)
+                    "UPDATE public.orders SET updated_at = now(), created_at = now() WHERE order_id > %s",
+                    (last,),
                 )
             if args.update:
                 conn.execute(
@@ -75,7 +80,9 @@ def main(argv: list[str] | None = None) -> None:
                 )
             count = conn.execute("SELECT count(*) FROM public.orders").fetchone()[0]
     except psycopg.Error as exc:
-        sys.exit(f"demo_db: error: {args.host}:{args.port}/{args.database}: {str(exc).strip().splitlines()[0]}")
+        sys.exit(
+            f"demo_db: error: {args.host}:{args.port}/{args.database}: {str(exc).strip().splitlines()[0]}"
+        )
     print(f"{args.database}.public.orders: {count:,} rows")
 
 

@@ -12,7 +12,18 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from dativo_runner import __version__
-from dativo_runner.cli import completion, discover, generate, inspect, maintain, run, show, start, state, validate
+from dativo_runner.cli import (
+    completion,
+    discover,
+    generate,
+    inspect,
+    maintain,
+    run,
+    show,
+    start,
+    state,
+    validate,
+)
 from dativo_runner.cli.common import print_error
 from dativo_runner.errors import EXIT_FAILURE, DativoError
 from dativo_runner.log_lines import ENV_VAR, FORMATS, configure, emit, is_json

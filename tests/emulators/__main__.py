@@ -7,6 +7,7 @@ printed on start (the emulator accepts only that key, as Stripe accepts only the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -37,11 +38,12 @@ def main(argv: list[str] | None = None) -> None:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with serve(emulator, args.port) as running:
-        print(f"{args.api} emulator on {running.url} ({args.count} objects); credential {credential}", flush=True)
-        try:
+        print(
+            f"{args.api} emulator on {running.url} ({args.count} objects); credential {credential}",
+            flush=True,
+        )
+        with contextlib.suppress(KeyboardInterrupt):
             stopped.wait()
-        except KeyboardInterrupt:
-            pass
     sys.exit(0)
 
 

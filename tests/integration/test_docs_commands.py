@@ -8,6 +8,7 @@ line (tests/helpers/doc_commands.py); the test lists them, and fails on a skip w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -22,7 +23,17 @@ from tests.helpers.doc_commands import REPO, Block, blocks, documents
 pytestmark = pytest.mark.integration
 
 COPIED = ("jobs", "assets", "connectors", "registry", "configs", "data", "examples")
-LINKED = (".peers", "scripts", "tests", "benchmarks", "docs", "taps", "targets", "dativo_runner", "dativo_singer")
+LINKED = (
+    ".peers",
+    "scripts",
+    "tests",
+    "benchmarks",
+    "docs",
+    "taps",
+    "targets",
+    "dativo_runner",
+    "dativo_singer",
+)
 KEPT_MTIME = ("Makefile", "pyproject.toml", "README.md")  # make sees the venv as installed
 TIMEOUT = 300
 
@@ -91,10 +102,8 @@ def test_document_commands_run_as_written(document: str, tmp_path: Path) -> None
     try:
         stdout, stderr = run.communicate(timeout=TIMEOUT)
     finally:
-        try:  # background servers a document started (an emulator) end with it
+        with contextlib.suppress(ProcessLookupError):  # a document's background server ends with it
             os.killpg(run.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         run.wait()
     assert run.returncode == 0, (
         f"{_failed_block(stderr)}: exit {run.returncode}\n--- stdout\n{stdout[-3000:]}\n--- stderr\n{stderr[-3000:]}"
