@@ -9,6 +9,7 @@ line (tests/helpers/doc_commands.py); the test lists them, and fails on a skip w
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -36,6 +37,8 @@ LINKED = (
 )
 KEPT_MTIME = ("Makefile", "pyproject.toml", "README.md")  # make sees the venv as installed
 TIMEOUT = 300
+# Documents share the tour's `shop` database and the emulator's port: one document at a time.
+LOCK = Path("/tmp/dativo-docs-commands.lock")
 
 DOCS = {str(path.relative_to(REPO)): blocks(path) for path in documents()}
 RUNNABLE = sorted(name for name, found in DOCS.items() if any(b.skip_reason is None for b in found))
@@ -90,6 +93,14 @@ def test_document_commands_run_as_written(document: str, tmp_path: Path) -> None
     env["PATH"] = f"{home / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env.pop("DATIVO_HOME", None)
     script = _script(DOCS[document]).replace("{home}", str(home))
+    (tmp_path / "home").mkdir()
+    env["HOME"] = str(tmp_path / "home")  # nothing a document writes under ~ outlives the test
+    with LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _run_document(script, home, env)
+
+
+def _run_document(script: str, home: Path, env: dict[str, str]) -> None:
     run = subprocess.Popen(
         ["bash", "-c", script],
         cwd=home,
