@@ -81,6 +81,27 @@ def csv_source(project: Project, request: Any) -> Iterator[Source]:
     yield Source(job, "tap-csv", "deal_id", None, grow, lambda: set(range(1, written[0] + 1)), max_delay=2.2)
 
 
+def _database(connector: str, asset: str, table: str, key: str, service: Any, database: str, cursor: Any,
+              fast: bool, grow: Callable[[int], None]) -> Source:
+    """A database source over ``table``, incremental on ``updated_at``, 2,000 rows a batch."""
+
+    def expected() -> set[Any]:
+        cursor.execute(f"SELECT {key} FROM {table}" if connector == "mysql" else
+                       'SELECT {} FROM "{}"."{}"'.format(key, *table.split(".")))
+        return {row[0] for row in cursor.fetchall()}
+
+    source = {
+        "objects": [table],
+        "connection": {"host": service.host, "port": service.port, "user": service.user,
+                       "password": "", "database": database},
+        "incremental": {"strategy": "cursor_column", "cursor_field": "updated_at"},
+        "fast_path": fast,
+        "batch_rows": 2000,
+    }
+    return Source(_job(connector, asset, f"assets/{connector}/v1.0/{asset}.yaml", source), f"tap-{connector}",
+                  key, "updated_at", grow, expected, batch_rows=2000, max_delay=1.2)
+
+
 @contextmanager
 def postgres_source(project: Project, request: Any, fast: bool) -> Iterator[Source]:
     """orders with a strictly increasing ``updated_at``; 6,000 (fast path) or 3,000 new rows a trial."""
@@ -101,20 +122,8 @@ def postgres_source(project: Project, request: Any, fast: bool) -> Iterator[Sour
                 f"timestamptz '2024-01-01' + g * interval '1 second' FROM generate_series({low}, {high}) g"
             )
 
-        def expected() -> set[Any]:
-            cursor.execute(f'SELECT order_id FROM "{schema}".orders')
-            return {row[0] for row in cursor.fetchall()}
-
-        source = {
-            "objects": [f"{schema}.orders"],
-            "connection": {"host": service.host, "port": service.port, "user": service.user,
-                           "password": "", "database": service.db},
-            "incremental": {"strategy": "cursor_column", "cursor_field": "updated_at"},
-            "fast_path": fast,
-            "batch_rows": 2000,
-        }
-        yield Source(_job("postgres", "db_orders", "assets/postgres/v1.0/db_orders.yaml", source),
-                     "tap-postgres", "order_id", "updated_at", grow, expected, batch_rows=2000, max_delay=1.2)
+        yield _database("postgres", "db_orders", f"{schema}.orders", "order_id", service, service.db, cursor,
+                        fast, grow)
 
 
 @contextmanager
@@ -139,20 +148,7 @@ def mysql_source(project: Project, request: Any, fast: bool) -> Iterator[Source]
             cursor.execute("SET time_zone = '+00:00'")
             cursor.executemany("INSERT INTO customers VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
 
-        def expected() -> set[Any]:
-            cursor.execute("SELECT customer_id FROM customers")
-            return {row[0] for row in cursor.fetchall()}
-
-        source = {
-            "objects": ["customers"],
-            "connection": {"host": service.host, "port": service.port, "user": service.user,
-                           "password": "", "database": database},
-            "incremental": {"strategy": "cursor_column", "cursor_field": "updated_at"},
-            "fast_path": fast,
-            "batch_rows": 2000,
-        }
-        yield Source(_job("mysql", "db_customers", "assets/mysql/v1.0/db_customers.yaml", source),
-                     "tap-mysql", "customer_id", "updated_at", grow, expected, batch_rows=2000, max_delay=1.2)
+        yield _database("mysql", "db_customers", "customers", "customer_id", service, database, cursor, fast, grow)
 
 
 @contextmanager
