@@ -38,7 +38,7 @@ test-interop: install services peers
 	$(PY) -m pytest -q -ra tests/interop
 
 test-crash: install services
-	DATIVO_CRASH_TRIALS=$${DATIVO_CRASH_TRIALS:-100} $(PY) -m pytest -q -ra tests/integration/test_crash_trials.py
+	DATIVO_CRASH_TRIALS=$${DATIVO_CRASH_TRIALS:-20} $(PY) -m pytest -q -ra -n $(TEST_WORKERS) --durations=20 tests/integration/test_crash_trials.py
 
 test-smoke: install
 	$(BIN)/dativo run --job-dir tests/fixtures/jobs --secrets-dir tests/fixtures/secrets \

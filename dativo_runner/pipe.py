@@ -236,19 +236,37 @@ class _Stopped(Exception):
         self.signum = signum
 
 
-def _raise_stopped(signum: int, frame: object) -> None:
-    raise _Stopped(signum)
+class _StopSignals:
+    """The SIGTERM / SIGHUP handler. While the programs start it only notes the signal: an
+    exception raised there can land in a fork hook (logging's lock release after ``fork``), where
+    Python prints "Exception ignored" and drops it, and the run went on as if never stopped.
+    ``arm`` (once the pipe is waited on) raises a noted signal, and later ones interrupt the wait."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.armed = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.signum = signum
+        if self.armed:
+            raise _Stopped(signum)
+
+    def arm(self) -> None:
+        self.armed = True
+        if self.signum is not None:
+            raise _Stopped(self.signum)
 
 
 @contextlib.contextmanager
-def _signals_stop_the_pipe() -> Iterator[None]:
+def _signals_stop_the_pipe() -> Iterator[_StopSignals | None]:
     """SIGTERM and SIGHUP interrupt the wait like Ctrl-C does (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield None
         return
-    previous = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    stops = _StopSignals()
+    previous = {sig: signal.signal(sig, stops) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        yield
+        yield stops
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -270,7 +288,7 @@ def run_pipe(
     tap_side = SideResult(os.path.basename(tap_cmd[0]))
     target_side = SideResult(os.path.basename(target_cmd[0]))
     result = PipeResult(tap=tap_side, target=target_side)
-    with _signals_stop_the_pipe():
+    with _signals_stop_the_pipe() as stops:
         tap = subprocess.Popen(
             tap_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=_die_with_parent
         )
@@ -301,6 +319,8 @@ def run_pipe(
         for thread in threads:
             thread.start()
         try:
+            if stops is not None:
+                stops.arm()
             target_side.returncode = target.wait()
             if target_side.returncode != 0:
                 _kill(tap, tap_side)

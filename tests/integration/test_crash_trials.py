@@ -1,134 +1,82 @@
-"""Crash trials: a run stopped at a random moment, in every way a run is stopped, then rerun,
-gives every row exactly once.
+"""Crash trials for every pipeline: each source (CSV, PostgreSQL and MariaDB on the fast path and
+the RECORD path, the Stripe, HubSpot and Google Drive emulators, Markdown-KV files) into Iceberg
+and into S3 objects (SeaweedFS).
 
-Each trial adds a fresh CSV file, starts `dativo run` in its own session (as a container or an
-orchestrator would) and stops it after a seeded random delay by one of: SIGKILL to the whole
-process group, SIGTERM to the runner, SIGKILL to the runner alone, SIGKILL to the tap, SIGKILL to
-the target. After every trial the table must hold no duplicate; after a final clean rerun it must
-hold every written id exactly once. `DATIVO_CRASH_TRIALS` (default 20) and `DATIVO_CRASH_SEED`
-change the count and the draw; `make test-crash` runs 100.
+Each trial grows the source (new rows with a larger replication key, new emulator objects, new
+files), starts `dativo run` in its own session, waits until the tap runs, waits a seeded random
+extra moment and stops the run by one of: SIGKILL to the whole process group, SIGTERM to the
+runner, SIGKILL to the runner alone, SIGKILL to the tap, SIGKILL to the target. After every trial
+no process of the run is left and no key landed twice; after a final clean rerun every key the
+source holds is there exactly once.
+
+Knobs: `DATIVO_CRASH_TRIALS` trials per pipeline (`make test-crash`: 20 over every pipeline);
+unset, `make test` runs one trial of each of the pipelines in DEFAULT_PIPELINES (every run costs
+seconds). `DATIVO_CRASH_PIPELINES` (comma-separated ids such as `mysql-fast-to-objects`, or `all`)
+picks the pipelines; `DATIVO_CRASH_SEED` changes the draw.
 """
 
 from __future__ import annotations
 
 import os
-import random
-import signal
-import subprocess
-import sys
-import time
-from collections import Counter
-from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.helpers import crash, objects
+from tests.helpers.crash_sources import SOURCES, open_source
+from tests.helpers.crash_targets import (
+    PROGRAMS,
+    TARGETS,
+    iceberg_block,
+    iceberg_keys,
+    object_keys,
+    objects_block,
+    orphans_only_unnamed,
+)
 from tests.helpers.project import Project
-from tests.integration.test_exactly_once import _children, _ids, _write_big_csv
 
 pytestmark = pytest.mark.integration
 
-TRIALS = int(os.environ.get("DATIVO_CRASH_TRIALS") or 20)
-SEED = int(os.environ.get("DATIVO_CRASH_SEED") or 20261128)
-ROWS_PER_FILE = 8_000
-WAYS = ("group-kill", "runner-sigterm", "runner-kill", "tap-kill", "target-kill")
+PIPELINES = [(source, target) for source in SOURCES for target in TARGETS]
+DEFAULT_PIPELINES = "csv-to-iceberg,postgres-fast-to-objects,stripe-to-objects"  # three ways
 
 
-def _child(runner: int, program: str) -> int | None:
-    for pid in _children(runner):
-        try:
-            if program.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
-                return pid
-        except FileNotFoundError:
-            continue
-    return None
+def _selected(source: str, target: str) -> bool:
+    chosen = os.environ.get("DATIVO_CRASH_PIPELINES") or (
+        "all" if os.environ.get("DATIVO_CRASH_TRIALS") else DEFAULT_PIPELINES
+    )
+    return chosen == "all" or f"{source}-to-{target}" in chosen.split(",")
 
 
-def _stop(run: subprocess.Popen[str], way: str) -> bool:
-    """Stop the run the chosen way; False when the run (or the child) had already ended."""
-    if run.poll() is not None:
-        return False
-    if way == "group-kill":
-        os.killpg(run.pid, signal.SIGKILL)
-    elif way == "runner-sigterm":
-        os.kill(run.pid, signal.SIGTERM)
-    elif way == "runner-kill":
-        os.kill(run.pid, signal.SIGKILL)
-    else:
-        pid = _child(run.pid, "tap-csv" if way == "tap-kill" else "target-iceberg")
-        if pid is None:
-            return False
-        os.kill(pid, signal.SIGKILL)
-    return True
-
-
-def _wait_for_pipe(run: subprocess.Popen[str]) -> None:
-    """Until the runner has started its tap (or ended): on a loaded machine the interpreter's
-    start-up alone can outlast a fixed sleep, and a runner stopped before it installed its
-    signal handlers has nothing to clean up, so such a trial proves nothing."""
-    deadline = time.monotonic() + 60
-    while run.poll() is None and time.monotonic() < deadline:
-        if _child(run.pid, "tap-csv") is not None:
-            return
-        time.sleep(0.05)
-
-
-def _no_orphans(run_pid: int) -> None:
-    """Nothing the run started outlives it (the children die with the runner)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        alive = []
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                stat = (proc / "stat").read_text()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[2]) == run_pid and fields[0] != "Z":  # process group == the run's session
-                alive.append(proc.name)
-        if not alive:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"processes of the stopped run still alive: {alive}")
-
-
-def test_every_way_of_stopping_a_run_then_rerunning_gives_each_row_once(project: Project) -> None:
-    rng = random.Random(SEED)
-    job = project.write_job("deals", project.deals_job(target={"batch": {"rows": 2000}}))
-    written = 0
-    outcomes: Counter[str] = Counter()
-    for trial in range(TRIALS):
-        _write_big_csv(project, f"part-{trial:03d}.csv", written + 1, ROWS_PER_FILE)
-        written += ROWS_PER_FILE
-        way = WAYS[trial % len(WAYS)]
-        run = subprocess.Popen(
-            [sys.executable, "-m", "dativo_runner", "run", "--config", str(job), "--home", str(project.root)],
-            cwd=project.root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
+@pytest.mark.parametrize(("source_name", "target_name"), PIPELINES, ids=[f"{s}-to-{t}" for s, t in PIPELINES])
+def test_every_way_of_stopping_a_run_then_rerunning_gives_each_row_once(
+    project: Project, request: Any, source_name: str, target_name: str
+) -> None:
+    if not _selected(source_name, target_name):
+        pytest.skip("not in DATIVO_CRASH_PIPELINES (make test-crash runs every pipeline)")
+    with open_source(source_name, project, request) as source:
+        if target_name == "iceberg":
+            block = iceberg_block(source.batch_rows)
+            landed = iceberg_keys(project, f"acme.{source.job['asset']}", source.key)
+        else:
+            prefix = objects.unique_prefix(f"crash-{source_name}")
+            block = objects_block(prefix, source.batch_rows)
+            landed = object_keys(prefix, source.key, source.cursor)
+        job = project.write_job("crash", {**source.job, **block})
+        pipeline = crash.Pipeline(
+            name=f"{source_name}->{target_name}",
+            project=project,
+            job=job,
+            tap=source.tap,
+            target=PROGRAMS[target_name],
+            landed=landed,
+            grow=source.grow,
+            expected=source.expected,
+            env=source.env,
+            args=source.args,
+            max_delay=source.max_delay,
         )
-        _wait_for_pipe(run)
-        time.sleep(rng.uniform(0.0, 2.2))
-        stopped = _stop(run, way)
-        _, stderr = run.communicate(timeout=120)
-        _no_orphans(run.pid)
-        outcomes[f"{way}:{'stopped' if stopped else 'finished'}"] += 1
-        if stopped and way == "runner-sigterm":
-            assert run.returncode == 2, stderr
-            assert "stopped by SIGTERM" in stderr, stderr
-        elif stopped and way in ("tap-kill", "target-kill"):
-            assert run.returncode == 2, stderr
-            assert "killed by SIGKILL" in stderr, stderr
-        ids = _ids(project) if (project.root / "warehouse" / "catalog.db").exists() else []
-        duplicates = [i for i, n in Counter(ids).items() if n > 1]
-        assert not duplicates, f"trial {trial} ({way}): {len(duplicates)} duplicated ids"
-
-    final = project.dativo("run", "--config", str(job))
-    assert final.returncode == 0, final.stderr
-    ids = _ids(project)
-    assert len(ids) == written, outcomes
-    assert set(ids) == set(range(1, written + 1))
-    assert sum(n for key, n in outcomes.items() if key.endswith(":stopped")) >= TRIALS // 2, outcomes
+        crash.run_trials(pipeline, crash.trials(), offset=PIPELINES.index((source_name, target_name)))
+        if target_name == "objects" and source_name == "csv":
+            named, removed = orphans_only_unnamed(project, str(job), prefix)
+            print(f"{pipeline.name}: {named} files named by manifests, {removed} orphans removed")

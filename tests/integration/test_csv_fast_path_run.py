@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from pyiceberg.exceptions import NoSuchTableError
 
+from tests.helpers.crash import child as _child
 from tests.helpers.project import Project
-from tests.integration.test_crash_trials import _child
 from tests.integration.test_exactly_once import _ids, _write_big_csv
 
 pytestmark = pytest.mark.integration

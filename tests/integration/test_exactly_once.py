@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from target_iceberg.catalog import open_catalog
 
+from tests.helpers.crash import child
+from tests.helpers.crash_sources import write_big_csv as _write_big_csv
 from tests.helpers.project import Project
 
 pytestmark = pytest.mark.integration
@@ -20,29 +22,8 @@ pytestmark = pytest.mark.integration
 ROWS = 60_000
 
 
-def _write_big_csv(project: Project, name: str, start: int, count: int) -> None:
-    lines = [
-        f"{i},Deal {i},Company {i % 97},proposal,{i % 1000}.25,USD,0.5,false,o{i % 13}@example.com,"
-        f"2024-01-01T00:00:00Z,"
-        for i in range(start, start + count)
-    ]
-    project.write_deals(name, lines)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found.extend(int(p) for p in text)
-    return found
-
-
 def _target_pid(dativo_pid: int) -> int | None:
-    for child in _children(dativo_pid):
-        cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
-        if b"target-iceberg" in cmdline:
-            return child
-    return None
+    return child(dativo_pid, "target-iceberg")
 
 
 def _ids(project: Project) -> list[int]:

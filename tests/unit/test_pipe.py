@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -169,3 +170,36 @@ def test_a_secret_inside_the_commit_report_prefix_does_not_hide_the_commit(tmp_p
     assert result.ok
     assert [(c["rows"], c["table"]) for c in commits] == [(3, "s3://b/****/s/")]
     assert all("dativo" not in line for line in logs)
+
+
+SIGTERM_DURING_FORK = """
+    import os, signal, sys, time
+    from dativo_runner.pipe import PipeCallbacks, run_pipe
+    from dativo_runner.secrets import Redactor
+
+    sent = []
+
+    def term_once() -> None:  # a SIGTERM that arrives while the runner forks its first program
+        if not sent:
+            sent.append(1)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    os.register_at_fork(after_in_parent=term_once)
+    slow = [sys.executable, "-c", "import time; time.sleep(20)"]
+    callbacks = PipeCallbacks(lambda s: None, lambda c: None, lambda side, line: None, lambda n: None)
+    began = time.monotonic()
+    result = run_pipe(slow, slow, env=dict(os.environ), redactor=Redactor(), callbacks=callbacks)
+    print(result.stopped_by, round(time.monotonic() - began))
+"""
+
+
+def test_a_sigterm_while_the_programs_start_still_stops_the_run(tmp_path: Path) -> None:
+    """Raised inside a fork hook, the stop was printed as "Exception ignored" and lost: the run
+    went on to its end (found by the crash trials)."""
+    import subprocess
+
+    done = subprocess.run(_program(tmp_path, "runner", SIGTERM_DURING_FORK), capture_output=True, text=True,
+                          timeout=60)
+    stopped_by, seconds = done.stdout.split()
+    assert stopped_by == str(int(signal.SIGTERM)), done.stdout + done.stderr
+    assert int(seconds) < 10 and "Exception ignored" not in done.stderr, done.stderr

@@ -1,0 +1,249 @@
+"""The sources of the crash trials, each a context manager yielding a :class:`Source`: the job's
+source side, and how the source grows before each trial (new rows with a larger replication key,
+new objects in an emulator, new files) and what it holds. Everything is private to the test: a
+fresh PostgreSQL schema or MariaDB database, an emulator on port 0, the project's own folders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.emulators.google import GoogleEmulator
+from tests.emulators.hubspot import TOKEN, HubSpotEmulator
+from tests.emulators.server import serve
+from tests.emulators.stripe import API_KEY, StripeEmulator
+from tests.helpers.databases import mariadb_database, pg_schema
+from tests.helpers.google import DEALS_HEADER, FOLDER
+from tests.helpers.project import Project
+
+FAST = {"max_requests_per_second": 0, "backoff_base_seconds": 0.005, "max_backoff_seconds": 0.02}
+SOURCES = ("csv", "postgres-fast", "postgres-record", "mysql-fast", "mysql-record", "stripe", "hubspot",
+           "gdrive", "markdown-kv")
+START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@dataclass
+class Source:
+    """The source side of a crash-trial job."""
+
+    job: dict[str, Any]  # the job without its target
+    tap: str
+    key: str  # the primary key column
+    cursor: str | None  # the column an incremental read re-reads at the bookmark (None: no re-read)
+    grow: Callable[[int], None]
+    expected: Callable[[], set[Any]]
+    env: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+    batch_rows: int = 2000
+    max_delay: float = 1.5
+
+
+def _job(connector: str, asset: str, asset_path: str, source: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tenant_id": "acme",
+        "environment": "test",
+        "source_connector": connector,
+        "source_connector_path": f"connectors/sources/{connector}.yaml",
+        "asset": asset,
+        "asset_path": asset_path,
+        "source": source,
+    }
+
+
+def _secrets(project: Project, name: str, text: str) -> list[str]:
+    project.write(f"secrets/acme/{name}", text)
+    return ["--secrets-dir", str(project.root / "secrets")]
+
+
+def write_big_csv(project: Project, name: str, start: int, count: int) -> None:
+    """A deals CSV file of ``count`` rows, ids from ``start`` on."""
+    project.write_deals(name, [
+        f"{i},Deal {i},Company {i % 97},proposal,{i % 1000}.25,USD,0.5,false,o{i % 13}@example.com,"
+        "2024-01-01T00:00:00Z," for i in range(start, start + count)])
+
+
+@contextmanager
+def csv_source(project: Project, request: Any) -> Iterator[Source]:
+    """A new 8,000-row deals CSV file per trial."""
+    written = [0]
+
+    def grow(trial: int) -> None:
+        write_big_csv(project, f"part-{trial:03d}.csv", written[0] + 1, 8000)
+        written[0] += 8000
+
+    job = project.deals_job()
+    job.pop("target_connector"), job.pop("target_connector_path"), job.pop("target")
+    yield Source(job, "tap-csv", "deal_id", None, grow, lambda: set(range(1, written[0] + 1)), max_delay=2.2)
+
+
+def _database(connector: str, asset: str, table: str, key: str, service: Any, database: str, cursor: Any,
+              fast: bool, grow: Callable[[int], None]) -> Source:
+    """A database source over ``table``, incremental on ``updated_at``, 2,000 rows a batch."""
+
+    def expected() -> set[Any]:
+        cursor.execute(f"SELECT {key} FROM {table}" if connector == "mysql" else
+                       'SELECT {} FROM "{}"."{}"'.format(key, *table.split(".")))
+        return {row[0] for row in cursor.fetchall()}
+
+    source = {
+        "objects": [table],
+        "connection": {"host": service.host, "port": service.port, "user": service.user,
+                       "password": "", "database": database},
+        "incremental": {"strategy": "cursor_column", "cursor_field": "updated_at"},
+        "fast_path": fast,
+        "batch_rows": 2000,
+    }
+    return Source(_job(connector, asset, f"assets/{connector}/v1.0/{asset}.yaml", source), f"tap-{connector}",
+                  key, "updated_at", grow, expected, batch_rows=2000, max_delay=1.2)
+
+
+@contextmanager
+def postgres_source(project: Project, request: Any, fast: bool) -> Iterator[Source]:
+    """orders with a strictly increasing ``updated_at``; 6,000 (fast path) or 3,000 new rows a trial."""
+    service = request.getfixturevalue("pg_service")
+    per_trial = 6000 if fast else 3000
+    with pg_schema(service.dsn) as (schema, cursor):
+        cursor.execute(
+            f'CREATE TABLE "{schema}".orders (order_id bigint PRIMARY KEY, customer_id bigint NOT NULL, '
+            "status text, amount numeric(12,2), currency char(3), customer_email text, "
+            "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
+        )
+
+        def grow(trial: int) -> None:
+            low, high = trial * per_trial + 1, (trial + 1) * per_trial
+            cursor.execute(
+                f'INSERT INTO "{schema}".orders SELECT g, g % 100, \'new\', (g % 1000) / 100.0, \'USD\', '
+                f"'o' || g || '@example.com', timestamptz '2024-01-01' + g * interval '1 second', "
+                f"timestamptz '2024-01-01' + g * interval '1 second' FROM generate_series({low}, {high}) g"
+            )
+
+        yield _database("postgres", "db_orders", f"{schema}.orders", "order_id", service, service.db, cursor,
+                        fast, grow)
+
+
+@contextmanager
+def mysql_source(project: Project, request: Any, fast: bool) -> Iterator[Source]:
+    """customers with a strictly increasing ``updated_at``; 6,000 (fast path) or 3,000 new rows a trial."""
+    service = request.getfixturevalue("mariadb_service")
+    per_trial = 6000 if fast else 3000
+    with mariadb_database(service) as (database, cursor):
+        cursor.execute(
+            "CREATE TABLE customers (customer_id int PRIMARY KEY, email varchar(200), full_name varchar(200), "
+            "country char(2), is_active tinyint(1), lifetime_value decimal(14,2), "
+            "created_at datetime(6) NOT NULL, updated_at timestamp(6) NOT NULL DEFAULT current_timestamp(6))"
+        )
+
+        def grow(trial: int) -> None:
+            rows = [
+                (i, f"c{i}@x.io", f"Name {i}", "PT", i % 2, f"{i % 1000}.50",
+                 (START + dt.timedelta(seconds=i)).replace(tzinfo=None),
+                 (START + dt.timedelta(seconds=i)).replace(tzinfo=None))
+                for i in range(trial * per_trial + 1, (trial + 1) * per_trial + 1)
+            ]
+            cursor.execute("SET time_zone = '+00:00'")
+            cursor.executemany("INSERT INTO customers VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
+
+        yield _database("mysql", "db_customers", "customers", "customer_id", service, database, cursor, fast, grow)
+
+
+@contextmanager
+def stripe_source(project: Project, request: Any) -> Iterator[Source]:
+    """600 new customers a trial, each ``created`` a second after the one before."""
+    with serve(StripeEmulator({"customers": 0})) as emulator:
+        stripe: StripeEmulator = emulator  # type: ignore[assignment]
+
+        def grow(trial: int) -> None:
+            base = int(START.timestamp())
+            for n in range(trial * 600, (trial + 1) * 600):
+                stripe.create("customers", created=base + n)
+
+        args = _secrets(project, "api.env", f"STRIPE_API_KEY={API_KEY}\n")
+        source = {"objects": ["customers"], "api_url": stripe.url, "incremental": {"lookback_days": 0}, **FAST}
+        yield Source(_job("stripe", "stripe_customers", "assets/stripe/v1.0/customers.yaml", source),
+                     "tap-stripe", "id", "created", grow,
+                     lambda: {c["id"] for c in stripe.objects["customers"]}, args=args, batch_rows=500,
+                     max_delay=1.0)
+
+
+@contextmanager
+def hubspot_source(project: Project, request: Any) -> Iterator[Source]:
+    """300 new contacts a trial, each modified a second after the one before."""
+    with serve(HubSpotEmulator({"contacts": 0, "companies": 0, "deals": 0})) as emulator:
+        hubspot: HubSpotEmulator = emulator  # type: ignore[assignment]
+        rng = random.Random(7)
+
+        def grow(trial: int) -> None:
+            with hubspot.lock:
+                for index in range(trial * 300, (trial + 1) * 300):
+                    hubspot.records["contacts"].append(hubspot._make("contacts", index, rng))
+                hubspot.version += 1
+
+        args = _secrets(project, "api.env", f"HUBSPOT_ACCESS_TOKEN={TOKEN}\n")
+        source = {"objects": ["contacts"], "api_url": hubspot.url,
+                  "incremental": {"cursor_field": "lastmodifieddate"}, **FAST}
+        yield Source(_job("hubspot", "hubspot_contacts", "assets/hubspot/v1.0/contacts.yaml", source),
+                     "tap-hubspot", "id", "lastmodifieddate", grow,
+                     lambda: {r["id"] for r in hubspot.records["contacts"]}, args=args, batch_rows=200,
+                     max_delay=1.0)
+
+
+@contextmanager
+def gdrive_source(project: Project, request: Any) -> Iterator[Source]:
+    """A new 2,000-row deals CSV file in the Drive folder per trial, modified a minute later."""
+    with serve(GoogleEmulator()) as emulator:
+        google: GoogleEmulator = emulator  # type: ignore[assignment]
+        key = google.service_account_key()
+        written = [0]
+
+        def grow(trial: int) -> None:
+            start = written[0] + 1
+            lines = [f"{i},Deal {i},open,{i % 1000}.50,USD,false,o{i % 13}@example.com,2026-01-02,"
+                     "2026-01-01T09:00:00Z" for i in range(start, start + 2000)]
+            google.add_file(f"deals_{trial:03d}.csv", "\n".join([DEALS_HEADER, *lines]) + "\n",
+                            parents=[FOLDER], modified=START + dt.timedelta(minutes=trial))
+            written[0] += 2000
+
+        args = _secrets(project, "google.json", json.dumps({"GOOGLE_SERVICE_ACCOUNT_KEY": key}))
+        source = {"objects": ["deals_daily"], "api_url": google.url,
+                  "files": [{"folder_id": FOLDER, "name_pattern": "deals_*"}], **FAST}
+        yield Source(_job("gdrive_csv", "gdrive_deals_daily", "assets/gdrive_csv/v1.0/deals_daily.yaml", source),
+                     "tap-gdrive-csv", "deal_id", None, grow,
+                     lambda: set(range(1, written[0] + 1)), args=args, batch_rows=700, max_delay=1.2)
+
+
+@contextmanager
+def markdown_kv_source(project: Project, request: Any) -> Iterator[Source]:
+    """A new Markdown-KV file of 1,500 employee records per trial."""
+    written = [0]
+
+    def grow(trial: int) -> None:
+        start = written[0] + 1
+        blocks = [
+            f"## Person {i}\n\n```\nid: {i}\nname: Person {i}\ndepartment: Engineering\n"
+            f"email: p{i}@example.com\nsalary: {i % 1000}.50\nstart date: 2021-03-15\nremote: true\n"
+            f"profile: https://people.example.com/{i}\n```\n"
+            for i in range(start, start + 1500)
+        ]
+        project.write(f"data/markdown_kv/employees/part-{trial:03d}.md", "# Employees\n\n" + "\n".join(blocks))
+        written[0] += 1500
+
+    source = {"objects": ["employees"], "storage": "document", "files": [{"path": "data/markdown_kv/employees"}]}
+    yield Source(_job("markdown_kv", "markdown_kv_employees", "assets/markdown_kv/v1.0/employees.yaml", source),
+                 "tap-markdown-kv", "id", None, grow, lambda: set(range(1, written[0] + 1)), batch_rows=1000)
+
+
+def open_source(name: str, project: Project, request: Any) -> Any:
+    """The context manager of the named source."""
+    if name == "csv":
+        return csv_source(project, request)
+    if name.startswith("postgres"):
+        return postgres_source(project, request, fast=name.endswith("fast"))
+    if name.startswith("mysql"):
+        return mysql_source(project, request, fast=name.endswith("fast"))
+    return {"stripe": stripe_source, "hubspot": hubspot_source, "gdrive": gdrive_source,
+            "markdown-kv": markdown_kv_source}[name](project, request)
