@@ -33,7 +33,9 @@ class FileTap(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check the config in every mode, `--discover` included (which singer-sdk does not
         validate), and report all problems as one line: ``files[0]: ...; files[1]: ...``."""
-        problems = self.config_problems(dict(self._config))
+        # Our checks first (their lines name the entry); then the settings' JSON schema, so that
+        # a bad enum or type at the top level (`storage: xml`) is refused too.
+        problems = self.config_problems(dict(self._config)) or super()._validate_config(raise_errors=False)
         if problems:
             raise FatalError("; ".join(problems))
         return []

@@ -170,7 +170,7 @@ def test_database_sources_and_s3_targets_never_leak(project: Project, pg_service
     prefix = objects.unique_prefix("leak-db")
     project.write(
         "secrets/acme/db.env",
-        f"PG_PASSWORD={PG_PASSWORD}\nMYSQL_PASSWORD={MY_PASSWORD}\nS3_SECRET_ACCESS_KEY={sw.secret_key}\n"
+        f"PG_PASSWORD={PG_PASSWORD}\nMYSQL_PASSWORD={MY_PASSWORD}\nMYSQL_WRONG_PASSWORD={MY_PASSWORD}{WRONG}\nS3_SECRET_ACCESS_KEY={sw.secret_key}\n"
         f"S3_ACCESS_KEY_ID={sw.access_key}\nDATIVO_HASH_SALT=leak-salt\n",
     )
     with pg_schema(pg_service.dsn) as (schema, pg), mariadb_database(mariadb_service) as (database, my):
@@ -213,7 +213,7 @@ def test_database_sources_and_s3_targets_never_leak(project: Project, pg_service
             my_job = yaml.safe_load((REPO / "jobs" / "acme" / "mysql_customers_to_s3.yaml").read_text())
             my_job["target"]["connection"]["s3"]["prefix"] = f"{prefix}-raw"
             my_ok = str(project.write_job("my_ok", my_job))
-            my_job["source"]["connection"]["password"] = MY_PASSWORD + WRONG
+            my_job["source"]["connection"]["password"] = "${MYSQL_WRONG_PASSWORD}"
             my_bad = str(project.write_job("my_bad", my_job))
             pg_env = {
                 "PG_HOST": pg_service.host,
