@@ -379,3 +379,58 @@ def test_saas_google_and_file_sources_never_leak(project: Project) -> None:
     scan.bucket(container, f"{prefix}/")
     assert any(key.endswith(".parquet") for key in container.keys(f"{prefix}/"))
     scan.assert_clean(minimum_places=10)
+
+
+def test_orchestrated_runs_keep_secrets_out_of_dagster(project: Project) -> None:
+    """One good and one failing job materialized by Dagster (in process): the secret is in no
+    event of the event log (serialized whole), no run record (config, tags) and no output."""
+    import dagster as dg
+    import yaml
+    from dagster._serdes import serialize_value
+
+    from dativo_runner.home import ProjectHome
+    from dativo_runner.orchestration import build_definitions, load_runner_config
+    from tests.helpers.secret_scan import SecretScan
+
+    project.write("secrets/acme/warehouse.env", f"WAREHOUSE_SECRET={SECRET}\n")
+    project.write_deals("a.csv", [ROW])
+    project.write_job("ok", project.deals_job(target={"catalog": _catalog(project)}))
+    failing = {
+        "type": "rest",
+        "uri": "http://127.0.0.1:9/catalog",
+        "credential": "client:${WAREHOUSE_SECRET}",
+    }
+    project.write("secrets/globex/warehouse.env", f"WAREHOUSE_SECRET={SECRET}\n")
+    project.write_job(
+        "bad", project.deals_job(tenant_id="globex", target={"catalog": failing}), tenant="globex"
+    )
+    schedules = [
+        {"name": n, "config": f"jobs/{tenant}/{n}.yaml", "cron": "0 * * * *"}
+        for n, tenant in (("ok", "acme"), ("bad", "globex"))
+    ]
+    runner = {
+        "type": "dagster",
+        "schedules": schedules,
+        "concurrency_per_tenant": 1,
+        "secrets_dir": "secrets",
+    }
+    path = project.write(
+        "configs/runner.yaml", yaml.safe_dump({"runner": {"mode": "orchestrated", "orchestrator": runner}})
+    )
+    defs = build_definitions(load_runner_config(path, ProjectHome(project.root)))
+    instance = dg.DagsterInstance.ephemeral()
+    scan = SecretScan({"warehouse secret": SECRET})
+    outcomes = {}
+    for name in ("ok", "bad"):
+        result = defs.resolve_job_def(f"{name}_job").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+        outcomes[name] = result.success
+        run = instance.get_run_by_id(result.run_id)
+        scan.text(f"run record {name}", serialize_value(run))
+        for entry in instance.all_logs(result.run_id):
+            scan.text(f"event of {name}", serialize_value(entry))
+    assert outcomes == {"ok": True, "bad": False}
+    for folder in ("state", "warehouse"):
+        scan.tree(project.root / folder)
+    scan.assert_clean(minimum_places=10)
