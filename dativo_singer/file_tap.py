@@ -33,9 +33,7 @@ class FileTap(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check the config in every mode, `--discover` included (which singer-sdk does not
         validate), and report all problems as one line: ``files[0]: ...; files[1]: ...``."""
-        # Our checks first (their lines name the entry); then the settings' JSON schema, so that
-        # a bad enum or type at the top level (`storage: xml`) is refused too.
-        problems = self.config_problems(dict(self._config)) or super()._validate_config(raise_errors=False)
+        problems = self.config_problems(dict(self._config))
         if problems:
             raise FatalError("; ".join(problems))
         return []
