@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-smoke test-integration test-crash test-interop peers schema-validate lint services services-stop bench clean reference docker-lock
+.PHONY: install demo test test-unit test-smoke test-integration test-crash test-security test-interop peers schema-validate lint services services-stop bench clean reference docker-lock
 
 install: $(STAMP)
 
@@ -36,6 +36,12 @@ peers:
 
 test-interop: install services peers
 	$(PY) -m pytest -q -ra tests/interop
+
+# Every security case (docs/RELIABILITY.md, "Security"): all standalone bad-settings configs.
+test-security: install services
+	DATIVO_SECURITY_FULL=1 $(PY) -m pytest -q -ra tests/integration/test_secrets_never_leak.py \
+		tests/integration/test_tenant_isolation.py tests/integration/test_sql_identifier_injection.py \
+		tests/integration/test_google_query_escaping.py tests/integration/test_settings_bad_input_corpus.py
 
 test-crash: install services
 	DATIVO_CRASH_TRIALS=$${DATIVO_CRASH_TRIALS:-20} $(PY) -m pytest -q -ra -n $(TEST_WORKERS) --durations=20 tests/integration/test_crash_trials.py

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -120,7 +121,9 @@ class ParquetBatchWriter:
         self.compression = parquet_compression(batch_config.encoding)
         self.max_rows = int(max_rows or batch_config.batch_size)
         self.max_bytes = max_bytes
-        self._sync_id = f"{tap_name}--{stream_name}-{uuid.uuid4().hex}"
+        # The stream name (a table name from the source) made safe as part of a file name.
+        safe_stream = re.sub(r"[^A-Za-z0-9_.-]", "_", stream_name).lstrip(".")
+        self._sync_id = f"{tap_name}--{safe_stream}-{uuid.uuid4().hex}"
         self._count = 0
         self.files_written = 0
         self.rows_written = 0

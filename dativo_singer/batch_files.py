@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from dativo_singer.errors import FatalError
 
 
 def local_parquet_paths(encoding: Any, files: Sequence[str]) -> list[str] | None:
@@ -14,11 +17,21 @@ def local_parquet_paths(encoding: Any, files: Sequence[str]) -> list[str] | None
     caller lets singer-sdk decode them record by record)."""
     if getattr(encoding, "format", None) != "parquet":
         return None
-    local = [f.removeprefix("file://") for f in files if "://" not in f or f.startswith("file://")]
+    # A file:// URL is percent-encoded (Path.as_uri): decoded, so a space or quote in a folder
+    # or stream name still names the file.
+    local = [
+        unquote(f.removeprefix("file://")) if f.startswith("file://") else f
+        for f in files
+        if "://" not in f or f.startswith("file://")
+    ]
     return local if len(local) == len(files) else None
 
 
 def read_parquet_tables(paths: Sequence[str]) -> Iterator[pa.Table]:
     """Each file as one Arrow table, in order."""
     for path in paths:
-        yield pq.read_table(path)
+        try:
+            table = pq.read_table(path)
+        except OSError as exc:  # missing or unreadable: one line, not a traceback
+            raise FatalError(f"BATCH file {path}: cannot be read ({exc})") from None
+        yield table

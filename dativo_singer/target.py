@@ -84,6 +84,13 @@ class CommitAtStateTarget(Target):
         if self._fast_path:
             cast(FastSingerReader, self.message_reader).record_lines_callback = self._process_record_lines
 
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Schema problems as one line and exit 2 (singer-sdk logs them and exits 1)."""
+        problems = super()._validate_config(raise_errors=False)
+        if problems:
+            raise FatalError("; ".join(dict.fromkeys(problems)))
+        return []
+
     @property
     def records_need_sdk_pipeline(self) -> bool:
         """True when singer-sdk's record steps would change a record: stream maps, flattening,

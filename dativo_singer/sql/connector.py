@@ -129,6 +129,8 @@ class DatabaseConnector(SQLConnector):
     ) -> CatalogEntry:
         """The SDK's entry, with columns typed by kind and replication-key candidates listed."""
         columns = kwargs.get("reflected_columns") or []
+        for column in columns:
+            column["name"] = self.reflected_name(column["name"])
         json_columns = self.json_columns(schema_name, table_name)
         for column in columns:
             if column["name"] in json_columns:
@@ -156,7 +158,13 @@ class DatabaseConnector(SQLConnector):
                 f"table {label!r} does not exist in database {self.connection_settings.url.database!r}"
             )
         json_columns = self.json_columns(schema, table)
-        return {c["name"]: sa.JSON() if c["name"] in json_columns else c["type"] for c in columns}
+        names = [self.reflected_name(c["name"]) for c in columns]
+        return {n: sa.JSON() if n in json_columns else c["type"] for n, c in zip(names, columns, strict=True)}
+
+    def reflected_name(self, name: str) -> str:
+        """A column name as the database knows it: SQLAlchemy's MySQL/MariaDB reflection (which
+        parses SHOW CREATE TABLE) leaves a backtick in a name doubled."""
+        return name.replace("``", "`") if self._engine.dialect.name in ("mysql", "mariadb") else name
 
     def prepare_stream(self, stream: DatabaseStream) -> dict[str, k.ColumnKind]:
         """Kinds of the stream's selected columns, after checking the table has them all and

@@ -9,7 +9,7 @@ from typing import Any
 from singer_sdk import typing as th
 
 from dativo_singer.settings import SHARED_TARGET_PROPERTIES, STRING_MAP, effective_load_write_mode
-from target_iceberg.naming import table_name_for
+from target_iceberg.naming import namespace_for, table_name_for
 from target_iceberg.partitioning import parse_partitioning
 from target_iceberg.table_writer import WRITE_MODES, TableSettings
 
@@ -66,7 +66,7 @@ def table_settings(
     if not mode:
         mode = "merge" if key_properties and bookmark_properties else "append"
     return TableSettings(
-        namespace=config.get("namespace") or "default",
+        namespace=namespace_for(config),
         name=table_name_for(stream_name, config),
         write_mode=mode,
         key_properties=list(key_properties),

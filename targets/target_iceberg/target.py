@@ -7,12 +7,14 @@ catalog and the Iceberg sink.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from pyiceberg.catalog import Catalog
 
 from dativo_singer.cli import run_plugin_cli
 from dativo_singer.target import CommitAtStateTarget
 from target_iceberg.catalog import open_catalog
+from target_iceberg.naming import namespace_for
 from target_iceberg.settings import CONFIG_SCHEMA
 from target_iceberg.sink import IcebergSink
 
@@ -24,6 +26,10 @@ class TargetIceberg(CommitAtStateTarget):
     package_name = "dativo-ingest"
     default_sink_class = IcebergSink
     config_jsonschema = CONFIG_SCHEMA
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        namespace_for(self.config)  # a namespace that would name a path outside: refused first
 
     @cached_property
     def catalog(self) -> Catalog:

@@ -9,6 +9,7 @@ stream root, so files no manifest names (a killed run's) can be found there. A m
 from __future__ import annotations
 
 import datetime as dt
+import re
 import string
 import uuid
 
@@ -18,6 +19,28 @@ DEFAULT_KEY_TEMPLATE = "ingest_date={ingest_date}/{run_id}-{n}.{ext}"
 MANIFESTS = "_manifests"
 TEMPLATE_FIELDS = ("ingest_date", "year", "month", "day", "hour", "run_id", "n", "ext", "stream", "tenant")
 _STAMP = "%Y%m%dT%H%M%S%fZ"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]")
+
+
+def stream_segment(stream: str) -> str:
+    """A stream name as one key segment: characters other than letters, digits and ``_ . = -``
+    (``/``, ``\\``, ``%``, spaces, controls) become ``_`` and leading dots too, so that no
+    stream name (``../other-tenant``, ``/abs``, ``a%2Fb``, ``x/_manifests``) leaves its stream root."""
+    safe = _UNSAFE.sub("_", stream)
+    stripped = safe.lstrip(".")
+    return "_" * (len(safe) - len(stripped)) + stripped or "_"
+
+
+def check_key_path(setting: str, value: str) -> str:
+    """``prefix`` and ``tenant``: relative ``/``-separated segments; ``..``, ``.``, ``\\`` and
+    ``%`` (an encoded separator) refused with one line, so keys stay below the bucket's prefix."""
+    parts = value.strip("/").split("/") if value.strip("/") else []
+    if "\\" in value or "%" in value or any(p in ("", ".", "..") for p in parts):
+        raise FatalError(
+            f"setting '{setting}': {value!r} is not allowed: '/'-separated names without '..', "
+            "'.', empty segments, '\\' or '%'"
+        )
+    return "/".join(parts)
 
 
 def check_key_template(template: str) -> None:

@@ -15,7 +15,7 @@ from singer_sdk import typing as th
 from dativo_singer.errors import FatalError
 from dativo_singer.settings import SHARED_TARGET_PROPERTIES, STRING_MAP, effective_load_write_mode
 from target_objects.formats import COMPRESSIONS, format_names, get_format
-from target_objects.keys import DEFAULT_KEY_TEMPLATE, check_key_template
+from target_objects.keys import DEFAULT_KEY_TEMPLATE, check_key_path, check_key_template, stream_segment
 
 STORAGES = ("s3", "azure", "local")
 DEFAULT_FILE_MAX_ROWS = 1_000_000
@@ -132,8 +132,9 @@ class ObjectSettings:
     format_options: dict[str, Any] = field(default_factory=dict)  # the format's own settings
 
     def stream_root(self, stream: str) -> str:
-        """``<prefix>/<tenant>/<stream>`` (empty parts left out), no trailing slash."""
-        return "/".join(p.strip("/") for p in (self.prefix, self.tenant, stream) if p.strip("/"))
+        """``<prefix>/<tenant>/<stream>`` (empty parts left out), no trailing slash; the stream
+        name made one safe segment (``keys.stream_segment``)."""
+        return "/".join(p for p in (self.prefix, self.tenant, stream_segment(stream)) if p)
 
     def manifest_prefix(self, stream: str) -> str:
         """Where a stream's manifests are: ``<stream root>/_manifests/``."""
@@ -218,8 +219,8 @@ def object_settings(config: Mapping[str, Any]) -> ObjectSettings:
     return ObjectSettings(
         storage=storage,
         bucket=str(config.get("bucket") or ""),
-        prefix=str(config.get("prefix") or "").strip("/"),
-        tenant=str(config.get("tenant") or "").strip("/"),
+        prefix=check_key_path("prefix", str(config.get("prefix") or "")),
+        tenant=check_key_path("tenant", str(config.get("tenant") or "")),
         format=fmt.name,
         compression=compression,
         file_max_rows=rows,

@@ -92,7 +92,7 @@ class ObjectSink(ArrowSink):
         return keys.data_key(
             self.settings.stream_root(self.stream_name),
             self.settings.key_template,
-            stream=self.stream_name,
+            stream=keys.stream_segment(self.stream_name),
             tenant=self.settings.tenant,
             run_id=self.run_id,
             n=self._files_made,

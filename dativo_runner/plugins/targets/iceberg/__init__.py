@@ -59,6 +59,16 @@ class IcebergTarget(TargetPlugin):
                     )
                 )
         problems.extend(_moved_warehouse(job, plan_iceberg_config(job)))
+        namespace = str(job.target.get("namespace") or job.tenant_id)
+        if namespace != job.tenant_id and not namespace.startswith(f"{job.tenant_id}_"):
+            problems.append(
+                Problem(
+                    job.file,
+                    "target.namespace",
+                    f"{namespace!r} is outside tenant {job.tenant_id!r}: use {job.tenant_id!r} "
+                    f"or a name starting with '{job.tenant_id}_'",
+                )
+            )
         blocked = _blocking_file(dead_letter_dir(job))
         if blocked is not None:
             problems.append(
