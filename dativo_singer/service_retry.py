@@ -87,7 +87,7 @@ def is_unreachable(exc: BaseException) -> bool:
     for cause in causes(exc):
         if isinstance(cause, RetriableError):
             return True
-        if isinstance(cause, DativoSingerError) or isinstance(cause, _CONFIG_OS_ERRORS):
+        if isinstance(cause, (DativoSingerError, *_CONFIG_OS_ERRORS)):
             return False
         if isinstance(cause, (ConnectionError, TimeoutError, requests.ConnectionError, requests.Timeout)):
             return True

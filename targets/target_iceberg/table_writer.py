@@ -275,7 +275,9 @@ class TableWriter:
         """Rows written for the pending replace."""
         return self._staged.rows
 
-    def _with_retries(self, action: Callable[[Table, dict[str, str]], None], properties: dict[str, str]) -> Table:
+    def _with_retries(
+        self, action: Callable[[Table, dict[str, str]], None], properties: dict[str, str]
+    ) -> Table:
         """``action`` committed once: retried on a lost race (refreshed table) and, within the
         service budget, on an unreachable catalog or store (unless the commit had landed)."""
         props = {**properties, COMMIT_ID_KEY: uuid.uuid4().hex}

@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tests import services
 
@@ -97,7 +98,7 @@ class PrivateServices:
         self.start(name)
         return time.monotonic() - began
 
-    def info(self, name: str):  # noqa: ANN201  # one of tests.services' dataclasses
+    def info(self, name: str) -> Any:
         """The service's connection info on the private ports."""
         with _patched_env(self.env):
             return services.service_info(name)
