@@ -54,11 +54,11 @@ class IcebergJob:
         self.state = project.root / "state" / "acme" / "deals.json"
 
     def ids(self) -> list[int]:
-        table = load_catalog("check", **self.catalog).load_table(f"{self.namespace}.csv_deals")
+        table = load_catalog("dativo", **self.catalog).load_table(f"{self.namespace}.csv_deals")
         return table.scan(selected_fields=("deal_id",)).to_arrow().column("deal_id").to_pylist()
 
     def committed_bookmark(self) -> dict[str, Any] | None:
-        table = load_catalog("check", **self.catalog).load_table(f"{self.namespace}.csv_deals")
+        table = load_catalog("dativo", **self.catalog).load_table(f"{self.namespace}.csv_deals")
         found = latest_bookmark(table)
         return json.loads(found[0]) if found else None
 

@@ -185,14 +185,14 @@ def my_database(mariadb_service: Any) -> Iterator[str]:
 
 
 def _my_kill(service: Any, database: str) -> int:
-    """``KILL`` every connection using ``database`` (but this one) that runs a query."""
+    """``KILL`` every connection using ``database`` or querying it (but this one)."""
     connection = service.connect()
     try:
         cursor = connection.cursor()
         cursor.execute(
-            "SELECT id FROM information_schema.PROCESSLIST WHERE db = %s AND id <> CONNECTION_ID() "
-            "AND command = 'Query'",
-            (database,),
+            "SELECT id FROM information_schema.PROCESSLIST WHERE id <> CONNECTION_ID() "
+            "AND (db = %s OR info LIKE %s) AND command NOT IN ('Daemon', 'Killed')",
+            (database, f"%{database}%"),
         )
         ids = [row[0] for row in cursor.fetchall()]
         for pid in ids:
