@@ -23,6 +23,16 @@ full_only = pytest.mark.skipif(not FULL, reason="full fault suite only (make tes
 RETRY_MARK = "unreachable during"  # dativo_singer.service_retry's warning
 
 
+def report(case: str, **figures: Any) -> None:
+    """One line of figures for the suite's report: printed, and appended as JSON to the file
+    named by ``DATIVO_FAULTS_REPORT`` when set (xdist workers do not show prints)."""
+    print(f"{case}: {figures}")
+    path = os.environ.get("DATIVO_FAULTS_REPORT", "").strip()
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"case": case, **figures}) + "\n")
+
+
 def write_deals(project: Project, files: int, rows: int) -> set[int]:
     """``files`` CSV files of ``rows`` deals each under data/deals/; the ids written."""
     ids: set[int] = set()

@@ -23,7 +23,7 @@ from tests.emulators.google import GoogleEmulator
 from tests.emulators.hubspot import TOKEN, HubSpotEmulator
 from tests.emulators.server import Emulator, Faults, serve
 from tests.emulators.stripe import API_KEY, StripeEmulator
-from tests.helpers.faults import full_only
+from tests.helpers.faults import full_only, report
 from tests.helpers.google import populate
 from tests.helpers.project import REPO, Project
 
@@ -180,6 +180,7 @@ def test_bursts_within_the_budget_complete_with_every_row_once(project: Project,
     assert faults.total == len([n for n in script if n <= faults.requests]) >= 4, faults.injected
     _exactly_once(run)
     assert summary["streams"][0]["rows"] == len(vendor.expected())
+    report(f"{vendor.name} faults within the budget", faults=faults.injected, requests=faults.requests, exit=0)
 
 
 def test_a_burst_past_the_budget_is_exit_2_with_nothing_changed_then_the_rerun_completes(
@@ -198,6 +199,7 @@ def test_a_burst_past_the_budget_is_exit_2_with_nothing_changed_then_the_rerun_c
     assert ("503" in error or "unavailable" in error.lower()) and "\n" not in error, error
     assert "Traceback" not in stderr
     assert run.snapshot() == before  # no commit, the state file as it was
+    report(f"{vendor.name} 503 burst past the budget", faults=vendor.emulator.faults.injected, exit=2)
     code, summary, stderr = run.run(Faults())
     assert code == 0, stderr
     _exactly_once(run)
@@ -219,6 +221,8 @@ def test_a_long_429_burst_mid_stream_leaves_state_no_further_than_the_table(
     assert "429" in error or "rate" in error.lower() or "quota" in error.lower(), error
     keys = run.keys()
     assert len(keys) == len(set(keys))
+    report(f"{vendor.name} 429 burst mid-stream", faults=vendor.emulator.faults.injected, exit=2,
+           rows_committed_before_rerun=len(keys))
     code, summary, stderr = run.run(Faults())
     assert code == 0, stderr
     _exactly_once(run)

@@ -28,6 +28,7 @@ from tests.helpers.faults import (
     assert_once,
     finish,
     full_only,
+    report,
     start_run,
     wait_for_commit,
     write_deals,
@@ -100,7 +101,8 @@ def test_seaweedfs_restarted_mid_run_the_run_completes(project: Project, private
     assert outcome.retries >= 1, "the restart went unnoticed: no retry was logged"
     assert_once(job.ids(), job.expected)
     assert job.saved_state() == job.committed_bookmark()
-    print(f"seaweedfs down {down:.1f}s, {outcome.retries} retries, exit 0")
+    report("seaweedfs restarted", down_seconds=round(down, 1), retries=outcome.retries, exit=0,
+           rows=len(job.expected))
 
 
 @full_only
@@ -129,6 +131,8 @@ def test_seaweedfs_stopped_past_the_budget_is_exit_2_then_the_rerun_completes(
     rerun = finish(start_run(project, job.job))
     assert rerun.code == 0, rerun.stderr[-3000:]
     assert_once(job.ids(), job.expected)
+    report("seaweedfs stopped past the budget", retries=outcome.retries, exit=2, rerun_exit=0,
+           rows=len(job.expected))
 
 
 def _terminate(dsn: str, database: str) -> int:
@@ -183,7 +187,8 @@ def test_postgres_catalog_dropping_connections_the_run_completes(
     assert outcome.code == 0, outcome.stderr[-3000:]
     assert_once(job.ids(), job.expected)
     assert job.saved_state() == job.committed_bookmark()
-    print(f"terminated {terminated} catalog connections, {outcome.retries} retries, exit 0")
+    report("postgres catalog connections terminated", terminated=terminated, retries=outcome.retries,
+           exit=0, rows=len(job.expected))
 
 
 def _azure_iceberg_catalog(project: Project, azurite: Any) -> dict[str, str]:
@@ -218,7 +223,8 @@ def test_azurite_restarted_under_iceberg_on_azure_the_run_completes(
     assert outcome.code == 0, outcome.stderr[-3000:]
     assert_once(job.ids(), job.expected)
     assert job.saved_state() == job.committed_bookmark()
-    print(f"azurite down {down:.1f}s, {outcome.retries} retries, exit 0")
+    report("azurite restarted (iceberg)", down_seconds=round(down, 1), retries=outcome.retries, exit=0,
+           rows=len(job.expected))
 
 
 def _object_ids(azurite: Any, container: str, prefix: str) -> list[int]:
@@ -269,5 +275,6 @@ def test_azurite_restarted_under_target_objects_the_run_completes(
     outcome = finish(run)
     assert outcome.code == 0, outcome.stderr[-3000:]
     assert_once(_object_ids(azurite, container, "raw/"), expected)
-    print(f"azurite down {down:.1f}s, {outcome.retries} retries, exit 0")
+    report("azurite restarted (target-objects)", down_seconds=round(down, 1), retries=outcome.retries,
+           exit=0, rows=len(expected))
 

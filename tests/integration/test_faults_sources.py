@@ -20,7 +20,7 @@ import yaml
 from target_iceberg.bookmark import latest_bookmark
 from target_iceberg.catalog import open_catalog
 
-from tests.helpers.faults import assert_no_duplicates, assert_once, finish, full_only, start_run
+from tests.helpers.faults import assert_no_duplicates, assert_once, finish, full_only, report, start_run
 from tests.helpers.project import REPO, Project
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -153,7 +153,8 @@ def test_postgres_source_connections_terminated(
 
     assert_once(_ids(project, "acme.db_orders", "order_id"), set(range(1, ROWS + 1)))
     _state_matches_table(project, job, "acme.db_orders")
-    print(f"postgres {'fast' if fast_path else 'record'} path: {killed} connection(s) terminated, first exit {code}")
+    report(f"postgres source {'fast' if fast_path else 'record'} path", terminated=killed, first_exit=code,
+           rows=ROWS)
 
 
 # -- MariaDB -----------------------------------------------------------------------------------
@@ -219,4 +220,5 @@ def test_mariadb_source_connections_killed(
 
     assert_once(_ids(project, "acme.db_customers", "customer_id"), set(range(1, ROWS + 1)))
     _state_matches_table(project, job, "acme.db_customers")
-    print(f"mariadb {'fast' if fast_path else 'record'} path: {killed} connection(s) killed, first exit {code}")
+    report(f"mariadb source {'fast' if fast_path else 'record'} path", killed=killed, first_exit=code,
+           rows=ROWS)
