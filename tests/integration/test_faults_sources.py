@@ -206,7 +206,8 @@ def _my_kill(service: Any, database: str) -> int:
         connection.close()
 
 
-@pytest.mark.parametrize("fast_path", [True, pytest.param(False, marks=full_only)], ids=["fast", "record"])
+@full_only
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "record"])
 def test_mariadb_source_connections_killed(
     project: Project, mariadb_service: Any, my_database: str, fast_path: bool
 ) -> None:
