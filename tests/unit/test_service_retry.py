@@ -77,3 +77,20 @@ def test_budget_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATIVO_SERVICE_MAX_TRIES", "0")
     with pytest.raises(FatalError, match="DATIVO_SERVICE_MAX_TRIES='0' must be at least 1"):
         RetryBudget.from_env()
+
+
+def test_a_database_connection_ended_mid_read_is_retriable_and_names_the_server() -> None:
+    from dativo_singer.sql.errors import classify
+    from dativo_singer.sql.settings import connection_of
+
+    config = {"host": "db", "user": "app", "password": "hunter2-secret", "database": "shop"}
+    for driver, port, text in (
+        ("postgresql+psycopg2", 5432, "terminating connection due to administrator command\nSSL SYSCALL"),
+        ("mysql+pymysql", 3306, "(2013, 'Lost connection to MySQL server during query')"),
+        # connectorx's panic when its MySQL connection is KILLed mid-stream
+        ("mysql+pymysql", 3306, "cx writer failed: Source(MySQLError(CodecError { IO error: `bytes remaining "
+                                "on stream' }))"),
+    ):
+        error = classify(Exception(text), connection_of(config, driver, port), config)
+        assert isinstance(error, RetriableError), text
+        assert str(error).startswith(f"db:{port}: connection lost: ") and "\n" not in str(error)
