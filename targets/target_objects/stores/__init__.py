@@ -80,8 +80,10 @@ def object_url(config: Mapping[str, Any], key: str) -> str:
     return f"{'s3' if storage == 's3' else 'az'}://{config.get('bucket')}/{key}"
 
 
-def open_store(config: Mapping[str, Any]) -> ObjectStore:
-    """The backend named by ``storage``, built from the target config."""
+def open_store(config: Mapping[str, Any], *, retrying: bool = False) -> ObjectStore:
+    """The backend named by ``storage``, built from the target config; ``retrying``: its calls
+    are retried while the service is unreachable (the target, mid-run; not the runner's
+    look-ups before a run, which fail at once)."""
     storage = str(config.get("storage") or "local")
     module_name, class_name, package = _BACKENDS[storage]
     try:
@@ -91,7 +93,7 @@ def open_store(config: Mapping[str, Any]) -> ObjectStore:
             f"storage {storage} needs the {package} package: pip install {package} ({exc})"
         ) from None
     store: ObjectStore = getattr(module, class_name).from_config(config)
-    return store if storage == "local" else RetryingStore(store)
+    return RetryingStore(store) if retrying and storage != "local" else store
 
 
 class RetryingStore(ObjectStore):
@@ -116,7 +118,8 @@ class RetryingStore(ObjectStore):
         return self.store.url(key)
 
     def check(self) -> None:
-        self._retried("checking the bucket", self.store.check)
+        """At start-up, not retried: nothing is under way, and a wrong endpoint fails at once."""
+        self.store.check()
 
     def put_file(self, key: str, path: Path, content_type: str, metadata: Mapping[str, str]) -> None:
         self._retried(f"writing {key}", lambda: self.store.put_file(key, path, content_type, metadata))
