@@ -20,10 +20,18 @@ def run_plugin_cli(name: str, command: Callable[[], object]) -> None:
     try:
         command()
     except DativoSingerError as exc:
+        # A driver's destructor finishing a read on the connection that just failed (PyMySQL's
+        # unbuffered result after a KILL) would print "Exception ignored in ..." with a
+        # traceback after the one line: the process is ending on this error, so stay quiet.
+        sys.unraisablehook = _ignore_unraisable
         sys.stdout.flush()
         sys.stderr.write(f"{name}: error: {exc}\n")
         sys.stderr.flush()
         sys.exit(EXIT_FATAL if isinstance(exc, FatalError) else EXIT_RETRIABLE)
+
+
+def _ignore_unraisable(unraisable: Any) -> None:
+    """An ``sys.unraisablehook`` that prints nothing."""
 
 
 def _config_paths(argv: list[str]) -> list[str]:

@@ -69,7 +69,9 @@ class DatabaseConnector(SQLConnector):
             yield
         except (sa.exc.SQLAlchemyError, OSError, RuntimeError, pa.ArrowException) as exc:
             raise classify(exc, self.connection_settings, self.config) from None
-        except Exception as exc:  # driver-specific errors (ADBC, connectorx panics)
+        except BaseException as exc:  # driver-specific errors (ADBC, PyMySQL, connectorx panics)
+            # A connectorx panic (pyo3_runtime.PanicException, e.g. its connection killed mid-read)
+            # derives from BaseException, not Exception: without this it ended the tap with a traceback.
             if type(exc).__module__.split(".")[0] in ("adbc_driver_manager", "pyo3_runtime", "pymysql"):
                 raise classify(exc, self.connection_settings, self.config) from None
             raise

@@ -22,6 +22,13 @@ _HOST = re.compile(
     re.I,
 )
 _DATABASE = re.compile(r'database "[^"]*" does not exist|Unknown database|\b1049\b|3D000', re.I)
+# A connection ended mid-read: the server terminated or killed it (pg_terminate_backend, KILL),
+# or it dropped; connectorx reports a killed MySQL stream as a codec IO error.
+_DROPPED = re.compile(
+    r"terminating connection|server closed the connection|Lost connection|bytes remaining on stream|"
+    r"IO error|Connection reset|Broken pipe|\b2013\b|57P01",
+    re.I,
+)
 _REFUSED = re.compile(
     r"Connection refused|Can't connect to|could not connect|timed out|timeout expired|"
     r"server closed the connection|Lost connection|\b2003\b|\b2013\b",
@@ -44,6 +51,8 @@ def classify(exc: BaseException, connection: Connection, config: dict[str, Any])
         return FatalError(f"host: cannot resolve {url.host!r}")
     if _DATABASE.search(text):
         return FatalError(f"database: {url.database!r} does not exist on {where}")
+    if _DROPPED.search(text):
+        return RetriableError(f"{where}: connection lost: {_first_line(redact(text, config))}")
     if _REFUSED.search(text):
         return RetriableError(f"host/port: cannot connect to {where}: {_first_line(redact(text, config))}")
     return FatalError(f"{where}/{url.database}: {_first_line(redact(text, config))}")

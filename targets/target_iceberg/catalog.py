@@ -5,24 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-import requests
 from pyiceberg.catalog import Catalog, load_catalog
 
 from dativo_singer.errors import DativoSingerError, FatalError, RetriableError
+from dativo_singer.service_retry import causes
+from dativo_singer.service_retry import is_unreachable as service_unreachable
 
 DEFAULT_WAREHOUSE_DIR = "warehouse"
 CATALOG_NAME = "dativo"
-_CONFIG_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
-_CONNECTION_MARKERS = (
-    "connection refused",
-    "could not connect",
-    "connection timed out",
-    "timeout expired",
-    "server closed the connection",
-    "connection reset",
-    "can't connect",
-)
 
 
 def embedded_catalog_properties(warehouse_dir: str | os.PathLike[str]) -> dict[str, str]:
@@ -56,30 +48,39 @@ def open_catalog(config: dict[str, Any]) -> Catalog:
         ) from None
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
+# pyiceberg's REST client errors for a catalog that answered 5xx or could not say whether a
+# commit landed: transient (a commit is looked up before it is made again).
+_TRANSIENT_CATALOG_ERRORS = ("ServerError", "ServiceUnavailableError", "CommitStateUnknownException")
 
 
 def is_unreachable(exc: BaseException) -> bool:
-    """True when ``exc`` (or its cause) says the catalog or store could not be reached: a refused
-    or timed-out connection, which a later attempt may pass. Missing files, bad paths and
-    permissions are configuration, not connectivity."""
-    for cause in _causes(exc):
-        if isinstance(cause, _CONFIG_OS_ERRORS):
-            return False
-        if isinstance(cause, (ConnectionError, TimeoutError, requests.ConnectionError, requests.Timeout)):
-            return True
-        if type(cause).__name__ == "OperationalError":  # sqlalchemy/DB-API: only connection failures
-            text = str(cause).lower()
-            return any(marker in text for marker in _CONNECTION_MARKERS)
-        if isinstance(cause, OSError):
-            return True
-    return False
+    """True when ``exc`` (or its cause) says the catalog or store could not be reached (refused,
+    timed out, dropped, 5xx from a REST catalog): a later attempt may pass. Missing files, bad
+    paths and permissions are configuration, not connectivity."""
+    if service_unreachable(exc):
+        return True
+    return any(type(cause).__name__ in _TRANSIENT_CATALOG_ERRORS for cause in causes(exc))
+
+
+def describe_catalog(catalog: Catalog) -> str:
+    """``Iceberg catalog <type> <uri> (warehouse <w>, store <endpoint>)`` without credentials,
+    the service named in retry warnings and errors."""
+    props = catalog.properties
+    kind = props.get("type") or ("rest" if str(props.get("uri", "")).startswith("http") else "sql")
+    parts = [f"Iceberg {kind} catalog {_without_credentials(str(props.get('uri', '')))}".rstrip()]
+    extras = [f"warehouse {_without_credentials(str(props['warehouse']))}"] if props.get("warehouse") else []
+    if props.get("s3.endpoint"):
+        extras.append(f"S3 {props['s3.endpoint']}")
+    if any(key.startswith("adls.") for key in props):
+        extras.append("Azure Blob")
+    return parts[0] + (f" ({', '.join(extras)})" if extras else "")
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.netloc or "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def classify_catalog_error(context: str, exc: BaseException) -> DativoSingerError:

@@ -1,7 +1,10 @@
 """Creating, evolving and committing to one Iceberg table: append, merge or overwrite.
 
 Every commit is one transaction carrying the Singer bookmark in its snapshot summary; a commit
-that loses an optimistic-concurrency race is retried on the refreshed table.
+that loses an optimistic-concurrency race is retried on the refreshed table. A catalog or store
+that is unreachable for a while (restarted, dropping connections) is retried within the service
+budget (`dativo_singer.service_retry`); a commit whose answer was lost is looked up by its
+``dativo.commit-id`` before it is made again, so it never lands twice.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import functools
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +29,9 @@ from pyiceberg.types import NestedField
 
 from dativo_singer.conversion import cast_or_reject
 from dativo_singer.errors import FatalError, RetriableError
+from dativo_singer.service_retry import call_with_retries
 from target_iceberg import file_versions
-from target_iceberg.catalog import classify_catalog_error
+from target_iceberg.catalog import classify_catalog_error, describe_catalog, is_unreachable
 from target_iceberg.merge import can_merge_file_by_file, merge_file_by_file
 from target_iceberg.partitioning import PartitionField, partition_spec
 from target_iceberg.pyiceberg_internals import iceberg_schema
@@ -42,6 +47,8 @@ COMMIT_RETRY_SECONDS = 60.0
 COMMIT_BACKOFF_FIRST_SECONDS = 0.1
 COMMIT_BACKOFF_MAX_SECONDS = 5.0
 _ROW = "__dativo_row"
+COMMIT_ID_KEY = "dativo.commit-id"
+_LANDED_LOOKBACK = 20  # snapshots searched for a commit whose answer was lost
 
 
 @dataclass
@@ -126,7 +133,13 @@ class TableWriter:
     def table(self, schema: pa.Schema) -> Table:
         """The table, created (with partition spec and column docs) or evolved to ``schema``."""
         if self._table is None:
-            self._table = self._create_or_load(schema)
+            self._table = call_with_retries(
+                lambda: self._create_or_load(schema),
+                service=describe_catalog(self.catalog),
+                what=f"loading table {self.settings.identifier}",
+                logger=self.logger,
+                transient=is_unreachable,
+            )
         self._evolve(self._table, schema)
         return self._table
 
@@ -234,7 +247,7 @@ class TableWriter:
             data = latest_per_key(data, s.key_properties)
         replaced = file_versions.superseded(data, self._versions) if s.replace_changed_files else None
         return self._with_retries(
-            lambda table: self._transaction(table, data, properties, s.write_mode, replaced)
+            lambda table, props: self._transaction(table, data, props, s.write_mode, replaced), properties
         )
 
     def finish(self, properties: dict[str, str]) -> Table | None:
@@ -242,35 +255,75 @@ class TableWriter:
         if not self.staging or not self._staged.files:
             return None
         branch = self.settings.branch or "main"
-        return self._with_retries(lambda table: self._staged.commit(table, properties, branch))
+        return self._with_retries(
+            lambda table, props: self._staged.commit(table, props, branch), properties
+        )
 
     def commit_bookmark(self, table: Table, properties: dict[str, str]) -> Table:
         """An empty snapshot on the branch carrying ``properties`` (the bookmark alone)."""
         self._table = table
         branch = self.settings.branch or "main"
 
-        def append_nothing(table: Table) -> None:
+        def append_nothing(table: Table, props: dict[str, str]) -> None:
             empty = table.schema().as_arrow().empty_table()
-            table.append(empty, snapshot_properties=properties, branch=branch)
+            table.append(empty, snapshot_properties=props, branch=branch)
 
-        return self._with_retries(append_nothing)
+        return self._with_retries(append_nothing, properties)
 
     @property
     def staged_rows(self) -> int:
         """Rows written for the pending replace."""
         return self._staged.rows
 
-    def _with_retries(self, action: Callable[[Table], None]) -> Table:
+    def _with_retries(
+        self, action: Callable[[Table, dict[str, str]], None], properties: dict[str, str]
+    ) -> Table:
+        """``action`` committed once: retried on a lost race (refreshed table) and, within the
+        service budget, on an unreachable catalog or store (unless the commit had landed)."""
+        props = {**properties, COMMIT_ID_KEY: uuid.uuid4().hex}
+        first = [True]
+
+        def attempt() -> Table:
+            fresh, first[0] = not first[0], False
+            return self._commit_racing(action, props, fresh)
+
+        return call_with_retries(
+            attempt,
+            service=describe_catalog(self.catalog),
+            what=f"commit to {self.settings.identifier}",
+            logger=self.logger,
+            transient=is_unreachable,
+            landed=lambda: self._landed(props[COMMIT_ID_KEY]),
+        )
+
+    def _landed(self, commit_id: str) -> Table | None:
+        """The table when a snapshot of the branch carries ``commit_id`` (an earlier attempt
+        committed although its answer was lost), else None."""
+        table = self.catalog.load_table(self.settings.identifier)
+        snapshot = branch_head(table, self.settings.branch)
+        for _ in range(_LANDED_LOOKBACK):
+            if snapshot is None:
+                return None
+            if (snapshot.summary and snapshot.summary.get(COMMIT_ID_KEY)) == commit_id:
+                self._table = table
+                return table
+            parent = snapshot.parent_snapshot_id
+            snapshot = table.snapshot_by_id(parent) if parent is not None else None
+        return None
+
+    def _commit_racing(
+        self, action: Callable[[Table, dict[str, str]], None], props: dict[str, str], fresh: bool
+    ) -> Table:
         s = self.settings
         started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
-            table = self.catalog.load_table(s.identifier) if attempt > 1 else self._table
+            table = self.catalog.load_table(s.identifier) if attempt > 1 or fresh else self._table
             assert table is not None
             try:
                 self._ensure_branch(table)
-                action(table)
+                action(table, props)
                 self._table = self.catalog.load_table(s.identifier)
                 return self._table
             except (CommitFailedException, ValidationException) as exc:  # a concurrent commit won

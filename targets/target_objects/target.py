@@ -32,7 +32,7 @@ class TargetObjects(CommitAtStateTarget):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.settings = object_settings(self.config)
-        self.store = open_store(self.config)
+        self.store = open_store(self.config, retrying=True)
         self.store.check()  # a missing bucket or wrong credentials stop the run here
         self.run_id = new_run_id()
 

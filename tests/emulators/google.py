@@ -208,7 +208,7 @@ class GoogleEmulator(Emulator):
 
     def fault_response(self, kind: str, request: Request) -> Response:
         """A random fault of the shared server (``faults``): Google's 429 or 500 envelope."""
-        error = self._fault_error(Fault(request.path, 429 if kind == "429" else 500))
+        error = self._fault_error(Fault(request.path, int(kind), retry_after=self.faults.retry_after))
         return Response(error.status, error.body, error.headers)
 
     def _inject(self, path: str) -> None:

@@ -232,7 +232,7 @@ class HubSpotEmulator(Emulator):
             if self.retry_after is not None:
                 response.headers["Retry-After"] = str(self.retry_after)
             return response
-        return _error(500, "internal error", "INTERNAL_ERROR")
+        return _error(int(kind), "internal error", "INTERNAL_ERROR")
 
     def handle(self, request: Request) -> Response:
         header = request.headers.get("authorization", "")

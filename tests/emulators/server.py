@@ -1,8 +1,9 @@
 """A small loopback HTTP server for API emulators, with fault injection.
 
 An emulator subclasses `Emulator` and implements ``handle``; `serve` binds 127.0.0.1 on port 0
-in a thread. `Faults` injects 429 bursts, 500s, slow answers and connections dropped half-way
-through a page, on a seeded share of requests, so runs are repeatable.
+in a thread. `Faults` injects 429 bursts, 5xx, slow answers and connections dropped half-way
+through a page, on a seeded share of requests, so runs are repeatable, or on the request numbers
+a test scripts (``Faults(script={3: "429", 4: "drop"})``, ``Faults.burst(...)``).
 """
 
 from __future__ import annotations
@@ -48,28 +49,54 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+FAULT_KINDS = ("429", "500", "502", "503", "slow", "drop")
+
+
 @dataclass
 class Faults:
-    """Which requests fail and how: ``rate`` of requests (seeded) get one of ``kinds``;
-    ``burst_429`` makes the next N requests 429."""
+    """Which requests fail and how: ``script`` maps request numbers (1 = the first request the
+    emulator sees) to a fault; else ``burst_429`` makes the next N requests 429; else ``rate``
+    of requests (seeded) get one of ``kinds``. Kinds: ``429`` (the vendor's rate-limit answer
+    and headers), ``500``/``502``/``503`` (its error envelope), ``slow`` (answers after
+    ``slow_seconds``), ``drop`` (half the body, then the connection is closed)."""
 
     rate: float = 0.0
     kinds: tuple[str, ...] = ("429", "500", "slow", "drop")
     seed: int = 7
     slow_seconds: float = 0.3
     burst_429: int = 0
+    script: dict[int, str] = field(default_factory=dict)
+    retry_after: str | None = None  # a Retry-After for 429s where the vendor sends one
     injected: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.script.values()) - set(FAULT_KINDS))
+        if unknown:
+            raise ValueError(f"unknown fault kind(s) {unknown}; known: {FAULT_KINDS}")
         self._random = random.Random(self.seed)
         self._lock = threading.Lock()
+
+    @classmethod
+    def burst(cls, kind: str, count: int, start: int = 1) -> Faults:
+        """``count`` requests in a row failing with ``kind`` from request number ``start`` on."""
+        return cls(script={start + i: kind for i in range(count)})
+
+    @property
+    def total(self) -> int:
+        """Faults injected so far, all kinds."""
+        return sum(self.injected.values())
 
     def pick(self) -> str | None:
         """The fault for the next request, if any."""
         with self._lock:
-            if self.burst_429 > 0:
+            self.requests += 1
+            kind: str | None
+            if self.requests in self.script:
+                kind = self.script[self.requests]
+            elif self.burst_429 > 0:
                 self.burst_429 -= 1
-                kind: str | None = "429"
+                kind = "429"
             elif self.rate and self._random.random() < self.rate:
                 kind = self._random.choice(self.kinds)
             else:
@@ -122,7 +149,7 @@ def _handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             fault = emulator.faults.pick()
             if fault == "slow":
                 time.sleep(emulator.faults.slow_seconds)
-            if fault in ("429", "500"):
+            if fault is not None and fault[0] in "45":  # 429, 500, 502, 503
                 response = emulator.fault_response(fault, request)
             else:
                 with emulator.lock:

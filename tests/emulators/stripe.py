@@ -255,7 +255,7 @@ class StripeEmulator(Emulator):
             )
             response.headers["Stripe-Should-Retry"] = "true"
             return response
-        return _error(500, "api_error", "An unknown error occurred")
+        return _error(int(kind), "api_error", "An unknown error occurred")
 
     def handle(self, request: Request) -> Response:
         if request.method != "GET":

@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import urllib.parse
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from dativo_singer.errors import FatalError
+from dativo_singer.errors import FatalError, RetriableError
+from dativo_singer.service_retry import call_with_retries
+
+T = TypeVar("T")
 
 _BACKENDS = {
     "s3": ("target_objects.stores.s3", "S3Store", "boto3"),
@@ -76,8 +80,10 @@ def object_url(config: Mapping[str, Any], key: str) -> str:
     return f"{'s3' if storage == 's3' else 'az'}://{config.get('bucket')}/{key}"
 
 
-def open_store(config: Mapping[str, Any]) -> ObjectStore:
-    """The backend named by ``storage``, built from the target config."""
+def open_store(config: Mapping[str, Any], *, retrying: bool = False) -> ObjectStore:
+    """The backend named by ``storage``, built from the target config; ``retrying``: its calls
+    are retried while the service is unreachable (the target, mid-run; not the runner's
+    look-ups before a run, which fail at once)."""
     storage = str(config.get("storage") or "local")
     module_name, class_name, package = _BACKENDS[storage]
     try:
@@ -87,4 +93,45 @@ def open_store(config: Mapping[str, Any]) -> ObjectStore:
             f"storage {storage} needs the {package} package: pip install {package} ({exc})"
         ) from None
     store: ObjectStore = getattr(module, class_name).from_config(config)
-    return store
+    return RetryingStore(store) if retrying and storage != "local" else store
+
+
+class RetryingStore(ObjectStore):
+    """A store whose calls are retried within the service budget while the service is
+    unreachable (``RetriableError``: refused, dropped, 5xx, throttled). Every call is idempotent
+    (a put writes the same bytes under the same key), so a retry never adds anything twice."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+        self.logger = logging.getLogger("target-objects")
+
+    def _retried(self, what: str, action: Callable[[], T]) -> T:
+        return call_with_retries(
+            action,
+            service=f"object store {self.store.url('')}",
+            what=what,
+            logger=self.logger,
+            transient=lambda exc: isinstance(exc, RetriableError),
+        )
+
+    def url(self, key: str) -> str:
+        return self.store.url(key)
+
+    def check(self) -> None:
+        """At start-up, not retried: nothing is under way, and a wrong endpoint fails at once."""
+        self.store.check()
+
+    def put_file(self, key: str, path: Path, content_type: str, metadata: Mapping[str, str]) -> None:
+        self._retried(f"writing {key}", lambda: self.store.put_file(key, path, content_type, metadata))
+
+    def put_bytes(self, key: str, data: bytes, content_type: str, metadata: Mapping[str, str]) -> None:
+        self._retried(f"writing {key}", lambda: self.store.put_bytes(key, data, content_type, metadata))
+
+    def get(self, key: str) -> bytes:
+        return self._retried(f"reading {key}", lambda: self.store.get(key))
+
+    def list_objects(self, prefix: str) -> list[StoredObject]:
+        return self._retried(f"listing {prefix}", lambda: self.store.list_objects(prefix))
+
+    def delete(self, keys: list[str]) -> None:
+        self._retried(f"deleting {len(keys)} object(s)", lambda: self.store.delete(keys))
