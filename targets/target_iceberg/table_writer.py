@@ -51,6 +51,15 @@ COMMIT_ID_KEY = "dativo.commit-id"
 _LANDED_LOOKBACK = 20  # snapshots searched for a commit whose answer was lost
 
 
+class CommitConflictsExhausted(RetriableError):
+    """Concurrent writers kept winning for the whole conflict budget: retriable by a later run,
+    not by the unreachable-service retry (which would multiply the conflict budget)."""
+
+
+def _service_fault(exc: BaseException) -> bool:
+    return not isinstance(exc, CommitConflictsExhausted) and is_unreachable(exc)
+
+
 @dataclass
 class TableSettings:
     """How one stream's table is created and written."""
@@ -292,7 +301,7 @@ class TableWriter:
             service=describe_catalog(self.catalog),
             what=f"commit to {self.settings.identifier}",
             logger=self.logger,
-            transient=is_unreachable,
+            transient=_service_fault,
             landed=lambda: self._landed(props[COMMIT_ID_KEY]),
         )
 
@@ -329,7 +338,7 @@ class TableWriter:
             except (CommitFailedException, ValidationException) as exc:  # a concurrent commit won
                 left = COMMIT_RETRY_SECONDS - (time.monotonic() - started)
                 if attempt >= MAX_COMMIT_ATTEMPTS or left <= 0:
-                    raise RetriableError(
+                    raise CommitConflictsExhausted(
                         f"commit to {s.identifier} kept conflicting with concurrent writers "
                         f"({attempt} attempts in {time.monotonic() - started:.0f}s)"
                     ) from exc

@@ -30,6 +30,8 @@ class _Clock:
 
 
 class _Catalog:
+    properties: dict[str, str] = {"type": "sql", "uri": "sqlite:///catalog.db"}
+
     def load_table(self, identifier: str) -> Any:
         return f"table {identifier}"
 
@@ -46,7 +48,7 @@ def _writer(monkeypatch: pytest.MonkeyPatch) -> tuple[TableWriter, _Clock]:
 def _losing(times: int) -> tuple[list[int], Any]:
     calls: list[int] = []
 
-    def action(table: Any) -> None:
+    def action(table: Any, properties: dict[str, str]) -> None:
         calls.append(1)
         if len(calls) <= times:
             raise CommitFailedException("a concurrent commit won")
@@ -57,7 +59,7 @@ def _losing(times: int) -> tuple[list[int], Any]:
 def test_a_commit_that_loses_many_races_still_lands(monkeypatch: pytest.MonkeyPatch) -> None:
     writer, clock = _writer(monkeypatch)
     calls, action = _losing(15)
-    assert writer._with_retries(action) == "table t.items"
+    assert writer._with_retries(action, {}) == "table t.items"
     assert len(calls) == 16
     assert all(0 < wait <= table_writer.COMMIT_BACKOFF_MAX_SECONDS for wait in clock.waits)
     assert len(set(clock.waits)) == len(clock.waits)  # jittered
@@ -67,6 +69,6 @@ def test_the_retry_budget_is_bounded_in_time_then_retriable(monkeypatch: pytest.
     writer, clock = _writer(monkeypatch)
     calls, action = _losing(10_000)
     with pytest.raises(RetriableError, match="kept conflicting with concurrent writers"):
-        writer._with_retries(action)
+        writer._with_retries(action, {})
     assert sum(clock.waits) == pytest.approx(table_writer.COMMIT_RETRY_SECONDS)
     assert len(calls) <= table_writer.MAX_COMMIT_ATTEMPTS
