@@ -36,7 +36,7 @@ LINKED = (
     "dativo_singer",
 )
 KEPT_MTIME = ("Makefile", "pyproject.toml", "README.md")  # make sees the venv as installed
-TIMEOUT = 300
+TIMEOUT = 600
 # Documents share the tour's `shop` database and the emulator's port: one document at a time.
 LOCK = Path("/tmp/dativo-docs-commands.lock")
 
