@@ -44,7 +44,12 @@ def catalog_properties(config: dict[str, Any]) -> dict[str, str]:
 
 
 def open_catalog(config: dict[str, Any]) -> Catalog:
-    """Load the configured catalog; the embedded default's folder is created first."""
+    """Load the configured catalog; the embedded default's folder is created first. Applies the
+    null list<struct> workaround first (every read or write of ours goes through here; pyiceberg
+    loads the Arrow I/O module it patches with any table anyway)."""
+    from target_iceberg.pyiceberg_internals import keep_null_lists_of_structs
+
+    keep_null_lists_of_structs()
     props = catalog_properties(config)
     if not config.get("catalog"):
         Path(config.get("warehouse_dir") or DEFAULT_WAREHOUSE_DIR).mkdir(parents=True, exist_ok=True)
