@@ -323,8 +323,8 @@ def main() -> None:
         record, peer = results.get("ours RECORD path"), results.get("MeltanoLabs tap-postgres | target-csv")
         if record is not None and peer is not None:
             print(
-                f"RECORD path: peer/ours wall {peer.wall / record.wall:.2f}x, CPU {peer.cpu / record.cpu:.2f}x "
-                "(goal >= 10x)"
+                f"RECORD path: peer/ours wall {peer.wall / record.wall:.2f}x, "
+                f"CPU {peer.cpu / record.cpu:.2f}x (goal >= 10x)"
             )
         floor = results.get("connectorx + Parquet (floor)")
         if floor is not None:

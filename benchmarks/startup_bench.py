@@ -64,7 +64,7 @@ def main() -> int:
     run = [*dativo, "run", "--config", str(job), "--home", str(home)]
     cpu_of(run)  # the first run lands the rows; the measured ones find nothing new
     commands: dict[str, list[str]] = {}
-    for program, module in MODULES.items():
+    for module in MODULES.values():
         commands[f"import {module}"] = [sys.executable, "-c", f"import {module}"]
     for program in MODULES:
         if program != "dativo":
