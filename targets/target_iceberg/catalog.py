@@ -10,9 +10,9 @@ import requests
 from pyiceberg.catalog import Catalog, load_catalog
 
 from dativo_singer.errors import DativoSingerError, FatalError, RetriableError
+from target_iceberg.local_metadata import CATALOG_NAME as CATALOG_NAME  # re-exported
 
 DEFAULT_WAREHOUSE_DIR = "warehouse"
-CATALOG_NAME = "dativo"
 _CONFIG_OS_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 _CONNECTION_MARKERS = (
     "connection refused",
