@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-
 from target_iceberg.bookmark import STATE_SUMMARY_KEY, latest_bookmark
 from target_iceberg.catalog import open_catalog
 from target_iceberg.local_metadata import LocalTable, Unreadable, load_local_table
@@ -39,7 +38,10 @@ def test_bookmarks_and_heads_match_pyiceberg(tmp_path: Path) -> None:
     assert _same(tmp_path, "ns.orders", None) is None  # no snapshot yet
     table.append(ROWS, snapshot_properties={STATE_SUMMARY_KEY: json.dumps({"b": 1})})
     table.append(ROWS)  # a later snapshot without a bookmark: the older one is still found
-    assert _same(tmp_path, "ns.orders", None) == (json.dumps({"b": 1}), table.metadata.snapshots[0].snapshot_id)
+    assert _same(tmp_path, "ns.orders", None) == (
+        json.dumps({"b": 1}),
+        table.metadata.snapshots[0].snapshot_id,
+    )
     table = catalog.load_table("ns.orders")
     table.manage_snapshots().create_branch(table.metadata.snapshots[0].snapshot_id, "audit").commit()
     table = catalog.load_table("ns.orders")
