@@ -21,12 +21,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.proc_tree import Figures, measure  # noqa: E402
 from tests import services  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -130,30 +132,13 @@ def _catalog() -> dict[str, Any]:
     }
 
 
-_WRAPPER = (
-    "import json, resource, subprocess, sys, time;"
-    "t = time.perf_counter();"
-    "r = subprocess.run(sys.argv[1], shell=True, capture_output=True, text=True);"
-    "w = time.perf_counter() - t;"
-    "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
-    "print(json.dumps({'code': r.returncode, 'wall': w, 'cpu': u.ru_utime + u.ru_stime,"
-    " 'rss_mb': u.ru_maxrss / 1024, 'err': r.stderr[-3000:]}))"
-)
+def _measure(command: str, cwd: Path, name: str) -> Figures:
+    """Run a shell pipeline: wall, CPU seconds of every process of it, peak summed RSS of the
+    tree (runner/tap/target together) and of its largest process."""
+    return measure(command, cwd, cwd / f"{name}.log")
 
 
-def _measure(command: str, cwd: Path) -> dict[str, float]:
-    """Run a shell pipeline in a fresh wrapper process: wall, CPU seconds of every process of
-    the pipeline, peak RSS of its largest process."""
-    result = subprocess.run(
-        [sys.executable, "-c", _WRAPPER, command], cwd=cwd, capture_output=True, text=True, check=True
-    )
-    figures = json.loads(result.stdout)
-    if figures["code"] != 0:
-        raise RuntimeError(f"{command}\n{figures['err']}")
-    return {key: float(figures[key]) for key in ("wall", "cpu", "rss_mb")}
-
-
-def _ours(db: str, schema: str, work: Path, fast: bool, rows: int) -> dict[str, float]:
+def _ours(db: str, schema: str, work: Path, fast: bool, rows: int) -> Figures:
     tag = "fast" if fast else "record"
     config = _tap_config(db, schema)
     if fast:
@@ -171,7 +156,7 @@ def _ours(db: str, schema: str, work: Path, fast: bool, rows: int) -> dict[str, 
         f"{tap} --config tap-{tag}.json --catalog catalog.json 2>tap-{tag}.log | "
         f"{BIN / 'target-iceberg'} --config target-{tag}.json >/dev/null 2>target-{tag}.log"
     )
-    figures = _measure(command, work)
+    figures = _measure(command, work, f"pipe-{tag}")
     from target_iceberg.catalog import open_catalog
 
     table = open_catalog({"warehouse_dir": str(warehouse)}).load_table(f"{tag}.orders")
@@ -183,7 +168,7 @@ def _ours(db: str, schema: str, work: Path, fast: bool, rows: int) -> dict[str, 
     return figures
 
 
-def _floor(db: str, schema: str, work: Path) -> dict[str, float]:
+def _floor(db: str, schema: str, work: Path) -> Figures:
     if db == "postgres":
         pg = services.postgres()
         uri = f"postgresql://{pg.user}@{pg.host}:{pg.port}/{pg.db}"
@@ -197,10 +182,51 @@ def _floor(db: str, schema: str, work: Path) -> dict[str, float]:
         f"created_at, updated_at FROM {schema}.orders', return_type='arrow');"
         "pq.write_table(t, 'floor.parquet')"
     )
-    return _measure(f"{sys.executable} -c {json.dumps(code)}", work)
+    return _measure(f"{sys.executable} -c {json.dumps(code)}", work, "floor")
 
 
-def _dlt(db: str, schema: str, work: Path, backend: str) -> dict[str, float] | None:
+def _peer_record(schema: str, work: Path, rows: int, peers: Path) -> Figures | None:
+    """MeltanoLabs tap-postgres | target-csv (singer-sdk programs, RECORD messages), from their
+    venvs under ``peers`` (scripts/peers.sh install); None when they are not installed."""
+    tap, target = peers / "tap-postgres/bin/tap-postgres", peers / "target-csv/bin/target-csv"
+    if not (tap.exists() and target.exists()):
+        return None
+    pg = services.postgres()
+    config = {
+        "host": pg.host,
+        "port": pg.port,
+        "user": pg.user,
+        "password": "unused",
+        "database": pg.db,
+        "filter_schemas": [schema],
+    }
+    (work / "peer-tap.json").write_text(json.dumps(config))
+    discovered = subprocess.run(
+        [tap, "--config", "peer-tap.json", "--discover"], cwd=work, capture_output=True, text=True, check=True
+    )
+    catalog = json.loads(discovered.stdout)
+    catalog["streams"] = [s for s in catalog["streams"] if s["tap_stream_id"] == f"{schema}-orders"]
+    for entry in catalog["streams"][0]["metadata"]:
+        entry["metadata"]["selected"] = True
+    (work / "peer-catalog.json").write_text(json.dumps(catalog))
+    out = work / "peer-csv"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    (work / "peer-target.json").write_text(json.dumps({"output_path": str(out)}))
+    figures = _measure(
+        f"{tap} --config peer-tap.json --catalog peer-catalog.json | {target} --config peer-target.json "
+        ">/dev/null",
+        work,
+        "peer-record",
+    )
+    landed = sum(max(0, sum(1 for _ in f.open()) - 1) for f in out.glob("*.csv"))
+    if landed != rows:
+        raise RuntimeError(f"peer pipe landed {landed} rows of {rows} (see {work}/peer-record.log)")
+    shutil.rmtree(out, ignore_errors=True)
+    return figures
+
+
+def _dlt(db: str, schema: str, work: Path, backend: str) -> Figures | None:
     if not DLT_PYTHON.exists() or subprocess.run([DLT_PYTHON, "-c", "import dlt"], check=False).returncode:
         return None
     if db == "postgres":
@@ -217,39 +243,95 @@ def _dlt(db: str, schema: str, work: Path, backend: str) -> dict[str, float] | N
         f"pipelines_dir={str(work / 'dlt-pipes')!r});"
         "p.run(t, table_format='iceberg', write_disposition='append')"
     )
-    return _measure(f"{DLT_PYTHON} -c {json.dumps(code)}", work)
+    return _measure(f"{DLT_PYTHON} -c {json.dumps(code)}", work, f"dlt-{backend}")
+
+
+def _median(runs: list[Figures]) -> Figures:
+    """The run with the median wall time."""
+    return sorted(runs, key=lambda f: f.wall)[len(runs) // 2]
+
+
+def _contenders(
+    db: str, schema: str, work: Path, args: argparse.Namespace
+) -> dict[str, Callable[[], Figures | None]]:
+    """What runs, by name, in the order it runs in each round."""
+    rows = args.rows
+    contenders: dict[str, Callable[[], Figures | None]] = {
+        "ours fast path": lambda: _ours(db, schema, work, True, rows)
+    }
+    if args.only_fast:
+        return contenders
+    if not args.skip_record:
+        contenders["ours RECORD path"] = lambda: _ours(db, schema, work, False, rows)
+        if db == "postgres" and not args.skip_peer:
+            contenders["MeltanoLabs tap-postgres | target-csv"] = lambda: _peer_record(
+                schema, work, rows, args.peers
+            )
+    contenders["connectorx + Parquet (floor)"] = lambda: _floor(db, schema, work)
+    if not args.skip_dlt:
+        contenders["dlt sql_table connectorx → Iceberg"] = lambda: _dlt(db, schema, work, "connectorx")
+        contenders["dlt sql_table pyarrow → Iceberg"] = lambda: _dlt(db, schema, work, "pyarrow")
+    return contenders
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--db", choices=("postgres", "mariadb", "both"), default="both")
-    parser.add_argument("--skip-record", action="store_true", help="skip our RECORD path (slow)")
+    parser.add_argument("--skip-record", action="store_true", help="skip both RECORD pipes (slow)")
+    parser.add_argument("--skip-peer", action="store_true", help="skip MeltanoLabs tap-postgres | target-csv")
+    parser.add_argument("--skip-dlt", action="store_true", help="skip dlt even when installed")
+    parser.add_argument("--only-fast", action="store_true", help="our fast path alone (memory at 10M)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds (the median wall is shown)")
+    parser.add_argument(
+        "--peers", type=Path, default=Path(os.environ.get("DATIVO_PEERS_DIR") or REPO / ".peers")
+    )
     args = parser.parse_args()
     for db in ("postgres", "mariadb") if args.db == "both" else (args.db,):
         services.ensure_up(db)
         schema = _prepare_postgres(args.rows) if db == "postgres" else _prepare_mariadb(args.rows)
         work = Path(tempfile.mkdtemp(prefix=f"dbbench-{db}-"))
-        results: dict[str, dict[str, float] | None] = {
-            "ours fast path": _ours(db, schema, work, True, args.rows)
+        contenders = _contenders(db, schema, work, args)
+        load = os.getloadavg()
+        runs: dict[str, list[Figures | None]] = {name: [] for name in contenders}
+        for _ in range(args.repeat):  # rounds: every contender sees the same load
+            for name, run in contenders.items():
+                runs[name].append(run())
+        results = {
+            name: _median([f for f in found if f is not None]) if all(found) else None
+            for name, found in runs.items()
         }
-        if not args.skip_record:
-            results["ours RECORD path"] = _ours(db, schema, work, False, args.rows)
-        results["connectorx + Parquet (floor)"] = _floor(db, schema, work)
-        results["dlt sql_table connectorx → Iceberg"] = _dlt(db, schema, work, "connectorx")
-        results["dlt sql_table pyarrow → Iceberg"] = _dlt(db, schema, work, "pyarrow")
         ours = results["ours fast path"]
         assert ours is not None
-        print(f"\n{db}, {args.rows:,} rows x 8 columns")
-        print(f"{'contender':40} {'wall s':>8} {'rows/s':>10} {'CPU s/M':>8} {'RSS MB':>8} {'x ours':>7}")
+        print(
+            f"\n{db}, {args.rows:,} rows x 8 columns; load average {load[0]:.1f} before, "
+            f"{os.getloadavg()[0]:.1f} after; median of {args.repeat}"
+        )
+        print(
+            f"{'contender':40} {'wall s':>8} {'rows/s':>10} {'CPU s':>7} {'rows/CPU-s':>10} "
+            f"{'tree MB':>8} {'max MB':>7} {'x ours':>7}"
+        )
         for name, figures in results.items():
             if figures is None:
-                print(f"{name:40} (not installed: benchmarks/.dlt-venv)")
+                print(f"{name:40} (not installed)")
                 continue
             print(
-                f"{name:40} {figures['wall']:8.2f} {args.rows / figures['wall']:10,.0f} "
-                f"{figures['cpu'] / args.rows * 1e6:8.2f} {figures['rss_mb']:8.0f} "
-                f"{figures['wall'] / ours['wall']:7.2f}"
+                f"{name:40} {figures.wall:8.2f} {args.rows / figures.wall:10,.0f} {figures.cpu:7.2f} "
+                f"{args.rows / figures.cpu:10,.0f} {figures.tree_mb:8.0f} {figures.largest_mb:7.0f} "
+                f"{figures.wall / ours.wall:7.2f}"
+            )
+        record, peer = results.get("ours RECORD path"), results.get("MeltanoLabs tap-postgres | target-csv")
+        if record is not None and peer is not None:
+            print(
+                f"RECORD path: peer/ours wall {peer.wall / record.wall:.2f}x, "
+                f"CPU {peer.cpu / record.cpu:.2f}x (goal >= 10x)"
+            )
+        floor = results.get("connectorx + Parquet (floor)")
+        if floor is not None:
+            print(
+                f"fast path / floor: wall {ours.wall / floor.wall:.2f}x (goal <= 2x), "
+                f"CPU {ours.cpu / floor.cpu:.2f}x; fast path {args.rows / ours.cpu:,.0f} rows per CPU-s "
+                "(goal >= 300,000)"
             )
         shutil.rmtree(work, ignore_errors=True)
     os.environ.pop("DATIVO_HOME", None)

@@ -17,11 +17,10 @@ after a record Arrow cannot parse, go through the RECORD path (``open_arrow`` re
 
 from __future__ import annotations
 
-import mmap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -191,7 +190,9 @@ class ArrowCSV:
         """``(cells, lines)`` per block; raises ``pa.ArrowInvalid`` at a block Arrow cannot parse
         (a row of another width, bytes that are not UTF-8, ...)."""
         names = [f"c{i}" for i in range(self.width)]
-        with pa.memory_map(str(self.path)) as source:
+        # Plain reads, not a memory map: a mapped file's touched pages count in the tap's RSS
+        # until the map closes, so memory grew with the file (benchmarks/README.md).
+        with pa.OSFile(str(self.path)) as source:
             source.seek(self._offset)
             reader = pacsv.open_csv(
                 source,
@@ -224,14 +225,43 @@ class ArrowCSV:
         return pc.subtract(ends, spans)
 
 
-def _irregular_lines(data: mmap.mmap, offset: int) -> bool:
+_SCAN_BYTES = 8 * 1024 * 1024
+
+
+def _scan(handle: BinaryIO, offset: int) -> Iterator[tuple[bytes, bytes]]:
+    """The file after ``offset`` as ``(window, body)`` pairs, read ``_SCAN_BYTES`` at a time
+    (bounded memory, whatever the file size): each window holds the previous chunk's last bytes
+    and this chunk, so a pattern of up to 3 bytes across a chunk boundary is found in it; the
+    bodies partition the file (each byte in exactly one body) and never end between ``\r`` and
+    ``\n``, so counting ``\r`` and ``\r\n`` in bodies counts them in the file."""
+    handle.seek(offset)
+    carry = b""
+    while chunk := handle.read(_SCAN_BYTES):
+        window = carry + chunk
+        cut = len(window) - 2
+        if cut > 0 and window[cut - 1 : cut] == b"\r":
+            cut -= 1
+        cut = max(cut, 0)
+        yield window, window[:cut]
+        carry = window[cut:]
+    if carry:
+        yield carry, carry
+
+
+def _irregular_lines(handle: BinaryIO, offset: int) -> bool:
     """An empty line or a lone carriage return after ``offset`` (searched in C, no regex)."""
-    if data.find(b"\n\n", offset) >= 0:
-        return True
-    if data.find(b"\r", offset) < 0:
-        return False
-    tail = data[offset:]
-    return b"\n\r\n" in tail or tail.count(b"\r") != tail.count(b"\r\n")
+    returns = crlfs = 0
+    for window, body in _scan(handle, offset):
+        if b"\n\n" in window or b"\n\r\n" in window:
+            return True
+        returns += body.count(b"\r")
+        crlfs += body.count(b"\r\n")
+    return returns != crlfs
+
+
+def _contains(handle: BinaryIO, offset: int, pattern: bytes) -> bool:
+    """``pattern`` (one character) occurs after ``offset``."""
+    return any(pattern in body for _, body in _scan(handle, offset))
 
 
 def open_arrow(spec: FileSpec, path: Path, width: int, lines_before: int) -> ArrowCSV | None:
@@ -239,18 +269,19 @@ def open_arrow(spec: FileSpec, path: Path, width: int, lines_before: int) -> Arr
     the header); None when the fast path cannot number its lines (see the module docstring)."""
     if text_codec(spec.encoding) not in _UTF8 or width == 0 or path.stat().st_size == 0:
         return None
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+    with path.open("rb") as handle:
         offset = 0
         for _ in range(lines_before):
-            found = data.find(b"\n", offset)
-            if found < 0:
+            line = handle.readline()
+            if not line.endswith(b"\n"):
                 return None
-            offset = found + 1
-        if offset == 0 and data[:3] == _BOM:
+            offset += len(line)
+        if offset == 0 and handle.read(3) == _BOM:
             offset = 3
-        if data[offset : offset + 1] in (b"\n", b"\r") or _irregular_lines(data, offset):
+        handle.seek(offset)
+        if handle.read(1) in (b"\n", b"\r") or _irregular_lines(handle, offset):
             return None
-        quoted = data.find(spec.quotechar.encode(), offset) >= 0
+        quoted = _contains(handle, offset, spec.quotechar.encode())
     return ArrowCSV(spec, path, width, offset, quoted, lines_before + 1)
 
 

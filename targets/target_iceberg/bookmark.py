@@ -5,9 +5,8 @@ from __future__ import annotations
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
+from target_iceberg.local_metadata import STATE_SUMMARY_KEY as STATE_SUMMARY_KEY  # re-exported
 from target_iceberg.tables import branch_head
-
-STATE_SUMMARY_KEY = "dativo.singer-state"
 
 
 def latest_bookmark(table: Table, branch: str | None = None) -> tuple[str, Snapshot] | None:

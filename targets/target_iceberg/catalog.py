@@ -12,9 +12,9 @@ from pyiceberg.catalog import Catalog, load_catalog
 from dativo_singer.errors import DativoSingerError, FatalError, RetriableError
 from dativo_singer.service_retry import causes
 from dativo_singer.service_retry import is_unreachable as service_unreachable
+from target_iceberg.local_metadata import CATALOG_NAME as CATALOG_NAME  # re-exported
 
 DEFAULT_WAREHOUSE_DIR = "warehouse"
-CATALOG_NAME = "dativo"
 
 
 def embedded_catalog_properties(warehouse_dir: str | os.PathLike[str]) -> dict[str, str]:
@@ -36,7 +36,12 @@ def catalog_properties(config: dict[str, Any]) -> dict[str, str]:
 
 
 def open_catalog(config: dict[str, Any]) -> Catalog:
-    """Load the configured catalog; the embedded default's folder is created first."""
+    """Load the configured catalog; the embedded default's folder is created first. Applies the
+    null list<struct> workaround first (every read or write of ours goes through here; pyiceberg
+    loads the Arrow I/O module it patches with any table anyway)."""
+    from target_iceberg.pyiceberg_internals import keep_null_lists_of_structs
+
+    keep_null_lists_of_structs()
     props = catalog_properties(config)
     if not config.get("catalog"):
         Path(config.get("warehouse_dir") or DEFAULT_WAREHOUSE_DIR).mkdir(parents=True, exist_ok=True)

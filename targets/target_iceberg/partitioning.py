@@ -9,34 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-from pyiceberg.partitioning import PARTITION_FIELD_ID_START, UNPARTITIONED_PARTITION_SPEC, PartitionSpec
-from pyiceberg.partitioning import PartitionField as IcebergPartitionField
-from pyiceberg.schema import Schema
-from pyiceberg.transforms import (
-    BucketTransform,
-    DayTransform,
-    HourTransform,
-    IdentityTransform,
-    MonthTransform,
-    Transform,
-    TruncateTransform,
-    YearTransform,
-)
+if TYPE_CHECKING:  # pyarrow and pyiceberg load when a spec or column is built, not to parse
+    import pyarrow as pa
+    from pyiceberg.partitioning import PartitionSpec
+    from pyiceberg.schema import Schema
+    from pyiceberg.transforms import Transform
 
 from dativo_singer.errors import FatalError
 
 INGEST_DATE = "ingest_date"
 _CALL = re.compile(r"^(\w+)\(\s*(?:(\d+)\s*,\s*)?(\w+)\s*\)$")
-_TIME_TRANSFORMS: dict[str, Callable[[], Transform]] = {
-    "year": YearTransform,
-    "month": MonthTransform,
-    "day": DayTransform,
-    "hour": HourTransform,
-}
+_TIME_TRANSFORMS = ("year", "month", "day", "hour")
 
 
 @dataclass(frozen=True)
@@ -44,8 +30,27 @@ class PartitionField:
     """One partition field: source column, transform, and the partition field name."""
 
     source: str
-    transform: Transform
+    kind: str  # identity, year, month, day, hour, bucket, truncate
     name: str
+    number: int | None = None  # buckets of bucket(N, col), width of truncate(W, col)
+
+    @property
+    def transform(self) -> Transform:
+        """The pyiceberg transform (pyiceberg is imported here, on first use)."""
+        from pyiceberg import transforms
+
+        if self.kind == "bucket":
+            return transforms.BucketTransform(int(self.number or 0))
+        if self.kind == "truncate":
+            return transforms.TruncateTransform(int(self.number or 0))
+        kinds = {
+            "identity": transforms.IdentityTransform,
+            "year": transforms.YearTransform,
+            "month": transforms.MonthTransform,
+            "day": transforms.DayTransform,
+            "hour": transforms.HourTransform,
+        }
+        return kinds[self.kind]()
 
 
 def parse_partitioning(entries: list[str]) -> list[PartitionField]:
@@ -57,15 +62,15 @@ def parse_partitioning(entries: list[str]) -> list[PartitionField]:
         if match is None:
             if not re.fullmatch(r"\w+", text):
                 raise FatalError(f"partitioning entry {entry!r} is not a column or transform(column)")
-            fields.append(PartitionField(text, IdentityTransform(), text))
+            fields.append(PartitionField(text, "identity", text))
             continue
         func, number, column = match.group(1), match.group(2), match.group(3)
         if func in _TIME_TRANSFORMS and number is None:
-            fields.append(PartitionField(column, _TIME_TRANSFORMS[func](), f"{column}_{func}"))
+            fields.append(PartitionField(column, func, f"{column}_{func}"))
         elif func == "bucket" and number:
-            fields.append(PartitionField(column, BucketTransform(int(number)), f"{column}_bucket"))
+            fields.append(PartitionField(column, "bucket", f"{column}_bucket", int(number)))
         elif func == "truncate" and number:
-            fields.append(PartitionField(column, TruncateTransform(int(number)), f"{column}_trunc"))
+            fields.append(PartitionField(column, "truncate", f"{column}_trunc", int(number)))
         else:
             raise FatalError(f"partitioning entry {entry!r}: unknown transform {func!r}")
     return fields
@@ -78,6 +83,8 @@ def needs_ingest_date(fields: list[PartitionField]) -> bool:
 
 def add_ingest_date(data: pa.Table, day: dt.date) -> pa.Table:
     """Fill the derived ``ingest_date`` column with the load date."""
+    import pyarrow as pa
+
     if INGEST_DATE in data.column_names:
         return data
     return data.append_column(
@@ -87,6 +94,9 @@ def add_ingest_date(data: pa.Table, day: dt.date) -> pa.Table:
 
 def partition_spec(schema: Schema, fields: list[PartitionField]) -> PartitionSpec:
     """The partition spec of a new table with ``schema``; columns must exist in it."""
+    from pyiceberg.partitioning import PARTITION_FIELD_ID_START, UNPARTITIONED_PARTITION_SPEC, PartitionSpec
+    from pyiceberg.partitioning import PartitionField as IcebergPartitionField
+
     if not fields:
         return UNPARTITIONED_PARTITION_SPEC
     names = {f.name for f in schema.fields}

@@ -119,3 +119,6 @@ def keep_null_lists_of_structs() -> None:
 
     list_keeping_nulls._dativo_keeps_nulls = True  # type: ignore[attr-defined]
     ArrowProjectionVisitor.list = list_keeping_nulls  # type: ignore[method-assign]
+
+
+keep_null_lists_of_structs()

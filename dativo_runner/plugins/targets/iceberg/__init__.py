@@ -20,6 +20,7 @@ from dativo_runner.plugins.targets.iceberg.planning import dead_letter_dir, plan
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
+    from target_iceberg.local_metadata import LocalTable
 
     from dativo_runner.job_config import Job
 
@@ -102,21 +103,51 @@ class IcebergTarget(TargetPlugin):
 
         return load_table_or_none(open_catalog(config), table_identifier(config, stream))
 
+    def _local_table(self, config: dict[str, Any], stream: str) -> tuple[bool, LocalTable | None]:
+        """``(True, table or None)`` read from the embedded catalog without pyiceberg (its import
+        is most of a run's fixed cost in the runner); ``(False, None)`` when the table lives in
+        another catalog, or this reader cannot tell (then pyiceberg answers)."""
+        if config.get("catalog"):
+            return False, None
+        from target_iceberg.local_metadata import Unreadable, load_local_table
+
+        try:
+            return True, load_local_table(config["warehouse_dir"], table_identifier(config, stream))
+        except Unreadable:
+            return False, None
+
     def committed_bookmark(self, job: Job, config: dict[str, Any], stream: str) -> dict[str, Any] | None:
         """The state in the newest snapshot summary (of the configured branch) that has one."""
         import json
 
-        from target_iceberg.bookmark import latest_bookmark
+        local, found_table = self._local_table(config, stream)
+        text: str | None = None
+        if local:
+            found = found_table.latest_bookmark(config.get("branch")) if found_table else None
+            text = found[0] if found else None
+        else:
+            from target_iceberg.bookmark import latest_bookmark
 
-        table = self._table(job, config, stream)
-        found = latest_bookmark(table, config.get("branch")) if table is not None else None
-        if found is None:
+            table = self._table(job, config, stream)
+            committed = latest_bookmark(table, config.get("branch")) if table is not None else None
+            text = committed[0] if committed else None
+        if text is None:
             return None
-        state = json.loads(found[0])
+        state = json.loads(text)
         return state if isinstance(state, dict) else None
 
     def landed(self, job: Job, config: dict[str, Any], stream: str) -> Landed | None:
         """The table's snapshot at the head of the configured branch."""
+        local, found_table = self._local_table(config, stream)
+        if local:
+            if found_table is None:
+                return None
+            head = found_table.branch_head(config.get("branch"))
+            return Landed(
+                location=table_identifier(config, stream),
+                commit_id=head["snapshot-id"] if head else None,
+                metadata_location=found_table.metadata_location,
+            )
         from target_iceberg.tables import branch_head
 
         table = self._table(job, config, stream)
