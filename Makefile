@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-smoke test-integration test-crash test-interop peers schema-validate lint services services-stop bench clean
+.PHONY: install demo test test-unit test-smoke test-integration test-crash test-soak test-interop peers schema-validate lint services services-stop bench clean
 
 install: $(STAMP)
 
@@ -39,6 +39,12 @@ test-interop: install services peers
 
 test-crash: install services
 	DATIVO_CRASH_TRIALS=$${DATIVO_CRASH_TRIALS:-100} $(PY) -m pytest -q -ra tests/integration/test_crash_trials.py
+
+# 30 consecutive incremental runs of every source with maintenance every 5th run, and orchestrated
+# runs terminated or interrupted by a killed dagster-daemon (docs/RELIABILITY.md).
+test-soak: install services
+	DATIVO_SOAK_RUNS=$${DATIVO_SOAK_RUNS:-30} $(PY) -m pytest -q -ra -n $(TEST_WORKERS) --dist worksteal \
+		tests/integration/test_soak.py tests/integration/test_orchestration_interrupts.py
 
 test-smoke: install
 	$(BIN)/dativo run --job-dir tests/fixtures/jobs --secrets-dir tests/fixtures/secrets \

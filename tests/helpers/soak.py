@@ -64,7 +64,7 @@ class SoakReport:
     seconds: float = 0.0
 
     def line(self) -> str:
-        """One JSON line for the soak report file."""
+        """One JSON line for the soak report file (every check passed up to ``runs``)."""
         return json.dumps(
             {
                 "source": self.source,
@@ -150,12 +150,17 @@ def soak(
         report.snapshots.append(snapshots)
         report.data_files.append(files)
         report.runs = run + 1
-    report.seconds = time.monotonic() - started
+        report.seconds = time.monotonic() - started
+        _write_report(report)
+    return report
+
+
+def _write_report(report: SoakReport) -> None:
+    """Append the report so far to `DATIVO_SOAK_REPORT` (one line per run; the last is final)."""
     out = os.environ.get("DATIVO_SOAK_REPORT")
     if out:
         with open(out, "a", encoding="utf-8") as handle:
             handle.write(report.line() + "\n")
-    return report
 
 
 def assert_bounded(report: SoakReport, maintain_every: int = MAINTAIN_EVERY, commits_per_run: int = 2) -> None:
