@@ -16,7 +16,7 @@ import yaml
 
 from tests.helpers.google import DEALS_HEADER as DRIVE_HEADER
 from tests.helpers.google import FOLDER, GoogleData
-from tests.helpers.project import DEALS_HEADER, REPO, Project
+from tests.helpers.project import REPO, Project
 from tests.helpers.soak import Rows, SoakSource
 
 FAST = {"max_requests_per_second": 0, "backoff_base_seconds": 0.005, "max_backoff_seconds": 0.02}

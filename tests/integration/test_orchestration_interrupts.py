@@ -184,7 +184,8 @@ def test_daemon_killed_during_a_scheduled_run_then_restarted(tmp_path: Path, sta
     orchestrator = _start(project, "start.log")
     started.append(orchestrator)
     processes = _wait_mid_load(orchestrator, timeout=240)  # the schedule's first tick is loading
-    [interrupted] = _run_ids(orchestrator)
+    runs = orchestrator.runs(_run_ids(orchestrator))  # the next minute's run may be queued behind it
+    [interrupted] = [run_id for run_id, run in runs.items() if run["status"] == "STARTED"]
     [daemon] = [p for p in _descendants(orchestrator.process.pid) if "dagster-daemon run" in _cmdline(p)]
     tree = _descendants(orchestrator.process.pid)
 
