@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-smoke test-integration test-crash test-faults test-security test-interop peers schema-validate lint services services-stop bench clean reference docker-lock
+.PHONY: install demo test test-unit test-smoke test-integration test-crash test-faults test-soak test-security test-interop peers schema-validate lint services services-stop bench clean reference docker-lock
 
 install: $(STAMP)
 
@@ -50,6 +50,12 @@ test-crash: install services
 # restarted or stopped; `make test` runs a fast subset of them.
 test-faults: install services
 	DATIVO_FAULTS=full $(PY) -m pytest -q -ra -s -m faults --durations=30 tests/integration
+
+# 30 consecutive incremental runs of every source with maintenance every 5th run, and orchestrated
+# runs terminated or interrupted by a killed dagster-daemon (docs/RELIABILITY.md).
+test-soak: install services
+	DATIVO_SOAK_RUNS=$${DATIVO_SOAK_RUNS:-30} $(PY) -m pytest -q -ra -n $(TEST_WORKERS) --dist worksteal \
+		tests/integration/test_soak.py tests/integration/test_orchestration_interrupts.py
 
 test-smoke: install
 	$(BIN)/dativo run --job-dir tests/fixtures/jobs --secrets-dir tests/fixtures/secrets \

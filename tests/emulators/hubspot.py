@@ -185,6 +185,17 @@ class HubSpotEmulator(Emulator):
             record["updatedAt"] = stamp
             self.version += 1
 
+    def create(self, kind: str) -> str:
+        """A new record created (and so last modified) now; its id."""
+        with self.lock:
+            record = self._make(kind, len(self.records[kind]), random.Random(len(self.records[kind])))
+            stamp = iso(int(time.time() * 1000))
+            record["properties"].update(createdate=stamp, **{MODIFIED[kind]: stamp})
+            record["createdAt"] = record["updatedAt"] = stamp
+            self.records[kind].append(record)
+            self.version += 1
+            return str(record["id"])
+
     def touch(self, kind: str, count: int, start_ms: int | None = None) -> list[str]:
         """Modify the first ``count`` records, one millisecond apart from ``start_ms`` (now)."""
         start = start_ms or int(time.time() * 1000)
