@@ -32,8 +32,8 @@ INSERT INTO public.orders
 SELECT n, 1 + n %% 97, (ARRAY['new', 'paid', 'shipped', 'refunded'])[1 + n %% 4],
        round((n * 7.31)::numeric %% 1000, 2), (ARRAY['EUR', 'USD', 'GBP'])[1 + n %% 3],
        'customer' || (1 + n %% 97) || '@example.com',
-       timestamptz '2026-01-01 00:00:00+00' + n * interval '1 minute',
-       timestamptz '2026-01-01 00:00:00+00' + n * interval '1 minute'
+       timestamptz '2026-01-01 00:00:00+00' + n * interval '1 hour',
+       timestamptz '2026-01-01 00:00:00+00' + n * interval '1 hour'
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS n"""
 
 
