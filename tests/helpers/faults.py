@@ -86,7 +86,9 @@ def wait_for_commit(run: subprocess.Popen[str], state_file: Path, timeout: float
     a fault injected after the run proves nothing."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert run.poll() is None, "the run ended before the fault: give it more rows"
+        if run.poll() is not None:
+            _, stderr = run.communicate()
+            raise AssertionError(f"the run ended (exit {run.returncode}) before the fault: {stderr[-2000:]}")
         if state_file.exists() and state_file.stat().st_size:
             return
         time.sleep(0.05)

@@ -50,7 +50,7 @@ class IcebergJob:
 
     def __init__(self, project: Project, catalog: dict[str, str]) -> None:
         self.project, self.catalog = project, catalog
-        self.namespace = f"faults_{uuid.uuid4().hex[:8]}"
+        self.namespace = f"acme_faults_{uuid.uuid4().hex[:8]}"  # a job writes only its tenant's namespaces
         self.expected = write_deals(project, FILES, ROWS)
         job = project.deals_job(target={"catalog": catalog, "namespace": self.namespace, "batch": BATCH})
         self.job = project.write_job("deals", job)
