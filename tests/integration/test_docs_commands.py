@@ -101,21 +101,26 @@ def test_document_commands_run_as_written(document: str, tmp_path: Path) -> None
 
 
 def _run_document(script: str, home: Path, env: dict[str, str]) -> None:
-    run = subprocess.Popen(
-        ["bash", "-c", script],
-        cwd=home,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = run.communicate(timeout=TIMEOUT)
-    finally:
-        with contextlib.suppress(ProcessLookupError):  # a document's background server ends with it
-            os.killpg(run.pid, signal.SIGTERM)
-        run.wait()
+    # Output goes to files, not pipes: a server a document leaves in the background (an emulator)
+    # keeps a pipe open, and is stopped with the document's process group at the end.
+    out, err = home.parent / "stdout.txt", home.parent / "stderr.txt"
+    with out.open("w") as stdout_file, err.open("w") as stderr_file:
+        run = subprocess.Popen(
+            ["bash", "-c", script],
+            cwd=home,
+            env=env,
+            stdout=stdout_file,
+            stderr=stderr_file,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            run.wait(timeout=TIMEOUT)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(run.pid, signal.SIGTERM)
+            run.wait()
+    stdout, stderr = out.read_text(errors="replace"), err.read_text(errors="replace")
     assert run.returncode == 0, (
         f"{_failed_block(stderr)}: exit {run.returncode}\n--- stdout\n{stdout[-3000:]}\n--- stderr\n{stderr[-3000:]}"
     )
