@@ -9,6 +9,7 @@ pyiceberg instead.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import sqlite3
@@ -71,7 +72,7 @@ def load_local_table(warehouse_dir: str | Path, identifier: str) -> LocalTable |
         return None
     namespace, _, name = identifier.rpartition(".")
     try:
-        with sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True) as connection:
+        with contextlib.closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as connection:
             row = connection.execute(
                 "SELECT metadata_location FROM iceberg_tables "
                 "WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?",
