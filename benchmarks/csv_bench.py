@@ -26,7 +26,6 @@ import random
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +34,10 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 OUT = BENCH / "out"
+sys.path.insert(0, str(REPO))
+
+from benchmarks.proc_tree import wait_sampling  # noqa: E402
+
 DLT_VENV = BENCH / ".dlt-venv"
 DLT_PACKAGES = ["dlt[filesystem,pyiceberg]==1.31.0", "pandas"]
 COLUMNS = "id,customer,amount,quantity,price,is_gift,created_at,note"
@@ -110,58 +113,22 @@ def write_csv(path: Path, rows: int) -> None:
             out.write("".join(lines))
 
 
-def _tree_rss_kib(root: int) -> int:
-    """RSS of ``root`` and all its descendants (KiB), from /proc."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            parents[int(entry.name)] = int(fields[1])
-            rss[int(entry.name)] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
-        except (OSError, IndexError, ValueError):
-            continue
-    tree, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
-        tree.update(children)
-        frontier.extend(children)
-    return sum(rss.get(pid, 0) for pid in tree)
-
-
 def measure(
     name: str, cmd: list[str], rows_landed: Callable[[], int], cwd: Path, env: dict[str, str] | None = None
 ) -> Result:
     """Run ``cmd`` to its end; wall time, CPU of the process tree, peak tree RSS."""
     log = OUT / f"{name.replace(' ', '_')}.log"
-    started = time.monotonic()
+    started = time.perf_counter()
     with log.open("w") as handle:
         process = subprocess.Popen(cmd, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT, env=env)
-        peak = [0]
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.is_set():
-                peak[0] = max(peak[0], _tree_rss_kib(process.pid))
-                done.wait(0.02)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.monotonic() - started
-        done.set()
-        sampler.join()
-    code = os.waitstatus_to_exitcode(status)
+        waited = wait_sampling(process, started)
+    code, usage = waited.code, waited.usage
     landed = rows_landed() if code == 0 else 0
     return Result(
         name,
-        seconds,
+        waited.wall,
         usage.ru_utime + usage.ru_stime,
-        peak[0] * 1024 / 1e6,
+        waited.peak_kib * 1024 / 1e6,
         landed,
         code == 0,
         "" if code == 0 else f"exit {code}, see {log}",
