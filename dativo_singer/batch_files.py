@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -10,6 +11,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dativo_singer.errors import FatalError
+
+
+@dataclass
+class KeptFile:
+    """A BATCH file a target commits as it is, without reading its rows (``ArrowSink.take_file``).
+
+    ``position``: how many Arrow chunks the buffer held when it arrived (its place in the order of
+    rows); ``columns``: the few columns the commit needs (keys to merge on, source versions);
+    ``handle``: the target's own reference to the placed file."""
+
+    path: str
+    rows: int
+    nbytes: int
+    columns: pa.Table | None = None
+    handle: Any = None
+    position: int = 0
 
 
 def local_parquet_paths(encoding: Any, files: Sequence[str]) -> list[str] | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from dativo_singer.batch_files import KeptFile
 from dativo_singer.conversion import RecordConverter, Rejected
 from dativo_singer.policy import apply_policies, check_policies
 
@@ -30,17 +31,23 @@ class RecordBuffer:
         self._pending: list[dict[str, Any]] = []
         self._pending_lines: list[bytes] = []
         self._chunks: list[pa.Table] = []
+        self._files: list[KeptFile] = []  # BATCH files the target commits as they are
         self._rejected: list[Rejected] = []
         self.rows = 0
         self.nbytes = 0
         self.since: float | None = None
-        # (chunks, rejects, rows) at the last STATE: what a STATE covers (None: no STATE yet)
-        self._covered: tuple[int, int, int] | None = None
+        # (chunks, files, rejects, rows) at the last STATE: what a STATE covers (None: no STATE yet)
+        self._covered: tuple[int, int, int, int] | None = None
+
+    @property
+    def has_policies(self) -> bool:
+        """True when column policies change values (a file can then not be kept as it is)."""
+        return any(action != "allow" for action in self._policies.values())
 
     @property
     def empty(self) -> bool:
         """True when nothing (not even a rejected record) is buffered."""
-        return not (self._pending or self._pending_lines or self._chunks or self._rejected)
+        return not (self._pending or self._pending_lines or self._chunks or self._files or self._rejected)
 
     def _count(self, rows: int, nbytes: int) -> None:
         if self.since is None:
@@ -72,6 +79,13 @@ class RecordBuffer:
         self._count(table.num_rows, table.nbytes)
         self._add_chunk(*self.converter.convert_table(table))
 
+    def add_file(self, file: KeptFile) -> None:
+        """A BATCH file committed as it is (its rows count towards the thresholds)."""
+        self.convert_pending()
+        self._count(file.rows, file.nbytes)
+        file.position = len(self._chunks)
+        self._files.append(file)
+
     def set_converter(self, converter: RecordConverter) -> None:
         """A new SCHEMA: what is buffered is converted with the old converter first."""
         self.convert_pending()
@@ -94,27 +108,29 @@ class RecordBuffer:
     def mark_covered(self) -> None:
         """A STATE arrived: everything buffered so far is covered by it (chunks end here)."""
         self.convert_pending()
-        self._covered = (len(self._chunks), len(self._rejected), self.rows)
+        self._covered = (len(self._chunks), len(self._files), len(self._rejected), self.rows)
 
-    def drop_uncovered(self) -> int:
-        """Drop what arrived after the last STATE; the number of records dropped. Before any
-        STATE nothing is dropped (a tap that sends none has no bookmark to protect)."""
+    def drop_uncovered(self) -> tuple[int, list[KeptFile]]:
+        """Drop what arrived after the last STATE: the number of records dropped, and the kept
+        files among them (the target removes what it placed). Before any STATE nothing is
+        dropped (a tap that sends none has no bookmark to protect)."""
         if self._covered is None:
-            return 0
+            return 0, []
         self.convert_pending()
-        chunks, rejects, rows = self._covered
+        chunks, files, rejects, rows = self._covered
         dropped = self.rows - rows
-        del self._chunks[chunks:], self._rejected[rejects:]
+        dropped_files = self._files[files:]
+        del self._chunks[chunks:], self._files[files:], self._rejected[rejects:]
         self.rows = rows
-        return dropped
+        return dropped, dropped_files
 
-    def take(self) -> tuple[list[pa.Table], list[Rejected]]:
-        """Everything buffered (chunks and rejects), leaving the buffer empty."""
+    def take(self) -> tuple[list[pa.Table], list[Rejected], list[KeptFile]]:
+        """Everything buffered (chunks, rejects, kept files), leaving the buffer empty."""
         self.convert_pending()
-        taken = self._chunks, self._rejected
-        self._chunks, self._rejected = [], []
+        taken = self._chunks, self._rejected, self._files
+        self._chunks, self._rejected, self._files = [], [], []
         self.rows = self.nbytes = 0
         self.since = None
         if self._covered is not None:
-            self._covered = (0, 0, 0)
+            self._covered = (0, 0, 0, 0)
         return taken

@@ -25,7 +25,7 @@ from singer_sdk.exceptions import MissingKeyPropertiesError
 from singer_sdk.sinks import BatchSink
 
 from dativo_singer.arrow_types import NESTED_AS_JSON
-from dativo_singer.batch_files import local_parquet_paths, read_parquet_tables
+from dativo_singer.batch_files import KeptFile, local_parquet_paths, read_parquet_tables
 from dativo_singer.buffer import RecordBuffer
 from dativo_singer.commit_report import CommitReport, format_commit_report
 from dativo_singer.conversion import RecordConverter, Rejected
@@ -95,6 +95,27 @@ class ArrowSink(BatchSink):
         """End of input: commit what was staged. Default: nothing staged."""
         return None
 
+    def take_file(self, path: str) -> KeptFile | None:
+        """A local Parquet BATCH file this target commits as it is, without reading its rows, or
+        None to have it read and converted like any other (the default)."""
+        return None
+
+    def keeps_files(self, chunks: list[pa.Table], files: list[KeptFile]) -> bool:
+        """At a commit: True when ``files`` can still be committed as they are next to
+        ``chunks``; otherwise they are read and converted in their place (default: True)."""
+        return True
+
+    def write_with_files(
+        self, data: pa.Table | None, state: dict[str, Any] | None, files: list[KeptFile]
+    ) -> Written:
+        """``write`` of ``data`` (may be None) and the kept ``files`` in one commit. Only
+        called for targets whose ``take_file`` keeps files."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no BATCH files as they are")
+
+    def discard_files(self, files: list[KeptFile]) -> None:
+        """Kept files that will not be committed (dropped or read after all): undo their
+        placing. Default: nothing placed."""
+
     def record_bookmark(self, state: dict[str, Any]) -> Written | None:
         """Store ``state`` where the data is, with no rows (nothing new arrived before it).
         Returns None when nothing was written (already held, or no place to keep it yet)."""
@@ -159,8 +180,13 @@ class ArrowSink(BatchSink):
         if paths is None:
             super().process_batch_files(encoding, files)
             return
-        for table in read_parquet_tables(paths):
-            self.buffer.add_table(table)
+        for path in paths:
+            kept = self.take_file(path)
+            if kept is not None:
+                self.buffer.add_file(kept)
+                continue
+            for table in read_parquet_tables([path]):
+                self.buffer.add_table(table)
 
     def update_schema(self, schema: dict, key_properties: list[str]) -> None:
         """A new SCHEMA mid-stream: convert what is buffered with the old one, then switch."""
@@ -183,10 +209,16 @@ class ArrowSink(BatchSink):
             self.buffer.take()
             return False
         started = time.monotonic()
-        chunks, rejected = self.buffer.take()
+        chunks, rejected, files = self.buffer.take()
+        if files and not self.keeps_files(chunks, files):
+            chunks = self._read_kept_files(chunks, rejected, files)
+            files = []
         data = self.align(chunks, rejected) if chunks else None
         dead_letter_path = self._dead_letter(rejected)
-        written = self.write(data, state) if data is not None and data.num_rows else None
+        if files:
+            written: Written | None = self.write_with_files(data, state, files)
+        else:
+            written = self.write(data, state) if data is not None and data.num_rows else None
         if written is not None and written.staged:
             self.logger.info(
                 "Staged %d rows of %s for the replace at end of input", written.rows, self.stream_name
@@ -196,6 +228,25 @@ class ArrowSink(BatchSink):
         elif written is not None or rejected:
             self.report(written or Written(0), len(rejected), dead_letter_path, time.monotonic() - started)
         return written is not None
+
+    def _read_kept_files(
+        self, chunks: list[pa.Table], rejected: list[Rejected], files: list[KeptFile]
+    ) -> list[pa.Table]:
+        """The kept files read and converted as any BATCH file, each at its place among the
+        chunks (the order of rows is the order they arrived in)."""
+        self.discard_files(files)
+        ordered: list[pa.Table] = []
+        done = 0
+        for file in files:
+            ordered.extend(chunks[done : file.position])
+            done = max(done, file.position)
+            for table in read_parquet_tables([file.path]):
+                converted, rejects = self.buffer.converter.convert_table(table)
+                if converted.num_rows:
+                    ordered.append(converted)
+                rejected.extend(rejects)
+        ordered.extend(chunks[done:])
+        return ordered
 
     def finish_stream(self, state: dict[str, Any] | None) -> bool:
         """End of input: ``finish`` and report. True when rows were committed."""

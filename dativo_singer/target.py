@@ -258,7 +258,8 @@ class CommitAtStateTarget(Target):
         state = copy.deepcopy(self.latest_state)
         if not self.config.get("commit_records_after_last_state"):
             for sink in self._sinks():
-                dropped = sink.buffer.drop_uncovered()
+                dropped, files = sink.buffer.drop_uncovered()
+                sink.discard_files(files)
                 if dropped:
                     self.logger.warning(
                         "%d record(s) of %s came after the last STATE and were not committed: the "

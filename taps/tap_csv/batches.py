@@ -64,7 +64,9 @@ def stream_arrow_schema(stream: CSVStream) -> pa.Schema | None:
         if plan is None:
             return None
         fields.append(pa.field(name, plan[1]))
-    meta = [pa.field(SOURCE_FILE, pa.string()), pa.field(SOURCE_LINE, pa.int64())]
+    meta = [pa.field(SOURCE_FILE, pa.string())]
+    if stream.config.get("batch_line_numbers", True) is not False:
+        meta.append(pa.field(SOURCE_LINE, pa.int64()))
     return pa.schema([*fields, *meta, pa.field(SOURCE_VERSION, pa.string())])
 
 

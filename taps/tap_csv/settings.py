@@ -100,6 +100,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Directory relative paths start from; `_sdc_source_file` is relative to it",
     ),
     th.Property(
+        "batch_line_numbers",
+        th.BooleanType,
+        default=True,
+        description="Write `_sdc_source_lineno` into Parquet BATCH files; false leaves the column "
+        "out of the files (it stays in the schema and in RECORD messages), so a target that does "
+        "not keep it can add the files to its table as they are (`dativo run` sets false)",
+    ),
+    th.Property(
         "on_invalid_value",
         th.StringType,
         allowed_values=["fail", "pass"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import uuid
+from collections.abc import Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,12 +36,23 @@ def can_merge_file_by_file(table: Table, keys: list[str], branch: str) -> bool:
 
 
 def merge_file_by_file(
-    table: Table, data: pa.Table, key: str, properties: dict[str, str], branch: str
+    table: Table,
+    data: pa.Table | None,
+    key: str,
+    properties: dict[str, str],
+    branch: str,
+    *,
+    registered: Sequence[DataFile] = (),
+    keys: pa.ChunkedArray | None = None,
 ) -> None:
-    """Commit ``data`` (unique keys) as an upsert on ``key`` in one overwrite snapshot."""
+    """Commit ``data`` (unique keys) and the ``registered`` data files (whose keys are ``keys``,
+    ``data``'s included) as an upsert on ``key`` in one overwrite snapshot."""
     snapshot = branch_head(table, branch)
     assert snapshot is not None
-    values = pc.unique(data.column(key))
+    if keys is None:
+        assert data is not None
+        keys = data.column(key)
+    values = pc.unique(keys)
     low, high = pc.min(values).as_py(), pc.max(values).as_py()
     overlap = And(GreaterThanOrEqual(key, low), LessThanOrEqual(key, high))  # type: ignore[call-arg, arg-type]
     tasks = table.scan(row_filter=overlap, snapshot_id=snapshot.snapshot_id).plan_files()
@@ -56,11 +68,13 @@ def merge_file_by_file(
         kept = rows.filter(pc.invert(hit))
         if kept.num_rows:
             added.extend(write_data_files(table, kept, write_uuid, counter))
-    added.extend(write_data_files(table, data, write_uuid, counter))
+    if data is not None and data.num_rows:
+        added.extend(write_data_files(table, data, write_uuid, counter))
     try:
-        swap_data_files(table, removed, added, properties, write_uuid, branch)
+        swap_data_files(table, removed, [*added, *registered], properties, write_uuid, branch)
     except (CommitFailedException, ValidationException):  # lost a race: nothing landed
-        # The new files are orphans; the caller retries on the refreshed table.
+        # The new files are orphans (registered ones are kept for the retry); the caller
+        # retries on the refreshed table.
         for data_file in added:
             with contextlib.suppress(Exception):
                 table.io.delete(data_file.file_path)

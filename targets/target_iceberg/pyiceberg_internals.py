@@ -16,6 +16,7 @@ from pyiceberg.io.pyarrow import ArrowScan, _dataframe_to_data_files
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema, assign_fresh_schema_ids
 from pyiceberg.table import FileScanTask, Table, TableProperties
+from pyiceberg.typedef import Record
 
 _HUGE_FILE = str(2**40)
 
@@ -47,6 +48,44 @@ def write_unsplit_data_files(
         _dataframe_to_data_files(
             table_metadata=metadata, df=rows, io=table.io, write_uuid=write_uuid, counter=counter
         )
+    )
+
+
+def parquet_data_file(table: Table, location: str, partition: Record | None = None) -> DataFile:
+    """A data file of ``table`` for the Parquet file at ``location`` (already in the table's
+    folder), statistics from its footer: pyiceberg's ``parquet_file_to_data_file`` without its
+    schema check, which prints a table to stdout (the Singer channel) when it fails; the caller
+    has checked the columns itself (``file_registration``). ``partition``: the file's partition
+    record when its values are not in the file (an ``ingest_date`` the target derives)."""
+    import pyarrow.parquet as pq
+    from pyiceberg.io.pyarrow import (
+        compute_statistics_plan,
+        data_file_statistics_from_parquet_metadata,
+        parquet_path_to_id_mapping,
+    )
+    from pyiceberg.manifest import DataFileContent, FileFormat
+
+    metadata = table.metadata
+    input_file = table.io.new_input(location)
+    with input_file.open() as stream:
+        parquet_metadata = pq.read_metadata(stream)
+    schema = metadata.schema()
+    statistics = data_file_statistics_from_parquet_metadata(
+        parquet_metadata=parquet_metadata,
+        stats_columns=compute_statistics_plan(schema, metadata.properties),
+        parquet_column_mapping=parquet_path_to_id_mapping(schema),
+    )
+    return DataFile.from_args(
+        content=DataFileContent.DATA,
+        file_path=location,
+        file_format=FileFormat.PARQUET,
+        partition=partition if partition is not None else statistics.partition(metadata.spec(), schema),
+        file_size_in_bytes=len(input_file),
+        sort_order_id=None,
+        spec_id=metadata.default_spec_id,
+        equality_ids=None,
+        key_metadata=None,
+        **statistics.to_serialized_dict(),
     )
 
 

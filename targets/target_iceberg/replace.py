@@ -29,6 +29,11 @@ class StagedReplace:
         self.files.extend(write_data_files(table, data, self._uuid, self._counter))
         self.rows += data.num_rows
 
+    def add(self, files: list[DataFile], rows: int) -> None:
+        """Data files already placed in the table (BATCH files kept as they are)."""
+        self.files.extend(files)
+        self.rows += rows
+
     def commit(self, table: Table, properties: dict[str, str], branch: str) -> None:
         """One snapshot: every data file of the branch head out, the staged files in."""
         head = branch_head(table, branch)

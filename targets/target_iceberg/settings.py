@@ -51,6 +51,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         "keep both columns and delete the rows of a file's earlier versions in the commit that adds "
         "its new version (an edited file replaces its rows; a grown file only adds)",
     ),
+    th.Property(
+        "register_batch_files",
+        th.BooleanType,
+        default=True,
+        description="Add a BATCH Parquet file to the table as it is (linked or copied, no row "
+        "rewritten) when its columns already are the table's: unpartitioned table, flat columns "
+        "of the same types, no nulls in required columns, no column policy; false rewrites every file",
+    ),
     *SHARED_TARGET_PROPERTIES,
 ).to_dict()
 

@@ -14,15 +14,19 @@ from typing import Any
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
+from pyiceberg.typedef import Record
 
+from dativo_singer.batch_files import KeptFile
 from dativo_singer.conversion import Rejected
 from dativo_singer.sink import ArrowSink, Written
-from target_iceberg import file_versions
+from target_iceberg import file_registration, file_versions
 from target_iceberg.bookmark import STATE_SUMMARY_KEY, latest_bookmark
-from target_iceberg.partitioning import add_ingest_date, needs_ingest_date
+from target_iceberg.partitioning import INGEST_DATE, add_ingest_date, needs_ingest_date
 from target_iceberg.settings import table_settings
 from target_iceberg.table_writer import TableWriter
 from target_iceberg.tables import branch_head, load_table_or_none
+
+EPOCH = dt.date(1970, 1, 1)
 
 
 class IcebergSink(ArrowSink):
@@ -30,6 +34,10 @@ class IcebergSink(ArrowSink):
 
     _writer: TableWriter | None = None
     _held_state: dict[str, Any] | None = None  # the state the table is known to hold
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rewrite_reasons: set[str] = set()
 
     def kept_metadata_columns(self, schema: dict) -> frozenset[str]:
         """The source-file version columns, when they replace earlier versions
@@ -95,11 +103,73 @@ class IcebergSink(ArrowSink):
 
     def write(self, data: pa.Table, state: dict[str, Any] | None) -> Written:
         """One snapshot with ``data`` and ``state`` (overwrite mode: staged for ``finish``)."""
-        table = self.writer.commit(data, self._snapshot_properties(data.num_rows, state))
+        return self.write_with_files(data, state, [])
+
+    def write_with_files(
+        self, data: pa.Table | None, state: dict[str, Any] | None, files: list[KeptFile]
+    ) -> Written:
+        """``write``, with BATCH files kept as they are added to the same snapshot."""
+        rows = (data.num_rows if data is not None else 0) + sum(f.rows for f in files)
+        table = self.writer.commit(data, self._snapshot_properties(rows, state), files)
         if self.writer.staging:
-            return Written(data.num_rows, staged=True)
+            return Written(rows, staged=True)
         self._held_state = state
-        return self._written(table, data.num_rows)
+        return self._written(table, rows)
+
+    def take_file(self, path: str) -> KeptFile | None:
+        """The BATCH file placed in the table as it is, when rewriting it would change nothing
+        (``register_batch_files``; see ``file_registration``), else None (logged once per
+        reason)."""
+        settings = self.writer.settings
+        if self.config.get("register_batch_files") is False:
+            return None
+        if self.buffer.has_policies:
+            return self._rewrites("column policies change values")
+        expected = self.buffer.converter.schema
+        needed = list(settings.key_properties) if settings.write_mode == "merge" else []
+        if self._replaces_files(self.schema):
+            needed += sorted(file_versions.COLUMNS)
+        kept, reason = file_registration.inspect(path, expected, needed)
+        if kept is None:
+            return self._rewrites(reason)
+        if needed and not file_registration.unique_keys(kept, settings):
+            return self._rewrites("it holds a key more than once")
+        with_derived, derived, partition = expected, frozenset[str](), None
+        if needs_ingest_date(settings.partitioning):  # the load date: the same for the whole file
+            today = dt.datetime.now(dt.timezone.utc).date()
+            with_derived = add_ingest_date(expected.empty_table(), today).schema
+            derived, partition = frozenset({INGEST_DATE}), Record((today - EPOCH).days)
+        table = self.writer.table(with_derived)
+        mismatch = file_registration.table_mismatch(table, expected, derived)
+        if mismatch is not None:
+            return self._rewrites(mismatch)
+        kept.handle = file_registration.register(table, kept, partition)
+        return kept if kept.handle is not None else self._rewrites("pyiceberg cannot describe it")
+
+    def _rewrites(self, reason: str) -> KeptFile | None:
+        """None (the file is read and rewritten), logging ``reason`` the first time."""
+        if reason not in self._rewrite_reasons:
+            self._rewrite_reasons.add(reason)
+            self.logger.info(
+                "BATCH files of %s are rewritten, not added as they are: %s", self.stream_name, reason
+            )
+        return None
+
+    def keeps_files(self, chunks: list[pa.Table], files: list[KeptFile]) -> bool:
+        """Merging: files are kept only when no record in the same commit and no other file
+        shares a key with them (which row wins would depend on their order)."""
+        settings = self.writer.settings
+        if settings.write_mode != "merge" or not settings.key_properties:
+            return True
+        if chunks:
+            return False
+        keys = pa.concat_tables([f.columns.select(settings.key_properties) for f in files if f.columns])
+        return file_registration.distinct_rows(keys) == keys.num_rows
+
+    def discard_files(self, files: list[KeptFile]) -> None:
+        """Placed files that will not be committed are removed from the table's folder."""
+        if files:
+            self.writer.discard(files)
 
     def finish(self, state: dict[str, Any] | None) -> Written | None:
         """End of input: commit the replace staged in overwrite mode (other modes: nothing)."""

@@ -9,12 +9,11 @@ budget (`dativo_singer.service_retry`); a commit whose answer was lost is looked
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,20 +21,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException, ValidationException
-from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
+from pyiceberg.expressions import BooleanExpression
+from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.types import NestedField
 
+from dativo_singer.batch_files import KeptFile
 from dativo_singer.conversion import cast_or_reject
 from dativo_singer.errors import FatalError, RetriableError
 from dativo_singer.service_retry import call_with_retries
 from target_iceberg import file_versions
 from target_iceberg.catalog import classify_catalog_error, describe_catalog, is_unreachable
+from target_iceberg.file_registration import ensure_name_mapping, remove_placed
 from target_iceberg.merge import can_merge_file_by_file, merge_file_by_file
 from target_iceberg.partitioning import PartitionField, partition_spec
 from target_iceberg.pyiceberg_internals import iceberg_schema
 from target_iceberg.replace import StagedReplace
+from target_iceberg.rows import columns_of, key_filter, latest_per_key
 from target_iceberg.tables import branch_head, load_table_or_none
 
 WRITE_MODES = ("append", "merge", "overwrite")
@@ -46,7 +49,6 @@ MAX_COMMIT_ATTEMPTS = 50
 COMMIT_RETRY_SECONDS = 60.0
 COMMIT_BACKOFF_FIRST_SECONDS = 0.1
 COMMIT_BACKOFF_MAX_SECONDS = 5.0
-_ROW = "__dativo_row"
 COMMIT_ID_KEY = "dativo.commit-id"
 _LANDED_LOOKBACK = 20  # snapshots searched for a commit whose answer was lost
 
@@ -79,39 +81,6 @@ class TableSettings:
     def identifier(self) -> str:
         """``namespace.table``."""
         return f"{self.namespace}.{self.name}"
-
-
-def latest_per_key(data: pa.Table, keys: list[str]) -> pa.Table:
-    """Keep the last row of each key (later records win inside one batch)."""
-    if not keys or data.num_rows < 2:
-        return data
-    numbered = data.append_column(_ROW, pa.array(range(data.num_rows), pa.int64()))
-    last = numbered.group_by(keys, use_threads=False).aggregate([(_ROW, "max")])
-    indices = pc.sort_indices(last.column(f"{_ROW}_max"))
-    keep = pc.take(last.column(f"{_ROW}_max"), indices)
-    return data.take(keep) if len(keep) != data.num_rows else data
-
-
-def _equal(column: str, value: Any) -> BooleanExpression:
-    return EqualTo(column, value)  # type: ignore[call-arg, arg-type]  # pydantic-typed __init__
-
-
-def _both(left: BooleanExpression, right: BooleanExpression) -> BooleanExpression:
-    return And(left, right)
-
-
-def _either(left: BooleanExpression, right: BooleanExpression) -> BooleanExpression:
-    return Or(left, right)
-
-
-def key_filter(data: pa.Table, keys: list[str]) -> BooleanExpression:
-    """A filter matching the rows of ``data`` by key (``In`` for one key column)."""
-    if len(keys) == 1:
-        values = pc.unique(data.column(keys[0])).to_pylist()
-        return In(keys[0], values)  # type: ignore[call-arg, arg-type]  # pydantic-typed __init__
-    rows = data.select(keys).to_pylist()
-    terms = [functools.reduce(_both, (_equal(k, row[k]) for k in keys)) for row in rows]
-    return functools.reduce(_either, terms)
 
 
 def is_widening(old: pa.DataType, new: pa.DataType) -> bool:
@@ -244,29 +213,53 @@ class TableWriter:
         """True in overwrite mode: flushes write files; ``finish`` commits the replace."""
         return self.settings.write_mode == "overwrite"
 
-    def commit(self, data: pa.Table, properties: dict[str, str]) -> Table:
-        """One transaction: append, or upsert by key (merge); in overwrite mode the rows are only
+    def commit(
+        self, data: pa.Table | None, properties: dict[str, str], files: Sequence[KeptFile] = ()
+    ) -> Table:
+        """One transaction: append, or upsert by key (merge), of ``data`` and the data files kept
+        as they are (``files``, placed by ``file_registration``); in overwrite mode both are only
         staged. Retried on the refreshed table when a concurrent commit wins."""
         s = self.settings
         assert self._table is not None
+        if data is not None and not data.num_rows:
+            data = None
+        registered: list[DataFile] = [f.handle for f in files]
         if self.staging:
-            self._staged.stage(self._table, data)
+            if data is not None:
+                self._staged.stage(self._table, data)
+            self._staged.add(registered, sum(f.rows for f in files))
             return self._table
-        if s.write_mode == "merge":
+        if s.write_mode == "merge" and data is not None:
             data = latest_per_key(data, s.key_properties)
-        replaced = file_versions.superseded(data, self._versions) if s.replace_changed_files else None
-        return self._with_retries(
-            lambda table, props: self._transaction(table, data, props, s.write_mode, replaced), properties
-        )
+        replaced = None
+        if s.replace_changed_files:
+            versions = columns_of(data, files, sorted(file_versions.COLUMNS))
+            replaced = file_versions.superseded(versions, self._versions) if versions is not None else None
+        keys = columns_of(data, files, s.key_properties) if s.write_mode == "merge" else None
+
+        def action(table: Table, props: dict[str, str]) -> None:
+            if registered:
+                ensure_name_mapping(table)
+            self._transaction(table, data, props, s.write_mode, replaced, registered, keys)
+
+        return self._with_retries(action, properties)
+
+    def discard(self, files: Sequence[KeptFile]) -> None:
+        """Remove the placed copies of kept files that will not be committed."""
+        if self._table is not None:
+            remove_placed(self._table, [f.handle for f in files])
 
     def finish(self, properties: dict[str, str]) -> Table | None:
         """Overwrite mode: commit the replace staged by this run (nothing staged: no change)."""
         if not self.staging or not self._staged.files:
             return None
         branch = self.settings.branch or "main"
-        return self._with_retries(
-            lambda table, props: self._staged.commit(table, props, branch), properties
-        )
+
+        def action(table: Table, props: dict[str, str]) -> None:
+            ensure_name_mapping(table)
+            self._staged.commit(table, props, branch)
+
+        return self._with_retries(action, properties)
 
     def commit_bookmark(self, table: Table, properties: dict[str, str]) -> Table:
         """An empty snapshot on the branch carrying ``properties`` (the bookmark alone)."""
@@ -370,24 +363,33 @@ class TableWriter:
     def _transaction(
         self,
         table: Table,
-        data: pa.Table,
+        data: pa.Table | None,
         props: dict[str, str],
         mode: str,
         replaced: BooleanExpression | None = None,
+        registered: Sequence[DataFile] = (),
+        keys: pa.Table | None = None,
     ) -> None:
-        """One commit; ``replaced`` (rows of files' earlier versions) is deleted in it."""
+        """One commit of ``data`` and the ``registered`` data files; ``replaced`` (rows of files'
+        earlier versions) and, merging, the rows of ``keys`` are deleted in it."""
         branch = self.settings.branch or "main"
-        keys = self.settings.key_properties
-        if mode == "merge" and replaced is None and can_merge_file_by_file(table, keys, branch):
-            merge_file_by_file(table, data, keys[0], props, branch)
+        key_names = self.settings.key_properties
+        if mode == "merge" and replaced is None and can_merge_file_by_file(table, key_names, branch):
+            assert keys is not None
+            merge_file_by_file(
+                table, data, key_names[0], props, branch, registered=registered, keys=keys.column(0)
+            )
             return
         kwargs: dict[str, Any] = {"snapshot_properties": props, "branch": branch}
         has_rows = branch_head(table, branch)
         with table.transaction() as tx:
             if replaced is not None and has_rows is not None:
                 tx.delete(replaced, **kwargs)
-            if mode == "merge" and self.settings.key_properties and has_rows is not None:
-                tx.delete(key_filter(data, self.settings.key_properties), **kwargs)
+            if mode == "merge" and key_names and keys is not None and has_rows is not None:
+                tx.delete(key_filter(keys, key_names), **kwargs)
+            if data is not None:
                 tx.append(data, **kwargs)
-            else:
-                tx.append(data, **kwargs)
+            if registered:
+                with tx.update_snapshot(**kwargs).fast_append() as append:
+                    for data_file in registered:
+                        append.append_data_file(data_file)

@@ -89,7 +89,7 @@ def landed(messages: list[dict[str, Any]], schema: dict[str, Any]) -> tuple[list
         elif message["type"] == "BATCH":
             for url in message["manifest"]:
                 buffer.add_table(pq.read_table(url.removeprefix("file://")))
-    chunks, rejected = buffer.take()
+    chunks, rejected, _files = buffer.take()
     rows = pa.concat_tables(chunks).to_pylist() if chunks else []
     reasons = sorted((r.record.get("_sdc_source_lineno"), r.reason) for r in rejected)
     return sorted(rows, key=lambda r: r["_sdc_source_lineno"]), reasons

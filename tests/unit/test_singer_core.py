@@ -166,7 +166,7 @@ def test_buffer_keeps_order_across_records_lines_and_tables() -> None:
     buffer.add_table(pa.table({"id": [5, 6]}))
     buffer.add({"id": "seven"}, 5)
     assert (buffer.rows, buffer.since is not None) == (7, True)
-    chunks, rejected = buffer.take()
+    chunks, rejected, _files = buffer.take()
     assert [i for c in chunks for i in c.column("id").to_pylist()] == [1, 2, 3, 4, 5, 6]
     assert chunks[0].column("email").to_pylist() == [MASK]
     assert [r.record for r in rejected] == [{"id": "seven"}]

@@ -86,6 +86,9 @@ class CsvSource(SourcePlugin):
             # The columnar fast path (docs/BATCH.md): Parquet BATCH files; the runner puts them
             # in the run's folder (storage root) and removes them with it.
             config["batch_config"] = dict(BATCH_CONFIG)
+            # The targets keep no line numbers: files without them can be added to an Iceberg
+            # table as they are (rows sent as RECORD messages still carry them to dead letters).
+            config["batch_line_numbers"] = False
         return config
 
     def metadata_properties(self) -> dict[str, Any]:

@@ -1,0 +1,58 @@
+"""Row-level helpers of a commit: the last row per key, a key filter, the columns a commit
+needs from its batch and from the BATCH files kept as they are."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.expressions import And, BooleanExpression, EqualTo, In, Or
+
+from dativo_singer.batch_files import KeptFile
+
+_ROW = "__dativo_row"
+
+
+def latest_per_key(data: pa.Table, keys: list[str]) -> pa.Table:
+    """Keep the last row of each key (later records win inside one batch)."""
+    if not keys or data.num_rows < 2:
+        return data
+    numbered = data.append_column(_ROW, pa.array(range(data.num_rows), pa.int64()))
+    last = numbered.group_by(keys, use_threads=False).aggregate([(_ROW, "max")])
+    indices = pc.sort_indices(last.column(f"{_ROW}_max"))
+    keep = pc.take(last.column(f"{_ROW}_max"), indices)
+    return data.take(keep) if len(keep) != data.num_rows else data
+
+
+def columns_of(data: pa.Table | None, files: Sequence[KeptFile], names: list[str]) -> pa.Table | None:
+    """``names`` of ``data`` and of the kept files' columns, concatenated (None: none has them)."""
+    parts = [data.select(names)] if data is not None and set(names) <= set(data.column_names) else []
+    for file in files:
+        if file.columns is not None and set(names) <= set(file.columns.column_names):
+            parts.append(file.columns.select(names))
+    return pa.concat_tables(parts) if parts and names else None
+
+
+def _equal(column: str, value: Any) -> BooleanExpression:
+    return EqualTo(column, value)  # type: ignore[call-arg, arg-type]  # pydantic-typed __init__
+
+
+def _both(left: BooleanExpression, right: BooleanExpression) -> BooleanExpression:
+    return And(left, right)
+
+
+def _either(left: BooleanExpression, right: BooleanExpression) -> BooleanExpression:
+    return Or(left, right)
+
+
+def key_filter(data: pa.Table, keys: list[str]) -> BooleanExpression:
+    """A filter matching the rows of ``data`` by key (``In`` for one key column)."""
+    if len(keys) == 1:
+        values = pc.unique(data.column(keys[0])).to_pylist()
+        return In(keys[0], values)  # type: ignore[call-arg, arg-type]  # pydantic-typed __init__
+    rows = data.select(keys).to_pylist()
+    terms = [functools.reduce(_both, (_equal(k, row[k]) for k in keys)) for row in rows]
+    return functools.reduce(_either, terms)
