@@ -168,6 +168,69 @@ def _ours(db: str, schema: str, work: Path, fast: bool, rows: int) -> Figures:
     return figures
 
 
+BENCH_ASSET = """asset:
+  name: bench_orders
+  source_type: {source}
+  object: orders
+  version: "1.0"
+  primary_key: [order_id]
+  schema:
+    - {{name: order_id, type: integer, required: true}}
+    - {{name: customer_id, type: integer}}
+    - {{name: status, type: string}}
+    - {{name: amount, type: "decimal(12,2)"}}
+    - {{name: currency, type: string}}
+    - {{name: note, type: string}}
+    - {{name: created_at, type: timestamp}}
+    - {{name: updated_at, type: timestamp}}
+  governance: {{owner: bench@example.com}}
+"""
+
+
+def _dativo_home(db: str, schema: str, work: Path) -> tuple[Path, Path]:
+    """A project home with the repo's registry and connectors, a bench asset (unpartitioned, no
+    column policy) and a full-table job over ``schema.orders``."""
+    source = "postgres" if db == "postgres" else "mysql"
+    home = work / f"home-{db}"
+    shutil.rmtree(home, ignore_errors=True)
+    for folder in ("registry", "connectors"):
+        shutil.copytree(REPO / folder, home / folder)
+    asset = home / "assets" / source / "v1.0" / "bench_orders.yaml"
+    asset.parent.mkdir(parents=True)
+    asset.write_text(BENCH_ASSET.format(source=source))
+    connection = {k: v for k, v in _tap_config(db, schema).items() if k != "tables"}
+    job = {
+        "tenant_id": "bench",
+        "source_connector": source,
+        "source_connector_path": f"connectors/sources/{source}.yaml",
+        "target_connector": "iceberg",
+        "target_connector_path": "connectors/targets/iceberg.yaml",
+        "asset": "bench_orders",
+        "asset_path": str(asset.relative_to(home)),
+        "source": {"objects": [f"{schema}.orders"], "connection": connection},
+        "target": {},
+    }
+    path = home / "jobs" / "bench" / "orders.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(job))  # JSON is YAML
+    return home, path
+
+
+def _dativo_run(db: str, schema: str, work: Path, rows: int) -> Figures:
+    """`dativo run` of the job: runner + tap + target, the fast path by default."""
+    home, job = _dativo_home(db, schema, work)
+    command = f"{BIN / 'dativo'} run --config {job} --home {home} >/dev/null"
+    figures = _measure(command, work, f"dativo-{db}")
+    from target_iceberg.catalog import open_catalog
+
+    table = open_catalog({"warehouse_dir": str(home / "warehouse")}).load_table("bench.bench_orders")
+    landed = len(table.scan(selected_fields=("order_id",)).to_arrow())
+    if landed != rows:
+        raise RuntimeError(f"dativo run landed {landed} rows of {rows} (see {work}/dativo-{db}.log)")
+    shutil.rmtree(home, ignore_errors=True)
+    return figures
+
+
 def _floor(db: str, schema: str, work: Path) -> Figures:
     if db == "postgres":
         pg = services.postgres()
@@ -261,6 +324,7 @@ def _contenders(
     }
     if args.only_fast:
         return contenders
+    contenders["dativo run (fast path)"] = lambda: _dativo_run(db, schema, work, rows)
     if not args.skip_record:
         contenders["ours RECORD path"] = lambda: _ours(db, schema, work, False, rows)
         if db == "postgres" and not args.skip_peer:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from target_iceberg.table_writer import TableSettings
 
 _COPY_CHUNK = 8 * 1024 * 1024
+NAME_MAPPING_KEY = TableProperties.DEFAULT_NAME_MAPPING
 
 
 def _storage_type(data_type: pa.DataType) -> pa.DataType:

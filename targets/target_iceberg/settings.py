@@ -84,4 +84,5 @@ def table_settings(
         column_docs=dict(config.get("column_docs") or {}),
         strict=config.get("schema_mode") == "strict",
         replace_changed_files=config.get("replace_changed_files", True) is not False,
+        name_mapping=config.get("register_batch_files", True) is not False,
     )

@@ -33,7 +33,7 @@ from dativo_singer.errors import FatalError, RetriableError
 from dativo_singer.service_retry import call_with_retries
 from target_iceberg import file_versions
 from target_iceberg.catalog import classify_catalog_error, describe_catalog, is_unreachable
-from target_iceberg.file_registration import ensure_name_mapping, remove_placed
+from target_iceberg.file_registration import NAME_MAPPING_KEY, ensure_name_mapping, remove_placed
 from target_iceberg.merge import can_merge_file_by_file, merge_file_by_file
 from target_iceberg.partitioning import PartitionField, partition_spec
 from target_iceberg.pyiceberg_internals import iceberg_schema
@@ -76,6 +76,7 @@ class TableSettings:
     column_docs: dict[str, str] = field(default_factory=dict)
     strict: bool = False
     replace_changed_files: bool = True  # see file_versions
+    name_mapping: bool = True  # tables are created with one (BATCH files kept as they are)
 
     @property
     def identifier(self) -> str:
@@ -131,9 +132,12 @@ class TableWriter:
             return existing
         fresh = self._documented(iceberg_schema(schema))
         spec = partition_spec(fresh, s.partitioning)
+        properties = dict(s.table_properties)
+        if s.name_mapping:  # in the create, so keeping a BATCH file needs no commit of its own
+            properties.setdefault(NAME_MAPPING_KEY, fresh.name_mapping.model_dump_json())
         try:
             table = self.catalog.create_table_if_not_exists(
-                s.identifier, schema=fresh, partition_spec=spec, properties=dict(s.table_properties)
+                s.identifier, schema=fresh, partition_spec=spec, properties=properties
             )
         except Exception as exc:  # e.g. a catalog reporting a concurrent create in its own way
             raced = load_table_or_none(self.catalog, s.identifier)
