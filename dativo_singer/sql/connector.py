@@ -80,6 +80,11 @@ class DatabaseConnector(SQLConnector):
     def arrow_batches(self, sql: str) -> Iterator[pa.RecordBatch]:
         """Record batches of ``sql`` from the fast-path driver."""
 
+    def arrow_reader_problem(self) -> str | None:
+        """Why the Arrow reader cannot serve this connection (the RECORD path then reads row
+        by row through SQLAlchemy); None when it can."""
+        return None
+
     def json_columns(self, schema: str | None, table: str) -> set[str]:
         """Columns holding JSON that reflection sees as text (MariaDB's JSON is LONGTEXT)."""
         return set()

@@ -59,6 +59,10 @@ class MySQLConnector(DatabaseConnector):
             )
         return connectorx_batches(self.connection_settings.native_uri("mysql"), sql)
 
+    def arrow_reader_problem(self) -> str | None:
+        """connectorx reads without TLS: a TLS connection's RECORDs are read row by row."""
+        return "TLS" if self.connection_settings.ssl_mode in _TLS_MODES else None
+
     def json_columns(self, schema: str | None, table: str) -> set[str]:
         """MariaDB's JSON columns: LONGTEXT with a ``json_valid`` check constraint."""
         query = sa.text(
