@@ -80,9 +80,10 @@ class DatabaseConnector(SQLConnector):
     def arrow_batches(self, sql: str) -> Iterator[pa.RecordBatch]:
         """Record batches of ``sql`` from the fast-path driver."""
 
-    def arrow_reader_problem(self) -> str | None:
-        """Why the Arrow reader cannot serve this connection (the RECORD path then reads row
-        by row through SQLAlchemy); None when it can."""
+    def arrow_reader_problem(self, columns: dict[str, k.ColumnKind]) -> str | None:
+        """Why the Arrow reader cannot read these columns over this connection exactly as the
+        RECORD path's driver does (the RECORD path then reads row by row through SQLAlchemy);
+        None when it can."""
         return None
 
     def json_columns(self, schema: str | None, table: str) -> set[str]:

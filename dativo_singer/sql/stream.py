@@ -131,7 +131,7 @@ class DatabaseStream(SQLStream):
             return "a partitioned or unselected stream"
         if type(self).post_process is not SQLStream.post_process:
             return "post_process"
-        return self.db.arrow_reader_problem()
+        return self.db.arrow_reader_problem(self.columns)
 
     def _sync_records(self, context: Any = None, *, write_messages: bool = True) -> Iterator[dict]:
         """RECORD messages in bulk unless ``per_record_reason`` says otherwise."""
