@@ -108,32 +108,41 @@ def _json_document(value: Any) -> Any:
     return loads_exact(value) if isinstance(value, str | bytes) else value
 
 
-def fragments(column: pa.Array, kind: str, convert: Callable[[Any], Any] | None) -> pa.Array:
-    """JSON text of each value of a raw driver column (``null`` for nulls)."""
-    column = _storage(column)
+def _bulk(column: pa.Array, kind: str, convert: Callable[[Any], Any] | None) -> pa.Array | None:
+    """The column's fragments computed column-wise (nulls left null); None when the kind or
+    the driver's type needs the per-value route."""
     typ = column.type
-    result: pa.Array | None = None
+    text = pa.types.is_string(typ) or pa.types.is_large_string(typ)
+    true, false = pa.scalar("true", _TEXT), pa.scalar("false", _TEXT)
     if kind in (k.INT, k.UINT64, k.BIT) and pa.types.is_integer(typ):
-        result = column.cast(_TEXT)
-    elif kind == k.BOOLEAN and pa.types.is_boolean(typ):
-        result = pc.if_else(column, pa.scalar("true", _TEXT), pa.scalar("false", _TEXT))
-    elif kind == k.INT_BOOLEAN and pa.types.is_integer(typ):
-        result = pc.if_else(pc.not_equal(column, 0), pa.scalar("true", _TEXT), pa.scalar("false", _TEXT))
-    elif kind in _STRING_KINDS and (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
-        result = _quoted(column)
-    elif kind == k.DECIMAL and convert is not None and (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
-        result = _decimal(column, convert)
-    elif kind in (k.FLOAT, k.FLOAT32) and pa.types.is_floating(typ):
+        return column.cast(_TEXT)
+    if kind == k.BOOLEAN and pa.types.is_boolean(typ):
+        return pc.if_else(column, true, false)
+    if kind == k.INT_BOOLEAN and pa.types.is_integer(typ):
+        return pc.if_else(pc.not_equal(column, 0), true, false)
+    if kind in _STRING_KINDS and text:
+        return _quoted(column)
+    if kind == k.DECIMAL and convert is not None and text:
+        return _decimal(column, convert)
+    if kind in (k.FLOAT, k.FLOAT32) and pa.types.is_floating(typ):
         if kind == k.FLOAT32:  # the shortest text of the single-precision value, as the database prints it
             column = column.cast(pa.string()).cast(pa.float64())
-        result = _orjson_numbers(column)
-    elif kind == k.DATE and pa.types.is_date(typ):
-        result = _quoted(column.cast(pa.string()))
-    elif kind in (k.TIMESTAMP, k.TIMESTAMPTZ) and pa.types.is_timestamp(typ):
-        result = _timestamp(column)
-    elif kind == k.JSON:
-        result = _per_value(column, _json_document)
-    if result is None:  # arrays, times, anything a driver hands over in another type
+        return _orjson_numbers(column)
+    if kind == k.DATE and pa.types.is_date(typ):
+        return _quoted(column.cast(pa.string()))
+    if kind in (k.TIMESTAMP, k.TIMESTAMPTZ) and pa.types.is_timestamp(typ):
+        return _timestamp(column)
+    if kind == k.JSON:
+        return _per_value(column, _json_document)
+    return None
+
+
+def fragments(column: pa.Array, kind: str, convert: Callable[[Any], Any] | None) -> pa.Array:
+    """JSON text of each value of a raw driver column (``null`` for nulls): column-wise where
+    it can be, else (arrays, times, a type a driver hands over unexpectedly) value by value."""
+    column = _storage(column)
+    result = _bulk(column, kind, convert)
+    if result is None:
         return _per_value(column, convert)
     return pc.fill_null(result, _NULL)
 
@@ -176,10 +185,10 @@ class RecordLineEncoder:
 
 def _data(lines: pa.Array) -> memoryview:
     """The bytes of a large_string array's values, back to back (no copy)."""
-    offsets = memoryview(lines.buffers()[1]).cast("q")  # type: ignore[union-attr]
+    offsets_buffer, data = lines.buffers()[1], lines.buffers()[2]
+    assert offsets_buffer is not None and data is not None
+    offsets = memoryview(offsets_buffer).cast("q")
     start, end = offsets[lines.offset], offsets[lines.offset + len(lines)]
-    data = lines.buffers()[2]
-    assert data is not None
     return memoryview(data)[start:end]
 
 

@@ -13,7 +13,7 @@ the batch is handed over, so the STATE after each BATCH covers exactly the rows 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -133,7 +133,7 @@ class DatabaseStream(SQLStream):
             return "post_process"
         return self.db.arrow_reader_problem(self.columns)
 
-    def _sync_records(self, context: Any = None, *, write_messages: bool = True) -> Iterator[dict]:
+    def _sync_records(self, context: Any = None, *, write_messages: bool = True) -> Generator[dict, Any, Any]:
         """RECORD messages in bulk unless ``per_record_reason`` says otherwise."""
         reason = self.per_record_reason(context, write_messages)
         if reason is not None:

@@ -48,7 +48,12 @@ def _tap(tap_class: type, config: dict[str, Any], stream_id: str, deselect: tupl
 
 
 def _run(
-    tap_class: type, config: dict[str, Any], stream_id: str, *, per_record: bool, deselect: tuple[str, ...] = ()
+    tap_class: type,
+    config: dict[str, Any],
+    stream_id: str,
+    *,
+    per_record: bool,
+    deselect: tuple[str, ...] = (),
 ) -> list[bytes]:
     """The stream's messages from the bulk path or singer-sdk's own per-record loop."""
     stream = _tap(tap_class, config, stream_id, deselect).streams[stream_id]
@@ -85,7 +90,7 @@ def _assert_same(bulk: list[bytes], per_record: list[bytes], rows: int) -> None:
     assert all(r["time_extracted"].endswith("+00:00") for r in records)
     states = [json.loads(x)["value"] for x in bulk if x.startswith(b'{"type":"STATE"')]
     assert len(states) >= 3, states
-    assert list(states[-1]["bookmarks"].values())[0]["replication_key_value"] == rows
+    assert next(iter(states[-1]["bookmarks"].values()))["replication_key_value"] == rows
 
 
 def test_postgres_bulk_records_match_per_record_path(pg_service) -> None:
