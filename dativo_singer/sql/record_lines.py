@@ -34,7 +34,12 @@ _ESCAPED = r'["\\\x00-\x1f]'
 # zeros with more than six decimals in exponent form: those go through Python).
 _PLAIN_DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
 _SMALL_DECIMAL = r"^-?0\.0{6}"
+# Byte → 1 when orjson escapes it in a string, else 0 (``bytes.translate`` then ``find``: a fast
+# scan of a whole column's text).
+_ESCAPED_BYTES = bytes(1 if byte < 0x20 or byte in b'"\\' else 0 for byte in range(256))
 _STRING_KINDS = (k.STRING, k.UUID, k.BINARY, k.UNMAPPED)
+# A column's JSON text as (literal before each value, values, literal after each value).
+Parts = tuple[str, pa.Array, str]
 
 
 def _storage(column: pa.Array) -> pa.Array:
@@ -64,12 +69,34 @@ def _patch(fragments: pa.Array, column: pa.Array, mask: pa.Array, convert: Calla
     return pc.replace_with_mask(fragments, mask, _per_value(picked, convert))
 
 
-def _quoted(column: pa.Array) -> pa.Array:
+def _value_bytes(text: pa.Array) -> memoryview:
+    """The bytes of a string array's values (of its slice only), back to back."""
+    offsets_buffer, data = text.buffers()[1], text.buffers()[2]
+    if offsets_buffer is None or data is None or len(text) == 0:
+        return memoryview(b"")
+    offsets = memoryview(offsets_buffer).cast("q" if pa.types.is_large_string(text.type) else "i")
+    return memoryview(data)[offsets[text.offset] : offsets[text.offset + len(text)]]
+
+
+def _quoted(column: pa.Array) -> Parts:
     """JSON strings of a string column."""
     text = column.cast(_TEXT)
+    if bytes(_value_bytes(text)).translate(_ESCAPED_BYTES).find(1) < 0:  # nothing to escape
+        return _around(text, '"', '"')
     quote = pa.scalar('"', _TEXT)
     fragments = pc.binary_join_element_wise(quote, text, quote, pa.scalar("", _TEXT))
-    return _patch(fragments, text, pc.match_substring_regex(text, _ESCAPED), lambda v: v)
+    return "", _patch(fragments, text, pc.match_substring_regex(text, _ESCAPED), lambda v: v), ""
+
+
+def _around(text: pa.Array, before: str, after: str) -> Parts:
+    """``before`` + each value + ``after`` (a null stays a JSON null): the literals are left to
+    the line join when there are no nulls."""
+    if text.null_count == 0:
+        return before, text, after
+    joined = pc.binary_join_element_wise(
+        pa.scalar(before, _TEXT), text, pa.scalar(after, _TEXT), pa.scalar("", _TEXT)
+    )
+    return "", joined, ""
 
 
 def _orjson_numbers(column: pa.Array) -> pa.Array:
@@ -91,26 +118,25 @@ def _decimal(column: pa.Array, convert: Callable[[Any], Any]) -> pa.Array:
     return _patch(text, text, unusual, convert)
 
 
-def _timestamp(column: pa.Array) -> pa.Array:
+def _timestamp(column: pa.Array) -> Parts:
     """``"YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00"``, as ``datetime.isoformat`` of the UTC value."""
     # Arrow's cast of a zone-less timestamp to text is fast ("YYYY-MM-DD HH:MM:SS.ffffff"); the
     # stored values are UTC whatever the zone, so the zone is dropped first.
     naive = column.cast(pa.timestamp("us"), safe=False)
     text = pc.utf8_replace_slice(naive.cast(_TEXT), 10, 11, "T")
     whole = pc.ends_with(text, ".000000")
-    text = pc.if_else(whole, pc.utf8_slice_codeunits(text, 0, 19), text)
-    return pc.binary_join_element_wise(
-        pa.scalar('"', _TEXT), text, pa.scalar('+00:00"', _TEXT), pa.scalar("", _TEXT)
-    )
+    seconds = pc.utf8_slice_codeunits(text, 0, 19)
+    text = seconds if pc.all(whole).as_py() else pc.if_else(whole, seconds, text)
+    return _around(text, '"', '+00:00"')
 
 
 def _json_document(value: Any) -> Any:
     return loads_exact(value) if isinstance(value, str | bytes) else value
 
 
-def _bulk(column: pa.Array, kind: str, convert: Callable[[Any], Any] | None) -> pa.Array | None:
-    """The column's fragments computed column-wise (nulls left null); None when the kind or
-    the driver's type needs the per-value route."""
+def _bulk(column: pa.Array, kind: str, convert: Callable[[Any], Any] | None) -> Parts | pa.Array | None:
+    """The column's JSON text computed column-wise; None when the kind or the driver's type
+    needs the per-value route."""
     typ = column.type
     text = pa.types.is_string(typ) or pa.types.is_large_string(typ)
     true, false = pa.scalar("true", _TEXT), pa.scalar("false", _TEXT)
@@ -129,7 +155,7 @@ def _bulk(column: pa.Array, kind: str, convert: Callable[[Any], Any] | None) -> 
             column = column.cast(pa.string()).cast(pa.float64())
         return _orjson_numbers(column)
     if kind == k.DATE and pa.types.is_date(typ):
-        return _quoted(column.cast(pa.string()))
+        return _around(column.cast(_TEXT), '"', '"')
     if kind in (k.TIMESTAMP, k.TIMESTAMPTZ) and pa.types.is_timestamp(typ):
         return _timestamp(column)
     if kind == k.JSON:
@@ -137,14 +163,17 @@ def _bulk(column: pa.Array, kind: str, convert: Callable[[Any], Any] | None) -> 
     return None
 
 
-def fragments(column: pa.Array, kind: str, convert: Callable[[Any], Any] | None) -> pa.Array:
+def column_parts(column: pa.Array, kind: str, convert: Callable[[Any], Any] | None) -> Parts:
     """JSON text of each value of a raw driver column (``null`` for nulls): column-wise where
     it can be, else (arrays, times, a type a driver hands over unexpectedly) value by value."""
     column = _storage(column)
     result = _bulk(column, kind, convert)
     if result is None:
-        return _per_value(column, convert)
-    return pc.fill_null(result, _NULL)
+        return "", _per_value(column, convert), ""
+    if isinstance(result, tuple):
+        before, values, after = result
+        return (before, values, after) if before else ("", pc.fill_null(values, _NULL), after)
+    return "", pc.fill_null(result, _NULL), ""
 
 
 class RecordLineEncoder:
@@ -172,13 +201,15 @@ class RecordLineEncoder:
         if batch.num_rows == 0:
             return memoryview(b"")
         parts: list[Any] = []
+        literal = ""  # text between two columns' values: the key, quotes, the tail
         for key, name in zip(self.keys, self.emitted, strict=True):
             column = batch.column(name)
             if isinstance(column, pa.ChunkedArray):
                 column = column.combine_chunks()
-            parts.append(pa.scalar(key.decode(), _TEXT))
-            parts.append(fragments(column, self.columns[name].kind, self.converters.get(name)))
-        parts.append(pa.scalar(tail.decode(), _TEXT))
+            before, values, after = column_parts(column, self.columns[name].kind, self.converters.get(name))
+            parts += [pa.scalar(literal + key.decode() + before, _TEXT), values]
+            literal = after
+        parts.append(pa.scalar(literal + tail.decode(), _TEXT))
         lines = pc.binary_join_element_wise(*parts, pa.scalar("", _TEXT))
         return _data(lines)
 
