@@ -54,9 +54,12 @@ def _run(
     *,
     per_record: bool,
     deselect: tuple[str, ...] = (),
+    version: int | None = None,
 ) -> list[bytes]:
-    """The stream's messages from the bulk path or singer-sdk's own per-record loop."""
+    """The stream's messages from the bulk path or singer-sdk's own per-record loop
+    (``version``: as ``sync`` sets it for ACTIVATE_VERSION)."""
     stream = _tap(tap_class, config, stream_id, deselect).streams[stream_id]
+    stream._stream_version = version
     stream.STATE_MSG_FREQUENCY = 2  # a STATE inside the rows as well as at the end
     out = io.StringIO()
     with redirect_stdout(out):
@@ -129,9 +132,10 @@ def test_mariadb_bulk_records_match_per_record_path(mariadb_service) -> None:
         # connectorx cannot read TIME values beyond a day: such a stream is read row by row.
         timed = _tap(TapMySQL, config, stream_id).streams[stream_id]
         assert timed.per_record_reason() == "a TIME column"
-        bulk = _run(TapMySQL, config, stream_id, per_record=False, deselect=("tm",))
-        one_by_one = _run(TapMySQL, config, stream_id, per_record=True, deselect=("tm",))
+        bulk = _run(TapMySQL, config, stream_id, per_record=False, deselect=("tm",), version=17)
+        one_by_one = _run(TapMySQL, config, stream_id, per_record=True, deselect=("tm",), version=17)
     _assert_same(bulk, one_by_one, 5)
+    assert all(b'},"version":17,"time_extracted":' in x for x in bulk if x.startswith(b'{"type":"RECORD"'))
     record = json.loads(next(x for x in bulk if b'"id":1,' in x))["record"]
     assert (record["bu"], record["tb"], record["y"]) == (2**64 - 1, True, 2024)
 
