@@ -83,7 +83,9 @@ class DatabaseConnector(SQLConnector):
     def arrow_reader_problem(self, columns: dict[str, k.ColumnKind]) -> str | None:
         """Why the Arrow reader cannot read these columns over this connection exactly as the
         RECORD path's driver does (the RECORD path then reads row by row through SQLAlchemy);
-        None when it can."""
+        None when it can. Query parameters of a ``sqlalchemy_url`` reach only SQLAlchemy's driver."""
+        if self.connection_settings.url.query:
+            return "sqlalchemy_url query parameters"
         return None
 
     def json_columns(self, schema: str | None, table: str) -> set[str]:

@@ -67,7 +67,7 @@ class MySQLConnector(DatabaseConnector):
             return "TLS"
         if any(kind.kind == k.TIME for kind in columns.values()):
             return "a TIME column"
-        return None
+        return super().arrow_reader_problem(columns)
 
     def json_columns(self, schema: str | None, table: str) -> set[str]:
         """MariaDB's JSON columns: LONGTEXT with a ``json_valid`` check constraint."""

@@ -1,7 +1,8 @@
 """The database taps' bulk RECORD path writes the same messages as singer-sdk's per-record path:
 every column type of PostgreSQL and MariaDB, value by value and byte by byte (only
 ``time_extracted`` differs: it is taken per block), and the same STATE messages at the same
-places. Stream maps and flattening keep the per-record path, and are applied."""
+places. Stream maps and flattening keep the per-record path, and are applied; so do a
+``sqlalchemy_url``'s query parameters (only SQLAlchemy's driver is given them)."""
 
 from __future__ import annotations
 
@@ -140,7 +141,7 @@ def test_mariadb_bulk_records_match_per_record_path(mariadb_service) -> None:
     assert (record["bu"], record["tb"], record["y"]) == (2**64 - 1, True, 2024)
 
 
-def test_stream_maps_and_flattening_keep_the_per_record_path(pg_service) -> None:
+def test_stream_maps_flattening_and_url_parameters_keep_the_per_record_path(pg_service) -> None:
     with pg_schema(pg_service.dsn) as (schema, cursor):
         cursor.execute(f'CREATE TABLE "{schema}".people (id int PRIMARY KEY, name text, secret text)')
         cursor.execute(f"""INSERT INTO "{schema}".people VALUES (1, 'ada', 'x'), (2, 'bob', 'y')""")
@@ -154,6 +155,12 @@ def test_stream_maps_and_flattening_keep_the_per_record_path(pg_service) -> None
         }
         flat = _tap(TapPostgres, {**base, "flattening_enabled": True, "flattening_max_depth": 1}, stream_id)
         assert flat.streams[stream_id].per_record_reason() == "flattening"
+        url = (
+            f"postgresql://{pg_service.user}@{pg_service.host}:{pg_service.port}/{pg_service.db}"
+            "?application_name=dativo-test"
+        )
+        with_query = _tap(TapPostgres, {"sqlalchemy_url": url, "filter_schemas": [schema]}, stream_id)
+        assert with_query.streams[stream_id].per_record_reason() == "sqlalchemy_url query parameters"
         maps = {stream_id: {"shout": "name.upper()", "secret": None}}
         tap = _tap(TapPostgres, {**base, "stream_maps": maps}, stream_id)
         assert tap.streams[stream_id].per_record_reason() == "stream maps"
