@@ -80,6 +80,14 @@ class DatabaseConnector(SQLConnector):
     def arrow_batches(self, sql: str) -> Iterator[pa.RecordBatch]:
         """Record batches of ``sql`` from the fast-path driver."""
 
+    def arrow_reader_problem(self, columns: dict[str, k.ColumnKind]) -> str | None:
+        """Why the Arrow reader cannot read these columns over this connection exactly as the
+        RECORD path's driver does (the RECORD path then reads row by row through SQLAlchemy);
+        None when it can. Query parameters of a ``sqlalchemy_url`` reach only SQLAlchemy's driver."""
+        if self.connection_settings.url.query:
+            return "sqlalchemy_url query parameters"
+        return None
+
     def json_columns(self, schema: str | None, table: str) -> set[str]:
         """Columns holding JSON that reflection sees as text (MariaDB's JSON is LONGTEXT)."""
         return set()

@@ -1,7 +1,10 @@
 """DatabaseStream: one table or view, read in full or from a replication-key bookmark.
 
-RECORD path: the dialect's SELECT through SQLAlchemy with a server-side cursor, each row's values
-made JSON-faithful (``values``). Fast path (``batch_config`` asks for Parquet): the same SELECT
+RECORD path: the dialect's SELECT read by the connector's Arrow reader and written as RECORD lines
+in bulk (``record_lines``), a STATE after every ``STATE_MSG_FREQUENCY`` rows as singer-sdk writes
+it; when stream maps, flattening, a record limit (``--test``) or a reader restriction need
+singer-sdk's per-record steps, the same SELECT through SQLAlchemy with a server-side cursor, each
+row's values made JSON-faithful (``values``). Fast path (``batch_config`` asks for Parquet): the same SELECT
 read by the connector's Arrow reader, cast to the stream's types (``arrow_columns``) and written
 as Parquet BATCH files (``batch_emit``); the bookmark is advanced to the batch's last key before
 the batch is handed over, so the STATE after each BATCH covers exactly the rows sent.
@@ -10,18 +13,21 @@ the batch is handed over, so the STATE after each BATCH covers exactly the rows 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from singer_sdk.helpers._state import to_json_compatible
 from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sql import SQLStream
 
 from dativo_singer.batch_emit import ParquetBatchWriter, parquet_batch_config
 from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_columns import convert_batch, stream_arrow_schema
+from dativo_singer.sql.record_lines import RecordLineEncoder, write_lines
 from dativo_singer.sql.values import convert_row, record_converters
 
 if TYPE_CHECKING:
@@ -112,6 +118,63 @@ class DatabaseStream(SQLStream):
             for row in result.mappings():
                 yield convert_row(dict(row), converters)
 
+    def per_record_reason(self, context: Any = None, write_messages: bool = True) -> str | None:
+        """Why RECORD messages must go through singer-sdk's per-record steps (None: bulk)."""
+        maps = self.stream_maps
+        if len(maps) != 1 or type(maps[0]) is not SameRecordTransform or maps[0].stream_alias != self.name:
+            return "stream maps"
+        if maps[0].flattening_enabled:
+            return "flattening"
+        if self.ABORT_AT_RECORD_COUNT is not None:
+            return "a record limit"
+        if not write_messages or context or self.partitions or self.child_streams or not self.selected:
+            return "a partitioned or unselected stream"
+        if type(self).post_process is not SQLStream.post_process:
+            return "post_process"
+        return self.db.arrow_reader_problem(self.columns)
+
+    def _sync_records(self, context: Any = None, *, write_messages: bool = True) -> Generator[dict, Any, Any]:
+        """RECORD messages in bulk unless ``per_record_reason`` says otherwise."""
+        reason = self.per_record_reason(context, write_messages)
+        if reason is not None:
+            self.logger.debug("%s: RECORD messages one by one (%s)", self.name, reason)
+            yield from super()._sync_records(context, write_messages=write_messages)
+            return
+        self._write_record_lines()
+
+    def _write_record_lines(self) -> None:
+        """Every row as RECORD lines written in blocks; the bookmark moved to the block's last
+        key before each STATE, which comes after every ``STATE_MSG_FREQUENCY`` rows (where
+        singer-sdk writes it) and at the end."""
+        sql = self._sql(None)
+        emitted = [name for name in self.columns if self.mask[("properties", name)]]
+        encoder = RecordLineEncoder(self.name, self.columns, emitted)
+        every, sent = self.STATE_MSG_FREQUENCY, 0
+        record_counter, timer = self.get_record_counter(), self.get_sync_timer()
+        with record_counter, timer:
+            record_counter.with_context({})
+            timer.with_context({})
+            for batch in self._raw_batches(sql):
+                offset = 0
+                while offset < batch.num_rows:
+                    piece = batch.slice(offset, min(batch.num_rows - offset, every - sent % every))
+                    write_lines(encoder.encode(piece, self._stream_version, utc_now()))
+                    self.state_manager.is_flushed = False
+                    if self.replication_key:
+                        self._advance_bookmark(piece.column(self.replication_key), None, raw=True)
+                    record_counter.increment(piece.num_rows)
+                    offset += piece.num_rows
+                    sent += piece.num_rows
+                    if sent % every == 0:
+                        self._write_state_message()
+            self._finalize_state(self.get_context_state(None))
+        self._finalize_state(self.stream_state)
+        self._write_state_message()
+
+    def _raw_batches(self, sql: str) -> Iterator[pa.RecordBatch]:
+        with self.db.guarded():
+            yield from self.db.arrow_batches(sql)
+
     def _write_state_message(self) -> None:
         """A STATE whenever rows were sent since the last one, even with an unchanged value
         (a full-table stream's never changes; singer-sdk's writer drops repeated states): a
@@ -146,9 +209,14 @@ class DatabaseStream(SQLStream):
                         self._advance_bookmark(piece.column(key), context)
                     yield piece
 
-    def _advance_bookmark(self, keys: pa.ChunkedArray, context: Any) -> None:
+    def _advance_bookmark(self, keys: pa.ChunkedArray | pa.Array, context: Any, raw: bool = False) -> None:
+        """Bookmark to the last key (``raw``: a driver column, converted as the per-record path
+        converts the value)."""
         last = keys[-1].as_py()
         if last is None:  # MySQL sorts nulls first, PostgreSQL last: take the largest value
             last = pc.max(keys).as_py()
+        convert = record_converters(self.columns).get(self.replication_key or "") if raw else None
+        if last is not None and convert is not None:
+            last = convert(last)
         if last is not None:
             self._increment_stream_state({self.replication_key: last}, context=context)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
+from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_readers import connectorx_batches
 from dativo_singer.sql.connector import DatabaseConnector
 from dativo_singer.sql.dialect import MySQLDialect
@@ -58,6 +59,15 @@ class MySQLConnector(DatabaseConnector):
                 "drop batch_config to read over TLS"
             )
         return connectorx_batches(self.connection_settings.native_uri("mysql"), sql)
+
+    def arrow_reader_problem(self, columns: dict[str, k.ColumnKind]) -> str | None:
+        """connectorx reads without TLS, and fails on TIME values outside a day (which the
+        RECORD path passes on as text): such streams' RECORDs are read row by row."""
+        if self.connection_settings.ssl_mode in _TLS_MODES:
+            return "TLS"
+        if any(kind.kind == k.TIME for kind in columns.values()):
+            return "a TIME column"
+        return super().arrow_reader_problem(columns)
 
     def json_columns(self, schema: str | None, table: str) -> set[str]:
         """MariaDB's JSON columns: LONGTEXT with a ``json_valid`` check constraint."""
