@@ -57,20 +57,35 @@ class FastSingerReader(GenericSingerReader[bytes]):
         return message
 
     @staticmethod
-    def _lines(source: t.IO[t.Any]) -> t.Iterator[bytes]:
+    def _chunks(source: t.IO[t.Any]) -> t.Iterator[bytes]:
+        """The input as chunks of whole lines (joined by ``\\n``, without the last one's)."""
         if isinstance(source, io.TextIOBase) and not hasattr(source, "buffer"):
             for text in source:  # e.g. an in-memory text stream
-                yield text.encode()
+                yield text.encode().rstrip(b"\n")
             return
         binary = getattr(source, "buffer", source)
-        # read1: whatever has arrived (up to a block), so a slow tap's STATE is seen at once
-        # rather than when a whole block is full.
-        read = getattr(binary, "read1", binary.read)
+        # readinto1: whatever has arrived (up to a block), so a slow tap's STATE is seen at once
+        # rather than when a whole block is full; into one reused buffer (``read1(n)`` allocates
+        # n bytes per call, however few a pipe delivers: a tap flushing often cost seconds).
+        readinto = getattr(binary, "readinto1", None)
+        view = memoryview(bytearray(_BLOCK))
         rest = b""
-        while block := read(_BLOCK):
-            lines = (rest + block).split(b"\n")
-            rest = lines.pop()
-            yield from lines
+        while True:
+            if readinto is not None:
+                size = readinto(view)
+                block: t.Any = view[:size]
+            else:
+                block = binary.read(_BLOCK)
+                size = len(block)
+            if not size:
+                break
+            data = rest + block
+            end = data.rfind(b"\n")
+            if end < 0:
+                rest = data
+                continue
+            rest = data[end + 1 :]
+            yield data[:end]
         if rest:
             yield rest
 
@@ -94,25 +109,39 @@ class FastSingerReader(GenericSingerReader[bytes]):
                 stats["RECORD"] += len(pending)
             pending, pending_bytes = [], 0
 
-        for line in self._lines(file_input or self.default_input):
-            if prefix is not None and line.startswith(prefix):
-                pending.append(line)
-                pending_bytes += len(line)
+        for chunk in self._chunks(file_input or self.default_input):
+            lines = chunk.split(b"\n")
+            # A chunk of nothing but RECORD lines of the current stream (the common case) is
+            # recognised in C: as many line starts with the prefix as lines.
+            if (
+                prefix is not None
+                and chunk.startswith(prefix)
+                and chunk.count(b"\n" + prefix) + 1 == len(lines)
+            ):
+                pending.extend(lines)
+                pending_bytes += len(chunk) - len(lines) + 1
                 if len(pending) >= LINES_PER_CALL:
                     hand_on()
                 continue
-            if not line.strip():
-                continue
-            hand_on()
-            message = self.deserialize_json(line)
-            kind = message["type"]
-            self.current_line_bytes = len(line)
-            if kind == "RECORD" and bulk is not None and isinstance(message.get("stream"), str):
-                stream, prefix = message["stream"], _record_prefix(message["stream"])
-            if callback := callbacks.get(kind):
-                callback(message)
-            else:
-                self._process_unknown_message(message)
-            stats[kind] += 1
+            for line in lines:
+                if prefix is not None and line.startswith(prefix):
+                    pending.append(line)
+                    pending_bytes += len(line)
+                    if len(pending) >= LINES_PER_CALL:
+                        hand_on()
+                    continue
+                if not line.strip():
+                    continue
+                hand_on()
+                message = self.deserialize_json(line)
+                kind = message["type"]
+                self.current_line_bytes = len(line)
+                if kind == "RECORD" and bulk is not None and isinstance(message.get("stream"), str):
+                    stream, prefix = message["stream"], _record_prefix(message["stream"])
+                if callback := callbacks.get(kind):
+                    callback(message)
+                else:
+                    self._process_unknown_message(message)
+                stats[kind] += 1
         hand_on()
         return stats
