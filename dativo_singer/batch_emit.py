@@ -181,6 +181,34 @@ class ParquetBatchWriter:
         return url
 
 
+def file_sized(
+    tables: Iterable[pa.Table], max_rows: int, max_bytes: int = DEFAULT_FILE_BYTES
+) -> Iterator[pa.Table]:
+    """``tables`` regrouped into tables of ``max_rows`` rows each (fewer when ``max_bytes`` of
+    Arrow data come first, and for the last one), whatever sizes a driver reads in: every BATCH
+    file then has the same size, not a full one and a sliver per ``max_rows`` (a target that
+    adds the files to its table as they are keeps their sizes). A producer that moves its
+    state to the last row of each table it yields keeps ``manifests``' contract."""
+    pending: list[pa.Table] = []
+    rows = nbytes = 0
+    for table in tables:
+        if not table.num_rows:
+            continue
+        pending.append(table)
+        rows += table.num_rows
+        nbytes += table.nbytes
+        while rows >= max_rows or (nbytes >= max_bytes and rows):
+            whole = pa.concat_tables(pending) if len(pending) > 1 else pending[0]
+            cut = max_rows if rows >= max_rows else rows
+            yield whole.slice(0, cut)
+            rest = whole.slice(cut)
+            pending = [rest] if rest.num_rows else []
+            rows = rest.num_rows
+            nbytes = rest.nbytes if rest.num_rows else 0
+    if pending:
+        yield pa.concat_tables(pending) if len(pending) > 1 else pending[0]
+
+
 def parquet_batch_config(config: dict[str, Any]) -> BatchConfig | None:
     """The tap's ``batch_config`` when it asks for Parquet files, else None (RECORD messages, or
     singer-sdk's own JSONL batches)."""

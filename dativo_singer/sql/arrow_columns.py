@@ -53,6 +53,8 @@ def _json_text(column: pa.Array, parse: bool) -> pa.Array:
 def _prepare(column: pa.Array, kind: str) -> pa.Array:
     """Kind-specific normalisation before the cast to the declared type."""
     if kind == k.DECIMAL:
+        if pa.types.is_decimal(_storage(column).type):  # never NaN or infinite; cast exactly
+            return _storage(column)
         text = _storage(column).cast(pa.string())
         finite = pc.invert(pc.is_in(pc.utf8_lower(text), value_set=pa.array(_NOT_FINITE)))
         return pc.if_else(finite, text, pa.scalar(None, pa.string()))

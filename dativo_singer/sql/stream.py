@@ -24,7 +24,7 @@ from singer_sdk.helpers._util import utc_now
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sql import SQLStream
 
-from dativo_singer.batch_emit import ParquetBatchWriter, parquet_batch_config
+from dativo_singer.batch_emit import ParquetBatchWriter, file_sized, parquet_batch_config
 from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_columns import convert_batch, stream_arrow_schema
 from dativo_singer.sql.record_lines import RecordLineEncoder, write_lines
@@ -195,19 +195,17 @@ class DatabaseStream(SQLStream):
         self._finalize_state(self.stream_state)
 
     def _arrow_tables(self, context: Any, rows_per_file: int) -> Iterator[pa.Table]:
-        """Converted driver batches, cut to at most ``rows_per_file`` rows, each announced
-        after the bookmark has moved to its last key."""
+        """Converted driver batches regrouped into files of ``rows_per_file`` rows, each
+        announced after the bookmark has moved to its last key."""
         sql = self._sql(context)
         schema = stream_arrow_schema(self.schema.get("properties") or {}, self.columns)
         key = self.replication_key
         with self.db.guarded():
-            for batch in self.db.arrow_batches(sql):
-                table = convert_batch(batch, schema, self.columns)
-                for offset in range(0, table.num_rows, rows_per_file):
-                    piece = table.slice(offset, rows_per_file)
-                    if key:
-                        self._advance_bookmark(piece.column(key), context)
-                    yield piece
+            converted = (convert_batch(b, schema, self.columns) for b in self.db.arrow_batches(sql))
+            for piece in file_sized(converted, rows_per_file):
+                if key:
+                    self._advance_bookmark(piece.column(key), context)
+                yield piece
 
     def _advance_bookmark(self, keys: pa.ChunkedArray | pa.Array, context: Any, raw: bool = False) -> None:
         """Bookmark to the last key (``raw``: a driver column, converted as the per-record path

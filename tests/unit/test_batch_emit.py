@@ -164,3 +164,19 @@ def test_a_jsonl_batch_codec_singer_sdk_does_not_write_is_refused() -> None:
     ]
     gzip = {"files": files, "batch_config": {"encoding": {"format": "jsonl", "compression": "gzip"}}}
     assert config_problems(gzip) == []
+
+
+def test_driver_batches_are_regrouped_into_files_of_equal_size() -> None:
+    from dativo_singer.batch_emit import file_sized
+
+    batches = [
+        pa.table({"id": pa.array(range(start, start + 65_536), pa.int64())})
+        for start in range(0, 16 * 65_536, 65_536)
+    ]
+    files = list(file_sized(batches, 250_000))
+    assert [f.num_rows for f in files] == [250_000] * 4 + [16 * 65_536 - 1_000_000]
+    assert pa.concat_tables(files).column("id").to_pylist() == list(range(16 * 65_536))
+    # The byte cap closes a file early, whatever the row count.
+    capped = list(file_sized(batches[:4], 250_000, max_bytes=65_536 * 8 * 2))
+    assert [f.num_rows for f in capped] == [131_072, 131_072]
+    assert list(file_sized([pa.table({"id": pa.array([], pa.int64())})], 10)) == []
