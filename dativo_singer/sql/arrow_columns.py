@@ -68,7 +68,9 @@ def _prepare(column: pa.Array, kind: str) -> pa.Array:
         return pc.not_equal(column.cast(pa.int64()), 0)
     if kind == k.TIMESTAMP or kind == k.TIMESTAMPTZ:
         if pa.types.is_timestamp(column.type) and column.type.tz is None:
-            column = pc.assume_timezone(column, "UTC")
+            # Values taken as UTC: the cast only attaches the zone (what assume_timezone("UTC")
+            # gives, without its per-value time-zone arithmetic).
+            column = column.cast(pa.timestamp(column.type.unit, tz="UTC"))
         return column
     if kind == k.UINT64 and pa.types.is_unsigned_integer(column.type):
         return column
