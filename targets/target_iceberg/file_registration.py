@@ -2,12 +2,13 @@
 
 A file qualifies when its columns are exactly the stream's (same names, order and Arrow types),
 every column is flat, no required column holds a null (from the footer's statistics), the table
-is unpartitioned and holds those columns with the same types (any other table column optional),
-and no column policy applies. It is then hard-linked (or copied) into the table's data folder and
-committed as a data file whose statistics come from its footer: no row is read, converted or
-re-encoded. Anything else is read and rewritten as before (docs/BATCH.md). The file has no
-Iceberg field ids; the table's ``schema.name-mapping.default`` (set on first use) maps its
-columns, as for files added with pyiceberg's ``add_files``.
+holds those columns with the same types (any other table column optional) and is unpartitioned
+or partitioned by the derived ``ingest_date`` alone, and no column policy applies. It is then
+hard-linked (or copied) into the table's data folder and committed as a data file whose
+statistics come from its footer: no row is read, converted or re-encoded. Anything else is read
+and rewritten as before (docs/BATCH.md). The file has no Iceberg field ids; the table's
+``schema.name-mapping.default`` (set when the target creates the table, else on first use) maps
+its columns by name, as for files added with pyiceberg's ``add_files``.
 """
 
 from __future__ import annotations

@@ -143,7 +143,7 @@ class IcebergSink(ArrowSink):
         mismatch = file_registration.table_mismatch(table, expected, derived)
         if mismatch is not None:
             return self._rewrites(mismatch)
-        kept.handle = file_registration.register(table, kept, partition)
+        kept.handle = self.writer.register(table, kept, partition)
         return kept if kept.handle is not None else self._rewrites("pyiceberg cannot describe it")
 
     def _rewrites(self, reason: str) -> KeptFile | None:
@@ -161,9 +161,9 @@ class IcebergSink(ArrowSink):
         settings = self.writer.settings
         if settings.write_mode != "merge" or not settings.key_properties:
             return True
-        if chunks:
+        if chunks or any(f.columns is None for f in files):
             return False
-        keys = pa.concat_tables([f.columns.select(settings.key_properties) for f in files if f.columns])
+        keys = pa.concat_tables([f.columns.select(settings.key_properties) for f in files])  # type: ignore[union-attr]
         return file_registration.distinct_rows(keys) == keys.num_rows
 
     def discard_files(self, files: list[KeptFile]) -> None:

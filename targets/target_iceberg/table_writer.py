@@ -25,6 +25,7 @@ from pyiceberg.expressions import BooleanExpression
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
+from pyiceberg.typedef import Record
 from pyiceberg.types import NestedField
 
 from dativo_singer.batch_files import KeptFile
@@ -33,7 +34,12 @@ from dativo_singer.errors import FatalError, RetriableError
 from dativo_singer.service_retry import call_with_retries
 from target_iceberg import file_versions
 from target_iceberg.catalog import classify_catalog_error, describe_catalog, is_unreachable
-from target_iceberg.file_registration import NAME_MAPPING_KEY, ensure_name_mapping, remove_placed
+from target_iceberg.file_registration import (
+    NAME_MAPPING_KEY,
+    ensure_name_mapping,
+    register,
+    remove_placed,
+)
 from target_iceberg.merge import can_merge_file_by_file, merge_file_by_file
 from target_iceberg.partitioning import PartitionField, partition_spec
 from target_iceberg.pyiceberg_internals import iceberg_schema
@@ -247,6 +253,17 @@ class TableWriter:
             self._transaction(table, data, props, s.write_mode, replaced, registered, keys)
 
         return self._with_retries(action, properties)
+
+    def register(self, table: Table, file: KeptFile, partition: Record | None) -> DataFile | None:
+        """``file_registration.register`` (placing the file), retried within the service
+        budget while the store is unreachable."""
+        return call_with_retries(
+            lambda: register(table, file, partition),
+            service=describe_catalog(self.catalog),
+            what=f"adding a BATCH file to {self.settings.identifier}",
+            logger=self.logger,
+            transient=is_unreachable,
+        )
 
     def discard(self, files: Sequence[KeptFile]) -> None:
         """Remove the placed copies of kept files that will not be committed."""
