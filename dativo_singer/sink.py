@@ -101,16 +101,18 @@ class ArrowSink(BatchSink):
         return None
 
     def keeps_files(self, chunks: list[pa.Table], files: list[KeptFile]) -> bool:
-        """At a commit: True when ``files`` can still be committed as they are next to
-        ``chunks``; otherwise they are read and converted in their place (default: True)."""
-        return True
+        """At a commit: True when ``files`` are committed as they are next to ``chunks`` (by
+        ``write_with_files``); otherwise they are read and converted in their place. Default:
+        False, so a target commits kept files only where it says it can."""
+        return False
 
     def write_with_files(
         self, data: pa.Table | None, state: dict[str, Any] | None, files: list[KeptFile]
-    ) -> Written:
-        """``write`` of ``data`` (may be None) and the kept ``files`` in one commit. Only
-        called for targets whose ``take_file`` keeps files."""
-        raise NotImplementedError(f"{type(self).__name__} keeps no BATCH files as they are")
+    ) -> Written | None:
+        """``write`` of ``data`` and the kept ``files`` in one commit; called with files only
+        when ``keeps_files`` said True (a target overriding it overrides this too). Default:
+        ``write`` of ``data``, None when it has no rows."""
+        return self.write(data, state) if data is not None and data.num_rows else None
 
     def discard_files(self, files: list[KeptFile]) -> None:
         """Kept files that will not be committed (dropped or read after all): undo their
@@ -215,10 +217,7 @@ class ArrowSink(BatchSink):
             files = []
         data = self.align(chunks, rejected) if chunks else None
         dead_letter_path = self._dead_letter(rejected)
-        if files:
-            written: Written | None = self.write_with_files(data, state, files)
-        else:
-            written = self.write(data, state) if data is not None and data.num_rows else None
+        written = self.write_with_files(data, state, files)
         if written is not None and written.staged:
             self.logger.info(
                 "Staged %d rows of %s for the replace at end of input", written.rows, self.stream_name

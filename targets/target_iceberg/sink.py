@@ -103,13 +103,16 @@ class IcebergSink(ArrowSink):
 
     def write(self, data: pa.Table, state: dict[str, Any] | None) -> Written:
         """One snapshot with ``data`` and ``state`` (overwrite mode: staged for ``finish``)."""
-        return self.write_with_files(data, state, [])
+        return self.write_with_files(data, state, []) or Written(0)
 
     def write_with_files(
         self, data: pa.Table | None, state: dict[str, Any] | None, files: list[KeptFile]
-    ) -> Written:
-        """``write``, with BATCH files kept as they are added to the same snapshot."""
+    ) -> Written | None:
+        """``write``, with BATCH files kept as they are added to the same snapshot; None when
+        there is neither a row nor a file."""
         rows = (data.num_rows if data is not None else 0) + sum(f.rows for f in files)
+        if not rows and not files:
+            return None
         table = self.writer.commit(data, self._snapshot_properties(rows, state), files)
         if self.writer.staging:
             return Written(rows, staged=True)
