@@ -27,6 +27,7 @@ from dativo_runner.state_override import resume_point
 from dativo_runner.state_override import split as split_override
 from dativo_runner.state_store import StateStore
 from dativo_runner.summary import JobSummary, StreamSummary
+from dativo_singer.cli import LOG_DIR_VARIABLE
 from dativo_singer.errors import DativoSingerError
 
 
@@ -183,7 +184,12 @@ def _pipe(
             "--config",
             str(_write_private(folder, "target.json", target_config)),
         ]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOGLEVEL": job.log_level}
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "LOGLEVEL": job.log_level,
+            LOG_DIR_VARIABLE: str(folder.parent / "logs"),  # internal errors' tracebacks
+        }
         return run_pipe(tap_cmd, target_cmd, env=env, redactor=job.redactor, callbacks=callbacks)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

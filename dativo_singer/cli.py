@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
+import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +17,7 @@ from dativo_singer.errors import DativoSingerError, FatalError
 
 EXIT_FATAL = 2
 EXIT_RETRIABLE = 75  # EX_TEMPFAIL: the caller may try again
+LOG_DIR_VARIABLE = "DATIVO_LOG_DIR"  # where an internal error's traceback is written
 
 
 def run_plugin_cli(name: str, command: Callable[[], object]) -> None:
@@ -28,6 +33,32 @@ def run_plugin_cli(name: str, command: Callable[[], object]) -> None:
         sys.stderr.write(f"{name}: error: {exc}\n")
         sys.stderr.flush()
         sys.exit(EXIT_FATAL if isinstance(exc, FatalError) else EXIT_RETRIABLE)
+    except Exception as exc:  # not the user's mistake: one line, the traceback in a log file
+        log = _write_traceback(name)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        sys.stdout.flush()
+        sys.stderr.write(
+            f"{name}: error: internal error in {name}: {type(exc).__name__}: {first} (traceback in {log})\n"
+        )
+        sys.stderr.flush()
+        sys.exit(EXIT_FATAL)
+
+
+def _write_traceback(name: str) -> str:
+    """The current exception's traceback in a private file under ``DATIVO_LOG_DIR`` (the
+    runner's logs folder), else the system's temporary folder; its path."""
+    folder = Path(os.environ.get(LOG_DIR_VARIABLE) or Path(tempfile.gettempdir()) / "dativo-logs")
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    path = folder / f"{name}-{stamp}-{os.getpid()}.log"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(traceback.format_exc())
+    except OSError:
+        traceback.print_exc()  # no file: the traceback goes to stderr instead
+        return "stderr"
+    return str(path)
 
 
 def _ignore_unraisable(unraisable: Any) -> None:

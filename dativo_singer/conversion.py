@@ -8,12 +8,13 @@ rows and say why) and for ``time`` columns.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
+from dativo_singer import value_contract as contract
 from dativo_singer.arrow_types import JSON_TEXT, NESTED_AS_JSON, arrow_schema, json_text_kind
 
 METADATA_PREFIX = "_sdc_"  # Singer metadata fields are never a schema violation
@@ -88,50 +90,24 @@ def _json_text(value: Any) -> str:
     return exact_json(value).decode()
 
 
-def _timestamp(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        parsed = value
-    else:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
-
-
-def _date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
-
-
 def _time(value: Any) -> dt.time:
     return value if isinstance(value, dt.time) else dt.time.fromisoformat(str(value))
 
 
-def _float(value: Any) -> Any:
-    return float(value) if isinstance(value, Decimal) else value  # exact decoding gives Decimals
-
-
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool):
-        raise ValueError("a boolean is not a decimal")
-    try:
-        return value if isinstance(value, Decimal) else Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a decimal number") from None
-
-
 def _python_parser(arrow: pa.DataType) -> Callable[[Any], Any] | None:
+    """The value contract's parser of a type whose values Arrow alone may not take exactly."""
     if pa.types.is_timestamp(arrow):
-        return _timestamp
+        return contract.timestamp_value
     if pa.types.is_date(arrow):
-        return _date
+        return contract.date_value
     if pa.types.is_time(arrow):
         return _time
     if pa.types.is_decimal(arrow):
-        return _decimal
+        return functools.partial(contract.decimal_in, precision=arrow.precision, scale=arrow.scale)
     if pa.types.is_floating(arrow):
-        return _float
+        return contract.float_value
+    if pa.types.is_integer(arrow):
+        return contract.integer_value
     return None
 
 
@@ -143,6 +119,20 @@ def _ingest_type(arrow: pa.DataType, lines: bool = False) -> pa.DataType:
     if pa.types.is_decimal(arrow) and arrow.scale and not lines:
         return pa.float64()  # whole-number decimals (integers beyond int64) take Python ints as is
     return arrow
+
+
+def _kind(arrow: pa.DataType) -> str:
+    """The JSON kind of values an Arrow type holds: a BATCH column is cast in bulk only to a type
+    of its own kind (the record path refuses ``"1.5"`` for a number and ``true`` for an integer)."""
+    if pa.types.is_null(arrow):
+        return "null"
+    if pa.types.is_integer(arrow) or pa.types.is_floating(arrow) or pa.types.is_decimal(arrow):
+        return "number"
+    if pa.types.is_boolean(arrow):
+        return "boolean"
+    if pa.types.is_string(arrow) or pa.types.is_large_string(arrow) or pa.types.is_temporal(arrow):
+        return "text"
+    return str(arrow)
 
 
 def _json_text_columns(schema: pa.Schema, properties: dict[str, Any]) -> dict[str, str]:
@@ -202,6 +192,7 @@ class RecordConverter:
         self._json_columns = _json_text_columns(self.schema, properties)
         self._ingest = pa.schema([pa.field(f.name, _ingest_type(f.type)) for f in self.schema])
         self._known = frozenset(self.schema.names)
+        self._integer_columns = [f for f in self.schema if pa.types.is_integer(f.type)]
         self._strict = strict
         self._keys = [k for k in key_properties if k in self._known]
         # Whole RECORD lines parsed by Arrow's JSON reader: possible when no column needs JSON
@@ -240,6 +231,15 @@ class RecordConverter:
                     extra = sorted(k for k in set(record) - known if not k.startswith(METADATA_PREFIX))
                     if extra:
                         reasons[index] = f"field(s) not in the schema: {', '.join(extra)}"
+        for field in self._integer_columns:  # Arrow would truncate 2.7 to 2: refuse it first
+            for index, record in enumerate(records):
+                value = record.get(field.name)
+                if value.__class__ is float or value.__class__ is Decimal:
+                    try:
+                        contract.integer_value(value)
+                    except ValueError:
+                        reason = f"field {field.name!r}: {value!r} is not a valid {field.type}"
+                        reasons.setdefault(index, reason)
         rows = records
         if self._json_columns:
             rows = [dict(record) for record in records]  # records stay as sent, for dead letters
@@ -306,7 +306,11 @@ class RecordConverter:
         if ingest.name not in table.column_names:
             return pa.chunked_array([pa.nulls(table.num_rows, ingest.type)])
         column = table.column(ingest.name)
-        return column if column.type == final.type else column.cast(ingest.type)
+        if column.type == final.type:
+            return column
+        if _kind(column.type) not in (_kind(final.type), "null"):  # "1.5" → double, true → 1: as
+            raise pa.ArrowInvalid(f"{ingest.name}: {column.type} is not {final.type}")  # records do
+        return column.cast(ingest.type)
 
     def _parse_lines(self, lines: list[bytes]) -> pa.Table | None:
         data = b"\n".join(lines)
@@ -401,6 +405,10 @@ class RecordConverter:
     ) -> pa.ChunkedArray:
         if not pa.types.is_time(field.type):
             try:
+                if pa.types.is_decimal(field.type) and pa.types.is_floating(column.type):
+                    # A float's shortest text is its JSON digits: cast from those, so a value
+                    # with more digits than the scale is refused, never rounded.
+                    return pc.cast(pc.cast(column, pa.string()), field.type)
                 return pc.cast(column, field.type)
             except _ARROW_ERRORS:
                 pass

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from dativo_singer import value_contract as contract
 from dativo_singer.arrow_types import property_types
 
 Converter = Callable[[str], Any]
@@ -29,18 +30,16 @@ def _parse_integer(text: str) -> int:
         return int(as_float)
 
 
-def _parse_number(text: str) -> float | Decimal:
+def _parse_number(text: str) -> float | str:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a number") from None
+    return contract.float_json(value)  # NaN and ±Infinity as JSON can carry them
 
 
 def _parse_decimal(text: str) -> Decimal:
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a decimal number") from None
+    return contract.decimal_value(text)
 
 
 def _parse_boolean(text: str) -> bool:
@@ -60,13 +59,11 @@ def _parse_date(text: str) -> str:
 
 
 def _parse_timestamp(text: str) -> str:
+    contract.check_fraction(text)
     try:
-        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return contract.timestamp_value(text).isoformat()
     except ValueError:
         raise ValueError(f"{text!r} is not a timestamp (ISO 8601)") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.isoformat()
 
 
 def _parse_time(text: str) -> str:

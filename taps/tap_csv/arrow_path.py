@@ -153,10 +153,7 @@ def type_column(column: Column, texts: pa.Array, nulls: pa.Array, irregular: set
         (_timestamps_each if column.kind == "timestamp" else _cast_each)(texts, column.type, found)
         irregular.update(found)
         typed = convert(pc.if_else(_mask(len(texts), found), _null_scalar(pa.string()), texts), column.type)
-    if column.kind == "float":  # nan/inf: the RECORD path's JSON has no such numbers
-        odd = pc.invert(pc.is_finite(typed)).fill_null(False)
-        irregular.update(pc.indices_nonzero(odd).to_pylist())
-    return typed
+    return typed  # nan/inf stay IEEE values, as the RECORD path's "NaN"/"Infinity" land
 
 
 def row_texts(block: pa.RecordBatch) -> pa.Array:

@@ -33,7 +33,12 @@ def columns_of(data: pa.Table | None, files: Sequence[KeptFile], names: list[str
     for file in files:
         if file.columns is not None and set(names) <= set(file.columns.column_names):
             parts.append(file.columns.select(names))
-    return pa.concat_tables(parts) if parts and names else None
+    if not parts or not names:
+        return None
+    # The rewritten batch holds the table's types (large strings from pyiceberg), a kept file
+    # its own (strings): one schema for all, the first part's.
+    schema = parts[0].schema
+    return pa.concat_tables([part.cast(schema) if part.schema != schema else part for part in parts])
 
 
 def _equal(column: str, value: Any) -> BooleanExpression:
