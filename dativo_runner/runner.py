@@ -97,7 +97,10 @@ def _run_locked(
         tap_config = job.source_plugin.plan_config(job)
         target_config = target.plan_config(job)
         catalog = plan_catalog(job)
-        previous_state = _resume_state(job, store, saved_state, target_config, reporter)
+        committed = target.committed_bookmark(job, target_config, stream_name)
+        previous_state = _resume_state(job, store, saved_state, committed, reporter)
+        # Commits land only while the table still holds the bookmark this run resumed from.
+        target_config.update(target.bookmark_check(target_config, stream_name, committed))
         if target_config.get("write_mode") == "overwrite":
             previous_state = None  # a full replace reads the source from the start every run
         _warn_about_default_salt(job, reporter)
@@ -232,7 +235,7 @@ def _resume_state(
     job: Job,
     store: StateStore,
     state: dict[str, Any] | None,
-    target_config: dict[str, Any],
+    committed: dict[str, Any] | None,
     reporter: Reporter,
 ) -> dict[str, Any] | None:
     """The state to resume from. A target that commits its bookmark with the data holds the
@@ -240,7 +243,6 @@ def _resume_state(
     targets that keep none, and is brought in line when it differs (a crash before it was saved,
     or another host's run). A state file `dativo state reset|set` wrote wins over the committed
     bookmark it replaced, until a run commits again (dativo_runner/state_override.py)."""
-    committed = job.target_plugin.committed_bookmark(job, target_config, job.asset.object)
     point = resume_point(state, committed)
     where = job.home.display(store.path)
     if point.source == "override" and point.override is not None:

@@ -10,30 +10,23 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
-import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from dativo_singer import value_contract as contract
 from dativo_singer.arrow_types import JSON_TEXT, NESTED_AS_JSON, arrow_schema, json_text_kind
+from dativo_singer.exact_json import exact_json, loads_exact
 
 METADATA_PREFIX = "_sdc_"  # Singer metadata fields are never a schema violation
 # Field metadata of a BATCH file's string column that holds JSON text (see convert_table).
 JSON_TEXT_KEY, JSON_TEXT_VALUE = b"dativo.json", b"text"
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
-
-
-# A run of 16 digits/dots: a number a double may not hold exactly (or any long digit run).
-_LONG_NUMBER = re.compile(rb"[0-9][0-9.]{15}")
-_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -44,50 +37,6 @@ class Rejected:
     record: dict[str, Any]
     reason: str
     raw: bytes | None = None
-
-
-def holds_long_number(line: bytes) -> bool:
-    """True when a JSON line may hold a number that orjson would not decode exactly."""
-    return _LONG_NUMBER.search(line) is not None
-
-
-def loads_exact(line: bytes | str) -> Any:
-    """A JSON message decoded with every number exact: orjson, unless the line holds a long
-    number (orjson makes integers beyond 64 bits and long decimals doubles); then integers of
-    any size and non-integers as ``Decimal``."""
-    data = line.encode() if isinstance(line, str) else line
-    if _LONG_NUMBER.search(data) is None:
-        return orjson.loads(data)
-    return json.loads(data, parse_float=Decimal)
-
-
-def _exact_default(value: Any) -> Any:
-    if isinstance(value, Decimal) and value.is_finite():
-        return orjson.Fragment(str(value))
-    return str(value)
-
-
-def _big_ints_as_text(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool) and not _INT64_MIN <= value <= _UINT64_MAX:
-        return orjson.Fragment(str(value))
-    if isinstance(value, dict):
-        return {k: _big_ints_as_text(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_big_ints_as_text(v) for v in value]
-    return value
-
-
-def exact_json(value: Any) -> bytes:
-    """``value`` as JSON, numbers exactly: integers of any size, ``Decimal`` as its digits."""
-    options = orjson.OPT_NON_STR_KEYS
-    try:
-        return orjson.dumps(value, default=_exact_default, option=options)
-    except orjson.JSONEncodeError:  # an integer beyond 64 bits
-        return orjson.dumps(_big_ints_as_text(value), default=_exact_default, option=options)
-
-
-def _json_text(value: Any) -> str:
-    return exact_json(value).decode()
 
 
 def _time(value: Any) -> dt.time:
@@ -133,6 +82,19 @@ def _kind(arrow: pa.DataType) -> str:
     if pa.types.is_string(arrow) or pa.types.is_large_string(arrow) or pa.types.is_temporal(arrow):
         return "text"
     return str(arrow)
+
+
+def _inferred_property(values: list[Any]) -> dict[str, Any]:
+    """The property of an undeclared field from its values: one JSON type (strings, booleans,
+    integers, numbers), else untyped (JSON text, as for objects and arrays)."""
+    kinds = {type(v) for v in values if v is not None}
+    if kinds == {str}:
+        return {"type": ["string", "null"]}
+    if kinds == {bool}:
+        return {"type": ["boolean", "null"]}
+    if kinds and kinds <= {int, float, Decimal}:
+        return {"type": ["integer" if kinds == {int} else "number", "null"]}
+    return {}
 
 
 def _json_text_columns(schema: pa.Schema, properties: dict[str, Any]) -> dict[str, str]:
@@ -187,13 +149,19 @@ class RecordConverter:
                     if not k.startswith(METADATA_PREFIX) or k in keep_columns
                 },
             }
+        self._key_properties, self._nested, self._strict = key_properties, nested, strict
+        self._build(singer_schema)
+
+    def _build(self, singer_schema: dict[str, Any]) -> None:
+        """Derive the Arrow schemas and parse options from the stream's Singer schema."""
+        key_properties, nested = self._key_properties, self._nested
+        self._singer_schema = singer_schema
         self.schema = arrow_schema(singer_schema, key_properties, nested)
         properties = singer_schema.get("properties") or {}
         self._json_columns = _json_text_columns(self.schema, properties)
         self._ingest = pa.schema([pa.field(f.name, _ingest_type(f.type)) for f in self.schema])
         self._known = frozenset(self.schema.names)
         self._integer_columns = [f for f in self.schema if pa.types.is_integer(f.type)]
-        self._strict = strict
         self._keys = [k for k in key_properties if k in self._known]
         # Whole RECORD lines parsed by Arrow's JSON reader: possible when no column needs JSON
         # text made from objects (Arrow cannot stringify them).
@@ -209,11 +177,10 @@ class RecordConverter:
                 pa.field("version", pa.int64()),
             ]
         )
-        # Strict mode infers fields outside the schema, then checks their names: `_sdc_` fields
-        # are never a violation and keep the chunk on this path.
+        # Fields outside the schema are inferred, then their names checked: `_sdc_` fields keep
+        # the chunk on this path; others take the record path (rejected, or new columns).
         self._parse_options = pajson.ParseOptions(
-            explicit_schema=self._envelope,
-            unexpected_field_behavior="infer" if strict else "ignore",
+            explicit_schema=self._envelope, unexpected_field_behavior="infer"
         )
 
     def convert(self, records: list[dict[str, Any]]) -> tuple[pa.Table, list[Rejected]]:
@@ -224,6 +191,8 @@ class RecordConverter:
         self, records: list[dict[str, Any]], lines: list[bytes] | None
     ) -> tuple[pa.Table, list[Rejected]]:
         reasons: dict[int, str] = {}
+        if not self._strict:
+            self._add_columns(records)
         if self._strict:
             known = self._known
             for index, record in enumerate(records):
@@ -248,12 +217,28 @@ class RecordConverter:
                     value = row.get(name)
                     # A string in an object/array column is JSON text already (as taps send it).
                     if value is not None and (kind == JSON_TEXT or not isinstance(value, str)):
-                        row[name] = _json_text(value)
+                        row[name] = exact_json(value).decode()
         try:
             table = pa.Table.from_pylist(rows, schema=self._ingest)
         except _ARROW_ERRORS:
             table = self._columns_one_by_one(rows, reasons)
         return self._finish(table, records.__getitem__, reasons, lines.__getitem__ if lines else None)
+
+    def _add_columns(self, records: list[dict[str, Any]]) -> None:
+        """Relaxed mode: a field outside the schema (undeclared, or removed by a later SCHEMA)
+        becomes a column typed from its values (``_inferred_property``); never dropped."""
+        known = self._known
+        extra = {
+            name
+            for record in records
+            if not record.keys() <= known
+            for name in record
+            if name not in known and not name.startswith(METADATA_PREFIX)
+        }
+        if extra:
+            added = {name: _inferred_property([r.get(name) for r in records]) for name in sorted(extra)}
+            properties = {**(self._singer_schema.get("properties") or {}), **added}
+            self._build({**self._singer_schema, "properties": properties})
 
     def convert_lines(self, lines: list[bytes]) -> tuple[pa.Table, list[Rejected]]:
         """Like ``convert`` for raw RECORD message lines, parsed in bulk by Arrow's JSON reader.
@@ -280,7 +265,7 @@ class RecordConverter:
             for f in table.schema
             if pa.types.is_string(f.type) and (f.metadata or {}).get(JSON_TEXT_KEY) == JSON_TEXT_VALUE
         }
-        if not (self._strict and unknown) and set(self._json_columns) <= encoded:
+        if not unknown and set(self._json_columns) <= encoded:
             try:
                 fields = zip(self._ingest, self.schema, strict=True)
                 ingest = pa.Table.from_arrays(
@@ -328,7 +313,7 @@ class RecordConverter:
             return None
         names = {field.name for field in record.type}
         if any(name not in self._known and not name.startswith(METADATA_PREFIX) for name in names):
-            return None  # strict mode: the record path names the fields outside the schema
+            return None  # the record path rejects (strict) or adds (relaxed) fields outside the schema
         table = pa.Table.from_arrays(
             [record.field(name) for name in self._ingest.names], names=self._ingest.names
         )

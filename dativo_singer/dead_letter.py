@@ -6,7 +6,8 @@ import datetime as dt
 import uuid
 from pathlib import Path
 
-from dativo_singer.conversion import Rejected, exact_json
+from dativo_singer.conversion import Rejected
+from dativo_singer.exact_json import exact_json
 
 
 def write_dead_letters(folder: str, stream: str, rejected: list[Rejected]) -> Path:

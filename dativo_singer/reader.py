@@ -19,7 +19,7 @@ import orjson
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from dativo_singer.conversion import holds_long_number, loads_exact
+from dativo_singer.exact_json import holds_long_number, loads_exact
 
 RecordLinesCallback = t.Callable[[str, list[bytes], int], None]
 _BLOCK = 1 << 22

@@ -13,7 +13,7 @@ import sys
 from singer_sdk.singerlib.encoding.simple import SimpleSingerWriter
 from singer_sdk.singerlib.messages import Message, RecordMessage
 
-from dativo_singer.conversion import exact_json
+from dativo_singer.exact_json import exact_json
 
 
 class FastSingerWriter(SimpleSingerWriter):

@@ -123,6 +123,14 @@ class TargetPlugin(ConnectorPlugin):
         """The current commit of a stream this run did not commit to (None if nothing landed)."""
         return None
 
+    def bookmark_check(
+        self, config: dict[str, Any], stream: str, committed: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Config entries that make the target commit only while its committed bookmark is still
+        ``committed``, the one this run resumed from (compare-and-swap), for targets that keep
+        bookmarks with the data. Default: none."""
+        return {}
+
     def read_config(self, job: Job) -> dict[str, Any]:
         """The target config to read what landed (`dativo state`, `dativo inspect`); unlike
         ``plan_config`` it must create nothing. Default: ``plan_config``."""

@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dativo_singer.arrow_types import arrow_type
-from dativo_singer.conversion import JSON_TEXT_KEY, JSON_TEXT_VALUE, exact_json, loads_exact
+from dativo_singer.conversion import JSON_TEXT_KEY, JSON_TEXT_VALUE
+from dativo_singer.exact_json import exact_json, loads_exact
 from dativo_singer.sql import types as k
 
 _ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)

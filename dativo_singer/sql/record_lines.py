@@ -21,7 +21,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dativo_singer.conversion import exact_json, loads_exact
+from dativo_singer.exact_json import exact_json, loads_exact
 from dativo_singer.sql import types as k
 from dativo_singer.sql.values import record_converters
 

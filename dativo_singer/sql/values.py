@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from dativo_singer.conversion import loads_exact
+from dativo_singer.exact_json import loads_exact
 from dativo_singer.sql import types as k
 
 Converter = Callable[[Any], Any]

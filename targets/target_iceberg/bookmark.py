@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot, ancestors_of
 
+from dativo_singer.errors import RetriableError
 from target_iceberg.local_metadata import STATE_SUMMARY_KEY as STATE_SUMMARY_KEY  # re-exported
 from target_iceberg.tables import branch_head
+
+
+class BookmarkMoved(RetriableError):
+    """Another run committed to the table since this run started: this run's rows were read
+    from a bookmark the table no longer holds, so committing them could land rows twice."""
 
 
 def latest_bookmark(table: Table, branch: str | None = None) -> tuple[str, Snapshot] | None:
@@ -18,3 +27,23 @@ def latest_bookmark(table: Table, branch: str | None = None) -> tuple[str, Snaps
         if value is not None:
             return str(value), snapshot
     return None
+
+
+def check_bookmark(table: Table, branch: str | None, expected: dict[str, Any] | None, name: str) -> None:
+    """Compare-and-swap: raise ``BookmarkMoved`` unless the table's newest bookmark on ``branch``
+    is ``expected`` (None: no bookmark). Called on the metadata a commit builds on; the catalog's
+    optimistic commit then refuses it if another commit lands in between."""
+    if branch_state(table, branch) != expected:
+        raise BookmarkMoved(
+            f"another run committed to {name} since this run started (the table's bookmark "
+            "moved): nothing of this commit was written; a rerun continues from the table's bookmark"
+        )
+
+
+def branch_state(table: Table, branch: str | None) -> dict[str, Any] | None:
+    """The state of the newest bookmark on ``branch``; a branch not made yet has main's (it is
+    made from main's head at the first commit)."""
+    if branch and branch != "main" and branch not in table.refs():
+        branch = None
+    found = latest_bookmark(table, branch)
+    return json.loads(found[0]) if found else None

@@ -59,6 +59,22 @@ CONFIG_SCHEMA = th.PropertiesList(
         "rewritten) when its columns already are the table's: unpartitioned table, flat columns "
         "of the same types, no nulls in required columns, no column policy; false rewrites every file",
     ),
+    th.Property(
+        "bookmark_check",
+        th.BooleanType,
+        default=True,
+        description="Commit only while the table's newest bookmark is the one this run started from "
+        "(see bookmark_at_start); false for writers that deliberately share one table and stream",
+    ),
+    th.Property(
+        "bookmark_at_start",
+        th.ObjectType(additional_properties=True),
+        description="Per stream, the Singer state the table's bookmark held when the run's source "
+        "read started (null: none). A commit lands only while the table's newest bookmark is still "
+        "the one this run started from or last committed, so two runs of one job never land the "
+        "same rows twice; the loser exits 75 with nothing written. Default: the table's bookmark "
+        "when the target starts (dativo run passes the one it resumed from)",
+    ),
     *SHARED_TARGET_PROPERTIES,
 ).to_dict()
 

@@ -18,9 +18,11 @@ from pyiceberg.typedef import Record
 
 from dativo_singer.batch_files import KeptFile
 from dativo_singer.conversion import Rejected
+from dativo_singer.service_retry import call_with_retries
 from dativo_singer.sink import ArrowSink, Written
 from target_iceberg import file_registration, file_versions
-from target_iceberg.bookmark import STATE_SUMMARY_KEY, latest_bookmark
+from target_iceberg.bookmark import STATE_SUMMARY_KEY, branch_state, latest_bookmark
+from target_iceberg.catalog import describe_catalog, is_unreachable
 from target_iceberg.partitioning import INGEST_DATE, add_ingest_date, needs_ingest_date
 from target_iceberg.settings import table_settings
 from target_iceberg.table_writer import TableWriter
@@ -38,6 +40,24 @@ class IcebergSink(ArrowSink):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rewrite_reasons: set[str] = set()
+        if self.config.get("bookmark_check", True) is not False:
+            self.writer.expect_bookmark(self._bookmark_at_start())
+
+    def _bookmark_at_start(self) -> dict[str, Any] | None:
+        """The bookmark this run's rows build on: the one the runner resumed from
+        (``bookmark_at_start``), else the table's newest one now, as the stream starts."""
+        given = self.config.get("bookmark_at_start") or {}
+        if self.stream_name in given:
+            return given[self.stream_name]
+        settings = self.writer.settings
+        table = call_with_retries(
+            lambda: load_table_or_none(self.catalog, settings.identifier),
+            service=describe_catalog(self.catalog),
+            what=f"loading table {settings.identifier}",
+            logger=self.logger,
+            transient=is_unreachable,
+        )
+        return branch_state(table, settings.branch) if table is not None else None
 
     def kept_metadata_columns(self, schema: dict) -> frozenset[str]:
         """The source-file version columns, when they replace earlier versions

@@ -9,6 +9,7 @@ budget (`dativo_singer.service_retry`); a commit whose answer was lost is looked
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -33,6 +34,7 @@ from dativo_singer.conversion import cast_or_reject
 from dativo_singer.errors import FatalError, RetriableError
 from dativo_singer.service_retry import call_with_retries
 from target_iceberg import file_versions
+from target_iceberg.bookmark import STATE_SUMMARY_KEY, BookmarkMoved, check_bookmark
 from target_iceberg.catalog import classify_catalog_error, describe_catalog, is_unreachable
 from target_iceberg.file_registration import (
     NAME_MAPPING_KEY,
@@ -65,7 +67,7 @@ class CommitConflictsExhausted(RetriableError):
 
 
 def _service_fault(exc: BaseException) -> bool:
-    return not isinstance(exc, CommitConflictsExhausted) and is_unreachable(exc)
+    return not isinstance(exc, CommitConflictsExhausted | BookmarkMoved) and is_unreachable(exc)
 
 
 @dataclass
@@ -114,6 +116,17 @@ class TableWriter:
         self._table: Table | None = None
         self._staged = StagedReplace()  # overwrite mode: files written now, swapped in at the end
         self._versions: set[tuple[str, str]] = set()  # (file, version) pairs replaced this run
+        self._expected: tuple[bool, dict[str, Any] | None] = (False, None)  # see expect_bookmark
+
+    def expect_bookmark(self, state: dict[str, Any] | None) -> None:
+        """Compare-and-swap on the bookmark: appends and merges commit only while the table's
+        newest bookmark (on the branch) is ``state``, then expect what they committed."""
+        self._expected = (True, state)
+
+    def _check_bookmark(self, table: Table) -> None:
+        checking, expected = self._expected
+        if checking and not self.staging:  # a full replace does not build on the bookmark
+            check_bookmark(table, self.settings.branch, expected, self.settings.identifier)
 
     def table(self, schema: pa.Schema) -> Table:
         """The table, created (with partition spec and column docs) or evolved to ``schema``."""
@@ -310,7 +323,7 @@ class TableWriter:
             fresh, first[0] = not first[0], False
             return self._commit_racing(action, props, fresh)
 
-        return call_with_retries(
+        table = call_with_retries(
             attempt,
             service=describe_catalog(self.catalog),
             what=f"commit to {self.settings.identifier}",
@@ -318,6 +331,9 @@ class TableWriter:
             transient=_service_fault,
             landed=lambda: self._landed(props[COMMIT_ID_KEY]),
         )
+        if self._expected[0] and STATE_SUMMARY_KEY in props:
+            self._expected = (True, json.loads(props[STATE_SUMMARY_KEY]))
+        return table
 
     def _landed(self, commit_id: str) -> Table | None:
         """The table when a snapshot of the branch carries ``commit_id`` (an earlier attempt
@@ -346,6 +362,7 @@ class TableWriter:
             assert table is not None
             try:
                 self._ensure_branch(table)
+                self._check_bookmark(table)  # checked on the metadata the commit builds on
                 action(table, props)
                 self._table = self.catalog.load_table(s.identifier)
                 return self._table

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from target_iceberg.catalog import open_catalog
 
-from dativo_singer.conversion import exact_json
+from dativo_singer.exact_json import exact_json
 from tests.helpers import duckdb_reader
 from tests.helpers.singer import TARGET, emitted_states, encode, records, run_target, schema, state
 
@@ -101,6 +101,29 @@ def test_relaxed_mode_evolves_and_widens_but_never_drops(tmp_path: Path) -> None
         (3, "42", None),
     ]
     assert str(rows[1]["amount"]) == "1234567.50"
+
+
+@pytest.mark.parametrize("compact", [False, True], ids=["per-record", "bulk-lines"])
+def test_relaxed_mode_keeps_undeclared_fields_as_new_columns(tmp_path: Path, compact: bool) -> None:
+    config = _config(tmp_path)
+    later = {"id": {"type": "integer"}, "amount": PROPS["amount"]}  # a later SCHEMA drops email
+    messages = [
+        schema("items", PROPS, ["id"]),
+        *records("items", [{"id": 1, "email": "a@x.io", "tag": "vip", "extra": {"n": 1}}]),
+        schema("items", later, ["id"]),
+        *records("items", [{"id": 2, "email": "b@x.io", "amount": 2.5}]),
+        state({"s": 1}),
+    ]
+    result = run_target(config, messages, tmp_path, compact=compact)
+    assert result.returncode == 0, result.stderr
+    assert _dead_letters(tmp_path) == []
+    rows = _rows(tmp_path)
+    # Undeclared fields land typed from their values (objects as JSON text), never dropped.
+    assert [(r["id"], r["email"], r["tag"], r["extra"]) for r in rows] == [
+        (1, "a@x.io", "vip", '{"n":1}'),
+        (2, "b@x.io", None, None),
+    ]
+    assert str(rows[1]["amount"]) == "2.50"
 
 
 def test_policies_hash_mask_and_drop_before_writing(tmp_path: Path) -> None:
@@ -232,7 +255,9 @@ def _all_rows(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_two_writers_on_one_table_both_land(tmp_path: Path, pg_service: Any) -> None:
-    config = _postgres_config(pg_service, tmp_path, batch_size_rows=20)
+    # Writers that deliberately share one table and stream: no compare-and-swap on the bookmark
+    # (test_exactly_once.py: two runs of one job, where it decides who commits).
+    config = _postgres_config(pg_service, tmp_path, batch_size_rows=20, bookmark_check=False)
     seed = [schema("items", PROPS, ["id"]), *records("items", [{"id": 0}]), state({"s": 0})]
     run_target(config, seed, tmp_path)
     writers = [[{"id": writer * 10_000 + i} for i in range(1, 2001)] for writer in range(2)]
@@ -347,7 +372,9 @@ def test_merge_on_a_branch(tmp_path: Path) -> None:
 
 
 def test_two_merging_writers_on_one_table_both_land(tmp_path: Path, pg_service: Any) -> None:
-    config = _postgres_config(pg_service, tmp_path, write_mode="merge", batch_size_rows=100)
+    config = _postgres_config(
+        pg_service, tmp_path, write_mode="merge", batch_size_rows=100, bookmark_check=False
+    )
     seed = [{"id": i, "email": "seed"} for i in range(1, 4001)]
     run_target(config, [schema("items", PROPS, ["id"]), *records("items", seed), state({"s": 0})], tmp_path)
     # Both writers change interleaved keys of the same files, in many commits each.

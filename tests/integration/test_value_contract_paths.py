@@ -65,8 +65,11 @@ REJECTED = [
     ("nanoseconds", "19,1.00,1.0,1,2024-01-01,2024-01-01T10:00:00.123456789Z", "at"),
 ]
 # Kept as IEEE values (Iceberg and Parquet hold them), never NULL.
-NON_FINITE = [("20,1.00,NaN,1,2024-01-01,", "nan"), ("21,1.00,inf,1,2024-01-01,", "inf"),
-              ("22,1.00,-inf,1,2024-01-01,", "-inf")]
+NON_FINITE = [
+    ("20,1.00,NaN,1,2024-01-01,", "nan"),
+    ("21,1.00,inf,1,2024-01-01,", "inf"),
+    ("22,1.00,-inf,1,2024-01-01,", "-inf"),
+]
 KEPT = "-batch.parquet"  # a tap's BATCH file added to the table as it is
 PATHS = {
     "kept files": ({}, ""),

@@ -21,8 +21,9 @@ from dativo_singer.arrow_types import (
     json_text_kind,
     property_types,
 )
-from dativo_singer.conversion import RecordConverter, Rejected, cast_or_reject, loads_exact
+from dativo_singer.conversion import RecordConverter, Rejected, cast_or_reject
 from dativo_singer.dead_letter import write_dead_letters
+from dativo_singer.exact_json import loads_exact
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from dativo_singer.conversion import exact_json
+from dativo_singer.exact_json import exact_json
 from dativo_singer.sql import types as k
 from dativo_singer.sql.record_lines import RecordLineEncoder, column_parts
 from dativo_singer.sql.values import record_converters

@@ -85,8 +85,14 @@ def _same(landed: Any, expected: Any) -> bool:
 
 
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize(("text", "prop", "expected"), CASES, ids=[f"{c[0]}-{c[1].get('format') or c[1].get('multipleOf') or c[1]['type'][0]}" for c in CASES])
-def test_a_value_lands_exactly_or_is_rejected(path: str, text: str, prop: dict[str, Any], expected: Any) -> None:
+@pytest.mark.parametrize(
+    ("text", "prop", "expected"),
+    CASES,
+    ids=[f"{c[0]}-{c[1].get('format') or c[1].get('multipleOf') or c[1]['type'][0]}" for c in CASES],
+)
+def test_a_value_lands_exactly_or_is_rejected(
+    path: str, text: str, prop: dict[str, Any], expected: Any
+) -> None:
     values, reasons = _convert(path, text, prop)
     if expected is REJECT:
         assert values == [None]

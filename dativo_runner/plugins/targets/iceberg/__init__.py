@@ -136,6 +136,15 @@ class IcebergTarget(TargetPlugin):
         state = json.loads(text)
         return state if isinstance(state, dict) else None
 
+    def bookmark_check(
+        self, config: dict[str, Any], stream: str, committed: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """``bookmark_at_start``: target-iceberg's compare-and-swap on the table's bookmark. On a
+        branch the target reads it as it starts (a branch not made yet holds main's bookmark)."""
+        if config.get("branch") not in (None, "", "main"):
+            return {}
+        return {"bookmark_at_start": {stream: committed}}
+
     def landed(self, job: Job, config: dict[str, Any], stream: str) -> Landed | None:
         """The table's snapshot at the head of the configured branch."""
         local, found_table = self._local_table(config, stream)
