@@ -48,7 +48,32 @@ def source_name(path: Path, base_dir: str | None) -> str:
     return str(path)
 
 
-def content_version(key: str, current: dict[str, int]) -> str:
-    """A new `_sdc_source_version` for a file read from its start (16 hex digits)."""
-    text = f"{key}:{current['size']}:{current['mtime_ns']}"
+def content_version(key: str, current: dict[str, int], digest: str = "") -> str:
+    """A new `_sdc_source_version` for a file read from its start (16 hex digits); ``digest``
+    (its content's) tells apart versions with the same size and modification time."""
+    text = f"{key}:{current['size']}:{current['mtime_ns']}" + (f":{digest}" if digest else "")
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+CONTENT_KEY = "sha256"  # a file's content digest in its state entry, once read to the end
+_DIGEST_CHUNK = 1 << 20
+
+
+def content_digest(path: Path) -> str:
+    """SHA-256 of the file's bytes: its identity, whatever its name, size or modification time."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def content_unchanged(entry: dict[str, Any], path: Path) -> bool:
+    """True when a file read to the end still has the content digest it had then (a state
+    without one, from an earlier version, gets it now and trusts the fingerprint)."""
+    digest = content_digest(path)
+    known = entry.setdefault(CONTENT_KEY, digest)
+    return bool(known == digest)
+
+
+def finish_file(entry: dict[str, Any], path: Path) -> None:
+    """Mark a file read to the end, with its content digest (its identity on later runs)."""
+    entry["done"] = True
+    entry[CONTENT_KEY] = content_digest(path)

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pyarrow as pa
 
-from dativo_singer.source_files import content_version, fingerprint, source_name
+from dativo_singer.source_files import (
+    content_digest,
+    content_version,
+    fingerprint,
+    finish_file,
+    source_name,
+)
 from dativo_singer.text_values import is_nullable
 from tap_csv.arrow_path import (
     MOST_IRREGULAR,
@@ -48,7 +54,7 @@ def arrow_batches(stream: CSVStream, file_rows: int) -> Iterator[Batch]:
     (``None``: close the BATCH file now)."""
     for spec, path, key, entry, verify in stream._files_to_read():
         yield from FileBatches(stream, spec, path, key, entry, file_rows).batches(verify=verify)
-        entry["done"] = True
+        finish_file(entry, path)
 
 
 def stream_arrow_schema(stream: CSVStream) -> pa.Schema | None:
@@ -111,7 +117,8 @@ class FileBatches:
             if outcome != "changed":
                 return
             current = fingerprint(self.path)
-            entry.update(current, rows=0, version=content_version(self.key, current), digest=None)
+            version = content_version(self.key, current, content_digest(self.path))
+            entry.update(current, rows=0, version=version, digest=None)
             self.stream.logger.info("%s changed: its rows are read again under a new version", self.path)
             verify = False
 

@@ -15,13 +15,17 @@ from singer_sdk.streams import Stream
 from dativo_singer.batch_emit import ParquetBatchWriter
 from dativo_singer.errors import DataValueError, FatalError
 from dativo_singer.source_files import (
+    CONTENT_KEY,
     FILES_STATE_KEY,
     METADATA_PROPERTIES,
     SOURCE_FILE,
     SOURCE_LINE,
     SOURCE_VERSION,
+    content_digest,
+    content_unchanged,
     content_version,
     fingerprint,
+    finish_file,
     resolve_paths,
     source_name,
 )
@@ -125,7 +129,7 @@ class CSVStream(Stream):
         version (the file was edited)."""
         for spec, path, key, entry, verify in self._files_to_read():
             yield from self._emit_file(spec, path, key, entry, verify=verify)
-            entry["done"] = True
+            finish_file(entry, path)
 
     def get_batches(
         self, batch_config: BatchConfig, context: Mapping[str, Any] | None = None
@@ -147,11 +151,16 @@ class CSVStream(Stream):
         for spec, path in self._files():
             key = str(path.resolve())
             current = fingerprint(path)
+            if key not in files and self._loaded_elsewhere(files, key, path, current):
+                continue
             entry = files.get(key) or {}
             same = {k: entry.get(k) for k in current} == current
             if same and entry.get("done"):
-                self.logger.info("Skipping unchanged file %s", path)
-                continue
+                if content_unchanged(entry, path):
+                    self.logger.info("Skipping unchanged file %s", path)
+                    continue
+                same = False
+                self.logger.info("%s was rewritten with the same size and modification time", path)
             rows = int(entry.get("rows") or 0)
             known = bool(rows and entry.get("version") and entry.get("digest"))
             if not same and not known:
@@ -166,6 +175,29 @@ class CSVStream(Stream):
             files[key] = entry
             self.logger.info("Reading %s%s", path, f" from data row {rows + 1}" if rows and same else "")
             yield spec, path, key, entry, not same and rows > 0
+
+    def _loaded_elsewhere(
+        self, files: dict[str, Any], key: str, path: Path, current: dict[str, int]
+    ) -> bool:
+        """True when a file new to the state has the content of a file already read to the end
+        (renamed, moved or copied): its state entry is taken over, nothing is read again; a
+        renamed file's old entry is dropped."""
+        candidates = [
+            (other, entry)
+            for other, entry in files.items()
+            if entry.get("done") and entry.get(CONTENT_KEY) and entry.get("size") == current["size"]
+        ]
+        if not candidates:
+            return False
+        digest = content_digest(path)
+        for other, entry in candidates:
+            if entry[CONTENT_KEY] == digest:
+                files[key] = {**entry, **current}
+                if not Path(other).exists():
+                    del files[other]
+                self.logger.info("Skipping %s: same content as %s, already loaded", path, other)
+                return True
+        return False
 
     def _emit_file(
         self, spec: FileSpec, path: Path, key: str, entry: dict[str, Any], *, verify: bool
@@ -192,7 +224,8 @@ class CSVStream(Stream):
                     entry["digest"] = digest.hexdigest()
                     return
                 current = fingerprint(path)
-                entry.update(current, rows=0, version=content_version(key, current), digest=None)
+                version = content_version(key, current, content_digest(path))
+                entry.update(current, rows=0, version=version, digest=None)
                 self.logger.info("%s changed: its rows are read again under a new version", path)
                 skip, verify = 0, False
         finally:
@@ -266,3 +299,4 @@ class CSVStream(Stream):
             return None, None, True
         prop = properties[matched]
         return matched, converter_for(prop), is_nullable(prop)
+

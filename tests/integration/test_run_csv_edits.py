@@ -99,3 +99,45 @@ def test_a_deleted_files_rows_stay(project: Project) -> None:
     (project.root / "data/deals/b.csv").unlink()
     assert project.dativo("run", "--config", str(job)).returncode == 0
     assert sorted(_ids(project)) == list(range(1, 201))
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_renamed_or_copied_file_is_recognised_by_its_content(project: Project, fast_path: bool) -> None:
+    _write_big_csv(project, "a.csv", 1, 910)
+    job = project.deals_job(target={"batch": {"rows": 1000}})
+    job["source"]["fast_path"] = fast_path
+    path = project.write_job("deals", job)
+    assert project.dativo("run", "--config", str(path)).returncode == 0
+    folder = project.root / "data/deals"
+    (folder / "a.csv").rename(folder / "b.csv")
+    code, summary, stderr = project.run_json("--config", str(path), "-v")
+    assert code == 0, stderr
+    assert summary["streams"][0]["rows"] == 0
+    assert "b.csv: same content as" in stderr and "a.csv, already loaded" in stderr
+    (folder / "c.csv").write_bytes((folder / "b.csv").read_bytes())  # a copy: the same content
+    code, summary, stderr = project.run_json("--config", str(path))
+    assert code == 0 and summary["streams"][0]["rows"] == 0, stderr
+    ids = _ids(project)
+    assert sorted(ids) == list(range(1, 911))
+    state = (project.root / "state/acme/deals.json").read_text()
+    assert "a.csv" not in state and "b.csv" in state and "c.csv" in state
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_rewrite_with_the_same_size_and_time_is_read_again(project: Project, fast_path: bool) -> None:
+    _write_big_csv(project, "a.csv", 1, 300)
+    job = project.deals_job(target={"batch": {"rows": 1000}})
+    job["source"]["fast_path"] = fast_path
+    path = project.write_job("deals", job)
+    assert project.dativo("run", "--config", str(path)).returncode == 0
+    csv = project.root / "data/deals/a.csv"
+    before = csv.stat()
+    text = csv.read_text().replace("Deal 7,", "Lead 7,")  # same length
+    csv.write_text(text)
+    os.utime(csv, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert csv.stat().st_size == before.st_size and csv.stat().st_mtime_ns == before.st_mtime_ns
+    code, summary, stderr = project.run_json("--config", str(path))
+    assert code == 0, stderr
+    rows = {r["deal_id"]: r["deal_name"] for r in _rows(project)}
+    assert len(rows) == 300 and len(_ids(project)) == 300
+    assert rows[7] == "Lead 7" and rows[8] == "Deal 8"
