@@ -1,6 +1,8 @@
-"""Full replace (overwrite mode): data files are written as the run goes, and one snapshot at the
-end swaps every existing file for them. Until then the table is untouched, so a run that dies
-midway leaves the old table whole, and its rerun replaces it again from the start."""
+"""Replaces committed at the end of input: data files are written as the run goes, and one
+snapshot at the end swaps them in. Until then the table is untouched, so a run that dies midway
+leaves the old table whole, and its rerun replaces it again from the start. A full replace
+(overwrite mode) swaps every existing file; an edited source file's new version (append mode,
+see ``file_versions``) deletes the rows of its earlier versions."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import itertools
 import uuid
 
 import pyarrow as pa
+from pyiceberg.expressions import BooleanExpression
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
@@ -44,3 +47,14 @@ class StagedReplace:
             swap_data_files(table, existing, self.files, properties, self._uuid, branch)
         else:
             append_data_files(table, self.files, properties, branch)
+
+    def commit_versions(
+        self, table: Table, properties: dict[str, str], branch: str, replaced: BooleanExpression
+    ) -> None:
+        """One snapshot: the rows of the ``replaced`` file versions out, the staged files in."""
+        with table.transaction() as tx:
+            if branch_head(table, branch) is not None:
+                tx.delete(replaced, snapshot_properties=properties, branch=branch)
+            with tx.update_snapshot(snapshot_properties=properties, branch=branch).fast_append() as append:
+                for data_file in self.files:
+                    append.append_data_file(data_file)

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException, ValidationException
-from pyiceberg.expressions import BooleanExpression
+from pyiceberg.expressions import BooleanExpression, Or
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
@@ -117,6 +117,7 @@ class TableWriter:
         self._staged = StagedReplace()  # overwrite mode: files written now, swapped in at the end
         self._versions: set[tuple[str, str]] = set()  # (file, version) pairs replaced this run
         self._expected: tuple[bool, dict[str, Any] | None] = (False, None)  # see expect_bookmark
+        self._replacing: BooleanExpression | None = None  # edited files' old rows, deleted at the end
 
     def expect_bookmark(self, state: dict[str, Any] | None) -> None:
         """Compare-and-swap on the bookmark: appends and merges commit only while the table's
@@ -125,7 +126,7 @@ class TableWriter:
 
     def _check_bookmark(self, table: Table) -> None:
         checking, expected = self._expected
-        if checking and not self.staging:  # a full replace does not build on the bookmark
+        if checking and self.settings.write_mode != "overwrite":  # a full replace builds on none
             check_bookmark(table, self.settings.branch, expected, self.settings.identifier)
 
     def table(self, schema: pa.Schema) -> Table:
@@ -231,10 +232,20 @@ class TableWriter:
         aligned = pa.Table.from_arrays(arrays, schema=target)
         return aligned, reasons
 
+    def _holds(self, rows: BooleanExpression) -> bool:
+        """True when the branch holds a row matching ``rows`` (files pruned by statistics)."""
+        assert self._table is not None
+        head = branch_head(self._table, self.settings.branch)
+        if head is None:
+            return False
+        scan = self._table.scan(row_filter=rows, snapshot_id=head.snapshot_id, limit=1)
+        return scan.to_arrow().num_rows > 0
+
     @property
     def staging(self) -> bool:
-        """True in overwrite mode: flushes write files; ``finish`` commits the replace."""
-        return self.settings.write_mode == "overwrite"
+        """True in overwrite mode, and once an edited file's new version arrived: flushes write
+        files; ``finish`` commits the replace."""
+        return self.settings.write_mode == "overwrite" or self._replacing is not None
 
     def commit(
         self, data: pa.Table | None, properties: dict[str, str], files: Sequence[KeptFile] = ()
@@ -247,6 +258,15 @@ class TableWriter:
         if data is not None and not data.num_rows:
             data = None
         registered: list[DataFile] = [f.handle for f in files]
+        replaced = None
+        if s.replace_changed_files and s.write_mode != "overwrite":
+            versions = columns_of(data, files, sorted(file_versions.COLUMNS))
+            replaced = file_versions.superseded(versions, self._versions) if versions is not None else None
+        if replaced is not None and s.write_mode == "append" and self._holds(replaced):
+            # An edited file: its new version's rows are staged and swapped in for the old ones
+            # in one snapshot at the end, so no reader sees the table without them.
+            self._replacing = replaced if self._replacing is None else Or(self._replacing, replaced)
+            replaced = None
         if self.staging:
             if data is not None:
                 self._staged.stage(self._table, data)
@@ -254,10 +274,6 @@ class TableWriter:
             return self._table
         if s.write_mode == "merge" and data is not None:
             data = latest_per_key(data, s.key_properties)
-        replaced = None
-        if s.replace_changed_files:
-            versions = columns_of(data, files, sorted(file_versions.COLUMNS))
-            replaced = file_versions.superseded(versions, self._versions) if versions is not None else None
         keys = columns_of(data, files, s.key_properties) if s.write_mode == "merge" else None
 
         def action(table: Table, props: dict[str, str]) -> None:
@@ -289,9 +305,14 @@ class TableWriter:
             return None
         branch = self.settings.branch or "main"
 
+        replacing = self._replacing
+
         def action(table: Table, props: dict[str, str]) -> None:
             ensure_name_mapping(table)
-            self._staged.commit(table, props, branch)
+            if replacing is None:
+                self._staged.commit(table, props, branch)
+            else:
+                self._staged.commit_versions(table, props, branch, replacing)
 
         return self._with_retries(action, properties)
 
