@@ -1,12 +1,12 @@
 """Fast path: a driver's Arrow record batch → the stream's Arrow schema, column by column.
 
-The result holds what the RECORD path would have landed: decimals from their exact text, NaN and
-±Infinity as null, single-precision floats by their shortest text (as the database prints them),
-timestamps in UTC, MySQL tinyint(1)/bit(1) as booleans. JSON and array values become the same
-compact JSON text the target makes of a RECORD's value, in a string column marked
-``dativo.json: text`` (see ``RecordConverter.convert_table``). A column that does not cast to its
-declared type is passed as text, so the target rejects the rows it cannot write with their reason,
-as it would RECORDs.
+The result holds what the RECORD path would have landed: decimals from their exact text (NaN and
+±Infinity of a numeric as null), floats' NaN and ±Infinity as IEEE values, single-precision
+floats by their shortest text (as the database prints them), timestamps in UTC, MySQL
+tinyint(1)/bit(1) as booleans. JSON and array values become the same compact JSON text the
+target makes of a RECORD's value, in a string column marked ``dativo.json: text`` (see
+``RecordConverter.convert_table``). A column that does not cast to its declared type is passed
+as text, so the target rejects the rows it cannot write with their reason, as it would RECORDs.
 """
 
 from __future__ import annotations
@@ -62,9 +62,7 @@ def _prepare(column: pa.Array, kind: str) -> pa.Array:
     if kind == k.FLOAT32:
         column = column.cast(pa.string()).cast(pa.float64())
     if kind in (k.FLOAT, k.FLOAT32):
-        column = column.cast(pa.float64())
-        bad = pc.or_(pc.is_nan(column), pc.is_inf(column))
-        return pc.if_else(bad, pa.scalar(None, pa.float64()), column)
+        return column.cast(pa.float64())  # NaN and ±Infinity stay IEEE values
     if kind == k.INT_BOOLEAN:
         return pc.not_equal(column.cast(pa.int64()), 0)
     if kind == k.TIMESTAMP or kind == k.TIMESTAMPTZ:

@@ -21,6 +21,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dativo_singer import value_contract as contract
 from dativo_singer.exact_json import exact_json, loads_exact
 from dativo_singer.sql import types as k
 from dativo_singer.sql.values import record_converters
@@ -153,7 +154,8 @@ def _bulk(column: pa.Array, kind: str, convert: Callable[[Any], Any] | None) -> 
     if kind in (k.FLOAT, k.FLOAT32) and pa.types.is_floating(typ):
         if kind == k.FLOAT32:  # the shortest text of the single-precision value, as the database prints it
             column = column.cast(pa.string()).cast(pa.float64())
-        return _orjson_numbers(column)
+        numbers = _orjson_numbers(column)  # NaN and ±Infinity as the texts JSON can carry
+        return _patch(numbers, column, pc.invert(pc.is_finite(column)), contract.float_json)
     if kind == k.DATE and pa.types.is_date(typ):
         return _around(column.cast(_TEXT), '"', '"')
     if kind in (k.TIMESTAMP, k.TIMESTAMPTZ) and pa.types.is_timestamp(typ):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from dativo_singer import value_contract as contract
 from dativo_singer.exact_json import loads_exact
 from dativo_singer.sql import types as k
 
@@ -58,7 +59,8 @@ def _timestamp(value: Any) -> Any:
 def _float(value: Any) -> Any:
     if isinstance(value, Decimal):  # MySQL DOUBLE may come back as a Decimal
         value = float(value)
-    return value
+    # NaN and ±Infinity as the texts JSON can carry (the value contract's "NaN", "Infinity")
+    return contract.float_json(value) if isinstance(value, float) else value
 
 
 _CONVERTERS: dict[str, Converter] = {
