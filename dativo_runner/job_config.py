@@ -13,10 +13,12 @@ from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.executables import find_executable
 from dativo_runner.home import ProjectHome
 from dativo_runner.incremental import Incremental, resolve_incremental
+from dativo_runner.naming_rules import field_values, naming_problems
 from dativo_runner.plugins import source_plugin, target_plugin
 from dativo_runner.plugins.base import SourcePlugin, TargetPlugin
 from dativo_runner.policy import classification_problems, load_policy
 from dativo_runner.registry import ConnectorEntry, Registry
+from dativo_runner.runner_config import naming_variables
 from dativo_runner.schema_validation import validate_document, validate_job_block
 from dativo_runner.secrets import Redactor, default_interpolator, load_tenant_secrets
 from dativo_runner.yaml_io import load_yaml
@@ -92,7 +94,10 @@ def load_job_config(
     secrets = load_tenant_secrets(secrets_dir, tenant)
     for value in secrets.values():
         redactor.add(value)
-    data, problems = default_interpolator(secrets, redactor).resolve(raw, file)
+    interpolator = default_interpolator(secrets, redactor)
+    data, problems = interpolator.resolve(raw, file)
+    fields = (field_values(raw), field_values(data))
+    problems.extend(naming_problems(interpolator.uses, fields, naming_variables(home), file, redactor))
     problems.extend(validate_document("job", data, file))
     if problems:
         raise ConfigError(problems)

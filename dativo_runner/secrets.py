@@ -98,23 +98,27 @@ class Interpolator:
     secrets: Mapping[str, str]
     environ: Mapping[str, str]
     redactor: Redactor
+    #: Every reference resolved: (field, variable, "secret" | "env"), for naming_problems.
+    uses: list[tuple[str, str, str]] = field(default_factory=list)
 
-    def _lookup(self, name: str) -> str | None:
+    def _lookup(self, name: str, where: str) -> str | None:
         if name in self.secrets:
             value = self.secrets[name]
             self.redactor.add(value)
+            self.uses.append((where, name, "secret"))
             return value
         if name in self.environ:
             value = self.environ[name]
             if _SECRET_NAME.search(name):
                 self.redactor.add(value)
+            self.uses.append((where, name, "env"))
             return value
         return None
 
     def _resolve_text(self, text: str, where: str, problems: list[Problem], file: str) -> str:
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
-            value = self._lookup(name)
+            value = self._lookup(name, where)
             if value is not None:
                 return value
             if default is not None:
@@ -139,6 +143,11 @@ class Interpolator:
         if isinstance(data, list):
             return [self._walk(v, f"{where}[{i}]", problems, file) for i, v in enumerate(data)]
         return data
+
+
+def looks_secret(name: str) -> bool:
+    """True for a variable whose name says it holds a secret (``*_KEY``, ``*TOKEN*``...)."""
+    return bool(_SECRET_NAME.search(name))
 
 
 def default_interpolator(secrets: Mapping[str, str], redactor: Redactor) -> Interpolator:
