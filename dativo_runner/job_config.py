@@ -68,6 +68,17 @@ def _path_option(job: dict[str, Any], key: str, fallback: Path | None, home: Pro
     return home.resolve(value) if value else fallback
 
 
+def _outside_home(job: dict[str, Any], key: str, path: Path, home: ProjectHome, file: str) -> Problem | None:
+    """A config file outside the home (absolute, ``..``, a symlink pointing out) is never read:
+    the problem names the field and the path as written, never the file's content."""
+    if not home.outside(path, []):
+        return None
+    shown = job.get(key) or home.display(path)
+    return Problem(
+        file, key, f"{shown!r} is outside the project home: config files are read only from inside it"
+    )
+
+
 def load_job_config(
     path: Path,
     home: ProjectHome,
@@ -117,6 +128,10 @@ def load_job_config(
     ):
         recipe_path = _path_option(data, f"{role}_connector_path", fallback, home)
         assert recipe_path is not None
+        outside = _outside_home(data, f"{role}_connector_path", recipe_path, home, file)
+        if outside is not None:
+            problems.append(outside)
+            continue
         if not recipe_path.is_file():
             problems.append(Problem(file, f"{role}_connector_path", f"{home.display(recipe_path)} not found"))
             continue
@@ -128,7 +143,10 @@ def load_job_config(
         data, "asset_path", find_asset_file(home.root / "assets", source_name, data["asset"]), home
     )
     asset: AssetSpec | None = None
-    if asset_path is None or not asset_path.is_file():
+    outside = _outside_home(data, "asset_path", asset_path, home, file) if asset_path else None
+    if outside is not None:
+        problems.append(outside)
+    elif asset_path is None or not asset_path.is_file():
         shown = home.display(asset_path) if asset_path else f"assets/{source_name}/v*/ naming it"
         problems.append(Problem(file, "asset_path", f"asset file {shown} not found"))
     else:

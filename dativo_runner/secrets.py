@@ -53,8 +53,13 @@ def load_tenant_secrets(secrets_dir: Path | None, tenant_id: str) -> dict[str, s
     folder = secrets_dir / tenant_id
     if not folder.is_dir():
         return {}
+    if not folder.resolve().is_relative_to(secrets_dir.resolve()):
+        raise ConfigError([Problem(str(folder), "", "links outside the secrets folder: not read")])
     values: dict[str, str] = {}
     for path in sorted(folder.iterdir()):
+        if path.suffix in (".env", ".json") and not path.resolve().is_relative_to(folder.resolve()):
+            # another tenant's file linked in, or any file elsewhere: never read, never quoted
+            raise ConfigError([Problem(str(path), "", "links outside the tenant's secrets folder: not read")])
         if path.suffix == ".env":
             values.update(_parse_env_file(path))
         elif path.suffix == ".json":
