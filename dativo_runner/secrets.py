@@ -16,6 +16,8 @@ from dativo_runner.errors import ConfigError, Problem
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 _SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|CONNECTION_STRING|DSN)", re.I)
 _MIN_SECRET_LENGTH = 4
+#: Secrets at least this long are masked anywhere; shorter ones only where they stand as values.
+SAFE_SECRET_LENGTH = 12
 MASK = "****"
 
 
@@ -69,30 +71,55 @@ def load_tenant_secrets(secrets_dir: Path | None, tenant_id: str) -> dict[str, s
 
 @dataclass
 class Redactor:
-    """Replaces every known secret value in text with a mask."""
+    """Replaces every known secret value in text with a mask.
+
+    A secret of ``SAFE_SECRET_LENGTH`` characters or more is masked wherever it appears. A
+    shorter one (an S3 key id such as ``dativo``) could be an ordinary word, so it is masked only
+    where it stands as a value: after ``=`` or ``:`` or inside quotes, up to a delimiter, or as a
+    whole line; never inside a word or as the program name in ``dativo: error: ...``."""
 
     secrets: set[str] = field(default_factory=set)
+    short: set[str] = field(default_factory=set)
+    _short_pattern: re.Pattern[str] | None = field(default=None, repr=False)
 
     def add(self, value: str) -> None:
-        """Remember a value as secret (short values would mask ordinary text, so are skipped),
-        with the forms it takes when escaped: in a Python repr, in JSON, in a URL."""
+        """Remember a value as secret (values under 4 characters are skipped), with the forms it
+        takes when escaped: in a Python repr, in JSON, in a URL."""
         if len(value) < _MIN_SECRET_LENGTH:
             return
-        self.secrets.add(value)
-        for escaped in (
+        forms = {
+            value,
             repr(value)[1:-1],
             json.dumps(value)[1:-1],
             json.dumps(json.dumps(value))[1:-1],
             urllib.parse.quote(value, safe=""),
-        ):
-            if len(escaped) >= _MIN_SECRET_LENGTH:
-                self.secrets.add(escaped)
+        }
+        for form in forms:
+            if len(form) >= SAFE_SECRET_LENGTH:
+                self.secrets.add(form)
+            elif len(form) >= _MIN_SECRET_LENGTH and form not in self.short:
+                self.short.add(form)
+                self._short_pattern = None
+
+    def _pattern(self) -> re.Pattern[str]:
+        if self._short_pattern is None:
+            alternatives = "|".join(re.escape(s) for s in sorted(self.short, key=len, reverse=True))
+            value = f"(?:{alternatives})"
+            self._short_pattern = re.compile(
+                rf"(?<=[=:'\"]){value}(?=[\s'\"&;,@)\]}}/\\]|$)"  # key=value, 'value', user:value@
+                rf"|(?<=: ){value}(?=['\",;)\]}}]|$)"  # "key: value" at the end of a line
+                rf"|^{value}$",  # a whole line
+                re.MULTILINE,
+            )
+        return self._short_pattern
 
     def redact(self, text: str) -> str:
         """The text with every secret value masked, longest first."""
         for secret in sorted(self.secrets, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, MASK)
+        if self.short and any(s in text for s in self.short):
+            text = self._pattern().sub(MASK, text)
         return text
 
 
