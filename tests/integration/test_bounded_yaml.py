@@ -63,7 +63,8 @@ def test_a_hostile_yaml_document_is_refused_with_one_line_within_a_second(
     errors = _errors(result.stderr)
     assert len(errors) == 1, result.stderr
     assert shown in errors[0] and expected in errors[0], errors[0]
-    assert elapsed < SECONDS + _startup_seconds(project), elapsed
+    # The start-up is measured once; twice it leaves room for a machine shared with other work.
+    assert elapsed < SECONDS + 2 * _startup_seconds(project), elapsed
     assert project.files_under("warehouse") == []
 
 

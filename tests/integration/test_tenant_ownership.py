@@ -87,6 +87,12 @@ def test_recorded_ownership_refuses_whatever_names_are_chosen(project: Project) 
     assert "target.namespace: table acme_x_sales.deals_t belongs to another tenant" in errors[0]
     assert _rows(project, "acme_x_sales.deals_t") == [1, 2]
     assert project.files_under("state/acme") == []
+    for command in (["show"], ["inspect"], ["maintain", "--older-than-hours", "0"]):
+        read = project.dativo(*command, "--config", "jobs/acme/attack.yaml")
+        assert read.returncode == 2, (command, read.stdout)
+        assert "Deal 1" not in read.stdout and "o1@" not in read.stdout
+        assert "belongs to another tenant" in read.stderr, read.stderr
+    assert _rows(project, "acme_x_sales.deals_t") == [1, 2]
 
 
 def test_the_standalone_target_refuses_a_table_of_another_tenant(project: Project, tmp_path: Path) -> None:

@@ -96,7 +96,9 @@ class IcebergTarget(TargetPlugin):
             return None  # the embedded catalog is made by the first run: nothing landed yet
         from target_iceberg.catalog import open_catalog
 
-        return load_table_or_none(open_catalog(config), table_identifier(config, stream))
+        table = load_table_or_none(open_catalog(config), table_identifier(config, stream))
+        _check_owner(job, config, stream, table.properties if table is not None else None)
+        return table
 
     def _local_table(self, config: dict[str, Any], stream: str) -> tuple[bool, LocalTable | None]:
         """``(True, table or None)`` read from the embedded catalog without pyiceberg (its import
@@ -125,7 +127,6 @@ class IcebergTarget(TargetPlugin):
             from target_iceberg.bookmark import latest_bookmark
 
             table = self._table(job, config, stream)
-            _check_owner(job, config, stream, table.properties if table is not None else None)
             committed = latest_bookmark(table, config.get("branch")) if table is not None else None
             text = committed[0] if committed else None
         if text is None:
@@ -139,6 +140,7 @@ class IcebergTarget(TargetPlugin):
         if local:
             if found_table is None:
                 return None
+            _check_owner(job, config, stream, found_table.metadata.get("properties"))
             head = found_table.branch_head(config.get("branch"))
             return Landed(
                 location=table_identifier(config, stream),
@@ -257,8 +259,9 @@ def write_mode(job: Job, config: dict[str, Any]) -> str:
 
 
 def _check_owner(job: Job, config: dict[str, Any], stream: str, properties: dict[str, Any] | None) -> None:
-    """Refuse (one line naming the job field) a table another tenant owns, before its bookmark
-    is read; an unowned table is the target's to claim or refuse (target_iceberg.ownership)."""
+    """Refuse (one line naming the job field) a table another tenant owns before its bookmark,
+    rows or snapshots are read or maintained; an unowned table is the target's to claim or
+    refuse when it writes (target_iceberg.ownership)."""
     owner = (properties or {}).get("dativo.tenant")
     named_table = job.target.get("table") and not job.target.get("namespace")
     field = "target.table" if named_table else "target.namespace"
