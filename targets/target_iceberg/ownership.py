@@ -41,6 +41,8 @@ def claim_namespace(catalog: Catalog, namespace: str, tenant: str) -> None:
         owner = catalog.load_namespace_properties(namespace).get(OWNER_PROPERTY)
     except NoSuchNamespaceError:  # dropped meanwhile: the table create fails on its own
         return
+    except NotImplementedError:  # a catalog without namespace properties: tables are checked
+        return
     if owner == tenant:
         return
     problem = owner_problem(owner, tenant, namespace, f"namespace {namespace}")
