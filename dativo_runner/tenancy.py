@@ -39,3 +39,17 @@ def recorded_owner_problem(owner: object, tenant: str, location: str, field: str
     if not owner or owner == tenant:
         return None
     return f"{location} belongs to another tenant: {field} cannot name it (tenant {tenant!r})"
+
+
+def prefix_problem(prefix: str, tenant: str, home: ProjectHome) -> str | None:
+    """Why ``tenant`` may not use the object key ``prefix``: one of its segments is another
+    tenant of this home, so the prefix would run through that tenant's key root
+    (``<prefix>/<tenant>/...``) and nest this tenant's files among its files."""
+    others = known_tenants(home) - {tenant}
+    for segment in (s for s in prefix.split("/") if s):
+        if segment in others:
+            return (
+                f"{prefix!r} runs through the key root of tenant {segment!r}: "
+                f"tenant {tenant!r} cannot write below it"
+            )
+    return None

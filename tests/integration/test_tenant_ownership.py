@@ -224,10 +224,11 @@ def test_maintain_never_removes_files_of_a_root_nested_in_its_own(project: Proje
 
     bucket, prefix = objects.s3_bucket(), objects.unique_prefix("nested")
     project.write_deals("a.csv", [ROW.format(n=1)])
-    outer = _objects_job(project, prefix)
+    # Made while tenant acme was unknown to this home (known, the prefix is refused: below).
     inner = _objects_job(project, f"{prefix}/acme/deals", tenant="acme_x")
-    for job in (outer, inner):
-        assert project.dativo("run", "--config", str(job), "--secrets-dir", "secrets").returncode == 0
+    assert project.dativo("run", "--config", str(inner), "--secrets-dir", "secrets").returncode == 0
+    outer = _objects_job(project, prefix)
+    assert project.dativo("run", "--config", str(outer), "--secrets-dir", "secrets").returncode == 0
     inner_root = f"{prefix}/acme/deals/acme_x/deals"
     inner_keys = bucket.keys(inner_root)
 
@@ -239,3 +240,22 @@ def test_maintain_never_removes_files_of_a_root_nested_in_its_own(project: Proje
     assert json.loads(done.stdout)["deleted"] == 0
     assert bucket.keys(inner_root) == inner_keys
     assert [r["deal_id"] for r in objects.rows(bucket, inner_root, key="deal_id") or []] == [1]
+
+
+def test_an_object_prefix_through_another_known_tenants_key_root_is_refused(project: Project) -> None:
+    from tests.helpers import objects
+
+    prefix = objects.unique_prefix("through")
+    project.write_deals("a.csv", [ROW.format(n=1)])
+    _objects_job(project, prefix)  # tenant acme is known to the home
+    inner = _objects_job(project, f"{prefix}/acme/deals", tenant="acme_x")
+
+    for command in ("validate", "run"):
+        result = project.dativo(command, "--config", str(inner), "--secrets-dir", "secrets")
+
+        assert result.returncode == 2
+        errors = _errors(result.stderr)
+        assert len(errors) == 1, result.stderr
+        assert "target.connection.s3.prefix: " in errors[0]
+        assert "runs through the key root of tenant 'acme'" in errors[0]
+    assert objects.s3_bucket().keys(prefix) == []

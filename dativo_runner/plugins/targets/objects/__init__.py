@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from dativo_runner.errors import DativoError, Problem
 from dativo_runner.plugins.base import Landed, MaintainOptions, TargetPlugin
 from dativo_runner.plugins.targets.objects.planning import dead_letter_dir, plan_objects_config
-from dativo_runner.tenancy import recorded_owner_problem
+from dativo_runner.tenancy import prefix_problem, recorded_owner_problem
 
 if TYPE_CHECKING:
     from target_objects.settings import ObjectSettings
@@ -62,6 +62,11 @@ class ObjectsTarget(TargetPlugin):
             )
         if job.target_entry.name == "minio" and not (connection.get("s3") or {}).get("endpoint"):
             problems.append(Problem(job.file, "target.connection.s3.endpoint", "required for MinIO"))
+        nested = prefix_problem(
+            str((connection.get(wanted) or {}).get("prefix") or ""), job.tenant_id, job.home
+        )
+        if nested:
+            problems.append(Problem(job.file, f"target.connection.{wanted}.prefix", nested))
         if problems:
             return problems
         try:
