@@ -95,11 +95,11 @@ def test_recorded_ownership_refuses_whatever_names_are_chosen(project: Project) 
     assert _rows(project, "acme_x_sales.deals_t") == [1, 2]
 
 
-def test_the_standalone_target_refuses_a_table_of_another_tenant(project: Project, tmp_path: Path) -> None:
-    _victim(project)
+def _standalone(project: Project, tmp_path: Path, namespace: str) -> subprocess.CompletedProcess[str]:
+    """target-iceberg alone, told it writes for tenant acme, overwriting ``namespace.csv_deals``."""
     config = {
         "warehouse_dir": str(project.root / "warehouse"),
-        "namespace": "acme_evil",
+        "namespace": namespace,
         "table_names": {"deals": "csv_deals"},
         "table_properties": {"dativo.tenant": "acme"},
         "write_mode": "overwrite",
@@ -111,7 +111,7 @@ def test_the_standalone_target_refuses_a_table_of_another_tenant(project: Projec
         {"type": "RECORD", "stream": "deals", "record": {"deal_id": 9}},
         {"type": "STATE", "value": {"bookmarks": {"deals": {"x": 1}}}},
     ]
-    result = subprocess.run(
+    return subprocess.run(
         [str(Path(sys.executable).parent / "target-iceberg"), "--config", str(tmp_path / "t.json")],
         input="".join(json.dumps(m) + "\n" for m in messages),
         capture_output=True,
@@ -119,9 +119,28 @@ def test_the_standalone_target_refuses_a_table_of_another_tenant(project: Projec
         timeout=300,
     )
 
+
+def test_the_standalone_target_refuses_a_table_of_another_tenant(project: Project, tmp_path: Path) -> None:
+    _victim(project)
+
+    result = _standalone(project, tmp_path, "acme_evil")
+
     assert result.returncode != 0
     assert "acme_evil belongs to another tenant: tenant 'acme' cannot write" in result.stderr
     assert _rows(project, "acme_evil.csv_deals") == [1, 2]
+
+
+def test_the_standalone_target_refuses_an_unowned_table_outside_the_default_namespace(
+    project: Project, tmp_path: Path
+) -> None:
+    _legacy_table(project, "acme_old")
+
+    result = _standalone(project, tmp_path, "acme_old")
+
+    assert result.returncode != 0
+    assert "table acme_old.csv_deals records no owning tenant" in result.stderr
+    assert _rows(project, "acme_old.csv_deals") == [1]
+    assert _owner(project, "acme_old.csv_deals") is None
 
 
 def test_default_namespaces_of_acme_and_acme_evil_do_not_collide(project: Project) -> None:
@@ -165,8 +184,12 @@ def test_an_unowned_table_is_claimed_only_in_the_tenants_default_namespace(proje
     assert _owner(project, "acme.csv_deals") == "acme"
     assert refused.returncode == 2
     errors = _errors(refused.stderr)
-    assert len(errors) == 1 and "records no owning tenant" in errors[0], refused.stderr
+    assert (
+        len(errors) == 1
+        and "target.namespace: table acme_old.csv_deals records no owning tenant" in errors[0]
+    )
     assert "dativo.tenant=acme to adopt it" in errors[0]
+    assert not (project.root / "state/acme/old.json").exists()  # its bookmark was not taken either
     assert _rows(project, "acme_old.csv_deals") == [1]
     assert _owner(project, "acme_old.csv_deals") is None
 

@@ -260,12 +260,21 @@ def write_mode(job: Job, config: dict[str, Any]) -> str:
 
 def _check_owner(job: Job, config: dict[str, Any], stream: str, properties: dict[str, Any] | None) -> None:
     """Refuse (one line naming the job field) a table another tenant owns before its bookmark,
-    rows or snapshots are read or maintained; an unowned table is the target's to claim or
-    refuse when it writes (target_iceberg.ownership)."""
-    owner = (properties or {}).get("dativo.tenant")
+    rows or snapshots are read or maintained, and an unowned one outside the tenant's default
+    namespace (the rule of target_iceberg.ownership, which claims the others when it writes)."""
+    if properties is None:
+        return
+    owner = properties.get("dativo.tenant")
     named_table = job.target.get("table") and not job.target.get("namespace")
     field = "target.table" if named_table else "target.namespace"
-    problem = recorded_owner_problem(owner, job.tenant_id, f"table {table_identifier(config, stream)}", field)
+    identifier = table_identifier(config, stream)
+    problem = recorded_owner_problem(owner, job.tenant_id, f"table {identifier}", field)
+    namespace = identifier.rpartition(".")[0]
+    if not owner and namespace != job.tenant_id:
+        problem = (
+            f"table {identifier} records no owning tenant and namespace {namespace!r} is not tenant "
+            f"{job.tenant_id!r}'s default: set its property dativo.tenant={job.tenant_id} to adopt it"
+        )
     if problem:
         raise DativoError([Problem(job.file, field, problem)])
 
