@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from target_iceberg.catalog import open_catalog
@@ -282,3 +284,42 @@ def test_an_object_prefix_through_another_known_tenants_key_root_is_refused(proj
         assert "target.connection.s3.prefix: " in errors[0]
         assert "runs through the key root of tenant 'acme'" in errors[0]
     assert objects.s3_bucket().keys(prefix) == []
+
+
+def test_two_homes_sharing_a_rest_catalog_keep_their_tables(tmp_path: Path, seaweedfs_service: Any) -> None:
+    """Tenant ``acme_x`` runs in one home, ``acme`` in another; both reach the same SeaweedFS
+    REST catalog. ``acme``'s home knows nothing of ``acme_x``: the recorded owner refuses it."""
+    sw = seaweedfs_service
+    namespace = f"acme_x_{uuid.uuid4().hex[:8]}"
+    s3 = {"endpoint": sw.s3_endpoint, "region": sw.region, "access_key_id": sw.access_key}
+    target = {
+        "namespace": namespace,
+        "warehouse": sw.rest_warehouse,
+        "write_mode": "overwrite",
+        "connection": {
+            "rest": {"uri": sw.rest_uri, "credential": "${REST_CREDENTIAL}"},
+            "s3": {**s3, "secret_access_key": "${S3_SECRET}"},
+        },
+    }
+    env = {"REST_CREDENTIAL": sw.rest_credential, "S3_SECRET": sw.secret_key}
+    results = []
+    for tenant, rows in (("acme_x", [1, 2]), ("acme", [7])):
+        home = Project.create(tmp_path / tenant)
+        home.write_deals("a.csv", [ROW.format(n=n) for n in rows])
+        job = home.write_job("deals", home.deals_job(tenant_id=tenant, target=target), tenant=tenant)
+        results.append(home.dativo("run", "--config", str(job), env=env))
+
+    assert results[0].returncode == 0, results[0].stderr
+    assert results[1].returncode == 2
+    errors = _errors(results[1].stderr)
+    assert len(errors) == 1, results[1].stderr
+    assert f"target.namespace: table {namespace}.csv_deals belongs to another tenant" in errors[0]
+    props = {
+        "type": "rest",
+        "uri": sw.rest_uri,
+        "credential": sw.rest_credential,
+        "warehouse": sw.rest_warehouse,
+    }
+    table = open_catalog({"catalog": {**props, **sw.s3_props()}}).load_table(f"{namespace}.csv_deals")
+    assert sorted(table.scan().to_arrow().column("deal_id").to_pylist()) == [1, 2]
+    assert table.properties["dativo.tenant"] == "acme_x"
