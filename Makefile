@@ -41,7 +41,10 @@ test-interop: install services peers
 test-security: install services
 	DATIVO_SECURITY_FULL=1 $(PY) -m pytest -q -ra tests/integration/test_secrets_never_leak.py \
 		tests/integration/test_tenant_isolation.py tests/integration/test_sql_identifier_injection.py \
-		tests/integration/test_google_query_escaping.py tests/integration/test_settings_bad_input_corpus.py
+		tests/integration/test_google_query_escaping.py tests/integration/test_settings_bad_input_corpus.py \
+		tests/integration/test_tenant_ownership.py tests/integration/test_secrets_never_names.py \
+		tests/integration/test_paths_confined.py tests/integration/test_bounded_yaml.py \
+		tests/integration/test_redaction_short_secrets.py
 
 test-crash: install services
 	DATIVO_CRASH_TRIALS=$${DATIVO_CRASH_TRIALS:-20} $(PY) -m pytest -q -ra -n $(TEST_WORKERS) --durations=20 tests/integration/test_crash_trials.py

@@ -164,6 +164,8 @@ def find_asset_file(assets_dir: Path, source_type: str, asset_name: str) -> Path
 
     candidates = []
     for path in folder.glob("v*/*.yaml"):
+        if not path.resolve().is_relative_to(assets_dir.resolve()):
+            continue  # a symlink pointing out of the home's assets is never read
         try:
             data = load_yaml(path)
         except ConfigError:

@@ -16,8 +16,10 @@ from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.home import ProjectHome
 from dativo_runner.incremental import Incremental
 from dativo_runner.job_config import TENANT_PATTERN, TENANT_RULE, Job
+from dativo_runner.naming_rules import field_values, naming_problems
 from dativo_runner.plugins import source_plugin, target_plugin
 from dativo_runner.registry import Registry
+from dativo_runner.runner_config import naming_variables
 from dativo_runner.schema_validation import validate_job_block
 from dativo_runner.secrets import Redactor, default_interpolator, load_tenant_secrets
 
@@ -146,7 +148,11 @@ def load_draft(
     for value in secrets.values():
         redactor.add(value)
     blocks = {"source": draft.source_block, "target": draft.target_block}
-    resolved, problems = default_interpolator(secrets, redactor).resolve(blocks, draft.display)
+    interpolator = default_interpolator(secrets, redactor)
+    resolved, problems = interpolator.resolve(blocks, draft.display)
+    fields = (field_values(blocks), field_values(resolved))
+    allowed = naming_variables(home)
+    problems += naming_problems(interpolator.uses, fields, allowed, draft.display, redactor)
     source_entry = registry.entry("source", draft.source)
     target_entry = registry.entry("target", draft.target)
     source = source_plugin(source_entry, registry.file)

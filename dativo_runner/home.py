@@ -72,6 +72,13 @@ class ProjectHome:
         real = path.resolve()
         return not any(real.is_relative_to(root.resolve()) for root in (self.root, *allowed))
 
+    def escapes(self, path: Path, root: Path) -> bool:
+        """True when ``path`` exists (or is a dangling link) and, with symlinks resolved, is not
+        under ``root`` (resolved too)."""
+        if not (path.exists() or path.is_symlink()):
+            return False
+        return not path.resolve().is_relative_to(root.resolve())
+
     @property
     def state_dir(self) -> Path:
         """Default folder of run state files."""

@@ -13,10 +13,12 @@ from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.executables import find_executable
 from dativo_runner.home import ProjectHome
 from dativo_runner.incremental import Incremental, resolve_incremental
+from dativo_runner.naming_rules import field_values, naming_problems
 from dativo_runner.plugins import source_plugin, target_plugin
 from dativo_runner.plugins.base import SourcePlugin, TargetPlugin
 from dativo_runner.policy import classification_problems, load_policy
 from dativo_runner.registry import ConnectorEntry, Registry
+from dativo_runner.runner_config import naming_variables
 from dativo_runner.schema_validation import validate_document, validate_job_block
 from dativo_runner.secrets import Redactor, default_interpolator, load_tenant_secrets
 from dativo_runner.yaml_io import load_yaml
@@ -66,6 +68,17 @@ def _path_option(job: dict[str, Any], key: str, fallback: Path | None, home: Pro
     return home.resolve(value) if value else fallback
 
 
+def _outside_home(job: dict[str, Any], key: str, path: Path, home: ProjectHome, file: str) -> Problem | None:
+    """A config file outside the home (absolute, ``..``, a symlink pointing out) is never read:
+    the problem names the field and the path as written, never the file's content."""
+    if not home.outside(path, []):
+        return None
+    shown = job.get(key) or home.display(path)
+    return Problem(
+        file, key, f"{shown!r} is outside the project home: config files are read only from inside it"
+    )
+
+
 def load_job_config(
     path: Path,
     home: ProjectHome,
@@ -92,7 +105,10 @@ def load_job_config(
     secrets = load_tenant_secrets(secrets_dir, tenant)
     for value in secrets.values():
         redactor.add(value)
-    data, problems = default_interpolator(secrets, redactor).resolve(raw, file)
+    interpolator = default_interpolator(secrets, redactor)
+    data, problems = interpolator.resolve(raw, file)
+    fields = (field_values(raw), field_values(data))
+    problems.extend(naming_problems(interpolator.uses, fields, naming_variables(home), file, redactor))
     problems.extend(validate_document("job", data, file))
     if problems:
         raise ConfigError(problems)
@@ -112,6 +128,10 @@ def load_job_config(
     ):
         recipe_path = _path_option(data, f"{role}_connector_path", fallback, home)
         assert recipe_path is not None
+        outside = _outside_home(data, f"{role}_connector_path", recipe_path, home, file)
+        if outside is not None:
+            problems.append(outside)
+            continue
         if not recipe_path.is_file():
             problems.append(Problem(file, f"{role}_connector_path", f"{home.display(recipe_path)} not found"))
             continue
@@ -123,7 +143,10 @@ def load_job_config(
         data, "asset_path", find_asset_file(home.root / "assets", source_name, data["asset"]), home
     )
     asset: AssetSpec | None = None
-    if asset_path is None or not asset_path.is_file():
+    outside = _outside_home(data, "asset_path", asset_path, home, file) if asset_path else None
+    if outside is not None:
+        problems.append(outside)
+    elif asset_path is None or not asset_path.is_file():
         shown = home.display(asset_path) if asset_path else f"assets/{source_name}/v*/ naming it"
         problems.append(Problem(file, "asset_path", f"asset file {shown} not found"))
     else:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, DativoError
+from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, DativoError, Problem
 from dativo_runner.executables import find_executable
 from dativo_runner.job_config import Job
 from dativo_runner.job_lock import JobLock, lock_path
@@ -40,8 +40,16 @@ class RunOptions:
 
 
 def state_path(job: Job, state_dir: Path | None) -> Path:
-    """``<state_dir>/<tenant>/<job file stem>.json``."""
-    return (state_dir or job.home.state_dir) / job.tenant_id / f"{job.name}.json"
+    """``<state_dir>/<tenant>/<job file stem>.json``; a tenant folder or state file that is a
+    symlink pointing out of it (another tenant's bookmark) is refused."""
+    root = state_dir or job.home.state_dir
+    folder = root / job.tenant_id
+    path = folder / f"{job.name}.json"
+    for inner, outer in ((folder, root), (path, folder)):
+        if job.home.escapes(inner, outer):
+            shown = job.home.display(inner)
+            raise DativoError([Problem(shown, "", "links outside the state folder of its tenant: not used")])
+    return path
 
 
 def _write_private(folder: Path, name: str, data: dict[str, Any]) -> Path:
@@ -67,7 +75,10 @@ def run_job(job: Job, options: RunOptions, reporter: Reporter | None = None) -> 
         f"{job.tenant_id}/{job.name}", verbose=options.verbose, level=job.log_level
     )
     summary = JobSummary(job=job.file, tenant_id=job.tenant_id)
-    store = StateStore(state_path(job, options.state_dir))
+    try:
+        store = StateStore(state_path(job, options.state_dir))
+    except DativoError as exc:
+        return _failed(summary, job.redactor.redact(_problem_text(exc, job)))
     summary.state_file = job.home.display(store.path)
     lock = JobLock(lock_path(store.path), job.home.display(lock_path(store.path)))
     try:

@@ -23,6 +23,7 @@ from dativo_singer.sink import ArrowSink, Written
 from target_iceberg import file_registration, file_versions
 from target_iceberg.bookmark import STATE_SUMMARY_KEY, branch_state, latest_bookmark
 from target_iceberg.catalog import describe_catalog, is_unreachable
+from target_iceberg.ownership import claim_table, tenant_of
 from target_iceberg.partitioning import INGEST_DATE, add_ingest_date, needs_ingest_date
 from target_iceberg.settings import table_settings
 from target_iceberg.table_writer import TableWriter
@@ -213,6 +214,9 @@ class IcebergSink(ArrowSink):
         if table is None:
             self.logger.info("No table %s yet: the bookmark is not stored", settings.identifier)
             return None
+        tenant = tenant_of(settings.table_properties)
+        if tenant:
+            table = claim_table(table, settings.identifier, settings.namespace, tenant)
         found = latest_bookmark(table, settings.branch)
         if found is not None and json.loads(found[0]) == state:
             self._held_state = state

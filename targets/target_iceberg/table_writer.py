@@ -43,6 +43,7 @@ from target_iceberg.file_registration import (
     remove_placed,
 )
 from target_iceberg.merge import can_merge_file_by_file, merge_file_by_file
+from target_iceberg.ownership import claim_namespace, claim_table, tenant_of
 from target_iceberg.partitioning import PartitionField, partition_spec
 from target_iceberg.pyiceberg_internals import iceberg_schema
 from target_iceberg.replace import StagedReplace
@@ -146,10 +147,14 @@ class TableWriter:
         """Load the table, or create it complete (partition spec, column docs) in one catalog
         call, so a concurrent writer never sees it half set up."""
         s = self.settings
-        self.catalog.create_namespace_if_not_exists(s.namespace)
+        tenant = tenant_of(s.table_properties)
+        if tenant:
+            claim_namespace(self.catalog, s.namespace, tenant)
+        else:
+            self.catalog.create_namespace_if_not_exists(s.namespace)
         existing = load_table_or_none(self.catalog, s.identifier)
         if existing is not None:
-            return existing
+            return claim_table(existing, s.identifier, s.namespace, tenant) if tenant else existing
         fresh = self._documented(iceberg_schema(schema))
         spec = partition_spec(fresh, s.partitioning)
         properties = dict(s.table_properties)
@@ -163,7 +168,7 @@ class TableWriter:
             raced = load_table_or_none(self.catalog, s.identifier)
             if raced is None:
                 raise classify_catalog_error(f"cannot create table {s.identifier}", exc) from None
-            return raced
+            return claim_table(raced, s.identifier, s.namespace, tenant) if tenant else raced
         self.logger.info("Table %s ready", s.identifier)
         return table
 

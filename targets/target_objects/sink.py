@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from dativo_singer.conversion import Rejected
+from dativo_singer.errors import FatalError
 from dativo_singer.sink import ArrowSink, Written
 from target_objects import keys
 from target_objects.files import write_data_files
@@ -83,6 +84,12 @@ class ObjectSink(ArrowSink):
         if self._held_state is not _UNSET:
             return
         found = newest_manifest(self.store, self.settings.manifest_prefix(self.stream_name))
+        owner = found[1].get("tenant") if found else None
+        if owner and owner != self.settings.tenant:  # recorded ownership: checked before any write
+            raise FatalError(
+                f"{self.location} belongs to another tenant: tenant {self.settings.tenant!r} "
+                "cannot write, replace or resume it"
+            )
         self._newest_key = found[0] if found else None
         self._held_state = found[1].get("state") if found else None
 

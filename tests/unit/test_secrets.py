@@ -63,3 +63,28 @@ def test_malformed_env_file_names_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "acme" / "bad.env").write_text("GOOD=1\nthis is not an assignment\n")
     with pytest.raises(ConfigError, match=r"bad.env: line 2: expected NAME=value"):
         load_tenant_secrets(tmp_path, "acme")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("dativo: error: x", "dativo: error: x"),  # the program name
+        ("usage: dativo [-h]", "usage: dativo [-h]"),
+        ("/work/dativo/jobs/a.yaml", "/work/dativo/jobs/a.yaml"),  # inside a path
+        ("mydativo=1 dativos", "mydativo=1 dativos"),  # inside words
+        ("access_key_id=dativo region=eu", "access_key_id=**** region=eu"),
+        ("s3.access-key-id: dativo", "s3.access-key-id: ****"),
+        ("{'access_key_id': 'dativo'}", "{'access_key_id': '****'}"),
+        ('{"k": "dativo"}', '{"k": "****"}'),
+        ("http://dativo:x@host", "http://dativo:x@host"),
+        ("user:dativo@host", "user:****@host"),
+        ("Credential=dativo/20240101/us-east-1", "Credential=****/20240101/us-east-1"),
+        ("dativo", "****"),
+        ("prefix-a-long-secret-value-99-suffix", "prefix-****-suffix"),  # long: masked anywhere
+    ],
+)
+def test_a_short_secret_is_masked_only_where_it_stands_as_a_value(text: str, expected: str) -> None:
+    redactor = Redactor()
+    redactor.add("dativo")
+    redactor.add("a-long-secret-value-99")
+    assert redactor.redact(text) == expected

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from dativo_runner.errors import DativoError, Problem
 from dativo_runner.plugins.base import Landed, MaintainOptions, TargetPlugin
 from dativo_runner.plugins.targets.iceberg.planning import dead_letter_dir, plan_iceberg_config
+from dativo_runner.tenancy import name_problem, recorded_owner_problem
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -61,15 +62,9 @@ class IcebergTarget(TargetPlugin):
                 )
         problems.extend(_moved_warehouse(job, plan_iceberg_config(job)))
         namespace = str(job.target.get("namespace") or job.tenant_id)
-        if namespace != job.tenant_id and not namespace.startswith(f"{job.tenant_id}_"):
-            problems.append(
-                Problem(
-                    job.file,
-                    "target.namespace",
-                    f"{namespace!r} is outside tenant {job.tenant_id!r}: use {job.tenant_id!r} "
-                    f"or a name starting with '{job.tenant_id}_'",
-                )
-            )
+        problem = name_problem(namespace, job.tenant_id, job.home, "default namespace")
+        if problem:
+            problems.append(Problem(job.file, "target.namespace", problem))
         blocked = _blocking_file(dead_letter_dir(job))
         if blocked is not None:
             problems.append(
@@ -101,7 +96,9 @@ class IcebergTarget(TargetPlugin):
             return None  # the embedded catalog is made by the first run: nothing landed yet
         from target_iceberg.catalog import open_catalog
 
-        return load_table_or_none(open_catalog(config), table_identifier(config, stream))
+        table = load_table_or_none(open_catalog(config), table_identifier(config, stream))
+        _check_owner(job, config, stream, table.properties if table is not None else None)
+        return table
 
     def _local_table(self, config: dict[str, Any], stream: str) -> tuple[bool, LocalTable | None]:
         """``(True, table or None)`` read from the embedded catalog without pyiceberg (its import
@@ -123,6 +120,7 @@ class IcebergTarget(TargetPlugin):
         local, found_table = self._local_table(config, stream)
         text: str | None = None
         if local:
+            _check_owner(job, config, stream, found_table.metadata.get("properties") if found_table else None)
             found = found_table.latest_bookmark(config.get("branch")) if found_table else None
             text = found[0] if found else None
         else:
@@ -151,6 +149,7 @@ class IcebergTarget(TargetPlugin):
         if local:
             if found_table is None:
                 return None
+            _check_owner(job, config, stream, found_table.metadata.get("properties"))
             head = found_table.branch_head(config.get("branch"))
             return Landed(
                 location=table_identifier(config, stream),
@@ -266,6 +265,27 @@ def write_mode(job: Job, config: dict[str, Any]) -> str:
     if chosen:
         return str(chosen)
     return "merge" if job.asset.primary_key and job.incremental.cursor_field else "append"
+
+
+def _check_owner(job: Job, config: dict[str, Any], stream: str, properties: dict[str, Any] | None) -> None:
+    """Refuse (one line naming the job field) a table another tenant owns before its bookmark,
+    rows or snapshots are read or maintained, and an unowned one outside the tenant's default
+    namespace (the rule of target_iceberg.ownership, which claims the others when it writes)."""
+    if properties is None:
+        return
+    owner = properties.get("dativo.tenant")
+    named_table = job.target.get("table") and not job.target.get("namespace")
+    field = "target.table" if named_table else "target.namespace"
+    identifier = table_identifier(config, stream)
+    problem = recorded_owner_problem(owner, job.tenant_id, f"table {identifier}", field)
+    namespace = identifier.rpartition(".")[0]
+    if not owner and namespace != job.tenant_id:
+        problem = (
+            f"table {identifier} records no owning tenant and namespace {namespace!r} is not tenant "
+            f"{job.tenant_id!r}'s default: set its property dativo.tenant={job.tenant_id} to adopt it"
+        )
+    if problem:
+        raise DativoError([Problem(job.file, field, problem)])
 
 
 def _unwritable(folder: Path) -> str | None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from dativo_runner.errors import DativoError, Problem
 from dativo_runner.plugins.base import Landed, MaintainOptions, TargetPlugin
 from dativo_runner.plugins.targets.objects.planning import dead_letter_dir, plan_objects_config
+from dativo_runner.tenancy import prefix_problem, recorded_owner_problem
 
 if TYPE_CHECKING:
     from target_objects.settings import ObjectSettings
@@ -61,6 +62,11 @@ class ObjectsTarget(TargetPlugin):
             )
         if job.target_entry.name == "minio" and not (connection.get("s3") or {}).get("endpoint"):
             problems.append(Problem(job.file, "target.connection.s3.endpoint", "required for MinIO"))
+        nested = prefix_problem(
+            str((connection.get(wanted) or {}).get("prefix") or ""), job.tenant_id, job.home
+        )
+        if nested:
+            problems.append(Problem(job.file, f"target.connection.{wanted}.prefix", nested))
         if problems:
             return problems
         try:
@@ -104,8 +110,14 @@ class ObjectsTarget(TargetPlugin):
         return (found[0], found[1], store) if found else None
 
     def committed_bookmark(self, job: Job, config: dict[str, Any], stream: str) -> dict[str, Any] | None:
-        """The state of the newest manifest."""
+        """The state of the newest manifest, once its recorded tenant is the job's."""
         found = self._newest(config, stream)
+        owner = found[1].get("tenant") if found else None
+        storage = "azure" if config.get("storage") == "azure" else "s3"
+        field = f"target.connection.{storage}.prefix"
+        problem = recorded_owner_problem(owner, job.tenant_id, self.location(job, config, stream), field)
+        if problem:
+            raise DativoError([Problem(job.file, field, problem)])
         state = found[1].get("state") if found else None
         return state if isinstance(state, dict) else None
 

@@ -76,7 +76,15 @@ def find_orphans(
     manifests = manifest_keys(store, prefix)
     named = {f["key"] for key in manifests for f in read_manifest(store, key)["files"]}
     found = store.list_objects(settings.stream_root(stream) + "/")
-    orphans = [o for o in found if not o.key.startswith(prefix) and o.key not in named]
+    # A stream root nested below this one (another prefix, maybe another tenant's) keeps its
+    # own manifests: none of its files is this stream's orphan.
+    nested = {o.key.split("/_manifests/")[0] + "/" for o in found if "/_manifests/" in o.key}
+    nested.discard(prefix.removesuffix("_manifests/"))
+    orphans = [
+        o
+        for o in found
+        if not o.key.startswith(prefix) and o.key not in named and not o.key.startswith(tuple(nested))
+    ]
     return len(manifests), len(named), orphans
 
 
