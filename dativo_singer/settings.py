@@ -74,10 +74,11 @@ SHARED_TARGET_PROPERTIES: list[th.Property] = [
     th.Property(
         "commit_records_after_last_state",
         th.BooleanType,
-        default=False,
-        description="At end of input, also commit records that came after the last STATE "
-        "(by default they are not: input ending without a STATE covering them may be a tap that "
-        "died, and a rerun reads them again). Taps that never send STATE are committed in full.",
+        default=True,
+        description="At a clean end of input, commit every record received, with the last STATE "
+        "(Singer's convention). false: commit only what a STATE covers, and fail (exit 2) naming "
+        "the records after the last one; dativo run sets this, and closes the target's input only "
+        "after the tap exited 0",
     ),
     th.Property(
         "fail_on_rejects",
