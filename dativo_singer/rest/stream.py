@@ -13,6 +13,7 @@ import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams import RESTStream
 
+from dativo_singer.batch_records import RecordBatches
 from dativo_singer.rest.backoff_policy import retry_after_seconds, wait_generator
 from dativo_singer.rest.errors import (
     RateLimitExhaustedError,
@@ -43,7 +44,7 @@ _NETWORK_ERRORS = (
 )
 
 
-class DativoRESTStream(RESTStream[Any]):
+class DativoRESTStream(RecordBatches, RESTStream[Any]):
     """Base of every Dativo REST stream. A vendor's stream sets ``service_name`` and
     ``secret_setting`` and may override ``server_wait`` (its rate-limit headers) and
     ``quota_exhausted`` (a daily limit in its 429 body)."""

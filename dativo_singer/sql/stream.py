@@ -25,6 +25,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sql import SQLStream
 
 from dativo_singer.batch_emit import ParquetBatchWriter, file_sized, parquet_batch_config
+from dativo_singer.batch_records import RecordBatches
 from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_columns import convert_batch, stream_arrow_schema
 from dativo_singer.sql.record_lines import RecordLineEncoder, write_lines
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 RECORD_FETCH_ROWS = 10_000
 
 
-class DatabaseStream(SQLStream):
+class DatabaseStream(RecordBatches, SQLStream):
     """A table or view of a PostgreSQL or MySQL/MariaDB database."""
 
     _columns: dict[str, k.ColumnKind] | None = None
