@@ -104,6 +104,28 @@ SHARED_TARGET_PROPERTIES: list[th.Property] = [
     ),
 ]
 
+EMIT_ACTIVATE_VERSION = "emit_activate_version_messages"
+
+
+def emit_activate_version_property(default: bool) -> th.Property:
+    """A tap's ``emit_activate_version_messages`` (a boolean, so Meltano passes one)."""
+    return th.Property(
+        EMIT_ACTIVATE_VERSION,
+        th.BooleanType,
+        default=default,
+        description="Full-table streams (no replication key) start with ACTIVATE_VERSION, so a "
+        "target that honours it (target-iceberg, singer-sdk SQL targets) replaces the stream's "
+        "rows each run instead of adding a second copy",
+    )
+
+
+def emits_activate_version(config: Mapping[str, Any], default: bool) -> bool:
+    """The setting's value: only a JSON ``true`` turns it on (``"false"`` never does; a
+    non-boolean is refused by the config schema first), unset means ``default``."""
+    value = config.get(EMIT_ACTIVATE_VERSION)
+    return default if value is None else value is True
+
+
 # Settings singer-sdk's SQL targets know that a Dativo target has no use for: refused when set,
 # so that nobody believes they took effect.
 _UNSUPPORTED: dict[str, str] = {

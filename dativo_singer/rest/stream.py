@@ -32,6 +32,7 @@ from dativo_singer.rest.settings import (
     DEFAULT_MAX_TRIES,
     DEFAULT_TIMEOUT_SECONDS,
 )
+from dativo_singer.settings import emits_activate_version
 
 _LIMITER_ATTRIBUTE = "_dativo_rate_limiter"
 _RETRIABLE_STATUSES = (HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS)
@@ -53,6 +54,11 @@ class DativoRESTStream(RecordBatches, RESTStream[Any]):
     service_name: str = "API"
     #: The config setting holding the credential (masked in every message).
     secret_setting: str = "api_key"
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Only a JSON ``true`` turns it on (singer-sdk's own check takes ``"false"`` for true)."""
+        return emits_activate_version(self.config, default=False)
 
     @property
     def url_base(self) -> str:

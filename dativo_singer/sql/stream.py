@@ -26,6 +26,7 @@ from singer_sdk.sql import SQLStream
 
 from dativo_singer.batch_emit import ParquetBatchWriter, file_sized, parquet_batch_config
 from dativo_singer.batch_records import RecordBatches
+from dativo_singer.settings import emits_activate_version
 from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_columns import convert_batch, stream_arrow_schema
 from dativo_singer.sql.record_lines import RecordLineEncoder, write_lines
@@ -47,6 +48,11 @@ class DatabaseStream(RecordBatches, SQLStream):
     # ``values`` already makes every value JSON-faithful; singer-sdk's conformance pass would
     # only cost time (and it fails on JSON columns holding arrays: their schema is untyped).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """On unless the setting is false: a full-table read replaces what the last one landed."""
+        return emits_activate_version(self.config, default=True)
 
     @property
     def db(self) -> DatabaseConnector:
