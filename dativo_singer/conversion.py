@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from dativo_singer.arrow_types import JSON_TEXT, NESTED_AS_JSON, arrow_schema, json_text_kind
+from dativo_singer.text_values import parse_datetime
 
 METADATA_PREFIX = "_sdc_"  # Singer metadata fields are never a schema violation
 # Field metadata of a BATCH file's string column that holds JSON text (see convert_table).
@@ -89,10 +90,7 @@ def _json_text(value: Any) -> str:
 
 
 def _timestamp(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        parsed = value
-    else:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    parsed = value if isinstance(value, dt.datetime) else parse_datetime(str(value))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 

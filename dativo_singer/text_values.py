@@ -59,9 +59,18 @@ def _parse_date(text: str) -> str:
         raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
+def parse_datetime(text: str) -> dt.datetime:
+    """An RFC 3339 / ISO 8601 date-time; ``Z`` or ``z`` is UTC and the ``T`` may be ``t`` (RFC
+    3339 allows lowercase, ``datetime.fromisoformat`` refuses a ``z``). Naive stays naive."""
+    text = text.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    return dt.datetime.fromisoformat(text)
+
+
 def _parse_timestamp(text: str) -> str:
     try:
-        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        value = parse_datetime(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a timestamp (ISO 8601)") from None
     if value.tzinfo is None:

@@ -31,6 +31,7 @@ from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_columns import convert_batch, stream_arrow_schema
 from dativo_singer.sql.record_lines import RecordLineEncoder, write_lines
 from dativo_singer.sql.values import convert_row, record_converters
+from dativo_singer.text_values import parse_datetime
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
@@ -95,7 +96,7 @@ class DatabaseStream(RecordBatches, SQLStream):
         kind = self.columns[self.replication_key].kind
         if kind == k.DATE:
             return (dt.date.fromisoformat(str(value)[:10]) - dt.timedelta(days=int(days))).isoformat()
-        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = parse_datetime(str(value))
         return (moment - dt.timedelta(days=int(days))).isoformat()
 
     def _increment_stream_state(self, latest_record: dict, *, context: Any = None) -> None:
