@@ -257,7 +257,7 @@ class CommitAtStateTarget(Target):
     def process_endofpipe(self) -> None:
         """End of input: commit every stream (and every staged replace) with the last STATE,
         then emit it. With ``commit_records_after_last_state: false`` records after the last
-        STATE are dropped instead and the target exits 1 naming them (the committed part and
+        STATE are dropped instead and the target exits 2 naming them (the committed part and
         its STATE stand; a rerun from that STATE reads them again)."""
         state = copy.deepcopy(self.latest_state)
         dropped = self._drop_uncovered() if self.config.get("commit_records_after_last_state") is False else 0
@@ -270,7 +270,7 @@ class CommitAtStateTarget(Target):
         self._emit_state(state, idle)
         for sink in self._sinks():
             sink.clean_up()
-        self._report_rejects()
+        self._report_rejects(may_exit=not dropped)  # the dropped records are the worse news
         if dropped:
             raise FatalError(
                 f"{dropped} record(s) came after the last STATE and were not committed "
@@ -293,7 +293,7 @@ class CommitAtStateTarget(Target):
             total += dropped
         return total
 
-    def _report_rejects(self) -> None:
+    def _report_rejects(self, *, may_exit: bool = True) -> None:
         """The last log line: how many records were rejected and where the dead letters are;
         with ``fail_on_rejects`` and any reject, exit 1 (everything else is committed)."""
         folder = os.path.abspath(self.config.get("dead_letter_dir") or "dead_letter")
@@ -305,7 +305,7 @@ class CommitAtStateTarget(Target):
             f"{sum(s.rejected_rows for s in rejecting)} record(s) rejected across "
             f"{len(rejecting)} stream(s); dead letters in {folder}"
         )
-        if not self.config.get("fail_on_rejects"):
+        if not (self.config.get("fail_on_rejects") and may_exit):
             self.logger.warning("%s", line)
             return
         self.logger.error("%s; exiting 1 (fail_on_rejects): the other rows are committed", line)
