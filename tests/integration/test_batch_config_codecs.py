@@ -38,6 +38,7 @@ def _tap(module: str, config: dict[str, Any], tmp: Path) -> list[dict[str, Any]]
 def _load(messages: list[dict[str, Any]], tmp: Path) -> list[dict[str, Any]]:
     """Pipe the tap's messages into target-iceberg; the rows of the table it made."""
     from target_iceberg.catalog import open_catalog
+    from target_iceberg.naming import table_name_for
 
     config = {"warehouse_dir": str(tmp / "wh"), "namespace": "codecs", "dead_letter_dir": str(tmp / "dead")}
     (tmp / "target.json").write_text(json.dumps(config))
@@ -51,7 +52,7 @@ def _load(messages: list[dict[str, Any]], tmp: Path) -> list[dict[str, Any]]:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    table = open_catalog(config).load_table(f"codecs.{stream}")
+    table = open_catalog(config).load_table(f"codecs.{table_name_for(stream, config)}")
     return table.scan().to_arrow().to_pylist()
 
 
@@ -137,3 +138,45 @@ def test_tap_markdown_kv_batches_follow_the_encoding(
             assert pq.ParquetFile(path).metadata.row_group(0).column(0).compression == check
     rows = _load(messages, tmp_path)
     assert len(rows) == len(sent) > 0
+
+
+def test_tap_postgres_jsonl_batches_are_plain_for_none(pg_service: Any, tmp_path: Path) -> None:
+    from tests.helpers.databases import discover, pg_schema, select
+
+    with pg_schema(pg_service.dsn) as (schema, cursor):
+        cursor.execute(f'CREATE TABLE "{schema}".items (id integer PRIMARY KEY, amount numeric(12,2))')
+        cursor.execute(f'INSERT INTO "{schema}".items SELECT g, g / 4.0 FROM generate_series(1, 25) g')
+        config: dict[str, Any] = {
+            "host": pg_service.host,
+            "port": pg_service.port,
+            "user": pg_service.user,
+            "database": pg_service.db,
+            "filter_schemas": [schema],
+        }
+        catalog = select(discover("postgres", config, tmp_path), f"{schema}-items")
+        (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+        batches = {"encoding": {"format": "jsonl", "compression": "none"}, "batch_size": 10}
+        config["batch_config"] = {**batches, "storage": {"root": (tmp_path / "batches").as_uri()}}
+        (tmp_path / "tap.json").write_text(json.dumps(config))
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from tap_postgres.tap import main; main()",
+                "--config",
+                str(tmp_path / "tap.json"),
+                "--catalog",
+                str(tmp_path / "catalog.json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr[-3000:]
+    messages = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    files = _files(messages)
+    assert len(files) == 3
+    assert all(p.name.endswith(".jsonl") and p.read_bytes()[:2] != GZIP_MAGIC for _, p in files)
+    rows = _load(messages, tmp_path)
+    assert sorted((r["id"], str(r["amount"])) for r in rows) == [(i, f"{i / 4:.2f}") for i in range(1, 26)]
