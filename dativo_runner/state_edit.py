@@ -15,6 +15,7 @@ from dativo_runner.job_lock import JobLock
 from dativo_runner.state_override import mark
 from dativo_runner.state_report import JobState, stream_bookmark
 from dativo_runner.state_store import StateStore, is_singer_state
+from dativo_singer.text_values import parse_datetime
 
 if TYPE_CHECKING:
     from dativo_runner.job_config import Job
@@ -124,7 +125,7 @@ def parse_value(job: Job, key: str, text: str) -> Any:
         if "number" in kinds:
             return float(text) if not text.lstrip("-").isdigit() else int(text)
         if schema.get("format") == "date-time":
-            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            parsed = parse_datetime(text)
             return parsed.isoformat() if parsed.tzinfo else parsed.isoformat() + "+00:00"
         if schema.get("format") == "date":
             return dt.date.fromisoformat(text).isoformat()

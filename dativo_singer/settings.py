@@ -74,10 +74,11 @@ SHARED_TARGET_PROPERTIES: list[th.Property] = [
     th.Property(
         "commit_records_after_last_state",
         th.BooleanType,
-        default=False,
-        description="At end of input, also commit records that came after the last STATE "
-        "(by default they are not: input ending without a STATE covering them may be a tap that "
-        "died, and a rerun reads them again). Taps that never send STATE are committed in full.",
+        default=True,
+        description="At a clean end of input, commit every record received, with the last STATE "
+        "(Singer's convention). false: commit only what a STATE covers, and fail (exit 2) naming "
+        "the records after the last one; dativo run sets this, and closes the target's input only "
+        "after the tap exited 0",
     ),
     th.Property(
         "fail_on_rejects",
@@ -102,6 +103,28 @@ SHARED_TARGET_PROPERTIES: list[th.Property] = [
         "Unset: write_mode decides",
     ),
 ]
+
+EMIT_ACTIVATE_VERSION = "emit_activate_version_messages"
+
+
+def emit_activate_version_property(default: bool) -> th.Property:
+    """A tap's ``emit_activate_version_messages`` (a boolean, so Meltano passes one)."""
+    return th.Property(
+        EMIT_ACTIVATE_VERSION,
+        th.BooleanType,
+        default=default,
+        description="Full-table streams (no replication key) start with ACTIVATE_VERSION, so a "
+        "target that honours it (target-iceberg, singer-sdk SQL targets) replaces the stream's "
+        "rows each run instead of adding a second copy",
+    )
+
+
+def emits_activate_version(config: Mapping[str, Any], default: bool) -> bool:
+    """The setting's value: only a JSON ``true`` turns it on (``"false"`` never does; a
+    non-boolean is refused by the config schema first), unset means ``default``."""
+    value = config.get(EMIT_ACTIVATE_VERSION)
+    return default if value is None else value is True
+
 
 # Settings singer-sdk's SQL targets know that a Dativo target has no use for: refused when set,
 # so that nobody believes they took effect.

@@ -3,10 +3,14 @@
 When a STATE message arrives and a stream's buffer is due (rows, bytes or age), every stream is
 committed with that STATE and the STATE is then emitted (once per distinct value). Streams that
 had nothing to commit record the STATE alone (``ArrowSink.record_bookmark``), so the place the
-data lands never holds an older bookmark than the one emitted. Records that arrived after the last
-STATE are never committed under it, so a crash at any point followed by a rerun from the emitted
-state neither loses nor duplicates rows. A tap that sends no STATE for far longer than the
-thresholds is committed anyway (with a warning), to bound memory.
+data lands never holds an older bookmark than the one emitted. Before end of input, records that
+arrived after the last STATE are never committed under it, so a crash at any point followed by a
+rerun from the emitted state neither loses nor duplicates rows. A tap that sends no STATE for far
+longer than the thresholds is committed anyway (with a warning), to bound memory.
+
+A clean end of input commits everything received, with the last STATE (Singer's convention; a
+tap may send its last STATE long before its last record). ``commit_records_after_last_state:
+false`` (what ``dativo run`` sets, see docs/SINGER_INTEROP.md) commits only what a STATE covers.
 
 RECORD lines in singer-sdk's compact form are handed over in bulk by ``FastSingerReader`` and
 parsed by Arrow. That fast path is taken only when nothing in singer-sdk's record pipeline would
@@ -252,22 +256,11 @@ class CommitAtStateTarget(Target):
 
     def process_endofpipe(self) -> None:
         """End of input: commit every stream (and every staged replace) with the last STATE,
-        then emit it. Records after the last STATE are not committed (unless
-        ``commit_records_after_last_state``): input that ends without a STATE covering them may
-        be a tap that died, and a rerun from that STATE reads them again."""
+        then emit it. With ``commit_records_after_last_state: false`` records after the last
+        STATE are dropped instead and the target exits 2 naming them (the committed part and
+        its STATE stand; a rerun from that STATE reads them again)."""
         state = copy.deepcopy(self.latest_state)
-        if not self.config.get("commit_records_after_last_state"):
-            for sink in self._sinks():
-                dropped, files = sink.buffer.drop_uncovered()
-                sink.discard_files(files)
-                if dropped:
-                    self.logger.warning(
-                        "%d record(s) of %s came after the last STATE and were not committed: the "
-                        "input ended without a STATE covering them (a rerun from that STATE reads "
-                        "them again; commit_records_after_last_state changes this)",
-                        dropped,
-                        sink.stream_name,
-                    )
+        dropped = self._drop_uncovered() if self.config.get("commit_records_after_last_state") is False else 0
         idle = []
         for sink in self._sinks():
             flushed = sink.flush(state)
@@ -277,9 +270,30 @@ class CommitAtStateTarget(Target):
         self._emit_state(state, idle)
         for sink in self._sinks():
             sink.clean_up()
-        self._report_rejects()
+        self._report_rejects(may_exit=not dropped)  # the dropped records are the worse news
+        if dropped:
+            raise FatalError(
+                f"{dropped} record(s) came after the last STATE and were not committed "
+                "(commit_records_after_last_state is false): the input ended without a STATE "
+                "covering them; a rerun from the last STATE reads them again"
+            )
 
-    def _report_rejects(self) -> None:
+    def _drop_uncovered(self) -> int:
+        """Drop every stream's records after the last STATE (and their kept files); how many."""
+        total = 0
+        for sink in self._sinks():
+            dropped, files = sink.buffer.drop_uncovered()
+            sink.discard_files(files)
+            if dropped:
+                self.logger.warning(
+                    "%d record(s) of %s came after the last STATE and were not committed",
+                    dropped,
+                    sink.stream_name,
+                )
+            total += dropped
+        return total
+
+    def _report_rejects(self, *, may_exit: bool = True) -> None:
         """The last log line: how many records were rejected and where the dead letters are;
         with ``fail_on_rejects`` and any reject, exit 1 (everything else is committed)."""
         folder = os.path.abspath(self.config.get("dead_letter_dir") or "dead_letter")
@@ -291,7 +305,7 @@ class CommitAtStateTarget(Target):
             f"{sum(s.rejected_rows for s in rejecting)} record(s) rejected across "
             f"{len(rejecting)} stream(s); dead letters in {folder}"
         )
-        if not self.config.get("fail_on_rejects"):
+        if not (self.config.get("fail_on_rejects") and may_exit):
             self.logger.warning("%s", line)
             return
         self.logger.error("%s; exiting 1 (fail_on_rejects): the other rows are committed", line)

@@ -115,18 +115,24 @@ def check_fraction(text: str) -> None:
         raise ValueError(f"{text!r} has more than 6 fractional second digits")
 
 
+def parse_datetime(text: str) -> dt.datetime:
+    """An RFC 3339 / ISO 8601 date-time; ``Z`` or ``z`` is UTC and the ``T`` may be ``t`` (RFC
+    3339 allows lowercase, ``datetime.fromisoformat`` refuses a ``z``). Naive stays naive."""
+    text = text.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"
+    if len(text) > 10 and text[10] == "t":
+        text = text[:10] + "T" + text[11:]
+    return dt.datetime.fromisoformat(text)
+
+
 def timestamp_value(value: Any) -> dt.datetime:
     """A timestamp (ISO 8601 text or datetime); without an offset it is UTC."""
     if isinstance(value, dt.datetime):
         parsed = value
     elif isinstance(value, str):
         check_fraction(value)
-        text = value.strip()
-        if text[-1:] in "Zz":
-            text = text[:-1] + "+00:00"
-        if len(text) > 10 and text[10] in "t":
-            text = text[:10] + "T" + text[11:]
-        parsed = dt.datetime.fromisoformat(text)
+        parsed = parse_datetime(value)
     else:
         raise ValueError(f"{value!r} is not a timestamp")
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)

@@ -13,6 +13,7 @@ import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams import RESTStream
 
+from dativo_singer.batch_records import RecordBatches
 from dativo_singer.rest.backoff_policy import retry_after_seconds, wait_generator
 from dativo_singer.rest.errors import (
     RateLimitExhaustedError,
@@ -31,6 +32,7 @@ from dativo_singer.rest.settings import (
     DEFAULT_MAX_TRIES,
     DEFAULT_TIMEOUT_SECONDS,
 )
+from dativo_singer.settings import emits_activate_version
 
 _LIMITER_ATTRIBUTE = "_dativo_rate_limiter"
 _RETRIABLE_STATUSES = (HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS)
@@ -43,7 +45,7 @@ _NETWORK_ERRORS = (
 )
 
 
-class DativoRESTStream(RESTStream[Any]):
+class DativoRESTStream(RecordBatches, RESTStream[Any]):
     """Base of every Dativo REST stream. A vendor's stream sets ``service_name`` and
     ``secret_setting`` and may override ``server_wait`` (its rate-limit headers) and
     ``quota_exhausted`` (a daily limit in its 429 body)."""
@@ -52,6 +54,11 @@ class DativoRESTStream(RESTStream[Any]):
     service_name: str = "API"
     #: The config setting holding the credential (masked in every message).
     secret_setting: str = "api_key"
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Only a JSON ``true`` turns it on (singer-sdk's own check takes ``"false"`` for true)."""
+        return emits_activate_version(self.config, default=False)
 
     @property
     def url_base(self) -> str:

@@ -152,6 +152,9 @@ class DatabaseConnector(SQLConnector):
         entry.metadata.root.valid_replication_keys = candidates or None
         for metadata in entry.metadata.values():  # as singer-sdk's own streams: all selected
             metadata.selected_by_default = True
+        # singer-sdk fills both with "" (no method forced): leave them out rather than empty.
+        entry.replication_method = entry.replication_method or None
+        entry.metadata.root.forced_replication_method = entry.metadata.root.forced_replication_method or None
         return entry
 
     def reflect(self, schema: str | None, table: str) -> dict[str, sa.types.TypeEngine]:

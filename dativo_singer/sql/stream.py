@@ -25,10 +25,13 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sql import SQLStream
 
 from dativo_singer.batch_emit import ParquetBatchWriter, file_sized, parquet_batch_config
+from dativo_singer.batch_records import RecordBatches
+from dativo_singer.settings import emits_activate_version
 from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_columns import convert_batch, stream_arrow_schema
 from dativo_singer.sql.record_lines import RecordLineEncoder, write_lines
 from dativo_singer.sql.values import convert_row, record_converters
+from dativo_singer.text_values import parse_datetime
 
 if TYPE_CHECKING:
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
@@ -39,13 +42,18 @@ if TYPE_CHECKING:
 RECORD_FETCH_ROWS = 10_000
 
 
-class DatabaseStream(SQLStream):
+class DatabaseStream(RecordBatches, SQLStream):
     """A table or view of a PostgreSQL or MySQL/MariaDB database."""
 
     _columns: dict[str, k.ColumnKind] | None = None
     # ``values`` already makes every value JSON-faithful; singer-sdk's conformance pass would
     # only cost time (and it fails on JSON columns holding arrays: their schema is untyped).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """On unless the setting is false: a full-table read replaces what the last one landed."""
+        return emits_activate_version(self.config, default=True)
 
     @property
     def db(self) -> DatabaseConnector:
@@ -88,7 +96,7 @@ class DatabaseStream(SQLStream):
         kind = self.columns[self.replication_key].kind
         if kind == k.DATE:
             return (dt.date.fromisoformat(str(value)[:10]) - dt.timedelta(days=int(days))).isoformat()
-        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = parse_datetime(str(value))
         return (moment - dt.timedelta(days=int(days))).isoformat()
 
     def _increment_stream_state(self, latest_record: dict, *, context: Any = None) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
+from singer_sdk import typing as th
+from singer_sdk.configuration._dict_config import merge_missing_config_jsonschema
 from singer_sdk.sql import SQLTap
 
 from dativo_singer.batch_emit import (
@@ -19,10 +21,14 @@ from dativo_singer.batch_emit import (
     parquet_compression,
 )
 from dativo_singer.errors import FatalError
+from dativo_singer.settings import emit_activate_version_property
 from dativo_singer.sql.settings import connection_of
 from dativo_singer.sql.stream import DatabaseStream
 from dativo_singer.termination import stop_now
 from dativo_singer.writer import FastSingerWriter
+
+# singer-sdk's SQL taps offer it; these taps declare decimals their own way.
+UNSUPPORTED_DECIMAL_SETTING = "use_singer_decimal"
 
 
 class DatabaseTap(SQLTap):
@@ -34,9 +40,15 @@ class DatabaseTap(SQLTap):
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
-        """singer-sdk's built-in settings, ``batch_config`` with the Parquet codecs we write."""
+        """singer-sdk's built-in settings, ``batch_config`` with the Parquet codecs we write,
+        ``emit_activate_version_messages`` (on by default); not ``use_singer_decimal``: decimals
+        are declared as numbers with ``multipleOf`` and ``maximum`` (docs/DATABASES.md)."""
         append_parquet_batch_config(config_jsonschema)
+        merge_missing_config_jsonschema(
+            th.PropertiesList(emit_activate_version_property(default=True)).to_dict(), config_jsonschema
+        )
         super().append_builtin_config(config_jsonschema)
+        config_jsonschema.get("properties", {}).pop(UNSUPPORTED_DECIMAL_SETTING, None)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM/SIGINT: stop at once with exit 128+signal; the last STATE covers what was sent."""
@@ -51,6 +63,11 @@ class DatabaseTap(SQLTap):
         connection_of(dict(self._config), connector_class.drivername, connector_class.default_port)  # type: ignore[attr-defined]
         if (self._config.get("lookback_days") or 0) < 0:
             raise FatalError("lookback_days: must be 0 or more")
+        if self._config.get(UNSUPPORTED_DECIMAL_SETTING):
+            raise FatalError(
+                f"setting '{UNSUPPORTED_DECIMAL_SETTING}' is not supported: decimals are declared "
+                "as numbers with multipleOf and maximum, their values sent with every digit"
+            )
         codec_problems = jsonl_codec_problems(dict(self._config))
         if codec_problems:
             raise FatalError(codec_problems[0])

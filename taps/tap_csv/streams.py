@@ -13,6 +13,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import Stream
 
 from dativo_singer.batch_emit import ParquetBatchWriter
+from dativo_singer.batch_records import RecordBatches
 from dativo_singer.errors import DataValueError, FatalError
 from dativo_singer.source_files import (
     CONTENT_KEY,
@@ -37,7 +38,7 @@ from tap_csv.header import check_against_schema, check_names, match_name
 from tap_csv.reader import CSVFile
 
 
-class CSVStream(Stream):
+class CSVStream(RecordBatches, Stream):
     """Rows of the CSV files configured for one object, typed by the object's JSON Schema.
 
     Incremental by file: the stream state remembers each file's size and modification time,

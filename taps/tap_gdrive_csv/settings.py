@@ -6,7 +6,6 @@ skip_rows, quotechar, null_values), declared and checked by tap-csv's own code.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from singer_sdk import typing as th
@@ -16,6 +15,7 @@ from tap_csv.settings import _object_schema_problems as object_schema_problems
 
 from dativo_singer.google_auth import AUTH_PROPERTIES, credentials_problems
 from dativo_singer.rest import rest_properties
+from dativo_singer.text_values import parse_datetime
 
 DEFAULT_API_URL = "https://www.googleapis.com"
 # Drive allows about 12,000 queries per minute per project; stay well below for one user.
@@ -87,7 +87,7 @@ def config_problems(config: dict[str, Any]) -> list[str]:
         problems.append(f"page_size: must be 1 to 1000, got {size!r}")
     if config.get("start_date"):
         try:
-            dt.datetime.fromisoformat(str(config["start_date"]).replace("Z", "+00:00"))
+            parse_datetime(str(config["start_date"]))
         except ValueError:
             problems.append(f"start_date: {config['start_date']!r} is not an ISO 8601 date-time")
     return problems

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from dativo_singer.text_values import parse_datetime
+
 # HubSpot property type -> JSON Schema (every value may be empty).
 PROPERTY_TYPES: dict[str, dict[str, Any]] = {
     "number": {"type": ["number", "null"]},
@@ -55,7 +57,7 @@ def convert(value: Any, kind: str) -> Any:
                 return lowered == "true"
             return text
         if kind == "datetime":
-            moment = _epoch_ms(text) or datetime.fromisoformat(text.replace("Z", "+00:00"))
+            moment = _epoch_ms(text) or parse_datetime(text)
             return moment.isoformat()
         if kind == "date":
             day = _epoch_ms(text)
@@ -67,9 +69,7 @@ def convert(value: Any, kind: str) -> Any:
 
 def to_ms(value: str | datetime) -> int:
     """A timestamp as epoch milliseconds (search filter values)."""
-    moment = (
-        value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    )
+    moment = value if isinstance(value, datetime) else parse_datetime(str(value))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1000)

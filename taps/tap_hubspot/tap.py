@@ -11,6 +11,7 @@ from singer_sdk import typing as th
 from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
 from dativo_singer.rest import rest_properties
+from dativo_singer.settings import emit_activate_version_property
 from dativo_singer.termination import stop_now
 from tap_hubspot.objects import MODIFIED_PROPERTY, CrmObjectStream
 from tap_hubspot.streams import AssociationsStream, OwnersStream, PipelinesStream
@@ -45,6 +46,7 @@ class TapHubSpot(Tap):
             description="Object type -> the properties to read (default: all of them)",
         ),
         *rest_properties(DEFAULT_API_URL, DEFAULT_REQUESTS_PER_SECOND),
+        emit_activate_version_property(default=False),
     ).to_dict()
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:

@@ -10,6 +10,7 @@ from singer_sdk import Tap
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import Stream
 
+from dativo_singer.batch_records import RecordBatches
 from dativo_singer.source_files import (
     FILES_STATE_KEY,
     METADATA_PROPERTIES,
@@ -21,7 +22,7 @@ from tap_markdown_kv.storage import FileContent, RowBuilder
 from tap_markdown_kv.stores import files_of
 
 
-class MarkdownKVStream(Stream):
+class MarkdownKVStream(RecordBatches, Stream):
     """The rows of one object's Markdown-KV files in its storage pattern.
 
     Incremental by file like tap-csv: the state keeps each file's size, modification time,

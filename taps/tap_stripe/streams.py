@@ -13,6 +13,7 @@ from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.pagination import BaseAPIPaginator
 
 from dativo_singer.rest import DativoRESTStream
+from dativo_singer.text_values import parse_datetime
 from tap_stripe.schemas import stream_schema
 
 PAGE_SIZE = 100
@@ -42,7 +43,7 @@ def to_timestamp(epoch: int | float | None) -> str | None:
 
 def to_epoch(value: str | datetime) -> int:
     """An ISO timestamp (or datetime) as epoch seconds."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    moment = value if isinstance(value, datetime) else parse_datetime(value)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp())

@@ -10,6 +10,7 @@ from singer_sdk import typing as th
 from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
 from dativo_singer.rest import rest_properties
+from dativo_singer.settings import emit_activate_version_property
 from dativo_singer.termination import stop_now
 from tap_stripe.schemas import STREAM_NAMES
 from tap_stripe.streams import StripeStream
@@ -50,6 +51,7 @@ class TapStripe(Tap):
             description="Read objects created this many days before the bookmark again",
         ),
         *rest_properties(DEFAULT_API_URL, DEFAULT_REQUESTS_PER_SECOND),
+        emit_activate_version_property(default=False),
     ).to_dict()
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:

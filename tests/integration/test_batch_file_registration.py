@@ -216,16 +216,22 @@ def test_a_file_a_rewrite_would_change_is_rewritten(tmp_path: Path, case: str) -
         assert landed[1]["amount"] == Decimal("0.50")
 
 
-def test_a_file_after_the_last_state_leaves_no_copy_behind(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+@pytest.mark.parametrize("at_state_only", [False, True], ids=["default", "at-state-only"])
+def test_a_file_after_the_last_state_leaves_no_copy_behind(tmp_path: Path, at_state_only: bool) -> None:
+    """A clean end of input registers it with the last STATE; commit-at-STATE-only mode leaves
+    it out (exit 2) and removes its copy."""
+    config = _config(tmp_path, **({"commit_records_after_last_state": False} if at_state_only else {}))
     covered, uncovered = _file(tmp_path, _rows(range(1, 51))), _file(tmp_path, _rows(range(51, 101)))
-    run_target(
+    result = run_target(
         config,
         [schema("items", PROPS, ["id"]), _batch(covered), state({"s": 1}), _batch(uncovered)],
         tmp_path,
+        check=False,
     )
 
-    assert [r["id"] for r in _sorted_rows(config)] == list(range(1, 51))
+    assert result.returncode == (2 if at_state_only else 0), result.stderr[-3000:]
+    expected = range(1, 51) if at_state_only else range(1, 101)
+    assert [r["id"] for r in _sorted_rows(config)] == list(expected)
     referenced = {Path(f.removeprefix("file://")).name for f in _data_files(config)}
     on_disk = {p.name for p in (tmp_path / "wh").rglob("*.parquet")}
     assert on_disk == referenced

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from target_iceberg.bookmark import latest_bookmark
 from target_iceberg.catalog import open_catalog
 
 from tests.helpers.crash import child
@@ -205,3 +207,34 @@ def test_two_runs_of_one_job_with_empty_state_folders_land_every_row_once(
         assert again.returncode == 0, again.stderr
     ids = _ids(project)
     assert sorted(ids) == list(range(1, total + 1))
+
+
+def test_a_tap_that_dies_past_its_last_state_commits_nothing_past_it(project: Project) -> None:
+    """`dativo run` closes the target's input only once the tap exited 0 (a standalone target
+    commits everything at a clean end of input): a tap that sent records after its last STATE
+    and then failed must leave them uncommitted, for the rerun to read once."""
+    _write_big_csv(project, "a.csv", 1, 12_000)  # tap-csv sends a STATE every 10,000 records
+    good = [
+        f"{i},Deal {i},Company,proposal,1.25,USD,0.5,false,o@example.com,2024-01-01T00:00:00Z,"
+        for i in range(12_001, 12_501)
+    ]
+    project.write_deals("b.csv", [*good, "12501,a row,with,too,few,fields"])  # the tap fails here
+    source = {**project.deals_job()["source"], "fast_path": False}  # record by record
+    job = project.write_job("deals", project.deals_job(source=source, target={"batch": {"rows": 5000}}))
+
+    failed = project.dativo("run", "--config", str(job))
+    assert failed.returncode == 2, failed.stderr[-3000:]
+    assert "tap-csv failed" in failed.stderr and "b.csv" in failed.stderr
+    ids = _ids(project)
+    assert sorted(ids) == list(range(1, 10_001)), "only what the tap's last STATE covers"
+    table = open_catalog({"warehouse_dir": str(project.root / "warehouse")}).load_table("acme.csv_deals")
+    found = latest_bookmark(table)
+    assert found is not None
+    state_file = project.root / "state" / "acme" / "deals.json"
+    assert json.loads(state_file.read_text()) == json.loads(found[0])
+
+    project.write_deals("b.csv", good)
+    rerun = project.dativo("run", "--config", str(job))
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    ids = _ids(project)
+    assert len(ids) == 12_500 and set(ids) == set(range(1, 12_501))

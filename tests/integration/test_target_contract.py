@@ -333,15 +333,40 @@ def test_a_terminated_target_commits_nothing_more_and_exits_non_zero(
     assert ids == list(range(1, 101))
 
 
-def test_records_after_the_last_state_are_not_committed_at_end_of_input(
+def test_records_after_the_last_state_land_with_it_at_a_clean_end_of_input(
     target: TargetUnderTest, tmp_path: Path
 ) -> None:
-    """Input that ends without a STATE covering its last records may be a tap that died: they
-    are left for the rerun from that STATE, which reads them again (no duplicates)."""
+    """Singer's convention: a clean end of input commits everything received, with the last
+    STATE (a tap may send its last STATE long before its last record)."""
     config = target.make_config(tmp_path)
     late = records("items", [{"id": i, "name": "late"} for i in range(31, 41)])
     result = _run(target, config, [*_messages(0, 30, 10), *late], tmp_path)
-    assert "10 record(s) of items came after the last STATE and were not committed" in result.stderr
+    assert "after the last STATE" not in result.stderr
+    assert emitted_states(result)[-1] == {"pos": 30}
+    assert target.committed_bookmark(config, "items") == {"pos": 30}
+    assert [r["id"] for r in target.read_rows(config, "items") or []] == list(range(1, 41))
+
+
+def test_commit_at_state_only_leaves_records_after_the_last_state_and_fails(
+    target: TargetUnderTest, tmp_path: Path
+) -> None:
+    """``commit_records_after_last_state: false`` (what `dativo run` sets): input that ends
+    without a STATE covering its last records may be a runner that died. They are left for the
+    rerun from that STATE, which reads them again (no duplicates), and the target says so with
+    a non-zero exit rather than a warning."""
+    config = {**target.make_config(tmp_path), "commit_records_after_last_state": False}
+    late = records("items", [{"id": i, "name": "late"} for i in range(31, 41)])
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    result = subprocess.run(
+        [*target.command, "--config", str(tmp_path / "config.json")],
+        input=encode([*_messages(0, 30, 10), *late], compact=True),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "error: 10 record(s) came after the last STATE and were not committed" in result.stderr
     assert emitted_states(result)[-1] == {"pos": 30}
     assert [r["id"] for r in target.read_rows(config, "items") or []] == list(range(1, 31))
 
@@ -350,14 +375,15 @@ def test_records_after_the_last_state_are_not_committed_at_end_of_input(
     assert [r["id"] for r in target.read_rows(config, "items") or []] == list(range(1, 41))
 
 
-@pytest.mark.parametrize("setting", [False, True])
-def test_a_tap_without_state_or_the_setting_commits_everything(
-    target: TargetUnderTest, tmp_path: Path, setting: bool
+@pytest.mark.parametrize("setting", [None, False])
+def test_a_tap_without_state_is_committed_in_full(
+    target: TargetUnderTest, tmp_path: Path, setting: bool | None
 ) -> None:
-    config = {**target.make_config(tmp_path), "commit_records_after_last_state": setting}
+    """No STATE at all: no bookmark to protect, everything lands in either mode."""
+    config = target.make_config(tmp_path)
+    if setting is not None:
+        config["commit_records_after_last_state"] = setting
     late = records("items", [{"id": i, "name": "late"} for i in range(31, 41)])
-    messages = [*_messages(0, 30, 10), *late] if setting else [schema("items", PROPS, ["id"]), *late]
-    result = _run(target, config, messages, tmp_path)
+    result = _run(target, config, [schema("items", PROPS, ["id"]), *late], tmp_path)
     assert "after the last STATE" not in result.stderr
-    expected = list(range(1, 41)) if setting else list(range(31, 41))
-    assert [r["id"] for r in target.read_rows(config, "items") or []] == expected
+    assert [r["id"] for r in target.read_rows(config, "items") or []] == list(range(31, 41))

@@ -33,7 +33,7 @@ TARGET = [sys.executable, "-c", "from target_objects.target import main; main()"
 @pytest.mark.parametrize("file_format", ["parquet", "jsonl"])
 @pytest.mark.parametrize("name", READ_BACK_MATRIX_FILES)
 def test_files_hold_what_was_sent(name: str, file_format: str, tmp_path: Path) -> None:
-    """Every record a STATE covers is in a file a manifest names, values as sent."""
+    """Every record sent is in a file a manifest names, values as sent."""
     config = {
         **_CONFIG,
         "local_dir": str(tmp_path / "objects"),

@@ -128,6 +128,20 @@ def _reasons(rejected: list[Any]) -> dict[Any, str]:
     return {r.record.get("id") or 4: r.reason for r in rejected}
 
 
+@pytest.mark.parametrize(
+    "text", ["2024-01-02t03:04:05z", "2024-01-02T03:04:05z", "2024-01-02t05:04:05+02:00"]
+)
+def test_lowercase_t_and_z_timestamps_are_valid_rfc_3339(text: str) -> None:
+    """RFC 3339 allows a lowercase ``t`` and ``z``: the same instant on both ways in."""
+    rows = [{"id": 1, "at": text}]
+    for data, rejected in (
+        _converter().convert([dict(r) for r in rows]),
+        _converter().convert_lines(_lines(rows)),
+    ):
+        assert rejected == []
+        assert data.column("at").to_pylist() == [dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)]
+
+
 def test_records_are_converted_and_bad_ones_rejected_with_reasons() -> None:
     data, rejected = _converter().convert([dict(r) for r in ROWS])
 

@@ -29,6 +29,11 @@ from dativo_singer.text_values import converter_for
             "2024-01-01 10:00:00",
             "2024-01-01T10:00:00+00:00",
         ),
+        (
+            {"type": "string", "format": "date-time"},
+            "2024-01-01t10:00:00z",  # RFC 3339 allows lowercase
+            "2024-01-01T10:00:00+00:00",
+        ),
         ({"type": "string", "format": "time"}, "10:11:12", "10:11:12"),
         ({"type": "string"}, " keep spaces ", " keep spaces "),
     ],

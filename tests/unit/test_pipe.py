@@ -144,7 +144,7 @@ def test_exit_75_is_a_retriable_failure(tmp_path: Path) -> None:
 
 
 def test_a_secret_inside_the_commit_report_prefix_does_not_hide_the_commit(tmp_path: Path) -> None:
-    """The local S3 key id is "dativo": redacted in the log line, the report is still counted."""
+    """The local S3 key id is "dativo", a secret inside the report's line: it is still counted."""
     target = _program(
         tmp_path,
         "target",
@@ -168,7 +168,9 @@ def test_a_secret_inside_the_commit_report_prefix_does_not_hide_the_commit(tmp_p
         _program(tmp_path, "tap", TAP), target, env=dict(os.environ), redactor=redactor, callbacks=callbacks
     )
     assert result.ok
-    assert [(c["rows"], c["table"]) for c in commits] == [(3, "s3://b/****/s/")]
+    # A secret under 12 characters is masked only where it stands as a value, never inside a
+    # path or a word (docs/CONFIGURATION.md, "Redaction"): the report is counted either way.
+    assert [(c["rows"], c["table"]) for c in commits] == [(3, "s3://b/dativo/s/")]
     assert all("dativo" not in line for line in logs)
 
 

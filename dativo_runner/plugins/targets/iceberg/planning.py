@@ -147,6 +147,9 @@ def plan_iceberg_config(job: Job) -> dict[str, Any]:
         "hash_salt": policies.salt,
         "column_docs": policies.docs,
         "dead_letter_dir": str(dead_letter_dir(job)),
+        # The pipe closes the target's input only after the tap exited 0; should the runner
+        # die, input that ends early must not commit what no STATE covers (docs/SINGER_INTEROP.md).
+        "commit_records_after_last_state": False,
         **catalog_config(job),
     }
     for key in ("write_mode", "branch"):
