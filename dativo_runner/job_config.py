@@ -13,6 +13,7 @@ from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.executables import find_executable
 from dativo_runner.home import ProjectHome
 from dativo_runner.incremental import Incremental, resolve_incremental
+from dativo_runner.job_hints import job_file_hint
 from dativo_runner.naming_rules import field_values, naming_problems
 from dativo_runner.plugins import source_plugin, target_plugin
 from dativo_runner.plugins.base import SourcePlugin, TargetPlugin
@@ -89,6 +90,8 @@ def load_job_config(
 ) -> Job:
     """Load and validate a job; all problems found in it are raised together as a ConfigError."""
     file = home.display(path)
+    if not path.is_file():
+        raise ConfigError([Problem(file, "", "file not found" + job_file_hint(path, home))])
     raw = load_yaml(path, display=file)
     tenant = raw.get("tenant_id")
     if not isinstance(tenant, str) or not TENANT_PATTERN.fullmatch(tenant):
