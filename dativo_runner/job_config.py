@@ -15,7 +15,7 @@ from dativo_runner.home import ProjectHome
 from dativo_runner.incremental import Incremental, resolve_incremental
 from dativo_runner.plugins import source_plugin, target_plugin
 from dativo_runner.plugins.base import SourcePlugin, TargetPlugin
-from dativo_runner.policy import classification_problems, load_policy
+from dativo_runner.policy import classification_problems, load_policy, unprotected_source_problems
 from dativo_runner.registry import ConnectorEntry, Registry
 from dativo_runner.schema_validation import validate_document, validate_job_block
 from dativo_runner.secrets import Redactor, default_interpolator, load_tenant_secrets
@@ -182,7 +182,7 @@ def load_job_config(
     )
     # What only the connectors can check (files that match nothing, unknown partition columns):
     # here, so that `dativo validate` refuses exactly what `dativo run` would.
-    problems = [*source.check(job), *target.check(job)]
+    problems = [*source.check(job), *target.check(job), *unprotected_source_problems(job)]
     if problems:
         raise ConfigError(problems)
     return job

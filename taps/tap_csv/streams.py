@@ -25,6 +25,7 @@ from dativo_singer.source_files import (
     resolve_paths,
     source_name,
 )
+from dativo_singer.tap_policy import tap_policies
 from dativo_singer.text_values import converter_for, is_nullable
 from tap_csv.batches import arrow_batches
 from tap_csv.digest import RowDigest
@@ -135,7 +136,9 @@ class CSVStream(Stream):
         if batch_config.encoding.format != "parquet":
             yield from super().get_batches(batch_config, context)
             return
-        writer = ParquetBatchWriter(batch_config, tap_name=self.tap_name, stream_name=self.name)
+        writer = ParquetBatchWriter(
+            batch_config, tap_name=self.tap_name, stream_name=self.name, policies=tap_policies(self._tap)
+        )
         yield from writer.manifests(arrow_batches(self, writer.max_rows))
 
     def _files_to_read(self) -> Iterator[tuple[FileSpec, Path, str, dict[str, Any], bool]]:

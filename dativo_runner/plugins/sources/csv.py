@@ -24,6 +24,8 @@ _FILE_DEFAULTS = ("delimiter", "encoding", "header", "quotechar", "null_values",
 class CsvSource(SourcePlugin):
     """Local CSV files, typed by the asset schema, incremental per file."""
 
+    applies_column_policies = True  # its tap is a dativo_singer PolicyTap
+
     job_schema = "sources/csv"
 
     def _files(self, job: Job) -> tuple[list[dict[str, Any]], list[Problem]]:

@@ -88,6 +88,8 @@ def _asset_type(prop: dict[str, Any]) -> str:
 class MarkdownKVSource(SourcePlugin):
     """Markdown-KV documents from local paths or S3, in the asset's storage pattern."""
 
+    applies_column_policies = True  # its tap is a dativo_singer PolicyTap
+
     job_schema = "sources/markdown_kv"
 
     def _files(self, job: Job) -> tuple[list[dict[str, Any]], list[Problem]]:
