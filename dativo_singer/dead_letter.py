@@ -48,8 +48,10 @@ def _classified_values(value: Any, rule: str | PolicyTree) -> list[Any]:
 
 def _scrub(reason: str, raw_values: list[Any]) -> str:
     for value in raw_values:
-        for text in {repr(value), str(value)} if not isinstance(value, bool) else set():
-            if len(text) > 2:
+        if isinstance(value, bool):
+            continue
+        for text in (repr(value), str(value)):  # quoted first; bare only when not a short word
+            if len(text) >= 4:
                 reason = reason.replace(text, HIDDEN)
     return reason
 

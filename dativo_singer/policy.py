@@ -8,9 +8,6 @@ it writes (``dativo_singer.buffer``).
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -47,27 +44,14 @@ def _leaf(column: pa.Array | pa.ChunkedArray, action: str, salt: str) -> pa.Arra
 
 def _json_text(column: pa.Array, tree: PolicyTree, salt: str) -> pa.Array:
     """Objects held as JSON text: each document protected inside (per value: no Arrow kernel
-    reads JSON), written back as compact JSON text."""
+    reads JSON), written back as compact JSON text; text that is no JSON document is hashed."""
     out: list[str | None] = []
     for text in column.to_pylist():
         if text is None:
             out.append(None)
             continue
-        try:
-            value = json.loads(text)
-        except ValueError:
-            out.append(text)
-            continue
-        out.append(json.dumps(_protect_json(value, tree, salt), separators=(",", ":"), ensure_ascii=False))
+        out.append(protect_record({"v": text}, {"v": tree}, salt)["v"])
     return pa.array(out, column.type)
-
-
-def _protect_json(value: Any, tree: PolicyTree, salt: str) -> Any:
-    if isinstance(value, dict):
-        return protect_record(value, tree, salt)
-    if isinstance(value, list) and isinstance(tree.get(ITEMS), dict):
-        return [_protect_json(item, tree[ITEMS], salt) for item in value]
-    return value
 
 
 def _struct(column: pa.StructArray, tree: PolicyTree, salt: str) -> pa.Array:

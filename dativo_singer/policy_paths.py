@@ -127,23 +127,29 @@ def protect_record(
 
 
 def _protect_nested(value: Any, tree: PolicyTree, salt: str, prop: dict[str, Any] | None) -> Any:
+    """A value holding classified fields. One whose fields cannot be told apart (text that is
+    not a JSON object or array, a scalar where an object belongs) is hashed whole."""
+    if value is None:
+        return None
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
         except ValueError:
-            return value
+            return hash_value(value, salt)
         if not isinstance(parsed, dict | list):
-            return value
+            return hash_value(value, salt)
         return _text(_protect_nested(parsed, tree, salt, prop))
     if isinstance(value, dict):
         return protect_record(value, tree, salt, prop)
-    if isinstance(value, list) and ITEMS in tree:
+    if isinstance(value, list):
         items = (prop or {}).get("items")
-        rule = tree[ITEMS]
+        rule = tree.get(ITEMS)
+        if rule is None:  # fields of an object, given an array
+            return [_protect_nested(v, tree, salt, items) for v in value]
         if isinstance(rule, str):
             return None if rule == "drop" else [protect_value(v, rule, salt, items) for v in value]
         return [_protect_nested(v, rule, salt, items) for v in value]
-    return value
+    return hash_value(value, salt)
 
 
 def _nullable_string(prop: dict[str, Any] | None) -> dict[str, Any]:

@@ -101,6 +101,16 @@ def _protected_files(message: Any) -> bool:
     return bool(getattr(message.encoding, "format", None) == "parquet")
 
 
+HIDDEN = "<classified value>"
+
+
+def hide_value(message: str, text: str) -> str:
+    """An error message about a classified value, the value (or its quoted start) left out."""
+    for shown in (repr(text), repr(text[:40])):  # values are quoted with !r in messages
+        message = message.replace(shown, HIDDEN)
+    return message
+
+
 def tap_policies(tap: Tap) -> TapPolicies:
     """The tap's policies, read from its config once."""
     policies = getattr(tap, "_dativo_policies", None)

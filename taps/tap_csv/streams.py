@@ -25,7 +25,7 @@ from dativo_singer.source_files import (
     resolve_paths,
     source_name,
 )
-from dativo_singer.tap_policy import tap_policies
+from dativo_singer.tap_policy import hide_value, tap_policies
 from dativo_singer.text_values import converter_for, is_nullable
 from tap_csv.batches import arrow_batches
 from tap_csv.digest import RowDigest
@@ -233,6 +233,7 @@ class CSVStream(Stream):
         source = source_name(path, self._base_dir)
         columns = [self._column(name, properties, path, warn) for name in header]
         nulls = set(spec.null_values)
+        classified = set(tap_policies(self._tap).tree)  # their bad cells are not quoted
 
         def make(line: int, row: Sequence[str]) -> dict[str, Any]:
             record: dict[str, Any] = {SOURCE_FILE: source, SOURCE_LINE: line, SOURCE_VERSION: version}
@@ -248,7 +249,8 @@ class CSVStream(Stream):
                     record[name] = convert(text)
                 except ValueError as exc:
                     if not pass_invalid:
-                        raise DataValueError(str(path), line, name, str(exc)) from None
+                        detail = hide_value(str(exc), text) if name in classified else str(exc)
+                        raise DataValueError(str(path), line, name, detail) from None
                     record[name] = text  # the target rejects it, with the reason
             return record
 

@@ -293,3 +293,46 @@ def test_a_killed_run_leaves_no_raw_classified_value_in_its_run_folder(project: 
     assert values & {_hashed(e) for e in emails[:2000]}
     assert not values & set(emails)
     assert {"tap.json", "target.json"} <= {p.name for p in seen}
+
+
+@pytest.mark.parametrize("nested", ["struct", "json"])
+def test_a_value_whose_classified_fields_cannot_be_told_apart_is_hashed_whole(
+    project: Project, nested: str
+) -> None:
+    job = _people_job(project, nested, "record")
+    text = "secret.person@x.io, not json"
+    project.write("data/people/a.csv", f'id,email,profile,contacts\n1,x@x.io,"{text}",[]\n')
+    result = project.dativo("run", "--config", str(job), env=ENV)
+    assert "secret.person@x.io" not in result.stderr + result.stdout
+    for folder in ("warehouse", "dead_letter", "state"):
+        if (project.root / folder).exists():
+            _no_raw_bytes(project.root / folder, ("secret.person@x.io",))
+    if nested == "json":  # JSON text holds any text: it lands, hashed
+        assert result.returncode == 0, result.stderr
+        [row] = _table_rows(project, "csv_people")
+        assert row["profile"] == _hashed(text)
+    else:  # a struct cannot hold it: dead-lettered, hashed
+        assert result.returncode == 1, result.stderr
+        [dead] = project.files_under("dead_letter")
+        assert json.loads(dead.read_text())["record"]["profile"] == _hashed(text)
+
+
+def test_standalone_tap_csv_does_not_quote_a_bad_classified_cell(tmp_path: Path) -> None:
+    (tmp_path / "p.csv").write_text("id,age\n1,12secret.person@x.io\n")
+    config = {
+        "files": [{"object": "p", "path": str(tmp_path / "p.csv")}],
+        "schemas": {"p": {"properties": {"id": {"type": "integer"}, "age": {"type": ["integer", "null"]}}}},
+        "column_policies": {"age": "hash"},
+        "hash_salt": SALT,
+    }
+    (tmp_path / "tap.json").write_text(json.dumps(config))
+    result = subprocess.run(
+        [sys.executable, "-c", "from tap_csv.tap import main; main()", "--config", str(tmp_path / "tap.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "<classified value> is not an integer" in result.stderr
+    assert "secret.person" not in result.stderr + result.stdout
