@@ -184,7 +184,9 @@ def _protected_columns(job: Job) -> list[str]:
     from dativo_runner.policy import column_policies, load_policy
 
     policies = column_policies(job.asset, load_policy(job.home), {}, job.tenant_id)
-    return sorted(name for name, action in policies.actions.items() if action != "allow")
+    # a nested path (profile.email, contacts[].email) keeps its whole top-level column out
+    protected = [name for name, action in policies.actions.items() if action != "allow"]
+    return sorted({name.split(".")[0].removesuffix("[]") for name in protected})
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
