@@ -5,8 +5,8 @@ classified values of every stream where they first become records or Arrow batch
 
 - SCHEMA messages describe the protected records (hashed and masked values are strings,
   dropped fields are gone);
-- RECORD messages written through the tap (singer-sdk's ``write_message``) carry protected
-  records;
+- RECORD messages written through the tap's message writer (``PolicyWriter``, which every
+  message singer-sdk writes goes through) carry protected records;
 - Arrow batches are protected before they become BATCH Parquet files (``ParquetBatchWriter``)
   or bulk RECORD lines (``dativo_singer.sql.record_lines``);
 - a BATCH message whose files this core did not protect (singer-sdk's own JSONL batches) is
@@ -24,7 +24,8 @@ import pyarrow as pa
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.configuration._dict_config import merge_missing_config_jsonschema
-from singer_sdk.singerlib.messages import RecordMessage, SchemaMessage
+from singer_sdk.singerlib.encoding.base import GenericSingerWriter
+from singer_sdk.singerlib.messages import Message, RecordMessage, SchemaMessage
 
 from dativo_singer.errors import FatalError
 from dativo_singer.policy import apply_policies
@@ -120,15 +121,32 @@ def tap_policies(tap: Tap) -> TapPolicies:
     return policies
 
 
+class PolicyWriter(GenericSingerWriter[Any, Message]):
+    """A tap's message writer that lets a message out only with the policies applied."""
+
+    def __init__(self, inner: GenericSingerWriter[Any, Message], tap: Tap) -> None:
+        self.inner = inner
+        self.tap = tap
+
+    def serialize_message(self, message: Message) -> Any:
+        """The inner writer's line of the protected message."""
+        return self.inner.serialize_message(tap_policies(self.tap).message(message))
+
+    def write_message(self, message: Message) -> None:
+        """Write the protected message through the inner writer."""
+        self.inner.write_message(tap_policies(self.tap).message(message))
+
+
 class PolicyTap(Tap):
-    """A singer-sdk tap whose messages leave it with the column policies applied."""
+    """A singer-sdk tap whose messages leave it with the column policies applied (every
+    message singer-sdk writes goes through ``message_writer``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.message_writer = PolicyWriter(self.message_writer, self)
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
         """singer-sdk's built-in settings, and ``column_policies`` / ``hash_salt``."""
         append_policy_config(config_jsonschema)
         super().append_builtin_config(config_jsonschema)
-
-    def write_message(self, message: Any) -> None:
-        """Write ``message`` protected (see the module docstring)."""
-        super().write_message(tap_policies(self).message(message))
