@@ -87,17 +87,18 @@ def _list(column: pa.Array, rule: str | PolicyTree, salt: str) -> pa.Array:
 
 
 def apply_tree(column: pa.Array | pa.ChunkedArray, tree: PolicyTree, salt: str) -> pa.Array:
-    """One nested column with the tree's fields protected (structs, lists, JSON text)."""
+    """One nested column with the tree's fields protected (structs, lists, JSON text); a
+    column of another type, whose classified fields cannot be told apart, is hashed whole."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     kind = column.type
     if pa.types.is_struct(kind):
         return _struct(column, tree, salt)
-    if (pa.types.is_list(kind) or pa.types.is_large_list(kind)) and ITEMS in tree:
-        return _list(column, tree[ITEMS], salt)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _list(column, tree.get(ITEMS, tree), salt)  # no ``[]``: each element's fields
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return _json_text(column, tree, salt)
-    return column
+    return _hash_column(column, salt)  # no fields to tell apart: hashed whole, as on records
 
 
 def apply_policies(data: pa.Table, policies: dict[str, str], salt: str) -> pa.Table:

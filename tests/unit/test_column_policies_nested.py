@@ -162,3 +162,9 @@ def test_bad_policies_and_quoted_values() -> None:
         check_policies({"a..b": "hash"})
     assert hide_value("'bob@x.io' is not JSON", "bob@x.io") == "<classified value> is not JSON"
     assert policy_tree({"profile": "drop", "profile.email": "hash"}) == {"profile": "drop"}
+
+
+def test_a_column_without_the_fields_a_policy_names_is_hashed_whole() -> None:
+    table = pa.table({"profile": pa.array([7, None], pa.int64())})
+    assert apply_policies(table, {"profile.email": "hash"}, SALT).column(0).to_pylist() == [_h("7"), None]
+    assert protect_record({"profile": 7}, policy_tree({"profile.email": "hash"}), SALT) == {"profile": _h("7")}
