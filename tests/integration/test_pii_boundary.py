@@ -336,3 +336,18 @@ def test_standalone_tap_csv_does_not_quote_a_bad_classified_cell(tmp_path: Path)
     assert result.returncode != 0
     assert "<classified value> is not an integer" in result.stderr
     assert "secret.person" not in result.stderr + result.stdout
+
+
+def test_protected_batch_files_are_registered_as_they_are(project: Project) -> None:
+    """With the PII policy applied by the tap, target-iceberg adds the tap's BATCH files to the
+    table as they are (no rewrite for the policy), and they hold the hash."""
+    row = "{0},Deal {0},Acme,won,1.50,USD,0.5,true,owner{0}@example.com,2024-01-01T00:00:00Z,2024-02-01"
+    project.write_deals("a.csv", [row.format(i) for i in range(1, 301)])
+    result = project.dativo("run", "--config", str(project.write_job("deals", project.deals_job())), env=ENV)
+    assert result.returncode == 0, result.stderr
+    table = open_catalog({"warehouse_dir": str(project.root / "warehouse")}).load_table("acme.csv_deals")
+    files = [task.file.file_path for task in table.scan().plan_files()]
+    assert files and all(path.endswith("-batch.parquet") for path in files)  # kept as they are
+    emails = dict(zip(*table.scan().to_arrow().select(["deal_id", "owner_email"]).to_pydict().values(), strict=True))
+    assert emails[7] == _hashed("owner7@example.com")
+    _no_raw_bytes(project.root / "warehouse", ("owner7@example.com",))
