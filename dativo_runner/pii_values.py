@@ -82,6 +82,15 @@ _KINDS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
 )
 
 
+# Kinds written as text however they look: a card or phone number is no quantity.
+TEXT_KINDS = frozenset({"card_number", "iban", "national_id", "phone"})
+
+
+def pii_type(guessed: str, kind: str | None) -> str:
+    """The asset type of a column: ``string`` for personal numbers typed as numbers."""
+    return "string" if kind in TEXT_KINDS else guessed
+
+
 def detect_pii(values: Sequence[str | None]) -> str | None:
     """The kind of personal data a column's sampled values look like, or None."""
     present = pc.utf8_trim_whitespace(pa.array([v for v in values if v and v.strip()], pa.string()))

@@ -351,3 +351,42 @@ def test_protected_batch_files_are_registered_as_they_are(project: Project) -> N
     emails = dict(zip(*table.scan().to_arrow().select(["deal_id", "owner_email"]).to_pydict().values(), strict=True))
     assert emails[7] == _hashed("owner7@example.com")
     _no_raw_bytes(project.root / "warehouse", ("owner7@example.com",))
+
+
+def test_generate_config_flags_pii_by_value_whatever_the_column_name(project: Project) -> None:
+    """The issue's CSV: contact, who, dob, ip and card held e-mails, names, birth dates, IPs and
+    card numbers; the names say little, the values say enough (names of people stay unguessed)."""
+    cards = ["4111111111111111", "5500005555555559", "340000000000009", "4012888888881881"]
+    lines = ["id,contact,who,dob,ip,card,amount"]
+    for i in range(1, 21):
+        lines.append(
+            f"{i},p{i}@example.com,Person {i},{1950 + i}-03-1{i % 9},192.168.{i}.7,{cards[i % 4]},{i}.50"
+        )
+    project.write("data/people/people.csv", "\n".join(lines) + "\n")
+    discovered = project.dativo("discover", "--connector", "csv", "--path", "data/people/*.csv", "--json")
+    assert discovered.returncode == 0, discovered.stderr
+    [stream] = json.loads(discovered.stdout)["streams"]
+    kinds = {f["name"]: f.get("pii") for f in stream["fields"]}
+    assert kinds == {
+        "id": None,
+        "contact": "email",
+        "who": None,
+        "dob": "birth_date",
+        "ip": "ip_address",
+        "card": "card_number",
+        "amount": None,
+    }
+    generated = project.dativo(
+        "generate", "config", "--source", "csv", "--path", "data/people/*.csv", "--tenant", "acme",
+        "--target", "iceberg",
+    )
+    assert generated.returncode == 0, generated.stderr
+    asset = yaml.safe_load((project.root / "assets/csv/v1.0/people.yaml").read_text())["asset"]
+    fields = {f["name"]: f for f in asset["schema"]}
+    assert {name for name, f in fields.items() if f.get("classification") == "PII"} == {"contact", "dob", "ip", "card"}
+    assert fields["card"]["type"] == "string"  # a card number is no quantity
+    result = project.dativo("run", "--config", "jobs/acme/csv_people_to_iceberg.yaml", env=ENV)
+    assert result.returncode == 0, result.stderr
+    [row] = [r for r in _table_rows(project, "csv_people") if r["id"] == 1]
+    assert row["contact"] == _hashed("p1@example.com") and row["card"] == _hashed(cards[1])
+    _no_raw_bytes(project.root / "warehouse", ("p1@example.com", "192.168.1.7", cards[1]))
