@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from dativo_runner.pii_values import detect_pii
+from dativo_singer.pii_values import detect_pii
 
 RANDOM = random.Random(22)
 

@@ -106,7 +106,7 @@ class CsvSource(SourcePlugin):
         from pathlib import Path
 
         from dativo_runner.discovery import DiscoveredField
-        from dativo_runner.pii_values import pii_type
+        from dativo_singer.pii_values import pii_type
         from dativo_runner.plugins.sources.csv_sample import (
             column_types,
             pii_kinds,

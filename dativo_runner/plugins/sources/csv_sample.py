@@ -74,7 +74,7 @@ def column_types(header: list[str], rows: list[list[str]]) -> dict[str, str]:
 
 def pii_kinds(header: list[str], rows: list[list[str]]) -> dict[str, str]:
     """Column name (stripped) → the kind of personal data its sampled values look like."""
-    from dativo_runner.pii_values import detect_pii
+    from dativo_singer.pii_values import detect_pii
 
     found = {
         name.strip(): detect_pii([row[i] if i < len(row) else "" for row in rows])
