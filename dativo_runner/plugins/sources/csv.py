@@ -106,13 +106,13 @@ class CsvSource(SourcePlugin):
         from pathlib import Path
 
         from dativo_runner.discovery import DiscoveredField
-        from dativo_singer.pii_values import pii_type
         from dativo_runner.plugins.sources.csv_sample import (
             column_types,
             pii_kinds,
             sample_columns,
             unique_first_column,
         )
+        from dativo_singer.pii_values import pii_type
         from dativo_singer.source_files import resolve_paths
 
         files, _ = self._files(job)
