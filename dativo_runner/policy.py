@@ -118,17 +118,30 @@ def column_policies(
     return ColumnPolicies(actions=actions, salt=salt or f"dativo:{tenant}", docs=docs, unset_salt=unset)
 
 
+def unclassified_pii_mode(home: ProjectHome) -> str | None:
+    """The policy's ``unclassified_pii`` setting (warn | fail), None when unset."""
+    if not home.policy.is_file():
+        return None
+    data = load_yaml(home.policy, display=home.display(home.policy))
+    return (data.get("policy") or {}).get("unclassified_pii")
+
+
 def tap_policy_config(job: Job) -> dict[str, Any]:
     """What the runner adds to the tap's config so the tap applies the column policies before
-    any value leaves it (docs/ARCHITECTURE.md): ``column_policies`` and ``hash_salt``, or
-    nothing when no policy changes a value."""
+    any value leaves it (docs/ARCHITECTURE.md): ``column_policies`` and ``hash_salt`` when a
+    policy changes a value, and ``pii_watch`` when the policy sets ``unclassified_pii``."""
     if not job.source_plugin.applies_column_policies:
         return {}
     policies = column_policies(job.asset, load_policy(job.home), job.secrets, job.tenant_id)
-    if not any(action != "allow" for action in policies.actions.values()):
-        return {}
-    job.redactor.add(policies.salt)
-    return {"column_policies": policies.actions, "hash_salt": policies.salt}
+    config: dict[str, Any] = {}
+    if any(action != "allow" for action in policies.actions.values()):
+        job.redactor.add(policies.salt)
+        config = {"column_policies": policies.actions, "hash_salt": policies.salt}
+    mode = unclassified_pii_mode(job.home)
+    if mode:
+        skip = sorted({spec.name for spec in job.asset.fields if spec.classification})
+        config["pii_watch"] = {"mode": mode, "skip": skip}
+    return config
 
 
 def unprotected_source_problems(job: Job) -> list[Problem]:

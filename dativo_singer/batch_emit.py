@@ -126,6 +126,7 @@ class ParquetBatchWriter:
         self.max_rows = int(max_rows or batch_config.batch_size)
         self.max_bytes = max_bytes
         self.policies = policies  # applied to every batch before it is written
+        self.stream_name = stream_name
         # The stream name (a table name from the source) made safe as part of a file name.
         safe_stream = re.sub(r"[^A-Za-z0-9_.-]", "_", stream_name).lstrip(".")
         self._sync_id = f"{tap_name}--{safe_stream}-{uuid.uuid4().hex}"
@@ -161,7 +162,7 @@ class ParquetBatchWriter:
         are applied first: a file never holds a raw classified value."""
         table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         if self.policies is not None:
-            table = self.policies.table(table)
+            table = self.policies.table(table, self.stream_name)
         return [
             self.write_file(table.slice(start, self.max_rows))
             for start in range(0, table.num_rows, self.max_rows)

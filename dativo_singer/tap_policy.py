@@ -28,6 +28,7 @@ from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 from singer_sdk.singerlib.messages import Message, RecordMessage, SchemaMessage
 
 from dativo_singer.errors import FatalError
+from dativo_singer.pii_watch import PiiWatch
 from dativo_singer.policy import apply_policies
 from dativo_singer.policy_paths import PolicyTree, check_policies, policy_tree, protect_record, protect_schema
 
@@ -40,11 +41,20 @@ POLICY_SETTINGS = th.PropertiesList(
         "(contacts[].email). Applied before any value leaves the tap.",
     ),
     th.Property("hash_salt", th.StringType, secret=True, description="Salt for hashed values"),
+    th.Property(
+        "pii_watch",
+        th.ObjectType(
+            th.Property("mode", th.StringType, allowed_values=["warn", "fail"]),
+            th.Property("skip", th.ArrayType(th.StringType)),
+        ),
+        description="Sample each stream's first rows: an unclassified text column (not in skip) whose "
+        "values look like personal data is a warning (warn) or stops the tap (fail)",
+    ),
 ).to_dict()
 
 
 def append_policy_config(config_jsonschema: dict[str, Any]) -> None:
-    """Declare ``column_policies`` and ``hash_salt`` in a tap's config schema."""
+    """Declare ``column_policies``, ``hash_salt`` and ``pii_watch`` in a tap's config schema."""
     merge_missing_config_jsonschema(POLICY_SETTINGS, config_jsonschema)
 
 
@@ -56,25 +66,32 @@ class TapPolicies:
     salt: str = ""
     tree: PolicyTree = field(default_factory=dict)
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)  # stream → raw schema
+    watch: PiiWatch = field(default_factory=PiiWatch)  # unclassified columns that look personal
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TapPolicies:
         """From a tap config (no policies: nothing is changed)."""
         policies = {str(k): str(v) for k, v in dict(config.get("column_policies") or {}).items()}
         check_policies(policies)
-        return cls(policies, str(config.get("hash_salt") or ""), policy_tree(policies))
+        tree = policy_tree(policies)
+        return cls(policies, str(config.get("hash_salt") or ""), tree, watch=PiiWatch.from_config(config))
 
     @property
     def active(self) -> bool:
         """True when some policy changes values."""
         return bool(self.tree)
 
-    def table(self, data: pa.Table) -> pa.Table:
+    def table(self, data: pa.Table, stream: str = "") -> pa.Table:
         """An Arrow batch protected (before it becomes a file or lines)."""
+        self.watch.table(stream, data)
         return apply_policies(data, self.policies, self.salt) if self.active else data
 
     def message(self, message: Any) -> Any:
         """A Singer message as it may leave the tap."""
+        if isinstance(message, RecordMessage):
+            self.watch.record(message.stream, message.record)
+        else:
+            self.watch.check_all()
         if not self.active:
             return message
         if isinstance(message, SchemaMessage):
@@ -141,9 +158,12 @@ class PolicyTap(Tap):
     """A singer-sdk tap whose messages leave it with the column policies applied (every
     message singer-sdk writes goes through ``message_writer``)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.message_writer = PolicyWriter(self.message_writer, self)
+    def __init__(
+        self, *args: Any, message_writer: GenericSingerWriter[Any, Message] | None = None, **kwargs: Any
+    ) -> None:
+        # Given at construction, so singer-sdk's STATE writer goes through it too (in order).
+        inner = message_writer or self.message_writer_class()
+        super().__init__(*args, message_writer=PolicyWriter(inner, self), **kwargs)
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:

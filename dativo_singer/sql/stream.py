@@ -161,6 +161,7 @@ class DatabaseStream(SQLStream):
                 offset = 0
                 while offset < batch.num_rows:
                     piece = batch.slice(offset, min(batch.num_rows - offset, every - sent % every))
+                    tap_policies(self._tap).watch.table(self.name, pa.Table.from_batches([piece]))
                     write_lines(encoder.encode(piece, self._stream_version, utc_now()))
                     self.state_manager.is_flushed = False
                     if self.replication_key:

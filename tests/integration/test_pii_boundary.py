@@ -390,3 +390,31 @@ def test_generate_config_flags_pii_by_value_whatever_the_column_name(project: Pr
     [row] = [r for r in _table_rows(project, "csv_people") if r["id"] == 1]
     assert row["contact"] == _hashed("p1@example.com") and row["card"] == _hashed(cards[1])
     _no_raw_bytes(project.root / "warehouse", ("p1@example.com", "192.168.1.7", cards[1]))
+
+
+@pytest.mark.parametrize("path", ["fast", "record"])
+@pytest.mark.parametrize("mode", ["warn", "fail"])
+def test_an_unclassified_column_that_looks_personal_is_caught_at_run_time(
+    project: Project, mode: str, path: str
+) -> None:
+    policy = project.root / "configs" / "policy.yaml"
+    policy.write_text(policy.read_text().replace("  # unclassified_pii: warn", f"  unclassified_pii: {mode}"))
+    project.write_deals(
+        "a.csv",
+        [f"{i},Deal {i},c{i}@contact.example.com,won,1.00,USD,0.5,true,o{i}@x.io,2024-01-01T00:00:00Z," for i in range(1, 30)],
+    )  # ``company`` holds e-mail addresses and is not classified
+    job = project.deals_job()
+    job["source"].update(PATHS[path])
+    result = project.dativo("run", "--config", str(project.write_job("deals", job)), env=ENV)
+    line = (
+        "column 'company' of stream 'deals' is not classified but its values look like emails "
+        f"(unclassified_pii: {mode} in configs/policy.yaml)"
+    )
+    assert line in result.stderr
+    assert result.stderr.count(line) == 1
+    if mode == "warn":
+        assert result.returncode == 0, result.stderr
+        assert len(_table_rows(project, "csv_deals")) == 29
+    else:
+        assert result.returncode == 2, result.stderr
+        assert not any(p.suffix == ".parquet" for p in project.files_under("warehouse"))
