@@ -80,10 +80,14 @@ class FieldSpec:
     def json_schema(self) -> dict[str, Any]:
         """The Singer JSON Schema property of this field."""
         prop = json_schema_of_type(self.type)
-        if self.fields:
-            prop["properties"] = {sub.name: sub.json_schema() for sub in self.fields}
         if self.items:
             prop["items"] = json_schema_of_type(self.items)
+        if self.fields:
+            properties = {sub.name: sub.json_schema() for sub in self.fields}
+            if self.type == "array":  # the fields of the array's objects
+                prop["items"] = {"type": "object", "properties": properties}
+            else:
+                prop["properties"] = properties
         if self.description:
             prop["description"] = self.description
         return prop if self.required else _nullable(prop)

@@ -36,6 +36,7 @@ class DiscoveredField:
     type: str
     nullable: bool = True
     items: str | None = None  # element type of an ``array`` field
+    pii: str | None = None  # the kind of personal data its sampled values look like
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ class DiscoveredStream:
         """A JSON-ready dict (``--json``)."""
         data = asdict(self)
         data["fields"] = [
-            {k: v for k, v in asdict(f).items() if v is not None or k != "items"} for f in self.fields
+            {k: v for k, v in asdict(f).items() if v is not None or k not in ("items", "pii")}
+            for f in self.fields
         ]
         return data
 

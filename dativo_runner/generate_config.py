@@ -90,7 +90,8 @@ def asset_document(source: str, stream: DiscoveredStream) -> dict[str, Any]:
             entry["items"] = found.items
         if not found.nullable or found.name in keys:
             entry["required"] = True
-        if found.type == "string" and is_pii(found.name):
+        named = found.type in ("string", "date", "timestamp") and is_pii(found.name)
+        if found.pii or named:
             entry["classification"] = "PII"
         fields.append(entry)
     pii = any(f.get("classification") == "PII" for f in fields)

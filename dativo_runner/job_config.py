@@ -17,7 +17,7 @@ from dativo_runner.job_hints import job_file_hint
 from dativo_runner.naming_rules import field_values, naming_problems
 from dativo_runner.plugins import source_plugin, target_plugin
 from dativo_runner.plugins.base import SourcePlugin, TargetPlugin
-from dativo_runner.policy import classification_problems, load_policy
+from dativo_runner.policy import classification_problems, load_policy, unprotected_source_problems
 from dativo_runner.registry import ConnectorEntry, Registry
 from dativo_runner.runner_config import naming_variables
 from dativo_runner.schema_validation import validate_document, validate_job_block
@@ -208,7 +208,7 @@ def load_job_config(
     )
     # What only the connectors can check (files that match nothing, unknown partition columns):
     # here, so that `dativo validate` refuses exactly what `dativo run` would.
-    problems = [*source.check(job), *target.check(job)]
+    problems = [*source.check(job), *target.check(job), *unprotected_source_problems(job)]
     if problems:
         raise ConfigError(problems)
     return job

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dativo_runner.assets import AssetSpec
+from dativo_runner.assets import AssetSpec, FieldSpec
 from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.home import ProjectHome
 from dativo_runner.schema_validation import validate_document
 from dativo_runner.yaml_io import load_yaml
+
+if TYPE_CHECKING:
+    from dativo_runner.job_config import Job
 
 
 @dataclass(frozen=True)
@@ -45,44 +48,117 @@ def _rule(classifications: dict[str, Any], name: str) -> dict[str, Any] | None:
     return None
 
 
+def _walk(
+    fields: tuple[FieldSpec, ...], path: str = "", where: str = "asset.schema"
+) -> Iterator[tuple[str, str, FieldSpec]]:
+    """``(policy path, field location, field)`` of every field at every depth; an array's
+    sub-fields are its objects' fields (``contacts[].email``)."""
+    for index, spec in enumerate(fields):
+        key = f"{path}{spec.name}"
+        location = f"{where}[{index}]"
+        yield key, location, spec
+        inner = f"{key}[]." if spec.type == "array" else f"{key}."
+        yield from _walk(spec.fields, inner, f"{location}.fields")
+
+
 def classification_problems(
     asset: AssetSpec, classifications: dict[str, Any], policy_file: str
 ) -> list[Problem]:
-    """A field classified with a name the policy does not define: data could land unprotected."""
+    """A field, at any depth, classified with a name the policy does not define: data could
+    land unprotected."""
     problems = []
     known = ", ".join(sorted(classifications)) or "none: there is no policy file"
-    for index, spec in enumerate(asset.fields):
+    for key, location, spec in _walk(asset.fields):
         if spec.classification and _rule(classifications, spec.classification) is None:
             problems.append(
                 Problem(
                     asset.file,
-                    f"asset.schema[{index}].classification",
-                    f"{spec.classification!r} is not a classification of {policy_file} (known: {known})",
+                    f"{location}.classification",
+                    ("" if key == spec.name else f"field {key}: ")
+                    + f"{spec.classification!r} is not a classification of {policy_file} "
+                    f"(known: {known})",
                 )
             )
     return problems
 
 
+def protected_fields(asset: AssetSpec, classifications: dict[str, Any]) -> list[str]:
+    """Policy paths of the fields a policy hashes, masks or drops."""
+    return [
+        key
+        for key, _, spec in _walk(asset.fields)
+        if spec.classification
+        and (_rule(classifications, spec.classification) or {}).get("action", "allow") != "allow"
+    ]
+
+
 def column_policies(
     asset: AssetSpec, classifications: dict[str, Any], secrets: Mapping[str, str], tenant: str
 ) -> ColumnPolicies:
-    """Actions for the asset's classified fields; the salt comes from secrets, then environment."""
+    """Actions for the asset's classified fields at every depth (keys: ``policy_paths``); the
+    salt comes from secrets, then environment. Docs name the top-level columns' classes."""
     actions: dict[str, str] = {}
     docs: dict[str, str] = {}
     salt_names: set[str] = set()
-    for spec in asset.fields:
+    for key, _, spec in _walk(asset.fields):
         parts = [spec.description] if spec.description else []
         if spec.classification:
             rule = _rule(classifications, spec.classification) or {}
             action = rule.get("action", "allow")
-            actions[spec.name] = action
+            actions[key] = action
             if rule.get("salt_env"):
                 salt_names.add(rule["salt_env"])
             parts.append(f"classification: {spec.classification}; policy: {action}")
-        if parts:
+        if parts and key == spec.name:
             docs[spec.name] = "; ".join(parts)
     salt = ""
     for name in sorted(salt_names):
         salt = secrets.get(name) or os.environ.get(name) or salt
     unset = ", ".join(sorted(salt_names)) if salt_names and not salt else None
     return ColumnPolicies(actions=actions, salt=salt or f"dativo:{tenant}", docs=docs, unset_salt=unset)
+
+
+def unclassified_pii_mode(home: ProjectHome) -> str | None:
+    """The policy's ``unclassified_pii`` setting (warn | fail), None when unset."""
+    if not home.policy.is_file():
+        return None
+    data = load_yaml(home.policy, display=home.display(home.policy))
+    return (data.get("policy") or {}).get("unclassified_pii")
+
+
+def tap_policy_config(job: Job) -> dict[str, Any]:
+    """What the runner adds to the tap's config so the tap applies the column policies before
+    any value leaves it (docs/ARCHITECTURE.md): ``column_policies`` and ``hash_salt`` when a
+    policy changes a value, and ``pii_watch`` when the policy sets ``unclassified_pii``."""
+    if not job.source_plugin.applies_column_policies:
+        return {}
+    policies = column_policies(job.asset, load_policy(job.home), job.secrets, job.tenant_id)
+    config: dict[str, Any] = {}
+    if any(action != "allow" for action in policies.actions.values()):
+        job.redactor.add(policies.salt)
+        config = {"column_policies": policies.actions, "hash_salt": policies.salt}
+    mode = unclassified_pii_mode(job.home)
+    if mode:
+        skip = sorted({spec.name for spec in job.asset.fields if spec.classification})
+        config["pii_watch"] = {"mode": mode, "skip": skip}
+    return config
+
+
+def unprotected_source_problems(job: Job) -> list[Problem]:
+    """A classified asset read by a tap that cannot apply column policies (a plugin whose tap
+    is not built on dativo_singer's core): refused, so no raw classified value is piped."""
+    if job.source_plugin.applies_column_policies:
+        return []
+    fields = protected_fields(job.asset, load_policy(job.home))
+    if not fields:
+        return []
+    return [
+        Problem(
+            job.file,
+            "source_connector",
+            f"{job.source_entry.name!r} does not apply column policies, and the asset "
+            f"{job.asset.name} hashes, masks or drops {', '.join(fields)}: refused, so that no raw "
+            "classified value reaches the target (a source plugin sets applies_column_policies "
+            "when its tap applies them)",
+        )
+    ]

@@ -20,7 +20,7 @@ from dativo_runner.executables import find_executable
 from dativo_runner.job_config import Job
 from dativo_runner.job_lock import JobLock, lock_path
 from dativo_runner.pipe import PipeCallbacks, PipeResult, run_pipe
-from dativo_runner.policy import column_policies, load_policy
+from dativo_runner.policy import column_policies, load_policy, tap_policy_config
 from dativo_runner.progress import Reporter, StderrReporter
 from dativo_runner.singer_catalog import plan_catalog
 from dativo_runner.state_override import resume_point
@@ -105,7 +105,7 @@ def _run_locked(
     stream_name = job.asset.object
     try:
         saved_state = store.load()  # a bad state file stops the run before anything is made
-        tap_config = job.source_plugin.plan_config(job)
+        tap_config = {**job.source_plugin.plan_config(job), **tap_policy_config(job)}
         target_config = target.plan_config(job)
         catalog = plan_catalog(job)
         committed = target.committed_bookmark(job, target_config, stream_name)

@@ -20,7 +20,8 @@ Files go under singer-sdk's ``batch_config.storage.root`` (``prefix`` prepended 
 written under a temporary name and renamed, so a file a BATCH message names is always whole.
 Nobody deletes them here: singer-sdk's convention is that batch files belong to whoever owns the
 storage root (neither the SDK's taps nor its targets remove them). ``dativo run`` points the
-root at the run's private folder, which it removes when the run ends (docs/BATCH.md).
+root at the run's private folder, which it removes when the run ends (docs/BATCH.md). A writer
+given the tap's column policies applies them to every batch before writing it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ import pyarrow.parquet as pq
 from singer_sdk.configuration._dict_config import merge_missing_config_jsonschema
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig, StorageTarget
 from singer_sdk.helpers.capabilities import BATCH_CONFIG
+
+from dativo_singer.tap_policy import TapPolicies
 
 # A file is closed at whichever comes first: ``max_rows`` (batch_config.batch_size), or this
 # many bytes of Arrow data (bounds the tap's memory whatever the row width).
@@ -111,6 +114,7 @@ class ParquetBatchWriter:
         stream_name: str,
         max_rows: int | None = None,
         max_bytes: int = DEFAULT_FILE_BYTES,
+        policies: TapPolicies | None = None,
     ) -> None:
         if batch_config.encoding.format != "parquet":
             raise ValueError(
@@ -121,6 +125,8 @@ class ParquetBatchWriter:
         self.compression = parquet_compression(batch_config.encoding)
         self.max_rows = int(max_rows or batch_config.batch_size)
         self.max_bytes = max_bytes
+        self.policies = policies  # applied to every batch before it is written
+        self.stream_name = stream_name
         # The stream name (a table name from the source) made safe as part of a file name.
         safe_stream = re.sub(r"[^A-Za-z0-9_.-]", "_", stream_name).lstrip(".")
         self._sync_id = f"{tap_name}--{safe_stream}-{uuid.uuid4().hex}"
@@ -152,8 +158,11 @@ class ParquetBatchWriter:
 
     def write_files(self, tables: list[pa.Table]) -> list[str]:
         """Write ``tables`` (one schema) as Parquet files of at most ``max_rows`` rows (one
-        manifest: a batch bigger than that is announced whole); their URLs."""
+        manifest: a batch bigger than that is announced whole); their URLs. Column policies
+        are applied first: a file never holds a raw classified value."""
         table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        if self.policies is not None:
+            table = self.policies.table(table, self.stream_name)
         return [
             self.write_file(table.slice(start, self.max_rows))
             for start in range(0, table.num_rows, self.max_rows)

@@ -10,10 +10,11 @@ from singer_sdk import Tap
 from singer_sdk.helpers.capabilities import TapCapabilities
 
 from dativo_singer.errors import FatalError
+from dativo_singer.tap_policy import PolicyTap
 from dativo_singer.termination import stop_now
 
 
-class FileTap(Tap):
+class FileTap(PolicyTap):
     """A singer-sdk tap whose streams read files and skip the unchanged ones."""
 
     package_name = "dativo-ingest"

@@ -46,6 +46,13 @@ SHARED_TARGET_PROPERTIES: list[th.Property] = [
         description="Column → allow | hash | mask | drop, applied before writing",
     ),
     th.Property("hash_salt", th.StringType, secret=True, description="Salt for hashed columns"),
+    th.Property(
+        "column_policies_applied",
+        th.BooleanType,
+        default=False,
+        description="Values arrive with column_policies applied already (by the tap, under "
+        "`dativo run`): they are not applied a second time",
+    ),
     th.Property("column_docs", STRING_MAP, description="Column → documentation"),
     th.Property(
         "dead_letter_dir",

@@ -29,7 +29,7 @@ from dativo_singer.batch_files import KeptFile, local_parquet_paths, read_parque
 from dativo_singer.buffer import RecordBuffer
 from dativo_singer.commit_report import CommitReport, format_commit_report
 from dativo_singer.conversion import RecordConverter, Rejected
-from dativo_singer.dead_letter import write_dead_letters
+from dativo_singer.dead_letter import protect_rejected, write_dead_letters
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,17 @@ class ArrowSink(BatchSink):
             # self.schema: the stream's schema as singer-sdk uses it (with the _sdc_* metadata
             # properties when add_record_metadata is set)
             self._new_converter(self.schema, list(key_properties or [])),
-            dict(self.config.get("column_policies") or {}),
+            self.column_policies,
             self.config.get("hash_salt") or "",
         )
+
+    @property
+    def column_policies(self) -> dict[str, str]:
+        """The policies this target applies: none when the values arrive protected already
+        (``column_policies_applied``: the tap applied them under `dativo run`)."""
+        if self.config.get("column_policies_applied"):
+            return {}
+        return dict(self.config.get("column_policies") or {})
 
     # The interface a target implements
 
@@ -269,6 +277,7 @@ class ArrowSink(BatchSink):
         if not rejected:
             return None
         folder = self.config.get("dead_letter_dir") or "dead_letter"
+        rejected = protect_rejected(rejected, self.column_policies, self.config.get("hash_salt") or "")
         path = str(write_dead_letters(folder, self.stream_name, rejected))
         self.rejected_rows += len(rejected)
         self.logger.warning(

@@ -74,6 +74,8 @@ def render_text(source: str, streams: list[DiscoveredStream]) -> str:
             flags = [] if field.nullable else ["not null"]
             if field.name in stream.key_properties:
                 flags.append("key")
+            if field.pii:
+                flags.append(f"PII? values look like {field.pii.replace('_', ' ')}s")
             lines.append(f"  {field.name.ljust(width)}  {kind.ljust(14)} {' '.join(flags)}".rstrip())
         lines += [f"  note: {note}" for note in stream.notes]
     return "\n".join(lines)

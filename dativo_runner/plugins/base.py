@@ -63,6 +63,11 @@ class SourcePlugin(ConnectorPlugin):
     #: any other key given is refused at validation.
     incremental_settings: tuple[str, ...] = ()
 
+    #: True when the tap applies ``column_policies`` / ``hash_salt`` from its config to every
+    #: value before it leaves the tap (taps built on ``dativo_singer.tap_policy.PolicyTap``).
+    #: A classified asset is refused for a source that does not (docs/ARCHITECTURE.md).
+    applies_column_policies: bool = False
+
     @abstractmethod
     def plan_config(self, job: Job) -> dict[str, Any]:
         """The tap's ``--config`` for this job."""

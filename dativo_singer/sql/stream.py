@@ -31,6 +31,7 @@ from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_columns import convert_batch, stream_arrow_schema
 from dativo_singer.sql.record_lines import RecordLineEncoder, write_lines
 from dativo_singer.sql.values import convert_row, record_converters
+from dativo_singer.tap_policy import tap_policies
 from dativo_singer.text_values import parse_datetime
 
 if TYPE_CHECKING:
@@ -137,6 +138,8 @@ class DatabaseStream(RecordBatches, SQLStream):
             return "a record limit"
         if not write_messages or context or self.partitions or self.child_streams or not self.selected:
             return "a partitioned or unselected stream"
+        if tap_policies(self._tap).active:
+            return "column policies"  # applied to each record as it is written
         if type(self).post_process is not SQLStream.post_process:
             return "post_process"
         return self.db.arrow_reader_problem(self.columns)
@@ -166,6 +169,7 @@ class DatabaseStream(RecordBatches, SQLStream):
                 offset = 0
                 while offset < batch.num_rows:
                     piece = batch.slice(offset, min(batch.num_rows - offset, every - sent % every))
+                    tap_policies(self._tap).watch.table(self.name, pa.Table.from_batches([piece]))
                     write_lines(encoder.encode(piece, self._stream_version, utc_now()))
                     self.state_manager.is_flushed = False
                     if self.replication_key:
@@ -198,7 +202,9 @@ class DatabaseStream(RecordBatches, SQLStream):
         if parquet_batch_config({"batch_config": batch_config.asdict()}) is None:
             yield from super().get_batches(batch_config, context)
             return
-        writer = ParquetBatchWriter(batch_config, tap_name=self.tap_name, stream_name=self.name)
+        writer = ParquetBatchWriter(
+            batch_config, tap_name=self.tap_name, stream_name=self.name, policies=tap_policies(self._tap)
+        )
         yield from writer.manifests(self._arrow_tables(context, writer.max_rows))
         self._finalize_state(self.stream_state)
 

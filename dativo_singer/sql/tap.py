@@ -24,6 +24,7 @@ from dativo_singer.errors import FatalError
 from dativo_singer.settings import emit_activate_version_property
 from dativo_singer.sql.settings import connection_of
 from dativo_singer.sql.stream import DatabaseStream
+from dativo_singer.tap_policy import PolicyTap
 from dativo_singer.termination import stop_now
 from dativo_singer.writer import FastSingerWriter
 
@@ -31,7 +32,7 @@ from dativo_singer.writer import FastSingerWriter
 UNSUPPORTED_DECIMAL_SETTING = "use_singer_decimal"
 
 
-class DatabaseTap(SQLTap):
+class DatabaseTap(PolicyTap, SQLTap):
     """A PostgreSQL or MySQL/MariaDB tap (subclasses name the stream class and defaults)."""
 
     package_name = "dativo-ingest"

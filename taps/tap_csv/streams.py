@@ -30,6 +30,7 @@ from dativo_singer.source_files import (
     resolve_paths,
     source_name,
 )
+from dativo_singer.tap_policy import hide_value, tap_policies
 from dativo_singer.text_values import converter_for, is_nullable
 from tap_csv.batches import arrow_batches
 from tap_csv.digest import RowDigest
@@ -140,7 +141,9 @@ class CSVStream(RecordBatches, Stream):
         if batch_config.encoding.format != "parquet":
             yield from super().get_batches(batch_config, context)
             return
-        writer = ParquetBatchWriter(batch_config, tap_name=self.tap_name, stream_name=self.name)
+        writer = ParquetBatchWriter(
+            batch_config, tap_name=self.tap_name, stream_name=self.name, policies=tap_policies(self._tap)
+        )
         yield from writer.manifests(arrow_batches(self, writer.max_rows))
 
     def _files_to_read(self) -> Iterator[tuple[FileSpec, Path, str, dict[str, Any], bool]]:
@@ -264,6 +267,7 @@ class CSVStream(RecordBatches, Stream):
         source = source_name(path, self._base_dir)
         columns = [self._column(name, properties, path, warn) for name in header]
         nulls = set(spec.null_values)
+        classified = set(tap_policies(self._tap).tree)  # their bad cells are not quoted
 
         def make(line: int, row: Sequence[str]) -> dict[str, Any]:
             record: dict[str, Any] = {SOURCE_FILE: source, SOURCE_LINE: line, SOURCE_VERSION: version}
@@ -279,7 +283,8 @@ class CSVStream(RecordBatches, Stream):
                     record[name] = convert(text)
                 except ValueError as exc:
                     if not pass_invalid:
-                        raise DataValueError(str(path), line, name, str(exc)) from None
+                        detail = hide_value(str(exc), text) if name in classified else str(exc)
+                        raise DataValueError(str(path), line, name, detail) from None
                     record[name] = text  # the target rejects it, with the reason
             return record
 

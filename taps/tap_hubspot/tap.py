@@ -5,13 +5,14 @@ from __future__ import annotations
 from types import FrameType
 from typing import Any
 
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk import typing as th
 
 from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
 from dativo_singer.rest import rest_properties
 from dativo_singer.settings import emit_activate_version_property
+from dativo_singer.tap_policy import PolicyTap
 from dativo_singer.termination import stop_now
 from tap_hubspot.objects import MODIFIED_PROPERTY, CrmObjectStream
 from tap_hubspot.streams import AssociationsStream, OwnersStream, PipelinesStream
@@ -22,7 +23,7 @@ DEFAULT_REQUESTS_PER_SECOND = 9.0
 OBJECT_TYPES = tuple(MODIFIED_PROPERTY)
 
 
-class TapHubSpot(Tap):
+class TapHubSpot(PolicyTap):
     """HubSpot CRM: contacts, companies, deals, owners, pipelines and associations."""
 
     name = "tap-hubspot"

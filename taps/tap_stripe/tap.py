@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from types import FrameType
 
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk import typing as th
 
 from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
 from dativo_singer.rest import rest_properties
 from dativo_singer.settings import emit_activate_version_property
+from dativo_singer.tap_policy import PolicyTap
 from dativo_singer.termination import stop_now
 from tap_stripe.schemas import STREAM_NAMES
 from tap_stripe.streams import StripeStream
@@ -21,7 +22,7 @@ DEFAULT_STRIPE_VERSION = "2024-06-20"
 DEFAULT_REQUESTS_PER_SECOND = 20.0
 
 
-class TapStripe(Tap):
+class TapStripe(PolicyTap):
     """Stripe objects: customers, charges, invoices, subscriptions, products, prices,
     payment_intents, refunds, balance_transactions and events."""
 

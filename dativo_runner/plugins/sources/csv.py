@@ -24,6 +24,8 @@ _FILE_DEFAULTS = ("delimiter", "encoding", "header", "quotechar", "null_values",
 class CsvSource(SourcePlugin):
     """Local CSV files, typed by the asset schema, incremental per file."""
 
+    applies_column_policies = True  # its tap is a dativo_singer PolicyTap
+
     job_schema = "sources/csv"
 
     def _files(self, job: Job) -> tuple[list[dict[str, Any]], list[Problem]]:
@@ -104,7 +106,13 @@ class CsvSource(SourcePlugin):
         from pathlib import Path
 
         from dativo_runner.discovery import DiscoveredField
-        from dativo_runner.plugins.sources.csv_sample import column_types, sample_columns, unique_first_column
+        from dativo_runner.plugins.sources.csv_sample import (
+            column_types,
+            pii_kinds,
+            sample_columns,
+            unique_first_column,
+        )
+        from dativo_singer.pii_values import pii_type
         from dativo_singer.source_files import resolve_paths
 
         files, _ = self._files(job)
@@ -118,7 +126,13 @@ class CsvSource(SourcePlugin):
                     header, rows = sample_columns(Path(paths[0]), entry)
                     break
             types = column_types(header, rows)
-            fields = tuple(DiscoveredField(f.name, types.get(f.name, f.type)) for f in stream.fields)
+            kinds = pii_kinds(header, rows)
+            fields = tuple(
+                DiscoveredField(
+                    f.name, pii_type(types.get(f.name, f.type), kinds.get(f.name)), pii=kinds.get(f.name)
+                )
+                for f in stream.fields
+            )
             key = unique_first_column(header, rows)
             cursors = tuple(f.name for f in fields if f.type in ("timestamp", "date"))
             typed.append(

@@ -72,6 +72,17 @@ def column_types(header: list[str], rows: list[list[str]]) -> dict[str, str]:
     }
 
 
+def pii_kinds(header: list[str], rows: list[list[str]]) -> dict[str, str]:
+    """Column name (stripped) → the kind of personal data its sampled values look like."""
+    from dativo_singer.pii_values import detect_pii
+
+    found = {
+        name.strip(): detect_pii([row[i] if i < len(row) else "" for row in rows])
+        for i, name in enumerate(header)
+    }
+    return {name: kind for name, kind in found.items() if kind}
+
+
 def unique_first_column(header: list[str], rows: list[list[str]]) -> str | None:
     """The first column when it looks like an identifier (``id`` / ``*_id``) and every sampled
     value is present and distinct: the key to propose."""

@@ -32,6 +32,8 @@ FAST_PATH_BATCH_ROWS = 250_000
 class DatabaseSource(SourcePlugin):
     """A database table, selected by ``source.objects`` and typed by the asset."""
 
+    applies_column_policies = True  # its tap is a dativo_singer PolicyTap
+
     incremental_settings = ("cursor_field", "lookback_days", "start_date")
     #: ``${<PREFIX>_HOST}``... variables a drafted job reads its connection from, and defaults.
     env_prefix = "DB"

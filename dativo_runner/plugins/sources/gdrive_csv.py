@@ -18,6 +18,8 @@ _FILE_DEFAULTS = ("delimiter", "encoding", "header", "quotechar", "null_values",
 class GDriveCsvSource(SourcePlugin):
     """CSV files of Google Drive folders, typed by the asset schema, incremental on modifiedTime."""
 
+    applies_column_policies = True  # its tap is a dativo_singer PolicyTap
+
     job_schema = "sources/gdrive_csv"
     incremental_settings = ("start_date",)
 

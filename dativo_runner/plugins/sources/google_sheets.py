@@ -17,6 +17,8 @@ class GoogleSheetsSource(SourcePlugin):
     """Ranges of Google spreadsheets, typed by the asset schema; a spreadsheet is read again
     only when its Drive modifiedTime changed."""
 
+    applies_column_policies = True  # its tap is a dativo_singer PolicyTap
+
     job_schema = "sources/google_sheets"
 
     def check(self, job: Job) -> list[Problem]:

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 class HubSpotSource(SourcePlugin):
     """HubSpot CRM objects, incremental on their last-modified date through the search API."""
 
+    applies_column_policies = True  # its tap is a dativo_singer PolicyTap
+
     job_schema = "sources/hubspot"
     incremental_settings = ("cursor_field", "start_date")
 

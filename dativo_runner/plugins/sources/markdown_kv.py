@@ -88,6 +88,8 @@ def _asset_type(prop: dict[str, Any]) -> str:
 class MarkdownKVSource(SourcePlugin):
     """Markdown-KV documents from local paths or S3, in the asset's storage pattern."""
 
+    applies_column_policies = True  # its tap is a dativo_singer PolicyTap
+
     job_schema = "sources/markdown_kv"
 
     def _files(self, job: Job) -> tuple[list[dict[str, Any]], list[Problem]]:
@@ -182,7 +184,9 @@ def _protected_columns(job: Job) -> list[str]:
     from dativo_runner.policy import column_policies, load_policy
 
     policies = column_policies(job.asset, load_policy(job.home), {}, job.tenant_id)
-    return sorted(name for name, action in policies.actions.items() if action != "allow")
+    # a nested path (profile.email, contacts[].email) keeps its whole top-level column out
+    protected = [name for name, action in policies.actions.items() if action != "allow"]
+    return sorted({name.split(".")[0].removesuffix("[]") for name in protected})
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:

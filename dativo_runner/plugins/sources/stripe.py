@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 class StripeSource(SourcePlugin):
     """Stripe objects, incremental on ``created`` with updates through the Events API."""
 
+    applies_column_policies = True  # its tap is a dativo_singer PolicyTap
+
     job_schema = "sources/stripe"
     incremental_settings = ("cursor_field", "lookback_days", "start_date")
 

@@ -145,6 +145,8 @@ def plan_iceberg_config(job: Job) -> dict[str, Any]:
         "partitioning": list(asset.target.get("partitioning") or []),
         "column_policies": policies.actions,
         "hash_salt": policies.salt,
+        # under `dativo run` the tap applies them (dativo_runner/policy.py: tap_policy_config)
+        "column_policies_applied": job.source_plugin.applies_column_policies,
         "column_docs": policies.docs,
         "dead_letter_dir": str(dead_letter_dir(job)),
         # The pipe closes the target's input only after the tap exited 0; should the runner
