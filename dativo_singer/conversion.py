@@ -232,9 +232,9 @@ class RecordConverter:
             name
             for record in records
             if not record.keys() <= known
-            for name in record
-            if name not in known and not name.startswith(METADATA_PREFIX)
-        }
+            for name, value in record.items()
+            if value is not None and name not in known and not name.startswith(METADATA_PREFIX)
+        }  # a field that is null in every record carries nothing to keep yet
         if extra:
             added = {name: _inferred_property([r.get(name) for r in records]) for name in sorted(extra)}
             properties = {**(self._singer_schema.get("properties") or {}), **added}

@@ -161,3 +161,12 @@ def keep_null_lists_of_structs() -> None:
 
 
 keep_null_lists_of_structs()
+
+
+def without_commit_retries(table: Table) -> None:
+    """Make the next commits through ``table`` fail on a concurrent update instead of being
+    rebuilt on the new head inside pyiceberg (``commit.retry.num-retries``, default 4), so the
+    caller re-checks the table's bookmark before it retries. In memory only: the table's stored
+    properties are unchanged, and the next load of the table has them back."""
+    properties = {**table.metadata.properties, TableProperties.COMMIT_NUM_RETRIES: "0"}
+    table.metadata = table.metadata.model_copy(update={"properties": properties})

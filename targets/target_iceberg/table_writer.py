@@ -45,7 +45,7 @@ from target_iceberg.file_registration import (
 from target_iceberg.merge import can_merge_file_by_file, merge_file_by_file
 from target_iceberg.ownership import claim_namespace, claim_table, tenant_of
 from target_iceberg.partitioning import PartitionField, partition_spec
-from target_iceberg.pyiceberg_internals import iceberg_schema
+from target_iceberg.pyiceberg_internals import iceberg_schema, without_commit_retries
 from target_iceberg.replace import StagedReplace
 from target_iceberg.rows import columns_of, key_filter, latest_per_key
 from target_iceberg.tables import branch_head, load_table_or_none
@@ -125,10 +125,13 @@ class TableWriter:
         newest bookmark (on the branch) is ``state``, then expect what they committed."""
         self._expected = (True, state)
 
-    def _check_bookmark(self, table: Table) -> None:
+    def _check_bookmark(self, table: Table) -> bool:
+        """Compare-and-swap on the bookmark (``expect_bookmark``); True when it was checked."""
         checking, expected = self._expected
-        if checking and self.settings.write_mode != "overwrite":  # a full replace builds on none
-            check_bookmark(table, self.settings.branch, expected, self.settings.identifier)
+        if not checking or self.settings.write_mode == "overwrite":  # a full replace builds on none
+            return False
+        check_bookmark(table, self.settings.branch, expected, self.settings.identifier)
+        return True
 
     def table(self, schema: pa.Schema) -> Table:
         """The table, created (with partition spec and column docs) or evolved to ``schema``."""
@@ -388,7 +391,8 @@ class TableWriter:
             assert table is not None
             try:
                 self._ensure_branch(table)
-                self._check_bookmark(table)  # checked on the metadata the commit builds on
+                if self._check_bookmark(table):  # checked on the metadata the commit builds on
+                    without_commit_retries(table)  # a lost race comes back here, to be checked again
                 action(table, props)
                 self._table = self.catalog.load_table(s.identifier)
                 return self._table
