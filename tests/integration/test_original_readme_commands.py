@@ -68,10 +68,6 @@ def test_the_readmes_example_paths_name_the_job_file_to_use(command: str, tmp_pa
 def test_python_m_dativo_ingest_cli_runs_the_stripe_job(tmp_path: Path) -> None:
     """The README's run command with the job file it names, against the local Stripe emulator."""
     home = _home(tmp_path)
-    (home / "secrets" / "acme").mkdir(parents=True)
-    (home / "secrets" / "acme" / "stripe.env").write_text(
-        f"STRIPE_API_KEY={API_KEY}\nDATIVO_HASH_SALT=readme-salt\n"
-    )
     command = "python -m dativo_ingest.cli run --config {} --mode self_hosted"
     assert command.format("configs/jobs/stripe.yaml") in _commands()
     job = "jobs/acme/stripe_customers_to_iceberg.yaml"  # the file the README's path fails to name
@@ -79,7 +75,7 @@ def test_python_m_dativo_ingest_cli_runs_the_stripe_job(tmp_path: Path) -> None:
         result = _shell(
             command.format(job).replace("python ", f"{sys.executable} ", 1),
             home,
-            env={"STRIPE_API_URL": stripe.url},
+            env={"STRIPE_API_URL": stripe.url, "STRIPE_API_KEY": API_KEY, "DATIVO_HASH_SALT": "readme"},
         )
     assert result.returncode == 0, result.stderr
     assert "30 rows" in result.stdout + result.stderr
