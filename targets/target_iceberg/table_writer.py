@@ -246,7 +246,12 @@ class TableWriter:
         head = branch_head(self._table, self.settings.branch)
         if head is None:
             return False
-        scan = self._table.scan(row_filter=rows, snapshot_id=head.snapshot_id, limit=1)
+        scan = self._table.scan(
+            row_filter=rows,
+            snapshot_id=head.snapshot_id,
+            selected_fields=(file_versions.SOURCE_FILE,),
+            limit=1,
+        )
         return scan.to_arrow().num_rows > 0
 
     @property
