@@ -129,6 +129,7 @@ def _run_locked(
         stream.rows += int(commit["rows"])
         stream.commits += 1
         stream.dead_letter_rows += int(commit.get("dead_letter_rows") or 0)
+        stream.replaced_key_rows += int(commit.get("replaced_key_rows") or 0)
         stream.dead_letter_path = commit.get("dead_letter_path") or stream.dead_letter_path
         stream.table = str(commit["table"])
         stream.snapshot_id = commit.get("snapshot_id")

@@ -20,6 +20,7 @@ class StreamSummary:
     metadata_location: str | None = None
     dead_letter_rows: int = 0
     dead_letter_path: str | None = None
+    replaced_key_rows: int = 0  # rows repeating a primary key, replaced by a later row
 
     @property
     def rows_per_second(self) -> float:
@@ -63,6 +64,10 @@ def render_text(jobs: list[JobSummary]) -> str:
             )
             if s.dead_letter_rows:
                 lines.append(f"    {s.dead_letter_rows:,} rows dead-lettered to {s.dead_letter_path}")
+            if s.replaced_key_rows:
+                lines.append(
+                    f"    {s.replaced_key_rows:,} rows repeated a primary key: the later row of each landed"
+                )
     return "\n".join(lines)
 
 

@@ -30,6 +30,7 @@ class CommitReport:
     write_mode: str
     dead_letter_rows: int = 0
     dead_letter_path: str | None = None
+    replaced_key_rows: int = 0  # rows this run committed, replaced by a later row of the same key
     snapshot_id: int | None = None
     metadata_location: str | None = None
     seconds: float = 0.0

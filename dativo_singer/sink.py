@@ -40,6 +40,7 @@ class Written:
     snapshot_id: int | None = None
     metadata_location: str | None = None
     staged: bool = False  # written, but committed only by ``finish``
+    replaced_key_rows: int = 0  # rows of this run replaced by a later row with the same key
 
 
 class ArrowSink(BatchSink):
@@ -230,8 +231,9 @@ class ArrowSink(BatchSink):
             self.logger.info(
                 "Staged %d rows of %s for the replace at end of input", written.rows, self.stream_name
             )
-            if rejected:  # the runner counts dead-lettered rows from commit reports
-                self.report(Written(0), len(rejected), dead_letter_path, 0.0)
+            if rejected or written.replaced_key_rows:  # the runner counts these from reports
+                replaced = Written(0, replaced_key_rows=written.replaced_key_rows)
+                self.report(replaced, len(rejected), dead_letter_path, 0.0)
         elif written is not None or rejected:
             self.report(written or Written(0), len(rejected), dead_letter_path, time.monotonic() - started)
         return written is not None
@@ -301,6 +303,7 @@ class ArrowSink(BatchSink):
             write_mode=self.write_mode,
             dead_letter_rows=rejected,
             dead_letter_path=dead_letter_path,
+            replaced_key_rows=written.replaced_key_rows,
             snapshot_id=written.snapshot_id,
             metadata_location=written.metadata_location,
             seconds=seconds,

@@ -101,8 +101,9 @@ def distinct_rows(table: pa.Table) -> int:
 
 
 def unique_keys(file: KeptFile, settings: TableSettings) -> bool:
-    """True unless the file holds a key twice (merging needs one row per key)."""
-    if settings.write_mode != "merge" or not settings.key_properties or file.columns is None:
+    """True unless the file holds a key twice (merging, and appending with keys, need one row
+    per key in a file kept as it is)."""
+    if settings.write_mode not in ("append", "merge") or not settings.key_properties or file.columns is None:
         return True
     keys = file.columns.select(settings.key_properties)
     return distinct_rows(keys) == keys.num_rows

@@ -41,6 +41,27 @@ def columns_of(data: pa.Table | None, files: Sequence[KeptFile], names: list[str
     return pa.concat_tables([part.cast(schema) if part.schema != schema else part for part in parts])
 
 
+class RunKeys:
+    """The primary keys one run committed to a table it appends to, to find rows repeating a
+    key committed earlier in the run (the later row wins: docs/ICEBERG_TARGET.md)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self._seen: pa.Table | None = None
+
+    def repeated(self, keys: pa.Table) -> pa.Table:
+        """The distinct keys of ``keys`` already seen, then remember all of ``keys``."""
+        keys = keys.select(self.names)
+        if self._seen is None:
+            self._seen = keys
+            return keys.slice(0, 0)
+        keys = keys.cast(self._seen.schema) if keys.schema != self._seen.schema else keys
+        distinct = self._seen.group_by(self.names, use_threads=False).aggregate([])
+        found = keys.join(distinct, keys=self.names, join_type="left semi", use_threads=False)
+        self._seen = pa.concat_tables([self._seen, keys])
+        return found.group_by(self.names, use_threads=False).aggregate([])
+
+
 def _equal(column: str, value: Any) -> BooleanExpression:
     return EqualTo(column, value)  # type: ignore[call-arg, arg-type]  # pydantic-typed __init__
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
@@ -134,11 +135,14 @@ class IcebergSink(ArrowSink):
         rows = (data.num_rows if data is not None else 0) + sum(f.rows for f in files)
         if not rows and not files:
             return None
+        replaced_before = self.writer.replaced_key_rows
         table = self.writer.commit(data, self._snapshot_properties(rows, state), files)
+        replaced = self.writer.replaced_key_rows - replaced_before
+        rows -= self.writer.dropped_rows  # what landed: one row per key of the batch
         if self.writer.staging:
-            return Written(rows, staged=True)
+            return Written(rows, staged=True, replaced_key_rows=replaced)
         self._held_state = state
-        return self._written(table, rows)
+        return replace(self._written(table, rows), replaced_key_rows=replaced)
 
     def take_file(self, path: str) -> KeptFile | None:
         """The BATCH file placed in the table as it is, when rewriting it would change nothing
@@ -150,7 +154,7 @@ class IcebergSink(ArrowSink):
         if self.buffer.has_policies:
             return self._rewrites("column policies change values")
         expected = self.buffer.converter.schema
-        needed = list(settings.key_properties) if settings.write_mode == "merge" else []
+        needed = list(settings.key_properties) if settings.write_mode in ("append", "merge") else []
         if self._replaces_files(self.schema):
             needed += sorted(file_versions.COLUMNS)
         kept, reason = file_registration.inspect(path, expected, needed)
@@ -180,10 +184,11 @@ class IcebergSink(ArrowSink):
         return None
 
     def keeps_files(self, chunks: list[pa.Table], files: list[KeptFile]) -> bool:
-        """Merging: files are kept only when no record in the same commit and no other file
-        shares a key with them (which row wins would depend on their order)."""
+        """With key properties (merge, or append where a later row of a key wins): files are
+        kept only when no record in the same commit and no other file shares a key with them
+        (which row wins would depend on their order)."""
         settings = self.writer.settings
-        if settings.write_mode != "merge" or not settings.key_properties:
+        if settings.write_mode not in ("append", "merge") or not settings.key_properties:
             return True
         if chunks or any(f.columns is None for f in files):
             return False

@@ -47,7 +47,7 @@ from target_iceberg.ownership import claim_namespace, claim_table, tenant_of
 from target_iceberg.partitioning import PartitionField, partition_spec
 from target_iceberg.pyiceberg_internals import iceberg_schema, without_commit_retries
 from target_iceberg.replace import StagedReplace
-from target_iceberg.rows import columns_of, key_filter, latest_per_key
+from target_iceberg.rows import RunKeys, columns_of, key_filter, latest_per_key
 from target_iceberg.tables import branch_head, load_table_or_none
 
 WRITE_MODES = ("append", "merge", "overwrite")
@@ -119,6 +119,9 @@ class TableWriter:
         self._versions: set[tuple[str, str]] = set()  # (file, version) pairs replaced this run
         self._expected: tuple[bool, dict[str, Any] | None] = (False, None)  # see expect_bookmark
         self._replacing: BooleanExpression | None = None  # edited files' old rows, deleted at the end
+        self._run_keys = RunKeys(settings.key_properties)  # keys appended by this run
+        self.replaced_key_rows = 0  # rows of this run replaced by a later row of the same key
+        self.dropped_rows = 0  # rows of the last commit's batch left out for a later one of their key
 
     def expect_bookmark(self, state: dict[str, Any] | None) -> None:
         """Compare-and-swap on the bookmark: appends and merges commit only while the table's
@@ -280,19 +283,30 @@ class TableWriter:
             # in one snapshot at the end, so no reader sees the table without them.
             self._replacing = replaced if self._replacing is None else Or(self._replacing, replaced)
             replaced = None
+        keyed = bool(s.key_properties) and s.write_mode in ("append", "merge")
+        self.dropped_rows = 0
+        if keyed and data is not None:  # within one commit the later row of a key wins
+            before = data.num_rows
+            data = latest_per_key(data, s.key_properties)
+            self.dropped_rows = before - data.num_rows
+            self.replaced_key_rows += self.dropped_rows if s.write_mode == "append" else 0
         if self.staging:
             if data is not None:
                 self._staged.stage(self._table, data)
             self._staged.add(registered, sum(f.rows for f in files))
             return self._table
-        if s.write_mode == "merge" and data is not None:
-            data = latest_per_key(data, s.key_properties)
-        keys = columns_of(data, files, s.key_properties) if s.write_mode == "merge" else None
+        mode, keys = s.write_mode, columns_of(data, files, s.key_properties) if keyed else None
+        if s.write_mode == "append" and keys is not None:
+            # Appending: a key this run committed before is replaced, as a merge would (the
+            # later row wins); keys from earlier runs are left as they are.
+            repeated = self._run_keys.repeated(keys)
+            self.replaced_key_rows += repeated.num_rows
+            mode, keys = ("merge", repeated) if repeated.num_rows else ("append", None)
 
         def action(table: Table, props: dict[str, str]) -> None:
             if registered:
                 ensure_name_mapping(table)
-            self._transaction(table, data, props, s.write_mode, replaced, registered, keys)
+            self._transaction(table, data, props, mode, replaced, registered, keys)
 
         return self._with_retries(action, properties)
 

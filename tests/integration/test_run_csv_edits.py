@@ -210,3 +210,27 @@ def test_an_edited_files_reload_is_one_snapshot_for_readers(project: Project) ->
     assert project.dativo("run", "--config", str(job)).returncode == 0
     landed = {r["deal_id"]: r["deal_name"] for r in _rows(project)}
     assert len(_ids(project)) == rows and landed[1] == "Edited 1" and landed[2] == "Deal 2"
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_rows_repeating_a_primary_key_in_one_run_land_once_the_later_wins(
+    project: Project, fast_path: bool
+) -> None:
+    """Within one file, and across commits of one run (3,000 rows, 1,000 per commit): the later
+    row of a key lands, counted in the summary; keys of earlier runs are left as they are."""
+    rows = [f"{i},Deal {i},C,proposal,1.25,USD,0.5,false,o@example.com,2024-01-01T00:00:00Z," for i in range(1, 3001)]
+    rows[1] = rows[1].replace("2,Deal 2,", "1,Again 1,")  # key 1 twice in the first batch
+    rows[2500] = rows[2500].replace("2501,Deal 2501,", "5,Later 5,")  # key 5 again, commits later
+    project.write_deals("a.csv", rows)
+    job = project.deals_job(target={"batch": {"rows": 1000}})
+    job["source"]["fast_path"] = fast_path
+    path = project.write_job("deals", job)
+    code, summary, stderr = project.run_json("--config", str(path))
+    assert code == 0, stderr
+    landed = {r["deal_id"]: r["deal_name"] for r in _rows(project)}
+    ids = _ids(project)
+    assert len(ids) == len(set(ids)) == 2998
+    assert landed[1] == "Again 1" and landed[5] == "Later 5" and 2 not in landed and 2501 not in landed
+    assert summary["streams"][0]["replaced_key_rows"] == 2
+    text = project.dativo("run", "--config", str(path)).stdout  # nothing new: the text summary
+    assert "repeated a primary key" not in text
