@@ -85,7 +85,7 @@ class PostgresDialect(SqlDialect):
 
     def select_expression(self, column: str, kind: k.ColumnKind) -> str:
         q = self.quote(column)
-        if kind.kind in (k.JSON, k.UUID, k.UNMAPPED, k.DECIMAL):
+        if kind.kind in (k.JSON, k.UUID, k.UNMAPPED, k.DECIMAL, k.DECIMAL_TEXT):
             return f"{q}::text"
         if kind.kind == k.BINARY:
             return f"encode({q}, 'hex')"
@@ -105,7 +105,7 @@ class MySQLDialect(SqlDialect):
 
     def select_expression(self, column: str, kind: k.ColumnKind) -> str:
         q = self.quote(column)
-        if kind.kind in (k.UNMAPPED, k.DECIMAL, k.UUID):
+        if kind.kind in (k.UNMAPPED, k.DECIMAL, k.DECIMAL_TEXT, k.UUID):
             return f"CAST({q} AS CHAR)"
         if kind.kind == k.BINARY:
             return f"LOWER(HEX({q}))"

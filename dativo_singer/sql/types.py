@@ -33,6 +33,9 @@ UUID = "uuid"
 BINARY = "binary"  # lowercase hex text
 ARRAY = "array"
 UNMAPPED = "unmapped"
+# A numeric without precision (PostgreSQL `numeric`): any number of digits, NaN and ±Infinity,
+# which no decimal(38, s) holds and a double would round: carried exactly as its text.
+DECIMAL_TEXT = "decimal_text"
 
 # Kinds a replication key may have (ordered, comparable, exact).
 REPLICATION_KEY_KINDS = (INT, UINT64, DECIMAL, DATE, TIMESTAMP, TIMESTAMPTZ, STRING)
@@ -148,6 +151,8 @@ def column_kind(type_: sa.types.TypeEngine, dialect: sa.Dialect | None = None) -
         )
         return ColumnKind(FLOAT32 if single else FLOAT, text)
     if isinstance(type_, sa.Numeric):
+        if type_.precision is None:
+            return ColumnKind(DECIMAL_TEXT, text)
         return ColumnKind(DECIMAL, text, precision=type_.precision, scale=type_.scale)
     if isinstance(type_, sa.Boolean):
         return ColumnKind(BOOLEAN, text)

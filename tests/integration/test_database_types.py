@@ -232,6 +232,28 @@ def test_postgres_types_round_trip_on_both_paths(pg_service, tmp_path: Path) -> 
     assert micros == int(dt.datetime(2024, 1, 1, 7, 0, tzinfo=UTC).timestamp()) * 1_000_000
 
 
+def test_an_unconstrained_numeric_lands_exactly_as_text_on_both_paths(pg_service, tmp_path: Path) -> None:
+    """`numeric` without precision holds any number of digits, NaN and ±Infinity: no
+    decimal(38, s) holds them and a double would round them, so they land as their exact text."""
+    huge = "1234567890123456789012345678901234567890.123456789"
+    with pg_schema(pg_service.dsn) as (schema, cursor):
+        cursor.execute(
+            f'CREATE TABLE "{schema}".nums (id bigint PRIMARY KEY, n numeric);'
+            f"INSERT INTO \"{schema}\".nums VALUES (1, {huge}), (2, 'NaN'), (3, -0.5), (4, NULL), "
+            "(5, 'Infinity');"
+        )
+        config = {
+            "host": pg_service.host,
+            "port": pg_service.port,
+            "user": pg_service.user,
+            "database": pg_service.db,
+            "filter_schemas": [schema],
+        }
+        record, batch, _ = _load_both_paths("postgres", config, f"{schema}-nums", tmp_path)
+    assert record == batch
+    assert [r["n"] for r in record] == [huge, "NaN", "-0.5", None, "Infinity"]
+
+
 def test_mariadb_types_round_trip_on_both_paths(mariadb_service, tmp_path: Path) -> None:
     with mariadb_database(mariadb_service) as (database, cursor):
         for statement in MY_DDL:
