@@ -1,12 +1,13 @@
 """Fast path: a driver's Arrow record batch → the stream's Arrow schema, column by column.
 
-The result holds what the RECORD path would have landed: decimals from their exact text (NaN and
-±Infinity of a numeric as null), floats' NaN and ±Infinity as IEEE values, single-precision
-floats by their shortest text (as the database prints them), timestamps in UTC, MySQL
-tinyint(1)/bit(1) as booleans. JSON and array values become the same compact JSON text the
-target makes of a RECORD's value, in a string column marked ``dativo.json: text`` (see
-``RecordConverter.convert_table``). A column that does not cast to its declared type is passed
-as text, so the target rejects the rows it cannot write with their reason, as it would RECORDs.
+The result holds what the RECORD path would have landed: decimals from their exact text (a NaN
+or ±Infinity makes the column text, and the target rejects those rows), floats' NaN and
+±Infinity as IEEE values, single-precision floats by their shortest text (as the database prints
+them), timestamps in UTC, MySQL tinyint(1)/bit(1) as booleans. JSON and array values become the
+same compact JSON text the target makes of a RECORD's value, in a string column marked
+``dativo.json: text`` (see ``RecordConverter.convert_table``). A column that does not cast to its
+declared type is passed as text, so the target rejects the rows it cannot write with their
+reason, as it would RECORDs.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from dativo_singer.exact_json import exact_json, loads_exact
 from dativo_singer.sql import types as k
 
 _ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
-_NOT_FINITE = ("nan", "infinity", "-infinity", "inf", "-inf")
 
 
 def stream_arrow_schema(properties: dict[str, Any], columns: dict[str, k.ColumnKind]) -> pa.Schema:
@@ -56,9 +56,8 @@ def _prepare(column: pa.Array, kind: str) -> pa.Array:
     if kind == k.DECIMAL:
         if pa.types.is_decimal(_storage(column).type):  # never NaN or infinite; cast exactly
             return _storage(column)
-        text = _storage(column).cast(pa.string())
-        finite = pc.invert(pc.is_in(pc.utf8_lower(text), value_set=pa.array(_NOT_FINITE)))
-        return pc.if_else(finite, text, pa.scalar(None, pa.string()))
+        # NaN and ±Infinity fail the cast: the column goes as text and the target rejects them
+        return _storage(column).cast(pa.string())
     if kind == k.FLOAT32:
         column = column.cast(pa.string()).cast(pa.float64())
     if kind in (k.FLOAT, k.FLOAT32):

@@ -28,7 +28,6 @@ from dativo_singer.sql.values import record_converters
 
 _TEXT = pa.large_string()
 _NULL = pa.scalar("null", _TEXT)
-_NOT_FINITE = pa.array(["nan", "infinity", "-infinity", "inf", "-inf"])
 # A string value orjson escapes: a quote, a backslash or a control character.
 _ESCAPED = r'["\\\x00-\x1f]'
 # Decimal text that ``str(Decimal(text))`` gives back unchanged (Python writes |x| < 1e-6 and
@@ -109,9 +108,7 @@ def _orjson_numbers(column: pa.Array) -> pa.Array:
 
 
 def _decimal(column: pa.Array, convert: Callable[[Any], Any]) -> pa.Array:
-    text = column.cast(_TEXT)
-    finite = pc.invert(pc.is_in(pc.utf8_lower(text), value_set=_NOT_FINITE))
-    text = pc.if_else(finite, text, pa.scalar(None, _TEXT))
+    text = column.cast(_TEXT)  # NaN and ±Infinity are unusual: their per-value text is a string
     unusual = pc.or_(
         pc.invert(pc.match_substring_regex(text, _PLAIN_DECIMAL)),
         pc.match_substring_regex(text, _SMALL_DECIMAL),

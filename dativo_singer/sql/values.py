@@ -18,12 +18,13 @@ from dativo_singer.sql import types as k
 Converter = Callable[[Any], Any]
 
 
-def _decimal(value: Any) -> Decimal | None:
+def _decimal(value: Any) -> Decimal | str | None:
     try:
         number = value if isinstance(value, Decimal) else Decimal(str(value))
     except InvalidOperation:
         return None
-    return number if number.is_finite() else None  # NaN and ±Infinity have no JSON form: null
+    # NaN and ±Infinity have no decimal form: sent as text, which the target rejects (never null)
+    return number if number.is_finite() else str(value)
 
 
 def _json(value: Any) -> Any:

@@ -254,6 +254,23 @@ def test_an_unconstrained_numeric_lands_exactly_as_text_on_both_paths(pg_service
     assert [r["n"] for r in record] == [huge, "NaN", "-0.5", None, "Infinity"]
 
 
+def test_a_decimals_nan_is_rejected_on_both_paths_never_null(pg_service, tmp_path: Path) -> None:
+    with pg_schema(pg_service.dsn) as (schema, cursor):
+        cursor.execute(
+            f'CREATE TABLE "{schema}".decs (id bigint PRIMARY KEY, d numeric(12,2));'
+            f"INSERT INTO \"{schema}\".decs VALUES (1, 1.5), (2, 'NaN'), (3, NULL);"
+        )
+        config = {
+            "host": pg_service.host,
+            "port": pg_service.port,
+            "user": pg_service.user,
+            "database": pg_service.db,
+            "filter_schemas": [schema],
+        }
+        record, batch, _ = _load_both_paths("postgres", config, f"{schema}-decs", tmp_path)
+    assert record == batch == [{"id": 1, "d": Decimal("1.50")}, {"id": 3, "d": None}]
+
+
 def test_mariadb_types_round_trip_on_both_paths(mariadb_service, tmp_path: Path) -> None:
     with mariadb_database(mariadb_service) as (database, cursor):
         for statement in MY_DDL:

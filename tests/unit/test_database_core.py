@@ -87,7 +87,7 @@ def test_fast_path_casts_match_record_path_values() -> None:
     properties = {name: kind.json_schema() for name, kind in columns.items()}
     batch = pa.RecordBatch.from_pydict(
         {
-            "n": pa.array(["1.10", "NaN", None]),
+            "n": pa.array(["1.10", "2", None]),
             "r": pa.array([1.1, float("inf"), None], pa.float32()),
             "b": pa.array([2, 0, None], pa.int8()),
             "ts": pa.array([dt.datetime(2024, 1, 1, 12), None, None], pa.timestamp("us")),
@@ -105,11 +105,21 @@ def test_fast_path_casts_match_record_path_values() -> None:
     assert rows[0]["b"] is record["b"] is True
     assert rows[0]["ts"] == record["ts"] == dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone.utc)
     assert rows[0]["j"] == '{"a":1.5}' and record["j"] == {"a": 1.5}
-    # NaN of a numeric has no decimal form: null; a float's infinity stays an IEEE value, and
-    # the RECORD path carries it as the text "Infinity" (the value contract).
-    assert rows[1] == {"n": None, "r": float("inf"), "b": False, "ts": None, "j": None}
+    # A float's infinity stays an IEEE value; the RECORD path carries it as the text "Infinity"
+    # (the value contract).
+    assert rows[1] == {"n": Decimal("2.00"), "r": float("inf"), "b": False, "ts": None, "j": None}
     assert convert_row({"r": float("inf")}, record_converters(columns))["r"] == "Infinity"
     assert table.schema.field("j").metadata == {b"dativo.json": b"text"}
+
+
+def test_a_decimals_nan_goes_as_text_for_the_target_to_reject_never_null() -> None:
+    columns = {"n": k.ColumnKind(k.DECIMAL, "numeric", 12, 2)}
+    properties = {name: kind.json_schema() for name, kind in columns.items()}
+    batch = pa.RecordBatch.from_pydict({"n": pa.array(["1.10", "NaN", "-Infinity", None])})
+    table = convert_batch(batch, stream_arrow_schema(properties, columns), columns)
+    assert table.column("n").to_pylist() == ["1.10", "NaN", "-Infinity", None]  # text: rejected
+    converters = record_converters(columns)
+    assert [convert_row({"n": v}, converters)["n"] for v in ("NaN", "1.10")] == ["NaN", Decimal("1.10")]
 
 
 def test_settings_the_fast_path_cannot_honour_are_refused_at_start() -> None:
