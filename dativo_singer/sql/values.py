@@ -45,8 +45,18 @@ def _time(value: Any) -> Any:
     if isinstance(value, dt.timedelta):  # MySQL TIME; beyond a day it stays text (and is rejected)
         if dt.timedelta(0) <= value < dt.timedelta(days=1):
             return (dt.datetime.min + value).time()
-        return str(value)
+        return mysql_time_text(value)
     return value
+
+
+def mysql_time_text(value: dt.timedelta) -> str:
+    """A MySQL TIME outside 0 to 24 h as MySQL prints it (``838:59:59``, ``-01:30:00.5``), not as
+    Python's ``34 days, 22:59:59``: what a dead letter shows of the value."""
+    micros = abs(value) // dt.timedelta(microseconds=1)
+    seconds, fraction = divmod(micros, 1_000_000)
+    text = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    text += f".{fraction:06d}".rstrip("0") if fraction else ""
+    return ("-" if value < dt.timedelta(0) else "") + text
 
 
 def _timestamp(value: Any) -> Any:

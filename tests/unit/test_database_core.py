@@ -131,3 +131,10 @@ def test_settings_the_fast_path_cannot_honour_are_refused_at_start() -> None:
         TapPostgres(config={**base, "stream_maps": {"s": {"x": "1"}}}, validate_config=True)
     with pytest.raises(FatalError, match=r"^lookback_days: must be 0 or more"):
         TapPostgres(config={"host": "h", "user": "u", "database": "d", "lookback_days": -1})
+
+
+def test_a_mysql_time_beyond_a_day_is_sent_as_mysql_prints_it() -> None:
+    converters = record_converters({"t": k.ColumnKind(k.TIME, "time")})
+    times = [dt.timedelta(hours=838, minutes=59, seconds=59), -dt.timedelta(hours=1, microseconds=500000)]
+    assert [convert_row({"t": t}, converters)["t"] for t in times] == ["838:59:59", "-01:00:00.5"]
+    assert convert_row({"t": dt.timedelta(hours=23)}, converters)["t"] == dt.time(23)
