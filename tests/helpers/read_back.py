@@ -51,8 +51,10 @@ def _sent(
 ) -> dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Per stream: every property any SCHEMA declared, and the records in order that the target
     commits: all of them at a clean end of input (the default), or only those a STATE covers
-    when ``after_last_state`` is False (``commit_records_after_last_state: false``)."""
+    when ``after_last_state`` is False (``commit_records_after_last_state: false``); of records
+    repeating a stream's key properties within the run, the later one (docs/ICEBERG_TARGET.md)."""
     streams: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+    keys: dict[str, list[str]] = {}
     covered: dict[str, int] = {}
     saw_state = False
     for line in path.read_text().splitlines():
@@ -62,6 +64,7 @@ def _sent(
         if message["type"] == "SCHEMA":
             props, _ = streams.setdefault(message["stream"], ({}, []))
             props.update(message["schema"].get("properties") or {})
+            keys[message["stream"]] = list(message.get("key_properties") or [])
         elif message["type"] == "RECORD":
             streams[message["stream"]][1].append(message["record"])
         elif message["type"] == "STATE":
@@ -70,6 +73,10 @@ def _sent(
     if saw_state and not after_last_state:
         for stream, (_, rows) in streams.items():
             del rows[covered.get(stream, 0) :]
+    for stream, (_, rows) in streams.items():
+        if keys.get(stream):
+            last = {tuple(str(r.get(k)) for k in keys[stream]): r for r in rows}
+            rows[:] = list(last.values())
     return streams
 
 

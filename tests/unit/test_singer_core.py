@@ -147,6 +147,7 @@ def test_commit_report_round_trip_and_runner_keys() -> None:
         "write_mode",
         "dead_letter_rows",
         "dead_letter_path",
+        "replaced_key_rows",
         "snapshot_id",
         "metadata_location",
         "seconds",
