@@ -45,12 +45,19 @@ def open_catalog(config: dict[str, Any]) -> Catalog:
     props = catalog_properties(config)
     if not config.get("catalog"):
         Path(config.get("warehouse_dir") or DEFAULT_WAREHOUSE_DIR).mkdir(parents=True, exist_ok=True)
-    try:
-        return load_catalog(props.pop("name", CATALOG_NAME), **props)
-    except Exception as exc:  # pyiceberg raises many kinds; name the catalog kind and the cause
-        raise classify_catalog_error(
-            f"cannot open Iceberg catalog (type {props.get('type', '?')})", exc
-        ) from None
+    name = props.pop("name", CATALOG_NAME)
+    for attempt in (1, 2):
+        try:
+            return load_catalog(name, **props)
+        except Exception as exc:  # pyiceberg raises many kinds; name the catalog kind and the cause
+            # A SQL catalog's first open creates its tables: another process creating them at the
+            # same moment makes this one's CREATE fail ("already exists"); opening again finds them.
+            if attempt == 1 and "already exists" in str(exc):
+                continue
+            raise classify_catalog_error(
+                f"cannot open Iceberg catalog (type {props.get('type', '?')})", exc
+            ) from None
+    raise AssertionError("unreachable")
 
 
 # pyiceberg's REST client errors for a catalog that answered 5xx or could not say whether a
