@@ -56,8 +56,8 @@ class RunKeys:
             self._seen = keys
             return keys.slice(0, 0)
         keys = keys.cast(self._seen.schema) if keys.schema != self._seen.schema else keys
-        distinct = self._seen.group_by(self.names, use_threads=False).aggregate([])
-        found = keys.join(distinct, keys=self.names, join_type="left semi", use_threads=False)
+        # The batch's keys are the join's hashed side; the run's keys (growing) only probe it.
+        found = self._seen.join(keys, keys=self.names, join_type="right semi", use_threads=False)
         self._seen = pa.concat_tables([self._seen, keys])
         return found.group_by(self.names, use_threads=False).aggregate([])
 

@@ -132,13 +132,13 @@ class IcebergSink(ArrowSink):
     ) -> Written | None:
         """``write``, with BATCH files kept as they are added to the same snapshot; None when
         there is neither a row nor a file."""
+        replaced_before = self.writer.replaced_key_rows
+        data = self.writer.one_row_per_key(data)  # what lands, and what the snapshot says
         rows = (data.num_rows if data is not None else 0) + sum(f.rows for f in files)
         if not rows and not files:
             return None
-        replaced_before = self.writer.replaced_key_rows
         table = self.writer.commit(data, self._snapshot_properties(rows, state), files)
         replaced = self.writer.replaced_key_rows - replaced_before
-        rows -= self.writer.dropped_rows  # what landed: one row per key of the batch
         if self.writer.staging:
             return Written(rows, staged=True, replaced_key_rows=replaced)
         self._held_state = state

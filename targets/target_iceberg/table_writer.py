@@ -121,7 +121,6 @@ class TableWriter:
         self._replacing: BooleanExpression | None = None  # edited files' old rows, deleted at the end
         self._run_keys = RunKeys(settings.key_properties)  # keys appended by this run
         self.replaced_key_rows = 0  # rows of this run replaced by a later row of the same key
-        self.dropped_rows = 0  # rows of the last commit's batch left out for a later one of their key
 
     def expect_bookmark(self, state: dict[str, Any] | None) -> None:
         """Compare-and-swap on the bookmark: appends and merges commit only while the table's
@@ -243,6 +242,17 @@ class TableWriter:
         aligned = pa.Table.from_arrays(arrays, schema=target)
         return aligned, reasons
 
+    def one_row_per_key(self, data: pa.Table | None) -> pa.Table | None:
+        """``data`` with only the later row of each key (append and merge with key properties);
+        in append mode the rows left out count in ``replaced_key_rows``."""
+        s = self.settings
+        if data is None or not s.key_properties or s.write_mode not in ("append", "merge"):
+            return data
+        kept = latest_per_key(data, s.key_properties)
+        if s.write_mode == "append":
+            self.replaced_key_rows += data.num_rows - kept.num_rows
+        return kept
+
     def _holds(self, rows: BooleanExpression) -> bool:
         """True when the branch holds a row matching ``rows`` (files pruned by statistics)."""
         assert self._table is not None
@@ -268,7 +278,8 @@ class TableWriter:
     ) -> Table:
         """One transaction: append, or upsert by key (merge), of ``data`` and the data files kept
         as they are (``files``, placed by ``file_registration``); in overwrite mode both are only
-        staged. Retried on the refreshed table when a concurrent commit wins."""
+        staged. ``data`` holds one row per key (``one_row_per_key``). Retried on the refreshed
+        table when a concurrent commit wins."""
         s = self.settings
         assert self._table is not None
         if data is not None and not data.num_rows:
@@ -284,12 +295,6 @@ class TableWriter:
             self._replacing = replaced if self._replacing is None else Or(self._replacing, replaced)
             replaced = None
         keyed = bool(s.key_properties) and s.write_mode in ("append", "merge")
-        self.dropped_rows = 0
-        if keyed and data is not None:  # within one commit the later row of a key wins
-            before = data.num_rows
-            data = latest_per_key(data, s.key_properties)
-            self.dropped_rows = before - data.num_rows
-            self.replaced_key_rows += self.dropped_rows if s.write_mode == "append" else 0
         if self.staging:
             if data is not None:
                 self._staged.stage(self._table, data)

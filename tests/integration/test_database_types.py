@@ -198,6 +198,17 @@ def _load_both_paths(
     return record, batch, metadata
 
 
+def _pg_config(pg_service: Any, schema: str) -> dict[str, Any]:
+    """tap-postgres's config for one schema of the test server."""
+    return {
+        "host": pg_service.host,
+        "port": pg_service.port,
+        "user": pg_service.user,
+        "database": pg_service.db,
+        "filter_schemas": [schema],
+    }
+
+
 def _nan_as_text(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows with NaN as a text, so two tables holding NaN in the same cells compare equal."""
     return [{k: "NaN" if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()} for r in rows]
@@ -217,13 +228,7 @@ def _assert_rows(rows: list[dict[str, Any]], expected: dict[int, dict[str, Any]]
 def test_postgres_types_round_trip_on_both_paths(pg_service, tmp_path: Path) -> None:
     with pg_schema(pg_service.dsn) as (schema, cursor):
         cursor.execute(PG_DDL.format(s=f'"{schema}"', uuid=UUID))
-        config = {
-            "host": pg_service.host,
-            "port": pg_service.port,
-            "user": pg_service.user,
-            "database": pg_service.db,
-            "filter_schemas": [schema],
-        }
+        config = _pg_config(pg_service, schema)
         record, batch, metadata = _load_both_paths("postgres", config, f"{schema}-types", tmp_path)
     assert _nan_as_text(record) == _nan_as_text(batch)
     _assert_rows(record, PG_EXPECTED)
@@ -242,13 +247,7 @@ def test_an_unconstrained_numeric_lands_exactly_as_text_on_both_paths(pg_service
             f"INSERT INTO \"{schema}\".nums VALUES (1, {huge}), (2, 'NaN'), (3, -0.5), (4, NULL), "
             "(5, 'Infinity');"
         )
-        config = {
-            "host": pg_service.host,
-            "port": pg_service.port,
-            "user": pg_service.user,
-            "database": pg_service.db,
-            "filter_schemas": [schema],
-        }
+        config = _pg_config(pg_service, schema)
         record, batch, _ = _load_both_paths("postgres", config, f"{schema}-nums", tmp_path)
     assert record == batch
     assert [r["n"] for r in record] == [huge, "NaN", "-0.5", None, "Infinity"]
@@ -260,13 +259,7 @@ def test_a_decimals_nan_is_rejected_on_both_paths_never_null(pg_service, tmp_pat
             f'CREATE TABLE "{schema}".decs (id bigint PRIMARY KEY, d numeric(12,2));'
             f"INSERT INTO \"{schema}\".decs VALUES (1, 1.5), (2, 'NaN'), (3, NULL);"
         )
-        config = {
-            "host": pg_service.host,
-            "port": pg_service.port,
-            "user": pg_service.user,
-            "database": pg_service.db,
-            "filter_schemas": [schema],
-        }
+        config = _pg_config(pg_service, schema)
         record, batch, _ = _load_both_paths("postgres", config, f"{schema}-decs", tmp_path)
     assert record == batch == [{"id": 1, "d": Decimal("1.50")}, {"id": 3, "d": None}]
 
