@@ -34,9 +34,22 @@ def owner_problem(owner: str | None, tenant: str, namespace: str, what: str) -> 
     )
 
 
+def ensure_namespace(catalog: Catalog, namespace: str, properties: Mapping[str, str]) -> None:
+    """Create ``namespace`` unless it exists, also when another process creates it at the same
+    moment (a SQL catalog then reports a unique-constraint error rather than "already exists")."""
+    try:
+        catalog.create_namespace_if_not_exists(namespace, dict(properties))
+    except Exception as create_error:
+        try:
+            catalog.load_namespace_properties(namespace)
+        except Exception:
+            raise create_error from None  # it does not exist after all: the creation error counts
+        # created by the concurrent writer: carry on with its namespace
+
+
 def claim_namespace(catalog: Catalog, namespace: str, tenant: str) -> None:
     """Create ``namespace`` owned by ``tenant``, or check (and claim when allowed) the existing one."""
-    catalog.create_namespace_if_not_exists(namespace, {OWNER_PROPERTY: tenant})
+    ensure_namespace(catalog, namespace, {OWNER_PROPERTY: tenant})
     try:
         owner = catalog.load_namespace_properties(namespace).get(OWNER_PROPERTY)
     except NoSuchNamespaceError:  # dropped meanwhile: the table create fails on its own

@@ -43,7 +43,7 @@ from target_iceberg.file_registration import (
     remove_placed,
 )
 from target_iceberg.merge import can_merge_file_by_file, merge_file_by_file
-from target_iceberg.ownership import claim_namespace, claim_table, tenant_of
+from target_iceberg.ownership import claim_namespace, claim_table, ensure_namespace, tenant_of
 from target_iceberg.partitioning import PartitionField, partition_spec
 from target_iceberg.pyiceberg_internals import iceberg_schema, without_commit_retries
 from target_iceberg.replace import StagedReplace
@@ -156,7 +156,7 @@ class TableWriter:
         if tenant:
             claim_namespace(self.catalog, s.namespace, tenant)
         else:
-            self.catalog.create_namespace_if_not_exists(s.namespace)
+            ensure_namespace(self.catalog, s.namespace, {})
         existing = load_table_or_none(self.catalog, s.identifier)
         if existing is not None:
             return claim_table(existing, s.identifier, s.namespace, tenant) if tenant else existing
