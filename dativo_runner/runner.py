@@ -37,6 +37,9 @@ class RunOptions:
 
     state_dir: Path | None = None
     verbose: bool = False
+    #: Ask the source whether anything changed before starting the tap and target (a source
+    #: plugin's ``nothing_new``); ``dativo run --always-start`` turns it off.
+    check_source_first: bool = True
 
 
 def state_path(job: Job, state_dir: Path | None) -> Path:
@@ -122,6 +125,9 @@ def _run_locked(
 
     streams = {stream_name: StreamSummary(stream_name, target.location(job, target_config, stream_name))}
     summary.streams = list(streams.values())
+    if options.check_source_first and _nothing_new(job, tap_config, previous_state):
+        reporter.note(f"{stream_name}: nothing new since the last run; tap and target not started")
+        return _succeeded_with_nothing(job, target_config, summary, started)
 
     def on_commit(commit: dict[str, Any]) -> None:
         name = str(commit["stream"])
@@ -167,6 +173,27 @@ def _run_locked(
         summary.status, summary.exit_code = "partial", EXIT_PARTIAL
         summary.error = f"{rejected} record(s) rejected and dead-lettered (see {', '.join(paths)})"
         return summary
+    summary.status, summary.exit_code = "succeeded", EXIT_OK
+    return summary
+
+
+def _nothing_new(job: Job, tap_config: dict[str, Any], state: dict[str, Any] | None) -> bool:
+    """The source plugin's answer; a check that fails (a file vanishing meanwhile) means unsure."""
+    try:
+        return job.source_plugin.nothing_new(job, tap_config, state)
+    except OSError:
+        return False
+
+
+def _succeeded_with_nothing(
+    job: Job, target_config: dict[str, Any], summary: JobSummary, started: float
+) -> JobSummary:
+    """The summary of a run that found nothing new: the state stays as it is, the streams point
+    at what already landed."""
+    summary.seconds = time.monotonic() - started
+    for stream in summary.streams:
+        stream.seconds = summary.seconds
+        _fill_landed(job, target_config, stream)
     summary.status, summary.exit_code = "succeeded", EXIT_OK
     return summary
 

@@ -73,6 +73,18 @@ def content_unchanged(entry: dict[str, Any], path: Path) -> bool:
     return bool(known == digest)
 
 
+def known_and_unchanged(entry: dict[str, Any] | None, path: Path) -> bool:
+    """True when ``path`` was read to the end under this state ``entry`` and has not changed
+    since: same size, modification time and content digest. Read-only (unlike
+    ``content_unchanged``): an entry without a digest is not known."""
+    if not entry or not entry.get("done") or not entry.get(CONTENT_KEY):
+        return False
+    current = fingerprint(path)
+    if any(entry.get(key) != value for key, value in current.items()):
+        return False
+    return bool(entry[CONTENT_KEY] == content_digest(path))
+
+
 def finish_file(entry: dict[str, Any], path: Path) -> None:
     """Mark a file read to the end, with its content digest (its identity on later runs)."""
     entry["done"] = True

@@ -36,6 +36,11 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--state-dir", type=Path, help="state folder (default: <home>/state)")
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("-v", "--verbose", action="store_true", help="forward every tap/target log line")
+    run.add_argument(
+        "--always-start",
+        action="store_true",
+        help="start the tap and target even when the source reports nothing new since the last run",
+    )
     run.set_defaults(command=command_run)
 
 
@@ -63,7 +68,9 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
     home = home_of(args)
     secrets = secrets_dir(home, args)
     options = RunOptions(
-        state_dir=home.resolve(args.state_dir) if args.state_dir else None, verbose=args.verbose
+        state_dir=home.resolve(args.state_dir) if args.state_dir else None,
+        verbose=args.verbose,
+        check_source_first=not args.always_start,
     )
     summaries: list[JobSummary] = []
     pipes = launched_by_dagster()  # None unless Dagster launched this run (Dagster Pipes)

@@ -87,6 +87,13 @@ class SourcePlugin(ConnectorPlugin):
             config.pop(key, None)
         return config
 
+    def nothing_new(self, job: Job, config: dict[str, Any], state: dict[str, Any] | None) -> bool:
+        """True only when the source can tell, without its tap, that a run resuming from
+        ``state`` with ``config`` would read nothing: the runner then starts neither the tap nor
+        the target (docs/ARCHITECTURE.md, "Nothing to do"). False whenever unsure. Default: False
+        (a source that cannot tell, such as an API without a cheap change check)."""
+        return False
+
     def discover(self, job: Job) -> list[DiscoveredStream]:
         """The streams and fields the source offers (`dativo discover`): the tap run with
         ``--discover`` on :meth:`discovery_config`, its catalog normalized, only the streams of

@@ -93,6 +93,27 @@ class CsvSource(SourcePlugin):
             config["batch_line_numbers"] = False
         return config
 
+    def nothing_new(self, job: Job, config: dict[str, Any], state: dict[str, Any] | None) -> bool:
+        """Every file the tap would list was read to the end under ``state`` and is unchanged
+        (size, modification time and content digest, the checks tap-csv makes itself); a new,
+        renamed, grown or edited file, or no file at all, starts the run as usual."""
+        from dativo_singer.source_files import FILES_STATE_KEY, known_and_unchanged, resolve_paths
+
+        stream_state = ((state or {}).get("bookmarks") or {}).get(job.asset.object) or {}
+        known = stream_state.get(FILES_STATE_KEY) or {}
+        if not known or set(stream_state) - {FILES_STATE_KEY}:
+            return False  # a first run, or a state this check does not read
+        checked = 0
+        for entry in config.get("files") or []:
+            paths = resolve_paths(str(entry["path"]), config.get("base_dir"))
+            if not paths:
+                return False  # the tap reports it
+            for path in paths:
+                if not known_and_unchanged(known.get(str(path.resolve())), path):
+                    return False
+                checked += 1
+        return checked > 0
+
     def metadata_properties(self) -> dict[str, Any]:
         """``_sdc_source_file`` and ``_sdc_source_lineno``."""
         from dativo_singer.source_files import METADATA_PROPERTIES
