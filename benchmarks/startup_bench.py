@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Start-up cost of each program: CPU seconds (user + sys, every process) and wall seconds of
 importing each console script's module, of ``<program> --about`` and of a ``dativo validate`` and
-a no-op ``dativo run`` (a 1,000-row CSV job run once before, so the second run finds nothing new),
-median of ``--repeat`` rounds.
+a no-op ``dativo run`` (a 1,000-row CSV job run once before, so the second run finds nothing new:
+one process, the runner's own check) beside the same run with ``--always-start`` (tap and target
+started, the reference), and a run that finds one new 1,000-row file; median of ``--repeat``
+rounds, each against the goals of a small run.
 
     .venv/bin/python benchmarks/startup_bench.py              # median of 3
     .venv/bin/python benchmarks/startup_bench.py --repeat 5 --json out.json
@@ -36,6 +38,13 @@ MODULES = {
     "target-objects": "target_objects.target",
 }
 
+# The goals of a small run (docs/ARCHITECTURE.md, "Nothing to do").
+GOALS = {
+    "dativo run, nothing new": ("wall", 0.5),
+    "dativo run, 1,000 new rows": ("wall", 1.5),
+}
+GOALS_CPU = {"dativo run, nothing new": 0.5}
+
 
 def cpu_of(command: list[str]) -> tuple[float, float]:
     """(CPU seconds of the command and its children, wall seconds); a failure raises."""
@@ -60,6 +69,9 @@ def main() -> int:
     if not csv_path.exists():
         csv_bench.write_csv(csv_path, 1000)
     home, job = csv_bench.dativo_home(out / "home-startup", csv_path, True)
+    spec = json.loads(job.read_text())
+    spec["source"]["files"][0]["path"] = "data/orders*.csv"  # new files join the job
+    job.write_text(json.dumps(spec))
     dativo = [str(BIN / "dativo")]
     run = [*dativo, "run", "--config", str(job), "--home", str(home)]
     cpu_of(run)  # the first run lands the rows; the measured ones find nothing new
@@ -77,20 +89,35 @@ def main() -> int:
         "--home",
         str(home),
     ]
-    commands["dativo run, nothing new (3 processes)"] = run
+    commands["dativo run, nothing new"] = run
+    commands["dativo run --always-start, nothing new (3 processes)"] = [*run, "--always-start"]
     load = os.getloadavg()
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
-    for _ in range(args.repeat):
+    incremental = "dativo run, 1,000 new rows"
+    samples[incremental] = []
+    for round_ in range(args.repeat):
         for name, command in commands.items():
             samples[name].append(cpu_of(command))
+        csv_bench.write_csv(home / "data" / f"orders-new-{round_}.csv", 1000)
+        samples[incremental].append(cpu_of(run))
     print(f"load average {load[0]:.1f} before, {os.getloadavg()[0]:.1f} after; median of {args.repeat}")
-    print(f"{'what':46} {'CPU s':>6} {'wall s':>7}")
+    print(f"{'what':54} {'CPU s':>6} {'wall s':>7}")
     results = {}
     for name, found in samples.items():
         cpu = statistics.median(c for c, _ in found)
         wall = statistics.median(w for _, w in found)
         results[name] = {"cpu": cpu, "wall": wall}
-        print(f"{name:46} {cpu:6.2f} {wall:7.2f}")
+        print(f"{name:54} {cpu:6.2f} {wall:7.2f}")
+    print()
+    for name, (what, limit) in GOALS.items():
+        if name in results:
+            value = results[name][what]
+            verdict = "met" if value <= limit else "MISSED"
+            print(f"goal: {name} {what} <= {limit} s: {value:.2f} s, {verdict}")
+    for name, limit in GOALS_CPU.items():
+        value = results[name]["cpu"]
+        verdict = "met" if value <= limit else "MISSED"
+        print(f"goal: {name} cpu <= {limit} s: {value:.2f} s, {verdict}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
