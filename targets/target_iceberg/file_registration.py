@@ -93,11 +93,31 @@ def inspect(path: str, expected: pa.Schema, needed: list[str]) -> tuple[KeptFile
         return None, f"it cannot be read ({exc})"
 
 
-def distinct_rows(table: pa.Table) -> int:
-    """How many distinct rows ``table`` holds."""
+def all_distinct(table: pa.Table) -> bool:
+    """True when no two rows of ``table`` are equal (two nulls are equal). One orderable column
+    is checked in order: strictly increasing as it comes (ids read in order, in microseconds) or
+    once sorted; anything else is grouped."""
+    if table.num_rows < 2:
+        return True
     if table.num_columns == 1:
-        return int(pc.count_distinct(table.column(0), mode="all").as_py())
-    return table.group_by(table.column_names, use_threads=False).aggregate([]).num_rows
+        column = table.column(0).combine_chunks()
+        if column.null_count > 1:
+            return False
+        values = column.drop_null() if column.null_count else column
+        if pa.types.is_integer(values.type) or pa.types.is_string(values.type) or pa.types.is_large_string(
+            values.type
+        ):
+            if _strictly_increasing(values):
+                return True
+            return _strictly_increasing(values.take(pc.sort_indices(values)))
+    distinct = table.group_by(table.column_names, use_threads=False).aggregate([]).num_rows
+    return bool(distinct == table.num_rows)
+
+
+def _strictly_increasing(values: pa.Array) -> bool:
+    if len(values) < 2:
+        return True
+    return bool(pc.all(pc.greater(values[1:], values[:-1])).as_py())
 
 
 def unique_keys(file: KeptFile, settings: TableSettings) -> bool:
@@ -106,7 +126,7 @@ def unique_keys(file: KeptFile, settings: TableSettings) -> bool:
     if settings.write_mode not in ("append", "merge") or not settings.key_properties or file.columns is None:
         return True
     keys = file.columns.select(settings.key_properties)
-    return distinct_rows(keys) == keys.num_rows
+    return all_distinct(keys)
 
 
 def table_mismatch(table: Table, expected: pa.Schema, derived: frozenset[str] = frozenset()) -> str | None:

@@ -48,18 +48,40 @@ class RunKeys:
     def __init__(self, names: list[str]) -> None:
         self.names = names
         self._seen: pa.Table | None = None
+        self._highest: Any = None  # of one orderable key column: batches above it repeat nothing
 
     def repeated(self, keys: pa.Table) -> pa.Table:
         """The distinct keys of ``keys`` already seen, then remember all of ``keys``."""
         keys = keys.select(self.names)
-        if self._seen is None:
-            self._seen = keys
+        if self._seen is not None:
+            keys = keys.cast(self._seen.schema) if keys.schema != self._seen.schema else keys
+        above = self._above_all_seen(keys)
+        if self._seen is None or above:
+            self._seen = keys if self._seen is None else pa.concat_tables([self._seen, keys])
             return keys.slice(0, 0)
-        keys = keys.cast(self._seen.schema) if keys.schema != self._seen.schema else keys
         # The batch's keys are the join's hashed side; the run's keys (growing) only probe it.
         found = self._seen.join(keys, keys=self.names, join_type="right semi", use_threads=False)
         self._seen = pa.concat_tables([self._seen, keys])
         return found.group_by(self.names, use_threads=False).aggregate([])
+
+    def _above_all_seen(self, keys: pa.Table) -> bool:
+        """True when every key of ``keys`` (one integer or text column) is above every key seen
+        before (ids read in order): no join needed. Keeps the highest key seen up to date; a
+        null key never equals another, as in the join."""
+        if len(self.names) != 1:
+            return False
+        column = keys.column(0)
+        kind = column.type
+        if not (pa.types.is_integer(kind) or pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            return False
+        bounds = pc.min_max(column)
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        if low is None:  # only nulls
+            return self._seen is not None and self._highest is not None
+        above = self._seen is not None and self._highest is not None and low > self._highest
+        if self._seen is None or self._highest is not None:
+            self._highest = high if self._highest is None else max(self._highest, high)
+        return above
 
 
 def _equal(column: str, value: Any) -> BooleanExpression:

@@ -193,7 +193,7 @@ class IcebergSink(ArrowSink):
         if chunks or any(f.columns is None for f in files):
             return False
         keys = pa.concat_tables([f.columns.select(settings.key_properties) for f in files])  # type: ignore[union-attr]
-        return file_registration.distinct_rows(keys) == keys.num_rows
+        return file_registration.all_distinct(keys)
 
     def discard_files(self, files: list[KeptFile]) -> None:
         """Placed files that will not be committed are removed from the table's folder."""
