@@ -50,10 +50,13 @@ class DiscoveredStream:
     replication_key_candidates: tuple[str, ...] = ()
     sampled_rows: int | None = None  # rows read to guess types (file sources)
     notes: tuple[str, ...] = field(default=())
+    # The tap's own catalog entry (what a sample run of the stream selects); not shown.
+    entry: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``--json``)."""
         data = asdict(self)
+        data.pop("entry", None)
         data["fields"] = [
             {k: v for k, v in asdict(f).items() if v is not None or k not in ("items", "pii")}
             for f in self.fields
@@ -147,6 +150,7 @@ def normalize_stream(entry: dict[str, Any]) -> DiscoveredStream:
         key_properties=keys,
         replication_key=str(replication_key) if replication_key else None,
         replication_key_candidates=candidates,
+        entry=entry,
     )
 
 

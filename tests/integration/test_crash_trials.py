@@ -89,7 +89,10 @@ def test_every_way_of_stopping_a_run_then_rerunning_gives_each_row_once(
             reader=source.reader,
             final_check=source.final_check,
         )
-        crash.run_trials(pipeline, crash.trials(), offset=PIPELINES.index((source_name, target_name)))
+        # csv-edit shifted by two: the default selection stops a run by a group kill, a tap kill,
+        # a SIGTERM and a target kill.
+        offset = PIPELINES.index((source_name, target_name)) + (2 if source_name == "csv-edit" else 0)
+        crash.run_trials(pipeline, crash.trials(), offset=offset)
         if target_name == "objects" and source_name == "csv":
             named, removed = orphans_only_unnamed(project, str(job), prefix)
             print(f"{pipeline.name}: {named} files named by manifests, {removed} orphans removed")
