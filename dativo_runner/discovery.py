@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.executables import find_executable
+from dativo_runner.private_files import write_private
 
 if TYPE_CHECKING:
     from dativo_runner.job_config import Job
@@ -175,10 +176,7 @@ def run_tap_discover(job: Job, config: dict[str, Any]) -> dict[str, Any]:
     program = job.source_entry.executable
     folder = Path(tempfile.mkdtemp(prefix="dativo-discover-"))
     try:
-        path = folder / "tap.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(config, handle)
+        path = write_private(folder, "tap.json", config)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOGLEVEL": "WARNING"}
         try:
             done = subprocess.run(

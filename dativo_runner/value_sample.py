@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from dativo_runner.discovery import DiscoveredField, DiscoveredStream, with_notes
 from dativo_runner.executables import find_executable
+from dativo_runner.private_files import write_private
 
 if TYPE_CHECKING:
     from dativo_runner.job_config import Job
@@ -84,17 +85,13 @@ def sample_records(job: Job, config: dict[str, Any], entry: dict[str, Any]) -> l
     program = job.source_entry.executable
     folder = Path(tempfile.mkdtemp(prefix="dativo-sample-"))
     try:
-        paths = {}
-        for name, value in (("tap.json", config), ("catalog.json", {"streams": [_selected(entry)]})):
-            paths[name] = folder / name
-            fd = os.open(paths[name], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(value, handle)
-        command = [find_executable(program) or program, "--config", str(paths["tap.json"])]
+        config_path = write_private(folder, "tap.json", config)
+        catalog_path = write_private(folder, "catalog.json", {"streams": [_selected(entry)]})
+        command = [find_executable(program) or program, "--config", str(config_path)]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOGLEVEL": "ERROR"}
         try:
             process = subprocess.Popen(
-                [*command, "--catalog", str(paths["catalog.json"])],
+                [*command, "--catalog", str(catalog_path)],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
