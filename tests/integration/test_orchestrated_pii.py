@@ -18,15 +18,18 @@ pytestmark = pytest.mark.integration
 GOOD_EMAIL = "ada.lovelace.pii@example.com"
 REJECTED_EMAIL = "grace.hopper.pii@example.com"
 SALT = "orchestrated-pii-salt-7"
+CLOSED = "1906-12-09"  # the rejected row's close_date, classified PII in this test's asset
 ROWS = [
     f"1,Deal 1,A,proposal,10.00,USD,0.5,false,{GOOD_EMAIL},2024-01-01T00:00:00Z,",
-    f"2,Deal 2,B,proposal,not-a-number,USD,0.5,false,{REJECTED_EMAIL},2024-01-01T00:00:00Z,",
+    f"2,Deal 2,B,proposal,not-a-number,USD,0.5,false,{REJECTED_EMAIL},2024-01-01T00:00:00Z,{CLOSED}",
 ]
 
 
 def _orchestrate(project: Project) -> Path:
     project.write("secrets/acme/policy.env", f"DATIVO_HASH_SALT={SALT}\n")
     project.write_deals("a.csv", ROWS)
+    asset = project.root / "assets/csv/v1.0/deals.yaml"
+    asset.write_text(asset.read_text().replace("type: date\n", "type: date\n      classification: PII\n"))
     project.write_job("deals", project.deals_job())
     runner = {
         "type": "dagster",
@@ -51,7 +54,9 @@ def test_dagster_keeps_no_raw_classified_value(project: Project) -> None:
     instance = dg.DagsterInstance.ephemeral()
     result = defs.resolve_job_def("deals_job").execute_in_process(instance=instance, raise_on_error=False)
 
-    scan = SecretScan({"good row's e-mail": GOOD_EMAIL, "rejected row's e-mail": REJECTED_EMAIL})
+    scan = SecretScan(
+        {"good row's e-mail": GOOD_EMAIL, "rejected row's e-mail": REJECTED_EMAIL, "its close date": CLOSED}
+    )
     events = instance.all_logs(result.run_id)
     scan.text("run record", serialize_value(instance.get_run_by_id(result.run_id)))
     for event in events:
