@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.executables import find_executable
+from dativo_runner.private_files import write_private
 
 if TYPE_CHECKING:
     from dativo_runner.job_config import Job
@@ -50,10 +51,13 @@ class DiscoveredStream:
     replication_key_candidates: tuple[str, ...] = ()
     sampled_rows: int | None = None  # rows read to guess types (file sources)
     notes: tuple[str, ...] = field(default=())
+    # The tap's own catalog entry (what a sample run of the stream selects); not shown.
+    entry: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``--json``)."""
         data = asdict(self)
+        data.pop("entry", None)
         data["fields"] = [
             {k: v for k, v in asdict(f).items() if v is not None or k not in ("items", "pii")}
             for f in self.fields
@@ -147,6 +151,7 @@ def normalize_stream(entry: dict[str, Any]) -> DiscoveredStream:
         key_properties=keys,
         replication_key=str(replication_key) if replication_key else None,
         replication_key_candidates=candidates,
+        entry=entry,
     )
 
 
@@ -171,10 +176,7 @@ def run_tap_discover(job: Job, config: dict[str, Any]) -> dict[str, Any]:
     program = job.source_entry.executable
     folder = Path(tempfile.mkdtemp(prefix="dativo-discover-"))
     try:
-        path = folder / "tap.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(config, handle)
+        path = write_private(folder, "tap.json", config)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOGLEVEL": "WARNING"}
         try:
             done = subprocess.run(

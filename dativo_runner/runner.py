@@ -6,7 +6,6 @@ the returned JobSummary.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -21,6 +20,7 @@ from dativo_runner.job_config import Job
 from dativo_runner.job_lock import JobLock, lock_path
 from dativo_runner.pipe import PipeCallbacks, PipeResult, run_pipe
 from dativo_runner.policy import column_policies, load_policy, tap_policy_config
+from dativo_runner.private_files import write_private
 from dativo_runner.progress import Reporter, StderrReporter
 from dativo_runner.singer_catalog import plan_catalog
 from dativo_runner.state_override import resume_point
@@ -52,14 +52,6 @@ def state_path(job: Job, state_dir: Path | None) -> Path:
         if job.home.escapes(inner, outer):
             shown = job.home.display(inner)
             raise DativoError([Problem(shown, "", "links outside the state folder of its tenant: not used")])
-    return path
-
-
-def _write_private(folder: Path, name: str, data: dict[str, Any]) -> Path:
-    path = folder / name
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
     return path
 
 
@@ -215,16 +207,16 @@ def _pipe(
         tap_cmd = [
             find_executable(job.source_entry.executable) or job.source_entry.executable,
             "--config",
-            str(_write_private(folder, "tap.json", tap_config)),
+            str(write_private(folder, "tap.json", tap_config)),
             "--catalog",
-            str(_write_private(folder, "catalog.json", catalog)),
+            str(write_private(folder, "catalog.json", catalog)),
         ]
         if state:
-            tap_cmd += ["--state", str(_write_private(folder, "state.json", state))]
+            tap_cmd += ["--state", str(write_private(folder, "state.json", state))]
         target_cmd = [
             find_executable(job.target_entry.executable) or job.target_entry.executable,
             "--config",
-            str(_write_private(folder, "target.json", target_config)),
+            str(write_private(folder, "target.json", target_config)),
         ]
         env = {
             **os.environ,

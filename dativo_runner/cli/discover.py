@@ -14,6 +14,7 @@ from dativo_runner.drafts import Draft, load_draft, plan_draft
 from dativo_runner.errors import EXIT_OK
 from dativo_runner.job_config import Job
 from dativo_runner.secrets import Redactor
+from dativo_runner.value_sample import with_value_pii
 
 EXAMPLES = """examples:
   dativo discover --config jobs/acme/postgres_orders_to_iceberg.yaml
@@ -84,7 +85,7 @@ def render_text(source: str, streams: list[DiscoveredStream]) -> str:
 def command_discover(args: argparse.Namespace, redactor: Redactor) -> int:
     """Print the streams (text, or JSON with ``--json``)."""
     job = discovery_job(args, redactor)
-    streams = job.source_plugin.discover(job)
+    streams = with_value_pii(job, job.source_plugin.discover(job))
     source = job.source_entry.name
     if args.json:
         text = json.dumps({"source": source, "streams": [s.to_dict() for s in streams]}, indent=2)

@@ -13,6 +13,7 @@ from dativo_runner.drafts import Draft, load_draft, object_name, plan_draft
 from dativo_runner.errors import EXIT_OK, ConfigError, Problem
 from dativo_runner.generate_config import TARGETS, paths_for, refuse_overwrite, target_block, write_checked
 from dativo_runner.secrets import Redactor
+from dativo_runner.value_sample import with_value_pii
 
 EXAMPLES = """examples:
   dativo generate config --source postgres --object public.orders --tenant acme \\
@@ -73,6 +74,7 @@ def command_generate_config(args: argparse.Namespace, redactor: Redactor) -> int
     draft = plan_draft(home, draft, draft_options(args, name), mode=args.mode)
     job = load_draft(home, draft, mode=args.mode, secrets_dir=secrets, redactor=redactor)
     streams = [s for s in job.source_plugin.discover(job) if object_name(s.stream) == object_name(name)]
+    streams = with_value_pii(job, streams[:1])
     if not streams:
         raise ConfigError(
             [Problem(display, "--object", f"the source offers no stream {name!r} (see dativo discover)")]

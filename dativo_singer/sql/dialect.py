@@ -105,7 +105,7 @@ class MySQLDialect(SqlDialect):
 
     def select_expression(self, column: str, kind: k.ColumnKind) -> str:
         q = self.quote(column)
-        if kind.kind in (k.UNMAPPED, k.DECIMAL, k.DECIMAL_TEXT, k.UUID):
+        if kind.kind in (k.UNMAPPED, k.DECIMAL, k.DECIMAL_TEXT, k.UUID, k.TIME_TEXT):
             return f"CAST({q} AS CHAR)"
         if kind.kind == k.BINARY:
             return f"LOWER(HEX({q}))"

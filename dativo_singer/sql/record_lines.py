@@ -37,7 +37,7 @@ _SMALL_DECIMAL = r"^-?0\.0{6}"
 # Byte → 1 when orjson escapes it in a string, else 0 (``bytes.translate`` then ``find``: a fast
 # scan of a whole column's text).
 _ESCAPED_BYTES = bytes(1 if byte < 0x20 or byte in b'"\\' else 0 for byte in range(256))
-_STRING_KINDS = (k.STRING, k.UUID, k.BINARY, k.UNMAPPED, k.DECIMAL_TEXT)
+_STRING_KINDS = (k.STRING, k.UUID, k.BINARY, k.UNMAPPED, k.DECIMAL_TEXT, k.TIME_TEXT)
 # A column's JSON text as (literal before each value, values, literal after each value).
 Parts = tuple[str, pa.Array, str]
 

@@ -26,6 +26,9 @@ BIT = "bit"  # MySQL bit(n > 1): an unsigned integer
 STRING = "string"
 DATE = "date"
 TIME = "time"
+# MySQL TIME: a duration from -838:59:59 to 838:59:59, which no Iceberg `time` (one day) holds:
+# read as MySQL's own text of it (`CAST(col AS CHAR)`: `-01:30:00`, `838:59:59.000000`).
+TIME_TEXT = "time_text"
 TIMESTAMP = "timestamp"  # without time zone: the value is taken as UTC
 TIMESTAMPTZ = "timestamptz"
 JSON = "json"
@@ -162,6 +165,8 @@ def column_kind(type_: sa.types.TypeEngine, dialect: sa.Dialect | None = None) -
         return ColumnKind(TIMESTAMPTZ if getattr(type_, "timezone", False) else TIMESTAMP, text)
     if isinstance(type_, sa.Date):
         return ColumnKind(DATE, text)
+    if isinstance(type_, mysql.TIME):
+        return ColumnKind(TIME_TEXT, text)
     if isinstance(type_, sa.Time):
         return ColumnKind(UNMAPPED if getattr(type_, "timezone", False) else TIME, text)
     if isinstance(type_, sa.JSON):

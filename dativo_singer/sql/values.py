@@ -1,8 +1,8 @@
 """RECORD path: a database row's values as the JSON values a Singer RECORD carries.
 
 Applied only to the columns whose driver value is not already what singer-sdk serializes
-faithfully (decimals read as text, JSON text, MySQL integers standing for booleans, MySQL TIME as
-a timedelta, timestamps without a zone)."""
+faithfully (decimals read as text, JSON text, MySQL integers standing for booleans, timestamps
+without a zone)."""
 
 from __future__ import annotations
 
@@ -41,24 +41,6 @@ def _bit(value: Any) -> int:
     return int.from_bytes(value, "big") if isinstance(value, bytes) else int(value)
 
 
-def _time(value: Any) -> Any:
-    if isinstance(value, dt.timedelta):  # MySQL TIME; beyond a day it stays text (and is rejected)
-        if dt.timedelta(0) <= value < dt.timedelta(days=1):
-            return (dt.datetime.min + value).time()
-        return mysql_time_text(value)
-    return value
-
-
-def mysql_time_text(value: dt.timedelta) -> str:
-    """A MySQL TIME outside 0 to 24 h as MySQL prints it (``838:59:59``, ``-01:30:00.5``), not as
-    Python's ``34 days, 22:59:59``: what a dead letter shows of the value."""
-    micros = abs(value) // dt.timedelta(microseconds=1)
-    seconds, fraction = divmod(micros, 1_000_000)
-    text = f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-    text += f".{fraction:06d}".rstrip("0") if fraction else ""
-    return ("-" if value < dt.timedelta(0) else "") + text
-
-
 def _timestamp(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
@@ -79,7 +61,6 @@ _CONVERTERS: dict[str, Converter] = {
     k.JSON: _json,
     k.INT_BOOLEAN: _int_boolean,
     k.BIT: _bit,
-    k.TIME: _time,
     k.TIMESTAMP: _timestamp,
     k.TIMESTAMPTZ: _timestamp,
     k.FLOAT: _float,

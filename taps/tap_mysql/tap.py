@@ -61,12 +61,9 @@ class MySQLConnector(DatabaseConnector):
         return connectorx_batches(self.connection_settings.native_uri("mysql"), sql)
 
     def arrow_reader_problem(self, columns: dict[str, k.ColumnKind]) -> str | None:
-        """connectorx reads without TLS, and fails on TIME values outside a day (which the
-        RECORD path passes on as text): such streams' RECORDs are read row by row."""
+        """connectorx reads without TLS: such streams' RECORDs are read row by row."""
         if self.connection_settings.ssl_mode in _TLS_MODES:
             return "TLS"
-        if any(kind.kind == k.TIME for kind in columns.values()):
-            return "a TIME column"
         return super().arrow_reader_problem(columns)
 
     def json_columns(self, schema: str | None, table: str) -> set[str]:

@@ -15,9 +15,11 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,8 +113,9 @@ def start(project: Project, job: Path, args: list[str], env: dict[str, str]) -> 
     """`dativo run` of the job in its own session, as a container or an orchestrator starts it."""
     full_env = {**os.environ, **env}
     full_env.pop("DATIVO_HOME", None)
+    home = ["--home", str(project.root)]
     return subprocess.Popen(
-        [sys.executable, "-m", "dativo_runner", "run", "--config", str(job), *args, "--home", str(project.root)],
+        [sys.executable, "-m", "dativo_runner", "run", "--config", str(job), *args, *home],
         cwd=project.root,
         env=full_env,
         stdout=subprocess.PIPE,
@@ -122,14 +125,53 @@ def start(project: Project, job: Path, args: list[str], env: dict[str, str]) -> 
     )
 
 
-def check_stopped_run(way: str, stopped: bool, code: int, stderr: str) -> None:
-    """The runner reports how it was stopped: SIGTERM and a killed child are exit 2, named."""
+# What the run that loses a commit to a concurrent run of the same job says (exit 2).
+OUTRUN = "another run committed to"
+
+
+def check_stopped_run(way: str, stopped: bool, code: int, stderr: str, concurrent: bool = False) -> None:
+    """The runner reports how it was stopped: SIGTERM and a killed child are exit 2, named. With
+    a concurrent writer, a run may instead have lost its commit to it (exit 2, named)."""
+    outrun = concurrent and code == 2 and OUTRUN in stderr
     if stopped and way == "runner-sigterm":
         assert code == 2, stderr[-3000:]
-        assert "stopped by SIGTERM" in stderr, stderr[-3000:]
+        assert "stopped by SIGTERM" in stderr or outrun, stderr[-3000:]
     elif stopped and way in ("tap-kill", "target-kill"):
         assert code == 2, stderr[-3000:]
-        assert "killed by SIGKILL" in stderr, stderr[-3000:]
+        assert "killed by SIGKILL" in stderr or outrun, stderr[-3000:]
+    elif not stopped and concurrent:
+        assert code == 0 or outrun, stderr[-3000:]
+
+
+class Reader:
+    """A reader polling the target while runs go on: the fewest keys it ever saw, and how many
+    times it read (a failed read, such as the SQLite catalog busy with a commit, is retried)."""
+
+    def __init__(self, landed: Callable[[], list[Any]]) -> None:
+        self.landed = landed
+        self.reads = 0
+        self.fewest: int | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        while not self._done.is_set():
+            try:
+                count = len(self.landed())
+            except Exception:  # a read that met a commit half-way: read again
+                count = None
+            if count is not None:
+                self.reads += 1
+                self.fewest = count if self.fewest is None else min(self.fewest, count)
+            time.sleep(0.05)
+
+    def __enter__(self) -> Reader:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=60)
 
 
 def duplicates(keys: list[Any]) -> list[Any]:
@@ -152,38 +194,93 @@ class Pipeline:
     env: dict[str, str] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
     max_delay: float = 1.5  # the seeded extra wait after the tap started, at most
+    writers: int = 1  # concurrent runs of the job per trial, each with its own state folder
+    reader: bool = False  # poll the target during each trial: never fewer keys than before it
+    final_check: Callable[[], None] | None = None  # after the clean rerun, beside the keys
+
+
+@dataclass
+class Figures:
+    """What the trials of one pipeline measured."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    reads: int = 0
+    fewest_margin: int | None = None  # the reader's fewest keys minus the keys before the run
+
+    def read(self, reader: Reader, before: int) -> None:
+        """Add one trial's reader figures."""
+        self.reads += reader.reads
+        if reader.fewest is not None:
+            margin = reader.fewest - before
+            self.fewest_margin = margin if self.fewest_margin is None else min(self.fewest_margin, margin)
+
+    def line(self) -> str:
+        """The reader's part of the report line."""
+        if not self.reads:
+            return ""
+        return f"; reader: {self.reads} reads, fewest keys {self.fewest_margin:+d} against the run's start"
+
+
+def _state_args(pipeline: Pipeline, writer: int) -> list[str]:
+    if pipeline.writers == 1:
+        return pipeline.args
+    return [*pipeline.args, "--state-dir", str(pipeline.project.root / f"state-{writer}")]
+
+
+def _trial(pipeline: Pipeline, way: str, rng: random.Random, figures: Figures) -> None:
+    """One trial: the runs started together, one stopped the chosen way, all waited for."""
+    before = len(pipeline.landed())
+    with Reader(pipeline.landed) if pipeline.reader else nullcontext() as reader:
+        runs = [
+            start(pipeline.project, pipeline.job, _state_args(pipeline, w), pipeline.env)
+            for w in range(pipeline.writers)
+        ]
+        victim = rng.randrange(len(runs))
+        wait_for_tap(runs[victim], pipeline.tap)
+        time.sleep(rng.uniform(0.0, pipeline.max_delay))
+        stopped = stop(runs[victim], way, pipeline.tap, pipeline.target)
+        ended = [run.communicate(timeout=300)[1] for run in runs]
+    concurrent = pipeline.writers > 1
+    for index, (run, stderr) in enumerate(zip(runs, ended, strict=True)):
+        no_orphans(run.pid)
+        check_stopped_run(way, stopped and index == victim, run.returncode, stderr, concurrent)
+    figures.outcomes[f"{way}:{'stopped' if stopped else 'finished'}"] += 1
+    if reader is not None:
+        figures.read(reader, before)
+        assert reader.fewest is None or reader.fewest >= before, (
+            f"{pipeline.name} ({way}): a reader saw {reader.fewest} keys, {before} before the run"
+        )
 
 
 def run_trials(pipeline: Pipeline, count: int, offset: int = 0) -> Counter[str]:
-    """``count`` seeded crash trials, then a clean rerun: every key exactly once. ``offset``
-    shifts the ways so that a short run of several pipelines still covers every way."""
+    """``count`` seeded crash trials, then a clean rerun (one per writer's state folder): every
+    key exactly once. ``offset`` shifts the ways so that a short run of several pipelines still
+    covers every way."""
     rng = random.Random(f"{SEED}:{pipeline.name}")
-    outcomes: Counter[str] = Counter()
+    figures = Figures()
     for trial in range(count):
         pipeline.grow(trial)
         way = WAYS[(trial + offset) % len(WAYS)]
-        run = start(pipeline.project, pipeline.job, pipeline.args, pipeline.env)
-        wait_for_tap(run, pipeline.tap)
-        time.sleep(rng.uniform(0.0, pipeline.max_delay))
-        stopped = stop(run, way, pipeline.tap, pipeline.target)
-        _, stderr = run.communicate(timeout=300)
-        no_orphans(run.pid)
-        outcomes[f"{way}:{'stopped' if stopped else 'finished'}"] += 1
-        check_stopped_run(way, stopped, run.returncode, stderr)
+        _trial(pipeline, way, rng, figures)
         twice = duplicates(pipeline.landed())
         assert not twice, f"{pipeline.name} trial {trial} ({way}): {len(twice)} keys twice, e.g. {twice[:5]}"
 
-    final = start(pipeline.project, pipeline.job, pipeline.args, pipeline.env)
-    _, stderr = final.communicate(timeout=300)
-    assert final.returncode == 0, stderr[-3000:]
+    for writer in range(pipeline.writers):
+        final = start(pipeline.project, pipeline.job, _state_args(pipeline, writer), pipeline.env)
+        _, stderr = final.communicate(timeout=300)
+        assert final.returncode == 0, stderr[-3000:]
     keys = pipeline.landed()
     twice = duplicates(keys)
     assert not twice, f"{pipeline.name} after the rerun: {len(twice)} keys twice, e.g. {twice[:5]}"
     expected = pipeline.expected()
     missing = expected - set(keys)
+    outcomes = figures.outcomes
     assert not missing, f"{pipeline.name}: {len(missing)} keys lost, e.g. {sorted(missing)[:5]} ({outcomes})"
     assert set(keys) == expected, f"{pipeline.name}: keys the source never had"
+    if pipeline.final_check is not None:
+        pipeline.final_check()
     line = f"{pipeline.name}: {count} trials {dict(sorted(outcomes.items()))}; {len(keys)} keys once each"
+    line += figures.line()
     print(line)
     if os.environ.get("DATIVO_CRASH_REPORT"):  # one line per pipeline, also from xdist workers
         with open(os.environ["DATIVO_CRASH_REPORT"], "a", encoding="utf-8") as report:

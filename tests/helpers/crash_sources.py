@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from target_iceberg.catalog import open_catalog
 
 from tests.emulators.google import GoogleEmulator
 from tests.emulators.hubspot import TOKEN, HubSpotEmulator
@@ -24,6 +27,9 @@ from tests.helpers.project import Project
 FAST = {"max_requests_per_second": 0, "backoff_base_seconds": 0.005, "max_backoff_seconds": 0.02}
 SOURCES = ("csv", "postgres-fast", "postgres-record", "mysql-fast", "mysql-record", "stripe", "hubspot",
            "gdrive", "markdown-kv")
+# Trials of one target only: an edited file's reload, two concurrent writers of one job.
+ICEBERG_ONLY = ("csv-edit", "csv-two-writers")
+EDITED_ROWS = 16_000
 START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -41,6 +47,9 @@ class Source:
     args: list[str] = field(default_factory=list)
     batch_rows: int = 2000
     max_delay: float = 1.5
+    writers: int = 1  # concurrent runs per trial, each with its own state folder
+    reader: bool = False  # a reader polls the target during each trial
+    final_check: Callable[[], None] | None = None
 
 
 def _job(connector: str, asset: str, asset_path: str, source: dict[str, Any]) -> dict[str, Any]:
@@ -67,18 +76,56 @@ def write_big_csv(project: Project, name: str, start: int, count: int) -> None:
         "2024-01-01T00:00:00Z," for i in range(start, start + count)])
 
 
+def _csv_job(project: Project) -> dict[str, Any]:
+    job = project.deals_job()
+    job.pop("target_connector"), job.pop("target_connector_path"), job.pop("target")
+    return job
+
+
 @contextmanager
-def csv_source(project: Project, request: Any) -> Iterator[Source]:
-    """A new 8,000-row deals CSV file per trial."""
+def csv_source(project: Project, request: Any, writers: int = 1) -> Iterator[Source]:
+    """A new 8,000-row deals CSV file per trial (read by ``writers`` concurrent runs)."""
     written = [0]
 
     def grow(trial: int) -> None:
         write_big_csv(project, f"part-{trial:03d}.csv", written[0] + 1, 8000)
         written[0] += 8000
 
-    job = project.deals_job()
-    job.pop("target_connector"), job.pop("target_connector_path"), job.pop("target")
-    yield Source(job, "tap-csv", "deal_id", None, grow, lambda: set(range(1, written[0] + 1)), max_delay=2.2)
+    yield Source(_csv_job(project), "tap-csv", "deal_id", None, grow, lambda: set(range(1, written[0] + 1)),
+                 max_delay=2.2, writers=writers, reader=writers > 1)
+
+
+def _edited_deals(project: Project, version: int) -> None:
+    project.write_deals("edited.csv", [
+        f"{i},Deal {i} v{version},Company {i % 97},proposal,{i % 1000}.25,USD,0.5,false,o{i % 13}@example.com,"
+        "2024-01-01T00:00:00Z," for i in range(1, EDITED_ROWS + 1)])
+
+
+@contextmanager
+def csv_edit_source(project: Project, request: Any) -> Iterator[Source]:
+    """One 16,000-row deals CSV file, loaded whole before the first trial, then edited before
+    every trial (each row's name gets the trial's version): every run reloads it, and is stopped
+    while it does. Job: ``jobs/acme/crash.yaml`` (as the crash trials write it)."""
+    version = [0]
+
+    def grow(trial: int) -> None:
+        if trial == 0:
+            _edited_deals(project, 0)
+            loaded = project.dativo("run", "--config", str(project.root / "jobs/acme/crash.yaml"))
+            assert loaded.returncode == 0, loaded.stderr[-3000:]
+        version[0] = trial + 1
+        _edited_deals(project, version[0])
+        stamp = (START + dt.timedelta(minutes=trial + 1)).timestamp()
+        os.utime(project.root / "data/deals/edited.csv", (stamp, stamp))
+
+    def final_check() -> None:
+        table = open_catalog({"warehouse_dir": str(project.root / "warehouse")}).load_table("acme.csv_deals")
+        names = set(table.scan(selected_fields=("deal_name",)).to_arrow().column("deal_name").to_pylist())
+        stale = {name for name in names if not name.endswith(f" v{version[0]}")}
+        assert not stale, f"rows of an earlier version of the edited file: {sorted(stale)[:5]}"
+
+    yield Source(_csv_job(project), "tap-csv", "deal_id", None, grow, lambda: set(range(1, EDITED_ROWS + 1)),
+                 max_delay=2.0, reader=True, final_check=final_check)
 
 
 def _database(connector: str, asset: str, table: str, key: str, service: Any, database: str, cursor: Any,
@@ -241,6 +288,10 @@ def open_source(name: str, project: Project, request: Any) -> Any:
     """The context manager of the named source."""
     if name == "csv":
         return csv_source(project, request)
+    if name == "csv-edit":
+        return csv_edit_source(project, request)
+    if name == "csv-two-writers":
+        return csv_source(project, request, writers=2)
     if name.startswith("postgres"):
         return postgres_source(project, request, fast=name.endswith("fast"))
     if name.startswith("mysql"):

@@ -9,6 +9,13 @@ runner, SIGKILL to the runner alone, SIGKILL to the tap, SIGKILL to the target. 
 no process of the run is left and no key landed twice; after a final clean rerun every key the
 source holds is there exactly once.
 
+Two trials into Iceberg only: `csv-edit` edits one 16,000-row file before every trial, so each run
+reloads it (its new rows staged and swapped for the old ones in one snapshot) and is stopped
+during the reload; `csv-two-writers` starts two runs of one job with their own state folders (two
+workers with empty state folders) and stops one of them. In both a reader polls the table during
+every trial and never sees fewer rows than the table held when the trial began; after the reruns
+every row is there once (and, for `csv-edit`, only in the file's last version).
+
 Knobs: `DATIVO_CRASH_TRIALS` trials per pipeline (`make test-crash`: 20 over every pipeline);
 unset, `make test` runs one trial of each of the pipelines in DEFAULT_PIPELINES (every run costs
 seconds). `DATIVO_CRASH_PIPELINES` (comma-separated ids such as `mysql-fast-to-objects`, or `all`)
@@ -23,7 +30,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import crash, objects
-from tests.helpers.crash_sources import SOURCES, open_source
+from tests.helpers.crash_sources import ICEBERG_ONLY, SOURCES, open_source
 from tests.helpers.crash_targets import (
     PROGRAMS,
     TARGETS,
@@ -37,8 +44,11 @@ from tests.helpers.project import Project
 
 pytestmark = pytest.mark.integration
 
-PIPELINES = [(source, target) for source in SOURCES for target in TARGETS]
-DEFAULT_PIPELINES = "csv-to-iceberg,postgres-fast-to-objects,stripe-to-objects"  # three ways
+PIPELINES = [(source, target) for source in SOURCES for target in TARGETS] + [
+    (source, "iceberg") for source in ICEBERG_ONLY
+]
+# Three ways, a reload and two writers (which also covers csv-to-iceberg's single writer).
+DEFAULT_PIPELINES = "csv-two-writers-to-iceberg,postgres-fast-to-objects,stripe-to-objects,csv-edit-to-iceberg"
 
 
 def _selected(source: str, target: str) -> bool:
@@ -75,8 +85,14 @@ def test_every_way_of_stopping_a_run_then_rerunning_gives_each_row_once(
             env=source.env,
             args=source.args,
             max_delay=source.max_delay,
+            writers=source.writers,
+            reader=source.reader,
+            final_check=source.final_check,
         )
-        crash.run_trials(pipeline, crash.trials(), offset=PIPELINES.index((source_name, target_name)))
+        # csv-edit shifted by two: the default selection stops a run by a group kill, a tap kill,
+        # a SIGTERM and a target kill.
+        offset = PIPELINES.index((source_name, target_name)) + (2 if source_name == "csv-edit" else 0)
+        crash.run_trials(pipeline, crash.trials(), offset=offset)
         if target_name == "objects" and source_name == "csv":
             named, removed = orphans_only_unnamed(project, str(job), prefix)
             print(f"{pipeline.name}: {named} files named by manifests, {removed} orphans removed")

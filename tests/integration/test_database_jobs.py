@@ -1,6 +1,7 @@
 """`dativo run` of the README's database jobs (PostgreSQL orders, MariaDB customers): incremental
 runs with inserts and updates in between leave the Iceberg table equal to the source table, the
-look-back window duplicates nothing, on the fast path and on the RECORD path; bad input is one
+look-back window duplicates nothing, on the fast path and on the RECORD path; MySQL TIME
+beyond a day lands exactly as MySQL text; bad input is one
 line, exit 2, nothing written, the password never shown."""
 
 from __future__ import annotations
@@ -217,3 +218,55 @@ def test_mysql_bad_input(project: Project, mariadb_service) -> None:
                 list(pool.map(lambda case: _assert_failed(project, *case, MY_SECRET), cases))
         finally:
             cursor.execute(f"DROP USER '{user}'@'%'")
+
+
+SHIFTS_ASSET = """asset:
+  name: db_shifts
+  source_type: mysql
+  object: shifts
+  version: "1.0"
+  primary_key: [shift_id]
+  schema:
+    - {name: shift_id, type: integer, required: true}
+    - {name: worked, type: string}
+    - {name: worked_ms, type: string}
+    - {name: updated_at, type: timestamp, required: true}
+  governance: {owner: data-team@example.com}
+  target: {file_format: parquet}
+"""
+
+
+def test_mysql_time_beyond_a_day_lands_exactly_as_mysql_text(project: Project, mariadb_service) -> None:
+    """MySQL TIME runs from -838:59:59 to 838:59:59: it lands as MySQL's text of it, on both paths."""
+    project.write("assets/mysql/v1.0/db_shifts.yaml", SHIFTS_ASSET)
+    with mariadb_database(mariadb_service) as (database, cursor):
+        cursor.execute(
+            "CREATE TABLE shifts (shift_id int PRIMARY KEY, worked time, worked_ms time(3), "
+            "updated_at timestamp(6) NOT NULL DEFAULT current_timestamp(6))"
+        )
+        cursor.execute(
+            "INSERT INTO shifts (shift_id, worked, worked_ms) VALUES (1, '25:00:00', '12:34:56.789'), "
+            "(2, '-01:30:00', NULL), (3, '838:59:59', '-838:59:59'), (4, NULL, '00:00:00')"
+        )
+        expected = [
+            (1, "25:00:00", "12:34:56.789"),
+            (2, "-01:30:00", None),
+            (3, "838:59:59", "-838:59:59.000"),
+            (4, None, "00:00:00.000"),
+        ]
+        cursor.execute("SELECT shift_id, CAST(worked AS CHAR), CAST(worked_ms AS CHAR) FROM shifts")
+        assert sorted(cursor.fetchall()) == expected  # what MySQL itself prints
+        env = _my_env(mariadb_service, database)
+        for fast_path in (True, False):
+            name = f"shifts_{str(fast_path).lower()}"
+            spec = yaml.safe_load(
+                _job(project, "mysql_customers_to_iceberg", "shifts", fast_path=fast_path).read_text()
+            )
+            spec.update(
+                asset="db_shifts", asset_path="assets/mysql/v1.0/db_shifts.yaml", target={"table": name}
+            )
+            summary = _run(project, project.write_job(name, spec), env)
+            assert (summary["streams"][0]["rows"], summary["streams"][0]["dead_letter_rows"]) == (4, 0), (
+                summary
+            )
+            assert _lake_rows(project, f"acme.{name}", ("shift_id", "worked", "worked_ms")) == expected

@@ -133,7 +133,7 @@ MY_EXPECTED = {
         "vc": "vé",
         "tx": 'line\nbreak "q"',
         "dt": dt.date(2024, 2, 29),
-        "tm": dt.time(23, 59, 59, 999999),
+        "tm": "23:59:59.999999",  # MySQL TIME: MySQL's text, with the column's six decimals
         "ts": dt.datetime(2024, 1, 1, 12, 0, 0, 123456, tzinfo=UTC),
         "dtm": dt.datetime(2024, 1, 1, 12, 0, 0, 500000, tzinfo=UTC),
         "j": '{"a":1.5,"b":[1,2]}',
@@ -162,7 +162,7 @@ MY_EXPECTED = {
         "vc": "",
         "tx": "",
         "dt": dt.date(1000, 1, 1),
-        "tm": dt.time(0, 0),
+        "tm": "00:00:00.000000",
         "ts": dt.datetime(1970, 1, 2, tzinfo=UTC),
         "dtm": dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
         "j": "[]",

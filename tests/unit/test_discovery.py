@@ -125,3 +125,20 @@ def test_asset_of_stream_marks_keys_required_and_text_pii() -> None:
     assert fields["id"] == {"name": "id", "type": "integer", "required": True}
     assert fields["tags"] == {"name": "tags", "type": "array", "items": "string"}
     assert asset["governance"]["classification"] == [] and asset["governance"]["owner"].startswith("TODO")
+
+
+def test_sampled_records_flag_columns_by_value_and_keep_the_catalog_entry_private() -> None:
+    from dativo_runner.value_sample import flag_values
+
+    stream = normalize_stream(ENTRY)
+    assert stream.entry is ENTRY and "entry" not in stream.to_dict()
+    records = [
+        {"id": i, "note": f"person{i}@example.com", "amount": 1.5, "seen_on": "2026-01-02", "tags": ["a"]}
+        for i in range(5)
+    ]
+    flagged = {f.name: (f.type, f.pii) for f in flag_values(stream, records).fields}
+    assert flagged["note"] == ("string", "email")
+    assert flagged["seen_on"] == ("date", None)  # one year: event dates, not birth dates
+    assert flagged["id"] == ("integer", None) and flagged["tags"] == ("array", None)
+    cards = [{"id": 4111111111111111}] * 4  # Luhn-valid: a card number, typed as text
+    assert {f.name: f.type for f in flag_values(stream, cards).fields}["id"] == "string"

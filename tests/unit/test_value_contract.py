@@ -21,6 +21,8 @@ DOUBLE = {"type": ["number", "null"]}
 INTEGER = {"type": ["integer", "null"]}
 DATE = {"type": ["string", "null"], "format": "date"}
 TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+TIME = {"type": ["string", "null"], "format": "time"}
+TEXT = {"type": ["string", "null"]}
 UTC = dt.timezone.utc
 REJECT = object()
 
@@ -53,6 +55,11 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
     ('"2024-01-01T10:00:00.123456000Z"', TIMESTAMP, dt.datetime(2024, 1, 1, 10, 0, 0, 123456, UTC)),
     ('"2024-01-01t10:00:00z"', TIMESTAMP, dt.datetime(2024, 1, 1, 10, tzinfo=UTC)),
     ('"2024-01-01 10:00:00"', TIMESTAMP, dt.datetime(2024, 1, 1, 10, tzinfo=UTC)),
+    # A time holds one day: MySQL TIME beyond it is declared a string by tap-mysql (DATABASES.md)
+    ('"25:00:00"', TIME, REJECT),
+    ('"-01:30:00"', TIME, REJECT),
+    ('"12:34:56.789"', TIME, dt.time(12, 34, 56, 789000)),
+    ('"838:59:59"', TEXT, "838:59:59"),
 ]
 PATHS = ["lines", "records", "batch table"]
 
