@@ -1,7 +1,7 @@
 """`dativo start orchestrated` for real: Dagster's webserver and daemon on a free loopback port.
 
 One started instance is shared by the module (Dagster takes a while to start); the SIGTERM test
-stops it and runs last.
+stops it, and the restart test after it starts the project again on the same port.
 """
 
 from __future__ import annotations
@@ -355,13 +355,19 @@ def test_sigterm_stops_webserver_daemon_and_every_child(orchestrator: Orchestrat
     assert any("dagster-webserver" in c for c in commands) and any("dagster-daemon" in c for c in commands)
     assert any("dagster api grpc" in c for c in commands)  # the code servers
 
+    before = orchestrator.log.stat().st_size
+
     orchestrator.process.send_signal(signal.SIGTERM)
     code = orchestrator.process.wait(timeout=90)
 
     assert code == 0, orchestrator.log.read_text()[-3000:]
     survivors = [(pid, _cmdline(pid)) for pid in tree if _alive(pid)]
     assert survivors == []
-    assert "dativo: orchestrated mode stopped (SIGTERM)" in orchestrator.log.read_text()
+    # Quiet: the one line, not the shutdown's tracebacks (those go to DAGSTER_HOME/stop.log).
+    after = orchestrator.log.read_bytes()[before:].decode()
+    assert "Traceback" not in after, after[-3000:]
+    assert after.splitlines()[-1] == "dativo: orchestrated mode stopped (SIGTERM)", after[-3000:]
+    assert (orchestrator.project.root / "state/.dagster/stop.log").exists()
     # The interrupted run is recorded as ended, not left "started" in the instance.
     instance = dg.DagsterInstance.from_config(str(orchestrator.project.root / "state" / ".dagster"))
     try:
@@ -369,3 +375,38 @@ def test_sigterm_stops_webserver_daemon_and_every_child(orchestrator: Orchestrat
         assert record is not None and record.status.value in ("FAILURE", "CANCELED", "SUCCESS"), record
     finally:
         instance.dispose()
+
+
+def test_a_restart_at_once_on_the_same_port_serves_when_it_says_so(orchestrator: Orchestrator) -> None:
+    # After the SIGTERM above: the port's last connections are still in TIME_WAIT.
+    assert orchestrator.process.poll() is not None
+    port = orchestrator.url.split(":")[2].split("/")[0]
+    command = [
+        sys.executable,
+        "-m",
+        "dativo_runner",
+        "start",
+        "orchestrated",
+        "--home",
+        str(orchestrator.project.root),
+    ]
+    command += ["--host", "127.0.0.1", "--port", port]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert process.stdout is not None
+        lines = []
+        for raw in process.stdout:  # up to the UI's address (or the end: a refused port)
+            lines.append(raw.decode())
+            if "Dagster UI at" in lines[-1]:
+                break
+        assert "Dagster UI at http://127.0.0.1:" + port in lines[-1], "".join(lines)[-3000:]
+        # Printed once the UI serves: asked right away, it answers.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as answer:
+            assert answer.status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=90)
+    assert process.returncode == 0, rest.decode()[-3000:]
+    assert rest.decode().splitlines()[-1] == "dativo: orchestrated mode stopped (SIGTERM)", rest.decode()[
+        -3000:
+    ]
