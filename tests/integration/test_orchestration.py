@@ -172,7 +172,7 @@ def test_materialization_lands_rows_records_metadata_and_resumes_on_a_new_worker
     assert _deals_rows(project) == [1, 2]
     [materialization] = result.asset_materializations_for_node("acme__csv_deals")
     meta = materialization.metadata
-    assert meta["dagster/row_count"].value == 2
+    assert meta["dagster/row_count"].value == 2 and meta["rows"].value == 2
     assert meta["table"].value == "acme.csv_deals"
     assert meta["status"].value == "succeeded"
     assert meta["duration_seconds"].value > 0
@@ -202,7 +202,9 @@ def test_materialization_lands_rows_records_metadata_and_resumes_on_a_new_worker
     assert any("resuming from the target's committed bookmark" in line for line in lines)
     assert (project.root / "other_worker_state" / "acme" / "deals.json").is_file()
     [materialization] = result.asset_materializations_for_node("acme__csv_deals")
-    assert materialization.metadata["dagster/row_count"].value == 1
+    # The table's rows (all runs), and beside them this run's.
+    assert materialization.metadata["dagster/row_count"].value == 3
+    assert materialization.metadata["rows"].value == 1
     assert materialization.metadata["status"].value == "partial"
     assert materialization.metadata["exit_code"].value == 1
     assert materialization.metadata["dead_letter_rows"].value == 1
