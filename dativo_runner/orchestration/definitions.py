@@ -15,6 +15,7 @@ from typing import Any
 
 import dagster as dg
 
+from dativo_runner.assets import OWNER_PLACEHOLDER, placeholder_warnings
 from dativo_runner.errors import EXIT_PARTIAL
 from dativo_runner.orchestration.pipes_client import DativoPipesClient
 from dativo_runner.orchestration.runner_yaml import RunnerConfig, ScheduledJob
@@ -51,10 +52,11 @@ class DativoTranslator:
         return dg.AssetKey([scheduled.tenant_id, scheduled.asset_name])
 
     def get_owners(self, scheduled: ScheduledJob) -> list[str]:
-        """The asset's ``governance.owner``: an e-mail as is, anything else as ``team:<name>``."""
+        """The asset's ``governance.owner``: an e-mail as is, anything else as ``team:<name>``;
+        none for the placeholder of `dativo generate config` (its ``dativo/warning`` says so)."""
         governance = scheduled.job.asset.governance if scheduled.job else {}
         owner = str(governance.get("owner") or "").strip()
-        if not owner:
+        if not owner or owner.lower() == OWNER_PLACEHOLDER.lower():  # a placeholder owns nothing
             return []
         return [owner if _EMAIL.match(owner) else f"team:{_TAG_CHARS.sub('_', owner)}"]
 
@@ -97,6 +99,9 @@ class DativoTranslator:
             metadata["dativo/retention_days"] = int(governance["retention_days"])
         if asset.primary_key:
             metadata["dativo/primary_key"] = ", ".join(asset.primary_key)
+        warnings = placeholder_warnings(asset)
+        if warnings:
+            metadata["dativo/warning"] = "; ".join(warnings)
         return metadata
 
     def get_asset_spec(self, scheduled: ScheduledJob) -> dg.AssetSpec:

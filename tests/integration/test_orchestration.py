@@ -74,7 +74,11 @@ def test_repo_runner_yaml_loads_as_definitions() -> None:
 
 def test_multi_tenant_runner_yaml(project: Project) -> None:
     project.write_deals("a.csv", [ROW_1])
-    project.write_job("deals", project.deals_job())
+    # acme's asset still has the owner placeholder `dativo generate config` writes.
+    spec_text = (project.root / "assets/csv/v1.0/deals.yaml").read_text()
+    placeholder = spec_text.replace("owner: data-team@example.com", "owner: TODO-owner@example.com")
+    project.write("assets/csv/v1.0/deals_todo.yaml", placeholder)
+    project.write_job("deals", project.deals_job(asset_path="assets/csv/v1.0/deals_todo.yaml"))
     project.write_job("deals", project.deals_job(tenant_id="globex"), tenant="globex")
     path = _runner_yaml(
         project,
@@ -111,6 +115,14 @@ def test_multi_tenant_runner_yaml(project: Project) -> None:
     columns = {c.name: c for c in spec.metadata["dagster/column_schema"].columns}
     assert columns["owner_email"].tags == {"classification": "PII"}
     assert columns["deal_id"].constraints.nullable is False
+    todo = defs.resolve_assets_def(dg.AssetKey(["acme", "csv_deals"])).specs_by_key[
+        dg.AssetKey(["acme", "csv_deals"])
+    ]
+    assert todo.owners == []  # a placeholder owns nothing...
+    assert todo.metadata["dativo/warning"] == (  # ...and the asset says so
+        "assets/csv/v1.0/deals_todo.yaml: governance.owner: TODO-owner@example.com is the "
+        "placeholder `dativo generate config` writes; set the dataset's owner"
+    )
 
 
 @pytest.mark.parametrize(
