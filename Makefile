@@ -5,14 +5,13 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-smoke test-integration test-crash test-faults test-soak test-security test-interop peers schema-validate lint services services-stop bench clean reference docker-lock
+.PHONY: install demo bench-setup test test-unit test-smoke test-integration test-crash test-faults test-soak test-security test-interop peers schema-validate lint services services-stop bench clean reference docker-lock
 
 install: $(STAMP)
 
+# With uv when it can be had (fetched from PyPI with pip if missing), else pip: scripts/install_venv.sh.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/install_venv.sh '.[dev]'
 	touch $(STAMP)
 
 demo: install
@@ -83,6 +82,10 @@ bench: install services
 	$(PY) benchmarks/run_target_bench.py
 	$(PY) benchmarks/csv_bench.py
 	$(PY) benchmarks/db_bench.py
+
+# `make demo` in two fresh clones of HEAD, from empty then filled package caches (benchmarks/README.md).
+bench-setup:
+	benchmarks/setup_bench.sh
 
 clean:
 	rm -rf warehouse state .dativo
