@@ -117,6 +117,21 @@ class AssetSpec:
         return schema
 
 
+OWNER_PLACEHOLDER = "TODO-owner@example.com"  # what `dativo generate config` writes
+
+
+def placeholder_warnings(asset: AssetSpec) -> list[str]:
+    """Governance values still at the placeholder `dativo generate config` wrote (they validate,
+    but name nobody): one warning each, naming the file and field."""
+    owner = str(asset.governance.get("owner") or "").strip()
+    if owner.lower() != OWNER_PLACEHOLDER.lower():
+        return []
+    return [
+        f"{asset.file}: governance.owner: {owner} is the placeholder `dativo generate config` "
+        "writes; set the dataset's owner"
+    ]
+
+
 def load_asset(path: Path, display: str) -> AssetSpec:
     """Read and check an asset file; every problem of the file is reported together."""
     data = load_yaml(path, display=display)

@@ -79,8 +79,7 @@ def _error_line(summary: JobSummary) -> str | None:
 def _metadata(summary: JobSummary) -> dict[str, Any]:
     stream = summary.streams[0]
     data: dict[str, Any] = {
-        "dagster/row_count": {"raw_value": stream.rows, "type": "int"},
-        "rows": {"raw_value": stream.rows, "type": "int"},
+        "rows": {"raw_value": stream.rows, "type": "int"},  # this run's
         "commits": {"raw_value": stream.commits, "type": "int"},
         "duration_seconds": {"raw_value": round(summary.seconds, 3), "type": "float"},
         "rows_per_second": {"raw_value": round(stream.rows_per_second, 1), "type": "float"},
@@ -90,6 +89,8 @@ def _metadata(summary: JobSummary) -> dict[str, Any]:
         "job": {"raw_value": summary.job, "type": "text"},
         "tenant": {"raw_value": summary.tenant_id, "type": "text"},
     }
+    if stream.table_rows is not None:  # the table's, all runs (a target without tables: none)
+        data["dagster/row_count"] = {"raw_value": stream.table_rows, "type": "int"}
     if stream.snapshot_id is not None:
         data["snapshot_id"] = {"raw_value": str(stream.snapshot_id), "type": "text"}
     if stream.metadata_location:

@@ -132,6 +132,8 @@ def _run_locked(
         stream.table = str(commit["table"])
         stream.snapshot_id = commit.get("snapshot_id")
         stream.metadata_location = commit.get("metadata_location")
+        if commit.get("table_rows") is not None:
+            stream.table_rows = int(commit["table_rows"])
         stream.seconds = time.monotonic() - started
         reporter.commit(stream.stream, int(commit["rows"]), stream.rows)
 
@@ -260,6 +262,7 @@ def _fill_landed(job: Job, target_config: dict[str, Any], stream: StreamSummary)
     if landed is not None:
         stream.snapshot_id = landed.commit_id
         stream.metadata_location = landed.metadata_location
+        stream.table_rows = landed.table_rows
 
 
 def _resume_state(

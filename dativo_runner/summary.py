@@ -21,6 +21,7 @@ class StreamSummary:
     dead_letter_rows: int = 0
     dead_letter_path: str | None = None
     replaced_key_rows: int = 0  # rows repeating a primary key, replaced by a later row
+    table_rows: int | None = None  # rows in the table after the run (all runs), when known
 
     @property
     def rows_per_second(self) -> float:

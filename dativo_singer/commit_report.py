@@ -20,7 +20,8 @@ class CommitReport:
     """One commit (or dead-lettering) of one stream.
 
     ``table`` is where the data landed: the table identifier, or an object location prefix for
-    targets without tables. ``rows`` were committed by this commit, ``total_rows`` by this run.
+    targets without tables. ``rows`` were committed by this commit, ``total_rows`` by this run,
+    ``table_rows`` are in the table after the commit.
     """
 
     stream: str
@@ -34,6 +35,7 @@ class CommitReport:
     snapshot_id: int | None = None
     metadata_location: str | None = None
     seconds: float = 0.0
+    table_rows: int | None = None  # rows in the table after the commit (all runs), when known
 
     def to_dict(self) -> dict[str, Any]:
         """The report as a JSON-ready dict (the line's keys)."""

@@ -41,6 +41,7 @@ class Written:
     metadata_location: str | None = None
     staged: bool = False  # written, but committed only by ``finish``
     replaced_key_rows: int = 0  # rows of this run replaced by a later row with the same key
+    table_rows: int | None = None  # the table's row count after the commit, when known
 
 
 class ArrowSink(BatchSink):
@@ -307,5 +308,6 @@ class ArrowSink(BatchSink):
             snapshot_id=written.snapshot_id,
             metadata_location=written.metadata_location,
             seconds=seconds,
+            table_rows=written.table_rows,
         )
         self.logger.info("%s", format_commit_report(report))

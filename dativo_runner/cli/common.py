@@ -67,6 +67,12 @@ def print_error(message: str, redactor: Redactor | None = None, job: str | None 
     emit("error", "error", text, text=f"dativo: error: {text}", job=job)
 
 
+def print_warning(message: str, redactor: Redactor | None = None) -> None:
+    """One ``dativo: warning:`` line on stderr (JSON with ``--log-format json``), redacted."""
+    text = redactor.redact(message) if redactor is not None else message
+    emit("warning", "warning", text, text=f"dativo: warning: {text}")
+
+
 def say(text: str, event: str = "note") -> None:
     """One informational ``dativo: ...`` line on stderr (JSON with ``--log-format json``)."""
     emit("info", event, text, text=f"dativo: {text}")

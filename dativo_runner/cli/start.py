@@ -6,7 +6,8 @@ import argparse
 import os
 from typing import Any
 
-from dativo_runner.cli.common import home_of, say
+from dativo_runner.assets import placeholder_warnings
+from dativo_runner.cli.common import home_of, print_warning, say
 from dativo_runner.errors import ConfigError
 from dativo_runner.secrets import Redactor
 
@@ -53,6 +54,9 @@ def command_start(args: argparse.Namespace, redactor: Redactor) -> int:
         ) from None
     home = home_of(args)
     config = load_runner_config(runner_config_path(args.runner_config, home), home)
+    for scheduled in config.schedules:
+        for warning in placeholder_warnings(scheduled.job.asset) if scheduled.job else []:
+            print_warning(warning, redactor)
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port: {args.port} is not a TCP port")
     return serve(config, args.host, args.port, say=_say)

@@ -7,7 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dativo_runner.cli.common import add_common_options, home_of, job_files, print_error, secrets_dir
+from dativo_runner.assets import placeholder_warnings
+from dativo_runner.cli.common import (
+    add_common_options,
+    home_of,
+    job_files,
+    print_error,
+    print_warning,
+    secrets_dir,
+)
 from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, ConfigError, DativoError, Problem
 from dativo_runner.home import ProjectHome
 from dativo_runner.job_config import load_job_config
@@ -88,10 +96,13 @@ def command_validate(args: argparse.Namespace, redactor: Redactor) -> int:
     files = job_files(home, args)
     for path in files:
         try:
-            load_job_config(path, home, mode=args.mode, secrets_dir=secrets, redactor=redactor)
+            job = load_job_config(path, home, mode=args.mode, secrets_dir=secrets, redactor=redactor)
         except DativoError as exc:
             failed += 1
             for problem in exc.problems:
                 print_error(str(problem), redactor)
+            continue
+        for warning in placeholder_warnings(job.asset):  # valid, but not finished (exit 0)
+            print_warning(warning, redactor)
     print(f"{len(files)} jobs checked, {failed} invalid")
     return EXIT_FAILURE if failed else EXIT_OK

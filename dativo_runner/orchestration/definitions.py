@@ -1,9 +1,8 @@
 """The Dagster code location built from a runner YAML (the dagster-sling / dagster-dlt pattern).
 
 One asset per scheduled job (key ``<tenant>/<asset>``, owner, tags and metadata from the asset
-spec, a ``no_rejected_records`` check), one asset job per schedule tagged ``dativo/tenant`` and
-``dativo/asset`` (the run queue limits runs per unique value of each), one schedule per entry's
-``cron``. Each
+spec, a ``no_rejected_records`` check, its op in the tenant's concurrency pool), one asset job per
+schedule tagged ``dativo/tenant`` and ``dativo/asset``, one schedule per entry's ``cron``. Each
 materialization runs ``dativo run --config F`` through Dagster Pipes (`DativoPipesClient`).
 Override `DativoTranslator` to change keys, groups, tags or metadata.
 """
@@ -16,6 +15,7 @@ from typing import Any
 
 import dagster as dg
 
+from dativo_runner.assets import OWNER_PLACEHOLDER, placeholder_warnings
 from dativo_runner.errors import EXIT_PARTIAL
 from dativo_runner.orchestration.pipes_client import DativoPipesClient
 from dativo_runner.orchestration.runner_yaml import RunnerConfig, ScheduledJob
@@ -35,11 +35,13 @@ def dagster_name(*parts: str) -> str:
     return "__".join(_NAME_CHARS.sub("_", part) for part in parts)
 
 
-def asset_pool(tenant: str, asset: str) -> str:
-    """The concurrency pool of one asset's op (limit 1 in the generated instance): even a run
-    launched without the job's tags (an ad-hoc materialization from the asset graph) never loads
-    a table twice at once, which would read the same bookmark twice."""
-    return dagster_name("dativo", tenant, asset)
+def tenant_pool(tenant: str) -> str:
+    """The concurrency pool of every asset op of one tenant. The generated instance limits each
+    pool to ``concurrency_per_tenant`` runs (pool granularity ``run``): the run queue keeps a run
+    queued while its tenant's pool is full, however the run was started (schedule, job launch,
+    asset graph, backfill, GraphQL), since every run of the tenant's assets carries the pool in
+    its execution plan, tags or not."""
+    return dagster_name("dativo", tenant)
 
 
 class DativoTranslator:
@@ -50,10 +52,11 @@ class DativoTranslator:
         return dg.AssetKey([scheduled.tenant_id, scheduled.asset_name])
 
     def get_owners(self, scheduled: ScheduledJob) -> list[str]:
-        """The asset's ``governance.owner``: an e-mail as is, anything else as ``team:<name>``."""
+        """The asset's ``governance.owner``: an e-mail as is, anything else as ``team:<name>``;
+        none for the placeholder of `dativo generate config` (its ``dativo/warning`` says so)."""
         governance = scheduled.job.asset.governance if scheduled.job else {}
         owner = str(governance.get("owner") or "").strip()
-        if not owner:
+        if not owner or owner.lower() == OWNER_PLACEHOLDER.lower():  # a placeholder owns nothing
             return []
         return [owner if _EMAIL.match(owner) else f"team:{_TAG_CHARS.sub('_', owner)}"]
 
@@ -96,6 +99,9 @@ class DativoTranslator:
             metadata["dativo/retention_days"] = int(governance["retention_days"])
         if asset.primary_key:
             metadata["dativo/primary_key"] = ", ".join(asset.primary_key)
+        warnings = placeholder_warnings(asset)
+        if warnings:
+            metadata["dativo/warning"] = "; ".join(warnings)
         return metadata
 
     def get_asset_spec(self, scheduled: ScheduledJob) -> dg.AssetSpec:
@@ -144,7 +150,7 @@ def dativo_asset(scheduled: ScheduledJob, translator: DativoTranslator) -> dg.As
         check_specs=[check],
         required_resource_keys={RESOURCE_KEY},
         op_tags=translator.get_run_tags(scheduled),
-        pool=asset_pool(scheduled.tenant_id, scheduled.asset_name),
+        pool=tenant_pool(scheduled.tenant_id),
     )
     def _materialize(context):  # no annotation: Dagster cannot resolve a postponed one here
         client: DativoPipesClient = getattr(context.resources, RESOURCE_KEY)
@@ -196,7 +202,13 @@ def build_definitions(config: RunnerConfig, translator: DativoTranslator | None 
             )
         )
     client = DativoPipesClient(config.home.root, state_dir=config.state_dir, secrets_dir=config.secrets_dir)
-    return dg.Definitions(assets=assets, jobs=jobs, schedules=schedules, resources={RESOURCE_KEY: client})
+    return dg.Definitions(
+        assets=assets,
+        jobs=jobs,
+        schedules=schedules,
+        resources={RESOURCE_KEY: client},
+        executor=dg.in_process_executor,  # a run of several assets (asset graph) loads one at a time
+    )
 
 
 def asset_keys(defs: dg.Definitions) -> Sequence[dg.AssetKey]:

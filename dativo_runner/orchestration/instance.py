@@ -2,8 +2,9 @@
 
 Kept in a persistent ``DAGSTER_HOME`` (default ``<state folder>/.dagster``): run history, schedule
 ticks and the run queue survive restarts. Storage is SQLite there unless the runner YAML names
-PostgreSQL; telemetry is off; the run queue admits ``concurrency_per_tenant`` runs per unique
-``dativo/tenant`` tag and one per ``dativo/asset`` tag, and each asset's op pool has limit 1.
+PostgreSQL; telemetry is off; the run queue admits ``concurrency_per_tenant`` runs per tenant
+pool (every run of a tenant's assets, however started) and per ``dativo/tenant`` tag, and one run
+per ``dativo/asset`` tag (the runs of a scheduled job).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from dativo_runner.orchestration.definitions import ASSET_TAG, TENANT_TAG
+from dativo_runner.orchestration.definitions import ASSET_TAG, TENANT_TAG, tenant_pool
 from dativo_runner.orchestration.runner_yaml import RunnerConfig
 
 MODULE = "dativo_runner.orchestration"
@@ -48,7 +49,9 @@ def instance_config(config: RunnerConfig) -> dict[str, Any]:
                     {"key": ASSET_TAG, "limit": 1, "value": {"applyLimitPerUniqueValue": True}},
                 ]
             },
-            "pools": {"default_limit": 1},  # each asset's op is its own pool
+            # Every asset op is in its tenant's pool: a run of any origin waits in the queue while
+            # its tenant has concurrency_per_tenant runs in progress.
+            "pools": {"default_limit": limit, "granularity": "run"},
         },
         "local_artifact_storage": {
             "module": "dagster._core.storage.root",
@@ -85,19 +88,23 @@ def write_instance(config: RunnerConfig) -> Path:
         temporary = path.with_suffix(".tmp")
         temporary.write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
         os.replace(temporary, path)
-    _create_storage(home)
+    _create_storage(home, sorted({tenant_pool(s.tenant_id) for s in config.schedules}))
     return home / "workspace.yaml"
 
 
-def _create_storage(dagster_home: Path) -> None:
+def _create_storage(dagster_home: Path, pools: list[str]) -> None:
     """Create or migrate the storage once, before the webserver and the daemon both open it
-    (two processes creating a new SQLite storage at once can stamp its schema twice)."""
+    (two processes creating a new SQLite storage at once can stamp its schema twice), and set
+    each tenant pool's limit: a pool the run queue meets for the first time is not limited in
+    that pass, so runs queued at once before it existed would all be admitted."""
     from dagster import DagsterInstance
 
     instance = DagsterInstance.from_config(str(dagster_home))
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # its migration notes are not ours to print
             instance.upgrade(print_fn=lambda text: None)
+        for pool in pools:  # to the default limit (concurrency_per_tenant), followed when it changes
+            instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
     finally:
         instance.dispose()
 

@@ -27,6 +27,7 @@ class Landed:
     location: str
     commit_id: int | str | None = None
     metadata_location: str | None = None
+    table_rows: int | None = None  # rows in the table at that commit, when the target records it
 
 
 MAINTAIN_STEPS = ("retention", "compaction", "expire")

@@ -28,7 +28,7 @@ from target_iceberg.ownership import claim_table, tenant_of
 from target_iceberg.partitioning import INGEST_DATE, add_ingest_date, needs_ingest_date
 from target_iceberg.settings import table_settings
 from target_iceberg.table_writer import TableWriter
-from target_iceberg.tables import branch_head, load_table_or_none
+from target_iceberg.tables import branch_head, load_table_or_none, snapshot_total_rows
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -236,6 +236,7 @@ class IcebergSink(ArrowSink):
             rows,
             snapshot_id=snapshot.snapshot_id if snapshot else None,
             metadata_location=table.metadata_location,
+            table_rows=snapshot_total_rows(snapshot),
         )
 
     def _snapshot_properties(self, rows: int, state: dict[str, Any] | None) -> dict[str, str]:

@@ -18,6 +18,13 @@ def branch_head(table: Table, branch: str | None = None) -> Snapshot | None:
     return table.current_snapshot()
 
 
+def snapshot_total_rows(snapshot: Snapshot | None) -> int | None:
+    """The table's row count at ``snapshot`` (its summary's ``total-records``), when recorded."""
+    summary = snapshot.summary if snapshot is not None else None
+    value = summary.get("total-records") if summary is not None else None
+    return int(value) if value is not None else None
+
+
 def load_table_or_none(catalog: Catalog, identifier: str) -> Table | None:
     """The table, or None when it (or its namespace) does not exist. Any other failure is one
     clear line: ``RetriableError`` when the catalog is unreachable, else ``FatalError``."""

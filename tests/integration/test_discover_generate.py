@@ -347,6 +347,7 @@ def test_generate_stripe_and_csv_configs_run_as_written(project: Project, stripe
             "iceberg",
         )
     )
+    validated = project.dativo("validate", "--config", "jobs/acme/csv_people_to_iceberg.yaml")
     code, _, stderr = project.run_json("--job-dir", "jobs/acme", "--secrets-dir", secrets)
 
     assert out["job"] == "jobs/acme/stripe_customers_to_iceberg.yaml" and out["incremental"] == {
@@ -357,6 +358,12 @@ def test_generate_stripe_and_csv_configs_run_as_written(project: Project, stripe
         "wrote assets/csv/v1.0/people.yaml: 8 fields, key person_id, PII guessed: first_name, email\n"
         in csv_out
     )
+    # The generated owner is a placeholder: valid (exit 0), but named as one.
+    assert validated.returncode == 0, validated.stderr
+    assert validated.stderr.splitlines() == [
+        "dativo: warning: assets/csv/v1.0/people.yaml: governance.owner: TODO-owner@example.com is "
+        "the placeholder `dativo generate config` writes; set the dataset's owner"
+    ]
     assert code == 0, stderr
     customers = {r["id"]: r for r in _lake(project, "acme.stripe_customers")}
     assert set(customers) == {c["id"] for c in stripe.objects["customers"]}

@@ -74,7 +74,11 @@ def test_repo_runner_yaml_loads_as_definitions() -> None:
 
 def test_multi_tenant_runner_yaml(project: Project) -> None:
     project.write_deals("a.csv", [ROW_1])
-    project.write_job("deals", project.deals_job())
+    # acme's asset still has the owner placeholder `dativo generate config` writes.
+    spec_text = (project.root / "assets/csv/v1.0/deals.yaml").read_text()
+    placeholder = spec_text.replace("owner: data-team@example.com", "owner: TODO-owner@example.com")
+    project.write("assets/csv/v1.0/deals_todo.yaml", placeholder)
+    project.write_job("deals", project.deals_job(asset_path="assets/csv/v1.0/deals_todo.yaml"))
     project.write_job("deals", project.deals_job(tenant_id="globex"), tenant="globex")
     path = _runner_yaml(
         project,
@@ -111,6 +115,14 @@ def test_multi_tenant_runner_yaml(project: Project) -> None:
     columns = {c.name: c for c in spec.metadata["dagster/column_schema"].columns}
     assert columns["owner_email"].tags == {"classification": "PII"}
     assert columns["deal_id"].constraints.nullable is False
+    todo = defs.resolve_assets_def(dg.AssetKey(["acme", "csv_deals"])).specs_by_key[
+        dg.AssetKey(["acme", "csv_deals"])
+    ]
+    assert todo.owners == []  # a placeholder owns nothing...
+    assert todo.metadata["dativo/warning"] == (  # ...and the asset says so
+        "assets/csv/v1.0/deals_todo.yaml: governance.owner: TODO-owner@example.com is the "
+        "placeholder `dativo generate config` writes; set the dataset's owner"
+    )
 
 
 @pytest.mark.parametrize(
@@ -172,7 +184,7 @@ def test_materialization_lands_rows_records_metadata_and_resumes_on_a_new_worker
     assert _deals_rows(project) == [1, 2]
     [materialization] = result.asset_materializations_for_node("acme__csv_deals")
     meta = materialization.metadata
-    assert meta["dagster/row_count"].value == 2
+    assert meta["dagster/row_count"].value == 2 and meta["rows"].value == 2
     assert meta["table"].value == "acme.csv_deals"
     assert meta["status"].value == "succeeded"
     assert meta["duration_seconds"].value > 0
@@ -202,7 +214,9 @@ def test_materialization_lands_rows_records_metadata_and_resumes_on_a_new_worker
     assert any("resuming from the target's committed bookmark" in line for line in lines)
     assert (project.root / "other_worker_state" / "acme" / "deals.json").is_file()
     [materialization] = result.asset_materializations_for_node("acme__csv_deals")
-    assert materialization.metadata["dagster/row_count"].value == 1
+    # The table's rows (all runs), and beside them this run's.
+    assert materialization.metadata["dagster/row_count"].value == 3
+    assert materialization.metadata["rows"].value == 1
     assert materialization.metadata["status"].value == "partial"
     assert materialization.metadata["exit_code"].value == 1
     assert materialization.metadata["dead_letter_rows"].value == 1

@@ -1,7 +1,7 @@
 """`dativo start orchestrated` for real: Dagster's webserver and daemon on a free loopback port.
 
 One started instance is shared by the module (Dagster takes a while to start); the SIGTERM test
-stops it and runs last.
+stops it, and the restart test after it starts the project again on the same port.
 """
 
 from __future__ import annotations
@@ -55,8 +55,11 @@ class Orchestrator:
         """One GraphQL request; the ``data`` of the answer."""
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
         request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            answer = json.load(response)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                answer = json.load(response)
+        except urllib.error.HTTPError as error:  # a Python error in a resolver: show it
+            raise AssertionError(error.read()[:3000]) from None
         assert "errors" not in answer, answer
         data: dict[str, Any] = answer["data"]
         return data
@@ -207,6 +210,7 @@ def test_graphql_lists_the_schedules_with_their_crons(orchestrator: Orchestrator
         {"key": "dativo/tenant", "limit": 1, "value": {"applyLimitPerUniqueValue": True}},
         {"key": "dativo/asset", "limit": 1, "value": {"applyLimitPerUniqueValue": True}},
     ]
+    assert dagster_yaml["concurrency"]["pools"] == {"default_limit": 1, "granularity": "run"}
 
 
 def test_a_second_start_on_the_same_instance_is_refused(orchestrator: Orchestrator) -> None:
@@ -218,19 +222,93 @@ def test_a_second_start_on_the_same_instance_is_refused(orchestrator: Orchestrat
     ), result.stderr
 
 
-def test_run_queue_serializes_a_tenant_and_overlaps_tenants(orchestrator: Orchestrator) -> None:
-    first = orchestrator.launch("acme_deals_job")
-    second = orchestrator.launch("acme_deals_eu_job")  # another table of the same tenant
-    other = orchestrator.launch("globex_deals_job")
+SELECTOR = {"repositoryLocationName": "dativo", "repositoryName": "__repository__"}
+DRY_RUN = """mutation($s: ScheduleSelector!, $t: Float) { scheduleDryRun(selectorData: $s, timestamp: $t) {
+  ... on DryRunInstigationTick { evaluationResult { runRequests { jobName runConfigYaml
+  tags { key value } } } } ... on PythonError { message } } }"""
+LAUNCH_MANY = """mutation($p: [ExecutionParams!]!) { launchMultipleRuns(executionParamsList: $p) {
+  __typename ... on LaunchMultipleRunsResult { launchMultipleRunsResult {
+  __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } } } }"""
+BACKFILL = """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+TAGGED_RUNS = """query($k: String!, $v: String!) { runsOrError(filter: {tags: [{key: $k, value: $v}]}) {
+  ... on Runs { results { runId } } } }"""
 
-    runs = orchestrator.wait_for([first, second, other], TERMINAL)
+
+def _asset_graph_run(orchestrator: Orchestrator, *path: str) -> str:
+    """What the asset graph's Materialize button sends: the implicit asset job, one asset."""
+    selector = {**SELECTOR, "jobName": "__ASSET_JOB", "assetSelection": [{"path": list(path)}]}
+    result = orchestrator.gql(LAUNCH, {"p": {"selector": selector, "runConfigData": {}}})["launchRun"]
+    assert result["__typename"] == "LaunchRunSuccess", result
+    return str(result["run"]["runId"])
+
+
+def _schedule_tick_run(orchestrator: Orchestrator, schedule: str) -> str:
+    """A run of the schedule's evaluated tick, tagged as the scheduler tags its runs."""
+    variables = {"s": {**SELECTOR, "scheduleName": schedule}, "t": time.time()}
+    tick = orchestrator.gql(DRY_RUN, variables)["scheduleDryRun"]
+    [request] = tick["evaluationResult"]["runRequests"]
+    tags = [{"key": t["key"], "value": t["value"]} for t in request["tags"]]
+    params = {
+        "selector": {**SELECTOR, "jobName": request["jobName"] or f"{schedule}_job"},
+        "runConfigData": request["runConfigYaml"],
+        "executionMetadata": {"tags": [*tags, {"key": "dagster/schedule_name", "value": schedule}]},
+    }
+    answer = orchestrator.gql(LAUNCH_MANY, {"p": [params]})["launchMultipleRuns"]
+    [launched] = answer["launchMultipleRunsResult"]
+    assert launched["__typename"] == "LaunchRunSuccess", answer
+    return str(launched["run"]["runId"])
+
+
+def _backfill(orchestrator: Orchestrator, *path: str) -> str:
+    """Backfill one asset; the backfill's id."""
+    params = {"assetSelection": [{"path": list(path)}], "allPartitions": True}
+    answer = orchestrator.gql(BACKFILL, {"p": params})["launchPartitionBackfill"]
+    assert answer["__typename"] == "LaunchBackfillSuccess", answer
+    return str(answer["backfillId"])
+
+
+def _backfill_run(orchestrator: Orchestrator, backfill: str) -> str:
+    """The id of the run the daemon submits for a backfill (at its next tick: up to 30 s)."""
+    deadline = time.monotonic() + 60
+    while True:
+        found = orchestrator.gql(TAGGED_RUNS, {"k": "dagster/backfill", "v": backfill})
+        if found["runsOrError"]["results"]:
+            return str(found["runsOrError"]["results"][0]["runId"])
+        assert time.monotonic() < deadline, orchestrator.log.read_text()[-3000:]
+        time.sleep(0.5)
+
+
+def _most_at_once(runs: list[dict[str, Any]]) -> int:
+    """The most runs in progress at one moment (from their start and end times)."""
+    edges = sorted([(r["startTime"], 1) for r in runs] + [(r["endTime"], -1) for r in runs])
+    most = current = 0
+    for _, step in edges:  # an end sorts before a start at the same instant
+        current += step
+        most = max(most, current)
+    return most
+
+
+def test_every_way_a_run_starts_obeys_concurrency_per_tenant(orchestrator: Orchestrator) -> None:
+    # One tenant's runs started every way at once (the backfill's run comes at the daemon's next
+    # tick, while the others are queued or running); another tenant's run beside them.
+    backfill = _backfill(orchestrator, "acme", "csv_deals")
+    acme = [
+        _asset_graph_run(orchestrator, "acme", "csv_deals_eu"),  # the Materialize button
+        _schedule_tick_run(orchestrator, "acme_deals"),
+        orchestrator.launch("acme_deals_eu_job"),  # the job's Launchpad, GraphQL launchRun
+    ]
+    other = orchestrator.launch("globex_deals_job")
+    acme.append(_backfill_run(orchestrator, backfill))
+
+    runs = orchestrator.wait_for([*acme, other], TERMINAL)
 
     assert {r["status"] for r in runs.values()} == {"SUCCESS"}, (runs, orchestrator.log.read_text()[-3000:])
-    assert all({"key": "dativo/tenant", "value": "acme"} in runs[i]["tags"] for i in (first, second))
-    acme = sorted((runs[first], runs[second]), key=lambda r: r["startTime"])
+    assert _most_at_once([runs[i] for i in acme]) == 1  # concurrency_per_tenant: 1
     globex = runs[other]
-    assert acme[0]["endTime"] <= acme[1]["startTime"]  # one tenant: one run at a time
-    assert any(globex["startTime"] < a["endTime"] and a["startTime"] < globex["endTime"] for a in acme)
+    assert any(
+        globex["startTime"] < runs[i]["endTime"] and globex["endTime"] > runs[i]["startTime"] for i in acme
+    )
     catalog = open_catalog({"warehouse_dir": str(orchestrator.project.root / "warehouse")})
     for table in ("acme.csv_deals", "acme.csv_deals_eu", "globex.csv_deals"):
         rows = catalog.load_table(table).scan().to_arrow().to_pylist()
@@ -277,13 +355,19 @@ def test_sigterm_stops_webserver_daemon_and_every_child(orchestrator: Orchestrat
     assert any("dagster-webserver" in c for c in commands) and any("dagster-daemon" in c for c in commands)
     assert any("dagster api grpc" in c for c in commands)  # the code servers
 
+    before = orchestrator.log.stat().st_size
+
     orchestrator.process.send_signal(signal.SIGTERM)
     code = orchestrator.process.wait(timeout=90)
 
     assert code == 0, orchestrator.log.read_text()[-3000:]
     survivors = [(pid, _cmdline(pid)) for pid in tree if _alive(pid)]
     assert survivors == []
-    assert "dativo: orchestrated mode stopped (SIGTERM)" in orchestrator.log.read_text()
+    # Quiet: the one line, not the shutdown's tracebacks (those go to DAGSTER_HOME/stop.log).
+    after = orchestrator.log.read_bytes()[before:].decode()
+    assert "Traceback" not in after, after[-3000:]
+    assert after.splitlines()[-1] == "dativo: orchestrated mode stopped (SIGTERM)", after[-3000:]
+    assert (orchestrator.project.root / "state/.dagster/stop.log").exists()
     # The interrupted run is recorded as ended, not left "started" in the instance.
     instance = dg.DagsterInstance.from_config(str(orchestrator.project.root / "state" / ".dagster"))
     try:
@@ -291,3 +375,38 @@ def test_sigterm_stops_webserver_daemon_and_every_child(orchestrator: Orchestrat
         assert record is not None and record.status.value in ("FAILURE", "CANCELED", "SUCCESS"), record
     finally:
         instance.dispose()
+
+
+def test_a_restart_at_once_on_the_same_port_serves_when_it_says_so(orchestrator: Orchestrator) -> None:
+    # After the SIGTERM above: the port's last connections are still in TIME_WAIT.
+    assert orchestrator.process.poll() is not None
+    port = orchestrator.url.split(":")[2].split("/")[0]
+    command = [
+        sys.executable,
+        "-m",
+        "dativo_runner",
+        "start",
+        "orchestrated",
+        "--home",
+        str(orchestrator.project.root),
+    ]
+    command += ["--host", "127.0.0.1", "--port", port]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert process.stdout is not None
+        lines = []
+        for raw in process.stdout:  # up to the UI's address (or the end: a refused port)
+            lines.append(raw.decode())
+            if "Dagster UI at" in lines[-1]:
+                break
+        assert "Dagster UI at http://127.0.0.1:" + port in lines[-1], "".join(lines)[-3000:]
+        # Printed once the UI serves: asked right away, it answers.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as answer:
+            assert answer.status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=90)
+    assert process.returncode == 0, rest.decode()[-3000:]
+    assert rest.decode().splitlines()[-1] == "dativo: orchestrated mode stopped (SIGTERM)", rest.decode()[
+        -3000:
+    ]

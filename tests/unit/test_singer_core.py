@@ -133,6 +133,7 @@ def test_commit_report_round_trip_and_runner_keys() -> None:
         snapshot_id=123,
         metadata_location="file:///m.json",
         seconds=0.12345,
+        table_rows=120,
     )
     line = format_commit_report(report)
     assert line.startswith("dativo.commit {")
@@ -151,6 +152,7 @@ def test_commit_report_round_trip_and_runner_keys() -> None:
         "snapshot_id",
         "metadata_location",
         "seconds",
+        "table_rows",
     }
     assert parse_commit_report("INFO something else") is None
     assert parse_commit_report("dativo.commit {not json}") is None

@@ -151,12 +151,14 @@ class IcebergTarget(TargetPlugin):
                 return None
             _check_owner(job, config, stream, found_table.metadata.get("properties"))
             head = found_table.branch_head(config.get("branch"))
+            total = ((head or {}).get("summary") or {}).get("total-records")
             return Landed(
                 location=table_identifier(config, stream),
                 commit_id=head["snapshot-id"] if head else None,
                 metadata_location=found_table.metadata_location,
+                table_rows=int(total) if total is not None else None,
             )
-        from target_iceberg.tables import branch_head
+        from target_iceberg.tables import branch_head, snapshot_total_rows
 
         table = self._table(job, config, stream)
         if table is None:
@@ -166,6 +168,7 @@ class IcebergTarget(TargetPlugin):
             location=table_identifier(config, stream),
             commit_id=snapshot.snapshot_id if snapshot else None,
             metadata_location=table.metadata_location,
+            table_rows=snapshot_total_rows(snapshot),
         )
 
     def _existing_table(self, job: Job) -> tuple[Table, str]:
