@@ -43,11 +43,27 @@ class MaintainOptions:
     target_file_mb: float
 
 
+@dataclass(frozen=True)
+class TargetCapabilities:
+    """What a target can do, declared by its plugin (as dlt destinations declare theirs).
+
+    ``write_modes``: the ``write_mode`` values its config takes, the first the default;
+    ``replace_modes``: those that replace all the data each run (the source is then read from
+    the start); ``merge``: rows with a key already landed replace it; ``bookmarks_with_data``:
+    it commits the Singer bookmark atomically with the rows (``committed_bookmark``)."""
+
+    write_modes: tuple[str, ...] = ("append",)
+    replace_modes: tuple[str, ...] = ()
+    merge: bool = False
+    bookmarks_with_data: bool = False
+
+
 class ConnectorPlugin(ABC):
     """What sources and targets share: a job-schema fragment and checks beyond it."""
 
-    #: Name of the JSON Schema (``dativo_runner/schemas/<schema>.schema.json``) of the job's
-    #: ``source`` or ``target`` block for this connector; unknown keys there are errors.
+    #: JSON Schema of the job's ``source`` or ``target`` block for this connector: a name under
+    #: ``dativo_runner/schemas/`` (``<name>.schema.json``), or ``package:file.json`` shipped in
+    #: the connector's own package. Unknown keys in the block are errors.
     job_schema: str
 
     def check(self, job: Job) -> list[Problem]:
@@ -108,6 +124,22 @@ class SourcePlugin(ConnectorPlugin):
 
 class TargetPlugin(ConnectorPlugin):
     """A target connector: its config, and what it committed where."""
+
+    capabilities: TargetCapabilities = TargetCapabilities()
+
+    def write_mode(self, config: dict[str, Any]) -> str:
+        """The write mode a planned config uses (the first declared when it names none)."""
+        return str(config.get("write_mode") or self.capabilities.write_modes[0])
+
+    def replaces_all(self, config: dict[str, Any]) -> bool:
+        """True when this config replaces all the stream's data each run: the run then reads the
+        source from the start, whatever the bookmark."""
+        return self.write_mode(config) in self.capabilities.replace_modes
+
+    def draft_target(self, obj: str) -> dict[str, Any]:
+        """The job's ``target`` block `dativo generate config` writes for object ``obj``
+        (``${VAR}`` placeholders for what only the user knows). Default: empty."""
+        return {}
 
     @abstractmethod
     def plan_config(self, job: Job) -> dict[str, Any]:
