@@ -108,11 +108,14 @@ def plan_draft(
     *,
     mode: str = "self_hosted",
 ) -> Draft:
-    """``draft`` with the source block its plugin makes of ``options`` (then ``--set``)."""
+    """``draft`` with the source block its plugin makes of ``options`` (then ``--set``), and
+    the target block the target's plugin drafts for the object when the draft has none."""
     registry = _registry(home, draft, mode)
     plugin = source_plugin(registry.entry("source", draft.source), registry.file)
     block = apply_settings(plugin.draft_source(options), options.settings)
-    return replace(draft, source_block=block)
+    target = target_plugin(registry.entry("target", draft.target), registry.file)
+    target_block = draft.target_block or target.draft_target(draft.target, object_name(draft.object or ""))
+    return replace(draft, source_block=block, target_block=target_block)
 
 
 def _recipe(

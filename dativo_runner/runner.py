@@ -108,11 +108,12 @@ def _run_locked(
         tap_config = {**job.source_plugin.plan_config(job), **tap_policy_config(job)}
         target_config = target.plan_config(job)
         catalog = plan_catalog(job)
-        committed = target.committed_bookmark(job, target_config, stream_name)
+        keeps = target.capabilities.bookmarks_with_data
+        committed = target.committed_bookmark(job, target_config, stream_name) if keeps else None
         previous_state = _resume_state(job, store, saved_state, committed, reporter)
         # Commits land only while the table still holds the bookmark this run resumed from.
         target_config.update(target.bookmark_check(target_config, stream_name, committed))
-        if target_config.get("write_mode") == "overwrite":
+        if target.replaces_all(target_config):
             previous_state = None  # a full replace reads the source from the start every run
         _warn_about_default_salt(job, reporter)
     except DativoError as exc:  # an invalid plan or state file

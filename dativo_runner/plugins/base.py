@@ -79,6 +79,10 @@ class SourcePlugin(ConnectorPlugin):
     #: any other key given is refused at validation.
     incremental_settings: tuple[str, ...] = ()
 
+    #: Incremental strategies (of the registry's list) that read rows past a cursor column's
+    #: last value: ``source.incremental.cursor_field`` is required with them.
+    cursor_strategies: tuple[str, ...] = ()
+
     #: True when the tap applies ``column_policies`` / ``hash_salt`` from its config to every
     #: value before it leaves the tap (taps built on ``dativo_singer.tap_policy.PolicyTap``).
     #: A classified asset is refused for a source that does not (docs/ARCHITECTURE.md).
@@ -111,6 +115,18 @@ class SourcePlugin(ConnectorPlugin):
 
         return streams_named(job, discover_with_tap(job, self.discovery_config(job)))
 
+    def draft_object(self, stream: DiscoveredStream) -> str:
+        """How a job's ``source.objects`` names a discovered stream (`dativo generate config`):
+        its last dotted part by default."""
+        return stream.stream.rpartition(".")[2]
+
+    def draft_incremental(self, stream: DiscoveredStream) -> dict[str, Any]:
+        """``source.incremental`` for a discovered stream (`dativo generate config`): the tap's
+        own replication key when the source takes a ``cursor_field``, else nothing."""
+        if "cursor_field" in self.incremental_settings and stream.replication_key:
+            return {"cursor_field": stream.replication_key}
+        return {}
+
     def draft_source(self, options: DraftOptions) -> dict[str, Any]:
         """The job's ``source`` block for command-line options (`dativo discover --connector`,
         `dativo generate config`): ``objects``, and ``api_url`` / ``secret`` when given."""
@@ -127,18 +143,15 @@ class TargetPlugin(ConnectorPlugin):
 
     capabilities: TargetCapabilities = TargetCapabilities()
 
-    def write_mode(self, config: dict[str, Any]) -> str:
-        """The write mode a planned config uses (the first declared when it names none)."""
-        return str(config.get("write_mode") or self.capabilities.write_modes[0])
-
     def replaces_all(self, config: dict[str, Any]) -> bool:
-        """True when this config replaces all the stream's data each run: the run then reads the
-        source from the start, whatever the bookmark."""
-        return self.write_mode(config) in self.capabilities.replace_modes
+        """True when the planned config's ``write_mode`` is one of ``capabilities.replace_modes``:
+        each run replaces all the stream's data, so it reads the source from the start."""
+        return config.get("write_mode") in self.capabilities.replace_modes
 
-    def draft_target(self, obj: str) -> dict[str, Any]:
-        """The job's ``target`` block `dativo generate config` writes for object ``obj``
-        (``${VAR}`` placeholders for what only the user knows). Default: empty."""
+    def draft_target(self, connector: str, obj: str) -> dict[str, Any]:
+        """The job's ``target`` block `dativo generate config` writes for object ``obj`` with
+        this plugin registered as ``connector`` (``${VAR}`` placeholders for what only the user
+        knows). Default: empty, the target's defaults."""
         return {}
 
     @abstractmethod

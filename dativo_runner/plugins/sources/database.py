@@ -25,6 +25,7 @@ _CONNECTION_KEYS = (
     "ssl_cert_file",
     "ssl_key_file",
 )
+_CURSOR_WORDS = ("updated", "modified", "changed")  # names of last-modified columns
 # Rows per Parquet BATCH file on the fast path (and per commit-at-STATE step of the target).
 FAST_PATH_BATCH_ROWS = 250_000
 
@@ -35,6 +36,7 @@ class DatabaseSource(SourcePlugin):
     applies_column_policies = True  # its tap is a dativo_singer PolicyTap
 
     incremental_settings = ("cursor_field", "lookback_days", "start_date")
+    cursor_strategies = ("cursor_column",)
     #: ``${<PREFIX>_HOST}``... variables a drafted job reads its connection from, and defaults.
     env_prefix = "DB"
     default_port = 0
@@ -67,6 +69,18 @@ class DatabaseSource(SourcePlugin):
         if port is not None and not str(port).isdigit():
             problems.append(Problem(job.file, "source.connection.port", f"{port!r} is not a port number"))
         return connection, problems
+
+    def draft_object(self, stream: DiscoveredStream) -> str:
+        """The table as discovered (``schema.table``)."""
+        return stream.stream
+
+    def draft_incremental(self, stream: DiscoveredStream) -> dict[str, Any]:
+        """A last-modified timestamp or date column as the cursor, else a full read."""
+        types = {f.name: f.type for f in stream.fields}
+        for name in stream.replication_key_candidates:
+            if types.get(name) in ("timestamp", "date") and any(w in name.lower() for w in _CURSOR_WORDS):
+                return {"strategy": "cursor_column", "cursor_field": name}
+        return {"strategy": "full_table"}
 
     def check(self, job: Job) -> list[Problem]:
         """One table named, a connection described; nothing is contacted."""

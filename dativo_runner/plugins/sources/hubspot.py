@@ -19,6 +19,7 @@ class HubSpotSource(SourcePlugin):
 
     job_schema = "sources/hubspot"
     incremental_settings = ("cursor_field", "start_date")
+    cursor_strategies = ("updated_at_cursor",)
 
     def check(self, job: Job) -> list[Problem]:
         """The cursor of contacts, companies and deals is their last-modified property."""

@@ -19,6 +19,7 @@ class StripeSource(SourcePlugin):
 
     job_schema = "sources/stripe"
     incremental_settings = ("cursor_field", "lookback_days", "start_date")
+    cursor_strategies = ("created_cursor",)
 
     def check(self, job: Job) -> list[Problem]:
         """The cursor is ``created`` (the only field Stripe lists filter on)."""
