@@ -28,22 +28,16 @@ DISCOVER_OBJECT = "discover"  # the placeholder asset's object when none is name
 
 @dataclass(frozen=True)
 class DraftOptions:
-    """Connection and path options of the command line; each source plugin uses what applies."""
+    """The object, the source options given on the command line (those the source plugins
+    declare, by name) and ``--set`` entries; each source plugin uses what applies."""
 
     object: str | None = None
-    path: str | None = None
-    host: str | None = None
-    port: str | None = None
-    user: str | None = None
-    database: str | None = None
-    password_secret: str | None = None
-    secret: str | None = None
-    api_url: str | None = None
-    folder_id: str | None = None
-    name_pattern: str | None = None
-    spreadsheet_id: str | None = None
-    range: str | None = None
+    values: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # --set KEY=VALUE
+
+    def get(self, name: str) -> str | None:
+        """The value of option ``name`` (``folder_id`` for ``--folder-id``), None when not given."""
+        return self.values.get(name)
 
 
 def identifier(text: str) -> str:

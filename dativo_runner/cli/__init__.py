@@ -25,6 +25,7 @@ from dativo_runner.cli import (
     validate,
 )
 from dativo_runner.cli.common import print_error
+from dativo_runner.cli.source_options import use_command_line
 from dativo_runner.errors import EXIT_FAILURE, DativoError
 from dativo_runner.log_lines import ENV_VAR, FORMATS, configure, emit, is_json
 from dativo_runner.secrets import Redactor
@@ -56,8 +57,10 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The argument parser of every subcommand; ``argv`` (the arguments it will parse) names the
+    home whose registered sources give `discover` and `generate config` their source options."""
+    use_command_line(argv)
     parser = DativoParser(
         prog="dativo",
         description="Config-driven ingestion engine: Singer taps piped into Singer targets.",
@@ -101,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     if (os.environ.get(ENV_VAR) or "text") not in FORMATS:
         print_error(f"{ENV_VAR}: {os.environ[ENV_VAR]!r} is not one of {', '.join(FORMATS)}")
         sys.exit(EXIT_FAILURE)
-    args: Any = build_parser().parse_args(arguments)
+    args: Any = build_parser(arguments).parse_args(arguments)
     try:
         code = args.command(args, redactor)
     except DativoError as exc:

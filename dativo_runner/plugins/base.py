@@ -44,6 +44,22 @@ class MaintainOptions:
 
 
 @dataclass(frozen=True)
+class SourceOption:
+    """A command-line option a source takes in `dativo discover --connector` and `dativo generate
+    config` (``--folder-id`` reaches ``draft_source`` as ``options.get("folder_id")``)."""
+
+    flag: str
+    help: str
+    metavar: str | None = None
+    in_block: bool = False  # the base ``draft_source`` puts the value in the block under its name
+
+    @property
+    def name(self) -> str:
+        """The key of its value in :class:`DraftOptions`."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+@dataclass(frozen=True)
 class TargetCapabilities:
     """What a target can do, declared by its plugin (as dlt destinations declare theirs).
 
@@ -96,6 +112,9 @@ class SourcePlugin(ConnectorPlugin):
         """Properties the tap adds to every stream beyond the asset schema (``_sdc_`` fields)."""
         return {}
 
+    #: The command-line options `discover --connector` / `generate config` offer for this source.
+    cli_options: tuple[SourceOption, ...] = ()
+
     #: Config keys of ``plan_config`` that describe the asset rather than the source: dropped for
     #: discovery, so the tap reports what the source itself offers.
     asset_config_keys: tuple[str, ...] = ("schemas", "key_properties", "batch_config", "tables")
@@ -129,12 +148,12 @@ class SourcePlugin(ConnectorPlugin):
 
     def draft_source(self, options: DraftOptions) -> dict[str, Any]:
         """The job's ``source`` block for command-line options (`dativo discover --connector`,
-        `dativo generate config`): ``objects``, and ``api_url`` / ``secret`` when given."""
+        `dativo generate config`): ``objects``, and each ``in_block`` option given under its
+        name (``--api-url`` as ``api_url``). Sources whose options shape the block extend it."""
         block: dict[str, Any] = {"objects": [options.object]} if options.object else {}
-        if options.api_url:
-            block["api_url"] = options.api_url
-        if options.secret:
-            block["secret"] = options.secret
+        for option in self.cli_options:
+            if option.in_block and options.get(option.name) is not None:
+                block[option.name] = options.get(option.name)
         return block
 
 

@@ -111,3 +111,17 @@ def test_without_the_distribution_the_connector_has_no_plugin(project: Project) 
         "dativo: error: registry/connectors.yaml: registry.targets.jsonl_dir.plugin: "
         "target connector 'jsonl_dir' has no runner plugin yet"
     ) in result.stderr.splitlines()
+
+
+def test_source_options_are_those_the_registered_plugins_declare(project: Project) -> None:
+    before = project.dativo("discover", "--help").stdout
+    assert "--folder-id" in before and "gdrive_csv: the Drive folder's id" in before
+    assert "csv, markdown_kv: file, folder or glob" in before
+    path = project.root / "registry" / "connectors.yaml"
+    registry = yaml.safe_load(path.read_text())
+    del registry["registry"]["sources"]["gdrive_csv"]
+    path.write_text(yaml.safe_dump(registry, sort_keys=False))
+    after = project.dativo("generate", "config", "--help").stdout
+    assert "--folder-id" not in after and "--spreadsheet-id" in after
+    refused = project.dativo("discover", "--connector", "csv", "--folder-id", "x")
+    assert refused.returncode == 2 and "unrecognized arguments: --folder-id x" in refused.stderr

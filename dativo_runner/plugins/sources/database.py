@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import ConfigError, Problem
-from dativo_runner.plugins.base import SourcePlugin
+from dativo_runner.plugins.base import SourceOption, SourcePlugin
 
 if TYPE_CHECKING:
     from dativo_runner.discovery import DiscoveredStream
@@ -37,6 +37,18 @@ class DatabaseSource(SourcePlugin):
 
     incremental_settings = ("cursor_field", "lookback_days", "start_date")
     cursor_strategies = ("cursor_column",)
+    cli_options = (
+        SourceOption("--host", "server host (default ${PG_HOST} / ${MYSQL_HOST}, else 127.0.0.1)"),
+        SourceOption("--port", "server port"),
+        SourceOption("--user", "user"),
+        SourceOption("--database", "database"),
+        SourceOption(
+            "--password-secret",
+            "the tenant secret (or variable) holding the password "
+            "(default PG_PASSWORD / MYSQL_PASSWORD, empty when unset)",
+            "NAME",
+        ),
+    )
     #: ``${<PREFIX>_HOST}``... variables a drafted job reads its connection from, and defaults.
     env_prefix = "DB"
     default_port = 0
@@ -159,16 +171,15 @@ class DatabaseSource(SourcePlugin):
                 return f"${{{prefix}_{name}:-{default}}}"
             return int(given) if name == "PORT" and given.isdigit() else given
 
-        password = options.password_secret or f"{prefix}_PASSWORD"
+        secret = options.get("password_secret")
+        password = secret or f"{prefix}_PASSWORD"
         block = super().draft_source(options)
-        block.pop("api_url", None)
-        block.pop("secret", None)
         block["connection"] = {
-            "host": value(options.host, "HOST", "127.0.0.1"),
-            "port": value(options.port, "PORT", self.default_port),
-            "user": value(options.user, "USER", self.default_user),
-            "password": f"${{{password}}}" if options.password_secret else f"${{{password}:-}}",
-            "database": value(options.database, "DATABASE", self.default_database),
+            "host": value(options.get("host"), "HOST", "127.0.0.1"),
+            "port": value(options.get("port"), "PORT", self.default_port),
+            "user": value(options.get("user"), "USER", self.default_user),
+            "password": f"${{{password}}}" if secret else f"${{{password}:-}}",
+            "database": value(options.get("database"), "DATABASE", self.default_database),
         }
         return block
 
