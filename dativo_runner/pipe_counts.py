@@ -16,11 +16,11 @@ import threading
 from collections import Counter
 from typing import Any
 
-# A RECORD message's first two keys, in either order (singer-sdk and singer-python write type first).
-_RECORD_STREAM = re.compile(
-    rb'(?m)^\s*\{\s*(?:"type"\s*:\s*"RECORD"\s*,\s*"stream"\s*:\s*"((?:[^"\\]|\\.)*)"'
-    rb'|"stream"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"type"\s*:\s*"RECORD")'
-)
+# A RECORD message's type and stream keys, in either order (singer-sdk and singer-python write
+# type first). Each starts with a literal, which the regex engine finds fast; a quote inside a
+# value is escaped, so these match keys only.
+_TYPE_THEN_STREAM = re.compile(rb'"type"\s*:\s*"RECORD"\s*,\s*"stream"\s*:\s*"([^"\\]*(?:\\.[^"\\]*)*)"')
+_STREAM_THEN_TYPE = re.compile(rb'"stream"\s*:\s*"([^"\\]*(?:\\.[^"\\]*)*)"\s*,\s*"type"\s*:\s*"RECORD"')
 _RECORD_MARK = re.compile(rb'"type"\s*:\s*"RECORD"')
 _OTHER_LINE = re.compile(rb'(?m)^[^\n]*"type"\s*:\s*"(?:STATE|BATCH)"[^\n]*$')
 _KEPT_STATES = 1000
@@ -51,7 +51,7 @@ class StreamCounts:
     """Rows relayed per stream, the snapshot at each STATE the tap sent, and the tap's metrics."""
 
     def __init__(self) -> None:
-        self._tail = b""
+        self._pieces: list[bytes] = []  # the start of a line the chunks so far have not ended
         self._lock = threading.Lock()
         self.relayed: Counter[str] = Counter()
         self.metric: Counter[str] = Counter()
@@ -61,31 +61,40 @@ class StreamCounts:
     def feed(self, chunk: bytes) -> int:
         """Count the complete lines of ``chunk`` (a line cut by the chunk's end waits for the
         next one); the number of rows they carry."""
-        data = self._tail + chunk
-        cut = data.rfind(b"\n") + 1
-        self._tail, data = data[cut:], data[:cut]
-        if not data:
+        if chunk.find(b"\n") < 0:  # inside a long line: kept in pieces, joined once
+            self._pieces.append(chunk)
             return 0
+        data = b"".join([*self._pieces, chunk]) if self._pieces else chunk
+        cut = data.rfind(b"\n") + 1
+        self._pieces = [data[cut:]] if cut < len(data) else []
         before = sum(self.relayed.values())
-        start = 0
-        others = _OTHER_LINE.finditer(data) if b'"STATE"' in data or b'"BATCH"' in data else ()
-        for line in others:
-            self._count_records(data[start : line.start()])
-            self._other(line.group(0))
-            start = line.end()
-        self._count_records(data[start:])
+        start = 0  # segments are read in place (pos / endpos), never copied
+        if data.find(b'"STATE"', 0, cut) >= 0 or data.find(b'"BATCH"', 0, cut) >= 0:
+            for line in _OTHER_LINE.finditer(data, 0, cut):
+                self._count_records(data, start, line.start())
+                self._other(line.group(0))
+                start = line.end()
+        self._count_records(data, start, cut)
         return sum(self.relayed.values()) - before
 
     def finish(self) -> int:
         """The tap's output ended: a last line without a newline counts too."""
-        return self.feed(b"\n") if self._tail else 0
+        return self.feed(b"\n") if self._pieces else 0
 
-    def _count_records(self, data: bytes) -> None:
-        found = _RECORD_STREAM.findall(data)
-        counted = Counter(_stream_name(a or b) for a, b in found)
-        if len(found) < len(_RECORD_MARK.findall(data)):  # another key order: read those lines
+    def _count_records(self, data: bytes, start: int, end: int) -> None:
+        """RECORD messages of ``data[start:end]`` per stream."""
+        upper = data.count(b'"RECORD"', start, end)  # every RECORD message, and any "RECORD" value
+        if not upper:
+            return
+        by_name = Counter(_TYPE_THEN_STREAM.findall(data, start, end))  # in C; names decoded once
+        found = sum(by_name.values())
+        marks = found if found == upper else len(_RECORD_MARK.findall(data, start, end))
+        if found < marks:
+            by_name.update(_STREAM_THEN_TYPE.findall(data, start, end))
+        counted = Counter({_stream_name(raw): n for raw, n in by_name.items()})
+        if sum(by_name.values()) != marks:  # another key order: read those lines
             counted = Counter()
-            for line in data.splitlines():
+            for line in data[start:end].splitlines():
                 if _RECORD_MARK.search(line):
                     try:
                         message = json.loads(line)
