@@ -91,3 +91,32 @@ def test_summary_counts_the_rows_a_third_party_target_wrote(
     line = next(x for x in text.stdout.splitlines() if "stream deals:" in x)
     assert "stream deals: 1 rows" in line and line.endswith("-> jsonl/acme/deals.jsonl"), line
     assert len((project.root / "jsonl" / "acme" / "deals.jsonl").read_text().splitlines()) == ROWS + 1
+
+
+def test_dagster_materialization_counts_a_third_party_target(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dagster's materialization metadata (through Pipes) carries the same rows."""
+    from tests.integration.test_orchestration import _defs, _materialize, _runner_yaml
+
+    for name, value in _env(tmp_path).items():
+        monkeypatch.setenv(name, value)  # what the launched `dativo run` sees
+    monkeypatch.syspath_prepend(str(PACKAGE))  # the definitions validate the job in this process
+    register_jsonl_dir(project, plugin="dativo_target_jsonl_dir.plugin:JsonlDirTarget")
+    write_deals(project, 40)
+    job = project.deals_job(
+        target_connector="jsonl_dir", target_connector_path="connectors/targets/jsonl_dir.yaml"
+    )
+    project.write_job("deals", job)
+    path = _runner_yaml(
+        project, [{"name": "acme_deals", "config": "jobs/acme/deals.yaml", "cron": "0 * * * *"}]
+    )
+
+    result, _ = _materialize(_defs(project, path), "acme_deals_job")
+
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("acme__csv_deals")
+    assert materialization.metadata["dagster/row_count"].value == 40
+    assert materialization.metadata["table"].value == "jsonl/acme/deals.jsonl"
+    assert "snapshot_id" not in materialization.metadata
+    assert len((project.root / "jsonl" / "acme" / "deals.jsonl").read_text().splitlines()) == 40
