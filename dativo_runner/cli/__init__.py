@@ -25,7 +25,7 @@ from dativo_runner.cli import (
     validate,
 )
 from dativo_runner.cli.common import print_error
-from dativo_runner.cli.source_options import use_command_line
+from dativo_runner.cli.source_options import unreadable_registry, use_command_line
 from dativo_runner.errors import EXIT_FAILURE, DativoError
 from dativo_runner.log_lines import ENV_VAR, FORMATS, configure, emit, is_json
 from dativo_runner.secrets import Redactor
@@ -41,7 +41,14 @@ class DativoParser(argparse.ArgumentParser):
     """An argument parser whose usage errors follow ``--log-format`` (exit 2 either way)."""
 
     def error(self, message: str) -> NoReturn:
-        """A JSON error object in JSON format, else argparse's usage and message."""
+        """A JSON error object in JSON format, else argparse's usage and message; an option
+        refused because the registry that declares the source options is unreadable is that
+        registry's error."""
+        registry_error = unreadable_registry()
+        if registry_error is not None and message.startswith("unrecognized arguments"):
+            for problem in registry_error.problems:
+                print_error(str(problem))
+            sys.exit(EXIT_FAILURE)
         if is_json():
             emit("error", "usage_error", f"{self.prog}: {message}")
             sys.exit(EXIT_FAILURE)

@@ -42,7 +42,8 @@ def declared_options(argv: Sequence[str]) -> list[tuple[SourceOption, list[str]]
     home = _home_of(argv)
     try:
         registry = Registry.load(home.registry, home.display(home.registry))
-    except (DativoError, OSError):
+    except DativoError as exc:
+        _unreadable[:] = [exc]
         return []
     found: dict[str, tuple[SourceOption, list[str]]] = {}
     for name, entry in registry.sources.items():
@@ -56,6 +57,13 @@ def declared_options(argv: Sequence[str]) -> list[tuple[SourceOption, list[str]]
 
 
 _command_line: list[str] = []
+_unreadable: list[DativoError] = []  # why the registry gave no source options
+
+
+def unreadable_registry() -> DativoError | None:
+    """The error that kept the registry's source options off the command line, if any: a
+    source option the parser then refuses is that error's consequence, and it is what to say."""
+    return _unreadable[0] if _unreadable else None
 
 
 def use_command_line(argv: Sequence[str]) -> None:

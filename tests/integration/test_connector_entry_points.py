@@ -125,3 +125,7 @@ def test_source_options_are_those_the_registered_plugins_declare(project: Projec
     assert "--folder-id" not in after and "--spreadsheet-id" in after
     refused = project.dativo("discover", "--connector", "csv", "--folder-id", "x")
     assert refused.returncode == 2 and "unrecognized arguments: --folder-id x" in refused.stderr
+    (project.root / "registry" / "connectors.yaml").unlink()
+    missing = project.dativo("discover", "--connector", "csv", "--path", "data/x.csv")
+    assert missing.returncode == 2
+    assert missing.stderr.splitlines() == ["dativo: error: registry/connectors.yaml: file not found"]
