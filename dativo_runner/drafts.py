@@ -28,22 +28,16 @@ DISCOVER_OBJECT = "discover"  # the placeholder asset's object when none is name
 
 @dataclass(frozen=True)
 class DraftOptions:
-    """Connection and path options of the command line; each source plugin uses what applies."""
+    """The object, the source options given on the command line (those the source plugins
+    declare, by name) and ``--set`` entries; each source plugin uses what applies."""
 
     object: str | None = None
-    path: str | None = None
-    host: str | None = None
-    port: str | None = None
-    user: str | None = None
-    database: str | None = None
-    password_secret: str | None = None
-    secret: str | None = None
-    api_url: str | None = None
-    folder_id: str | None = None
-    name_pattern: str | None = None
-    spreadsheet_id: str | None = None
-    range: str | None = None
+    values: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # --set KEY=VALUE
+
+    def get(self, name: str) -> str | None:
+        """The value of option ``name`` (``folder_id`` for ``--folder-id``), None when not given."""
+        return self.values.get(name)
 
 
 def identifier(text: str) -> str:
@@ -108,11 +102,14 @@ def plan_draft(
     *,
     mode: str = "self_hosted",
 ) -> Draft:
-    """``draft`` with the source block its plugin makes of ``options`` (then ``--set``)."""
+    """``draft`` with the source block its plugin makes of ``options`` (then ``--set``), and
+    the target block the target's plugin drafts for the object when the draft has none."""
     registry = _registry(home, draft, mode)
     plugin = source_plugin(registry.entry("source", draft.source), registry.file)
     block = apply_settings(plugin.draft_source(options), options.settings)
-    return replace(draft, source_block=block)
+    target = target_plugin(registry.entry("target", draft.target), registry.file)
+    target_block = draft.target_block or target.draft_target(draft.target, object_name(draft.object or ""))
+    return replace(draft, source_block=block, target_block=target_block)
 
 
 def _recipe(

@@ -9,8 +9,6 @@ from typing import Any
 from dativo_runner.errors import Problem
 
 FULL_TABLE = "full_table"
-# Strategies that read rows past a cursor column's last value (Singer INCREMENTAL + replication key).
-CURSOR_STRATEGIES = ("cursor_column", "created_cursor", "updated_at_cursor", "modified_time")
 
 
 @dataclass(frozen=True)
@@ -40,9 +38,12 @@ def resolve_incremental(
     strategies: tuple[str, ...],
     supported: tuple[str, ...],
     columns: set[str],
+    cursor_strategies: tuple[str, ...] = (),
 ) -> tuple[Incremental, list[Problem]]:
     """The effective settings and every problem with them (unknown strategy, a setting the tap
-    does not honour, a cursor column the asset lacks)."""
+    does not honour, a cursor column the asset lacks). ``strategies`` are the registry's,
+    ``supported`` and ``cursor_strategies`` (those reading past a cursor column's last value)
+    what the source plugin declares."""
     merged = {**recipe, **job_block}
     problems: list[Problem] = []
     strategy = merged.get("strategy") or (strategies[0] if len(strategies) == 1 else None)
@@ -66,7 +67,7 @@ def resolve_incremental(
                 )
             )
     cursor = merged.get("cursor_field") if "cursor_field" in supported else None
-    if strategy in CURSOR_STRATEGIES and "cursor_field" in supported and not cursor:
+    if strategy in cursor_strategies and "cursor_field" in supported and not cursor:
         problems.append(
             Problem(file, "source.incremental.cursor_field", f"is required by strategy {strategy!r}")
         )

@@ -176,6 +176,7 @@ def load_job_config(
         strategies=source_entry.incremental_strategies,
         supported=source.incremental_settings,
         columns={f.name for f in asset.fields},
+        cursor_strategies=source.cursor_strategies,
     )
     problems.extend(found)
     for entry in (source_entry, target_entry):

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from dativo_runner.pipe_counts import StreamCounts
 from dativo_runner.secrets import Redactor
 from dativo_runner.state_store import is_singer_state
 from dativo_singer.commit_report import parse_commit_report
@@ -24,8 +25,6 @@ _CHUNK = 1 << 20
 _ERROR_LINE = re.compile(r"^(?:[\w-]+: error: |[\w.]*(?:Error|Exception): )(.*)$")
 _TAIL = 40
 _PR_SET_PDEATHSIG = 1
-_RECORD_MARK = re.compile(rb'"type"\s*:\s*"RECORD"')  # any JSON spacing
-_BATCH_MARK = re.compile(rb'"type"\s*:\s*"BATCH"')
 
 
 EXIT_RETRIABLE = 75  # EX_TEMPFAIL: what a tap or target exits with when a retry may succeed
@@ -69,6 +68,7 @@ class PipeResult:
     target: SideResult
     stopped_by: int | None = None  # the signal that stopped the runner, if one did
     state_error: str | None = None  # a STATE the target committed could not be saved
+    counts: StreamCounts = field(default_factory=StreamCounts)  # rows per stream, at the pipe
 
     @property
     def ok(self) -> bool:
@@ -99,32 +99,6 @@ class PipeCallbacks:
     on_read: Callable[[int], None] = lambda records: None  # records relayed so far (periodic)
 
 
-class _BatchRows:
-    """Rows of the BATCH messages relayed (the footers of their local Parquet files): BATCH
-    lines are collected whole across chunks; progress only, never an error."""
-
-    def __init__(self) -> None:
-        self._tail = b""
-
-    def count(self, chunk: bytes) -> int:
-        if not self._tail and _BATCH_MARK.search(chunk) is None:
-            return 0
-        lines = (self._tail + chunk).split(b"\n")
-        last = lines.pop()
-        self._tail = last if _BATCH_MARK.search(last) else b""
-        return sum(_parquet_rows(line) for line in lines if _BATCH_MARK.search(line))
-
-
-def _parquet_rows(line: bytes) -> int:
-    try:
-        import pyarrow.parquet as pq
-
-        files = [f for f in json.loads(line)["manifest"] if f.startswith("file://")]
-        return sum(pq.read_metadata(f.removeprefix("file://")).num_rows for f in files)
-    except Exception:  # a count for progress reports only
-        return 0
-
-
 def _kill(process: subprocess.Popen[bytes], side: SideResult) -> None:
     if process.poll() is None:
         side.stopped_by_runner = True
@@ -137,23 +111,24 @@ def _relay(
     target: subprocess.Popen[bytes],
     sides: tuple[SideResult, SideResult],
     on_read: Callable[[int], None],
+    counts: StreamCounts,
 ) -> None:
     """Copy tap stdout to target stdin; close stdin only if the tap succeeded, else kill the
-    target first so it never commits a partial stream it took for complete. Counts RECORD
-    messages on the way (per chunk, in C), and the rows of BATCH files, and reports them every
-    few seconds."""
+    target first so it never commits a partial stream it took for complete. Counts the rows of
+    RECORD and BATCH messages per stream on the way (``counts``), and reports them every few
+    seconds."""
     assert tap.stdout is not None and target.stdin is not None
     source, sink = tap.stdout.fileno(), target.stdin
-    records, reported_at = 0, time.monotonic()
-    batch_rows = _BatchRows()
+    reported_at = time.monotonic()
     try:
         while chunk := os.read(source, _CHUNK):
+            # Counted before it is written: a STATE in it is known before the target echoes it.
+            sides[0].records += counts.feed(chunk)
             sink.write(chunk)
-            records += len(_RECORD_MARK.findall(chunk)) + batch_rows.count(chunk)
-            sides[0].records = records
             if time.monotonic() - reported_at >= _REPORT_SECONDS:
-                on_read(records)
+                on_read(sides[0].records)
                 reported_at = time.monotonic()
+        sides[0].records += counts.finish()
     except (BrokenPipeError, OSError):
         target_closed = True
         _kill(tap, sides[0])  # the target died: nothing more can be delivered
@@ -173,9 +148,19 @@ def _relay(
         sink.close()
 
 
-def _read_logs(stream: IO[bytes], side: SideResult, redactor: Redactor, callbacks: PipeCallbacks) -> None:
+def _read_logs(
+    stream: IO[bytes],
+    side: SideResult,
+    redactor: Redactor,
+    callbacks: PipeCallbacks,
+    counts: StreamCounts | None = None,
+) -> None:
+    """Relay a side's stderr lines; the target's commit reports and (``counts``, tap side) the
+    tap's METRIC lines are read on the way."""
     for raw in stream:
         text = raw.decode("utf-8", errors="replace").rstrip("\n")
+        if counts is not None:
+            counts.tap_log(text)
         line = redactor.redact(text)
         side.tail.append(line)
         # Parsed before redaction: a secret that happens to be "dativo" (or a report key) would
@@ -214,6 +199,7 @@ def _read_states(
             continue
         try:
             callbacks.on_state(message)
+            result.counts.target_committed(message)
         except Exception as exc:  # the state folder is gone, full, read-only...: stop the run
             result.state_error = str(exc)
             _kill(target, result.target)
@@ -304,10 +290,14 @@ def run_pipe(
         assert tap.stderr is not None and target.stderr is not None and target.stdout is not None
         threads = [
             threading.Thread(
-                target=_relay, args=(tap, target, (tap_side, target_side), callbacks.on_read), daemon=True
+                target=_relay,
+                args=(tap, target, (tap_side, target_side), callbacks.on_read, result.counts),
+                daemon=True,
             ),
             threading.Thread(
-                target=_read_logs, args=(tap.stderr, tap_side, redactor, callbacks), daemon=True
+                target=_read_logs,
+                args=(tap.stderr, tap_side, redactor, callbacks, result.counts),
+                daemon=True,
             ),
             threading.Thread(
                 target=_read_logs, args=(target.stderr, target_side, redactor, callbacks), daemon=True

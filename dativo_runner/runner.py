@@ -103,11 +103,12 @@ def _run_locked(
         tap_config = {**job.source_plugin.plan_config(job), **tap_policy_config(job)}
         target_config = target.plan_config(job)
         catalog = plan_catalog(job)
-        committed = target.committed_bookmark(job, target_config, stream_name)
+        keeps = target.capabilities.bookmarks_with_data
+        committed = target.committed_bookmark(job, target_config, stream_name) if keeps else None
         previous_state = _resume_state(job, store, saved_state, committed, reporter)
         # Commits land only while the table still holds the bookmark this run resumed from.
         target_config.update(target.bookmark_check(target_config, stream_name, committed))
-        if target_config.get("write_mode") == "overwrite":
+        if target.replaces_all(target_config):
             previous_state = None  # a full replace reads the source from the start every run
         _warn_about_default_salt(job, reporter)
     except DativoError as exc:  # an invalid plan or state file
@@ -143,6 +144,7 @@ def _run_locked(
     run_dir = store.path.parent / f".{job.name}.run"
     result = _pipe(job, run_dir, (tap_config, target_config, catalog, previous_state), callbacks)
     summary.seconds = time.monotonic() - started
+    _count_from_pipe(job, target_config, streams, result)
     summary.streams = list(streams.values())
     if result.stopped_by is not None:
         summary = _failed(
@@ -251,6 +253,22 @@ def _with_batch_storage(
     if isinstance(commit_rows, int) and commit_rows > 0:
         batch_config["batch_size"] = min(int(batch_config.get("batch_size") or commit_rows), commit_rows)
     return {**tap_config, "batch_config": batch_config}
+
+
+def _count_from_pipe(
+    job: Job, target_config: dict[str, Any], streams: dict[str, StreamSummary], result: PipeResult
+) -> None:
+    """Rows of the streams no commit report described, from the Singer standard at the pipe:
+    every row relayed when both sides ended cleanly, else those before the last STATE the target
+    committed (docs/ARCHITECTURE.md). A target's commit reports, when it writes them, say more
+    (rows dead-lettered or replaced) and are kept."""
+    for name, rows in result.counts.landed(result.ok).items():
+        stream = streams.get(name)
+        if stream is None:
+            location = job.target_plugin.location(job, target_config, name)
+            stream = streams[name] = StreamSummary(name, location)
+        if stream.commits == 0:
+            stream.rows = rows
 
 
 def _fill_landed(job: Job, target_config: dict[str, Any], stream: StreamSummary) -> None:

@@ -14,7 +14,12 @@ from dativo_runner.errors import Problem
 
 
 def _schema(kind: str) -> dict[str, Any]:
-    path = resources.files("dativo_runner.schemas").joinpath(f"{kind}.schema.json")
+    """A shipped schema by name, or ``package:file.json`` from an installed connector package."""
+    package, _, file = kind.rpartition(":")
+    if package:
+        path = resources.files(package).joinpath(file)
+    else:
+        path = resources.files("dativo_runner.schemas").joinpath(f"{kind}.schema.json")
     schema: dict[str, Any] = json.loads(path.read_text())
     return schema
 

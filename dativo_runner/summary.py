@@ -61,7 +61,8 @@ def render_text(jobs: list[JobSummary]) -> str:
         for s in job.streams:
             lines.append(
                 f"  stream {s.stream}: {s.rows:,} rows in {s.seconds:.2f}s "
-                f"({s.rows_per_second:,.0f} rows/s) -> {s.table} snapshot {s.snapshot_id}"
+                f"({s.rows_per_second:,.0f} rows/s) -> {s.table}"
+                + (f" snapshot {s.snapshot_id}" if s.snapshot_id is not None else "")
             )
             if s.dead_letter_rows:
                 lines.append(f"    {s.dead_letter_rows:,} rows dead-lettered to {s.dead_letter_path}")

@@ -25,6 +25,7 @@ from dativo_runner.cli import (
     validate,
 )
 from dativo_runner.cli.common import print_error
+from dativo_runner.cli.source_options import unreadable_registry, use_command_line
 from dativo_runner.errors import EXIT_FAILURE, DativoError
 from dativo_runner.log_lines import ENV_VAR, FORMATS, configure, emit, is_json
 from dativo_runner.secrets import Redactor
@@ -40,7 +41,14 @@ class DativoParser(argparse.ArgumentParser):
     """An argument parser whose usage errors follow ``--log-format`` (exit 2 either way)."""
 
     def error(self, message: str) -> NoReturn:
-        """A JSON error object in JSON format, else argparse's usage and message."""
+        """A JSON error object in JSON format, else argparse's usage and message; an option
+        refused because the registry that declares the source options is unreadable is that
+        registry's error."""
+        registry_error = unreadable_registry()
+        if registry_error is not None and message.startswith("unrecognized arguments"):
+            for problem in registry_error.problems:
+                print_error(str(problem))
+            sys.exit(EXIT_FAILURE)
         if is_json():
             emit("error", "usage_error", f"{self.prog}: {message}")
             sys.exit(EXIT_FAILURE)
@@ -56,8 +64,10 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The argument parser of every subcommand; ``argv`` (the arguments it will parse) names the
+    home whose registered sources give `discover` and `generate config` their source options."""
+    use_command_line(argv)
     parser = DativoParser(
         prog="dativo",
         description="Config-driven ingestion engine: Singer taps piped into Singer targets.",
@@ -101,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     if (os.environ.get(ENV_VAR) or "text") not in FORMATS:
         print_error(f"{ENV_VAR}: {os.environ[ENV_VAR]!r} is not one of {', '.join(FORMATS)}")
         sys.exit(EXIT_FAILURE)
-    args: Any = build_parser().parse_args(arguments)
+    args: Any = build_parser(arguments).parse_args(arguments)
     try:
         code = args.command(args, redactor)
     except DativoError as exc:

@@ -97,7 +97,7 @@ def script(shell: str) -> str:
     """The completion script of ``shell`` for the whole `dativo` parser."""
     from dativo_runner.cli import build_parser
 
-    parser = build_parser()
+    parser = build_parser(["completion"])  # with the source options of the current home
     if shell == "fish":
         return fish_script(parser)
     import shtab

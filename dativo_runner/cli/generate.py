@@ -11,7 +11,7 @@ from dativo_runner.cli.common import add_common_options, home_of, secrets_dir
 from dativo_runner.cli.source_options import add_source_options, default_object, draft_options
 from dativo_runner.drafts import Draft, load_draft, object_name, plan_draft
 from dativo_runner.errors import EXIT_OK, ConfigError, Problem
-from dativo_runner.generate_config import TARGETS, paths_for, refuse_overwrite, target_block, write_checked
+from dativo_runner.generate_config import paths_for, refuse_overwrite, write_checked
 from dativo_runner.secrets import Redactor
 from dativo_runner.value_sample import with_value_pii
 
@@ -46,7 +46,9 @@ def add_parser(sub: Any) -> None:
     config.add_argument("--source", required=True, help="source connector name (registry/connectors.yaml)")
     config.add_argument("--tenant", required=True, help="tenant of the job (its secrets are used)")
     config.add_argument(
-        "--target", choices=TARGETS, default="iceberg", help="target connector (default iceberg)"
+        "--target",
+        default="iceberg",
+        help="target connector (registry/connectors.yaml; default iceberg)",
     )
     config.add_argument(
         "--force", action="store_true", help="overwrite the job and asset files if they exist"
@@ -68,9 +70,7 @@ def command_generate_config(args: argparse.Namespace, redactor: Redactor) -> int
         )
     refuse_overwrite(home, paths_for(home, args.source, name, args.tenant, args.target), args.force)
     secrets = secrets_dir(home, args)
-    draft = Draft(
-        args.source, args.target, args.tenant, name, {}, target_block(args.target, object_name(name)), display
-    )
+    draft = Draft(args.source, args.target, args.tenant, name, {}, {}, display)
     draft = plan_draft(home, draft, draft_options(args, name), mode=args.mode)
     job = load_draft(home, draft, mode=args.mode, secrets_dir=secrets, redactor=redactor)
     streams = [s for s in job.source_plugin.discover(job) if object_name(s.stream) == object_name(name)]

@@ -147,7 +147,7 @@ def command_reset(args: argparse.Namespace, redactor: Redactor) -> int:
         raise ConfigError([Problem(job.file, "", f"not reset: {duplicates}; pass --force to reset anyway")])
     if duplicates:
         _warn(redactor, f"{job.file}: {duplicates} (reset anyway: --force)")
-    if state.target_config.get("write_mode") == "overwrite":
+    if job.target_plugin.replaces_all(state.target_config):
         _warn(
             redactor,
             f"{job.file}: the target replaces the table every run, which reads the source "

@@ -44,11 +44,43 @@ class MaintainOptions:
     target_file_mb: float
 
 
+@dataclass(frozen=True)
+class SourceOption:
+    """A command-line option a source takes in `dativo discover --connector` and `dativo generate
+    config` (``--folder-id`` reaches ``draft_source`` as ``options.get("folder_id")``)."""
+
+    flag: str
+    help: str
+    metavar: str | None = None
+    in_block: bool = False  # the base ``draft_source`` puts the value in the block under its name
+
+    @property
+    def name(self) -> str:
+        """The key of its value in :class:`DraftOptions`."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+@dataclass(frozen=True)
+class TargetCapabilities:
+    """What a target can do, declared by its plugin (as dlt destinations declare theirs).
+
+    ``write_modes``: the ``write_mode`` values its config takes, the first the default;
+    ``replace_modes``: those that replace all the data each run (the source is then read from
+    the start); ``merge``: rows with a key already landed replace it; ``bookmarks_with_data``:
+    it commits the Singer bookmark atomically with the rows (``committed_bookmark``)."""
+
+    write_modes: tuple[str, ...] = ("append",)
+    replace_modes: tuple[str, ...] = ()
+    merge: bool = False
+    bookmarks_with_data: bool = False
+
+
 class ConnectorPlugin(ABC):
     """What sources and targets share: a job-schema fragment and checks beyond it."""
 
-    #: Name of the JSON Schema (``dativo_runner/schemas/<schema>.schema.json``) of the job's
-    #: ``source`` or ``target`` block for this connector; unknown keys there are errors.
+    #: JSON Schema of the job's ``source`` or ``target`` block for this connector: a name under
+    #: ``dativo_runner/schemas/`` (``<name>.schema.json``), or ``package:file.json`` shipped in
+    #: the connector's own package. Unknown keys in the block are errors.
     job_schema: str
 
     def check(self, job: Job) -> list[Problem]:
@@ -64,6 +96,10 @@ class SourcePlugin(ConnectorPlugin):
     #: any other key given is refused at validation.
     incremental_settings: tuple[str, ...] = ()
 
+    #: Incremental strategies (of the registry's list) that read rows past a cursor column's
+    #: last value: ``source.incremental.cursor_field`` is required with them.
+    cursor_strategies: tuple[str, ...] = ()
+
     #: True when the tap applies ``column_policies`` / ``hash_salt`` from its config to every
     #: value before it leaves the tap (taps built on ``dativo_singer.tap_policy.PolicyTap``).
     #: A classified asset is refused for a source that does not (docs/ARCHITECTURE.md).
@@ -76,6 +112,9 @@ class SourcePlugin(ConnectorPlugin):
     def metadata_properties(self) -> dict[str, Any]:
         """Properties the tap adds to every stream beyond the asset schema (``_sdc_`` fields)."""
         return {}
+
+    #: The command-line options `discover --connector` / `generate config` offer for this source.
+    cli_options: tuple[SourceOption, ...] = ()
 
     #: Config keys of ``plan_config`` that describe the asset rather than the source: dropped for
     #: discovery, so the tap reports what the source itself offers.
@@ -103,19 +142,44 @@ class SourcePlugin(ConnectorPlugin):
 
         return streams_named(job, discover_with_tap(job, self.discovery_config(job)))
 
+    def draft_object(self, stream: DiscoveredStream) -> str:
+        """How a job's ``source.objects`` names a discovered stream (`dativo generate config`):
+        its last dotted part by default."""
+        return stream.stream.rpartition(".")[2]
+
+    def draft_incremental(self, stream: DiscoveredStream) -> dict[str, Any]:
+        """``source.incremental`` for a discovered stream (`dativo generate config`): the tap's
+        own replication key when the source takes a ``cursor_field``, else nothing."""
+        if "cursor_field" in self.incremental_settings and stream.replication_key:
+            return {"cursor_field": stream.replication_key}
+        return {}
+
     def draft_source(self, options: DraftOptions) -> dict[str, Any]:
         """The job's ``source`` block for command-line options (`dativo discover --connector`,
-        `dativo generate config`): ``objects``, and ``api_url`` / ``secret`` when given."""
+        `dativo generate config`): ``objects``, and each ``in_block`` option given under its
+        name (``--api-url`` as ``api_url``). Sources whose options shape the block extend it."""
         block: dict[str, Any] = {"objects": [options.object]} if options.object else {}
-        if options.api_url:
-            block["api_url"] = options.api_url
-        if options.secret:
-            block["secret"] = options.secret
+        for option in self.cli_options:
+            if option.in_block and options.get(option.name) is not None:
+                block[option.name] = options.get(option.name)
         return block
 
 
 class TargetPlugin(ConnectorPlugin):
     """A target connector: its config, and what it committed where."""
+
+    capabilities: TargetCapabilities = TargetCapabilities()
+
+    def replaces_all(self, config: dict[str, Any]) -> bool:
+        """True when the planned config's ``write_mode`` is one of ``capabilities.replace_modes``:
+        each run replaces all the stream's data, so it reads the source from the start."""
+        return config.get("write_mode") in self.capabilities.replace_modes
+
+    def draft_target(self, connector: str, obj: str) -> dict[str, Any]:
+        """The job's ``target`` block `dativo generate config` writes for object ``obj`` with
+        this plugin registered as ``connector`` (``${VAR}`` placeholders for what only the user
+        knows). Default: empty, the target's defaults."""
+        return {}
 
     @abstractmethod
     def plan_config(self, job: Job) -> dict[str, Any]:

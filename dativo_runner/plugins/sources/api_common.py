@@ -7,9 +7,16 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import ConfigError, Problem
+from dativo_runner.plugins.base import SourceOption
 
 if TYPE_CHECKING:
     from dativo_runner.job_config import Job
+
+# command-line options of every API source (`dativo discover --connector`, `generate config`)
+API_OPTIONS = (
+    SourceOption("--secret", "the tenant secret holding the key or token", "NAME", in_block=True),
+    SourceOption("--api-url", "base URL (a proxy or an emulator)", in_block=True),
+)
 
 # source-block keys passed to the tap as they are (dativo_singer.rest.settings)
 REST_SETTINGS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import ConfigError, Problem
-from dativo_runner.plugins.base import SourcePlugin
+from dativo_runner.plugins.base import SourceOption, SourcePlugin
 from dativo_runner.runner_config import allowed_paths
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ class CsvSource(SourcePlugin):
     applies_column_policies = True  # its tap is a dativo_singer PolicyTap
 
     job_schema = "sources/csv"
+    cli_options = (SourceOption("--path", "file, folder or glob (relative to the home)"),)
 
     def _files(self, job: Job) -> tuple[list[dict[str, Any]], list[Problem]]:
         from dativo_singer.source_files import resolve_paths
@@ -171,8 +172,9 @@ class CsvSource(SourcePlugin):
     def draft_source(self, options: DraftOptions) -> dict[str, Any]:
         """The object and ``files: [{path}]`` (``--path``, relative to the project home)."""
         block = super().draft_source(options)
-        if options.path:
-            block["files"] = [{"object": options.object, "path": options.path}] if options.object else [
-                {"path": options.path}
-            ]
+        path = options.get("path")
+        if path:
+            block["files"] = (
+                [{"object": options.object, "path": path}] if options.object else [{"path": path}]
+            )
         return block

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import ConfigError, Problem
-from dativo_runner.plugins.base import SourcePlugin
+from dativo_runner.plugins.base import SourceOption, SourcePlugin
 
 if TYPE_CHECKING:
     from dativo_runner.discovery import DiscoveredStream
@@ -25,6 +25,7 @@ _CONNECTION_KEYS = (
     "ssl_cert_file",
     "ssl_key_file",
 )
+_CURSOR_WORDS = ("updated", "modified", "changed")  # names of last-modified columns
 # Rows per Parquet BATCH file on the fast path (and per commit-at-STATE step of the target).
 FAST_PATH_BATCH_ROWS = 250_000
 
@@ -35,6 +36,19 @@ class DatabaseSource(SourcePlugin):
     applies_column_policies = True  # its tap is a dativo_singer PolicyTap
 
     incremental_settings = ("cursor_field", "lookback_days", "start_date")
+    cursor_strategies = ("cursor_column",)
+    cli_options = (
+        SourceOption("--host", "server host (default ${PG_HOST} / ${MYSQL_HOST}, else 127.0.0.1)"),
+        SourceOption("--port", "server port"),
+        SourceOption("--user", "user"),
+        SourceOption("--database", "database"),
+        SourceOption(
+            "--password-secret",
+            "the tenant secret (or variable) holding the password "
+            "(default PG_PASSWORD / MYSQL_PASSWORD, empty when unset)",
+            "NAME",
+        ),
+    )
     #: ``${<PREFIX>_HOST}``... variables a drafted job reads its connection from, and defaults.
     env_prefix = "DB"
     default_port = 0
@@ -67,6 +81,18 @@ class DatabaseSource(SourcePlugin):
         if port is not None and not str(port).isdigit():
             problems.append(Problem(job.file, "source.connection.port", f"{port!r} is not a port number"))
         return connection, problems
+
+    def draft_object(self, stream: DiscoveredStream) -> str:
+        """The table as discovered (``schema.table``)."""
+        return stream.stream
+
+    def draft_incremental(self, stream: DiscoveredStream) -> dict[str, Any]:
+        """A last-modified timestamp or date column as the cursor, else a full read."""
+        types = {f.name: f.type for f in stream.fields}
+        for name in stream.replication_key_candidates:
+            if types.get(name) in ("timestamp", "date") and any(w in name.lower() for w in _CURSOR_WORDS):
+                return {"strategy": "cursor_column", "cursor_field": name}
+        return {"strategy": "full_table"}
 
     def check(self, job: Job) -> list[Problem]:
         """One table named, a connection described; nothing is contacted."""
@@ -145,16 +171,15 @@ class DatabaseSource(SourcePlugin):
                 return f"${{{prefix}_{name}:-{default}}}"
             return int(given) if name == "PORT" and given.isdigit() else given
 
-        password = options.password_secret or f"{prefix}_PASSWORD"
+        secret = options.get("password_secret")
+        password = secret or f"{prefix}_PASSWORD"
         block = super().draft_source(options)
-        block.pop("api_url", None)
-        block.pop("secret", None)
         block["connection"] = {
-            "host": value(options.host, "HOST", "127.0.0.1"),
-            "port": value(options.port, "PORT", self.default_port),
-            "user": value(options.user, "USER", self.default_user),
-            "password": f"${{{password}}}" if options.password_secret else f"${{{password}:-}}",
-            "database": value(options.database, "DATABASE", self.default_database),
+            "host": value(options.get("host"), "HOST", "127.0.0.1"),
+            "port": value(options.get("port"), "PORT", self.default_port),
+            "user": value(options.get("user"), "USER", self.default_user),
+            "password": f"${{{password}}}" if secret else f"${{{password}:-}}",
+            "database": value(options.get("database"), "DATABASE", self.default_database),
         }
         return block
 

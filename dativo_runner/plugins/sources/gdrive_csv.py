@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import ConfigError, Problem
-from dativo_runner.plugins.base import SourcePlugin
+from dativo_runner.plugins.base import SourceOption, SourcePlugin
+from dativo_runner.plugins.sources.api_common import API_OPTIONS
 from dativo_runner.plugins.sources.google_common import google_config, object_problems
 
 if TYPE_CHECKING:
@@ -21,6 +22,11 @@ class GDriveCsvSource(SourcePlugin):
     applies_column_policies = True  # its tap is a dativo_singer PolicyTap
 
     job_schema = "sources/gdrive_csv"
+    cli_options = (
+        *API_OPTIONS,
+        SourceOption("--folder-id", "the Drive folder's id"),
+        SourceOption("--name-pattern", "file names to read (default *.csv)"),
+    )
     incremental_settings = ("start_date",)
 
     def _files(self, job: Job) -> list[dict[str, Any]]:
@@ -62,9 +68,10 @@ class GDriveCsvSource(SourcePlugin):
     def draft_source(self, options: DraftOptions) -> dict[str, Any]:
         """The object, ``api_url`` / ``secret``, and ``files: [{folder_id, name_pattern}]``."""
         block = super().draft_source(options)
-        if options.folder_id:
-            entry = {"folder_id": options.folder_id}
-            if options.name_pattern:
-                entry["name_pattern"] = options.name_pattern
+        folder_id, name_pattern = options.get("folder_id"), options.get("name_pattern")
+        if folder_id:
+            entry = {"folder_id": folder_id}
+            if name_pattern:
+                entry["name_pattern"] = name_pattern
             block["files"] = [entry]
         return block

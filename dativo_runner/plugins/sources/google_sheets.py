@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import ConfigError, Problem
-from dativo_runner.plugins.base import SourcePlugin
+from dativo_runner.plugins.base import SourceOption, SourcePlugin
+from dativo_runner.plugins.sources.api_common import API_OPTIONS
 from dativo_runner.plugins.sources.google_common import google_config, object_problems
 
 if TYPE_CHECKING:
@@ -20,6 +21,11 @@ class GoogleSheetsSource(SourcePlugin):
     applies_column_policies = True  # its tap is a dativo_singer PolicyTap
 
     job_schema = "sources/google_sheets"
+    cli_options = (
+        *API_OPTIONS,
+        SourceOption("--spreadsheet-id", "the spreadsheet's id"),
+        SourceOption("--range", "a tab title or an A1 range"),
+    )
 
     def check(self, job: Job) -> list[Problem]:
         """At least one range; every entry names the asset's object (no network)."""
@@ -54,11 +60,16 @@ class GoogleSheetsSource(SourcePlugin):
         """The object, ``api_url`` (also the Drive API's) / ``secret``, and ``sheets: [{spreadsheet_id,
         range}]``."""
         block = super().draft_source(options)
-        if options.api_url:
-            block["drive_api_url"] = options.api_url
-        if options.spreadsheet_id:
-            entry = {"spreadsheet_id": options.spreadsheet_id}
-            if options.range:
-                entry["range"] = options.range
+        api_url, spreadsheet_id, cells = (
+            options.get("api_url"),
+            options.get("spreadsheet_id"),
+            options.get("range"),
+        )
+        if api_url:
+            block["drive_api_url"] = api_url
+        if spreadsheet_id:
+            entry = {"spreadsheet_id": spreadsheet_id}
+            if cells:
+                entry["range"] = cells
             block["sheets"] = [entry]
         return block

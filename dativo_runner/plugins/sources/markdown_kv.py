@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import ConfigError, Problem
-from dativo_runner.plugins.base import SourcePlugin
+from dativo_runner.plugins.base import SourceOption, SourcePlugin
 from dativo_runner.runner_config import allowed_paths
 
 if TYPE_CHECKING:
@@ -91,6 +91,7 @@ class MarkdownKVSource(SourcePlugin):
     applies_column_policies = True  # its tap is a dativo_singer PolicyTap
 
     job_schema = "sources/markdown_kv"
+    cli_options = (SourceOption("--path", "file, folder or glob (relative to the home)"),)
 
     def _files(self, job: Job) -> tuple[list[dict[str, Any]], list[Problem]]:
         from tap_markdown_kv.stores import LocalStore
@@ -168,8 +169,8 @@ class MarkdownKVSource(SourcePlugin):
     def draft_source(self, options: DraftOptions) -> dict[str, Any]:
         """The object and ``files: [{path}]`` (a folder, file or glob, local or ``s3://``)."""
         block = super().draft_source(options)
-        if options.path:
-            block["files"] = [{"path": options.path}]
+        if options.get("path"):
+            block["files"] = [{"path": options.get("path")}]
         return block
 
     def metadata_properties(self) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import Problem
 from dativo_runner.plugins.base import SourcePlugin
-from dativo_runner.plugins.sources.api_common import credential, rest_config
+from dativo_runner.plugins.sources.api_common import API_OPTIONS, credential, rest_config
 
 if TYPE_CHECKING:
     from dativo_runner.job_config import Job
@@ -18,7 +18,9 @@ class StripeSource(SourcePlugin):
     applies_column_policies = True  # its tap is a dativo_singer PolicyTap
 
     job_schema = "sources/stripe"
+    cli_options = API_OPTIONS
     incremental_settings = ("cursor_field", "lookback_days", "start_date")
+    cursor_strategies = ("created_cursor",)
 
     def check(self, job: Job) -> list[Problem]:
         """The cursor is ``created`` (the only field Stripe lists filter on)."""

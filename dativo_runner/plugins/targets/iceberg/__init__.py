@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import DativoError, Problem
-from dativo_runner.plugins.base import Landed, MaintainOptions, TargetPlugin
+from dativo_runner.plugins.base import Landed, MaintainOptions, TargetCapabilities, TargetPlugin
 from dativo_runner.plugins.targets.iceberg.planning import dead_letter_dir, plan_iceberg_config
 from dativo_runner.tenancy import name_problem, recorded_owner_problem
 
@@ -37,6 +37,12 @@ class IcebergTarget(TargetPlugin):
     """Apache Iceberg tables in any pyiceberg catalog (embedded SQLite + local files by default)."""
 
     job_schema = "targets/iceberg"
+    capabilities = TargetCapabilities(
+        write_modes=("append", "merge", "overwrite"),
+        replace_modes=("overwrite",),
+        merge=True,
+        bookmarks_with_data=True,
+    )
 
     def check(self, job: Job) -> list[Problem]:
         """Partitioning names known columns and transforms; the dead-letter folder can be made."""

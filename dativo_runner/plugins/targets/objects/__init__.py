@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import DativoError, Problem
-from dativo_runner.plugins.base import Landed, MaintainOptions, TargetPlugin
-from dativo_runner.plugins.targets.objects.planning import dead_letter_dir, plan_objects_config
+from dativo_runner.plugins.base import Landed, MaintainOptions, TargetCapabilities, TargetPlugin
+from dativo_runner.plugins.targets.objects.planning import dead_letter_dir, draft_block, plan_objects_config
 from dativo_runner.tenancy import prefix_problem, recorded_owner_problem
 
 if TYPE_CHECKING:
@@ -34,6 +34,11 @@ class ObjectsTarget(TargetPlugin):
     """Raw files (JSON lines, CSV, Parquet) with per-commit manifests on S3, MinIO or Azure Blob."""
 
     job_schema = "targets/objects"
+    capabilities = TargetCapabilities(write_modes=("append",), bookmarks_with_data=True)
+
+    def draft_target(self, connector: str, obj: str) -> dict[str, Any]:
+        """The connection of ``connector`` with the local services' defaults (``${VAR}``)."""
+        return draft_block(connector, obj)
 
     def check(self, job: Job) -> list[Problem]:
         """The connection the connector needs, and every setting target-objects would refuse

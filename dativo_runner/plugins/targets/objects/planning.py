@@ -116,3 +116,36 @@ def plan_objects_config(job: Job) -> dict[str, Any]:
         values = target.get(section) or {}
         config.update({setting: values[key] for key, setting in pairs if values.get(key)})
     return config
+
+
+def _s3_block(variable: str, obj: str) -> dict[str, Any]:
+    return {
+        "format": "parquet",
+        "connection": {
+            "s3": {
+                "bucket": f"${{{variable}_BUCKET:-lake}}",
+                "prefix": obj,
+                "endpoint": f"${{{variable}_ENDPOINT:-http://127.0.0.1:58333}}",
+                "region": "us-east-1",
+                "access_key_id": f"${{{variable}_ACCESS_KEY_ID:-}}",
+                "secret_access_key": f"${{{variable}_SECRET_ACCESS_KEY:-}}",
+            }
+        },
+    }
+
+
+def draft_block(connector: str, obj: str) -> dict[str, Any]:
+    """The job's ``target`` block `dativo generate config` writes: the local services' defaults,
+    overridable by ``${VAR}``."""
+    if connector == "azure_blob":
+        return {
+            "format": "parquet",
+            "connection": {
+                "azure": {
+                    "container": "${AZURE_CONTAINER:-lake}",
+                    "prefix": obj,
+                    "connection_string": "${AZURE_STORAGE_CONNECTION_STRING}",
+                }
+            },
+        }
+    return _s3_block("MINIO" if connector == "minio" else "S3", obj)
