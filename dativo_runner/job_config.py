@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ class Job:
     home: ProjectHome
     redactor: Redactor
     secrets: dict[str, str]
+    #: ``${VAR}`` references of the job file: (field, variable, set), for errors naming them.
+    references: tuple[tuple[str, str, bool], ...] = field(default=())
 
     @property
     def source(self) -> dict[str, Any]:
@@ -205,6 +207,7 @@ def load_job_config(
         home=home,
         redactor=redactor,
         secrets=secrets,
+        references=tuple(interpolator.references),
     )
     # What only the connectors can check (files that match nothing, unknown partition columns):
     # here, so that `dativo validate` refuses exactly what `dativo run` would.

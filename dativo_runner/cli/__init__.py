@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from dativo_runner import __version__
 from dativo_runner.cli import (
+    check,
     completion,
     discover,
     generate,
@@ -31,6 +32,7 @@ from dativo_runner.secrets import Redactor
 
 EXAMPLES = """examples:
   dativo validate --all
+  dativo check --config jobs/acme/postgres_orders_to_iceberg.yaml
   dativo run --config jobs/acme/csv_deals_to_iceberg.yaml
   dativo --log-format json run --job-dir jobs/acme --secrets-dir secrets
   dativo completion bash > ~/.local/share/bash-completion/completions/dativo"""
@@ -67,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dativo {__version__}")
     _add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
-    for module in (run, validate, show, maintain, start, discover, generate, state, inspect, completion):
+    modules = (run, validate, check, show, maintain, start, discover, generate, state, inspect, completion)
+    for module in modules:
         module.add_parser(sub)
     _add_to_subcommands(sub)
     return parser

@@ -76,7 +76,7 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
             summaries.append(
                 JobSummary(
                     job=home.display(path),
-                    tenant_id="?",
+                    tenant_id="",
                     status="invalid",
                     exit_code=EXIT_FAILURE,
                     error=redactor.redact(str(exc.problems[0])),
@@ -103,5 +103,6 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
     if pipes is not None:
         pipes.finish(summaries, code)
     many = args.job_dir is not None
-    print(redactor.redact(render_json(summaries, code, many=many) if args.json else render_text(summaries)))
+    text = render_json(summaries, code, many=many) if args.json else render_text(summaries, many=many)
+    print(redactor.redact(text))
     return code

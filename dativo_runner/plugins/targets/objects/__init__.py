@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from dativo_runner.errors import DativoError, Problem
 from dativo_runner.plugins.base import Landed, MaintainOptions, TargetPlugin
 from dativo_runner.plugins.targets.objects.planning import dead_letter_dir, plan_objects_config
+from dativo_runner.setting_hints import s3_credentials_problem
 from dativo_runner.tenancy import prefix_problem, recorded_owner_problem
 
 if TYPE_CHECKING:
@@ -67,6 +68,10 @@ class ObjectsTarget(TargetPlugin):
         )
         if nested:
             problems.append(Problem(job.file, f"target.connection.{wanted}.prefix", nested))
+        if wanted == "s3":
+            missing = s3_credentials_problem(job, connection.get("s3") or {}, "target.connection.s3")
+            if missing:
+                problems.append(Problem(job.file, "target.connection.s3", missing))
         if problems:
             return problems
         try:
