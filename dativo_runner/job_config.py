@@ -93,6 +93,8 @@ def load_job_config(
     """Load and validate a job; all problems found in it are raised together as a ConfigError."""
     file = home.display(path)
     if not path.is_file():
+        if not home.registry.is_file():  # not a project home: say which was assumed
+            raise ConfigError([Problem(file, "", home.not_found())])
         raise ConfigError([Problem(file, "", "file not found" + job_file_hint(path, home))])
     raw = load_yaml(path, display=file)
     tenant = raw.get("tenant_id")
@@ -118,6 +120,8 @@ def load_job_config(
     if problems:
         raise ConfigError(problems)
 
+    if not home.registry.is_file():
+        raise ConfigError([Problem(home.display(home.registry), "", home.not_found())])
     registry = Registry.load(home.registry, home.display(home.registry))
     for role in ("source", "target"):
         problems.extend(registry.check(role, data[f"{role}_connector"], mode, file))

@@ -29,9 +29,9 @@ def secrets_dir(home: ProjectHome, args: argparse.Namespace) -> Path | None:
     """``--secrets-dir`` resolved against the home (it must exist)."""
     if args.secrets_dir is None:
         return None
-    folder = home.resolve(args.secrets_dir)
+    folder = typed_path(home, args.secrets_dir)
     if not folder.is_dir():
-        raise ConfigError(f"{args.secrets_dir}: secrets folder not found")
+        raise ConfigError(f"{args.secrets_dir}: {home.not_found('secrets folder')}")
     return folder
 
 
@@ -62,7 +62,7 @@ def job_files(home: ProjectHome, args: argparse.Namespace) -> list[Path]:
         return [typed_path(home, args.config)]
     folder = typed_path(home, args.job_dir)
     if not folder.is_dir():
-        raise ConfigError(f"{args.job_dir}: job folder not found")
+        raise ConfigError(f"{args.job_dir}: {home.not_found('job folder')}")
     files = sorted(p for p in folder.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
     if not files:
         raise ConfigError(f"{args.job_dir}: no job YAML files in this folder")

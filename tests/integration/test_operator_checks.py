@@ -1,0 +1,155 @@
+"""What an operator sees: `validate` refuses what `run` would, `check` connects to each side,
+error lines name the setting to change, and a job folder's run ends with one overall line."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers.project import REPO, Project
+
+pytestmark = pytest.mark.integration
+
+# No credential reaches the CLI from the environment running the tests.
+NO_CREDENTIALS = {
+    "STRIPE_API_KEY": "",
+    "S3_ACCESS_KEY_ID": "",
+    "S3_SECRET_ACCESS_KEY": "",
+    "AWS_ACCESS_KEY_ID": "",
+    "AWS_PROFILE": "",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+    "AWS_CONFIG_FILE": "/nonexistent/config",
+}
+DEAL = "1,A - X,A,proposal,10.00,USD,0.5,false,a@example.com,2024-01-01T00:00:00Z,"
+
+
+def _errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("dativo: error:")]
+
+
+def _copy_jobs(project: Project, *names: str) -> None:
+    (project.root / "jobs" / "acme").mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(REPO / "jobs" / "acme" / f"{name}.yaml", project.root / "jobs" / "acme")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_validate_refuses_missing_credentials_as_run_would(project: Project) -> None:
+    _copy_jobs(project, "stripe_customers_to_iceberg", "csv_deals_to_s3")
+    project.write_deals("deals_2024.csv", [DEAL])
+    result = project.dativo("validate", "--job-dir", "jobs", env=NO_CREDENTIALS)
+    assert result.returncode == 2, result.stderr
+    assert _errors(result.stderr) == [
+        "dativo: error: jobs/acme/csv_deals_to_s3.yaml: target.connection.s3: no credentials: set "
+        "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY (tenant secrets <secrets-dir>/acme/*.env or "
+        "environment), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        "dativo: error: jobs/acme/stripe_customers_to_iceberg.yaml: source.secret: the stripe API key "
+        "STRIPE_API_KEY is not set (tenant secrets <secrets-dir>/acme/*.env or environment)",
+    ]
+    assert result.stdout.strip() == "2 jobs checked, 2 invalid"
+    every = project.dativo("validate", "--all", env=NO_CREDENTIALS)
+    assert every.returncode == 2 and len(_errors(every.stderr)) == 2, every.stderr
+
+    key = "sk_test_operator_checks_0123456789"
+    given = {**NO_CREDENTIALS, "STRIPE_API_KEY": key, "S3_ACCESS_KEY_ID": "k", "S3_SECRET_ACCESS_KEY": "s" * 16}
+    result = project.dativo("validate", "--job-dir", "jobs", env=given)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2 jobs checked, 0 invalid"
+
+
+def test_check_connects_to_each_side_and_names_the_variables(project: Project) -> None:
+    project.write_deals("deals_2024.csv", [DEAL])
+    project.write_job("deals", project.deals_job())
+    result = project.dativo("check", "--config", "jobs/acme/deals.yaml")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "jobs/acme/deals.yaml: source csv: ok",
+        "jobs/acme/deals.yaml: target iceberg: ok",
+        "1 jobs checked, 0 failed",
+    ]
+    assert not (project.root / "state").exists() and not (project.root / "warehouse").exists()
+
+    _copy_jobs(project, "postgres_orders_to_iceberg")
+    port = _free_port()  # nothing listens there
+    env = {"PG_HOST": "127.0.0.1", "PG_PORT": str(port)}
+    result = project.dativo("check", "--config", "jobs/acme/postgres_orders_to_iceberg.yaml", env=env)
+    assert result.returncode == 2
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        "jobs/acme/postgres_orders_to_iceberg.yaml: source postgres: failed: host/port: nothing accepts "
+        f"connections on 127.0.0.1:{port} (connection refused): check host and port; settings: "
+        "source.connection.host=${PG_HOST}, source.connection.port=${PG_PORT}"
+    )
+    assert lines[1:] == ["jobs/acme/postgres_orders_to_iceberg.yaml: target iceberg: ok", "1 jobs checked, 1 failed"]
+
+
+def test_job_folder_run_ends_with_one_overall_line(project: Project) -> None:
+    project.write_deals("deals_2024.csv", [DEAL])
+    project.write_job("deals", project.deals_job())
+    project.write_job("deals_again", project.deals_job())
+    bad = project.deals_job()
+    bad["sourcee"] = {}
+    project.write_job("bad", bad)
+    _copy_jobs(project, "stripe_customers_to_iceberg")
+    result = project.dativo("run", "--job-dir", "jobs", env={**NO_CREDENTIALS, "DATIVO_HASH_SALT": ""})
+    assert result.returncode == 1, result.stderr
+    out = result.stdout.splitlines()
+    assert out[0] == "job jobs/acme/bad.yaml: invalid (error above)"
+    assert out[-1] == "4 jobs: 2 succeeded, 1 failed, 1 invalid"
+    assert "tenant ?" not in result.stdout and "error:" not in result.stdout
+    assert next(line for line in out if "stripe" in line).endswith("failed in 0.00s (error above)")
+    assert _errors(result.stderr) == [
+        "dativo: error: jobs/acme/bad.yaml: unknown key 'sourcee' (did you mean 'source'?)",
+        "dativo: error: jobs/acme/stripe_customers_to_iceberg.yaml: source.secret: the stripe API key "
+        "STRIPE_API_KEY is not set (tenant secrets <secrets-dir>/acme/*.env or environment)",
+    ]
+    salt = [line for line in result.stderr.splitlines() if "policy salt DATIVO_HASH_SALT is not set" in line]
+    assert len(salt) == 1, result.stderr  # two hashing jobs, one warning
+
+
+def test_error_lines_name_what_to_change(project: Project, tmp_path: Path) -> None:
+    project.write_deals("deals_2024.csv", [DEAL])
+    project.write_job("deals", project.deals_job())
+    secrets = tmp_path / "secrets" / "acme"
+    secrets.mkdir(parents=True)
+    (secrets / "app.env").write_bytes(b"TOKEN=\xff\xfe\n")
+    result = project.dativo("validate", "--config", "jobs/acme/deals.yaml", "--secrets-dir", str(secrets.parent))
+    assert _errors(result.stderr) == [
+        f"dativo: error: {secrets / 'app.env'}: not UTF-8 text (byte 6): save the secrets file as UTF-8"
+    ]
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run = [sys.executable, "-m", "dativo_runner", "validate", "--config", "jobs/acme/deals.yaml"]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)}
+    result = subprocess.run(run, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert _errors(result.stderr) == [
+        f"dativo: error: jobs/acme/deals.yaml: file not found in the project home {elsewhere.resolve()} "
+        "(the current folder): pass --home or set DATIVO_HOME to the folder holding registry/, "
+        "connectors/ and jobs/"
+    ]
+    # --config as typed from the current folder, --home for the rest
+    typed = [*run[:4], "--config", f"{project.root.name}/jobs/acme/deals.yaml", "--home", project.root.name]
+    result = subprocess.run(typed, cwd=project.root.parent, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+    job = yaml.safe_load((REPO / "jobs" / "acme" / "postgres_orders_to_iceberg.yaml").read_text())
+    job["source"]["incremental"]["cursor_feild"] = job["source"]["incremental"].pop("cursor_field")
+    project.write_job("typo", job)
+    result = project.dativo("validate", "--config", "jobs/acme/typo.yaml")
+    assert _errors(result.stderr) == [
+        "dativo: error: jobs/acme/typo.yaml: source.incremental: unknown key 'cursor_feild' "
+        "(did you mean 'cursor_field'?)"
+    ]
