@@ -68,10 +68,6 @@ class ObjectsTarget(TargetPlugin):
         )
         if nested:
             problems.append(Problem(job.file, f"target.connection.{wanted}.prefix", nested))
-        if wanted == "s3":
-            missing = s3_credentials_problem(job, connection.get("s3") or {}, "target.connection.s3")
-            if missing:
-                problems.append(Problem(job.file, "target.connection.s3", missing))
         if problems:
             return problems
         try:
@@ -97,7 +93,13 @@ class ObjectsTarget(TargetPlugin):
         return problems
 
     def plan_config(self, job: Job) -> dict[str, Any]:
-        """The target-objects config."""
+        """The target-objects config; credentials an S3-compatible endpoint needs must be given
+        (checked offline, so `dativo validate` refuses what the run would)."""
+        connection = job.target.get("connection") or {}
+        if connection.get("s3"):
+            missing = s3_credentials_problem(job, connection["s3"], "target.connection.s3")
+            if missing:
+                raise DativoError([Problem(job.file, "target.connection.s3", missing)])
         return plan_objects_config(job)
 
     def location(self, job: Job, config: dict[str, Any], stream: str) -> str:
