@@ -15,6 +15,7 @@ from dativo_runner import __version__
 from dativo_runner.cli import (
     check,
     completion,
+    connectors,
     discover,
     generate,
     inspect,
@@ -69,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dativo {__version__}")
     _add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
-    modules = (run, validate, check, show, maintain, start, discover, generate, state, inspect, completion)
+    modules = [run, validate, check, show, maintain, start, discover, generate, state, inspect]
+    modules += [connectors, completion]
     for module in modules:
         module.add_parser(sub)
     _add_to_subcommands(sub)
