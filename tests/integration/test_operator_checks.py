@@ -3,6 +3,9 @@ error lines name the setting to change, and a job folder's run ends with one ove
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
 import socket
 import subprocess
@@ -153,3 +156,79 @@ def test_error_lines_name_what_to_change(project: Project, tmp_path: Path) -> No
         "dativo: error: jobs/acme/typo.yaml: source.incremental: unknown key 'cursor_feild' "
         "(did you mean 'cursor_field'?)"
     ]
+
+
+def _on_terminal(project: Project, args: list[str], columns: str | None) -> tuple[int, str]:
+    """`dativo` with stderr on a pseudo-terminal (size 0x0 unless COLUMNS says): exit code and
+    what the terminal received."""
+    main, side = os.openpty()
+    env = {**os.environ, "TERM": "xterm-256color"}
+    for name in ("COLUMNS", "DATIVO_HOME", "DATIVO_LOG_FORMAT"):
+        env.pop(name, None)
+    if columns is not None:
+        env["COLUMNS"] = columns
+    command = [sys.executable, "-m", "dativo_runner", *args, "--home", str(project.root)]
+    process = subprocess.Popen(command, cwd=project.root, env=env, stdout=subprocess.DEVNULL, stderr=side)
+    os.close(side)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main)
+    return process.wait(timeout=120), b"".join(chunks).decode(errors="replace")
+
+
+@pytest.mark.parametrize("columns", [None, "40"])
+def test_unknown_or_narrow_terminal_gets_plain_progress_lines(project: Project, columns: str | None) -> None:
+    project.write_deals("deals_2024.csv", [DEAL])
+    project.write_job("deals", project.deals_job())
+    code, terminal = _on_terminal(project, ["run", "--config", "jobs/acme/deals.yaml"], columns)
+    assert code == 0, terminal
+    assert "[acme/deals] deals: +1 rows committed, 1 total" in terminal
+    assert "\x1b[" not in terminal, "no redrawn live line"
+
+
+def test_show_shortens_hashes_and_state_names_a_bad_value(project: Project) -> None:
+    project.write_deals("deals_2024.csv", [DEAL])
+    project.write_job("deals", project.deals_job())
+    assert project.dativo("run", "--config", "jobs/acme/deals.yaml").returncode == 0
+    shown = project.dativo("show", "--config", "jobs/acme/deals.yaml", env={"COLUMNS": "60"})
+    hashed = re.search(r"owner_email=([0-9a-f.]+)", shown.stdout)
+    assert hashed and re.fullmatch(r"[0-9a-f]{12}\.\.\.", hashed.group(1)), shown.stdout
+    assert max(len(line) for line in shown.stdout.splitlines()) <= 60, shown.stdout
+    full = project.dativo("show", "--config", "jobs/acme/deals.yaml", "--full", env={"COLUMNS": "60"})
+    assert re.search(r"owner_email=[0-9a-f]{64},", full.stdout), full.stdout
+
+    path = project.root / "state" / "acme" / "deals.json"
+    state = json.loads(path.read_text())
+    (name,) = state["bookmarks"]["deals"]["files"]
+    state["bookmarks"]["deals"]["files"][name]["rows"] = "many"
+    path.write_text(json.dumps(state))
+    result = project.dativo("state", "show", "--config", "jobs/acme/deals.yaml")
+    assert result.returncode == 2
+    assert _errors(result.stderr) == [
+        f"dativo: error: state/acme/deals.json: bookmarks.deals.files[{name!r}].rows: 'many' is not a row "
+        "count: fix the value, or `dativo state reset` to read the file again"
+    ]
+
+
+def test_connectors_lists_the_registry(project: Project) -> None:
+    result = project.dativo("connectors", env={"COLUMNS": "300"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "sources (8):" and "targets (4):" in lines
+    assert (
+        "  postgres (database, tap-postgres): PostgreSQL tables (self-hosted only); incremental: "
+        "cursor_column, full_table; modes: self_hosted; auth: password"
+    ) in lines
+    registry = project.root / "registry" / "connectors.yaml"
+    data = yaml.safe_load(registry.read_text())
+    del data["registry"]["targets"]["azure_blob"]
+    registry.write_text(yaml.safe_dump(data, sort_keys=False))
+    listed = json.loads(project.dativo("connectors", "--json").stdout)
+    assert [t["name"] for t in listed["targets"]] == ["iceberg", "s3", "minio"]
