@@ -21,13 +21,14 @@ from dativo_runner.cli import (
     inspect,
     maintain,
     run,
+    runs,
     show,
     start,
     state,
     validate,
 )
 from dativo_runner.cli.common import print_error
-from dativo_runner.errors import EXIT_FAILURE, DativoError
+from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, DativoError
 from dativo_runner.log_lines import ENV_VAR, FORMATS, configure, emit, is_json
 from dativo_runner.secrets import Redactor
 
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
     modules = [run, validate, check, show, maintain, start, discover, generate, state, inspect]
-    modules += [connectors, completion]
+    modules += [runs, connectors, completion]
     for module in modules:
         module.add_parser(sub)
     _add_to_subcommands(sub)
@@ -115,6 +116,9 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except KeyboardInterrupt:
         code = EXIT_FAILURE
+    except BrokenPipeError:  # `dativo show ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_OK
     except Exception as exc:  # a bug or an unexpected environment: still one line, exit 2
         print_error(f"unexpected {type(exc).__name__}: {exc}", redactor)
         code = EXIT_FAILURE

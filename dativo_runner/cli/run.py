@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,8 @@ from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, DativoErro
 from dativo_runner.job_config import Job, load_job_config
 from dativo_runner.pipes_report import PipesRun, launched_by_dagster
 from dativo_runner.progress_live import make_reporter
-from dativo_runner.runner import RunOptions, run_job
+from dativo_runner.run_history import record_run
+from dativo_runner.runner import RunOptions, run_job, state_path
 from dativo_runner.secrets import Redactor
 from dativo_runner.summary import JobSummary, render_json, render_text
 
@@ -58,6 +61,15 @@ def _run_one(job: Job, options: RunOptions, pipes: PipesRun | None) -> JobSummar
         reporter.close()
 
 
+def _record(job: Job, options: RunOptions, summary: JobSummary, started: float) -> None:
+    """The record of a run that started its pipe, for `dativo runs` (a job refused while planning
+    leaves nothing behind); a record that cannot be written never fails the run."""
+    if not summary.streams:
+        return
+    with contextlib.suppress(OSError, DativoError):
+        record_run(summary, state_path(job, options.state_dir).parent / "logs", job.name, started)
+
+
 def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
     """Run every job named; one error line per failed job; the summary on stdout."""
     home = home_of(args)
@@ -83,6 +95,7 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
                 )
             )
             continue
+        started = time.time()
         try:
             summary = _run_one(job, options, pipes)
         except Exception as exc:  # a bug or an unexpected environment: one redacted line, exit 2
@@ -94,6 +107,7 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
                 error=f"unexpected {type(exc).__name__}: {exc}",
             )
         summary.error = redactor.redact(summary.error) if summary.error else None
+        _record(job, options, summary, started)
         if summary.error:
             print_error(f"{summary.job}: {summary.error}", redactor, job=f"{job.tenant_id}/{job.name}")
         summaries.append(summary)

@@ -29,6 +29,7 @@ NO_CREDENTIALS = {
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
     "AWS_CONFIG_FILE": "/nonexistent/config",
 }
+RUN_SUFFIX = ".run.json"
 DEAL = "1,A - X,A,proposal,10.00,USD,0.5,false,a@example.com,2024-01-01T00:00:00Z,"
 
 
@@ -232,3 +233,25 @@ def test_connectors_lists_the_registry(project: Project) -> None:
     registry.write_text(yaml.safe_dump(data, sort_keys=False))
     listed = json.loads(project.dativo("connectors", "--json").stdout)
     assert [t["name"] for t in listed["targets"]] == ["iceberg", "s3", "minio"]
+
+
+def test_runs_lists_recorded_runs_and_keeps_the_last_ones(project: Project) -> None:
+    project.write_deals("deals_2024.csv", [DEAL])
+    project.write_job("deals", project.deals_job())
+    logs = project.root / "state" / "acme" / "logs"
+    old = {"job_name": "deals", "tenant_id": "acme", "status": "failed", "seconds": 1.5, "streams": []}
+    for stamp in ("20200101T000000Z", "20200102T000000Z"):
+        project.write(f"state/acme/logs/deals.{stamp}.1{RUN_SUFFIX}", json.dumps({**old, "started": stamp}))
+    env = {"DATIVO_RUNS_KEEP": "2"}
+    assert project.dativo("run", "--config", "jobs/acme/deals.yaml", env=env).returncode == 0
+    assert len(list(logs.glob(f"deals.*{RUN_SUFFIX}"))) == 2  # the oldest record removed
+    result = project.dativo("runs", "--tenant", "acme", env={"COLUMNS": "300"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0] == "20200102T000000Z acme/deals failed in 1.50s: 0 rows"
+    assert re.fullmatch(r"\d{8}T\d{6}Z acme/deals succeeded in [\d.]+s: 1 rows -> acme\.csv_deals snapshot \d+", lines[1])
+    runs = json.loads(project.dativo("runs", "--config", "jobs/acme/deals.yaml", "--json").stdout)["runs"]
+    assert [run["status"] for run in runs] == ["failed", "succeeded"]
+    refused = project.dativo("runs", "--tenant", "../x")
+    assert refused.returncode == 2 and _errors(refused.stderr)[0].startswith("dativo: error: --tenant: '../x'")
