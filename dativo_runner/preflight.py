@@ -3,7 +3,6 @@ connection to each side (`dativo check`). Neither writes anything."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -12,13 +11,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from dativo_runner.errors import DativoError, Problem
 from dativo_runner.executables import find_executable
 from dativo_runner.job_config import Job
 from dativo_runner.pipe import SideResult
 from dativo_runner.policy import tap_policy_config
+from dativo_runner.runner import write_private
 from dativo_runner.setting_hints import setting_hint
 from dativo_runner.singer_catalog import plan_catalog
 from dativo_singer.errors import DativoSingerError
@@ -54,14 +53,6 @@ class SideCheck:
     error: str | None  # None when the connection worked
 
 
-def _write_private(folder: Path, name: str, data: dict[str, Any]) -> Path:
-    path = folder / name
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-    return path
-
-
 def check_source(job: Job) -> SideCheck:
     """The tap run in Singer ``--test`` mode on the job's stream: it connects and reads one
     record, which is thrown away (nothing is written, no state is kept)."""
@@ -73,9 +64,9 @@ def check_source(job: Job) -> SideCheck:
         command = [
             find_executable(program) or program,
             "--config",
-            str(_write_private(folder, "tap.json", config)),
+            str(write_private(folder, "tap.json", config)),
             "--catalog",
-            str(_write_private(folder, "catalog.json", plan_catalog(job))),
+            str(write_private(folder, "catalog.json", plan_catalog(job))),
             "--test",
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "LOGLEVEL": "WARNING"}

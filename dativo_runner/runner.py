@@ -55,7 +55,8 @@ def state_path(job: Job, state_dir: Path | None) -> Path:
     return path
 
 
-def _write_private(folder: Path, name: str, data: dict[str, Any]) -> Path:
+def write_private(folder: Path, name: str, data: dict[str, Any]) -> Path:
+    """``data`` as JSON in a new file readable by its owner only."""
     path = folder / name
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -194,16 +195,16 @@ def _pipe(
         tap_cmd = [
             find_executable(job.source_entry.executable) or job.source_entry.executable,
             "--config",
-            str(_write_private(folder, "tap.json", tap_config)),
+            str(write_private(folder, "tap.json", tap_config)),
             "--catalog",
-            str(_write_private(folder, "catalog.json", catalog)),
+            str(write_private(folder, "catalog.json", catalog)),
         ]
         if state:
-            tap_cmd += ["--state", str(_write_private(folder, "state.json", state))]
+            tap_cmd += ["--state", str(write_private(folder, "state.json", state))]
         target_cmd = [
             find_executable(job.target_entry.executable) or job.target_entry.executable,
             "--config",
-            str(_write_private(folder, "target.json", target_config)),
+            str(write_private(folder, "target.json", target_config)),
         ]
         env = {
             **os.environ,
