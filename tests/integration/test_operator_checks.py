@@ -194,10 +194,29 @@ def test_unknown_or_narrow_terminal_gets_plain_progress_lines(project: Project, 
     assert "\x1b[" not in terminal, "no redrawn live line"
 
 
-def test_show_shortens_hashes_and_state_names_a_bad_value(project: Project) -> None:
+def test_after_a_run_show_runs_and_state_show(project: Project) -> None:
+    """One run, then: `show` shortens hashes and wraps, `runs` lists the records (the oldest
+    beyond DATIVO_RUNS_KEEP removed), `state show` names a bad value's file and field."""
     project.write_deals("deals_2024.csv", [DEAL])
     project.write_job("deals", project.deals_job())
-    assert project.dativo("run", "--config", "jobs/acme/deals.yaml").returncode == 0
+    logs = project.root / "state" / "acme" / "logs"
+    old = {"job_name": "deals", "tenant_id": "acme", "status": "failed", "seconds": 1.5, "streams": []}
+    for stamp in ("20200101T000000Z", "20200102T000000Z"):
+        project.write(f"state/acme/logs/deals.{stamp}.1{RUN_SUFFIX}", json.dumps({**old, "started": stamp}))
+    env = {"DATIVO_RUNS_KEEP": "2"}
+    assert project.dativo("run", "--config", "jobs/acme/deals.yaml", env=env).returncode == 0
+    assert len(list(logs.glob(f"deals.*{RUN_SUFFIX}"))) == 2  # the oldest record removed
+    result = project.dativo("runs", "--tenant", "acme", env={"COLUMNS": "300"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0] == "20200102T000000Z acme/deals failed in 1.50s: 0 rows"
+    assert re.fullmatch(r"\d{8}T\d{6}Z acme/deals succeeded in [\d.]+s: 1 rows -> acme\.csv_deals snapshot \d+", lines[1])
+    runs = json.loads(project.dativo("runs", "--config", "jobs/acme/deals.yaml", "--json").stdout)["runs"]
+    assert [run["status"] for run in runs] == ["failed", "succeeded"]
+    refused = project.dativo("runs", "--tenant", "../x")
+    assert refused.returncode == 2 and _errors(refused.stderr)[0].startswith("dativo: error: --tenant: '../x'")
+
     shown = project.dativo("show", "--config", "jobs/acme/deals.yaml", env={"COLUMNS": "60"})
     hashed = re.search(r"owner_email=([0-9a-f.]+)", shown.stdout)
     assert hashed and re.fullmatch(r"[0-9a-f]{12}\.\.\.", hashed.group(1)), shown.stdout
@@ -234,24 +253,3 @@ def test_connectors_lists_the_registry(project: Project) -> None:
     listed = json.loads(project.dativo("connectors", "--json").stdout)
     assert [t["name"] for t in listed["targets"]] == ["iceberg", "s3", "minio"]
 
-
-def test_runs_lists_recorded_runs_and_keeps_the_last_ones(project: Project) -> None:
-    project.write_deals("deals_2024.csv", [DEAL])
-    project.write_job("deals", project.deals_job())
-    logs = project.root / "state" / "acme" / "logs"
-    old = {"job_name": "deals", "tenant_id": "acme", "status": "failed", "seconds": 1.5, "streams": []}
-    for stamp in ("20200101T000000Z", "20200102T000000Z"):
-        project.write(f"state/acme/logs/deals.{stamp}.1{RUN_SUFFIX}", json.dumps({**old, "started": stamp}))
-    env = {"DATIVO_RUNS_KEEP": "2"}
-    assert project.dativo("run", "--config", "jobs/acme/deals.yaml", env=env).returncode == 0
-    assert len(list(logs.glob(f"deals.*{RUN_SUFFIX}"))) == 2  # the oldest record removed
-    result = project.dativo("runs", "--tenant", "acme", env={"COLUMNS": "300"})
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert len(lines) == 2
-    assert lines[0] == "20200102T000000Z acme/deals failed in 1.50s: 0 rows"
-    assert re.fullmatch(r"\d{8}T\d{6}Z acme/deals succeeded in [\d.]+s: 1 rows -> acme\.csv_deals snapshot \d+", lines[1])
-    runs = json.loads(project.dativo("runs", "--config", "jobs/acme/deals.yaml", "--json").stdout)["runs"]
-    assert [run["status"] for run in runs] == ["failed", "succeeded"]
-    refused = project.dativo("runs", "--tenant", "../x")
-    assert refused.returncode == 2 and _errors(refused.stderr)[0].startswith("dativo: error: --tenant: '../x'")
