@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tests.helpers.project import REPO, Project
+from tests.services import seaweedfs
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +26,6 @@ NO_CREDENTIALS = {
     "S3_ACCESS_KEY_ID": "",
     "S3_SECRET_ACCESS_KEY": "",
     "AWS_ACCESS_KEY_ID": "",
-    "AWS_PROFILE": "",
     "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
     "AWS_CONFIG_FILE": "/nonexistent/config",
 }
@@ -96,6 +96,15 @@ def test_check_connects_to_each_side_and_names_the_variables(project: Project) -
         "source.connection.host=${PG_HOST}, source.connection.port=${PG_PORT}"
     )
     assert lines[1:] == ["jobs/acme/postgres_orders_to_iceberg.yaml: target iceberg: ok", "1 jobs checked, 1 failed"]
+
+    _copy_jobs(project, "csv_deals_to_s3")
+    wrong = "wrong-secret-value-0123456789"
+    env = {**NO_CREDENTIALS, "S3_ACCESS_KEY_ID": seaweedfs().access_key, "S3_SECRET_ACCESS_KEY": wrong}
+    result = project.dativo("check", "--config", "jobs/acme/csv_deals_to_s3.yaml", env=env)
+    assert result.returncode == 2 and wrong not in result.stdout + result.stderr
+    target = result.stdout.splitlines()[1]
+    assert target.startswith("jobs/acme/csv_deals_to_s3.yaml: target s3: failed: S3 bucket 'lake' at "), target
+    assert "access denied" in target and "target.connection.s3.secret_access_key=${S3_SECRET_ACCESS_KEY}" in target
 
 
 def test_job_folder_run_ends_with_one_overall_line(project: Project) -> None:
