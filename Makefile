@@ -73,8 +73,8 @@ test-smoke: install
 		--state-dir .dativo/smoke-state
 
 schema-validate: install
-	$(BIN)/dativo validate --all
-	$(BIN)/dativo validate --job-dir jobs
+	$(BIN)/dativo validate --all --no-secrets
+	$(BIN)/dativo validate --job-dir jobs --no-secrets
 
 lint: install
 	$(BIN)/ruff check .

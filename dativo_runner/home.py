@@ -14,12 +14,24 @@ class ProjectHome:
     """A folder holding connectors/, assets/, jobs/, configs/, registry/ and state/."""
 
     root: Path
+    #: Where the home came from, for messages: ``--home``, ``DATIVO_HOME`` or the current folder.
+    origin: str = "given"
 
     @classmethod
     def from_option(cls, option: str | None) -> ProjectHome:
         """``--home``, else ``DATIVO_HOME``, else the current directory."""
-        chosen = option or os.environ.get("DATIVO_HOME") or os.getcwd()
-        return cls(Path(chosen).resolve())
+        if option:
+            return cls(Path(option).resolve(), "--home")
+        if os.environ.get("DATIVO_HOME"):
+            return cls(Path(os.environ["DATIVO_HOME"]).resolve(), "DATIVO_HOME")
+        return cls(Path.cwd().resolve(), "the current folder")
+
+    def not_found(self, what: str = "file") -> str:
+        """``<what> not found in the project home /x (DATIVO_HOME): ...`` naming how to choose it."""
+        return (
+            f"{what} not found in the project home {self.root} ({self.origin}): "
+            "pass --home or set DATIVO_HOME to the folder holding registry/, connectors/ and jobs/"
+        )
 
     def resolve(self, value: str | os.PathLike[str]) -> Path:
         """A config path: relative ones start at the home; ``/app/...`` maps to the home too

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ class Job:
     home: ProjectHome
     redactor: Redactor
     secrets: dict[str, str]
+    #: ``${VAR}`` references of the job file: (field, variable, set), for errors naming them.
+    references: tuple[tuple[str, str, bool], ...] = field(default=())
 
     @property
     def source(self) -> dict[str, Any]:
@@ -91,6 +93,8 @@ def load_job_config(
     """Load and validate a job; all problems found in it are raised together as a ConfigError."""
     file = home.display(path)
     if not path.is_file():
+        if not home.registry.is_file():  # not a project home: say which was assumed
+            raise ConfigError([Problem(file, "", home.not_found())])
         raise ConfigError([Problem(file, "", "file not found" + job_file_hint(path, home))])
     raw = load_yaml(path, display=file)
     tenant = raw.get("tenant_id")
@@ -116,6 +120,8 @@ def load_job_config(
     if problems:
         raise ConfigError(problems)
 
+    if not home.registry.is_file():
+        raise ConfigError([Problem(home.display(home.registry), "", home.not_found())])
     registry = Registry.load(home.registry, home.display(home.registry))
     for role in ("source", "target"):
         problems.extend(registry.check(role, data[f"{role}_connector"], mode, file))
@@ -206,6 +212,7 @@ def load_job_config(
         home=home,
         redactor=redactor,
         secrets=secrets,
+        references=tuple(interpolator.references),
     )
     # What only the connectors can check (files that match nothing, unknown partition columns):
     # here, so that `dativo validate` refuses exactly what `dativo run` would.

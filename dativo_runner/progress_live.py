@@ -2,7 +2,8 @@
 
 On a terminal one line is redrawn in place: job, stream, rows committed, records read, rows/s and
 elapsed time; warnings and forwarded tap/target lines are printed above it. When stderr is not a
-terminal, or the log format is JSON, the plain StderrReporter lines are written instead.
+terminal, is narrower than 80 columns or of unknown width, or the log format is JSON, the plain
+StderrReporter lines are written instead.
 """
 
 from __future__ import annotations
@@ -15,12 +16,31 @@ from typing import Any, TextIO
 from dativo_runner.log_lines import is_json, redact
 from dativo_runner.progress import StderrReporter
 
+#: Narrower than this, the live line's columns would be cut to fragments: plain lines instead.
+MIN_LIVE_WIDTH = 80
+
+
+def terminal_width(stream: TextIO) -> int | None:
+    """``COLUMNS``, else the terminal's own size; None when neither says (a pty of size 0)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        width = os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return None
+    return width or None
+
 
 def wants_live_line(stream: TextIO | None = None) -> bool:
-    """A live line only on an interactive terminal, in text format, unless TERM is dumb."""
+    """A live line only on an interactive terminal at least ``MIN_LIVE_WIDTH`` columns wide (a
+    known width), in text format, unless TERM is dumb."""
     stream = stream or sys.stderr
     interactive = hasattr(stream, "isatty") and stream.isatty()
-    return interactive and not is_json() and os.environ.get("TERM", "") != "dumb"
+    if not interactive or is_json() or os.environ.get("TERM", "") == "dumb":
+        return False
+    width = terminal_width(stream)
+    return width is not None and width >= MIN_LIVE_WIDTH
 
 
 class LiveReporter(StderrReporter):

@@ -23,6 +23,7 @@ class ConnectorEntry:
     modes: tuple[str, ...]
     incremental_strategies: tuple[str, ...]
     plugin: str | None = None  # ``module:Class`` of its runner plugin
+    description: str = ""
 
     @classmethod
     def from_dict(cls, name: str, role: str, data: dict[str, Any]) -> ConnectorEntry:
@@ -36,6 +37,7 @@ class ConnectorEntry:
             modes=tuple(data["modes"]),
             incremental_strategies=tuple(data.get("incremental_strategies") or ()),
             plugin=data.get("plugin"),
+            description=str(data.get("description") or ""),
         )
 
 

@@ -10,7 +10,7 @@ import os
 import shutil
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from dativo_runner.pipe import PipeCallbacks, PipeResult, run_pipe
 from dativo_runner.policy import column_policies, load_policy, tap_policy_config
 from dativo_runner.private_files import write_private
 from dativo_runner.progress import Reporter, StderrReporter
+from dativo_runner.setting_hints import setting_hint
 from dativo_runner.singer_catalog import plan_catalog
 from dativo_runner.state_override import resume_point
 from dativo_runner.state_override import split as split_override
@@ -40,6 +41,8 @@ class RunOptions:
     #: Ask the source whether anything changed before starting the tap and target (a source
     #: plugin's ``nothing_new``); ``dativo run --always-start`` turns it off.
     check_source_first: bool = True
+    #: Warnings already given by this command: each is given once, not once per job.
+    warned: set[str] = field(default_factory=set)
 
 
 def state_path(job: Job, state_dir: Path | None) -> Path:
@@ -110,11 +113,12 @@ def _run_locked(
         target_config.update(target.bookmark_check(target_config, stream_name, committed))
         if target.replaces_all(target_config):
             previous_state = None  # a full replace reads the source from the start every run
-        _warn_about_default_salt(job, reporter)
+        _warn_about_default_salt(job, reporter, options.warned)
     except DativoError as exc:  # an invalid plan or state file
         return _failed(summary, job.redactor.redact(_problem_text(exc, job)))
     except DativoSingerError as exc:  # the target's storage or catalog unreachable
-        return _failed(summary, job.redactor.redact(str(exc)), retriable=_is_retriable(exc))
+        error = str(exc) + setting_hint(job, "target", str(exc))
+        return _failed(summary, job.redactor.redact(error), retriable=_is_retriable(exc))
 
     streams = {stream_name: StreamSummary(stream_name, target.location(job, target_config, stream_name))}
     summary.streams = list(streams.values())
@@ -158,7 +162,9 @@ def _run_locked(
         return _failed(summary, f"cannot save the state file {summary.state_file}: {result.state_error}")
     if not result.ok:
         side = result.failed_side or result.tap
-        return _failed(summary, f"{side.name} failed: {side.error_line()}", retriable=side.retriable)
+        line = side.error_line()
+        line += setting_hint(job, "source" if side is result.tap else "target", line)
+        return _failed(summary, f"{side.name} failed: {line}", retriable=side.retriable)
     for stream in summary.streams:
         if stream.snapshot_id is None:
             stream.seconds = summary.seconds
@@ -321,13 +327,17 @@ def _resume_state(
     return committed
 
 
-def _warn_about_default_salt(job: Job, reporter: Reporter) -> None:
+def _warn_about_default_salt(job: Job, reporter: Reporter, warned: set[str]) -> None:
+    """Once per command (``warned`` holds what was said), not once per job of a folder."""
     policies = column_policies(job.asset, load_policy(job.home), job.secrets, job.tenant_id)
     if policies.unset_salt and "hash" in policies.actions.values():
-        reporter.warning(
+        warning = (
             f"policy salt {policies.unset_salt} is not set (tenant secrets or environment); "
             "hashing with the tenant's default salt, which anyone can reproduce"
         )
+        if warning not in warned:
+            warned.add(warning)
+            reporter.warning(warning)
 
 
 def _is_retriable(exc: Exception) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from functools import cache
 from importlib import resources
@@ -51,14 +52,20 @@ def _field(error: ValidationError, prefix: str = "") -> str:
     return parts
 
 
+def unknown_key(key: str, allowed: list[str]) -> str:
+    """``unknown key 'cursor_feild' (did you mean 'cursor_field'?)`` when one is close."""
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.75)
+    return f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
 def _message(error: ValidationError, prefix: str = "") -> tuple[str, str]:
     field = _field(error, prefix)
     if error.validator == "additionalProperties":
         schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
         instance = error.instance if isinstance(error.instance, dict) else {}
-        extra = sorted(set(instance) - set(schema.get("properties", {})))
-        keys = ", ".join(repr(k) for k in extra)
-        return field, f"unknown key {keys}" if len(extra) == 1 else f"unknown keys {keys}"
+        allowed = list(schema.get("properties", {}))
+        extra = sorted(set(instance) - set(allowed))
+        return field, "; ".join(unknown_key(str(key), allowed) for key in extra)
     if error.validator == "required":
         return field, error.message.replace("is a required property", "is required")
     if error.validator == "type":

@@ -21,9 +21,19 @@ SAFE_SECRET_LENGTH = 12
 MASK = "****"
 
 
+def _read_text(path: Path) -> str:
+    """A secrets file's text; one problem naming the file (never its bytes) when it is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [Problem(str(path), "", f"not UTF-8 text (byte {exc.start}): save the secrets file as UTF-8")]
+        ) from None
+
+
 def _parse_env_file(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(_read_text(path).splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -40,7 +50,7 @@ def _parse_env_file(path: Path) -> dict[str, str]:
 
 def _parse_json_file(path: Path) -> dict[str, str]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read_text(path))
     except json.JSONDecodeError as exc:
         raise ConfigError([Problem(str(path), f"line {exc.lineno}", "invalid JSON")]) from None
     if not isinstance(data, dict):
@@ -132,6 +142,8 @@ class Interpolator:
     redactor: Redactor
     #: Every reference resolved: (field, variable, "secret" | "env"), for naming_problems.
     uses: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Every reference met: (field, variable, set), to name the variable behind a field in errors.
+    references: list[tuple[str, str, bool]] = field(default_factory=list)
 
     def _lookup(self, name: str, where: str) -> str | None:
         if name in self.secrets:
@@ -151,6 +163,7 @@ class Interpolator:
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             value = self._lookup(name, where)
+            self.references.append((where, name, value is not None))
             if value is not None:
                 return value
             if default is not None:

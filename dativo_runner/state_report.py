@@ -81,8 +81,28 @@ def stream_bookmark(state: dict[str, Any] | None, stream: str) -> dict[str, Any]
     return value if isinstance(value, dict) else None
 
 
-def describe(bookmark: dict[str, Any] | None, home_display: Any = str) -> list[str]:
-    """A bookmark in words: per-file positions (file taps), a replication key's value, partitions."""
+def _row_count(entry: dict[str, Any], where: tuple[str, str]) -> int:
+    """A file bookmark's ``rows``; a value that is not a count names the state file and field."""
+    rows = entry.get("rows") or 0
+    if isinstance(rows, int) and not isinstance(rows, bool) and rows >= 0:
+        return rows
+    file, field = where
+    raise DativoError(
+        [
+            Problem(
+                file,
+                f"{field}.rows",
+                f"{rows!r} is not a row count: fix the value, or `dativo state reset` to read the file again",
+            )
+        ]
+    )
+
+
+def describe(
+    bookmark: dict[str, Any] | None, home_display: Any = str, where: tuple[str, str] = ("state", "bookmark")
+) -> list[str]:
+    """A bookmark in words: per-file positions (file taps), a replication key's value, partitions;
+    ``where`` is the (file, field) the bookmark came from, for a value that cannot be shown."""
     if not bookmark:
         return ["no bookmark (the stream is read from the start)"]
     lines: list[str] = []
@@ -94,9 +114,8 @@ def describe(bookmark: dict[str, Any] | None, home_display: Any = str) -> list[s
             entry = entry if isinstance(entry, dict) else {}
             state = "read to the end" if entry.get("done") else "partly read"
             version = f", version {entry['version']}" if entry.get("version") else ""
-            lines.append(
-                f"  {home_display(Path(name))}: {int(entry.get('rows') or 0):,} rows{version}, {state}"
-            )
+            rows = _row_count(entry, (where[0], f"{where[1]}.files[{name!r}]"))
+            lines.append(f"  {home_display(Path(name))}: {rows:,} rows{version}, {state}")
     if "replication_key" in bookmark or "replication_key_value" in bookmark:
         lines.append(
             f"replication key {bookmark.get('replication_key') or '?'} = "
@@ -171,12 +190,14 @@ def as_text(state: JobState) -> str:
         lines.append(f"stream {stream['stream']}:")
         display = job.home.display
         lines.append("  state file:")
-        lines.extend(f"    {line}" for line in describe(stream["state_file"], display))
+        where = (data["state_file"], f"bookmarks.{stream['stream']}")
+        lines.extend(f"    {line}" for line in describe(stream["state_file"], display, where))
         if not data["target_keeps_bookmark"]:
             continue
         if stream["same"]:
             lines.append("  committed in the target: the same")
         else:
             lines.append("  committed in the target:")
-            lines.extend(f"    {line}" for line in describe(stream["committed"], display))
+            committed_at = (data["target"], f"committed bookmark {stream['stream']}")
+            lines.extend(f"    {line}" for line in describe(stream["committed"], display, committed_at))
     return "\n".join(lines)

@@ -46,18 +46,38 @@ class JobSummary:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with rows/s per stream."""
         data = asdict(self)
+        data["tenant_id"] = self.tenant_id or None  # an invalid job's tenant is not known
         for stream, summary in zip(data["streams"], self.streams, strict=True):
             stream["rows_per_second"] = round(summary.rows_per_second, 1)
         return data
 
 
-def render_text(jobs: list[JobSummary]) -> str:
-    """A human-readable summary table."""
+_STATUS_ORDER = ("succeeded", "partial", "failed", "invalid", "stopped")
+
+
+def _status_line(job: JobSummary) -> str:
+    """``job X (tenant T): failed in 0.79s (error above; transient: can be retried)``; the error
+    itself is the ``dativo: error:`` line on stderr, not repeated here."""
+    if job.status == "invalid":
+        return f"job {job.job}: invalid (error above)"
+    line = f"job {job.job} (tenant {job.tenant_id}): {job.status} in {job.seconds:.2f}s"
+    if job.error:
+        line += " (error above" + ("; transient: a rerun may succeed)" if job.retriable else ")")
+    return line
+
+
+def totals_line(jobs: list[JobSummary]) -> str:
+    """``18 jobs: 8 succeeded, 1 partial, 9 failed`` (only the statuses that occur)."""
+    counts = {status: sum(1 for job in jobs if job.status == status) for status in _STATUS_ORDER}
+    parts = [f"{count} {status}" for status, count in counts.items() if count]
+    return f"{len(jobs)} jobs: {', '.join(parts)}"
+
+
+def render_text(jobs: list[JobSummary], *, many: bool = False) -> str:
+    """A human-readable summary table; with ``many`` (a job folder) an overall line ends it."""
     lines = []
     for job in jobs:
-        lines.append(f"job {job.job} (tenant {job.tenant_id}): {job.status} in {job.seconds:.2f}s")
-        if job.error:
-            lines.append(f"  error: {job.error}")
+        lines.append(_status_line(job))
         for s in job.streams:
             lines.append(
                 f"  stream {s.stream}: {s.rows:,} rows in {s.seconds:.2f}s "
@@ -70,6 +90,8 @@ def render_text(jobs: list[JobSummary]) -> str:
                 lines.append(
                     f"    {s.replaced_key_rows:,} rows repeated a primary key: the later row of each landed"
                 )
+    if many:
+        lines.append(totals_line(jobs))
     return "\n".join(lines)
 
 

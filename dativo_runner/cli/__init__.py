@@ -13,12 +13,15 @@ from typing import Any, NoReturn
 
 from dativo_runner import __version__
 from dativo_runner.cli import (
+    check,
     completion,
+    connectors,
     discover,
     generate,
     inspect,
     maintain,
     run,
+    runs,
     show,
     start,
     state,
@@ -26,12 +29,13 @@ from dativo_runner.cli import (
 )
 from dativo_runner.cli.common import print_error
 from dativo_runner.cli.source_options import unreadable_registry, use_command_line
-from dativo_runner.errors import EXIT_FAILURE, DativoError
+from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, DativoError
 from dativo_runner.log_lines import ENV_VAR, FORMATS, configure, emit, is_json
 from dativo_runner.secrets import Redactor
 
 EXAMPLES = """examples:
   dativo validate --all
+  dativo check --config jobs/acme/postgres_orders_to_iceberg.yaml
   dativo run --config jobs/acme/csv_deals_to_iceberg.yaml
   dativo --log-format json run --job-dir jobs/acme --secrets-dir secrets
   dativo completion bash > ~/.local/share/bash-completion/completions/dativo"""
@@ -77,7 +81,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dativo {__version__}")
     _add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command_name", required=True, metavar="COMMAND")
-    for module in (run, validate, show, maintain, start, discover, generate, state, inspect, completion):
+    modules = [run, validate, check, show, maintain, start, discover, generate, state, inspect]
+    modules += [runs, connectors, completion]
+    for module in modules:
         module.add_parser(sub)
     _add_to_subcommands(sub)
     return parser
@@ -120,6 +126,9 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except KeyboardInterrupt:
         code = EXIT_FAILURE
+    except BrokenPipeError:  # `dativo show ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_OK
     except Exception as exc:  # a bug or an unexpected environment: still one line, exit 2
         print_error(f"unexpected {type(exc).__name__}: {exc}", redactor)
         code = EXIT_FAILURE

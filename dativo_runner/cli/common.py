@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from dativo_runner.errors import ConfigError
@@ -28,17 +29,26 @@ def secrets_dir(home: ProjectHome, args: argparse.Namespace) -> Path | None:
     """``--secrets-dir`` resolved against the home (it must exist)."""
     if args.secrets_dir is None:
         return None
-    folder = home.resolve(args.secrets_dir)
+    folder = typed_path(home, args.secrets_dir)
     if not folder.is_dir():
-        raise ConfigError(f"{args.secrets_dir}: secrets folder not found")
+        raise ConfigError(f"{args.secrets_dir}: {home.not_found('secrets folder')}")
     return folder
+
+
+def typed_path(home: ProjectHome, value: Path) -> Path:
+    """A path option: relative to the home, or, when it is not there but is in the current
+    folder, as the user typed it (``--config main/jobs/x.yaml --home main``)."""
+    in_home = home.resolve(value)
+    if not value.is_absolute() and not in_home.exists() and value.exists():
+        return Path(os.path.abspath(value))
+    return in_home
 
 
 def load_job(args: argparse.Namespace, path: Path | None = None, redactor: Redactor | None = None) -> Job:
     """The job of ``--config`` (or ``path``), loaded and validated with its secrets."""
     home = home_of(args)
     return load_job_config(
-        home.resolve(path or args.config),
+        typed_path(home, path or args.config),
         home,
         mode=args.mode,
         secrets_dir=secrets_dir(home, args),
@@ -49,10 +59,10 @@ def load_job(args: argparse.Namespace, path: Path | None = None, redactor: Redac
 def job_files(home: ProjectHome, args: argparse.Namespace) -> list[Path]:
     """``--config`` alone, or every YAML file below ``--job-dir``."""
     if args.config is not None:
-        return [home.resolve(args.config)]
-    folder = home.resolve(args.job_dir)
+        return [typed_path(home, args.config)]
+    folder = typed_path(home, args.job_dir)
     if not folder.is_dir():
-        raise ConfigError(f"{args.job_dir}: job folder not found")
+        raise ConfigError(f"{args.job_dir}: {home.not_found('job folder')}")
     files = sorted(p for p in folder.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
     if not files:
         raise ConfigError(f"{args.job_dir}: no job YAML files in this folder")

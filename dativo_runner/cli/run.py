@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,8 @@ from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, DativoErro
 from dativo_runner.job_config import Job, load_job_config
 from dativo_runner.pipes_report import PipesRun, launched_by_dagster
 from dativo_runner.progress_live import make_reporter
-from dativo_runner.runner import RunOptions, run_job
+from dativo_runner.run_history import record_run
+from dativo_runner.runner import RunOptions, run_job, state_path
 from dativo_runner.secrets import Redactor
 from dativo_runner.summary import JobSummary, render_json, render_text
 
@@ -63,6 +66,15 @@ def _run_one(job: Job, options: RunOptions, pipes: PipesRun | None) -> JobSummar
         reporter.close()
 
 
+def _record(job: Job, options: RunOptions, summary: JobSummary, started: float) -> None:
+    """The record of a run that started its pipe, for `dativo runs` (a job refused while planning
+    leaves nothing behind); a record that cannot be written never fails the run."""
+    if not summary.streams:
+        return
+    with contextlib.suppress(OSError, DativoError):
+        record_run(summary, state_path(job, options.state_dir).parent / "logs", job.name, started)
+
+
 def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
     """Run every job named; one error line per failed job; the summary on stdout."""
     home = home_of(args)
@@ -83,13 +95,14 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
             summaries.append(
                 JobSummary(
                     job=home.display(path),
-                    tenant_id="?",
+                    tenant_id="",
                     status="invalid",
                     exit_code=EXIT_FAILURE,
                     error=redactor.redact(str(exc.problems[0])),
                 )
             )
             continue
+        started = time.time()
         try:
             summary = _run_one(job, options, pipes)
         except Exception as exc:  # a bug or an unexpected environment: one redacted line, exit 2
@@ -101,6 +114,7 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
                 error=f"unexpected {type(exc).__name__}: {exc}",
             )
         summary.error = redactor.redact(summary.error) if summary.error else None
+        _record(job, options, summary, started)
         if summary.error:
             print_error(f"{summary.job}: {summary.error}", redactor, job=f"{job.tenant_id}/{job.name}")
         summaries.append(summary)
@@ -110,5 +124,6 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
     if pipes is not None:
         pipes.finish(summaries, code)
     many = args.job_dir is not None
-    print(redactor.redact(render_json(summaries, code, many=many) if args.json else render_text(summaries)))
+    text = render_json(summaries, code, many=many) if args.json else render_text(summaries, many=many)
+    print(redactor.redact(text))
     return code

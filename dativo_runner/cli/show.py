@@ -9,6 +9,7 @@ from typing import Any
 from dativo_runner.cli.common import add_common_options, load_job
 from dativo_runner.errors import EXIT_OK, DativoError, Problem
 from dativo_runner.secrets import Redactor
+from dativo_runner.terminal_text import fit
 from dativo_singer.errors import DativoSingerError
 
 
@@ -17,11 +18,15 @@ def add_parser(sub: Any) -> None:
     show = sub.add_parser(
         "show",
         help="print the first rows of a job's table",
-        description="Print the row count and the first rows of a job's table.",
+        description="Print the row count and the first rows of a job's table, wrapped to the "
+        "terminal's width, 64-character hashes shortened to 12 (--full: as stored).",
         epilog="example: dativo show --config jobs/acme/csv_deals_to_iceberg.yaml --limit 5",
     )
     show.add_argument("--config", type=Path, required=True, help="job YAML file")
     show.add_argument("--limit", type=int, default=5)
+    show.add_argument(
+        "--full", action="store_true", help="64-character hashes in full, lines not wrapped"
+    )
     add_common_options(show)
     show.set_defaults(command=command_show)
 
@@ -33,5 +38,5 @@ def command_show(args: argparse.Namespace, redactor: Redactor) -> int:
         text = job.target_plugin.show(job, args.limit)
     except DativoSingerError as exc:
         raise DativoError([Problem(job.file, "target", str(exc))]) from None
-    print(redactor.redact(text))
+    print(fit(redactor.redact(text), full=args.full))
     return EXIT_OK

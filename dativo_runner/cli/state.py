@@ -25,6 +25,7 @@ from dativo_runner.state_edit import (
     set_state,
 )
 from dativo_runner.state_report import JobState, as_dict, as_text, load_job_state, stream_bookmark
+from dativo_runner.terminal_text import fit
 
 EPILOG = """examples:
   dativo state show  --config jobs/acme/postgres_orders_to_iceberg.yaml
@@ -71,6 +72,7 @@ def add_parser(sub: Any) -> None:
         add_common_options(parser)
         parser.add_argument("--state-dir", type=Path, help="state folder (default: <home>/state)")
         parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    show.add_argument("--full", action="store_true", help="64-character hashes in full, lines not wrapped")
     reset_parser.add_argument("--stream", help="reset this stream only (default: every stream)")
     reset_parser.add_argument(
         "--force", action="store_true", help="reset even where reading again would duplicate rows"
@@ -98,7 +100,10 @@ def _print(redactor: Redactor, text: str) -> None:
 def command_show(args: argparse.Namespace, redactor: Redactor) -> int:
     """Print the report."""
     state = _load(args, redactor)
-    _print(redactor, json.dumps(as_dict(state), default=str) if args.json else as_text(state))
+    if args.json:
+        _print(redactor, json.dumps(as_dict(state), default=str))
+    else:
+        print(fit(redactor.redact(as_text(state)), full=args.full))
     return EXIT_OK
 
 

@@ -29,6 +29,8 @@ _DROPPED = re.compile(
     r"IO error|Connection reset|Broken pipe|\b2013\b|57P01",
     re.I,
 )
+# Refused outright: nothing listens there (a wrong host or port), not a transient failure.
+_NO_LISTENER = re.compile(r"Connection refused|\[Errno 111\]|\b10061\b", re.I)
 _REFUSED = re.compile(
     r"Connection refused|Can't connect to|could not connect|timed out|timeout expired|"
     r"server closed the connection|Lost connection|\b2003\b|\b2013\b",
@@ -53,6 +55,10 @@ def classify(exc: BaseException, connection: Connection, config: dict[str, Any])
         return FatalError(f"database: {url.database!r} does not exist on {where}")
     if _DROPPED.search(text):
         return RetriableError(f"{where}: connection lost: {_first_line(redact(text, config))}")
+    if _NO_LISTENER.search(text):
+        return FatalError(
+            f"host/port: nothing accepts connections on {where} (connection refused): check host and port"
+        )
     if _REFUSED.search(text):
         return RetriableError(f"host/port: cannot connect to {where}: {_first_line(redact(text, config))}")
     return FatalError(f"{where}/{url.database}: {_first_line(redact(text, config))}")

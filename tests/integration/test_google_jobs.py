@@ -61,10 +61,13 @@ def _no_key_anywhere(project: Project, data: GoogleData, *outputs: str) -> None:
     assert not [line for line in lines if line in everything]
 
 
-def test_repo_google_jobs_validate_offline_without_the_key(project: Project) -> None:
+def test_repo_google_jobs_validate_offline_naming_the_missing_key(project: Project) -> None:
     for name in ("gdrive_deals_to_iceberg", "gsheets_vendors_to_iceberg"):
         shutil.copy(REPO / "jobs" / "acme" / f"{name}.yaml", project.write_job(name, {}))
-    result = project.dativo("validate", "--job-dir", "jobs")
+    result = project.dativo("validate", "--job-dir", "jobs", env={"GOOGLE_SERVICE_ACCOUNT_KEY": ""})
+    assert result.returncode == 2 and "2 jobs checked, 2 invalid" in result.stdout
+    assert result.stderr.count("GOOGLE_SERVICE_ACCOUNT_KEY is not set") == 2, result.stderr
+    result = project.dativo("validate", "--job-dir", "jobs", "--no-secrets", env={"GOOGLE_SERVICE_ACCOUNT_KEY": ""})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 jobs checked, 0 invalid" in result.stdout
 

@@ -71,7 +71,10 @@ def test_error_lines_name_the_setting_and_never_the_password() -> None:
     host = classify(Exception('could not translate host name "db" to address'), connection, config)
     assert str(host) == "host: cannot resolve 'db'"
     refused = classify(Exception("Connection refused (dsn: x:hunter2-secret@db)"), connection, config)
-    assert isinstance(refused, RetriableError) and "hunter2-secret" not in str(refused)
+    assert isinstance(refused, FatalError) and "hunter2-secret" not in str(refused)
+    assert str(refused) == "host/port: nothing accepts connections on db:5432 (connection refused): check host and port"
+    timeout = classify(Exception("timeout expired (dsn: x:hunter2-secret@db)"), connection, config)
+    assert isinstance(timeout, RetriableError) and "hunter2-secret" not in str(timeout)
     with pytest.raises(FatalError, match=r"^host: is required"):
         connection_of({"user": "u", "database": "d"}, "postgresql+psycopg2", 5432)
 

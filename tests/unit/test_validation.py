@@ -32,7 +32,7 @@ def test_job_schema_messages_name_the_field() -> None:
         "loggin": {},
     }
     messages = [str(p) for p in validate_document("job", job, "j.yaml")]
-    assert "j.yaml: unknown key 'loggin'" in messages
+    assert "j.yaml: unknown key 'loggin' (did you mean 'logging'?)" in messages
     block = validate_job_block("target", "targets/iceberg", job["target"], "j.yaml")
     assert [str(p) for p in block] == ["j.yaml: target.batch.rows: 0 is less than the minimum of 1"]
 

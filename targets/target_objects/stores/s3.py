@@ -14,6 +14,7 @@ from botocore.exceptions import (
     ClientError,
     ConnectionError,
     NoCredentialsError,
+    ProfileNotFound,
 )
 
 from dativo_singer.errors import FatalError, RetriableError
@@ -35,7 +36,14 @@ class S3Store(ObjectStore):
     def from_config(cls, config: Mapping[str, Any]) -> S3Store:
         """From ``bucket``, ``endpoint``, ``region``, keys and ``path_style``."""
         endpoint = config.get("endpoint") or None
-        client = boto3.session.Session().client(
+        try:
+            session = boto3.session.Session()
+        except ProfileNotFound as exc:
+            raise FatalError(
+                f"AWS_PROFILE: profile {exc.kwargs.get('profile')!r} is not in ~/.aws/config or "
+                "~/.aws/credentials (unset AWS_PROFILE or name a profile there)"
+            ) from None
+        client = session.client(
             "s3",
             endpoint_url=endpoint,
             region_name=config.get("region") or None,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from dativo_runner.errors import DativoError, Problem
 from dativo_runner.plugins.base import Landed, MaintainOptions, TargetCapabilities, TargetPlugin
 from dativo_runner.plugins.targets.objects.planning import dead_letter_dir, draft_block, plan_objects_config
+from dativo_runner.setting_hints import s3_credentials_problem
 from dativo_runner.tenancy import prefix_problem, recorded_owner_problem
 
 if TYPE_CHECKING:
@@ -97,7 +98,13 @@ class ObjectsTarget(TargetPlugin):
         return problems
 
     def plan_config(self, job: Job) -> dict[str, Any]:
-        """The target-objects config."""
+        """The target-objects config; credentials an S3-compatible endpoint needs must be given
+        (checked offline, so `dativo validate` refuses what the run would)."""
+        connection = job.target.get("connection") or {}
+        if connection.get("s3"):
+            missing = s3_credentials_problem(job, connection["s3"], "target.connection.s3")
+            if missing:
+                raise DativoError([Problem(job.file, "target.connection.s3", missing)])
         return plan_objects_config(job)
 
     def location(self, job: Job, config: dict[str, Any], stream: str) -> str:
