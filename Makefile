@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-unit test-smoke test-integration test-crash test-faults test-soak test-security test-interop peers schema-validate lint services services-stop bench clean reference docker-lock
+.PHONY: install demo test test-unit test-smoke test-integration test-crash test-faults test-soak test-security test-interop interop-matrix peers schema-validate lint services services-stop bench clean reference docker-lock
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ peers:
 
 test-interop: install services peers
 	$(PY) -m pytest -q -ra tests/interop
+
+# The interop matrix of docs/SINGER_INTEROP.md, regenerated (about 1 minute; not part of make test).
+interop-matrix: install services peers
+	$(PY) -m tests.interop.matrix --write docs/SINGER_INTEROP.md
 
 # Every security case (docs/RELIABILITY.md, "Security"): all standalone bad-settings configs.
 test-security: install services
