@@ -27,6 +27,7 @@ from singer_sdk.sql import SQLStream
 
 from dativo_singer.batch_emit import ParquetBatchWriter, file_sized, parquet_batch_config
 from dativo_singer.batch_records import RecordBatches
+from dativo_singer.errors import FatalError
 from dativo_singer.settings import emits_activate_version
 from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_columns import convert_batch, stream_arrow_schema
@@ -127,12 +128,18 @@ class DatabaseStream(RecordBatches, SQLStream):
         """Rows as JSON-faithful dicts, through a server-side cursor."""
         sql = self._sql(context)
         converters = record_converters(self.columns)
-        with self.db.guarded(), self.db._connect() as connection:
-            result = connection.execution_options(
-                stream_results=True, max_row_buffer=RECORD_FETCH_ROWS
-            ).exec_driver_sql(sql)
-            for row in result.mappings():
-                yield convert_row(dict(row), converters)
+        try:
+            with self.db.guarded(), self.db._connect() as connection:
+                result = connection.execution_options(
+                    stream_results=True, max_row_buffer=RECORD_FETCH_ROWS
+                ).exec_driver_sql(sql)
+                for row in result.mappings():
+                    yield convert_row(dict(row), converters)
+        except ValueError as exc:  # psycopg2: "year -44 is out of range" (a BC date, year 10000)
+            raise FatalError(
+                f"{self.table_label()}: a value the driver cannot read as Python's date/time ({exc}); "
+                "read the column through a view that casts it to text, or leave such rows out"
+            ) from None
 
     def per_record_reason(self, context: Any = None, write_messages: bool = True) -> str | None:
         """Why RECORD messages must go through singer-sdk's per-record steps (None: bulk)."""

@@ -115,3 +115,18 @@ def test_a_value_outside_its_format_is_never_sent(
     last = tapped.stderr.decode().strip().splitlines()[-1]
     assert last.startswith(f"tap-postgres: error: {schema}.t column v: a value outside ")
     assert f"has no JSON Schema '{declared}' form" in last
+
+
+def test_a_date_the_driver_cannot_read_stops_the_row_by_row_path(tmp_path: Path, pg_service: Any) -> None:
+    """The RECORD path one row at a time (here: flattening) reads through psycopg2, which cannot
+    make a Python date of a BC date: one line naming the table, no RECORD."""
+    with pg_schema(pg_service.dsn) as (schema, cursor):
+        cursor.execute(f'CREATE TABLE "{schema}".t (id int PRIMARY KEY, v date)')
+        cursor.execute(f"INSERT INTO \"{schema}\".t VALUES (1, '0044-03-15 BC')")
+        config = {**_config(pg_service, schema), "flattening_enabled": True, "flattening_max_depth": 1}
+        tapped = _tap(config, f"{schema}-t", tmp_path)
+    assert tapped.returncode == 2
+    assert b'"type":"RECORD"' not in tapped.stdout
+    last = tapped.stderr.decode().strip().splitlines()[-1]
+    assert last.startswith(f"tap-postgres: error: {schema}.t: a value the driver cannot read")
+    assert "year -44 is out of range" in last
