@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 COMPILED := $(VENV)/.compiled
 
-.PHONY: install demo bench-setup test test-unit test-smoke test-integration test-crash test-faults test-soak test-security test-interop peers schema-validate lint services services-stop bench clean reference docker-lock
+.PHONY: install demo bench-setup test test-unit test-smoke test-integration test-crash test-faults test-soak test-security test-interop interop-matrix peers schema-validate lint services services-stop bench clean reference docker-lock
 
 install: $(STAMP) $(COMPILED)
 
@@ -44,6 +44,10 @@ peers:
 
 test-interop: install services peers
 	$(PY) -m pytest -q -ra tests/interop
+
+# The interop matrix of docs/SINGER_INTEROP.md, regenerated (about 1 minute; not part of make test).
+interop-matrix: install services peers
+	$(PY) -m tests.interop.matrix --write docs/SINGER_INTEROP.md
 
 # Every security case (docs/RELIABILITY.md, "Security"): all standalone bad-settings configs.
 test-security: install services

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -76,6 +77,33 @@ def _decimal_type(prop: dict[str, Any]) -> pa.DataType | None:
     return pa.decimal128(min(precision, 38), min(scale, 38))
 
 
+# singer-sdk's decimal-as-string formats (its SQL targets read the first, its taps write the
+# second). Such a column is decimal(P, S) when ``precision`` and ``scale`` say so or, as our taps
+# write it (singer-sdk keeps only standard keywords in a catalog), its ``pattern`` does.
+SINGER_DECIMAL_FORMATS = ("x-singer.decimal", "singer.decimal")
+_DECIMAL_PATTERN = re.compile(r"^\^-\?\[0-9\]\{1,(\d+)\}(?:\(\\\.\[0-9\]\{1,(\d+)\}\)\?)?\$$")
+
+
+def decimal_string_pattern(precision: int, scale: int) -> str:
+    """The ``pattern`` of a decimal(P, S) sent as a string: at most P - S integer digits (at
+    least one) and S fractional digits, no exponent."""
+    fraction = rf"(\.[0-9]{{1,{scale}}})?" if scale else ""
+    return rf"^-?[0-9]{{1,{max(precision - scale, 1)}}}{fraction}$"
+
+
+def _string_decimal_type(prop: dict[str, Any]) -> pa.DataType | None:
+    """decimal(P, S) of an ``x-singer.decimal`` string property, None when P and S are unknown."""
+    precision, scale = prop.get("precision"), prop.get("scale") or 0
+    match = _DECIMAL_PATTERN.match(str(prop.get("pattern") or ""))
+    if not isinstance(precision, int) and match:
+        scale = int(match.group(2) or 0)
+        precision = int(match.group(1)) + scale
+    if not isinstance(precision, int) or not isinstance(scale, int):
+        return None
+    precision = min(precision, 38)
+    return pa.decimal128(precision, min(scale, precision))
+
+
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -100,6 +128,10 @@ def arrow_type(prop: dict[str, Any], nested: str = NESTED_AS_JSON, *, top: bool 
     fmt = prop.get("format")
     if types == ["string"] and not top:
         return pa.string()
+    if types == ["string"] and fmt in SINGER_DECIMAL_FORMATS:
+        decimal = _string_decimal_type(prop)
+        if decimal is not None:
+            return decimal
     if types == ["string"]:
         return {
             "date-time": pa.timestamp("us", tz="UTC"),

@@ -21,6 +21,7 @@ PEERS=(
   "target-jsonl|target-jsonl==0.1.4|target-jsonl"
   "tap-postgres|meltanolabs-tap-postgres==0.10.0|tap-postgres"
   "tap-jsonl|tap-jsonl==0.3.1|tap-jsonl"
+  "target-postgres|meltanolabs-target-postgres==0.8.1|target-postgres"
 )
 
 install_one() {

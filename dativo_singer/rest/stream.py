@@ -57,8 +57,10 @@ class DativoRESTStream(RecordBatches, RESTStream[Any]):
 
     @property
     def emit_activate_version_messages(self) -> bool:
-        """Only a JSON ``true`` turns it on (singer-sdk's own check takes ``"false"`` for true)."""
-        return emits_activate_version(self.config, default=False)
+        """On unless a JSON ``false`` turns it off (singer-sdk's own check takes ``"false"`` for
+        true): a full-table stream (HubSpot owners, pipelines, associations) reread must replace
+        its rows in the target, not add a second copy."""
+        return emits_activate_version(self.config, default=True)
 
     @property
     def url_base(self) -> str:

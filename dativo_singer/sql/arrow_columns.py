@@ -21,6 +21,7 @@ from dativo_singer.arrow_types import arrow_type
 from dativo_singer.conversion import JSON_TEXT_KEY, JSON_TEXT_VALUE
 from dativo_singer.exact_json import exact_json, loads_exact
 from dativo_singer.sql import types as k
+from dativo_singer.sql.temporal_range import check_temporal_range
 
 _ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
 
@@ -75,13 +76,17 @@ def _prepare(column: pa.Array, kind: str) -> pa.Array:
     return _storage(column)
 
 
-def convert_batch(batch: pa.RecordBatch, schema: pa.Schema, columns: dict[str, k.ColumnKind]) -> pa.Table:
-    """One driver batch in ``schema`` (see module docstring)."""
+def convert_batch(
+    batch: pa.RecordBatch, schema: pa.Schema, columns: dict[str, k.ColumnKind], table: str = ""
+) -> pa.Table:
+    """One driver batch in ``schema`` (see module docstring); a date, time or timestamp outside
+    what its format carries stops the tap, as on the RECORD path."""
     arrays: list[pa.Array] = []
     fields: list[pa.Field] = []
     for field in schema:
         column = batch.column(field.name)
         kind = columns[field.name].kind
+        check_temporal_range(_storage(column), kind, f"{table} column {field.name}")
         if kind in (k.JSON, k.ARRAY):
             arrays.append(_json_text(_storage(column), parse=kind == k.JSON))
             fields.append(field)

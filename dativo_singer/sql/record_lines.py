@@ -24,7 +24,8 @@ import pyarrow.compute as pc
 from dativo_singer import value_contract as contract
 from dativo_singer.exact_json import exact_json, loads_exact
 from dativo_singer.sql import types as k
-from dativo_singer.sql.values import record_converters
+from dativo_singer.sql.temporal_range import check_temporal_range
+from dativo_singer.sql.values import decimal_text, record_converters
 
 _TEXT = pa.large_string()
 _NULL = pa.scalar("null", _TEXT)
@@ -116,6 +117,14 @@ def _decimal(column: pa.Array, convert: Callable[[Any], Any]) -> pa.Array:
     return _patch(text, text, unusual, convert)
 
 
+def _decimal_string(column: pa.Array, convert: Callable[[Any], Any]) -> pa.Array:
+    """Decimals sent as strings: the database's plain digits quoted (other texts per value)."""
+    text = column.cast(_TEXT)
+    quote = pa.scalar('"', _TEXT)
+    fragments = pc.binary_join_element_wise(quote, text, quote, pa.scalar("", _TEXT))
+    return _patch(fragments, text, pc.invert(pc.match_substring_regex(text, _PLAIN_DECIMAL)), convert)
+
+
 def _timestamp(column: pa.Array) -> Parts:
     """``"YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00"``, as ``datetime.isoformat`` of the UTC value."""
     # Arrow's cast of a zone-less timestamp to text is fast ("YYYY-MM-DD HH:MM:SS.ffffff"); the
@@ -147,6 +156,8 @@ def _bulk(column: pa.Array, kind: str, convert: Callable[[Any], Any] | None) -> 
     if kind in _STRING_KINDS and text:
         return _quoted(column)
     if kind == k.DECIMAL and convert is not None and text:
+        if convert is decimal_text:
+            return _decimal_string(column, convert)
         return _decimal(column, convert)
     if kind in (k.FLOAT, k.FLOAT32) and pa.types.is_floating(typ):
         if kind == k.FLOAT32:  # the shortest text of the single-precision value, as the database prints it
@@ -162,10 +173,12 @@ def _bulk(column: pa.Array, kind: str, convert: Callable[[Any], Any] | None) -> 
     return None
 
 
-def column_parts(column: pa.Array, kind: str, convert: Callable[[Any], Any] | None) -> Parts:
+def column_parts(column: pa.Array, kind: str, convert: Callable[[Any], Any] | None, where: str = "") -> Parts:
     """JSON text of each value of a raw driver column (``null`` for nulls): column-wise where
-    it can be, else (arrays, times, a type a driver hands over unexpectedly) value by value."""
+    it can be, else (arrays, times, a type a driver hands over unexpectedly) value by value.
+    A date, time or timestamp its format cannot carry stops the tap (``temporal_range``)."""
     column = _storage(column)
+    check_temporal_range(column, kind, where)
     result = _bulk(column, kind, convert)
     if result is None:
         return "", _per_value(column, convert), ""
@@ -178,7 +191,10 @@ def column_parts(column: pa.Array, kind: str, convert: Callable[[Any], Any] | No
 class RecordLineEncoder:
     """RECORD lines of one stream: ``encode`` turns a raw driver batch into one block of lines."""
 
-    def __init__(self, stream: str, columns: dict[str, k.ColumnKind], emitted: list[str]) -> None:
+    def __init__(
+        self, stream: str, columns: dict[str, k.ColumnKind], emitted: list[str], table: str = ""
+    ) -> None:
+        self.table = table or stream
         self.columns = columns
         self.emitted = emitted
         self.converters = record_converters(columns)
@@ -205,7 +221,8 @@ class RecordLineEncoder:
             column = batch.column(name)
             if isinstance(column, pa.ChunkedArray):
                 column = column.combine_chunks()
-            before, values, after = column_parts(column, self.columns[name].kind, self.converters.get(name))
+            kind, convert = self.columns[name].kind, self.converters.get(name)
+            before, values, after = column_parts(column, kind, convert, f"{self.table} column {name}")
             parts += [pa.scalar(literal + key.decode() + before, _TEXT), values]
             literal = after
         parts.append(pa.scalar(literal + tail.decode(), _TEXT))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Generator, Iterable, Iterator
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -26,6 +27,7 @@ from singer_sdk.sql import SQLStream
 
 from dativo_singer.batch_emit import ParquetBatchWriter, file_sized, parquet_batch_config
 from dativo_singer.batch_records import RecordBatches
+from dativo_singer.errors import FatalError
 from dativo_singer.settings import emits_activate_version
 from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_columns import convert_batch, stream_arrow_schema
@@ -78,7 +80,9 @@ class DatabaseStream(RecordBatches, SQLStream):
 
     def prepare(self) -> None:
         """Check the table, its selected columns and the replication key; learn column kinds."""
-        self._columns = self.db.prepare_stream(self)
+        properties = self.schema.get("properties") or {}
+        columns = self.db.prepare_stream(self)
+        self._columns = {name: kind.as_declared(properties.get(name)) for name, kind in columns.items()}
 
     @property
     def columns(self) -> dict[str, k.ColumnKind]:
@@ -101,7 +105,11 @@ class DatabaseStream(RecordBatches, SQLStream):
         return (moment - dt.timedelta(days=int(days))).isoformat()
 
     def _increment_stream_state(self, latest_record: dict, *, context: Any = None) -> None:
-        """Rows re-read in the look-back window leave the bookmark where it was."""
+        """Rows re-read in the look-back window leave the bookmark where it was; a decimal key
+        sent as a string is bookmarked as a number (compared as one)."""
+        key = self.replication_key
+        if key and self.columns[key].decimal_as_string and isinstance(latest_record.get(key), str):
+            latest_record = {**latest_record, key: Decimal(latest_record[key])}
         if self.replication_key and self.config.get("lookback_days"):
             state = self.get_context_state(context)
             old = to_json_compatible(state.get("replication_key_value"))
@@ -120,12 +128,18 @@ class DatabaseStream(RecordBatches, SQLStream):
         """Rows as JSON-faithful dicts, through a server-side cursor."""
         sql = self._sql(context)
         converters = record_converters(self.columns)
-        with self.db.guarded(), self.db._connect() as connection:
-            result = connection.execution_options(
-                stream_results=True, max_row_buffer=RECORD_FETCH_ROWS
-            ).exec_driver_sql(sql)
-            for row in result.mappings():
-                yield convert_row(dict(row), converters)
+        try:
+            with self.db.guarded(), self.db._connect() as connection:
+                result = connection.execution_options(
+                    stream_results=True, max_row_buffer=RECORD_FETCH_ROWS
+                ).exec_driver_sql(sql)
+                for row in result.mappings():
+                    yield convert_row(dict(row), converters)
+        except ValueError as exc:  # psycopg2: "year -44 is out of range" (a BC date, year 10000)
+            raise FatalError(
+                f"{self.table_label()}: a value the driver cannot read as Python's date/time ({exc}); "
+                "read the column through a view that casts it to text, or leave such rows out"
+            ) from None
 
     def per_record_reason(self, context: Any = None, write_messages: bool = True) -> str | None:
         """Why RECORD messages must go through singer-sdk's per-record steps (None: bulk)."""
@@ -159,7 +173,7 @@ class DatabaseStream(RecordBatches, SQLStream):
         singer-sdk writes it) and at the end."""
         sql = self._sql(None)
         emitted = [name for name in self.columns if self.mask[("properties", name)]]
-        encoder = RecordLineEncoder(self.name, self.columns, emitted)
+        encoder = RecordLineEncoder(self.name, self.columns, emitted, self.table_label())
         every, sent = self.STATE_MSG_FREQUENCY, 0
         record_counter, timer = self.get_record_counter(), self.get_sync_timer()
         with record_counter, timer:
@@ -215,7 +229,8 @@ class DatabaseStream(RecordBatches, SQLStream):
         schema = stream_arrow_schema(self.schema.get("properties") or {}, self.columns)
         key = self.replication_key
         with self.db.guarded():
-            converted = (convert_batch(b, schema, self.columns) for b in self.db.arrow_batches(sql))
+            label = self.table_label()
+            converted = (convert_batch(b, schema, self.columns, label) for b in self.db.arrow_batches(sql))
             for piece in file_sized(converted, rows_per_file):
                 if key:
                     self._advance_bookmark(piece.column(key), context)

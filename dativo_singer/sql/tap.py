@@ -43,7 +43,8 @@ class DatabaseTap(PolicyTap, SQLTap):
     def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
         """singer-sdk's built-in settings, ``batch_config`` with the Parquet codecs we write,
         ``emit_activate_version_messages`` (on by default); not ``use_singer_decimal``: decimals
-        are declared as numbers with ``multipleOf`` and ``maximum`` (docs/DATABASES.md)."""
+        are declared as numbers with ``multipleOf`` and ``maximum``, beyond 28 digits as
+        ``x-singer.decimal`` strings (docs/DATABASES.md)."""
         append_parquet_batch_config(config_jsonschema)
         merge_missing_config_jsonschema(
             th.PropertiesList(emit_activate_version_property(default=True)).to_dict(), config_jsonschema
@@ -67,7 +68,8 @@ class DatabaseTap(PolicyTap, SQLTap):
         if self._config.get(UNSUPPORTED_DECIMAL_SETTING):
             raise FatalError(
                 f"setting '{UNSUPPORTED_DECIMAL_SETTING}' is not supported: decimals are declared "
-                "as numbers with multipleOf and maximum, their values sent with every digit"
+                "as numbers with multipleOf and maximum (beyond 28 digits as x-singer.decimal "
+                "strings), their values sent with every digit"
             )
         codec_problems = jsonl_codec_problems(dict(self._config))
         if codec_problems:

@@ -8,12 +8,14 @@ declared ``string``, and named once in a warning. See docs/DATABASES.md for the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
+
+from dativo_singer.arrow_types import decimal_string_pattern
 
 INT = "integer"
 UINT64 = "unsigned_bigint"
@@ -47,6 +49,14 @@ TEMPORAL_KINDS = (DATE, TIMESTAMP, TIMESTAMPTZ)
 
 _INT_BOUNDS = {2: 2**15, 3: 2**23, 4: 2**31, 8: 2**63}
 
+# singer-sdk reads JSON numbers as Python decimals and checks ``multipleOf`` in the default
+# decimal context of 28 digits: a wider decimal fails there (DivisionImpossible), so it is sent
+# as a string in singer-sdk's own decimal format, with its precision and scale.
+NUMBER_DECIMAL_DIGITS = 28
+SINGER_DECIMAL_FORMAT = "x-singer.decimal"
+# Every JSON type: a json/jsonb column holds any document (singer-sdk peers expect a type).
+ANY_JSON_TYPES = ["object", "array", "string", "number", "integer", "boolean"]
+
 
 @dataclass(frozen=True)
 class ColumnKind:
@@ -59,6 +69,9 @@ class ColumnKind:
     minimum: int | None = None
     maximum: int | None = None
     item: ColumnKind | None = None
+    # A decimal sent as a string (``x-singer.decimal``): by default beyond 28 digits; a catalog
+    # declaring the column a number (or such a string) decides for its stream.
+    as_string: bool = False
 
     def json_schema(self) -> dict[str, Any]:
         """The Singer JSON Schema property (without null) of a value of this kind."""
@@ -70,7 +83,7 @@ class ColumnKind:
                 prop["maximum"] = self.maximum
             return prop
         if self.kind == DECIMAL:
-            return decimal_schema(self.precision, self.scale)
+            return decimal_schema(self.precision, self.scale, as_string=self.as_string)
         if self.kind in (FLOAT, FLOAT32):
             return {"type": "number"}
         if self.kind in (BOOLEAN, INT_BOOLEAN):
@@ -82,7 +95,7 @@ class ColumnKind:
         if self.kind in (TIMESTAMP, TIMESTAMPTZ):
             return {"type": "string", "format": "date-time"}
         if self.kind == JSON:
-            return {}
+            return {"type": list(ANY_JSON_TYPES)}
         if self.kind == UUID:
             return {"type": "string", "format": "uuid"}
         if self.kind == BINARY:
@@ -91,13 +104,34 @@ class ColumnKind:
             return {"type": "array", "items": _nullable(self.item.json_schema())}
         return {"type": "string"}
 
+    @property
+    def decimal_as_string(self) -> bool:
+        """True for a decimal sent as a string (``x-singer.decimal``)."""
+        return self.kind == DECIMAL and self.as_string
 
-def decimal_schema(precision: int | None, scale: int | None) -> dict[str, Any]:
-    """A decimal as the asset spec declares ``decimal(p,s)`` (``multipleOf`` + ``maximum``); a
+    def as_declared(self, prop: dict[str, Any] | None) -> ColumnKind:
+        """This kind with its decimals sent as the stream's schema declares them: a string
+        property of format ``x-singer.decimal`` as strings, a number as numbers."""
+        if self.kind != DECIMAL or not prop:
+            return self
+        types = prop.get("type")
+        as_string = "string" in (types if isinstance(types, list) else [types])
+        return replace(self, as_string=as_string and prop.get("format") == SINGER_DECIMAL_FORMAT)
+
+
+def decimal_schema(precision: int | None, scale: int | None, *, as_string: bool = False) -> dict[str, Any]:
+    """A decimal as the asset spec declares ``decimal(p,s)`` (``multipleOf`` + ``maximum``), or
+    beyond 28 digits a string of format ``x-singer.decimal`` with ``precision`` and ``scale``; a
     numeric without precision is a plain number."""
     if precision is None:
         return {"type": "number"}
     scale = scale or 0
+    if as_string:
+        return {
+            "type": "string",
+            "format": SINGER_DECIMAL_FORMAT,
+            "pattern": decimal_string_pattern(precision, scale),
+        }
     step = Decimal(1).scaleb(-scale)
     return {
         "type": "number",
@@ -109,7 +143,8 @@ def decimal_schema(precision: int | None, scale: int | None) -> dict[str, Any]:
 def _nullable(prop: dict[str, Any]) -> dict[str, Any]:
     if "type" not in prop:
         return prop
-    return {**prop, "type": [prop["type"], "null"]}
+    types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
+    return {**prop, "type": [*types, "null"]}
 
 
 def _int_kind(type_: sa.types.TypeEngine, text: str, width: int) -> ColumnKind:
@@ -156,7 +191,8 @@ def column_kind(type_: sa.types.TypeEngine, dialect: sa.Dialect | None = None) -
     if isinstance(type_, sa.Numeric):
         if type_.precision is None:
             return ColumnKind(DECIMAL_TEXT, text)
-        return ColumnKind(DECIMAL, text, precision=type_.precision, scale=type_.scale)
+        wide = type_.precision > NUMBER_DECIMAL_DIGITS
+        return ColumnKind(DECIMAL, text, precision=type_.precision, scale=type_.scale, as_string=wide)
     if isinstance(type_, sa.Boolean):
         return ColumnKind(BOOLEAN, text)
     if isinstance(type_, mysql.TIMESTAMP):  # an instant, shown in the session's time zone

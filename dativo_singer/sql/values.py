@@ -27,6 +27,13 @@ def _decimal(value: Any) -> Decimal | str | None:
     return number if number.is_finite() else str(value)
 
 
+def decimal_text(value: Any) -> str | None:
+    """A decimal as a string of plain digits (``x-singer.decimal``): every digit, no exponent;
+    NaN and ±Infinity as their text (the target rejects them)."""
+    number = _decimal(value)
+    return format(number, "f") if isinstance(number, Decimal) else number
+
+
 def _json(value: Any) -> Any:
     return loads_exact(value) if isinstance(value, str | bytes) else value
 
@@ -71,7 +78,11 @@ _CONVERTERS: dict[str, Converter] = {
 
 def record_converters(columns: dict[str, k.ColumnKind]) -> dict[str, Converter]:
     """Column → converter, for the columns that need one."""
-    return {name: _CONVERTERS[kind.kind] for name, kind in columns.items() if kind.kind in _CONVERTERS}
+    return {
+        name: decimal_text if kind.decimal_as_string else _CONVERTERS[kind.kind]
+        for name, kind in columns.items()
+        if kind.kind in _CONVERTERS
+    }
 
 
 def convert_row(row: dict[str, Any], converters: dict[str, Converter]) -> dict[str, Any]:

@@ -47,7 +47,7 @@ class TapHubSpot(PolicyTap):
             description="Object type -> the properties to read (default: all of them)",
         ),
         *rest_properties(DEFAULT_API_URL, DEFAULT_REQUESTS_PER_SECOND),
-        emit_activate_version_property(default=False),
+        emit_activate_version_property(default=True),
     ).to_dict()
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:

@@ -52,7 +52,7 @@ class TapStripe(PolicyTap):
             description="Read objects created this many days before the bookmark again",
         ),
         *rest_properties(DEFAULT_API_URL, DEFAULT_REQUESTS_PER_SECOND),
-        emit_activate_version_property(default=False),
+        emit_activate_version_property(default=True),
     ).to_dict()
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:

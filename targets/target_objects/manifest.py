@@ -46,9 +46,11 @@ def build_manifest(
     key_properties: list[str],
     state: dict[str, Any] | None,
     metadata: dict[str, str],
+    table_version: int | None = None,
 ) -> dict[str, Any]:
-    """The manifest document (see docs/OBJECT_TARGET.md for its fields)."""
-    return {
+    """The manifest document (see docs/OBJECT_TARGET.md for its fields); with ``table_version``
+    (a full-table read after ACTIVATE_VERSION) it replaces every earlier manifest's files."""
+    manifest = {
         "manifest_version": MANIFEST_VERSION,
         "stream": stream,
         "tenant": tenant,
@@ -65,6 +67,17 @@ def build_manifest(
         "state": state,
         "metadata": metadata,
     }
+    if table_version is not None:
+        manifest["replaces"] = True
+        manifest["table_version"] = table_version
+    return manifest
+
+
+def current_manifests(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The manifests whose files hold the stream's rows (oldest first): from the newest one that
+    ``replaces`` the earlier ones on."""
+    start = max((i for i, m in enumerate(manifests) if m.get("replaces")), default=0)
+    return manifests[start:]
 
 
 def manifest_keys(store: ObjectStore, prefix: str) -> list[str]:

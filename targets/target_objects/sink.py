@@ -55,6 +55,9 @@ class ObjectSink(ArrowSink):
     _newest_key: str | None = None
     _files_made = 0
     _commits = 0
+    _table_version: int | None = None  # set by ACTIVATE_VERSION: this run replaces the stream
+    _staged: tuple[DataFile, ...] = ()
+    _staged_columns: pa.Schema | None = None
 
     @property
     def settings(self) -> ObjectSettings:
@@ -107,15 +110,41 @@ class ObjectSink(ArrowSink):
             now=dt.datetime.now(dt.timezone.utc),
         )
 
+    @property
+    def holds_state_back(self) -> bool:
+        """True during a replace: its one manifest is written at end of input."""
+        return self._table_version is not None
+
     def write(self, data: pa.Table, state: dict[str, Any] | None) -> Written:
-        """The rows as data files, then the manifest naming them with ``state``."""
+        """The rows as data files, then the manifest naming them with ``state`` (during a
+        replace the files are staged for the one manifest ``finish`` writes)."""
         self._load_newest()
+        files = self._data_files(data)
+        if self._table_version is not None:
+            self._staged = (*self._staged, *files)
+            self._staged_columns = data.schema
+            return Written(data.num_rows, staged=True)
+        return self._commit(files, data.schema, state)
+
+    def finish(self, state: dict[str, Any] | None) -> Written | None:
+        """End of input of a replace: one manifest naming every file of this read, replacing
+        the earlier manifests' files (an empty read empties the stream)."""
+        if self._table_version is None:
+            return None
+        self._load_newest()
+        staged = list(self._staged)
+        if not staged and self._newest_key is None:
+            return None  # nothing to replace and nothing read
+        written = self._commit(staged, self._staged_columns, state, self._table_version)
+        self._table_version, self._staged = None, ()
+        return written
+
+    def _data_files(self, data: pa.Table) -> list[DataFile]:
         settings = self.settings
         if settings.format == "raw":
             root = settings.stream_root(self.stream_name)
-            files = write_raw_objects(data, root=root, store=self.store, metadata=settings.metadata)
-            return self._commit(files, data.schema, state)
-        files = write_data_files(
+            return write_raw_objects(data, root=root, store=self.store, metadata=settings.metadata)
+        return write_data_files(
             data,
             fmt=get_format(settings.format).configured(settings.format_options),
             compression=settings.compression,
@@ -125,7 +154,6 @@ class ObjectSink(ArrowSink):
             next_key=self._next_key,
             metadata=settings.metadata,
         )
-        return self._commit(files, data.schema, state)
 
     def record_bookmark(self, state: dict[str, Any]) -> Written | None:
         """A manifest with no files carrying ``state``, unless the newest manifest already holds
@@ -139,7 +167,11 @@ class ObjectSink(ArrowSink):
         return self._commit([], None, state)
 
     def _commit(
-        self, files: list[DataFile], columns: pa.Schema | None, state: dict[str, Any] | None
+        self,
+        files: list[DataFile],
+        columns: pa.Schema | None,
+        state: dict[str, Any] | None,
+        table_version: int | None = None,
     ) -> Written:
         settings = self.settings
         self._commits += 1
@@ -161,6 +193,7 @@ class ObjectSink(ArrowSink):
             key_properties=list(self.key_properties),
             state=state,
             metadata=settings.metadata,
+            table_version=table_version,
         )
         body = json.dumps(manifest, indent=1, sort_keys=False, default=str).encode()
         self.store.put_bytes(key, body, CONTENT_TYPE, settings.metadata)
@@ -169,8 +202,13 @@ class ObjectSink(ArrowSink):
         return Written(sum(f.rows for f in files), metadata_location=self.store.url(key))
 
     def activate_version(self, new_version: int) -> None:
-        """ACTIVATE_VERSION: files are only ever added, so a full replace cannot be honoured;
-        readers see every version's rows (``_sdc_table_version`` with add_record_metadata)."""
-        self.logger.warning(
-            "ACTIVATE_VERSION for %s ignored: target-objects only adds files", self.stream_name
-        )
+        """ACTIVATE_VERSION: this run's rows replace the stream's, in one manifest written at
+        end of input (readers keep seeing the earlier rows until then). Arriving after this run
+        committed rows, it is ignored: replacing then would drop those rows."""
+        if self.committed_rows:
+            self.logger.warning(
+                "ACTIVATE_VERSION for %s after rows were committed: ignored", self.stream_name
+            )
+            return
+        self.logger.info("ACTIVATE_VERSION for %s: this run replaces the stream's objects", self.stream_name)
+        self._table_version = new_version

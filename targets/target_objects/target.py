@@ -6,9 +6,7 @@ settings, the object store (checked at start-up, before anything is written) and
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
-from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
+from typing import Any
 
 from dativo_singer.cli import run_plugin_cli
 from dativo_singer.target import CommitAtStateTarget
@@ -25,9 +23,6 @@ class TargetObjects(CommitAtStateTarget):
     package_name = "dativo-ingest"
     default_sink_class = ObjectSink
     config_jsonschema = CONFIG_SCHEMA
-    capabilities: ClassVar[list[CapabilitiesEnum]] = [
-        c for c in CommitAtStateTarget.capabilities if c is not PluginCapabilities.ACTIVATE_VERSION
-    ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -1,6 +1,6 @@
 """What each program advertises in `--about --format json` is what it honours, with the type a
 Meltano user's value is passed as: ``emit_activate_version_messages`` (a boolean wherever a tap
-emits ACTIVATE_VERSION, on by default for the database taps), no ``use_singer_decimal``,
+emits ACTIVATE_VERSION, on by default), no ``use_singer_decimal``,
 ``batch_config`` compressions that are all written, the targets' end-of-input setting. A string
 ``"false"`` is refused rather than taken for true."""
 
@@ -33,8 +33,8 @@ PROGRAMS = {
 ACTIVATE_VERSION_DEFAULTS = {
     "tap-mysql": True,
     "tap-postgres": True,
-    "tap-hubspot": False,
-    "tap-stripe": False,
+    "tap-hubspot": True,
+    "tap-stripe": True,
 }
 
 

@@ -115,7 +115,8 @@ def test_postgres_bulk_records_match_per_record_path(pg_service) -> None:
     assert record["tx"] == 'back\\slash \x01 tab\t " \u2028 é'
     assert record["ts"] == "0001-01-01T00:00:00.000001+00:00"
     assert record["tstz"] == "1999-12-31T23:59:59.500000+00:00"
-    assert b'"dec":0E-10' in next(x for x in bulk if b'"id":4' in x)
+    # numeric(38,10): more digits than singer-sdk peers check, sent as a string of plain digits
+    assert b'"dec":"0.0000000000"' in next(x for x in bulk if b'"id":4' in x)
 
 
 def test_mariadb_bulk_records_match_per_record_path(mariadb_service) -> None:

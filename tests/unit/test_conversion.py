@@ -18,6 +18,7 @@ from dativo_singer.arrow_types import (
     NESTED_TEXT,
     arrow_schema,
     arrow_type,
+    decimal_string_pattern,
     json_text_kind,
     property_types,
 )
@@ -46,6 +47,21 @@ SCHEMA: dict[str, Any] = {
         ({"type": ["number", "null"]}, pa.float64()),
         ({"type": "number", "multipleOf": 0.01, "maximum": 999.99}, pa.decimal128(5, 2)),
         ({"type": "number", "multipleOf": 0.001}, pa.decimal128(38, 3)),
+        # decimals sent as strings: our taps' pattern, singer-sdk's precision/scale, neither
+        (
+            {
+                "type": ["string", "null"],
+                "format": "x-singer.decimal",
+                "pattern": decimal_string_pattern(38, 10),
+            },
+            pa.decimal128(38, 10),
+        ),
+        (
+            {"type": "string", "format": "x-singer.decimal", "pattern": decimal_string_pattern(30, 0)},
+            pa.decimal128(30, 0),
+        ),
+        ({"type": "string", "format": "x-singer.decimal", "precision": 29, "scale": 3}, pa.decimal128(29, 3)),
+        ({"type": "string", "format": "singer.decimal"}, pa.string()),
         ({"type": "boolean"}, pa.bool_()),
         ({"type": "string", "format": "date-time"}, pa.timestamp("us", tz="UTC")),
         ({"type": "string", "format": "date"}, pa.date32()),

@@ -176,9 +176,12 @@ class ObjectsTarget(TargetPlugin):
         settings, store = _open(config)
         stream = job.asset.object
         where = store.url(settings.stream_root(stream) + "/")
-        manifests = [m for _, m in read_manifests(store, settings, stream)]
-        if not manifests:
+        from target_objects.manifest import current_manifests
+
+        every = [m for _, m in read_manifests(store, settings, stream)]
+        if not every:
             return f"{where}: no manifest yet (run the job first)"
+        manifests = current_manifests(every)  # from the last full replace on
         files = [f for m in manifests for f in m["files"]]
         total = sum(int(f["rows"]) for f in files)
         lines = [f"{where}: {total:,} rows in {len(files):,} files, {len(manifests):,} commits"]
