@@ -57,6 +57,8 @@ def command_start(args: argparse.Namespace, redactor: Redactor) -> int:
     for scheduled in config.schedules:
         for warning in placeholder_warnings(scheduled.job.asset) if scheduled.job else []:
             print_warning(warning, redactor)
+        if scheduled.problem:
+            print_warning(f"schedule {scheduled.name} not started: {scheduled.problem}", redactor)
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port: {args.port} is not a TCP port")
     return serve(config, args.host, args.port, say=_say)

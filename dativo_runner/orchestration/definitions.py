@@ -102,6 +102,8 @@ class DativoTranslator:
         warnings = placeholder_warnings(asset)
         if warnings:
             metadata["dativo/warning"] = "; ".join(warnings)
+        if scheduled.problem:  # its runs would fail: the schedule is not started
+            metadata["dativo/invalid"] = scheduled.problem
         return metadata
 
     def get_asset_spec(self, scheduled: ScheduledJob) -> dg.AssetSpec:
@@ -196,7 +198,7 @@ def build_definitions(config: RunnerConfig, translator: DativoTranslator | None 
                 execution_timezone=scheduled.timezone,
                 default_status=(
                     dg.DefaultScheduleStatus.RUNNING
-                    if scheduled.enabled
+                    if scheduled.enabled and not scheduled.problem  # never scheduled blind
                     else dg.DefaultScheduleStatus.STOPPED
                 ),
             )

@@ -27,8 +27,10 @@ _ASSET_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 @dataclass(frozen=True)
 class ScheduledJob:
-    """One ``schedules`` entry with its job loaded and validated (``job`` is None, and
-    ``problem`` says why, only when a lenient load met a job that does not validate)."""
+    """One ``schedules`` entry with its job loaded and validated. ``problem`` says why the job
+    cannot run: it does not validate (``job`` None, lenient loads only) or its run's plan fails
+    (a secret or variable not set, credentials missing: ``dativo validate`` names it); such a
+    schedule is defined but not started."""
 
     name: str
     config: Path  # the job YAML, absolute
@@ -121,6 +123,7 @@ def _load_entry(
     try:
         job = load_job_config(config, home, mode=options["mode"], secrets_dir=options["secrets_dir"])
         tenant, asset = job.tenant_id, job.asset.name
+        problem = _plan_problem(job)
     except DativoError as exc:
         lenient = None if strict else _lenient_entry(config, home, exc)
         if lenient is None:
@@ -138,6 +141,17 @@ def _load_entry(
         enabled=bool(entry.get("enabled", True)),
         problem=problem,
     )
+
+
+def _plan_problem(job: Job) -> str | None:
+    """What planning a run of ``job`` refuses (as `dativo validate` reports it), or None."""
+    from dativo_runner.preflight import plan_problems
+
+    found = plan_problems(job)
+    if not found:
+        return None
+    more = f" (and {len(found) - 1} more: dativo validate --config {job.file})" if len(found) > 1 else ""
+    return job.redactor.redact(str(found[0])) + more
 
 
 def _load_schedules(

@@ -299,3 +299,41 @@ def test_instance_on_postgresql_keeps_the_url_out_of_dagster_yaml(
     finally:
         admin.cursor().execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         admin.close()
+
+
+def test_a_job_whose_run_plan_fails_is_shown_invalid_and_not_scheduled(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job that loads but whose run would be refused (its API key is not set) is defined with
+    the reason `dativo validate` gives, and its schedule is not started; the others run as set."""
+    repo = Path(__file__).resolve().parents[2]
+    (project.root / "jobs" / "acme").mkdir(parents=True, exist_ok=True)
+    shutil.copy(repo / "jobs/acme/stripe_customers_to_iceberg.yaml", project.root / "jobs/acme")
+    project.write_deals(
+        "deals_2024.csv", ["1,A - X,A,proposal,10.00,USD,0.5,false,a@example.com,2024-01-01T00:00:00Z,"]
+    )
+    project.write_job("deals", project.deals_job())
+    monkeypatch.setenv("STRIPE_API_KEY", "")
+    path = _runner_yaml(
+        project,
+        [
+            {"name": "acme_deals", "config": "jobs/acme/deals.yaml", "cron": "0 * * * *"},
+            {
+                "name": "acme_stripe",
+                "config": "jobs/acme/stripe_customers_to_iceberg.yaml",
+                "cron": "0 * * * *",
+            },
+        ],
+    )
+    defs = _defs(project, path)
+
+    assert defs.get_schedule_def("acme_deals").default_status == dg.DefaultScheduleStatus.RUNNING
+    assert defs.get_schedule_def("acme_stripe").default_status == dg.DefaultScheduleStatus.STOPPED
+    key = next(k for k in asset_keys(defs) if k.path[0] == "acme" and "stripe" in k.path[1])
+    spec = defs.resolve_assets_def(key).specs_by_key[key]
+    assert "STRIPE_API_KEY is not set" in spec.metadata["dativo/invalid"]
+    validate = project.dativo(
+        "validate", "--config", "jobs/acme/stripe_customers_to_iceberg.yaml", env={"STRIPE_API_KEY": ""}
+    )
+    assert validate.returncode == 2
+    assert spec.metadata["dativo/invalid"] in validate.stderr

@@ -5,6 +5,7 @@ date, time or timestamp its declared format cannot carry is never sent."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -18,6 +19,7 @@ from tests.interop.conftest import iceberg_rows, write_json
 
 pytestmark = pytest.mark.integration
 
+REPO = Path(__file__).resolve().parents[2]
 SDK_TARGET = [sys.executable, "-m", "tests.interop.sdk_target"]
 WIDE = [
     "1234567890123456789012345678.1234567891",  # 38 digits
@@ -47,7 +49,12 @@ def _tap(config: dict[str, Any], stream_id: str, tmp_path: Path) -> subprocess.C
 
 def _feed(program: list[str], config: dict[str, Any], messages: bytes, tmp_path: Path) -> None:
     argv = [*program, "--config", str(write_json(tmp_path / "target.json", config))]
-    loaded = subprocess.run(argv, input=messages, capture_output=True, cwd=tmp_path, timeout=120, check=False)
+    # `python -m tests.interop.sdk_target` from any folder: the repo on the module path
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
+    loaded = subprocess.run(
+        argv, input=messages, capture_output=True, cwd=tmp_path, env=env, timeout=120, check=False
+    )
     assert loaded.returncode == 0, loaded.stderr.decode()[-3000:]
 
 
