@@ -85,6 +85,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     modules += [runs, connectors, completion]
     for module in modules:
         module.add_parser(sub)
+    sub.choices["completion"].set_defaults(build_parser=build_parser)
     _add_to_subcommands(sub)
     return parser
 

@@ -93,11 +93,8 @@ def fish_script(parser: argparse.ArgumentParser) -> str:
     return "\n".join(lines) + "\n"
 
 
-def script(shell: str) -> str:
-    """The completion script of ``shell`` for the whole `dativo` parser."""
-    from dativo_runner.cli import build_parser
-
-    parser = build_parser(["completion"])  # with the source options of the current home
+def script(shell: str, parser: argparse.ArgumentParser) -> str:
+    """The completion script of ``shell`` for the whole `dativo` ``parser``."""
     if shell == "fish":
         return fish_script(parser)
     import shtab
@@ -107,5 +104,7 @@ def script(shell: str) -> str:
 
 def command_completion(args: argparse.Namespace, redactor: Redactor) -> int:
     """The script on stdout."""
-    print(script(args.shell), end="")
+    # The whole parser, with the source options of the current home (`build_parser` is handed
+    # over as a default, so this module need not import the package that imports it).
+    print(script(args.shell, args.build_parser(["completion"])), end="")
     return EXIT_OK

@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import pyarrow as pa
 
 from dativo_singer.source_files import (
+    SOURCE_FILE,
+    SOURCE_LINE,
+    SOURCE_VERSION,
     content_digest,
     content_version,
     fingerprint,
@@ -60,8 +63,6 @@ def arrow_batches(stream: CSVStream, file_rows: int) -> Iterator[Batch]:
 def stream_arrow_schema(stream: CSVStream) -> pa.Schema | None:
     """The BATCH files' schema: every schema column typed, then the metadata columns; None when
     a column has a type only the RECORD path reads (JSON cells, mixed types)."""
-    from tap_csv.streams import SOURCE_FILE, SOURCE_LINE, SOURCE_VERSION
-
     fields = []
     for name, prop in stream.schema["properties"].items():
         if name in (SOURCE_FILE, SOURCE_LINE, SOURCE_VERSION):
@@ -207,8 +208,6 @@ class FileBatches:
             start = row + 1
 
     def _table(self, rows: int, typed: dict[str, pa.Array], lines: pa.Array) -> pa.Table:
-        from tap_csv.streams import SOURCE_FILE, SOURCE_LINE, SOURCE_VERSION
-
         assert self.schema is not None
         values = {
             **typed,

@@ -30,7 +30,7 @@ def test_every_command_help_has_an_example_and_the_global_options() -> None:
 def test_bash_completion_is_valid_and_completes_every_subcommand() -> None:
     bash = shutil.which("bash")
     assert bash is not None
-    text = script("bash")
+    text = script("bash", build_parser(["completion"]))
     syntax = subprocess.run([bash, "-n"], input=text, capture_output=True, text=True)
     assert syntax.returncode == 0, syntax.stderr
     probe = (
@@ -45,7 +45,7 @@ def test_bash_completion_is_valid_and_completes_every_subcommand() -> None:
 
 @pytest.mark.parametrize("shell", ["zsh", "fish"])
 def test_zsh_and_fish_scripts_name_every_subcommand(shell: str) -> None:
-    text = script(shell)
+    text = script(shell, build_parser(["completion"]))
     for name in _subcommands():
         assert name in text
     program = shutil.which(shell)
