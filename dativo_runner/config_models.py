@@ -164,10 +164,10 @@ class RunnerSettings:
 # --- reading a validated document into a model -----------------------------------------------
 
 
-_HINTS: dict[object, dict[str, Any]] = {}
+_HINTS: dict[object, dict[str, object]] = {}
 
 
-def _hints(model: object) -> dict[str, Any]:
+def _hints(model: object) -> dict[str, object]:
     """The model's field types, resolved once."""
     if model not in _HINTS:
         _HINTS[model] = get_type_hints(model)
@@ -199,7 +199,7 @@ def parse(model: type[Model], data: dict[str, Any]) -> Model:
     """``model`` filled from a schema-validated mapping: absent keys take the field defaults,
     nested blocks their models, and undeclared keys of an open block go to its ``extra``."""
     hints = _hints(model)
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     declared = {item.name for item in fields(model) if not item.metadata.get("extra")}  # type: ignore[arg-type]
     for item in fields(model):  # type: ignore[arg-type]
         if item.metadata.get("extra"):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dativo_runner.config_models import RecipeBody, RecipeIncremental, parse
 from dativo_runner.errors import Problem
 from dativo_runner.registry import ConnectorEntry
 from dativo_runner.schema_validation import validate_document
@@ -20,7 +21,7 @@ class ConnectorRecipe:
     role: str
     auth_method: str
     defaults: dict[str, Any] = field(default_factory=dict)
-    incremental: dict[str, Any] = field(default_factory=dict)
+    incremental: RecipeIncremental = field(default_factory=RecipeIncremental)
 
 
 def load_recipe(
@@ -32,12 +33,12 @@ def load_recipe(
     if found:
         problems.extend(found)
         return None
-    body = data["connector"]
-    if body["name"] != entry.name:
-        problems.append(Problem(display, "connector.name", f"is {body['name']!r}, expected {entry.name!r}"))
-    if body["role"] != entry.role:
-        problems.append(Problem(display, "connector.role", f"is {body['role']!r}, expected {entry.role!r}"))
-    method = body["auth"]["method"]
+    body = parse(RecipeBody, data["connector"])
+    if body.name != entry.name:
+        problems.append(Problem(display, "connector.name", f"is {body.name!r}, expected {entry.name!r}"))
+    if body.role != entry.role:
+        problems.append(Problem(display, "connector.role", f"is {body.role!r}, expected {entry.role!r}"))
+    method = body.auth.method
     if method not in entry.auth_methods:
         allowed = ", ".join(entry.auth_methods)
         problems.append(
@@ -48,9 +49,9 @@ def load_recipe(
             )
         )
     return ConnectorRecipe(
-        name=body["name"],
-        role=body["role"],
+        name=body.name,
+        role=body.role,
         auth_method=method,
-        defaults=dict(body.get("defaults") or {}),
-        incremental=dict(body.get("incremental") or {}),
+        defaults=body.defaults,
+        incremental=body.incremental,
     )

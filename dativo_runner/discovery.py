@@ -236,7 +236,7 @@ def with_notes(stream: DiscoveredStream, *notes: str) -> DiscoveredStream:
 def streams_named(job: Job, streams: list[DiscoveredStream]) -> list[DiscoveredStream]:
     """The streams ``source.objects`` names (``schema.table`` matches on the table; ``*`` names
     every stream); one problem listing what the source offers when none matches."""
-    wanted = {str(o).rpartition(".")[2] for o in job.source.get("objects") or ()} - {"*"}
+    wanted = {str(o).rpartition(".")[2] for o in job.source_settings.objects} - {"*"}
     if not wanted:
         return streams
     kept = [s for s in streams if s.stream.rpartition(".")[2] in wanted]

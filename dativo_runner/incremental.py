@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dativo_runner.config_models import IncrementalSettings, RecipeIncremental
 from dativo_runner.errors import Problem
 
 FULL_TABLE = "full_table"
@@ -30,8 +31,8 @@ class Incremental:
 
 
 def resolve_incremental(
-    recipe: dict[str, Any],
-    job_block: dict[str, Any],
+    recipe: RecipeIncremental,
+    job: IncrementalSettings,
     *,
     file: str,
     connector: str,
@@ -44,7 +45,8 @@ def resolve_incremental(
     does not honour, a cursor column the asset lacks). ``strategies`` are the registry's,
     ``supported`` and ``cursor_strategies`` (those reading past a cursor column's last value)
     what the source plugin declares."""
-    merged = {**recipe, **job_block}
+    job_block = job.given()
+    merged = {**recipe.given(), **job_block}
     problems: list[Problem] = []
     strategy = merged.get("strategy") or (strategies[0] if len(strategies) == 1 else None)
     if strategy and strategies and strategy not in strategies:

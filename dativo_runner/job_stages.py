@@ -247,7 +247,7 @@ def job_incremental(
     entry = connectors.entry("source", config)
     incremental, found = resolve_incremental(
         connectors.recipes["source"].incremental,
-        config.source.incremental.given(),
+        config.source.incremental,
         file=file,
         connector=config.source_connector,
         strategies=entry.incremental_strategies,

@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+from dativo_runner.config_models import RunnerSettings, parse
 from dativo_runner.errors import ConfigError
 from dativo_runner.home import ProjectHome
 from dativo_runner.schema_validation import validate_document
 from dativo_runner.yaml_io import load_yaml
 
 
-def _runner_block(home: ProjectHome) -> dict[str, Any]:
+def runner_settings(home: ProjectHome) -> RunnerSettings:
+    """The ``runner`` block of the home's runner YAML, validated (defaults when there is none)."""
     path = home.runner_config
     if not path.is_file():
-        return {}
+        return RunnerSettings()
     display = home.display(path)
     data = load_yaml(path, display=display)
     problems = validate_document("runner", data, display)
     if problems:
         raise ConfigError(problems)
-    return dict(data["runner"])
+    return parse(RunnerSettings, data["runner"])
 
 
 def naming_variables(home: ProjectHome) -> list[str]:
     """Environment variables jobs may interpolate into names (``runner.naming_variables``)."""
-    return [str(name) for name in _runner_block(home).get("naming_variables") or []]
+    return list(runner_settings(home).naming_variables)
 
 
 def allowed_paths(home: ProjectHome) -> list[Path]:
@@ -34,4 +35,4 @@ def allowed_paths(home: ProjectHome) -> list[Path]:
     Source paths are confined to the project home: a path or glob that reaches a file elsewhere
     (an absolute path, ``..``, or a symlink pointing out) is refused unless it is under one of
     these folders."""
-    return [Path(p) for p in (_runner_block(home).get("allowed_paths") or [])]
+    return [Path(p) for p in runner_settings(home).allowed_paths]

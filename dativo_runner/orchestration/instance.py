@@ -30,10 +30,10 @@ def instance_config(config: RunnerConfig) -> dict[str, Any]:
     storage: dict[str, Any]
     if config.postgres is None:
         storage = {"sqlite": {"base_dir": str(config.dagster_home / "storage")}}
-    elif "url_env" in config.postgres:
-        storage = {"postgres": {"postgres_url": {"env": config.postgres["url_env"]}}}
+    elif config.postgres.url_env:
+        storage = {"postgres": {"postgres_url": {"env": config.postgres.url_env}}}
     else:
-        storage = {"postgres": {"postgres_url": config.postgres["url"]}}
+        storage = {"postgres": {"postgres_url": config.postgres.url}}
     return {
         "telemetry": {"enabled": False},
         "storage": storage,

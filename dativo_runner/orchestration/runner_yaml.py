@@ -11,9 +11,15 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dativo_runner.config_models import (
+    OrchestratorSettings,
+    PostgresStorage,
+    RunnerSettings,
+    ScheduleEntry,
+    parse,
+)
 from dativo_runner.errors import ConfigError, DativoError, Problem
 from dativo_runner.home import ProjectHome
 from dativo_runner.job_config import TENANT_PATTERN, Job, load_job_config
@@ -55,12 +61,21 @@ class RunnerConfig:
     state_dir: Path
     secrets_dir: Path | None
     dagster_home: Path
-    postgres: dict[str, str] | None  # {"url": ...} or {"url_env": ...}
+    postgres: PostgresStorage | None  # a URL or the variable holding it; None: SQLite
 
     @property
     def display(self) -> str:
         """The file as messages name it."""
         return self.home.display(self.file)
+
+
+@dataclass(frozen=True)
+class _JobOptions:
+    """What every scheduled job is loaded with."""
+
+    mode: str
+    secrets_dir: Path | None
+    timezone: str  # of a schedule that names none
 
 
 def runner_config_path(option: str | os.PathLike[str] | None, home: ProjectHome) -> Path:
@@ -101,27 +116,25 @@ def _lenient_entry(config: Path, home: ProjectHome, exc: DativoError) -> tuple[s
     return tenant, asset, str(exc.problems[0])
 
 
-def _entry_problems(entry: dict[str, Any], where: str, default_tz: str, display: str) -> list[Problem]:
+def _entry_problems(entry: ScheduleEntry, where: str, default_tz: str, display: str) -> list[Problem]:
     """What is wrong with a schedule entry itself: its cron and its time zone."""
     problems = []
-    cron = str(entry["cron"])
+    cron = entry.cron
     if not _valid_cron(cron):
         problems.append(Problem(display, f"{where}.cron", f"{cron!r} is not a valid cron expression"))
-    timezone = str(entry.get("timezone") or default_tz)
+    timezone = entry.timezone or default_tz
     if not _valid_timezone(timezone):
         problems.append(Problem(display, f"{where}.timezone", f"unknown time zone {timezone!r}"))
     return problems
 
 
-def _load_entry(
-    entry: dict[str, Any], home: ProjectHome, options: dict[str, Any], strict: bool
-) -> ScheduledJob:
-    """One schedule with its job (``options``: mode, secrets_dir, default timezone)."""
-    config = home.resolve(entry["config"])
+def _load_entry(entry: ScheduleEntry, home: ProjectHome, options: _JobOptions, strict: bool) -> ScheduledJob:
+    """One schedule with its job."""
+    config = home.resolve(entry.config)
     job: Job | None = None
     problem: str | None = None
     try:
-        job = load_job_config(config, home, mode=options["mode"], secrets_dir=options["secrets_dir"])
+        job = load_job_config(config, home, mode=options.mode, secrets_dir=options.secrets_dir)
         tenant, asset = job.tenant_id, job.asset.name
         problem = _plan_problem(job)
     except DativoError as exc:
@@ -130,15 +143,15 @@ def _load_entry(
             raise
         tenant, asset, problem = lenient
     return ScheduledJob(
-        name=entry["name"],
+        name=entry.name,
         config=config,
         file=home.display(config),
         tenant_id=tenant,
         asset_name=asset,
         job=job,
-        cron=str(entry["cron"]),
-        timezone=str(entry.get("timezone") or options["timezone"]),
-        enabled=bool(entry.get("enabled", True)),
+        cron=entry.cron,
+        timezone=entry.timezone or options.timezone,
+        enabled=entry.enabled,
         problem=problem,
     )
 
@@ -155,7 +168,7 @@ def _plan_problem(job: Job) -> str | None:
 
 
 def _load_schedules(
-    entries: list[dict[str, Any]], home: ProjectHome, options: dict[str, Any], display: str, strict: bool
+    entries: tuple[ScheduleEntry, ...], home: ProjectHome, options: _JobOptions, display: str, strict: bool
 ) -> tuple[list[ScheduledJob], list[Problem]]:
     """Every schedule entry checked and loaded; names and (tenant, asset) pairs unique."""
     problems: list[Problem] = []
@@ -164,18 +177,16 @@ def _load_schedules(
     seen_assets: dict[tuple[str, str], str] = {}
     for index, entry in enumerate(entries):
         where = f"runner.orchestrator.schedules[{index}]"
-        if entry["name"] in seen_names:
+        if entry.name in seen_names:
             problems.append(
                 Problem(
-                    display,
-                    f"{where}.name",
-                    f"{entry['name']!r} is already used by {seen_names[entry['name']]}",
+                    display, f"{where}.name", f"{entry.name!r} is already used by {seen_names[entry.name]}"
                 )
             )
-        seen_names.setdefault(entry["name"], where)
-        problems.extend(_entry_problems(entry, where, options["timezone"], display))
-        if not home.resolve(entry["config"]).is_file():
-            problems.append(Problem(display, f"{where}.config", f"{entry['config']}: job file not found"))
+        seen_names.setdefault(entry.name, where)
+        problems.extend(_entry_problems(entry, where, options.timezone, display))
+        if not home.resolve(entry.config).is_file():
+            problems.append(Problem(display, f"{where}.config", f"{entry.config}: job file not found"))
             continue
         try:
             loaded = _load_entry(entry, home, options, strict)
@@ -214,20 +225,20 @@ def load_runner_config(
     problems = validate_document("runner", data, display)
     if problems:
         raise ConfigError(problems)
-    orchestrator: dict[str, Any] = data["runner"].get("orchestrator") or {}
-    if not orchestrator:
+    orchestrator: OrchestratorSettings | None = parse(RunnerSettings, data["runner"]).orchestrator
+    if orchestrator is None:
         raise ConfigError([Problem(display, "runner.orchestrator", "is required for orchestrated mode")])
-    default_tz = str(orchestrator.get("timezone") or DEFAULT_TIMEZONE)
+    default_tz = orchestrator.timezone or DEFAULT_TIMEZONE
     if not _valid_timezone(default_tz):
         problems.append(Problem(display, "runner.orchestrator.timezone", f"unknown time zone {default_tz!r}"))
-    state_dir = _folder(home, orchestrator.get("state_dir"), home.state_dir)
-    secrets_dir = home.resolve(orchestrator["secrets_dir"]) if orchestrator.get("secrets_dir") else None
+    state_dir = _folder(home, orchestrator.state_dir, home.state_dir)
+    secrets_dir = home.resolve(orchestrator.secrets_dir) if orchestrator.secrets_dir else None
     if secrets_dir is not None and not secrets_dir.is_dir():
         where = "runner.orchestrator.secrets_dir"
         problems.append(Problem(display, where, f"{home.display(secrets_dir)}: folder not found"))
         secrets_dir = None
-    options = {"mode": mode, "secrets_dir": secrets_dir, "timezone": default_tz}
-    scheduled, found = _load_schedules(orchestrator["schedules"], home, options, display, strict)
+    options = _JobOptions(mode, secrets_dir, default_tz)
+    scheduled, found = _load_schedules(orchestrator.schedules, home, options, display, strict)
     problems.extend(found)
     if problems:
         raise ConfigError(problems)
@@ -235,9 +246,9 @@ def load_runner_config(
         file=path,
         home=home,
         schedules=tuple(scheduled),
-        concurrency_per_tenant=int(orchestrator.get("concurrency_per_tenant") or 1),
+        concurrency_per_tenant=orchestrator.concurrency_per_tenant,
         state_dir=state_dir,
         secrets_dir=secrets_dir,
-        dagster_home=_folder(home, orchestrator.get("dagster_home"), state_dir / ".dagster"),
-        postgres=((orchestrator.get("storage") or {}).get("postgres")),
+        dagster_home=_folder(home, orchestrator.dagster_home, state_dir / ".dagster"),
+        postgres=orchestrator.storage.postgres,
     )

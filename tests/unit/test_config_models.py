@@ -47,7 +47,9 @@ def _differences(model: type, node: dict[str, Any], where: str) -> list[str]:
         required = name in (node.get("required") or [])
         has_default = item.default is not MISSING or item.default_factory is not MISSING
         if required == has_default:
-            found.append(f"{where}.{name}: required in the schema is {required}, but has a default is {has_default}")
+            found.append(
+                f"{where}.{name}: required in the schema is {required}, but has a default is {has_default}"
+            )
         nested, many = _nested(hints[name])
         prop = properties[name]
         if many and prop.get("type") != "array":
@@ -56,12 +58,16 @@ def _differences(model: type, node: dict[str, Any], where: str) -> list[str]:
             found.extend(_differences(nested, prop["items"] if many else prop, f"{where}.{name}"))
     open_block = any(f.metadata.get("extra") for f in fields(model))
     if open_block == (node.get("additionalProperties") is False):
-        found.append(f"{where}: extra field is {open_block} but additionalProperties is {node.get('additionalProperties')}")
+        found.append(
+            f"{where}: extra field is {open_block} but additionalProperties is {node.get('additionalProperties')}"
+        )
     return found
 
 
 @pytest.mark.parametrize("schema, path, model", ROOTS, ids=[r[0] for r in ROOTS])
-def test_every_schema_property_has_a_model_field_and_back(schema: str, path: tuple[str, ...], model: type) -> None:
+def test_every_schema_property_has_a_model_field_and_back(
+    schema: str, path: tuple[str, ...], model: type
+) -> None:
     node = json.loads((SCHEMAS / f"{schema}.schema.json").read_text())
     for key in path:
         node = node["properties"][key]
@@ -69,7 +75,10 @@ def test_every_schema_property_has_a_model_field_and_back(schema: str, path: tup
 
 
 def test_a_drifted_model_is_reported() -> None:
-    node = {"properties": {"name": {}, "config": {}, "cron": {}, "enabled": {}, "zone": {}}, "required": ["name", "config"]}
+    node = {
+        "properties": {"name": {}, "config": {}, "cron": {}, "enabled": {}, "zone": {}},
+        "required": ["name", "config"],
+    }
     node["additionalProperties"] = False
     assert _differences(m.ScheduleEntry, node, "s") == [
         "s.zone: a schema property ScheduleEntry has no field for",
@@ -84,7 +93,9 @@ def test_a_job_file_reads_into_typed_blocks() -> None:
     assert job.tenant_id == "acme" and job.source_connector == "postgres"
     assert job.logging.level == data.get("logging", {}).get("level", "INFO")
     assert list(job.source.objects) == data["source"]["objects"]
-    assert job.source.extra == {k: v for k, v in data["source"].items() if k not in ("objects", "incremental")}
+    assert job.source.extra == {
+        k: v for k, v in data["source"].items() if k not in ("objects", "incremental")
+    }
     assert job.source.incremental.given() == data["source"].get("incremental", {})
     assert job.target == data["target"]
 

@@ -56,7 +56,7 @@ class DatabaseSource(SourcePlugin):
     default_database = ""
 
     def _table(self, job: Job) -> tuple[str | None, list[Problem]]:
-        objects = job.source.get("objects") or []
+        objects = job.source_settings.objects
         if len(objects) != 1:
             return None, [
                 Problem(
@@ -129,7 +129,7 @@ class DatabaseSource(SourcePlugin):
     def _scope(self, job: Job) -> tuple[str | None, str | None]:
         """(schema, table) of ``source.objects``; without one table (or with ``schema.*``), the
         schema to list (None: every schema)."""
-        objects = job.source.get("objects") or []
+        objects = job.source_settings.objects
         schema, table = "", ""
         if len(objects) == 1:
             schema, _, table = str(objects[0]).rpartition(".")
