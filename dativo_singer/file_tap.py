@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from singer_sdk import Tap
-from singer_sdk.helpers.capabilities import TapCapabilities
+from singer_sdk.helpers.capabilities import PluginCapabilities
 
 from dativo_singer.errors import FatalError
 from dativo_singer.sdk_internals import ConfigCheck, StopAtOnce
@@ -18,7 +18,8 @@ class FileTap(StopAtOnce, ConfigCheck, PolicyTap):
 
     package_name = "dativo-ingest"
     # Unchanged files are skipped: an ACTIVATE_VERSION would drop the rows they gave before.
-    capabilities = [c for c in Tap.capabilities if c != TapCapabilities.ACTIVATE_VERSION]
+    # (By value: singer-sdk 0.55 moves it from TapCapabilities to PluginCapabilities.)
+    capabilities = [c for c in Tap.capabilities if c.value != PluginCapabilities.ACTIVATE_VERSION.value]
 
     @staticmethod
     def config_problems(config: dict[str, Any]) -> list[str]:
