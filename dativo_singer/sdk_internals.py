@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 else:  # the mixins are plain classes at run time; their super() is the singer-sdk class after them
     _Plugin = _Tap = _Stream = _RESTStream = _Target = _Sink = object
 
+# singer-sdk private-module names, re-exported (the functions and mixins below are public too)
 __all__ = [
     "BaseBatchFileEncoding",
     "BatchConfig",
