@@ -2,14 +2,14 @@
 
 A tap's columnar fast path: the stream reads its source straight into Arrow record batches
 (already typed for the stream's Singer schema) and hands them to ``ParquetBatchWriter.manifests``
-from its ``get_batches`` override. singer-sdk's ``Stream._sync_batches`` then writes, for each
+from its ``get_batches`` override. singer-sdk's stream sync then writes, for each
 manifest, a standard BATCH message::
 
     {"type": "BATCH", "stream": "orders",
      "encoding": {"format": "parquet", "compression": "snappy"},
      "manifest": ["file:///.../tap-csv--orders-<uuid>-1.parquet"]}
 
-followed by the stream's STATE (``_write_state_message``), both through the tap's message
+followed by the stream's STATE, both through the tap's message
 writer. The contract that makes that STATE exact: ``manifests`` yields only when every batch it
 has pulled from the input is in a written file, so a producer that brings its state up to date
 *before* yielding a batch has, at each yield, a state covering exactly the files announced so
@@ -36,10 +36,14 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from singer_sdk.configuration._dict_config import merge_missing_config_jsonschema
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig, StorageTarget
 from singer_sdk.helpers.capabilities import BATCH_CONFIG
 
+from dativo_singer.sdk_internals import (
+    BaseBatchFileEncoding,
+    BatchConfig,
+    StorageTarget,
+    merge_missing_config_jsonschema,
+)
 from dativo_singer.tap_policy import TapPolicies
 
 # A file is closed at whichever comes first: ``max_rows`` (batch_config.batch_size), or this

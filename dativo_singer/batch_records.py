@@ -18,10 +18,10 @@ from typing import IO, Any
 from uuid import uuid4
 
 from singer_sdk.batch import lazy_chunked_generator
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.singerlib.json import serialize_json
 
 from dativo_singer.batch_emit import WRITE_OPTIONS, parquet_compression
+from dativo_singer.sdk_internals import BaseBatchFileEncoding, BatchConfig, sync_records
 
 JSONL_SUFFIXES = {"gzip": ".jsonl.gz", "none": ".jsonl"}
 
@@ -82,7 +82,7 @@ class RecordBatches:
         self, batch_config: BatchConfig, context: Any = None
     ) -> Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
         """``(encoding, manifest)`` per file of the stream's records."""
-        records = self._sync_records(context, write_messages=False)  # type: ignore[attr-defined]
+        records = sync_records(self, context)  # type: ignore[arg-type]
         for manifest in write_record_batches(
             records, batch_config, tap_name=self.tap_name, stream_name=self.name
         ):

@@ -3,38 +3,32 @@ tap-google-sheets): incremental per file, all config problems as one line, an im
 
 from __future__ import annotations
 
-from types import FrameType
 from typing import Any
 
 from singer_sdk import Tap
-from singer_sdk.helpers.capabilities import TapCapabilities
+from singer_sdk.helpers.capabilities import PluginCapabilities
 
 from dativo_singer.errors import FatalError
+from dativo_singer.sdk_internals import ConfigCheck, StopAtOnce
 from dativo_singer.tap_policy import PolicyTap
-from dativo_singer.termination import stop_now
 
 
-class FileTap(PolicyTap):
+class FileTap(StopAtOnce, ConfigCheck, PolicyTap):
     """A singer-sdk tap whose streams read files and skip the unchanged ones."""
 
     package_name = "dativo-ingest"
     # Unchanged files are skipped: an ACTIVATE_VERSION would drop the rows they gave before.
-    capabilities = [c for c in Tap.capabilities if c != TapCapabilities.ACTIVATE_VERSION]
+    # (By value: singer-sdk 0.55 moves it from TapCapabilities to PluginCapabilities.)
+    capabilities = [c for c in Tap.capabilities if c.value != PluginCapabilities.ACTIVATE_VERSION.value]
 
     @staticmethod
     def config_problems(config: dict[str, Any]) -> list[str]:
         """Every problem of a config, each ``setting: what is wrong`` (set by each tap)."""
         return []
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM/SIGINT: stop at once with exit 128+signal (singer-sdk would exit 0 half-way,
-        and a stopped run would look complete). The STATE already written covers what was read."""
-        stop_now(self.logger, signum, "stopping; the last STATE written covers the records before it")
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def check_config(self) -> None:
         """Check the config in every mode, `--discover` included (which singer-sdk does not
         validate), and report all problems as one line: ``files[0]: ...; files[1]: ...``."""
-        problems = self.config_problems(dict(self._config))
+        problems = self.config_problems(dict(self.config))
         if problems:
             raise FatalError("; ".join(problems))
-        return []

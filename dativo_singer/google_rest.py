@@ -20,6 +20,7 @@ from dativo_singer.errors import DativoSingerError
 from dativo_singer.google_auth import GoogleAuth, load_credentials, principal
 from dativo_singer.rest import DativoRESTStream, RestFatalError, RestRetriableError
 from dativo_singer.rest.errors import api_message
+from dativo_singer.sdk_internals import stream_tap
 
 _AUTH_ATTRIBUTE = "_dativo_google_auth"
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"})
@@ -71,11 +72,11 @@ class GoogleAPIStream(DativoRESTStream):
     @property
     def google_auth(self) -> GoogleAuth:
         """One token source per tap, shared by its streams."""
-        auth = getattr(self._tap, _AUTH_ATTRIBUTE, None)
+        auth = getattr(stream_tap(self), _AUTH_ATTRIBUTE, None)
         if auth is None:
             # Its own session: this stream's session applies the bearer auth to every request.
             auth = GoogleAuth(load_credentials(self.config, self.scopes))
-            setattr(self._tap, _AUTH_ATTRIBUTE, auth)
+            setattr(stream_tap(self), _AUTH_ATTRIBUTE, auth)
         return auth
 
     @property
@@ -86,7 +87,7 @@ class GoogleAPIStream(DativoRESTStream):
     @property
     def secret(self) -> str:
         """The current access token: masked wherever a message might echo it."""
-        auth = getattr(self._tap, _AUTH_ATTRIBUTE, None)
+        auth = getattr(stream_tap(self), _AUTH_ATTRIBUTE, None)
         return str(getattr(auth.credentials, "token", "") or "") if auth else ""
 
     def validate_response(self, response: requests.Response) -> None:
@@ -119,5 +120,5 @@ class GoogleAPIStream(DativoRESTStream):
         """One GET through the rate limit, token, backoff and error classification."""
         prepared = self.build_prepared_request(method="GET", url=url, params=params or {},
                                                headers=self.http_headers)
-        response: requests.Response = self.request_decorator(self._request)(prepared, None)
+        response: requests.Response = self.request_decorator(self.send_request)(prepared, None)
         return response

@@ -20,6 +20,7 @@ from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from dativo_singer.exact_json import holds_long_number, loads_exact
+from dativo_singer.sdk_internals import process_unknown_message
 
 RecordLinesCallback = t.Callable[[str, list[bytes], int], None]
 _BLOCK = 1 << 22
@@ -141,7 +142,7 @@ class FastSingerReader(GenericSingerReader[bytes]):
                 if callback := callbacks.get(kind):
                     callback(message)
                 else:
-                    self._process_unknown_message(message)
+                    process_unknown_message(self, message)
                 stats[kind] += 1
         hand_on()
         return stats

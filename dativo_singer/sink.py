@@ -30,6 +30,7 @@ from dativo_singer.buffer import RecordBuffer
 from dativo_singer.commit_report import CommitReport, format_commit_report
 from dativo_singer.conversion import RecordConverter, Rejected
 from dativo_singer.dead_letter import protect_rejected, write_dead_letters
+from dativo_singer.sdk_internals import TimestampsAsSent, set_sink_schema
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Written:
     table_rows: int | None = None  # the table's row count after the commit, when known
 
 
-class ArrowSink(BatchSink):
+class ArrowSink(TimestampsAsSent, BatchSink):
     """One stream: records → Arrow chunks → (policies) → one ``write`` per commit."""
 
     def __init__(
@@ -154,11 +155,6 @@ class ArrowSink(BatchSink):
         """No per-record JSON Schema validation: values are checked per chunk in Arrow."""
         return None
 
-    def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:
-        """SDK path: timestamps are left as sent. The converter parses them per chunk and
-        dead-letters a value that is not one, as on the fast path (singer-sdk would stop the
-        run, or null the value)."""
-
     @property
     def is_full(self) -> bool:
         """Never: the target commits at STATE boundaries."""
@@ -203,13 +199,8 @@ class ArrowSink(BatchSink):
     def update_schema(self, schema: dict, key_properties: list[str]) -> None:
         """A new SCHEMA mid-stream: convert what is buffered with the old one, then switch."""
         self.original_schema = copy.deepcopy(schema)
-        self.schema = copy.deepcopy(schema)
-        if self.include_sdc_metadata_properties:
-            self._add_sdc_metadata_to_schema()
-        else:
-            self._remove_sdc_metadata_from_schema()
+        set_sink_schema(self, copy.deepcopy(schema), key_properties)
         self.buffer.set_converter(self._new_converter(self.schema, key_properties))
-        self._key_properties = key_properties
         self._keys = frozenset(key_properties)
 
     # Committing

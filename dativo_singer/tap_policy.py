@@ -23,7 +23,6 @@ from typing import Any
 import pyarrow as pa
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.configuration._dict_config import merge_missing_config_jsonschema
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 from singer_sdk.singerlib.messages import Message, RecordMessage, SchemaMessage
 
@@ -31,6 +30,7 @@ from dativo_singer.errors import FatalError
 from dativo_singer.pii_watch import PiiWatch
 from dativo_singer.policy import apply_policies
 from dativo_singer.policy_paths import PolicyTree, check_policies, policy_tree, protect_record, protect_schema
+from dativo_singer.sdk_internals import merge_missing_config_jsonschema
 
 POLICY_SETTINGS = th.PropertiesList(
     th.Property(

@@ -30,20 +30,29 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
-from types import FrameType
 from typing import Any, ClassVar, cast
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 from singer_sdk import Target
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, StorageTarget
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.sinks import Sink
 
 from dativo_singer.batch_files import local_parquet_paths, read_parquet_tables
 from dativo_singer.errors import FatalError
 from dativo_singer.reader import FastSingerReader
+from dativo_singer.sdk_internals import (
+    BaseBatchFileEncoding,
+    ConfigCheck,
+    MessageHooks,
+    StopAtOnce,
+    StorageTarget,
+    active_sinks,
+    require_fields,
+    require_sink,
+    write_target_state,
+)
 from dativo_singer.settings import (
     DEFAULT_BATCH_BYTES,
     DEFAULT_BATCH_ROWS,
@@ -51,7 +60,6 @@ from dativo_singer.settings import (
     refuse_unsupported_settings,
 )
 from dativo_singer.sink import ArrowSink
-from dativo_singer.termination import stop_now
 
 # Without a STATE message the buffer still has to be committed at some point (memory): at this
 # many times the byte threshold, or many times the row threshold, whichever comes first.
@@ -59,10 +67,13 @@ HARD_LIMIT_BYTES_FACTOR = 2
 HARD_LIMIT_ROWS_FACTOR = 20
 
 
-class CommitAtStateTarget(Target):
+class CommitAtStateTarget(StopAtOnce, ConfigCheck, MessageHooks, Target):
     """Base of Dativo targets: subclasses set ``default_sink_class`` to an ``ArrowSink``."""
 
     message_reader_class = FastSingerReader
+    # SIGTERM/SIGINT: nothing more is committed (singer-sdk would drain every sink and exit 0,
+    # committing records no STATE covers); a rerun from the last emitted STATE continues exactly.
+    termination_note = "stopping without committing the records buffered since the last commit"
     # What a Dativo target really does (validate-records is not: values are checked as they are
     # converted to Arrow, and rejects dead-lettered rather than failing the run).
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
@@ -88,13 +99,6 @@ class CommitAtStateTarget(Target):
         if self._fast_path:
             cast(FastSingerReader, self.message_reader).record_lines_callback = self._process_record_lines
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Schema problems as one line and exit 2 (singer-sdk logs them and exits 1)."""
-        problems = super()._validate_config(raise_errors=False)
-        if problems:
-            raise FatalError("; ".join(dict.fromkeys(problems)))
-        return []
-
     @property
     def records_need_sdk_pipeline(self) -> bool:
         """True when singer-sdk's record steps would change a record: stream maps, flattening,
@@ -113,7 +117,7 @@ class CommitAtStateTarget(Target):
         key_properties: Any = None,
     ) -> Sink:
         """The stream's sink; a changed SCHEMA updates it in place (its buffer is kept)."""
-        existing = self._sinks_active.get(stream_name)
+        existing = active_sinks(self).get(stream_name)
         if (
             existing is not None
             and schema is not None
@@ -137,19 +141,19 @@ class CommitAtStateTarget(Target):
             )
 
     def _sinks(self) -> list[ArrowSink]:
-        return [cast(ArrowSink, s) for s in self._sinks_active.values()]
+        return [cast(ArrowSink, s) for s in active_sinks(self).values()]
 
     # Messages
 
-    def _process_schema_message(self, message_dict: dict) -> None:
+    def on_schema_message(self, message_dict: dict) -> None:
         self.bookmark_properties[message_dict.get("stream", "")] = message_dict.get("bookmark_properties")
-        super()._process_schema_message(message_dict)
+        super().on_schema_message(message_dict)
 
-    def _process_record_message(self, message_dict: dict) -> None:
+    def on_record_message(self, message_dict: dict) -> None:
         if not self._fast_path:
-            super()._process_record_message(message_dict)
+            super().on_record_message(message_dict)
             for stream_map in self.mapper.stream_maps.get(message_dict["stream"], []):
-                if (sink := self._sinks_active.get(stream_map.stream_alias)) is not None:
+                if (sink := active_sinks(self).get(stream_map.stream_alias)) is not None:
                     self._check_hard_limit(cast(ArrowSink, sink))
             return
         sink = self._sink_of(message_dict.get("stream"))
@@ -164,9 +168,9 @@ class CommitAtStateTarget(Target):
         self._check_hard_limit(sink)
 
     def _sink_of(self, stream: Any) -> ArrowSink:
-        sink = self._sinks_active.get(stream)
+        sink = active_sinks(self).get(stream)
         if sink is None:
-            self._assert_sink_exists(str(stream))  # raises: a RECORD before its SCHEMA
+            require_sink(self, str(stream))  # raises: a RECORD before its SCHEMA
         return cast(ArrowSink, sink)
 
     def _check_hard_limit(self, sink: ArrowSink) -> None:
@@ -185,45 +189,37 @@ class CommitAtStateTarget(Target):
             self._warned_no_state = True
         self._flush_all(emit_state=False)
 
-    def _process_state_message(self, message_dict: dict) -> None:
-        self._assert_line_requires(message_dict, requires={"value"})
+    def on_state_message(self, message_dict: dict) -> None:
+        require_fields(self, message_dict, {"value"})
         self.latest_state = message_dict["value"]
         for sink in self._sinks():
             sink.buffer.mark_covered()
         if self._any_due():
             self._flush_all()
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM/SIGINT: stop at once, committing nothing more. (singer-sdk would drain every
-        sink and exit 0, committing records no STATE covers.) What was committed stands with
-        its bookmark; a rerun from the last emitted STATE continues exactly."""
-        stop_now(
-            self.logger, signum, "stopping without committing the records buffered since the last commit"
-        )
-
-    def _process_activate_version_message(self, message_dict: dict) -> None:
+    def on_activate_version_message(self, message_dict: dict) -> None:
         if self.config.get("process_activate_version_messages") is False:
             self.logger.info(
                 "ACTIVATE_VERSION for %s ignored (process_activate_version_messages: false)",
                 message_dict["stream"],
             )
             return
-        sink = self._sinks_active.get(message_dict["stream"])
+        sink = active_sinks(self).get(message_dict["stream"])
         if sink is not None:
             sink.activate_version(message_dict["version"])
 
-    def _process_batch_message(self, message_dict: dict) -> None:
+    def on_batch_message(self, message_dict: dict) -> None:
         """BATCH: files go to the sink in bulk, unless records need the SDK's record steps
         (stream maps, flattening, metadata): then each record of the files goes through them."""
         if self._fast_path:
-            super()._process_batch_message(message_dict)
+            super().on_batch_message(message_dict)
             return
         stream = message_dict["stream"]
         encoding = BaseBatchFileEncoding.from_dict(message_dict["encoding"])
         reader = cast(FastSingerReader, self.message_reader)
         reader.current_line_bytes = 0  # the rows of the files count, not the BATCH line's size
         for record in _batch_file_records(encoding, message_dict["manifest"]):
-            self._process_record_message({"type": "RECORD", "stream": stream, "record": record})
+            self.on_record_message({"type": "RECORD", "stream": stream, "record": record})
 
     # Committing
 
@@ -251,7 +247,7 @@ class CommitAtStateTarget(Target):
             return
         for sink in idle:
             sink.commit_bookmark(state)
-        self._write_state_message(state)
+        write_target_state(self, state)
         self._emitted_state = state
 
     def process_endofpipe(self) -> None:

@@ -32,6 +32,7 @@ from dativo_singer.rest.settings import (
     DEFAULT_MAX_TRIES,
     DEFAULT_TIMEOUT_SECONDS,
 )
+from dativo_singer.sdk_internals import RequestHook, stream_tap
 from dativo_singer.settings import emits_activate_version
 
 _LIMITER_ATTRIBUTE = "_dativo_rate_limiter"
@@ -45,7 +46,7 @@ _NETWORK_ERRORS = (
 )
 
 
-class DativoRESTStream(RecordBatches, RESTStream[Any]):
+class DativoRESTStream(RecordBatches, RequestHook, RESTStream[Any]):
     """Base of every Dativo REST stream. A vendor's stream sets ``service_name`` and
     ``secret_setting`` and may override ``server_wait`` (its rate-limit headers) and
     ``quota_exhausted`` (a daily limit in its 429 body)."""
@@ -83,15 +84,15 @@ class DativoRESTStream(RecordBatches, RESTStream[Any]):
     @property
     def rate_limiter(self) -> RequestRateLimiter:
         """One limiter per tap (vendors count requests per account)."""
-        limiter = getattr(self._tap, _LIMITER_ATTRIBUTE, None)
+        limiter = getattr(stream_tap(self), _LIMITER_ATTRIBUTE, None)
         if limiter is None:
             limiter = RequestRateLimiter(float(self.config.get("max_requests_per_second") or 0))
-            setattr(self._tap, _LIMITER_ATTRIBUTE, limiter)
+            setattr(stream_tap(self), _LIMITER_ATTRIBUTE, limiter)
         return limiter
 
-    def _request(self, prepared_request: requests.PreparedRequest, context: Any) -> requests.Response:
+    def send_request(self, prepared_request: requests.PreparedRequest, context: Any) -> requests.Response:
         self.rate_limiter.wait()
-        response = super()._request(prepared_request, context)
+        response = super().send_request(prepared_request, context)
         pause = self.pause_after(response)
         if pause:
             self.rate_limiter.pause_for(min(pause, self._max_backoff))
@@ -120,7 +121,7 @@ class DativoRESTStream(RecordBatches, RESTStream[Any]):
             headers=self.http_headers,
             json=json_body,
         )
-        return self.request_decorator(self._request)(prepared, context).json()
+        return self.request_decorator(self.send_request)(prepared, context).json()
 
     # -- classification -----------------------------------------------------------------------
 

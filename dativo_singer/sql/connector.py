@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from singer_sdk.sql import SQLConnector
 
 from dativo_singer.errors import FatalError
+from dativo_singer.sdk_internals import connector_dialect, connector_engine
 from dativo_singer.sql import types as k
 from dativo_singer.sql.dialect import SqlDialect
 from dativo_singer.sql.errors import classify
@@ -96,7 +97,7 @@ class DatabaseConnector(SQLConnector):
 
     def kind_of(self, type_: sa.types.TypeEngine, where: str) -> k.ColumnKind:
         """The column's kind; an unmapped type is named once in a warning."""
-        kind = k.column_kind(type_, self._dialect)
+        kind = k.column_kind(type_, connector_dialect(self))
         if kind.kind == k.UNMAPPED and kind.type_text not in self._warned:
             self._warned.add(kind.type_text)
             logger.warning(
@@ -112,7 +113,7 @@ class DatabaseConnector(SQLConnector):
         if isinstance(sql_type, _KindType):
             return sql_type.kind.json_schema()
         if isinstance(sql_type, sa.types.TypeEngine):
-            return k.column_kind(sql_type, self._dialect).json_schema()
+            return k.column_kind(sql_type, connector_dialect(self)).json_schema()
         return super().to_jsonschema_type(sql_type)
 
     def get_schema_names(self, engine: sa.Engine, inspected: reflection.Inspector) -> list[str]:
@@ -160,7 +161,7 @@ class DatabaseConnector(SQLConnector):
     def reflect(self, schema: str | None, table: str) -> dict[str, sa.types.TypeEngine]:
         """Column name → reflected type of a table or view (FatalError naming it if missing)."""
         with self.guarded():
-            inspected = sa.inspect(self._engine)
+            inspected = sa.inspect(connector_engine(self))
             try:
                 columns = inspected.get_columns(table, schema=schema)
             except sa.exc.NoSuchTableError:
@@ -177,7 +178,8 @@ class DatabaseConnector(SQLConnector):
     def reflected_name(self, name: str) -> str:
         """A column name as the database knows it: SQLAlchemy's MySQL/MariaDB reflection (which
         parses SHOW CREATE TABLE) leaves a backtick in a name doubled."""
-        return name.replace("``", "`") if self._engine.dialect.name in ("mysql", "mariadb") else name
+        mysql = connector_engine(self).dialect.name in ("mysql", "mariadb")
+        return name.replace("``", "`") if mysql else name
 
     def prepare_stream(self, stream: DatabaseStream) -> dict[str, k.ColumnKind]:
         """Kinds of the stream's selected columns, after checking the table has them all and

@@ -19,15 +19,25 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from singer_sdk.helpers._state import to_json_compatible
-from singer_sdk.helpers._typing import TypeConformanceLevel
-from singer_sdk.helpers._util import utc_now
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sql import SQLStream
 
 from dativo_singer.batch_emit import ParquetBatchWriter, file_sized, parquet_batch_config
 from dativo_singer.batch_records import RecordBatches
 from dativo_singer.errors import FatalError
+from dativo_singer.sdk_internals import (
+    StreamHooks,
+    catalog_entry,
+    connector_connection,
+    finalize_state,
+    forget_emitted_state,
+    stream_tap,
+    stream_version,
+    to_json_compatible,
+    utc_now,
+    write_starting_replication_value,
+)
 from dativo_singer.settings import emits_activate_version
 from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_columns import convert_batch, stream_arrow_schema
@@ -37,15 +47,14 @@ from dativo_singer.tap_policy import tap_policies
 from dativo_singer.text_values import parse_datetime
 
 if TYPE_CHECKING:
-    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
-
+    from dativo_singer.sdk_internals import BaseBatchFileEncoding, BatchConfig
     from dativo_singer.sql.connector import DatabaseConnector
 
 # Rows the RECORD path's server-side cursor fetches at a time.
 RECORD_FETCH_ROWS = 10_000
 
 
-class DatabaseStream(RecordBatches, SQLStream):
+class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
     """A table or view of a PostgreSQL or MySQL/MariaDB database."""
 
     _columns: dict[str, k.ColumnKind] | None = None
@@ -66,7 +75,7 @@ class DatabaseStream(RecordBatches, SQLStream):
     def location(self) -> tuple[str | None, str]:
         """(schema, table): the catalog's table metadata, else the ``tables`` setting, else the
         table of the stream's own name."""
-        entry = self._singer_catalog_entry
+        entry = catalog_entry(self)
         if entry.table:
             return entry.metadata.root.schema_name, entry.table
         named = (self.config.get("tables") or {}).get(self.name, self.name)
@@ -104,7 +113,7 @@ class DatabaseStream(RecordBatches, SQLStream):
         moment = parse_datetime(str(value))
         return (moment - dt.timedelta(days=int(days))).isoformat()
 
-    def _increment_stream_state(self, latest_record: dict, *, context: Any = None) -> None:
+    def increment_state(self, latest_record: dict, *, context: Any = None) -> None:
         """Rows re-read in the look-back window leave the bookmark where it was; a decimal key
         sent as a string is bookmarked as a number (compared as one)."""
         key = self.replication_key
@@ -116,10 +125,10 @@ class DatabaseStream(RecordBatches, SQLStream):
             new = to_json_compatible(latest_record.get(self.replication_key))
             if old is not None and new is not None and new < old:
                 return
-        super()._increment_stream_state(latest_record, context=context)
+        super().increment_state(latest_record, context=context)
 
     def _sql(self, context: Any) -> str:
-        self._write_starting_replication_value(context)
+        write_starting_replication_value(self, context)
         start = self.get_starting_replication_key_value(context) if self.replication_key else None
         schema, table = self.location()
         return self.db.dialect.query(schema, table, self.columns, self.replication_key, start)
@@ -129,7 +138,7 @@ class DatabaseStream(RecordBatches, SQLStream):
         sql = self._sql(context)
         converters = record_converters(self.columns)
         try:
-            with self.db.guarded(), self.db._connect() as connection:
+            with self.db.guarded(), connector_connection(self.db) as connection:
                 result = connection.execution_options(
                     stream_results=True, max_row_buffer=RECORD_FETCH_ROWS
                 ).exec_driver_sql(sql)
@@ -152,18 +161,18 @@ class DatabaseStream(RecordBatches, SQLStream):
             return "a record limit"
         if not write_messages or context or self.partitions or self.child_streams or not self.selected:
             return "a partitioned or unselected stream"
-        if tap_policies(self._tap).active:
+        if tap_policies(stream_tap(self)).active:
             return "column policies"  # applied to each record as it is written
         if type(self).post_process is not SQLStream.post_process:
             return "post_process"
         return self.db.arrow_reader_problem(self.columns)
 
-    def _sync_records(self, context: Any = None, *, write_messages: bool = True) -> Generator[dict, Any, Any]:
+    def sync_records(self, context: Any = None, *, write_messages: bool = True) -> Generator[dict, Any, Any]:
         """RECORD messages in bulk unless ``per_record_reason`` says otherwise."""
         reason = self.per_record_reason(context, write_messages)
         if reason is not None:
             self.logger.debug("%s: RECORD messages one by one (%s)", self.name, reason)
-            yield from super()._sync_records(context, write_messages=write_messages)
+            yield from super().sync_records(context, write_messages=write_messages)
             return
         self._write_record_lines()
 
@@ -183,8 +192,8 @@ class DatabaseStream(RecordBatches, SQLStream):
                 offset = 0
                 while offset < batch.num_rows:
                     piece = batch.slice(offset, min(batch.num_rows - offset, every - sent % every))
-                    tap_policies(self._tap).watch.table(self.name, pa.Table.from_batches([piece]))
-                    write_lines(encoder.encode(piece, self._stream_version, utc_now()))
+                    tap_policies(stream_tap(self)).watch.table(self.name, pa.Table.from_batches([piece]))
+                    write_lines(encoder.encode(piece, stream_version(self), utc_now()))
                     self.state_manager.is_flushed = False
                     if self.replication_key:
                         self._advance_bookmark(piece.column(self.replication_key), None, raw=True)
@@ -192,22 +201,22 @@ class DatabaseStream(RecordBatches, SQLStream):
                     offset += piece.num_rows
                     sent += piece.num_rows
                     if sent % every == 0:
-                        self._write_state_message()
-            self._finalize_state(self.get_context_state(None))
-        self._finalize_state(self.stream_state)
-        self._write_state_message()
+                        self.write_state_message()
+            finalize_state(self, self.get_context_state(None))
+        finalize_state(self, self.stream_state)
+        self.write_state_message()
 
     def _raw_batches(self, sql: str) -> Iterator[pa.RecordBatch]:
         with self.db.guarded():
             yield from self.db.arrow_batches(sql)
 
-    def _write_state_message(self) -> None:
+    def write_state_message(self) -> None:
         """A STATE whenever rows were sent since the last one, even with an unchanged value
         (a full-table stream's never changes; singer-sdk's writer drops repeated states): a
         target that commits at STATE must get one covering every row."""
         if not self.state_manager.is_flushed:
-            self._tap.state_writer._last_emitted_state = None
-        super()._write_state_message()
+            forget_emitted_state(self)
+        super().write_state_message()
 
     def get_batches(
         self, batch_config: BatchConfig, context: Any = None
@@ -217,10 +226,13 @@ class DatabaseStream(RecordBatches, SQLStream):
             yield from super().get_batches(batch_config, context)
             return
         writer = ParquetBatchWriter(
-            batch_config, tap_name=self.tap_name, stream_name=self.name, policies=tap_policies(self._tap)
+            batch_config,
+            tap_name=self.tap_name,
+            stream_name=self.name,
+            policies=tap_policies(stream_tap(self)),
         )
         yield from writer.manifests(self._arrow_tables(context, writer.max_rows))
-        self._finalize_state(self.stream_state)
+        finalize_state(self, self.stream_state)
 
     def _arrow_tables(self, context: Any, rows_per_file: int) -> Iterator[pa.Table]:
         """Converted driver batches regrouped into files of ``rows_per_file`` rows, each
@@ -246,4 +258,4 @@ class DatabaseStream(RecordBatches, SQLStream):
         if last is not None and convert is not None:
             last = convert(last)
         if last is not None:
-            self._increment_stream_state({self.replication_key: last}, context=context)
+            self.increment_state({self.replication_key: last}, context=context)

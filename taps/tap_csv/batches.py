@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pyarrow as pa
 
+from dativo_singer.sdk_internals import write_record_message
 from dativo_singer.source_files import (
     SOURCE_FILE,
     SOURCE_LINE,
@@ -127,7 +128,7 @@ class FileBatches:
         """The rest of the file as RECORD messages (``CSVStream._emit_file``)."""
         yield None  # what was batched before comes first
         for record in self.stream._emit_file(self.spec, self.path, self.key, self.entry, verify=verify):
-            self.stream._write_record_message(record)
+            write_record_message(self.stream, record)
 
     def _fast(self, arrow: ArrowCSV, header: list[str], verify: bool) -> Generator[Batch, None, str]:
         """Returns "done", or "changed" (the checksum of the first rows differs)."""
@@ -202,7 +203,7 @@ class FileBatches:
             yield None
             assert make is not None
             cells = [part.column(c)[row].as_py() for c in range(part.num_columns)]
-            self.stream._write_record_message(make(lines[row].as_py(), cells))
+            write_record_message(self.stream, make(lines[row].as_py(), cells))
             digest.add_bytes(text_bytes(texts, row, row + 1))
             self.entry["rows"] = first + row + 1
             start = row + 1

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from singer_sdk import Tap
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import Stream
 
 from dativo_singer.batch_emit import ParquetBatchWriter
 from dativo_singer.batch_records import RecordBatches
 from dativo_singer.errors import DataValueError, FatalError
+from dativo_singer.sdk_internals import BaseBatchFileEncoding, BatchConfig, StreamHooks, stream_tap
 from dativo_singer.source_files import (
     CONTENT_KEY,
     FILES_STATE_KEY,
@@ -39,7 +39,7 @@ from tap_csv.header import check_against_schema, check_names, match_name
 from tap_csv.reader import CSVFile
 
 
-class CSVStream(RecordBatches, Stream):
+class CSVStream(RecordBatches, StreamHooks, Stream):
     """Rows of the CSV files configured for one object, typed by the object's JSON Schema.
 
     Incremental by file: the stream state remembers each file's size and modification time,
@@ -112,7 +112,7 @@ class CSVStream(RecordBatches, Stream):
     def _check_all_streams_once(self) -> None:
         """Before the first record of the run, check the files of every selected CSV stream,
         so a bad header or a binary file stops the run before anything is written."""
-        tap_streams = self._tap.streams.values()
+        tap_streams = stream_tap(self).streams.values()
         if any(s._checked for s in tap_streams if isinstance(s, CSVStream)):
             return
         for stream in tap_streams:
@@ -142,7 +142,10 @@ class CSVStream(RecordBatches, Stream):
             yield from super().get_batches(batch_config, context)
             return
         writer = ParquetBatchWriter(
-            batch_config, tap_name=self.tap_name, stream_name=self.name, policies=tap_policies(self._tap)
+            batch_config,
+            tap_name=self.tap_name,
+            stream_name=self.name,
+            policies=tap_policies(stream_tap(self)),
         )
         yield from writer.manifests(arrow_batches(self, writer.max_rows))
 
@@ -235,12 +238,12 @@ class CSVStream(RecordBatches, Stream):
         finally:
             self._reading = None
 
-    def _write_state_message(self) -> None:
+    def write_state_message(self) -> None:
         """Bring the checksum of the file being read up to the rows already emitted, then write."""
         if self._reading is not None:
             entry, digest = self._reading
             entry["digest"] = digest.hexdigest()
-        super()._write_state_message()
+        super().write_state_message()
 
     def _read_file(
         self, spec: FileSpec, path: Path, digest: RowDigest, version: str, skip: int
@@ -267,7 +270,7 @@ class CSVStream(RecordBatches, Stream):
         source = source_name(path, self._base_dir)
         columns = [self._column(name, properties, path, warn) for name in header]
         nulls = set(spec.null_values)
-        classified = set(tap_policies(self._tap).tree)  # their bad cells are not quoted
+        classified = set(tap_policies(stream_tap(self)).tree)  # their bad cells are not quoted
 
         def make(line: int, row: Sequence[str]) -> dict[str, Any]:
             record: dict[str, Any] = {SOURCE_FILE: source, SOURCE_LINE: line, SOURCE_VERSION: version}

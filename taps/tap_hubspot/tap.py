@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import FrameType
 from typing import Any
 
 from singer_sdk import Stream
@@ -11,9 +10,9 @@ from singer_sdk import typing as th
 from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
 from dativo_singer.rest import rest_properties
+from dativo_singer.sdk_internals import ConfigCheck, StopAtOnce
 from dativo_singer.settings import emit_activate_version_property
 from dativo_singer.tap_policy import PolicyTap
-from dativo_singer.termination import stop_now
 from tap_hubspot.objects import MODIFIED_PROPERTY, CrmObjectStream
 from tap_hubspot.streams import AssociationsStream, OwnersStream, PipelinesStream
 
@@ -23,7 +22,7 @@ DEFAULT_REQUESTS_PER_SECOND = 9.0
 OBJECT_TYPES = tuple(MODIFIED_PROPERTY)
 
 
-class TapHubSpot(PolicyTap):
+class TapHubSpot(StopAtOnce, ConfigCheck, PolicyTap):
     """HubSpot CRM: contacts, companies, deals, owners, pipelines and associations."""
 
     name = "tap-hubspot"
@@ -50,13 +49,9 @@ class TapHubSpot(PolicyTap):
         emit_activate_version_property(default=True),
     ).to_dict()
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM/SIGINT: exit 128+signal at once; the last STATE covers what was read."""
-        stop_now(self.logger, signum, "stopping; the last STATE written covers the records before it")
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def check_config(self) -> None:
         """Every problem in one line."""
-        errors = super()._validate_config(raise_errors=False)
+        errors = self.schema_problems()
         if "access_token" in self.config and not str(self.config["access_token"] or "").strip():
             errors.append("access_token: is required")
         for kind in self.config.get("properties") or {}:
@@ -64,7 +59,6 @@ class TapHubSpot(PolicyTap):
                 errors.append(f"properties.{kind}: unknown object type (known: {', '.join(OBJECT_TYPES)})")
         if errors:
             raise FatalError("; ".join(dict.fromkeys(errors)))
-        return []
 
     def _property_types(self, kind: str, probe: OwnersStream) -> dict[str, str]:
         """Name -> HubSpot type from ``/crm/v3/properties/{kind}``, limited to ``properties``."""

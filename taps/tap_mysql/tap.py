@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
+from dativo_singer.sdk_internals import connector_engine
 from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_readers import connectorx_batches
 from dativo_singer.sql.connector import DatabaseConnector
@@ -73,7 +74,7 @@ class MySQLConnector(DatabaseConnector):
             "WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_NAME = :table"
         )
         try:
-            with self._engine.connect() as connection:
+            with connector_engine(self).connect() as connection:
                 clauses = connection.execute(query, {"schema": schema, "table": table}).scalars().all()
         except sa.exc.ProgrammingError:  # MySQL before 8.0.16 has no CHECK_CONSTRAINTS
             return set()

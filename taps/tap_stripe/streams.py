@@ -13,6 +13,7 @@ from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.pagination import BaseAPIPaginator
 
 from dativo_singer.rest import DativoRESTStream
+from dativo_singer.sdk_internals import StreamHooks
 from dativo_singer.text_values import parse_datetime
 from tap_stripe.schemas import stream_schema
 
@@ -62,7 +63,7 @@ class StripeCursorPaginator(BaseAPIPaginator[str | None]):
         return None
 
 
-class StripeStream(DativoRESTStream):
+class StripeStream(StreamHooks, DativoRESTStream):
     """One Stripe list endpoint (``/v1/<name>``)."""
 
     service_name = "Stripe"
@@ -117,7 +118,7 @@ class StripeStream(DativoRESTStream):
             self._pass["upper"] = min(created)
             self._pass["max"] = max([*created, self._pass.get("max") or 0])
 
-    def _increment_stream_state(self, latest_record: dict[str, Any], *, context: Any = None) -> None:
+    def increment_state(self, latest_record: dict[str, Any], *, context: Any = None) -> None:
         """The bookmark is kept by the pass (see ``get_records``), not per record: the records
         arrive newest first, and updated objects from events carry old ``created`` values."""
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from types import FrameType
-
 from singer_sdk import Stream
 from singer_sdk import typing as th
 
 from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
 from dativo_singer.rest import rest_properties
+from dativo_singer.sdk_internals import ConfigCheck, StopAtOnce
 from dativo_singer.settings import emit_activate_version_property
 from dativo_singer.tap_policy import PolicyTap
-from dativo_singer.termination import stop_now
 from tap_stripe.schemas import STREAM_NAMES
 from tap_stripe.streams import StripeStream
 
@@ -22,7 +20,7 @@ DEFAULT_STRIPE_VERSION = "2024-06-20"
 DEFAULT_REQUESTS_PER_SECOND = 20.0
 
 
-class TapStripe(PolicyTap):
+class TapStripe(StopAtOnce, ConfigCheck, PolicyTap):
     """Stripe objects: customers, charges, invoices, subscriptions, products, prices,
     payment_intents, refunds, balance_transactions and events."""
 
@@ -55,18 +53,13 @@ class TapStripe(PolicyTap):
         emit_activate_version_property(default=True),
     ).to_dict()
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM/SIGINT: exit 128+signal at once; the last STATE covers what was read."""
-        stop_now(self.logger, signum, "stopping; the last STATE written covers the records before it")
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def check_config(self) -> None:
         """Every problem in one line (singer-sdk would print a traceback)."""
-        errors = super()._validate_config(raise_errors=False)
+        errors = self.schema_problems()
         if "api_key" in self.config and not str(self.config["api_key"] or "").strip():
             errors.append("api_key: is required")
         if errors:
             raise FatalError("; ".join(dict.fromkeys(errors)))
-        return []
 
     def discover_streams(self) -> list[Stream]:
         """One stream per Stripe list endpoint."""

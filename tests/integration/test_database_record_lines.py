@@ -70,7 +70,7 @@ def _run(
                 pass
         else:
             assert stream.per_record_reason() is None
-            for _ in stream._sync_records():
+            for _ in stream.sync_records():
                 pass
     return [line.encode() for line in out.getvalue().split("\n") if line]  # not splitlines: U+2028
 

@@ -14,10 +14,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from singer_sdk import Stream, Tap
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 
 from dativo_singer.batch_emit import ParquetBatchWriter, parquet_batch_config
 from dativo_singer.batch_files import local_parquet_paths
+from dativo_singer.sdk_internals import BaseBatchFileEncoding, BatchConfig
 
 
 def _config(root: Path, **encoding: Any) -> BatchConfig:

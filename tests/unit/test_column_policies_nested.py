@@ -138,7 +138,7 @@ def test_the_tap_sends_protected_schema_and_records_and_refuses_unprotected_batc
     assert sent.schema["properties"]["email"] == {"type": ["string", "null"]}
     record = policies.message(RecordMessage("s", dict(ROWS[0])))
     assert record.record == PROTECTED[0]
-    from singer_sdk.helpers._batch import JSONLinesEncoding, SDKBatchMessage
+    from dativo_singer.sdk_internals import JSONLinesEncoding, SDKBatchMessage
 
     with pytest.raises(FatalError, match="Parquet BATCH files only"):
         policies.message(SDKBatchMessage("s", JSONLinesEncoding(), ["file:///x.jsonl.gz"]))
