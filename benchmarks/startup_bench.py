@@ -46,11 +46,11 @@ GOALS = {
 GOALS_CPU = {"dativo run, nothing new": 0.5}
 
 
-def cpu_of(command: list[str]) -> tuple[float, float]:
+def cpu_of(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """(CPU seconds of the command and its children, wall seconds); a failure raises."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
