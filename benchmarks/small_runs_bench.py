@@ -104,8 +104,13 @@ def run_cases(out: Path, repeat: int) -> dict[str, list[tuple[float, float]]]:
     """Set every case up, land its first run, then measure ``repeat`` rounds."""
     samples: dict[str, list[tuple[float, float]]] = {}
 
-    def measure(name: str, command: list[str], env: dict[str, str] | None = None) -> None:
-        samples.setdefault(name, []).append(cpu_of(command, env))
+    def measure(name: str, command: list[str], env: dict[str, str] | None = None, rows: int = 0) -> None:
+        """One sample; a run with ``rows`` new rows must say it landed at least that many."""
+        printed: list[str] = []
+        samples.setdefault(name, []).append(cpu_of([*command, "--json"], env, printed))
+        landed = sum(s["rows"] for s in json.loads(printed[0]).get("streams", []))
+        if landed < rows:
+            raise RuntimeError(f"{name}: {landed} rows landed, expected {rows}")
 
     csv_path = out / "orders-1000.csv"
     if not csv_path.exists():
@@ -148,11 +153,11 @@ def run_cases(out: Path, repeat: int) -> dict[str, list[tuple[float, float]]]:
             ):
                 measure(name, command, run_env)
                 measure(f"{name} [--always-start]", [*command, "--always-start"], run_env)
-            csv_bench.write_csv(csv_home / "data" / f"orders-new-{round_}.csv", 1000)
-            measure("csv, 1,000 new rows", csv_run)
             first = 1001 + 1000 * round_
+            csv_bench.write_csv(csv_home / "data" / f"orders-new-{round_}.csv", 1000, first_id=first)
+            measure("csv, 1,000 new rows", csv_run, rows=1000)
             pg_cursor.execute(ADD_ORDERS.format(table=table, first=first, last=first + 999))
-            measure("postgres, 1,000 new rows", postgres, env)
+            measure("postgres, 1,000 new rows", postgres, env, rows=1000)
     return samples
 
 
