@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 COMPILED := $(VENV)/.compiled
 
-.PHONY: install demo bench-setup test test-unit test-smoke test-integration test-crash test-faults test-soak test-security test-interop interop-matrix peers schema-validate lint services services-stop bench clean reference docker-lock
+.PHONY: install demo bench-setup test test-unit test-smoke test-integration test-crash test-faults test-soak test-security test-interop interop-matrix peers schema-validate lint services services-stop bench bench-small clean reference docker-lock
 
 install: $(STAMP) $(COMPILED)
 
@@ -95,6 +95,10 @@ bench: install services
 	$(PY) benchmarks/run_target_bench.py
 	$(PY) benchmarks/csv_bench.py
 	$(PY) benchmarks/db_bench.py
+
+# Each goal of a small run (nothing new, 1,000 new rows, --job-dir of the demo jobs) beside --always-start.
+bench-small: install services
+	$(PY) benchmarks/small_runs_bench.py
 
 # `make demo` in two fresh clones of HEAD, from empty then filled package caches (benchmarks/README.md).
 bench-setup:

@@ -94,9 +94,9 @@ class Result:
     note: str = ""
 
 
-def write_csv(path: Path, rows: int) -> None:
+def write_csv(path: Path, rows: int, first_id: int = 1) -> None:
     """``rows`` deterministic orders rows: bigint, text, decimal, int, double, bool, timestamp,
-    text (30% empty)."""
+    text (30% empty); ids from ``first_id`` (another ``first_id``, another file's content)."""
     rnd = random.Random(20261128)
     with path.open("w", encoding="utf-8") as out:
         out.write(COLUMNS + "\n")
@@ -104,8 +104,9 @@ def write_csv(path: Path, rows: int) -> None:
             lines = []
             for i in range(start + 1, min(rows, start + 100_000) + 1):
                 note = "" if rnd.random() < 0.3 else f"note {rnd.randrange(10**6)}"
+                row_id = i + first_id - 1
                 lines.append(
-                    f"{i},customer {i % 9973},{rnd.randrange(10**7) / 100:.2f},{rnd.randrange(1, 50)},"
+                    f"{row_id},customer {i % 9973},{rnd.randrange(10**7) / 100:.2f},{rnd.randrange(1, 50)},"
                     f"{rnd.random() * 1000:.6f},{'true' if i % 7 == 0 else 'false'},"
                     f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:{i * 7 % 60:02d}Z,"
                     f"{note}\n"

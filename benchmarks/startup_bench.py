@@ -46,15 +46,20 @@ GOALS = {
 GOALS_CPU = {"dativo run, nothing new": 0.5}
 
 
-def cpu_of(command: list[str]) -> tuple[float, float]:
-    """(CPU seconds of the command and its children, wall seconds); a failure raises."""
+def cpu_of(
+    command: list[str], env: dict[str, str] | None = None, stdout: list[str] | None = None
+) -> tuple[float, float]:
+    """(CPU seconds of the command and its children, wall seconds); a failure raises. The
+    command's output is appended to ``stdout`` when given."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-2000:]}")
+    if stdout is not None:
+        stdout.append(done.stdout)
     return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, wall
 
 
@@ -98,7 +103,8 @@ def main() -> int:
     for round_ in range(args.repeat):
         for name, command in commands.items():
             samples[name].append(cpu_of(command))
-        csv_bench.write_csv(home / "data" / f"orders-new-{round_}.csv", 1000)
+        new_file = home / "data" / f"orders-new-{round_}.csv"
+        csv_bench.write_csv(new_file, 1000, first_id=1001 + 1000 * round_)
         samples[incremental].append(cpu_of(run))
     print(f"load average {load[0]:.1f} before, {os.getloadavg()[0]:.1f} after; median of {args.repeat}")
     print(f"{'what':54} {'CPU s':>6} {'wall s':>7}")

@@ -15,7 +15,7 @@ from dativo_runner.job_lock import JobLock
 from dativo_runner.state_override import mark
 from dativo_runner.state_report import JobState, stream_bookmark
 from dativo_runner.state_store import StateStore, is_singer_state
-from dativo_singer.text_values import parse_datetime
+from dativo_singer.value_contract import parse_datetime
 
 if TYPE_CHECKING:
     from dativo_runner.job_config import Job

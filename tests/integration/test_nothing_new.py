@@ -5,16 +5,20 @@ what a run that starts them leaves: the same table snapshot, the same state file
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.project import Project
+from tests.helpers.project import REPO, Project
 from tests.integration.test_exactly_once import _ids, _write_big_csv
 
 pytestmark = pytest.mark.integration
 
 SKIPPED = "deals: nothing new since the last run; tap and target not started"
+MARKDOWN_SKIPPED = "employees: nothing new since the last run; tap and target not started"
+MARKDOWN_DOCS = "data/markdown_kv/employees"
+MARKDOWN_JOB = "jobs/acme/markdown_kv_employees_to_iceberg.yaml"
 
 
 def _run(project: Project, job: Path, *flags: str) -> tuple[dict[str, object], str]:
@@ -66,3 +70,37 @@ def test_anything_new_still_runs_the_pipe(project: Project) -> None:
     stream, stderr = _run(project, job)
     assert SKIPPED not in stderr and stream["rows"] == 1000
     assert sorted(_ids(project)) == list(range(1, 1011))
+
+
+def test_markdown_kv_files_unchanged_skip_the_pipe(project: Project) -> None:
+    """The Markdown-KV source answers like its tap skips a file: read to the end, same size and
+    modification time. Skipped or started, the table and state are the same; a touched file
+    (same content) runs the pipe, which lands nothing and records the new time; an edited one
+    lands its rows."""
+    shutil.copytree(REPO / MARKDOWN_DOCS, project.root / MARKDOWN_DOCS)
+    job = project.write("jobs/acme/employees.yaml", (REPO / MARKDOWN_JOB).read_text())
+    first, _ = _run(project, job)
+    assert first["rows"] == 3
+    state_file = project.root / "state/acme/employees.json"
+    state_after_load = state_file.read_bytes()
+
+    skipped, stderr = _run(project, job)
+    assert MARKDOWN_SKIPPED in stderr
+    started, stderr_started = _run(project, job, "--always-start")
+    assert MARKDOWN_SKIPPED not in stderr_started
+    for stream in (skipped, started):
+        assert stream["rows"] == 0
+        assert stream["snapshot_id"] == first["snapshot_id"]
+        assert stream["metadata_location"] == first["metadata_location"]
+    assert state_file.read_bytes() == state_after_load
+
+    path = project.root / MARKDOWN_DOCS / "sales.md"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))
+    stream, stderr = _run(project, job)  # touched: read, content unchanged, new time kept
+    assert MARKDOWN_SKIPPED not in stderr and stream["rows"] == 0
+    assert state_file.read_bytes() != state_after_load
+    assert MARKDOWN_SKIPPED in _run(project, job)[1]
+
+    path.write_text(path.read_text().replace("Sales", "Field Sales"))
+    stream, stderr = _run(project, job)
+    assert MARKDOWN_SKIPPED not in stderr and stream["rows"] == 1

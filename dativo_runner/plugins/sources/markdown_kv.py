@@ -166,6 +166,34 @@ class MarkdownKVSource(SourcePlugin):
         config.update({setting: s3[name] for name, setting in _S3_SETTINGS.items() if s3.get(name)})
         return config
 
+    def nothing_new(self, job: Job, config: dict[str, Any], state: dict[str, Any] | None) -> bool:
+        """Every local file the tap would list was read to the end under ``state`` and has the
+        size and modification time kept there: the tap's own test for skipping a file without
+        reading it (taps/tap_markdown_kv/streams.py). ``s3://`` paths, a first run, a state
+        this check does not read, or no file at all start the run as usual."""
+        from tap_markdown_kv.stores import LocalStore
+
+        from dativo_singer.source_files import FILES_STATE_KEY
+
+        stream_state = ((state or {}).get("bookmarks") or {}).get(job.asset.object) or {}
+        known = stream_state.get(FILES_STATE_KEY) or {}
+        if not known or set(stream_state) - {FILES_STATE_KEY}:
+            return False
+        store = LocalStore(config.get("base_dir"))
+        checked = 0
+        for index, entry in enumerate(config.get("files") or []):
+            path = str(entry["path"])
+            found = [] if path.startswith("s3://") else store.find(path, f"files[{index}].path")
+            if not found:
+                return False  # S3 is listed by the tap; a path matching nothing, the tap reports
+            for file in found:
+                kept = known.get(file.key) or {}
+                current = file.fingerprint()
+                if not kept.get("done") or {k: kept.get(k) for k in current} != current:
+                    return False
+                checked += 1
+        return checked > 0
+
     def draft_source(self, options: DraftOptions) -> dict[str, Any]:
         """The object and ``files: [{path}]`` (a folder, file or glob, local or ``s3://``)."""
         block = super().draft_source(options)
