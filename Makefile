@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 COMPILED := $(VENV)/.compiled
 
-.PHONY: install demo bench-setup test test-unit test-smoke test-integration test-crash test-faults test-soak test-security test-interop interop-matrix peers schema-validate lint services services-stop bench clean reference docker-lock
+.PHONY: install demo bench-setup test test-unit test-smoke test-integration test-crash test-faults test-soak test-security test-interop interop-matrix interop-matrix-1m peers schema-validate lint services services-stop bench clean reference docker-lock
 
 install: $(STAMP) $(COMPILED)
 
@@ -48,6 +48,14 @@ test-interop: install services peers
 # The interop matrix of docs/SINGER_INTEROP.md, regenerated (about 1 minute; not part of make test).
 interop-matrix: install services peers
 	$(PY) -m tests.interop.matrix --write docs/SINGER_INTEROP.md
+
+# The database pairs of the matrix at 1,000,000 rows (INTEROP_ROWS; INTEROP_PAIRS="pg-jsonl ..." runs
+# some: pg-jsonl pg-postgres my-jsonl my-postgres peer-pg-iceberg),
+# every cell compared; tens of minutes on 2 cores, not part of make test (docs/SINGER_INTEROP.md).
+INTEROP_ROWS ?= 1000000
+interop-matrix-1m: install services peers
+	$(PY) -m tests.interop.matrix_large --rows $(INTEROP_ROWS) --write docs/SINGER_INTEROP.md \
+		$(foreach p,$(INTEROP_PAIRS),--pair $(p))
 
 # Every security case (docs/RELIABILITY.md, "Security"): all standalone bad-settings configs.
 test-security: install services

@@ -35,11 +35,6 @@ def row(i: int) -> tuple[Any, ...]:
     )
 
 
-def expected(i: int) -> list[str]:
-    """Row ``i``'s cells in the comparable form of ``same_form``."""
-    return [same_form(v) for v in row(i)]
-
-
 def same_form(value: Any) -> str:
     """A cell as compared: the canonical form of tests/interop/matrix.py, as JSON text."""
     return json.dumps(canon(value), default=str, sort_keys=True)
@@ -99,8 +94,12 @@ class Tally:
         if i in self.seen:  # a duplicate: its cells are not counted twice
             return
         self.seen.add(i)
-        for name, want in zip(COLUMNS, expected(i), strict=True):
-            got = same_form(landed.get(name))
+        for name, value in zip(COLUMNS, row(i), strict=True):
+            got = landed.get(name)
+            if type(got) is type(value) and got == value:  # as generated: no canonical form needed
+                self.equal += 1
+                continue
+            got, want = same_form(got), same_form(value)
             if got == want:
                 self.equal += 1
             else:
