@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 COMPILED := $(VENV)/.compiled
 
-.PHONY: install demo bench-setup test test-unit test-smoke test-integration test-crash test-faults test-soak test-security test-interop interop-matrix interop-matrix-1m peers schema-validate lint services services-stop bench clean reference docker-lock
+.PHONY: install demo bench-setup test test-unit test-smoke test-integration test-crash test-faults test-soak test-security test-interop interop-matrix peers schema-validate lint services services-stop bench clean reference docker-lock
 
 install: $(STAMP) $(COMPILED)
 
@@ -53,6 +53,7 @@ interop-matrix: install services peers
 # some: pg-jsonl pg-postgres my-jsonl my-postgres peer-pg-iceberg),
 # every cell compared; tens of minutes on 2 cores, not part of make test (docs/SINGER_INTEROP.md).
 INTEROP_ROWS ?= 1000000
+.PHONY: interop-matrix-1m
 interop-matrix-1m: install services peers
 	$(PY) -m tests.interop.matrix_large --rows $(INTEROP_ROWS) --write docs/SINGER_INTEROP.md \
 		$(foreach p,$(INTEROP_PAIRS),--pair $(p))
