@@ -49,6 +49,15 @@ test-interop: install services peers
 interop-matrix: install services peers
 	$(PY) -m tests.interop.matrix --write docs/SINGER_INTEROP.md
 
+# The database pairs of the matrix at 1,000,000 rows (INTEROP_ROWS; INTEROP_PAIRS="pg-jsonl ..." runs
+# some: pg-jsonl pg-postgres my-jsonl my-postgres peer-pg-iceberg),
+# every cell compared; tens of minutes on 2 cores, not part of make test (docs/SINGER_INTEROP.md).
+INTEROP_ROWS ?= 1000000
+.PHONY: interop-matrix-1m
+interop-matrix-1m: install services peers
+	$(PY) -m tests.interop.matrix_large --rows $(INTEROP_ROWS) --write docs/SINGER_INTEROP.md \
+		$(foreach p,$(INTEROP_PAIRS),--pair $(p))
+
 # Every security case (docs/RELIABILITY.md, "Security"): all standalone bad-settings configs.
 test-security: install services
 	DATIVO_SECURITY_FULL=1 $(PY) -m pytest -q -ra tests/integration/test_secrets_never_leak.py \

@@ -158,13 +158,10 @@ def into_target_csv(messages: bytes, cwd: Path) -> Rows:
     return {p.stem: list(csv.DictReader(p.open(newline="", encoding="utf-8"))) for p in out.glob("*.csv")}
 
 
-def into_target_postgres(messages: bytes, cwd: Path) -> Rows:
-    import psycopg2
-    import psycopg2.extras
-
+def target_postgres_config(schema: str) -> dict[str, Any]:
+    """MeltanoLabs target-postgres' config: the local PostgreSQL, tables in ``schema``."""
     pg = services.postgres()
-    schema = unique_name("mx")
-    config = {
+    return {
         "host": pg.host,
         "port": pg.port,
         "user": pg.user,
@@ -174,6 +171,15 @@ def into_target_postgres(messages: bytes, cwd: Path) -> Rows:
         "add_record_metadata": True,
         "hard_delete": True,
     }
+
+
+def into_target_postgres(messages: bytes, cwd: Path) -> Rows:
+    import psycopg2
+    import psycopg2.extras
+
+    pg = services.postgres()
+    schema = unique_name("mx")
+    config = target_postgres_config(schema)
     try:
         _run([str(PEERS / "target-postgres/bin/target-postgres")], config, messages, cwd)
         with (

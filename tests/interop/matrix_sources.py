@@ -133,6 +133,24 @@ def _database_taps(folder: Path, pg_tap: list[str], my_tap: list[str]) -> dict[s
     return out
 
 
+def peer_pg_catalog(tap: list[str], config: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """MeltanoLabs tap-postgres' ``--discover`` catalog with every stream and column selected."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "d.json").write_text(json.dumps(config))
+    found = subprocess.run(
+        [*tap, "--config", str(folder / "d.json"), "--discover"],
+        capture_output=True,
+        timeout=120,
+        check=True,
+        env=_env(tap),
+    )
+    catalog: dict[str, Any] = json.loads(found.stdout)
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            item["metadata"]["selected"] = True
+    return catalog
+
+
 @contextmanager
 def peer_taps(folder: Path, peers: Path) -> Iterator[dict[str, bytes]]:
     """Peer tap name → its messages: MeltanoLabs tap-postgres on the sample table, tap-jsonl on
@@ -152,19 +170,7 @@ def peer_taps(folder: Path, peers: Path) -> Iterator[dict[str, bytes]]:
                 "database": pg.db,
                 "filter_schemas": [schema],
             }
-            (folder / "peer-pg").mkdir(parents=True, exist_ok=True)
-            (folder / "peer-pg" / "d.json").write_text(json.dumps(config))
-            found = subprocess.run(
-                [str(tap), "--config", str(folder / "peer-pg" / "d.json"), "--discover"],
-                capture_output=True,
-                timeout=120,
-                check=True,
-                env=_env([str(tap)]),
-            )
-            catalog = json.loads(found.stdout)
-            for entry in catalog["streams"]:
-                for item in entry["metadata"]:
-                    item["metadata"]["selected"] = True
+            catalog = peer_pg_catalog([str(tap)], config, folder / "peer-pg")
             out["MeltanoLabs tap-postgres"] = run_tap([str(tap)], config, folder / "peer-pg", catalog)
     jsonl = peers / "tap-jsonl" / "bin" / "tap-jsonl"
     if jsonl.exists():
