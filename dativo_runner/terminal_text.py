@@ -13,15 +13,15 @@ MIN_WIDTH = 20
 
 
 def output_width() -> int | None:
-    """``COLUMNS``, else the width of the terminal stdout is; None for a pipe or a file (lines
-    are then left whole, for whatever reads them)."""
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) >= MIN_WIDTH:
-        return int(columns)
+    """The width of the terminal stdout is (``COLUMNS`` when set); None for a pipe or a file,
+    whatever ``COLUMNS`` says (lines are then left whole, for whatever reads them)."""
     try:
-        width = os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else 0
+        if not sys.stdout.isatty():
+            return None
+        columns = os.environ.get("COLUMNS", "")
+        width = int(columns) if columns.isdigit() else os.get_terminal_size(sys.stdout.fileno()).columns
     except (OSError, ValueError):
-        width = 0
+        return None
     return width if width >= MIN_WIDTH else None
 
 

@@ -66,7 +66,12 @@ def test_validate_refuses_missing_credentials_as_run_would(project: Project) -> 
     assert every.returncode == 2 and len(_errors(every.stderr)) == 2, every.stderr
 
     key = "sk_test_operator_checks_0123456789"
-    given = {**NO_CREDENTIALS, "STRIPE_API_KEY": key, "S3_ACCESS_KEY_ID": "k", "S3_SECRET_ACCESS_KEY": "s" * 16}
+    given = {
+        **NO_CREDENTIALS,
+        "STRIPE_API_KEY": key,
+        "S3_ACCESS_KEY_ID": "k",
+        "S3_SECRET_ACCESS_KEY": "s" * 16,
+    }
     result = project.dativo("validate", "--job-dir", "jobs", env=given)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "2 jobs checked, 0 invalid"
@@ -95,7 +100,10 @@ def test_check_connects_to_each_side_and_names_the_variables(project: Project) -
         f"connections on 127.0.0.1:{port} (connection refused): check host and port; settings: "
         "source.connection.host=${PG_HOST}, source.connection.port=${PG_PORT}"
     )
-    assert lines[1:] == ["jobs/acme/postgres_orders_to_iceberg.yaml: target iceberg: ok", "1 jobs checked, 1 failed"]
+    assert lines[1:] == [
+        "jobs/acme/postgres_orders_to_iceberg.yaml: target iceberg: ok",
+        "1 jobs checked, 1 failed",
+    ]
 
     _copy_jobs(project, "csv_deals_to_s3")
     wrong = "wrong-secret-value-0123456789"
@@ -103,8 +111,13 @@ def test_check_connects_to_each_side_and_names_the_variables(project: Project) -
     result = project.dativo("check", "--config", "jobs/acme/csv_deals_to_s3.yaml", env=env)
     assert result.returncode == 2 and wrong not in result.stdout + result.stderr
     target = result.stdout.splitlines()[1]
-    assert target.startswith("jobs/acme/csv_deals_to_s3.yaml: target s3: failed: S3 bucket 'lake' at "), target
-    assert "access denied" in target and "target.connection.s3.secret_access_key=${S3_SECRET_ACCESS_KEY}" in target
+    assert target.startswith("jobs/acme/csv_deals_to_s3.yaml: target s3: failed: S3 bucket 'lake' at "), (
+        target
+    )
+    assert (
+        "access denied" in target
+        and "target.connection.s3.secret_access_key=${S3_SECRET_ACCESS_KEY}" in target
+    )
 
 
 def test_job_folder_run_ends_with_one_overall_line(project: Project) -> None:
@@ -137,7 +150,9 @@ def test_error_lines_name_what_to_change(project: Project, tmp_path: Path) -> No
     secrets = tmp_path / "secrets" / "acme"
     secrets.mkdir(parents=True)
     (secrets / "app.env").write_bytes(b"TOKEN=\xff\xfe\n")
-    result = project.dativo("validate", "--config", "jobs/acme/deals.yaml", "--secrets-dir", str(secrets.parent))
+    result = project.dativo(
+        "validate", "--config", "jobs/acme/deals.yaml", "--secrets-dir", str(secrets.parent)
+    )
     assert _errors(result.stderr) == [
         f"dativo: error: {secrets / 'app.env'}: not UTF-8 text (byte 6): save the secrets file as UTF-8"
     ]
@@ -155,7 +170,9 @@ def test_error_lines_name_what_to_change(project: Project, tmp_path: Path) -> No
     ]
     # --config as typed from the current folder, --home for the rest
     typed = [*run[:4], "--config", f"{project.root.name}/jobs/acme/deals.yaml", "--home", project.root.name]
-    result = subprocess.run(typed, cwd=project.root.parent, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        typed, cwd=project.root.parent, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
 
     job = yaml.safe_load((REPO / "jobs" / "acme" / "postgres_orders_to_iceberg.yaml").read_text())
@@ -168,9 +185,11 @@ def test_error_lines_name_what_to_change(project: Project, tmp_path: Path) -> No
     ]
 
 
-def _on_terminal(project: Project, args: list[str], columns: str | None) -> tuple[int, str]:
-    """`dativo` with stderr on a pseudo-terminal (size 0x0 unless COLUMNS says): exit code and
-    what the terminal received."""
+def _on_terminal(
+    project: Project, args: list[str], columns: str | None, *, stream: str = "stderr"
+) -> tuple[int, str]:
+    """`dativo` with ``stream`` (stderr or stdout) on a pseudo-terminal (size 0x0 unless COLUMNS
+    says): exit code and what the terminal received."""
     main, side = os.openpty()
     env = {**os.environ, "TERM": "xterm-256color"}
     for name in ("COLUMNS", "DATIVO_HOME", "DATIVO_LOG_FORMAT"):
@@ -178,7 +197,12 @@ def _on_terminal(project: Project, args: list[str], columns: str | None) -> tupl
     if columns is not None:
         env["COLUMNS"] = columns
     command = [sys.executable, "-m", "dativo_runner", *args, "--home", str(project.root)]
-    process = subprocess.Popen(command, cwd=project.root, env=env, stdout=subprocess.DEVNULL, stderr=side)
+    outputs = (
+        {"stdout": side, "stderr": subprocess.DEVNULL}
+        if stream == "stdout"
+        else {"stdout": subprocess.DEVNULL, "stderr": side}
+    )
+    process = subprocess.Popen(command, cwd=project.root, env=env, **outputs)
     os.close(side)
     chunks = []
     while True:
@@ -220,16 +244,24 @@ def test_after_a_run_show_runs_and_state_show(project: Project) -> None:
     lines = result.stdout.splitlines()
     assert len(lines) == 2
     assert lines[0] == "20200102T000000Z acme/deals failed in 1.50s: 0 rows"
-    assert re.fullmatch(r"\d{8}T\d{6}Z acme/deals succeeded in [\d.]+s: 1 rows -> acme\.csv_deals snapshot \d+", lines[1])
+    assert re.fullmatch(
+        r"\d{8}T\d{6}Z acme/deals succeeded in [\d.]+s: 1 rows -> acme\.csv_deals snapshot \d+", lines[1]
+    )
     runs = json.loads(project.dativo("runs", "--config", "jobs/acme/deals.yaml", "--json").stdout)["runs"]
     assert [run["status"] for run in runs] == ["failed", "succeeded"]
     refused = project.dativo("runs", "--tenant", "../x")
-    assert refused.returncode == 2 and _errors(refused.stderr)[0].startswith("dativo: error: --tenant: '../x'")
+    assert refused.returncode == 2 and _errors(refused.stderr)[0].startswith(
+        "dativo: error: --tenant: '../x'"
+    )
 
-    shown = project.dativo("show", "--config", "jobs/acme/deals.yaml", env={"COLUMNS": "60"})
-    hashed = re.search(r"owner_email=([0-9a-f.]+)", shown.stdout)
-    assert hashed and re.fullmatch(r"[0-9a-f]{12}\.\.\.", hashed.group(1)), shown.stdout
-    assert max(len(line) for line in shown.stdout.splitlines()) <= 60, shown.stdout
+    code, shown = _on_terminal(project, ["show", "--config", "jobs/acme/deals.yaml"], "60", stream="stdout")
+    assert code == 0, shown
+    hashed = re.search(r"owner_email=([0-9a-f.]+)", shown)
+    assert hashed and re.fullmatch(r"[0-9a-f]{12}\.\.\.", hashed.group(1)), shown
+    assert max(len(line) for line in shown.splitlines()) <= 60, shown  # wrapped to the terminal
+    piped = project.dativo("show", "--config", "jobs/acme/deals.yaml", env={"COLUMNS": "60"}).stdout
+    assert max(len(line) for line in piped.splitlines()) > 60, piped  # a pipe gets whole lines
+    assert re.search(r"owner_email=[0-9a-f]{12}\.\.\.", piped), piped
     full = project.dativo("show", "--config", "jobs/acme/deals.yaml", "--full", env={"COLUMNS": "60"})
     assert re.search(r"owner_email=[0-9a-f]{64},", full.stdout), full.stdout
 
@@ -261,4 +293,3 @@ def test_connectors_lists_the_registry(project: Project) -> None:
     registry.write_text(yaml.safe_dump(data, sort_keys=False))
     listed = json.loads(project.dativo("connectors", "--json").stdout)
     assert [t["name"] for t in listed["targets"]] == ["iceberg", "s3", "minio"]
-
