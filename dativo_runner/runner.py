@@ -180,10 +180,11 @@ def _run_locked(
 
 
 def _nothing_new(job: Job, tap_config: dict[str, Any], state: dict[str, Any] | None) -> bool:
-    """The source plugin's answer; a check that fails (a file vanishing meanwhile) means unsure."""
+    """The source plugin's answer; a check that fails (a file vanishing meanwhile, a path the tap
+    will refuse with its own error) means unsure: the pipe runs and reports it."""
     try:
         return job.source_plugin.nothing_new(job, tap_config, state)
-    except OSError:
+    except (OSError, DativoError, DativoSingerError):
         return False
 
 
