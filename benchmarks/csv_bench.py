@@ -153,8 +153,11 @@ def _fresh_run(
     return [*command, str(warehouse)], OUT, lambda: data_rows(warehouse / table_folder)
 
 
-def dativo_home(root: Path, csv_path: Path, fast: bool) -> tuple[Path, Path]:
-    """A project home with the repo's registry and connectors, the bench asset and a job."""
+def dativo_home(
+    root: Path, csv_path: Path, fast: bool, pattern: str = "data/orders.csv"
+) -> tuple[Path, Path]:
+    """A project home with the repo's registry and connectors, the bench asset and a job reading
+    ``pattern`` (``data/orders*.csv``: files added later join the job)."""
     shutil.rmtree(root, ignore_errors=True)
     for folder in ("registry", "connectors", "configs"):
         shutil.copytree(REPO / folder, root / folder)
@@ -164,7 +167,7 @@ def dativo_home(root: Path, csv_path: Path, fast: bool) -> tuple[Path, Path]:
     os.link(csv_path, root / "data" / "orders.csv")
     job = root / "jobs/bench/orders.yaml"
     job.parent.mkdir(parents=True)
-    source = {"objects": ["orders"], "files": [{"object": "orders", "path": "data/orders.csv"}]}
+    source = {"objects": ["orders"], "files": [{"object": "orders", "path": pattern}]}
     if not fast:
         source["fast_path"] = False
     job.write_text(

@@ -115,10 +115,7 @@ def run_cases(out: Path, repeat: int) -> dict[str, list[tuple[float, float]]]:
     csv_path = out / "orders-1000.csv"
     if not csv_path.exists():
         csv_bench.write_csv(csv_path, 1000)
-    csv_home, csv_job = csv_bench.dativo_home(out / "home-small-csv", csv_path, True)
-    spec = json.loads(csv_job.read_text())
-    spec["source"]["files"][0]["path"] = "data/orders*.csv"  # new files join the job
-    csv_job.write_text(json.dumps(spec))
+    csv_home, csv_job = csv_bench.dativo_home(out / "home-small-csv", csv_path, True, "data/orders*.csv")
     csv_run = [str(BIN / "dativo"), "run", "--config", str(csv_job), "--home", str(csv_home)]
     cpu_of(csv_run)
 

@@ -73,10 +73,7 @@ def main() -> int:
     csv_path = out / "orders-1000.csv"
     if not csv_path.exists():
         csv_bench.write_csv(csv_path, 1000)
-    home, job = csv_bench.dativo_home(out / "home-startup", csv_path, True)
-    spec = json.loads(job.read_text())
-    spec["source"]["files"][0]["path"] = "data/orders*.csv"  # new files join the job
-    job.write_text(json.dumps(spec))
+    home, job = csv_bench.dativo_home(out / "home-startup", csv_path, True, "data/orders*.csv")
     dativo = [str(BIN / "dativo")]
     run = [*dativo, "run", "--config", str(job), "--home", str(home)]
     cpu_of(run)  # the first run lands the rows; the measured ones find nothing new
