@@ -305,7 +305,8 @@ start_postgres() {
     log "postgres: starting on 127.0.0.1:$PG_PORT"
     # The postmaster runs in the foreground of its own session, so the recorded pid is its own.
     local pg_cmd=("$PG_BIN/postgres" -D "$data" -p "$PG_PORT" -k "$dir" -c listen_addresses="$HOST"
-        -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200)
+        -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200
+        -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20)
     if ((EUID == 0)); then
         spawn postgres "$logf" setpriv --reuid=postgres --regid=postgres --init-groups -- "${pg_cmd[@]}"
     else
@@ -413,7 +414,8 @@ start_mariadb() {
     # mariadbd runs in the foreground of its own session, so the recorded pid is its own.
     spawn mariadb "$logf" "${as_my[@]}" mariadbd --no-defaults --datadir="$data" --bind-address="$HOST" \
         --port="$MYSQL_PORT" --socket="$dir/sock" --pid-file="$dir/mariadbd.pid" --skip-name-resolve \
-        --innodb-flush-log-at-trx-commit=0 --skip-log-bin --max-connections=200 \
+        --innodb-flush-log-at-trx-commit=0 --max-connections=200 \
+        --log-bin=mariadb-bin --binlog-format=ROW --binlog-row-image=FULL --server-id=1 \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci
     LAUNCHED+=(mariadb)
 }
