@@ -53,6 +53,13 @@ def with_change_columns(catalog: dict[str, Any]) -> dict[str, Any]:
         entry["replication_method"] = LOG_BASED
         entry["replication_key"] = SDC_LSN
         properties = entry.setdefault("schema", {}).setdefault("properties", {})
+        keys = set(entry.get("key_properties") or [])
+        for name, prop in properties.items():  # a delete carries only the key
+            types = prop.get("type")
+            if name not in keys and isinstance(types, str):
+                prop["type"] = [types, "null"]
+            elif name not in keys and isinstance(types, list) and "null" not in types:
+                prop["type"] = [*types, "null"]
         metadata = entry.setdefault("metadata", [])
         listed = {tuple(item.get("breadcrumb") or ()) for item in metadata}
         for name, prop in CHANGE_PROPERTIES.items():
