@@ -10,6 +10,9 @@ from dativo_runner.config_models import IncrementalSettings, RecipeIncremental
 from dativo_runner.errors import Problem
 
 FULL_TABLE = "full_table"
+LOG_BASED = "log_based"
+# Settings only a log-based read takes (where the change log is read from).
+LOG_SETTINGS = ("publication", "slot")
 
 
 @dataclass(frozen=True)
@@ -20,11 +23,20 @@ class Incremental:
     cursor_field: str | None = None
     lookback_days: int | None = None
     start_date: str | None = None
+    publication: str | None = None
+    slot: str | None = None
+
+    @property
+    def log_based(self) -> bool:
+        """True when the source reads its change log (docs/CDC.md)."""
+        return self.strategy == LOG_BASED
 
     def catalog_metadata(self) -> dict[str, Any]:
         """Singer stream metadata (``replication-method``, ``replication-key``) for this setting."""
         if self.strategy == FULL_TABLE:
             return {"replication-method": "FULL_TABLE"}
+        if self.strategy == LOG_BASED:
+            return {"replication-method": "LOG_BASED"}
         if self.cursor_field:
             return {"replication-method": "INCREMENTAL", "replication-key": self.cursor_field}
         return {}
@@ -58,7 +70,19 @@ def resolve_incremental(
                 f"(registered: {', '.join(strategies)})",
             )
         )
-    for key in ("cursor_field", "lookback_days", "start_date"):
+    for key in ("cursor_field", "lookback_days", "start_date", *LOG_SETTINGS):
+        if key in job_block and key in LOG_SETTINGS and strategy != LOG_BASED and key in supported:
+            problems.append(
+                Problem(file, f"source.incremental.{key}", f"is used only with strategy {LOG_BASED!r}")
+            )
+        elif key in job_block and strategy == LOG_BASED and key not in LOG_SETTINGS and key in supported:
+            problems.append(
+                Problem(
+                    file,
+                    f"source.incremental.{key}",
+                    f"is not used by strategy {LOG_BASED!r} (it reads the change log)",
+                )
+            )
         if key in job_block and key not in supported:
             problems.append(
                 Problem(
@@ -68,7 +92,7 @@ def resolve_incremental(
                     + (f" (strategy {strategy})" if strategy else ""),
                 )
             )
-    cursor = merged.get("cursor_field") if "cursor_field" in supported else None
+    cursor = merged.get("cursor_field") if "cursor_field" in supported and strategy != LOG_BASED else None
     if strategy in cursor_strategies and "cursor_field" in supported and not cursor:
         problems.append(
             Problem(file, "source.incremental.cursor_field", f"is required by strategy {strategy!r}")
@@ -82,5 +106,7 @@ def resolve_incremental(
         cursor_field=cursor,
         lookback_days=merged.get("lookback_days") if "lookback_days" in supported else None,
         start_date=merged.get("start_date") if "start_date" in supported else None,
+        publication=merged.get("publication") if "publication" in supported else None,
+        slot=merged.get("slot") if "slot" in supported else None,
     )
     return settings, problems

@@ -55,6 +55,7 @@ class StreamCounts:
         self._lock = threading.Lock()
         self.relayed: Counter[str] = Counter()
         self.metric: Counter[str] = Counter()
+        self.gauges: dict[str, int | float] = {}  # the tap's METRIC gauges (e.g. a slot's lag)
         self.committed: dict[str, int] | None = None  # at the last state the target committed
         self._at_state: dict[str, dict[str, int]] = {}
 
@@ -140,6 +141,16 @@ class StreamCounts:
         try:
             metric = json.loads(match.group(1))
         except ValueError:
+            return
+        if (
+            isinstance(metric, dict)
+            and metric.get("type") == "gauge"
+            and isinstance(metric.get("metric"), str)
+        ):
+            value = metric.get("value")
+            if isinstance(value, int | float):
+                with self._lock:
+                    self.gauges[metric["metric"]] = value
             return
         if not isinstance(metric, dict) or metric.get("metric") != "record_count":
             return

@@ -276,6 +276,8 @@ def _count_from_pipe(
             stream = streams[name] = StreamSummary(name, location)
         if stream.commits == 0:
             stream.rows = rows
+    for stream in streams.values():
+        stream.source_metrics = dict(result.counts.gauges)
 
 
 def _fill_landed(job: Job, target_config: dict[str, Any], stream: StreamSummary) -> None:

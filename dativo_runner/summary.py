@@ -22,6 +22,7 @@ class StreamSummary:
     dead_letter_path: str | None = None
     replaced_key_rows: int = 0  # rows repeating a primary key, replaced by a later row
     table_rows: int | None = None  # rows in the table after the run (all runs), when known
+    source_metrics: dict[str, int | float] = field(default_factory=dict)  # the tap's gauges
 
     @property
     def rows_per_second(self) -> float:
@@ -84,6 +85,9 @@ def render_text(jobs: list[JobSummary], *, many: bool = False) -> str:
                 f"({s.rows_per_second:,.0f} rows/s) -> {s.table}"
                 + (f" snapshot {s.snapshot_id}" if s.snapshot_id is not None else "")
             )
+            if s.source_metrics:
+                shown = ", ".join(f"{name} {value:,}" for name, value in sorted(s.source_metrics.items()))
+                lines.append(f"    source: {shown}")
             if s.dead_letter_rows:
                 lines.append(f"    {s.dead_letter_rows:,} rows dead-lettered to {s.dead_letter_path}")
             if s.replaced_key_rows:
