@@ -197,3 +197,28 @@ def test_slot_read_past_the_bookmark_is_refused(pg_service: Any, tmp_path: Path)
         )
     assert code == 2
     assert "the changes in between are gone" in stderr
+
+
+def test_unchanged_large_value_needs_replica_identity_full(pg_service: Any, tmp_path: Path) -> None:
+    """An update leaving a TOASTed value as it was does not carry it in the log: with REPLICA
+    IDENTITY FULL the old row has it and it is kept; without, the run stops with one line rather
+    than land a null."""
+    with log_source(pg_service, tmp_path, "record") as (schema, cursor, config):
+        table = f'"{schema}".items'
+        cursor.execute(f"ALTER TABLE {table} ADD COLUMN body text, REPLICA IDENTITY FULL")
+        cursor.execute(f"ALTER TABLE {table} ALTER COLUMN body SET STORAGE EXTERNAL")  # out of line
+        cursor.execute(f"INSERT INTO {table} VALUES (1, 'one', 1, repeat('x', 10000))")
+        pipeline = Pipeline(config, schema, tmp_path)
+        pipeline.run()
+        cursor.execute(f"UPDATE {table} SET n = 2 WHERE id = 1")
+        pipeline.run()
+        assert pipeline.rows("id", "n", "body") == [(1, 2, "x" * 10000)]
+
+        cursor.execute(f"ALTER TABLE {table} REPLICA IDENTITY DEFAULT")
+        cursor.execute(f"UPDATE {table} SET n = 3 WHERE id = 1")
+        code, _, _, stderr = pipe(
+            "postgres", config, pipeline.catalog, pipeline.target, tmp_path, pipeline.states[-1]
+        )
+    assert code == 2
+    assert f"{schema}.items: column 'body' holds a large (TOASTed) value" in stderr
+    assert "REPLICA IDENTITY FULL" in stderr
