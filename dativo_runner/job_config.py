@@ -75,6 +75,12 @@ class Job:
             )
         return replace(self, partition=found.get(key))
 
+    def first_slice(self) -> Job:
+        """What planning checks stand for: the job, or of a partitioned job its first partition
+        (a job partitioned by path never reads ``source.files`` paths themselves)."""
+        found = self.partitions if self.partition is None else None
+        return self.with_partition(found.keys[0]) if found is not None else self
+
     @property
     def run_name(self) -> str:
         """The job's name, with the partition's key when it runs one (``deals.eu``): it names the
@@ -176,15 +182,20 @@ def partition_problems(job: Job) -> list[Problem]:
         if found.kind != "static"
         else {name for spec in (found.slices or {}).values() for name in spec}
     )
+    problems = []
+    mode = job.target.get("write_mode")
+    if mode in job.target_plugin.capabilities.replace_modes:
+        problems.append(
+            Problem(
+                job.file,
+                "target.write_mode",
+                f"{mode!r} replaces the whole table each run: a partitioned job appends or merges",
+            )
+        )
     supported = job.source_plugin.partition_kinds
     refused = sorted(kinds - set(supported))
-    if not refused:
-        return []
-    can = f"it slices by {' or '.join(supported)}" if supported else "it cannot be partitioned"
-    return [
-        Problem(
-            job.file,
-            "partitions",
-            f"source {job.source_entry.name!r} cannot slice by {' or '.join(refused)} ({can})",
-        )
-    ]
+    if refused:
+        can = f"it slices by {' or '.join(supported)}" if supported else "it cannot be partitioned"
+        message = f"source {job.source_entry.name!r} cannot slice by {' or '.join(refused)} ({can})"
+        problems.append(Problem(job.file, "partitions", message))
+    return problems
