@@ -4,6 +4,7 @@ row once, and a slice's rerun loads only its own new rows."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -228,3 +229,40 @@ def test_postgres_monthly_windows(project: Project, pg_service) -> None:
         assert rows == {"2024-02": 1, "2024-03": 1}  # January is before the start, April past the end
         ids = _table(project, "acme.db_orders").scan().to_arrow().column("order_id").to_pylist()
         assert sorted(ids) == [2, 3]
+
+
+def test_stripe_monthly_windows_filter_created(project: Project) -> None:
+    from tests.emulators.server import serve
+    from tests.emulators.stripe import API_KEY, StripeEmulator
+
+    with serve(StripeEmulator({"customers": 0})) as emulator:
+        stripe: StripeEmulator = emulator  # type: ignore[assignment]
+        for day in ("2023-12-31", "2024-01-05", "2024-01-31", "2024-02-10", "2024-03-01"):
+            stripe.create(
+                "customers", created=int(dt.datetime.fromisoformat(f"{day}T12:00:00+00:00").timestamp())
+            )
+        job = yaml.safe_load((REPO / "jobs" / "acme" / "stripe_customers_to_iceberg.yaml").read_text())
+        job["source"].update(api_url=stripe.url, max_requests_per_second=0)
+        window = {"column": "created", "unit": "month", "start": "2024-01-01", "end": "2024-03-01"}
+        path = project.write_job("customers", {**job, "partitions": {"time_window": window}})
+        project.write("secrets/acme/api.env", f"STRIPE_API_KEY={API_KEY}\n")
+        code, summary, stderr = project.run_json("--config", str(path), "--secrets-dir", "secrets")
+        assert code == 0, stderr
+        assert {run["partition"]: run["streams"][0]["rows"] for run in summary["jobs"]} == {
+            "2024-01": 2,
+            "2024-02": 1,
+        }
+        created = _table(project, "acme.stripe_customers").scan().to_arrow().column("created").to_pylist()
+        assert sorted(c.date().isoformat() for c in created) == ["2024-01-05", "2024-01-31", "2024-02-10"]
+
+
+def test_hubspot_time_windows_are_refused_by_validate(project: Project) -> None:
+    job = yaml.safe_load((REPO / "jobs" / "acme" / "hubspot_contacts_to_iceberg.yaml").read_text())
+    window = {"column": "lastmodifieddate", "unit": "day", "start": "2024-01-01", "end": "2024-01-03"}
+    path = project.write_job("contacts", {**job, "partitions": {"time_window": window}})
+    result = project.dativo("validate", "--config", str(path), "--no-secrets")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "dativo: error: jobs/acme/contacts.yaml: partitions: source 'hubspot' cannot slice by time_window "
+        "(it cannot be partitioned)"
+    )
