@@ -256,13 +256,36 @@ def test_stripe_monthly_windows_filter_created(project: Project) -> None:
         assert sorted(c.date().isoformat() for c in created) == ["2024-01-05", "2024-01-31", "2024-02-10"]
 
 
-def test_hubspot_time_windows_are_refused_by_validate(project: Project) -> None:
+def test_hubspot_daily_windows_filter_createdate(project: Project) -> None:
+    from tests.emulators.hubspot import TOKEN, HubSpotEmulator
+    from tests.emulators.server import serve
+
+    with serve(HubSpotEmulator({"contacts": 5, "companies": 0, "deals": 0})) as emulator:
+        hubspot: HubSpotEmulator = emulator  # type: ignore[assignment]
+        days = ("2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03", "2024-01-04")
+        for record, day in zip(hubspot.records["contacts"], days, strict=True):
+            record["properties"]["createdate"] = f"{day}T08:00:00.000Z"
+            record["properties"]["lastmodifieddate"] = f"{day}T09:00:00.000Z"
+        job = yaml.safe_load((REPO / "jobs" / "acme" / "hubspot_contacts_to_iceberg.yaml").read_text())
+        job["source"].update(api_url=hubspot.url, max_requests_per_second=0)
+        window = {"column": "createdate", "unit": "day", "start": "2024-01-02", "end": "2024-01-04"}
+        path = project.write_job("contacts", {**job, "partitions": {"time_window": window}})
+        project.write("secrets/acme/api.env", f"HUBSPOT_ACCESS_TOKEN={TOKEN}\n")
+        code, summary, stderr = project.run_json("--config", str(path), "--secrets-dir", "secrets")
+        assert code == 0, stderr
+        rows = {run["partition"]: run["streams"][0]["rows"] for run in summary["jobs"]}
+        assert rows == {"2024-01-02": 2, "2024-01-03": 1}
+        created = _table(project, "acme.hubspot_contacts").scan().to_arrow().column("createdate").to_pylist()
+        assert sorted(c.date().isoformat() for c in created) == ["2024-01-02", "2024-01-02", "2024-01-03"]
+
+
+def test_a_window_on_another_column_is_refused_by_validate(project: Project) -> None:
     job = yaml.safe_load((REPO / "jobs" / "acme" / "hubspot_contacts_to_iceberg.yaml").read_text())
     window = {"column": "lastmodifieddate", "unit": "day", "start": "2024-01-01", "end": "2024-01-03"}
     path = project.write_job("contacts", {**job, "partitions": {"time_window": window}})
     result = project.dativo("validate", "--config", str(path), "--no-secrets")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "dativo: error: jobs/acme/contacts.yaml: partitions: source 'hubspot' cannot slice by time_window "
-        "(it cannot be partitioned)"
+        "dativo: error: jobs/acme/contacts.yaml: partitions.time_window.column: 'lastmodifieddate': HubSpot "
+        "contacts, companies and deals are sliced by 'createdate' (a search filter)"
     )
