@@ -101,6 +101,25 @@ def test_csv_slices_in_turn_then_one_slice_resumes_from_its_own_bookmark(project
     assert [Path(f).name for f in us_files] == ["a.csv"]  # us untouched: its b.csv waits for its run
 
 
+def test_every_slice_in_turn_exits_with_the_worst_outcome(project: Project) -> None:
+    _write_region(project, "eu", "a.csv", REGIONS["eu"])
+    project.write("data/deals/bad/a.csv", "foo,bar\n1,2\n")  # no column of the asset
+    static = {"eu": {"path": "data/deals/eu/*.csv"}, "bad": {"path": "data/deals/bad/*.csv"}}
+    job = project.write_job("deals", project.deals_job(partitions={"static": static}))
+    result = project.dativo("run", "--config", str(job))
+    assert result.returncode == 2  # the worst: one slice failed, one succeeded
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("job jobs/acme/deals.yaml partition eu (tenant acme): succeeded")
+    assert lines[2].startswith("job jobs/acme/deals.yaml partition bad (tenant acme): failed")
+    assert lines[-1] == "2 runs: 1 succeeded, 1 failed"
+    errors = [line for line in result.stderr.splitlines() if line.startswith("dativo: error:")]
+    assert len(errors) == 1 and errors[0].startswith(
+        "dativo: error: jobs/acme/deals.yaml: partition bad: tap-csv failed"
+    )
+    ids = _table(project, "acme.csv_deals").scan().to_arrow().column("deal_id").to_pylist()
+    assert sorted(ids) == [1, 2, 3]
+
+
 def _pg_job(project: Project, pg_service: Any, table: str, partitions: dict[str, Any], target: dict) -> Path:
     job = yaml.safe_load((REPO / "jobs" / "acme" / "postgres_orders_to_iceberg.yaml").read_text())
     job["source"]["objects"] = [table]
