@@ -12,6 +12,11 @@ source holds is there exactly once.
 `postgres-log` reads PostgreSQL's change log (strategy log_based) while a writer inserts, updates,
 deletes and moves keys during the trial; after the rerun the table equals the source, row by row.
 
+`postgres-partitions` runs the slices of a partitioned job (``order_id % 3``,
+``DATIVO_CRASH_PARTITIONS``) side by side, each with its own bookmark, into one table or one
+object prefix, and stops one of them: the others commit through optimistic concurrency and
+succeed; after the reruns (one per slice) every row is there once.
+
 Two trials into Iceberg only: `csv-edit` edits one 16,000-row file before every trial, so each run
 reloads it (its new rows staged and swapped for the old ones in one snapshot) and is stopped
 during the reload; `csv-two-writers` starts two runs of one job with their own state folders (two
@@ -53,7 +58,7 @@ PIPELINES = [(source, target) for source in SOURCES for target in TARGETS] + [
 # Three ways, a reload and two writers (which also covers csv-to-iceberg's single writer).
 DEFAULT_PIPELINES = (
     "csv-two-writers-to-iceberg,postgres-fast-to-objects,stripe-to-objects,csv-edit-to-iceberg,"
-    "postgres-log-to-iceberg"
+    "postgres-partitions-to-iceberg,postgres-log-to-iceberg"
 )
 
 
@@ -92,6 +97,7 @@ def test_every_way_of_stopping_a_run_then_rerunning_gives_each_row_once(
             args=source.args,
             max_delay=source.max_delay,
             writers=source.writers,
+            partitions=source.partitions,
             reader=source.reader,
             final_check=source.final_check,
         )
