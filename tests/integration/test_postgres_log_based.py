@@ -182,6 +182,7 @@ def test_slot_read_past_the_bookmark_is_refused(pg_service: Any, tmp_path: Path)
         cursor.execute(f"INSERT INTO \"{schema}\".items VALUES (1, 'one', 1)")
         pipeline = Pipeline(config, schema, tmp_path)
         pipeline.run()
+        cursor.execute("SET synchronous_commit = on")  # flushed at commit: the other reader gets it
         cursor.execute(f"INSERT INTO \"{schema}\".items VALUES (2, 'two', 2)")
         connection = psycopg2.connect(pg_service.dsn)
         connection.autocommit = True
