@@ -1,0 +1,275 @@
+"""The row-based binlog of MySQL 8 / MariaDB 10.11: positions, the server checks, and one table's
+changes read as whole transactions (pymysqlreplication, file/position protocol).
+
+A position is ``file:pos`` (``mariadb-bin.000003:1234``); its integer form, the ``_sdc_lsn`` of
+docs/CDC.md, is ``file number * 2**32 + pos`` (binlog files are at most 1 GiB), so integers order
+positions as the server does. A transaction's changes are handed over only at its commit (the
+XID event), all with the commit's position; a TRUNCATE (a query event) is a transaction alone."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pymysql
+from pymysqlreplication import BinLogStreamReader
+from pymysqlreplication.event import GtidEvent, MariadbGtidEvent, QueryEvent, RotateEvent, XidEvent
+from pymysqlreplication.row_event import DeleteRowsEvent, TableMapEvent, UpdateRowsEvent, WriteRowsEvent
+
+from dativo_singer.errors import FatalError
+
+# Server id this reader registers with (must differ from the server's and its replicas').
+READER_SERVER_ID = 0x7D00_0000 + 4231
+_DML = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(insert|update|delete|replace|load)\b", re.I | re.S)
+_DDL = re.compile(
+    r"^\s*(?:/\*.*?\*/\s*)*(truncate|alter|drop|rename|create\s+or\s+replace)\b(?:\s+table)?", re.I | re.S
+)
+_ACCESS_DENIED = (1045, 1227, 1044, 1142)
+# pymysqlreplication warns at every connection when binlog_row_metadata is below FULL: the
+# column names and types it would carry are read from the table's definition instead.
+logging.getLogger("pymysqlreplication").setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class BinlogPosition:
+    """A position in the binlog: ``file:pos``."""
+
+    file: str
+    pos: int
+
+    @property
+    def lsn(self) -> int:
+        """The integer form (``_sdc_lsn``): file number * 2**32 + pos."""
+        return (int(self.file.rpartition(".")[2]) << 32) | self.pos
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.pos}"
+
+    @classmethod
+    def parse(cls, text: str) -> BinlogPosition:
+        """``file:pos`` back into a position (FatalError naming the state otherwise)."""
+        name, _, pos = str(text).rpartition(":")
+        if not name or not pos.isdigit() or not name.rpartition(".")[2].isdigit():
+            raise FatalError(f"state: log_position {text!r} is not a binlog position (file:pos)")
+        return cls(name, int(pos))
+
+
+@dataclass
+class Change:
+    """One changed row: ``op`` insert, update, delete or truncate; ``before`` the old image of an
+    update (to see a key change)."""
+
+    op: str
+    row: dict[str, Any]
+    before: dict[str, Any] | None = None
+
+
+@dataclass
+class Transaction:
+    """The changes of one committed transaction, and the position just after its commit."""
+
+    end: BinlogPosition
+    timestamp: int
+    gtid: str | None = None
+    changes: list[Change] = field(default_factory=list)
+
+
+def check_server(connection: pymysql.Connection, where: str) -> BinlogPosition:
+    """The server writes a full row-based binlog this user may read: its end position, or a
+    FatalError naming the setting or the privilege."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT @@GLOBAL.log_bin, @@GLOBAL.binlog_format, @@GLOBAL.binlog_row_image")
+        log_bin, binlog_format, row_image = cursor.fetchone()
+        if str(log_bin) not in ("1", "ON"):
+            raise FatalError(
+                f"log_bin: the binary log is off on {where}; log-based replication needs the server "
+                "started with log_bin, binlog_format=ROW and binlog_row_image=FULL"
+            )
+        if str(binlog_format).upper() != "ROW":
+            raise FatalError(
+                f"binlog_format: is {binlog_format} on {where}; log-based replication reads row "
+                "events: set binlog_format=ROW (SET GLOBAL binlog_format=ROW, and in the server's config)"
+            )
+        if str(row_image).upper() != "FULL":
+            raise FatalError(
+                f"binlog_row_image: is {row_image} on {where}; log-based replication needs whole rows: "
+                "set binlog_row_image=FULL"
+            )
+        return end_position(cursor, where)
+
+
+def end_position(cursor: Any, where: str) -> BinlogPosition:
+    """SHOW MASTER STATUS: the end of the binlog (FatalError when the user may not see it)."""
+    try:
+        cursor.execute("SHOW MASTER STATUS")
+    except pymysql.err.OperationalError as exc:
+        if exc.args and exc.args[0] in _ACCESS_DENIED:
+            raise FatalError(
+                _privilege_message(where, "REPLICATION CLIENT (MariaDB: BINLOG MONITOR)")
+            ) from None
+        raise
+    row = cursor.fetchone()
+    if not row:
+        raise FatalError(f"log_bin: the binary log is off on {where}")
+    return BinlogPosition(row[0], int(row[1]))
+
+
+def retained_files(cursor: Any) -> list[tuple[str, int]]:
+    """SHOW BINARY LOGS: (file, size) of every binlog file the server still keeps."""
+    cursor.execute("SHOW BINARY LOGS")
+    return [(str(row[0]), int(row[1])) for row in cursor.fetchall()]
+
+
+def _privilege_message(where: str, privilege: str) -> str:
+    return (
+        f"user: lacks the {privilege} privilege on {where}; log-based replication needs "
+        "REPLICATION SLAVE and REPLICATION CLIENT"
+    )
+
+
+class TableChanges:
+    """Reads one table's committed changes from ``start`` up to ``end`` (the binlog end when
+    the run began): whole transactions, in commit order."""
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        schema: str,
+        table: str,
+        names: list[tuple[str, str, str | None]],
+        where: str,
+    ) -> None:
+        self.settings = settings
+        self.schema, self.table = schema, table
+        self.names = names  # (name, column type, character set) in table order
+        self.where = where
+
+    def read(self, start: BinlogPosition, end: BinlogPosition) -> Iterator[Transaction]:
+        """Transactions that touched the table (and empty ones marking progress)."""
+        stream = BinLogStreamReader(
+            connection_settings=dict(self.settings),
+            server_id=READER_SERVER_ID,
+            log_file=start.file,
+            log_pos=start.pos,
+            resume_stream=True,
+            blocking=False,
+            only_events=[
+                WriteRowsEvent,
+                UpdateRowsEvent,
+                DeleteRowsEvent,
+                TableMapEvent,
+                QueryEvent,
+                XidEvent,
+                RotateEvent,
+                GtidEvent,
+                MariadbGtidEvent,
+            ],
+            enable_logging=False,
+        )
+        current = Transaction(start, 0)
+        try:
+            for event in self._events(stream):
+                position = BinlogPosition(stream.log_file, stream.log_pos)
+                if isinstance(event, GtidEvent | MariadbGtidEvent):
+                    current = Transaction(position, event.timestamp, gtid=str(event.gtid))
+                elif isinstance(event, TableMapEvent):
+                    self._describe(event)
+                elif isinstance(event, WriteRowsEvent | UpdateRowsEvent | DeleteRowsEvent):
+                    current.changes.extend(self._changes(event))
+                elif isinstance(event, XidEvent) or (
+                    isinstance(event, QueryEvent) and event.query.strip().upper() == "COMMIT"
+                ):
+                    current.end = position
+                    yield current
+                    current = Transaction(position, 0)
+                    if position.lsn >= end.lsn:
+                        return
+                elif isinstance(event, QueryEvent):
+                    done = self._query(event, current, position)
+                    if done is None and not current.changes and event.query.strip().upper() != "BEGIN":
+                        done = Transaction(position, event.timestamp)  # DDL elsewhere: progress only
+                    if done is not None:
+                        yield done
+                        current = Transaction(position, 0)
+                        if position.lsn >= end.lsn:
+                            return
+        finally:
+            stream.close()
+
+    def _events(self, stream: BinLogStreamReader) -> Iterator[Any]:
+        try:
+            yield from stream
+        except pymysql.err.OperationalError as exc:
+            code = exc.args[0] if exc.args else None
+            if code in _ACCESS_DENIED:
+                raise FatalError(_privilege_message(self.where, "REPLICATION SLAVE")) from None
+            if code == 1236:  # the server cannot send from that position (purged, unknown file)
+                raise FatalError(
+                    f"state: the binlog position of the bookmark is no longer on {self.where} "
+                    f"({exc.args[1]}); reset the stream's state to take a new snapshot"
+                ) from None
+            raise
+
+    def _ours(self, schema: Any, table: Any) -> bool:
+        schema = schema.decode() if isinstance(schema, bytes) else schema
+        return schema == self.schema and table == self.table
+
+    def _describe(self, event: TableMapEvent) -> None:
+        """Column names, signedness, ENUM/SET values and byte columns the binlog does not carry
+        (binlog_row_metadata below FULL), from the table's definition."""
+        if not self._ours(event.schema, event.table):
+            return
+        if len(event.columns) != len(self.names):
+            raise FatalError(
+                f"table '{self.schema}.{self.table}' has {len(self.names)} columns but a change at "
+                f"{event.packet.log_pos} has {len(event.columns)}: it was altered; reset the stream's "
+                "state to take a new snapshot (schema changes are not followed yet)"
+            )
+        for column, (name, column_type, charset) in zip(event.columns, self.names, strict=True):
+            column.name = name
+            column.unsigned = "unsigned" in column_type
+            if column_type.startswith(("enum(", "set(")):
+                values = [v.replace("''", "'") for v in re.findall(r"'((?:[^']|'')*)'", column_type)]
+                column.enum_values = ["", *values]
+                column.set_values = values
+            # Bytes (no character set) decoded one byte per character, so they come back whole.
+            column.character_set_name = charset or "iso8859-1"
+
+    def _changes(self, event: Any) -> list[Change]:
+        if not self._ours(event.schema, event.table):
+            return []
+        if isinstance(event, WriteRowsEvent):
+            return [Change("insert", dict(r["values"])) for r in event.rows]
+        if isinstance(event, DeleteRowsEvent):
+            return [Change("delete", dict(r["values"])) for r in event.rows]
+        return [Change("update", dict(r["after_values"]), dict(r["before_values"])) for r in event.rows]
+
+    def _query(self, event: QueryEvent, current: Transaction, position: BinlogPosition) -> Transaction | None:
+        """A TRUNCATE of the table as its own transaction; a DML statement on it (a session that
+        logged statements) or an ALTER/DROP/RENAME of it stops the read."""
+        query = event.query
+        if not re.search(rf"`?{re.escape(self.table)}`?", query):
+            return None
+        schema = event.schema.decode() if isinstance(event.schema, bytes) else event.schema
+        qualified = re.search(rf"`?{re.escape(self.schema)}`?\s*\.\s*`?{re.escape(self.table)}`?", query)
+        if not qualified and schema != self.schema:
+            return None
+        if _DML.match(query):
+            raise FatalError(
+                f"binlog_format: a change to '{self.schema}.{self.table}' at {position} was logged as a "
+                f"statement, not as rows (a session with binlog_format={'STATEMENT'} or MIXED); "
+                "log-based replication cannot see its rows: make every writer use binlog_format=ROW, "
+                "then reset the stream's state to take a new snapshot"
+            )
+        ddl = _DDL.match(query)
+        if ddl and ddl.group(1).lower() == "truncate":
+            return Transaction(position, event.timestamp, current.gtid, [Change("truncate", {})])
+        if ddl:
+            raise FatalError(
+                f"table '{self.schema}.{self.table}' was changed by {ddl.group(1).upper()} at {position}; "
+                "reset the stream's state to take a new snapshot (schema changes are not followed yet)"
+            )
+        return None
