@@ -142,13 +142,21 @@ class ArrowSink(TimestampsAsSent, BatchSink):
         return frozenset()
 
     def _new_converter(self, schema: dict, key_properties: list[str]) -> RecordConverter:
+        # singer-sdk takes its record-metadata names (``_sdc_deleted_at``) out of ``schema``:
+        # the kept ones come back from the schema as sent.
+        sent = getattr(self, "original_schema", None) or schema
+        keep = self.kept_metadata_columns(sent)
+        present, given = schema.get("properties") or {}, sent.get("properties") or {}
+        restored = {name: given[name] for name in sorted(keep) if name in given and name not in present}
+        if restored:
+            schema = {**schema, "properties": {**present, **restored}}
         return RecordConverter(
             schema,
             key_properties,
             nested=self.config.get("nested") or NESTED_AS_JSON,
             strict=self.config.get("schema_mode") == "strict",
             keep_metadata=bool(self.config.get("add_record_metadata")),
-            keep_columns=self.kept_metadata_columns(schema),
+            keep_columns=keep,
         )
 
     def get_validator(self) -> None:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from singer_sdk.singerlib import CatalogEntry
     from sqlalchemy.engine import reflection
 
+    from dativo_singer.sql.changes import ChangeLog
     from dativo_singer.sql.stream import DatabaseStream
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,10 @@ class DatabaseConnector(SQLConnector):
     @abstractmethod
     def arrow_batches(self, sql: str) -> Iterator[pa.RecordBatch]:
         """Record batches of ``sql`` from the fast-path driver."""
+
+    def change_log(self) -> ChangeLog:
+        """The database's change log, for LOG_BASED streams (docs/CDC.md)."""
+        raise FatalError("replication-method LOG_BASED is not supported by this tap")
 
     def arrow_reader_problem(self, columns: dict[str, k.ColumnKind]) -> str | None:
         """Why the Arrow reader cannot read these columns over this connection exactly as the
@@ -189,7 +194,7 @@ class DatabaseConnector(SQLConnector):
         reflected = self.reflect(schema, table)
         properties = stream.get_selected_schema().get("properties", {})
         selected = [name for name in properties if not name.startswith("_sdc_")]
-        key = stream.replication_key
+        key = None if stream.log_based else stream.replication_key
         if key and key not in reflected:
             raise FatalError(f"table {label!r} has no replication key column {key!r}")
         missing = [name for name in selected if name not in reflected]

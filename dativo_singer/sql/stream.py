@@ -39,8 +39,10 @@ from dativo_singer.sdk_internals import (
     write_starting_replication_value,
 )
 from dativo_singer.settings import emits_activate_version
+from dativo_singer.sql import log_sync
 from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_columns import convert_batch, stream_arrow_schema
+from dativo_singer.sql.changes import is_log_based
 from dativo_singer.sql.record_lines import RecordLineEncoder, write_lines
 from dativo_singer.sql.values import convert_row, record_converters
 from dativo_singer.tap_policy import tap_policies
@@ -87,11 +89,46 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
         schema, table = self.location()
         return f"{schema}.{table}" if schema else table
 
+    @property
+    def log_based(self) -> bool:
+        """True for a LOG_BASED stream (docs/CDC.md)."""
+        return is_log_based(self)
+
     def prepare(self) -> None:
         """Check the table, its selected columns and the replication key; learn column kinds."""
         properties = self.schema.get("properties") or {}
         columns = self.db.prepare_stream(self)
         self._columns = {name: kind.as_declared(properties.get(name)) for name, kind in columns.items()}
+        if self.log_based and not self.primary_keys:
+            raise FatalError(
+                f"table {self.table_label()!r}: LOG_BASED replication needs a primary key (the table "
+                "has none, nor does the catalog name key properties)"
+            )
+
+    def add_log_columns(self, names: list[str]) -> None:
+        """Columns the change log shows that the stream lacks (added in the source): added to
+        the stream's columns and schema, and a new SCHEMA written."""
+        schema, table = self.location()
+        reflected = self.db.reflect(schema, table)
+        properties = self.schema.setdefault("properties", {})
+        for name in names:
+            if name not in reflected:
+                continue
+            kind = self.db.kind_of(reflected[name], f"{self.table_label()}.{name}")
+            self.columns[name] = kind
+            prop = kind.json_schema()
+            types = prop.get("type")
+            if isinstance(types, list) and "null" not in types:
+                prop["type"] = [*types, "null"]
+            elif isinstance(types, str):
+                prop["type"] = [types, "null"]
+            properties[name] = prop
+            for stream_map in self.stream_maps:
+                mapped = getattr(stream_map, "transformed_schema", None)
+                if isinstance(mapped, dict) and mapped is not self.schema:
+                    mapped.setdefault("properties", {})[name] = prop
+        self.logger.info("%s: column(s) %s added in the source", self.table_label(), ", ".join(names))
+        self._write_schema_message()
 
     @property
     def columns(self) -> dict[str, k.ColumnKind]:
@@ -128,6 +165,9 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
         super().increment_state(latest_record, context=context)
 
     def _sql(self, context: Any) -> str:
+        if self.log_based:  # the snapshot: the whole table
+            schema, table = self.location()
+            return self.db.dialect.query(schema, table, self.columns, None, None)
         write_starting_replication_value(self, context)
         start = self.get_starting_replication_key_value(context) if self.replication_key else None
         schema, table = self.location()
@@ -169,6 +209,13 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
 
     def sync_records(self, context: Any = None, *, write_messages: bool = True) -> Generator[dict, Any, Any]:
         """RECORD messages in bulk unless ``per_record_reason`` says otherwise."""
+        if self.log_based and write_messages:
+            position = log_sync.snapshot_position(self)
+            if position is not None:
+                log_sync.snapshot_records(self, position)
+                log_sync.finish_snapshot(self, position)
+            log_sync.read_changes(self)
+            return
         reason = self.per_record_reason(context, write_messages)
         if reason is not None:
             self.logger.debug("%s: RECORD messages one by one (%s)", self.name, reason)
@@ -231,6 +278,14 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
             stream_name=self.name,
             policies=tap_policies(stream_tap(self)),
         )
+        if self.log_based:
+            position = log_sync.snapshot_position(self)
+            if position is not None:
+                pieces = self._arrow_tables(context, writer.max_rows)
+                yield from writer.manifests(log_sync.snapshot_pieces(self, pieces, position))
+                log_sync.finish_snapshot(self, position)
+            log_sync.read_changes(self)
+            return
         yield from writer.manifests(self._arrow_tables(context, writer.max_rows))
         finalize_state(self, self.stream_state)
 
@@ -239,7 +294,7 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
         announced after the bookmark has moved to its last key."""
         sql = self._sql(context)
         schema = stream_arrow_schema(self.schema.get("properties") or {}, self.columns)
-        key = self.replication_key
+        key = None if self.log_based else self.replication_key
         with self.db.guarded():
             label = self.table_label()
             converted = (convert_batch(b, schema, self.columns, label) for b in self.db.arrow_batches(sql))

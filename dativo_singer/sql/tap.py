@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from singer_sdk import typing as th
+from singer_sdk.singerlib import Catalog
 from singer_sdk.sql import SQLTap
 
 from dativo_singer.batch_emit import (
@@ -26,6 +27,7 @@ from dativo_singer.sdk_internals import (
     merge_missing_config_jsonschema,
 )
 from dativo_singer.settings import emit_activate_version_property
+from dativo_singer.sql.changes import ChangeLog, with_change_columns
 from dativo_singer.sql.settings import connection_of
 from dativo_singer.sql.stream import DatabaseStream
 from dativo_singer.tap_policy import PolicyTap
@@ -42,6 +44,18 @@ class DatabaseTap(StopAtOnce, ConfigCheck, SyncStartHook, PolicyTap, SQLTap):
     default_stream_class: type[DatabaseStream]
     message_writer_class = FastSingerWriter
     termination_note = "stopping; the last STATE written covers the rows before it"
+    change_log: ChangeLog | None = None
+    _log_catalog: Catalog | None = None
+
+    @property
+    def input_catalog(self) -> Catalog | None:
+        """The catalog given, LOG_BASED streams with the change columns (docs/CDC.md)."""
+        given = super().input_catalog
+        if given is None:
+            return None
+        if self._log_catalog is None:
+            self._log_catalog = Catalog.from_dict(with_change_columns(given.to_dict()))
+        return self._log_catalog
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
@@ -95,3 +109,7 @@ class DatabaseTap(StopAtOnce, ConfigCheck, SyncStartHook, PolicyTap, SQLTap):
         """Check every selected stream against the database, before anything is written."""
         for stream in self.selected_streams():
             stream.prepare()
+        log_based = [s for s in self.selected_streams() if s.log_based]
+        if log_based:
+            self.change_log = log_based[0].db.change_log()
+            self.change_log.prepare(log_based)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
+from singer_sdk import typing as th
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, TapCapabilities
 
 from dativo_singer.cli import run_tap_cli
 from dativo_singer.sql.arrow_readers import adbc_postgres_batches
@@ -14,6 +16,12 @@ from dativo_singer.sql.dialect import PostgresDialect
 from dativo_singer.sql.settings import connection_properties
 from dativo_singer.sql.stream import DatabaseStream
 from dativo_singer.sql.tap import DatabaseTap
+from tap_postgres.log_reader import (
+    DEFAULT_LAG_WARNING_BYTES,
+    DEFAULT_PUBLICATION,
+    DEFAULT_SLOT,
+    PostgresChangeLog,
+)
 
 # Every session reads timestamps in UTC (timestamp without time zone values are taken as UTC).
 SESSION_OPTIONS = "-c TimeZone=UTC"
@@ -54,6 +62,10 @@ class PostgresConnector(DatabaseConnector):
         )
         return adbc_postgres_batches(uri, sql)
 
+    def change_log(self) -> PostgresChangeLog:
+        """The replication slot LOG_BASED streams are read from (``pgoutput``)."""
+        return PostgresChangeLog(self)
+
 
 class PostgresStream(DatabaseStream):
     """A PostgreSQL table or view."""
@@ -66,7 +78,30 @@ class TapPostgres(DatabaseTap):
     """PostgreSQL tables and views (`--discover` lists every non-system schema)."""
 
     name = "tap-postgres"
-    config_jsonschema = connection_properties(PostgresConnector.default_port).to_dict()
+    config_jsonschema = th.PropertiesList(
+        *connection_properties(PostgresConnector.default_port),
+        th.Property(
+            "replication_slot",
+            th.StringType,
+            default=DEFAULT_SLOT,
+            description="LOG_BASED streams: the logical replication slot (pgoutput) read, created "
+            "when missing; confirmed only up to what the target committed (docs/CDC.md)",
+        ),
+        th.Property(
+            "publication",
+            th.StringType,
+            default=DEFAULT_PUBLICATION,
+            description="LOG_BASED streams: the publication of their tables, created when missing "
+            "(it must publish every LOG_BASED table)",
+        ),
+        th.Property(
+            "slot_lag_warning_bytes",
+            th.IntegerType,
+            default=DEFAULT_LAG_WARNING_BYTES,
+            description="LOG_BASED streams: warn when the slot keeps more WAL than this on the server",
+        ),
+    ).to_dict()
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [*DatabaseTap.capabilities, TapCapabilities.LOG_BASED]
     default_stream_class = PostgresStream
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from singer_sdk import typing as th
 
 from dativo_singer.settings import SHARED_TARGET_PROPERTIES, STRING_MAP, effective_load_write_mode
+from target_iceberg.changes import DELETE_MODES
 from target_iceberg.naming import namespace_for, table_name_for
 from target_iceberg.partitioning import parse_partitioning
 from target_iceberg.table_writer import WRITE_MODES, TableSettings
@@ -58,6 +59,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Add a BATCH Parquet file to the table as it is (linked or copied, no row "
         "rewritten) when its columns already are the table's: unpartitioned table, flat columns "
         "of the same types, no nulls in required columns, no column policy; false rewrites every file",
+    ),
+    th.Property(
+        "deletes",
+        th.StringType,
+        allowed_values=list(DELETE_MODES),
+        default="hard",
+        description="Change streams (LOG_BASED, docs/CDC.md): hard removes a deleted row "
+        "(copy-on-write); soft keeps it with _sdc_deleted_at set",
     ),
     th.Property(
         "bookmark_check",

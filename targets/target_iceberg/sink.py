@@ -24,6 +24,7 @@ from dativo_singer.sink import ArrowSink, Written
 from target_iceberg import file_registration, file_versions
 from target_iceberg.bookmark import STATE_SUMMARY_KEY, branch_state, latest_bookmark
 from target_iceberg.catalog import describe_catalog, is_unreachable
+from target_iceberg.changes import CHANGE_COLUMNS, is_change_stream, without_deletes
 from target_iceberg.ownership import claim_table, tenant_of
 from target_iceberg.partitioning import INGEST_DATE, add_ingest_date, needs_ingest_date
 from target_iceberg.settings import table_settings
@@ -63,8 +64,11 @@ class IcebergSink(ArrowSink):
 
     def kept_metadata_columns(self, schema: dict) -> frozenset[str]:
         """The source-file version columns, when they replace earlier versions
-        (``replace_changed_files``)."""
-        return file_versions.COLUMNS if self._replaces_files(schema) else frozenset()
+        (``replace_changed_files``); a change stream's ``_sdc_lsn`` and ``_sdc_deleted_at``."""
+        kept = file_versions.COLUMNS if self._replaces_files(schema) else frozenset()
+        if set(schema.get("properties") or {}) >= CHANGE_COLUMNS:  # a change stream's
+            kept = kept | CHANGE_COLUMNS
+        return kept
 
     def _replaces_files(self, schema: dict) -> bool:
         return self.config.get("replace_changed_files", True) is not False and file_versions.carries_versions(
@@ -134,15 +138,27 @@ class IcebergSink(ArrowSink):
         there is neither a row nor a file."""
         replaced_before = self.writer.replaced_key_rows
         data = self.writer.one_row_per_key(data)  # what lands, and what the snapshot says
+        changed_keys = None
+        if self._hard_deletes:
+            data, changed_keys = without_deletes(data, list(self.key_properties))
         rows = (data.num_rows if data is not None else 0) + sum(f.rows for f in files)
-        if not rows and not files:
+        if not rows and not files and changed_keys is None and not self.writer.truncate_pending:
             return None
-        table = self.writer.commit(data, self._snapshot_properties(rows, state), files)
+        table = self.writer.commit(data, self._snapshot_properties(rows, state), files, changed_keys)
         replaced = self.writer.replaced_key_rows - replaced_before
         if self.writer.staging:
             return Written(rows, staged=True, replaced_key_rows=replaced)
         self._held_state = state
         return replace(self._written(table, rows), replaced_key_rows=replaced)
+
+    @property
+    def _change_stream(self) -> bool:
+        return is_change_stream(self.original_schema, list(self.key_properties))
+
+    @property
+    def _hard_deletes(self) -> bool:
+        """A change stream whose deletes remove rows (``deletes: hard``, the default)."""
+        return self._change_stream and self.config.get("deletes", "hard") != "soft"
 
     def take_file(self, path: str) -> KeptFile | None:
         """The BATCH file placed in the table as it is, when rewriting it would change nothing
@@ -212,7 +228,8 @@ class IcebergSink(ArrowSink):
     def record_bookmark(self, state: dict[str, Any]) -> Written | None:
         """An empty snapshot carrying ``state``, unless the table's newest bookmark already is
         ``state``. No table yet: nothing (a table is only created with rows)."""
-        if state == self._held_state:
+        truncating = self.writer.truncate_pending
+        if state == self._held_state and not truncating:
             return None
         settings = self.writer.settings
         table = load_table_or_none(self.catalog, settings.identifier)
@@ -223,7 +240,7 @@ class IcebergSink(ArrowSink):
         if tenant:
             table = claim_table(table, settings.identifier, settings.namespace, tenant)
         found = latest_bookmark(table, settings.branch)
-        if found is not None and json.loads(found[0]) == state:
+        if found is not None and json.loads(found[0]) == state and not truncating:
             self._held_state = state
             return None
         committed = self.writer.commit_bookmark(table, self._snapshot_properties(0, state))
@@ -250,6 +267,14 @@ class IcebergSink(ArrowSink):
         after this run already committed rows (a tap that sends it only at the end), it is
         ignored: replacing then would drop the rows this run committed."""
         settings = self.writer.settings
+        if self._change_stream and settings.write_mode != "overwrite":
+            # A source TRUNCATE (docs/CDC.md): the rows before the marker are gone; the next
+            # commit deletes every row of the table with the changes after it.
+            _, _, files = self.buffer.take()
+            self.discard_files(files)
+            self.writer.truncate_pending = True
+            self.logger.info("%s: the source table was truncated (version %s)", self.stream_name, new_version)
+            return
         if settings.write_mode == "overwrite":
             return
         if self.committed_rows:

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException, ValidationException
-from pyiceberg.expressions import BooleanExpression, Or
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression, Or
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
@@ -121,6 +121,7 @@ class TableWriter:
         self._replacing: BooleanExpression | None = None  # edited files' old rows, deleted at the end
         self._run_keys = RunKeys(settings.key_properties)  # keys appended by this run
         self.replaced_key_rows = 0  # rows of this run replaced by a later row of the same key
+        self.truncate_pending = False  # a source TRUNCATE: the next commit first deletes every row
 
     def expect_bookmark(self, state: dict[str, Any] | None) -> None:
         """Compare-and-swap on the bookmark: appends and merges commit only while the table's
@@ -274,12 +275,17 @@ class TableWriter:
         return self.settings.write_mode == "overwrite" or self._replacing is not None
 
     def commit(
-        self, data: pa.Table | None, properties: dict[str, str], files: Sequence[KeptFile] = ()
+        self,
+        data: pa.Table | None,
+        properties: dict[str, str],
+        files: Sequence[KeptFile] = (),
+        changed_keys: pa.Table | None = None,
     ) -> Table:
         """One transaction: append, or upsert by key (merge), of ``data`` and the data files kept
         as they are (``files``, placed by ``file_registration``); in overwrite mode both are only
-        staged. ``data`` holds one row per key (``one_row_per_key``). Retried on the refreshed
-        table when a concurrent commit wins."""
+        staged. ``data`` holds one row per key (``one_row_per_key``). Merging, ``changed_keys``
+        (a change stream's, deletes included) are the keys whose old rows go. Retried on the
+        refreshed table when a concurrent commit wins."""
         s = self.settings
         assert self._table is not None
         if data is not None and not data.num_rows:
@@ -301,6 +307,8 @@ class TableWriter:
             self._staged.add(registered, sum(f.rows for f in files))
             return self._table
         mode, keys = s.write_mode, columns_of(data, files, s.key_properties) if keyed else None
+        if changed_keys is not None and s.write_mode == "merge":
+            keys = changed_keys
         if s.write_mode == "append" and keys is not None:
             # Appending: a key this run committed before is replaced, as a merge would (the
             # later row wins); keys from earlier runs are left as they are.
@@ -313,7 +321,9 @@ class TableWriter:
                 ensure_name_mapping(table)
             self._transaction(table, data, props, mode, replaced, registered, keys)
 
-        return self._with_retries(action, properties)
+        committed = self._with_retries(action, properties)
+        self.truncate_pending = False
+        return committed
 
     def register(self, table: Table, file: KeptFile, partition: Record | None) -> DataFile | None:
         """``file_registration.register`` (placing the file), retried within the service
@@ -355,9 +365,17 @@ class TableWriter:
 
         def append_nothing(table: Table, props: dict[str, str]) -> None:
             empty = table.schema().as_arrow().empty_table()
-            table.append(empty, snapshot_properties=props, branch=branch)
+            if not self.truncate_pending:
+                table.append(empty, snapshot_properties=props, branch=branch)
+                return
+            with table.transaction() as tx:
+                if branch_head(table, branch) is not None:
+                    tx.delete(AlwaysTrue(), snapshot_properties=props, branch=branch)
+                tx.append(empty, snapshot_properties=props, branch=branch)
 
-        return self._with_retries(append_nothing, properties)
+        committed = self._with_retries(append_nothing, properties)
+        self.truncate_pending = False
+        return committed
 
     @property
     def staged_rows(self) -> int:
@@ -466,7 +484,13 @@ class TableWriter:
         earlier versions) and, merging, the rows of ``keys`` are deleted in it."""
         branch = self.settings.branch or "main"
         key_names = self.settings.key_properties
-        if mode == "merge" and replaced is None and can_merge_file_by_file(table, key_names, branch):
+        truncating = self.truncate_pending
+        if (
+            mode == "merge"
+            and replaced is None
+            and not truncating
+            and can_merge_file_by_file(table, key_names, branch)
+        ):
             assert keys is not None
             merge_file_by_file(
                 table, data, key_names[0], props, branch, registered=registered, keys=keys.column(0)
@@ -475,12 +499,16 @@ class TableWriter:
         kwargs: dict[str, Any] = {"snapshot_properties": props, "branch": branch}
         has_rows = branch_head(table, branch)
         with table.transaction() as tx:
-            if replaced is not None and has_rows is not None:
+            if truncating and has_rows is not None:
+                tx.delete(AlwaysTrue(), **kwargs)
+            elif replaced is not None and has_rows is not None:
                 tx.delete(replaced, **kwargs)
-            if mode == "merge" and key_names and keys is not None and has_rows is not None:
+            if not truncating and mode == "merge" and key_names and keys is not None and has_rows is not None:
                 tx.delete(key_filter(keys, key_names), **kwargs)
             if data is not None:
                 tx.append(data, **kwargs)
+            elif not registered:  # only deletes (or none left to make): the bookmark still lands
+                tx.append(table.schema().as_arrow().empty_table(), **kwargs)
             if registered:
                 with tx.update_snapshot(**kwargs).fast_append() as append:
                     for data_file in registered:

@@ -1,0 +1,218 @@
+"""PostgresChangeLog: LOG_BASED streams read from a logical replication slot (``pgoutput``).
+
+One slot and one publication per tap run (settings ``replication_slot`` and ``publication``),
+created when missing (the publication first, so the slot's changes can be filtered by it). At
+the start of a run the slot is confirmed up to the oldest bookmark of the streams (what the
+target committed), never further, and the run's end position is fixed; each stream then peeks
+the slot up to it. Values arrive as text and are read by psycopg2's own type casters, so a
+change carries the values a SELECT through psycopg2 would (the RECORD path's).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import psycopg2
+import psycopg2.extensions
+
+from dativo_singer.errors import FatalError
+from dativo_singer.sdk_internals import connector_engine
+from dativo_singer.sql import types as k
+from dativo_singer.sql.changes import ChangeWriter, bookmark_of, snapshot_done
+from tap_postgres import wal
+from tap_postgres.pgoutput import UNCHANGED, Begin, Commit, Relation, RowChange, Truncate, decode, lsn_text
+
+if TYPE_CHECKING:
+    from dativo_singer.sql.connector import DatabaseConnector
+    from dativo_singer.sql.stream import DatabaseStream
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SLOT = "tap_postgres"
+DEFAULT_PUBLICATION = "tap_postgres"
+DEFAULT_LAG_WARNING_BYTES = 1 << 30
+# Kinds whose SELECT reads the column as text (``dialect.select_expression``): kept as the log has them.
+_TEXT_KINDS = (k.JSON, k.UUID, k.UNMAPPED, k.DECIMAL, k.DECIMAL_TEXT, k.STRING)
+
+
+class PostgresChangeLog:
+    """The slot and publication of a tap run (``dativo_singer.sql.changes.ChangeLog``)."""
+
+    def __init__(self, connector: DatabaseConnector) -> None:
+        config = connector.config
+        self.connector = connector
+        self.slot = str(config.get("replication_slot") or DEFAULT_SLOT)
+        self.publication = str(config.get("publication") or DEFAULT_PUBLICATION)
+        self.lag_warning = int(config.get("slot_lag_warning_bytes") or DEFAULT_LAG_WARNING_BYTES)
+        self.end = 0
+        self.position: wal.SlotPosition | None = None
+        self._connection: Any = None
+
+    def connection(self, *, autocommit: bool = True) -> Any:
+        """A psycopg2 connection of its own (not the engine's pool), with the tap's settings."""
+        engine = connector_engine(self.connector)
+        args, params = engine.dialect.create_connect_args(engine.url)
+        raw = psycopg2.connect(*args, **{**params, **self.connector.connect_args()})
+        raw.autocommit = autocommit
+        return raw
+
+    @property
+    def admin(self) -> Any:
+        """The run's autocommit connection."""
+        if self._connection is None:
+            self._connection = self.connection()
+        return self._connection
+
+    def prepare(self, streams: Sequence[DatabaseStream]) -> None:
+        """Server checks, publication, slot; confirm the slot up to the oldest bookmark."""
+        with self.connector.guarded():
+            wal.check_server(self.admin)
+            tables = [(s.location()[0] or "public", s.location()[1]) for s in streams]
+            wal.ensure_publication(self.admin, self.publication, tables)
+            if wal.ensure_slot(self.admin, self.slot):
+                logger.info("Created replication slot %s (pgoutput)", self.slot)
+            before = wal.slot_position(self.admin, self.slot)
+            done = [s for s in streams if snapshot_done(s)]
+            for stream in done:
+                position = int(bookmark_of(stream)["replication_key_value"])
+                if position < before.confirmed:
+                    raise FatalError(
+                        f"replication_slot: slot {self.slot!r} is at {lsn_text(before.confirmed)}, past "
+                        f"the bookmark {lsn_text(position)} of {stream.name}: the changes in between are "
+                        "gone (slot dropped or read by another job); reset the state to read the table again"
+                    )
+            if done and len(done) == len(streams):
+                wal.advance_slot(
+                    self.admin, self.slot, min(int(bookmark_of(s)["replication_key_value"]) for s in done)
+                )
+            self.position = wal.slot_position(self.admin, self.slot)
+        self.end = self.position.current
+        self._report(self.position)
+
+    def _report(self, position: wal.SlotPosition) -> None:
+        """The slot's lag and retained WAL as METRIC lines; a warning past the threshold."""
+        for metric, value in (
+            ("slot_lag_bytes", position.lag_bytes),
+            ("slot_retained_wal_bytes", position.retained_bytes),
+        ):
+            logger.info(
+                'METRIC: {"type": "gauge", "metric": "%s", "value": %d, "tags": {"slot": "%s"}}',
+                metric,
+                value,
+                self.slot,
+            )
+        if position.retained_bytes > self.lag_warning:
+            logger.warning(
+                "replication slot %s retains %d MB of WAL on the server (over slot_lag_warning_bytes): "
+                "run the job more often, or drop the slot if the job is gone",
+                self.slot,
+                position.retained_bytes >> 20,
+            )
+
+    def start_position(self, stream: DatabaseStream) -> tuple[int, str]:
+        """The slot's confirmed position: a snapshot read after it, merged with the changes
+        after it, gives the table as of the end of the read (docs/CDC.md)."""
+        assert self.position is not None
+        return self.position.confirmed, lsn_text(self.position.confirmed)
+
+    def read(self, stream: DatabaseStream, since: int, out: ChangeWriter) -> tuple[int, str]:
+        """Write the stream's changes committed after ``since`` up to the run's end."""
+        schema, table = stream.location()
+        schema = schema or "public"
+        connection = self.connection(autocommit=False)
+        decoder = _RowDecoder(stream, connection)
+        relid, skip = -1, True
+        try:
+            with self.connector.guarded():
+                for data in wal.peek_changes(connection, self.slot, self.publication, self.end):
+                    message = decode(data)
+                    if isinstance(message, Begin):
+                        skip = message.commit_lsn < since
+                        out.begin(message.commit_lsn, message.committed_at)
+                    elif isinstance(message, Relation):
+                        if (message.schema, message.name) == (schema, table):
+                            relid = message.relid
+                            decoder.relation(message, out)
+                    elif isinstance(message, RowChange) and message.relid == relid and not skip:
+                        decoder.apply(message, out)
+                    elif isinstance(message, Truncate) and relid in message.relids and not skip:
+                        out.truncate()
+                    elif isinstance(message, Commit) and not skip:
+                        out.commit(message.end_lsn, lsn_text(message.end_lsn))
+        finally:
+            connection.rollback()
+            connection.close()
+        end = max(self.end, since)
+        out.finish(end, lsn_text(end))
+        return end, lsn_text(end)
+
+    def close(self) -> None:
+        """Close the run's connection."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+class _RowDecoder:
+    """The log's text values of one table as the stream's record values."""
+
+    def __init__(self, stream: DatabaseStream, connection: Any) -> None:
+        self.stream = stream
+        self.cursor = connection.cursor()
+        self.names: list[str] = []
+        self.keys: list[str] = []
+        self.casts: list[Callable[[Any], Any]] = []
+
+    def relation(self, relation: Relation, out: ChangeWriter) -> None:
+        """The table's columns as the log has them now (new ones are added to the stream)."""
+        self.names = [name for name, _ in relation.columns]
+        self.keys = list(self.stream.primary_keys or relation.key_columns)
+        added = [name for name in self.names if name not in self.stream.columns]
+        if added:
+            self.stream.add_log_columns(added)
+            out.columns = [name for name in self.stream.columns if self.stream.mask[("properties", name)]]
+        self.casts = [self._cast(name, oid) for name, oid in relation.columns]
+
+    def _cast(self, name: str, oid: int) -> Callable[[Any], Any]:
+        kind = self.stream.columns.get(name)
+        if kind is not None and kind.kind in _TEXT_KINDS:
+            return lambda text: text
+        if kind is not None and kind.kind == k.BINARY:
+            return lambda text: text[2:] if text.startswith("\\x") else text
+        caster = psycopg2.extensions.string_types.get(oid)
+        if caster is None:
+            return lambda text: text
+        cursor = self.cursor
+        return lambda text: caster(text, cursor)
+
+    def row(self, values: list[Any], fallback: list[Any] | None = None) -> dict[str, Any]:
+        """Column name → value; an unchanged TOASTed value taken from ``fallback`` (the old row)."""
+        row: dict[str, Any] = {}
+        for index, (name, value, cast) in enumerate(zip(self.names, values, self.casts, strict=False)):
+            if value is UNCHANGED:
+                old = fallback[index] if fallback is not None and index < len(fallback) else UNCHANGED
+                if old is UNCHANGED:
+                    table = self.stream.table_label()
+                    raise FatalError(
+                        f"{table}: column {name!r} holds a large (TOASTed) value an update left unchanged, "
+                        f"which the log does not carry; ALTER TABLE {table} REPLICA IDENTITY FULL"
+                    )
+                value = old
+            row[name] = None if value is None else cast(value)
+        return row
+
+    def apply(self, change: RowChange, out: ChangeWriter) -> None:
+        """Write one row change (a key change as a delete and an insert)."""
+        if change.op == "delete":
+            assert change.old is not None
+            out.delete(self.row(change.old))
+            return
+        assert change.new is not None
+        new = self.row(change.new, change.old)
+        if change.op == "update" and change.old is not None:
+            old = self.row(change.old)
+            if any(old.get(key) != new.get(key) for key in self.keys if old.get(key) is not None):
+                out.delete(old)
+        out.upsert(new)
