@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 from dativo_singer.sql import types as k
-from dativo_singer.sql.values import record_converters
 
 Converter = Callable[[Any], Any]
 _FSP = re.compile(r"\((\d)\)")
@@ -37,12 +36,6 @@ def _float32(value: Any) -> Any:
 
 def _bit(value: Any) -> int:
     return int(value, 2) if isinstance(value, str) else int(value)
-
-
-def _timestamp(value: Any) -> Any:
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)  # DATETIME as UTC; TIMESTAMP is decoded in UTC
-    return value
 
 
 def _time_text(fsp: int) -> Converter:
@@ -82,21 +75,25 @@ def _text(value: Any) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
+def _set_text(members: list[str]) -> Converter:
+    """A SET's members (a Python set) as MySQL shows them: in definition order, comma-joined."""
+
+    def convert(value: Any) -> Any:
+        return ",".join(m for m in members if m in value) if isinstance(value, set) else value
+
+    return convert
+
+
 def binlog_converters(columns: dict[str, k.ColumnKind]) -> dict[str, Converter]:
-    """Column → converter of its binlog value into the RECORD value."""
-    converters = record_converters(columns)
+    """Column → converter of its binlog value into the value the snapshot's SELECT hands over
+    (``dativo_singer.sql.values`` then makes both RECORD values)."""
+    converters: dict[str, Converter] = {}
     for name, kind in columns.items():
         text = kind.type_text.lower()
         if kind.kind == k.FLOAT32:
             converters[name] = _float32
-        elif kind.kind == k.BIT:
+        elif kind.kind in (k.BIT, k.INT_BOOLEAN):
             converters[name] = _bit
-        elif kind.kind == k.INT_BOOLEAN:
-            converters[name] = lambda v: _bit(v) != 0
-        elif kind.kind in (k.TIMESTAMP, k.TIMESTAMPTZ):
-            converters[name] = _timestamp
-        elif kind.kind == k.DATE:
-            converters[name] = lambda v: v.isoformat() if isinstance(v, dt.date) else v
         elif kind.kind == k.TIME_TEXT:
             match = _FSP.search(text)
             converters[name] = _time_text(int(match.group(1)) if match else 0)
@@ -107,6 +104,8 @@ def binlog_converters(columns: dict[str, k.ColumnKind]) -> dict[str, Converter]:
             converters[name] = _uuid
         elif kind.kind == k.UNMAPPED:
             converters[name] = _text
+        elif kind.kind == k.STRING and text.startswith("set("):
+            converters[name] = _set_text(re.findall(r"'((?:[^']|'')*)'", kind.type_text))
     return converters
 
 

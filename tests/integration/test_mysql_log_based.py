@@ -179,4 +179,4 @@ def test_table_without_primary_key_is_refused(mariadb_service: Any, tmp_path: Pa
         }
         code, messages, stderr = _run(config, _catalog(config, f"{database}-notes", tmp_path), tmp_path)
     assert code == 2 and not messages
-    assert "has no primary key" in stderr.strip().splitlines()[-1]
+    assert "needs a primary key" in stderr.strip().splitlines()[-1]
