@@ -10,6 +10,8 @@ from dativo_runner.config_models import IncrementalSettings, RecipeIncremental
 from dativo_runner.errors import Problem
 
 FULL_TABLE = "full_table"
+# Reads the source's change log (docs/CDC.md): a snapshot, then inserts, updates and deletes.
+LOG_BASED = "log_based"
 
 
 @dataclass(frozen=True)
@@ -21,8 +23,15 @@ class Incremental:
     lookback_days: int | None = None
     start_date: str | None = None
 
+    @property
+    def log_based(self) -> bool:
+        """The source's change log is read (singer-sdk's ``LOG_BASED``)."""
+        return self.strategy == LOG_BASED
+
     def catalog_metadata(self) -> dict[str, Any]:
         """Singer stream metadata (``replication-method``, ``replication-key``) for this setting."""
+        if self.log_based:
+            return {"replication-method": "LOG_BASED"}
         if self.strategy == FULL_TABLE:
             return {"replication-method": "FULL_TABLE"}
         if self.cursor_field:
@@ -40,11 +49,14 @@ def resolve_incremental(
     supported: tuple[str, ...],
     columns: set[str],
     cursor_strategies: tuple[str, ...] = (),
+    log_based: bool = False,
+    keys: tuple[str, ...] = (),
 ) -> tuple[Incremental, list[Problem]]:
     """The effective settings and every problem with them (unknown strategy, a setting the tap
-    does not honour, a cursor column the asset lacks). ``strategies`` are the registry's,
-    ``supported`` and ``cursor_strategies`` (those reading past a cursor column's last value)
-    what the source plugin declares."""
+    does not honour, a cursor column the asset lacks, ``log_based`` without the plugin's
+    capability or the asset's primary key). ``strategies`` are the registry's, ``supported``,
+    ``cursor_strategies`` (those reading past a cursor column's last value) and ``log_based``
+    what the source plugin declares; ``keys`` the asset's primary key."""
     job_block = job.given()
     merged = {**recipe.given(), **job_block}
     problems: list[Problem] = []
@@ -58,6 +70,9 @@ def resolve_incremental(
                 f"(registered: {', '.join(strategies)})",
             )
         )
+    if strategy == LOG_BASED:
+        problems.extend(_log_based_problems(file, connector, job_block, log_based, keys))
+        supported = ()
     for key in ("cursor_field", "lookback_days", "start_date"):
         if key in job_block and key not in supported:
             problems.append(
@@ -84,3 +99,28 @@ def resolve_incremental(
         start_date=merged.get("start_date") if "start_date" in supported else None,
     )
     return settings, problems
+
+
+def _log_based_problems(
+    file: str, connector: str, given: dict[str, Any], capable: bool, keys: tuple[str, ...]
+) -> list[Problem]:
+    """Strategy ``log_based`` needs a source plugin that reads a change log and an asset with a
+    primary key (each change is applied to one row by its key)."""
+    problems = []
+    if not capable:
+        problems.append(
+            Problem(
+                file,
+                "source.incremental.strategy",
+                f"'log_based' is not offered by the {connector} connector's plugin",
+            )
+        )
+    if not keys:
+        problems.append(
+            Problem(
+                file,
+                "source.incremental.strategy",
+                "'log_based' needs the asset's primary key (each change is applied to one row by its key)",
+            )
+        )
+    return problems

@@ -55,6 +55,8 @@ class StreamCounts:
         self._lock = threading.Lock()
         self.relayed: Counter[str] = Counter()
         self.metric: Counter[str] = Counter()
+        # Gauges of a stream's change log (``binlog_lag_bytes``...): the last value of each.
+        self.gauges: dict[str, dict[str, int]] = {}
         self.committed: dict[str, int] | None = None  # at the last state the target committed
         self._at_state: dict[str, dict[str, int]] = {}
 
@@ -133,7 +135,8 @@ class StreamCounts:
                 self.committed = snapshot
 
     def tap_log(self, line: str) -> None:
-        """A tap log line: a singer-sdk ``METRIC`` ``record_count`` adds to its stream's count."""
+        """A tap log line: a singer-sdk ``METRIC`` ``record_count`` adds to its stream's count; a
+        ``gauge`` of a stream is kept as its last value."""
         match = _METRIC.search(line)
         if match is None:
             return
@@ -141,11 +144,17 @@ class StreamCounts:
             metric = json.loads(match.group(1))
         except ValueError:
             return
-        if not isinstance(metric, dict) or metric.get("metric") != "record_count":
+        if not isinstance(metric, dict):
             return
         tags = metric.get("tags")
         stream = tags.get("stream") if isinstance(tags, dict) else None
         value = metric.get("value")
+        if metric.get("type") == "gauge" and isinstance(stream, str) and isinstance(value, int):
+            with self._lock:
+                self.gauges.setdefault(stream, {})[str(metric.get("metric"))] = value
+            return
+        if metric.get("metric") != "record_count":
+            return
         if isinstance(stream, str) and isinstance(value, int):
             with self._lock:
                 self.metric[stream] += value

@@ -22,6 +22,7 @@ class StreamSummary:
     dead_letter_path: str | None = None
     replaced_key_rows: int = 0  # rows repeating a primary key, replaced by a later row
     table_rows: int | None = None  # rows in the table after the run (all runs), when known
+    log: dict[str, int] = field(default_factory=dict)  # change-log gauges (binlog_lag_bytes...)
 
     @property
     def rows_per_second(self) -> float:
@@ -90,6 +91,8 @@ def render_text(jobs: list[JobSummary], *, many: bool = False) -> str:
                 lines.append(
                     f"    {s.replaced_key_rows:,} rows repeated a primary key: the later row of each landed"
                 )
+            if s.log:
+                lines.append("    change log: " + ", ".join(f"{k} {v:,}" for k, v in s.log.items()))
     if many:
         lines.append(totals_line(jobs))
     return "\n".join(lines)
