@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,10 +28,14 @@ _DML = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(insert|update|delete|replace|load)\b",
 _DDL = re.compile(
     r"^\s*(?:/\*.*?\*/\s*)*(truncate|alter|drop|rename|create\s+or\s+replace)\b(?:\s+table)?", re.I | re.S
 )
+_ADD_COLUMNS = re.compile(r"^\s*alter\s+(?:online\s+)?table\s+\S+\s+add\b", re.I | re.S)
+_NOT_APPENDED = re.compile(r"\b(first|after|drop|modify|change|rename|alter|convert)\b", re.I)
 _ACCESS_DENIED = (1045, 1227, 1044, 1142)
+Definitions = list[tuple[str, str, "str | None"]]
 # pymysqlreplication warns at every connection when binlog_row_metadata is below FULL: the
 # column names and types it would carry are read from the table's definition instead.
 logging.getLogger("pymysqlreplication").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", message="'db' is deprecated", category=DeprecationWarning)
 
 
 @dataclass(frozen=True)
@@ -139,13 +144,16 @@ class TableChanges:
         settings: dict[str, Any],
         schema: str,
         table: str,
-        names: list[tuple[str, str, str | None]],
+        definitions: Callable[[], Definitions],
         where: str,
+        on_columns: Callable[[list[str]], None],
     ) -> None:
         self.settings = settings
         self.schema, self.table = schema, table
-        self.names = names  # (name, column type, character set) in table order
+        self.definitions = definitions
+        self.names = definitions()  # (name, column type, character set) in table order
         self.where = where
+        self.on_columns = on_columns  # told the table's columns at each of its table maps
 
     def read(self, start: BinlogPosition, end: BinlogPosition) -> Iterator[Transaction]:
         """Transactions that touched the table (and empty ones marking progress)."""
@@ -222,14 +230,17 @@ class TableChanges:
         (binlog_row_metadata below FULL), from the table's definition."""
         if not self._ours(event.schema, event.table):
             return
-        if len(event.columns) != len(self.names):
-            raise FatalError(
-                f"table '{self.schema}.{self.table}' has {len(self.names)} columns but a change at "
-                f"{event.packet.log_pos} has {len(event.columns)}: it was altered; reset the stream's "
-                "state to take a new snapshot (schema changes are not followed yet)"
-            )
-        for column, (name, column_type, charset) in zip(event.columns, self.names, strict=True):
-            column.name = name
+        count = len(event.columns)
+        if count > len(self.names):  # columns added since (at the end: checked at their ALTER)
+            self.names = self.definitions()
+            if count > len(self.names):
+                raise FatalError(
+                    f"table '{self.schema}.{self.table}' has {len(self.names)} columns but a change at "
+                    f"{event.packet.log_pos} has {count}; reset the stream's state to take a new snapshot"
+                )
+        self.on_columns([name for name, _, _ in self.names[:count]])
+        for column, (name, column_type, charset) in zip(event.columns, self.names[:count], strict=True):
+            column.name = column.name or name  # binlog_row_metadata=FULL names it itself
             column.unsigned = "unsigned" in column_type
             if column_type.startswith(("enum(", "set(")):
                 values = [v.replace("''", "'") for v in re.findall(r"'((?:[^']|'')*)'", column_type)]
@@ -248,8 +259,9 @@ class TableChanges:
         return [Change("update", dict(r["after_values"]), dict(r["before_values"])) for r in event.rows]
 
     def _query(self, event: QueryEvent, current: Transaction, position: BinlogPosition) -> Transaction | None:
-        """A TRUNCATE of the table as its own transaction; a DML statement on it (a session that
-        logged statements) or an ALTER/DROP/RENAME of it stops the read."""
+        """A TRUNCATE of the table as its own transaction; columns added at its end are followed
+        (``_describe``); a DML statement on it (a session that logged statements) or any other
+        ALTER, DROP or RENAME of it stops the read."""
         query = event.query
         if not re.search(rf"`?{re.escape(self.table)}`?", query):
             return None
@@ -260,16 +272,18 @@ class TableChanges:
         if _DML.match(query):
             raise FatalError(
                 f"binlog_format: a change to '{self.schema}.{self.table}' at {position} was logged as a "
-                f"statement, not as rows (a session with binlog_format={'STATEMENT'} or MIXED); "
+                "statement, not as rows (a session with binlog_format STATEMENT or MIXED); "
                 "log-based replication cannot see its rows: make every writer use binlog_format=ROW, "
                 "then reset the stream's state to take a new snapshot"
             )
         ddl = _DDL.match(query)
         if ddl and ddl.group(1).lower() == "truncate":
             return Transaction(position, event.timestamp, current.gtid, [Change("truncate", {})])
-        if ddl:
+        added = _ADD_COLUMNS.match(query)
+        if ddl and not (added and not _NOT_APPENDED.search(query[added.end() :])):
             raise FatalError(
-                f"table '{self.schema}.{self.table}' was changed by {ddl.group(1).upper()} at {position}; "
-                "reset the stream's state to take a new snapshot (schema changes are not followed yet)"
+                f"table '{self.schema}.{self.table}' was changed by {ddl.group(1).upper()} at {position} "
+                "in a way the log cannot follow (only columns added at the end are); reset the stream's "
+                "state to take a new snapshot"
             )
         return None

@@ -155,10 +155,18 @@ class MySQLChangeLog:
     def _read(self, stream: DatabaseStream, start: BinlogPosition, out: ChangeWriter) -> BinlogPosition:
         schema, table = stream.location()
         database = schema or str(self.connector.connection_settings.url.database)
-        changes = TableChanges(
-            self.settings(), database, table, self._definitions(database, table), self.where
-        )
         converters = binlog_converters(stream.columns)
+
+        def columns(names: list[str]) -> None:  # columns added in the source join the stream
+            added = [name for name in names if name not in (stream.schema.get("properties") or {})]
+            if added:
+                stream.add_log_columns(added)
+                out.columns = [name for name in stream.columns if stream.mask[("properties", name)]]
+                converters.update(binlog_converters(stream.columns))
+
+        changes = TableChanges(
+            self.settings(), database, table, lambda: self._definitions(database, table), self.where, columns
+        )
         keys = list(stream.primary_keys or [])
         last = start
         for transaction in changes.read(start, self.end):

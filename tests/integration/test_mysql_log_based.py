@@ -154,6 +154,26 @@ def test_statement_logged_change_is_one_line(items: Any, tmp_path: Path) -> None
     assert "binlog_format" in line and "logged as a statement" in line and ".items" in line
 
 
+def test_added_column_is_followed_other_alters_stop(items: Any, tmp_path: Path) -> None:
+    config, cursor, catalog = items
+    code, messages, _ = _run(config, catalog, tmp_path)
+    assert code == 0
+    cursor.execute("ALTER TABLE items ADD COLUMN note varchar(10)")
+    cursor.execute("INSERT INTO items VALUES (5, 'e', 5.00, 'new')")
+    code, changes, stderr = _run(config, catalog, tmp_path, _last_state(messages))
+    assert code == 0, stderr[-2000:]
+    schemas = [m for m in changes if m["type"] == "SCHEMA"]
+    assert "note" in schemas[-1]["schema"]["properties"]
+    (record,) = [m["record"] for m in changes if m["type"] == "RECORD"]
+    assert (record["id"], record["note"]) == (5, "new")
+
+    cursor.execute("ALTER TABLE items MODIFY qty decimal(12,2)")
+    code, _, stderr = _run(config, catalog, tmp_path, _last_state(changes))
+    assert code == 2
+    line = stderr.strip().splitlines()[-1]
+    assert "was changed by ALTER" in line and "reset the stream's state" in line
+
+
 def test_user_without_replication_privileges(items: Any, mariadb_service: Any, tmp_path: Path) -> None:
     config, cursor, catalog = items
     user = unique_name("u")
