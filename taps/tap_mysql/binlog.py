@@ -107,10 +107,14 @@ def check_server(connection: pymysql.Connection, where: str) -> BinlogPosition:
 
 
 def end_position(cursor: Any, where: str) -> BinlogPosition:
-    """SHOW MASTER STATUS: the end of the binlog (FatalError when the user may not see it)."""
+    """The end of the binlog (``SHOW MASTER STATUS``; MySQL 8.4: ``SHOW BINARY LOG STATUS``), or
+    a FatalError when the user may not see it."""
     try:
-        cursor.execute("SHOW MASTER STATUS")
-    except pymysql.err.OperationalError as exc:
+        try:
+            cursor.execute("SHOW MASTER STATUS")
+        except pymysql.err.ProgrammingError:  # MySQL 8.4 removed it
+            cursor.execute("SHOW BINARY LOG STATUS")
+    except (pymysql.err.OperationalError, pymysql.err.ProgrammingError) as exc:
         if exc.args and exc.args[0] in _ACCESS_DENIED:
             raise FatalError(
                 _privilege_message(where, "REPLICATION CLIENT (MariaDB: BINLOG MONITOR)")
