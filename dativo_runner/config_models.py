@@ -30,6 +30,8 @@ class IncrementalSettings:
     strategy: str | None = None
     cursor_field: str | None = None
     start_date: str | None = None
+    publication: str | None = None
+    slot: str | None = None
 
     def given(self) -> dict[str, Any]:
         """The settings the file gives (those left out are absent, not None)."""

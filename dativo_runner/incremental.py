@@ -10,8 +10,9 @@ from dativo_runner.config_models import IncrementalSettings, RecipeIncremental
 from dativo_runner.errors import Problem
 
 FULL_TABLE = "full_table"
-# Reads the source's change log (docs/CDC.md): a snapshot, then inserts, updates and deletes.
 LOG_BASED = "log_based"
+# Settings only a log-based read takes (where the change log is read from).
+LOG_SETTINGS = ("publication", "slot")
 
 
 @dataclass(frozen=True)
@@ -22,18 +23,20 @@ class Incremental:
     cursor_field: str | None = None
     lookback_days: int | None = None
     start_date: str | None = None
+    publication: str | None = None
+    slot: str | None = None
 
     @property
     def log_based(self) -> bool:
-        """The source's change log is read (singer-sdk's ``LOG_BASED``)."""
+        """True when the source reads its change log (docs/CDC.md)."""
         return self.strategy == LOG_BASED
 
     def catalog_metadata(self) -> dict[str, Any]:
         """Singer stream metadata (``replication-method``, ``replication-key``) for this setting."""
-        if self.log_based:
-            return {"replication-method": "LOG_BASED"}
         if self.strategy == FULL_TABLE:
             return {"replication-method": "FULL_TABLE"}
+        if self.strategy == LOG_BASED:
+            return {"replication-method": "LOG_BASED"}
         if self.cursor_field:
             return {"replication-method": "INCREMENTAL", "replication-key": self.cursor_field}
         return {}
@@ -49,14 +52,14 @@ def resolve_incremental(
     supported: tuple[str, ...],
     columns: set[str],
     cursor_strategies: tuple[str, ...] = (),
-    log_based: bool = False,
-    keys: tuple[str, ...] = (),
+    log_based: bool = True,
+    keys: tuple[str, ...] | None = None,
 ) -> tuple[Incremental, list[Problem]]:
     """The effective settings and every problem with them (unknown strategy, a setting the tap
     does not honour, a cursor column the asset lacks, ``log_based`` without the plugin's
     capability or the asset's primary key). ``strategies`` are the registry's, ``supported``,
     ``cursor_strategies`` (those reading past a cursor column's last value) and ``log_based``
-    what the source plugin declares; ``keys`` the asset's primary key."""
+    what the source plugin declares; ``keys`` the asset's primary key (None: not checked)."""
     job_block = job.given()
     merged = {**recipe.given(), **job_block}
     problems: list[Problem] = []
@@ -71,9 +74,20 @@ def resolve_incremental(
             )
         )
     if strategy == LOG_BASED:
-        problems.extend(_log_based_problems(file, connector, job_block, log_based, keys))
-        supported = ()
-    for key in ("cursor_field", "lookback_days", "start_date"):
+        problems.extend(_log_based_problems(file, connector, log_based, keys))
+    for key in ("cursor_field", "lookback_days", "start_date", *LOG_SETTINGS):
+        if key in job_block and key in LOG_SETTINGS and strategy != LOG_BASED and key in supported:
+            problems.append(
+                Problem(file, f"source.incremental.{key}", f"is used only with strategy {LOG_BASED!r}")
+            )
+        elif key in job_block and strategy == LOG_BASED and key not in LOG_SETTINGS and key in supported:
+            problems.append(
+                Problem(
+                    file,
+                    f"source.incremental.{key}",
+                    f"is not used by strategy {LOG_BASED!r} (it reads the change log)",
+                )
+            )
         if key in job_block and key not in supported:
             problems.append(
                 Problem(
@@ -83,7 +97,7 @@ def resolve_incremental(
                     + (f" (strategy {strategy})" if strategy else ""),
                 )
             )
-    cursor = merged.get("cursor_field") if "cursor_field" in supported else None
+    cursor = merged.get("cursor_field") if "cursor_field" in supported and strategy != LOG_BASED else None
     if strategy in cursor_strategies and "cursor_field" in supported and not cursor:
         problems.append(
             Problem(file, "source.incremental.cursor_field", f"is required by strategy {strategy!r}")
@@ -97,12 +111,14 @@ def resolve_incremental(
         cursor_field=cursor,
         lookback_days=merged.get("lookback_days") if "lookback_days" in supported else None,
         start_date=merged.get("start_date") if "start_date" in supported else None,
+        publication=merged.get("publication") if "publication" in supported else None,
+        slot=merged.get("slot") if "slot" in supported else None,
     )
     return settings, problems
 
 
 def _log_based_problems(
-    file: str, connector: str, given: dict[str, Any], capable: bool, keys: tuple[str, ...]
+    file: str, connector: str, capable: bool, keys: tuple[str, ...] | None
 ) -> list[Problem]:
     """Strategy ``log_based`` needs a source plugin that reads a change log and an asset with a
     primary key (each change is applied to one row by its key)."""
@@ -112,15 +128,15 @@ def _log_based_problems(
             Problem(
                 file,
                 "source.incremental.strategy",
-                f"'log_based' is not offered by the {connector} connector's plugin",
+                f"{LOG_BASED!r} is not offered by the {connector} connector's plugin",
             )
         )
-    if not keys:
+    if keys is not None and not keys:
         problems.append(
             Problem(
                 file,
                 "source.incremental.strategy",
-                "'log_based' needs the asset's primary key (each change is applied to one row by its key)",
+                f"{LOG_BASED!r} needs the asset's primary key (each change is applied to one row by its key)",
             )
         )
     return problems

@@ -55,8 +55,7 @@ class StreamCounts:
         self._lock = threading.Lock()
         self.relayed: Counter[str] = Counter()
         self.metric: Counter[str] = Counter()
-        # Gauges of a stream's change log (``binlog_lag_bytes``...): the last value of each.
-        self.gauges: dict[str, dict[str, int]] = {}
+        self.gauges: dict[str, int | float] = {}  # the tap's METRIC gauges (e.g. a slot's lag)
         self.committed: dict[str, int] | None = None  # at the last state the target committed
         self._at_state: dict[str, dict[str, int]] = {}
 
@@ -135,8 +134,7 @@ class StreamCounts:
                 self.committed = snapshot
 
     def tap_log(self, line: str) -> None:
-        """A tap log line: a singer-sdk ``METRIC`` ``record_count`` adds to its stream's count; a
-        ``gauge`` of a stream is kept as its last value."""
+        """A tap log line: a singer-sdk ``METRIC`` ``record_count`` adds to its stream's count."""
         match = _METRIC.search(line)
         if match is None:
             return
@@ -144,17 +142,21 @@ class StreamCounts:
             metric = json.loads(match.group(1))
         except ValueError:
             return
-        if not isinstance(metric, dict):
+        if (
+            isinstance(metric, dict)
+            and metric.get("type") == "gauge"
+            and isinstance(metric.get("metric"), str)
+        ):
+            value = metric.get("value")
+            if isinstance(value, int | float):
+                with self._lock:
+                    self.gauges[metric["metric"]] = value
+            return
+        if not isinstance(metric, dict) or metric.get("metric") != "record_count":
             return
         tags = metric.get("tags")
         stream = tags.get("stream") if isinstance(tags, dict) else None
         value = metric.get("value")
-        if metric.get("type") == "gauge" and isinstance(stream, str) and isinstance(value, int):
-            with self._lock:
-                self.gauges.setdefault(stream, {})[str(metric.get("metric"))] = value
-            return
-        if metric.get("metric") != "record_count":
-            return
         if isinstance(stream, str) and isinstance(value, int):
             with self._lock:
                 self.metric[stream] += value

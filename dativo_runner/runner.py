@@ -276,11 +276,8 @@ def _count_from_pipe(
             stream = streams[name] = StreamSummary(name, location)
         if stream.commits == 0:
             stream.rows = rows
-    for name, gauges in result.counts.gauges.items():
-        stream = streams.get(name)
-        if stream is None:
-            stream = streams[name] = StreamSummary(name, job.target_plugin.location(job, target_config, name))
-        stream.log = dict(gauges)
+    for stream in streams.values():
+        stream.source_metrics = dict(result.counts.gauges)
 
 
 def _fill_landed(job: Job, target_config: dict[str, Any], stream: StreamSummary) -> None:

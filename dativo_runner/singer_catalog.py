@@ -42,6 +42,6 @@ def plan_catalog(job: Job) -> dict[str, Any]:
     if job.incremental.cursor_field:
         entry["replication_key"] = job.incremental.cursor_field
         entry["replication_method"] = "INCREMENTAL"
-    if job.incremental.log_based:
+    elif job.incremental.log_based:  # the tap adds _sdc_lsn and _sdc_deleted_at (docs/CDC.md)
         entry["replication_method"] = "LOG_BASED"
     return {"streams": [entry]}

@@ -22,7 +22,7 @@ class StreamSummary:
     dead_letter_path: str | None = None
     replaced_key_rows: int = 0  # rows repeating a primary key, replaced by a later row
     table_rows: int | None = None  # rows in the table after the run (all runs), when known
-    log: dict[str, int] = field(default_factory=dict)  # change-log gauges (binlog_lag_bytes...)
+    source_metrics: dict[str, int | float] = field(default_factory=dict)  # the tap's gauges
 
     @property
     def rows_per_second(self) -> float:
@@ -85,14 +85,15 @@ def render_text(jobs: list[JobSummary], *, many: bool = False) -> str:
                 f"({s.rows_per_second:,.0f} rows/s) -> {s.table}"
                 + (f" snapshot {s.snapshot_id}" if s.snapshot_id is not None else "")
             )
+            if s.source_metrics:
+                shown = ", ".join(f"{name} {value:,}" for name, value in sorted(s.source_metrics.items()))
+                lines.append(f"    source: {shown}")
             if s.dead_letter_rows:
                 lines.append(f"    {s.dead_letter_rows:,} rows dead-lettered to {s.dead_letter_path}")
             if s.replaced_key_rows:
                 lines.append(
                     f"    {s.replaced_key_rows:,} rows repeated a primary key: the later row of each landed"
                 )
-            if s.log:
-                lines.append("    change log: " + ", ".join(f"{k} {v:,}" for k, v in s.log.items()))
     if many:
         lines.append(totals_line(jobs))
     return "\n".join(lines)

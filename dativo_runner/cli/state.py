@@ -158,6 +158,10 @@ def command_reset(args: argparse.Namespace, redactor: Redactor) -> int:
             f"{job.file}: the target replaces the table every run, which reads the source "
             "from the start anyway",
         )
+    if args.stream is None or args.stream == job.asset.object:
+        dropped = job.source_plugin.forget(job)
+        if dropped:
+            _print(redactor, f"{job.file}: {dropped}")
     _report(args, redactor, state, reset(state, args.stream))
     return EXIT_OK
 

@@ -124,6 +124,11 @@ class SourcePlugin(ConnectorPlugin):
     #: discovery, so the tap reports what the source itself offers.
     asset_config_keys: tuple[str, ...] = ("schemas", "key_properties", "batch_config", "tables")
 
+    def forget(self, job: Job) -> str | None:
+        """What `dativo state reset` also drops at the source for the job (a log-based job's
+        replication slot), before the state is reset; a line saying what, or None."""
+        return None
+
     def discovery_config(self, job: Job) -> dict[str, Any]:
         """The tap's ``--config`` for ``--discover``: what ``dativo run`` plans, without the asset."""
         config = self.plan_config(job)

@@ -143,7 +143,7 @@ class ChangeWriter:
 
     def truncate(self) -> None:
         """The table was emptied: ACTIVATE_VERSION with the transaction's position."""
-        stream_tap(self.stream).write_message(_activate_version(self.stream.name, self._position))
+        write_truncate(self.stream, self._position)
         self._since_state += 1
 
     def commit(self, end: int, text: str) -> None:
@@ -160,10 +160,11 @@ class ChangeWriter:
         self._since_state, self._last_state = 0, time.monotonic()
 
 
-def _activate_version(stream: str, version: int) -> Any:
+def write_truncate(stream: DatabaseStream, version: int) -> None:
+    """ACTIVATE_VERSION: what the target holds of the stream before it is gone."""
     from singer_sdk.singerlib import ActivateVersionMessage
 
-    return ActivateVersionMessage(stream=stream, version=version)
+    stream_tap(stream).write_message(ActivateVersionMessage(stream=stream.name, version=version))
 
 
 class ChangeLog(Protocol):

@@ -22,6 +22,7 @@ from dativo_singer.sql.changes import (
     bookmark_of,
     set_bookmark,
     snapshot_done,
+    write_truncate,
 )
 from dativo_singer.sql.values import convert_row, record_converters
 
@@ -44,6 +45,7 @@ def snapshot_position(stream: DatabaseStream) -> int | None:
     state = bookmark_of(stream)
     state.update({"replication_key": SDC_LSN, "snapshot_done": False, "log_position": text})
     state.pop("replication_key_value", None)
+    write_truncate(stream, position)  # the snapshot replaces what the target holds
     return position
 
 

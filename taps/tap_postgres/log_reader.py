@@ -88,7 +88,7 @@ class PostgresChangeLog:
                     self.admin, self.slot, min(int(bookmark_of(s)["replication_key_value"]) for s in done)
                 )
             self.position = wal.slot_position(self.admin, self.slot)
-        self.end = self.position.current
+            self.end = wal.read_end(self.admin)
         self._report(self.position)
 
     def _report(self, position: wal.SlotPosition) -> None:

@@ -8,15 +8,18 @@ setting or the server setting to change.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dativo_singer.errors import FatalError
+from dativo_singer.errors import FatalError, RetriableError
 from tap_postgres.pgoutput import lsn_int, lsn_text
 
 # Rows of the peek fetched at a time (a server-side cursor).
 PEEK_FETCH_ROWS = 5_000
+# Asynchronous commits are flushed by the WAL writer within a few wal_writer_delay.
+FLUSH_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,20 @@ def drop_slot(connection: Any, name: str) -> bool:
         raise FatalError(f"replication_slot: slot {name!r} is being read right now; stop that reader first")
     _one(connection, "SELECT pg_drop_replication_slot(%s)", (name,))
     return True
+
+
+def read_end(connection: Any, timeout: float = FLUSH_WAIT_SECONDS) -> int:
+    """Where a run's read ends: the WAL insert position now, once the server has flushed it.
+    Decoding reads only flushed WAL (with ``synchronous_commit = off`` a commit is visible before
+    its record is flushed), and every commit record starting before this position ends at or
+    before it, so a read up to it misses none that the next run would skip."""
+    end = lsn_int(_one(connection, "SELECT pg_current_wal_insert_lsn()::text"))
+    deadline = time.monotonic() + timeout
+    while lsn_int(_one(connection, "SELECT pg_current_wal_flush_lsn()::text")) < end:
+        if time.monotonic() > deadline:
+            raise RetriableError(f"the server has not flushed WAL up to {lsn_text(end)} in {timeout:.0f}s")
+        time.sleep(0.02)
+    return end
 
 
 def peek_changes(connection: Any, slot: str, publication: str, upto: int) -> Iterator[bytes]:

@@ -36,6 +36,7 @@ from dativo_singer.service_retry import call_with_retries
 from target_iceberg import file_versions
 from target_iceberg.bookmark import STATE_SUMMARY_KEY, BookmarkMoved, check_bookmark
 from target_iceberg.catalog import classify_catalog_error, describe_catalog, is_unreachable
+from target_iceberg.changes import CHANGE_COLUMNS
 from target_iceberg.file_registration import (
     NAME_MAPPING_KEY,
     ensure_name_mapping,
@@ -206,8 +207,9 @@ class TableWriter:
             if f.name not in existing
             or (f.type != existing[f.name] and is_widening(existing[f.name], f.type))
         ]
-        if self.settings.strict:
-            changes = [f for f in changes if f.name in file_versions.COLUMNS and f.name not in existing]
+        if self.settings.strict:  # our own bookkeeping columns only
+            own = file_versions.COLUMNS | CHANGE_COLUMNS
+            changes = [f for f in changes if f.name in own and f.name not in existing]
         if not changes:
             return
         self.logger.info(

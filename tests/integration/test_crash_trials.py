@@ -9,12 +9,15 @@ runner, SIGKILL to the runner alone, SIGKILL to the tap, SIGKILL to the target. 
 no process of the run is left and no key landed twice; after a final clean rerun every key the
 source holds is there exactly once.
 
+`postgres-log` reads PostgreSQL's change log (strategy log_based) while a writer inserts, updates,
+deletes and moves keys during the trial; after the rerun the table equals the source, row by row.
+
 Two trials into Iceberg only: `csv-edit` edits one 16,000-row file before every trial, so each run
 reloads it (its new rows staged and swapped for the old ones in one snapshot) and is stopped
 during the reload; `csv-two-writers` starts two runs of one job with their own state folders (two
 workers with empty state folders) and stops one of them. In both a reader polls the table during
 every trial and never sees fewer rows than the table held when the trial began; after the reruns
-every row is there once (and, for `csv-edit`, only in the file's last version). `mysql-cdc` reads
+every row is there once (and, for `csv-edit`, only in the file's last version). `mysql-log` reads
 MariaDB's binlog (`log_based`): the first trial stops the snapshot, the later ones the changes
 (inserts, updates, deletes, key changes); after the rerun the table has the source's keys and values.
 
@@ -50,7 +53,10 @@ PIPELINES = [(source, target) for source in SOURCES for target in TARGETS] + [
     (source, "iceberg") for source in ICEBERG_ONLY
 ]
 # Three ways, a reload and two writers (which also covers csv-to-iceberg's single writer).
-DEFAULT_PIPELINES = "csv-two-writers-to-iceberg,postgres-fast-to-objects,stripe-to-objects,csv-edit-to-iceberg"
+DEFAULT_PIPELINES = (
+    "csv-two-writers-to-iceberg,postgres-fast-to-objects,stripe-to-objects,csv-edit-to-iceberg,"
+    "postgres-log-to-iceberg"
+)
 
 
 def _selected(source: str, target: str) -> bool:

@@ -18,6 +18,7 @@ PEERS_DIR = Path(os.environ.get("DATIVO_PEERS_DIR") or REPO / ".peers")
 
 OUR_PROGRAMS = {
     "tap-csv": "from tap_csv.tap import main; main()",
+    "tap-postgres": "from tap_postgres.tap import main; main()",
     "target-iceberg": "from target_iceberg.target import main; main()",
 }
 
@@ -36,7 +37,7 @@ def peer_executable(venv: str, program: str | None = None) -> Path:
 
 @pytest.fixture(scope="session")
 def our_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with ``tap-csv`` and ``target-iceberg`` executables that run this checkout's code
+    """A folder with ``tap-csv``, ``tap-postgres`` and ``target-iceberg`` executables that run this checkout's code
     with the test's interpreter (and its PYTHONPATH), so peers and Meltano call them like any
     installed Singer program without installing our package again."""
     folder = tmp_path_factory.mktemp("our-bin")

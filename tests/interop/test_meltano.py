@@ -164,7 +164,9 @@ def _about(program: Path) -> dict[str, Any]:
     return json.loads(run([program, "--about", "--format", "json"]).stdout)
 
 
-@pytest.mark.parametrize("kind,name", [("extractors", "tap-csv"), ("loaders", "target-iceberg")])
+@pytest.mark.parametrize(
+    "kind,name", [("extractors", "tap-csv"), ("extractors", "tap-postgres"), ("loaders", "target-iceberg")]
+)
 def test_meltano_plugin_definition_matches_about(kind: str, name: str, our_bin: Path) -> None:
     """meltano.yml declares every setting and capability the program reports, secrets sensitive."""
     spec = yaml.safe_load((EXAMPLE / "meltano.yml").read_text())

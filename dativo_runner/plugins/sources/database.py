@@ -35,7 +35,7 @@ class DatabaseSource(SourcePlugin):
 
     applies_column_policies = True  # its tap is a dativo_singer PolicyTap
 
-    incremental_settings = ("cursor_field", "lookback_days", "start_date")
+    incremental_settings: tuple[str, ...] = ("cursor_field", "lookback_days", "start_date")
     cursor_strategies = ("cursor_column",)
     log_based = True  # where the registry lists log_based: the tap reads the change log
     cli_options = (

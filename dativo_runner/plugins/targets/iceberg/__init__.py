@@ -273,8 +273,8 @@ def write_mode(job: Job, config: dict[str, Any]) -> str:
     chosen = config.get("write_mode") or LOAD_METHOD_WRITE_MODES.get(str(config.get("load_method")))
     if chosen:
         return str(chosen)
-    changes = job.incremental.cursor_field or job.incremental.log_based
-    return "merge" if job.asset.primary_key and changes else "append"
+    keyed_reads = job.incremental.cursor_field or job.incremental.log_based
+    return "merge" if job.asset.primary_key and keyed_reads else "append"
 
 
 def _check_owner(job: Job, config: dict[str, Any], stream: str, properties: dict[str, Any] | None) -> None:

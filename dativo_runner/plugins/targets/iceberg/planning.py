@@ -154,7 +154,7 @@ def plan_iceberg_config(job: Job) -> dict[str, Any]:
         "commit_records_after_last_state": False,
         **catalog_config(job),
     }
-    for key in ("write_mode", "branch"):
+    for key in ("write_mode", "branch", "deletes"):
         if target.get(key):
             config[key] = target[key]
     batch = target.get("batch") or {}

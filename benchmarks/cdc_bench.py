@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Log-based changes from PostgreSQL into Iceberg (`tap-postgres | target-iceberg`, LOG_BASED):
+change throughput and end-to-end latency (docs/CDC.md).
+
+Throughput: a table of ``--changes`` rows is snapshotted, then ``--changes`` changes are made
+(inserts 50 %, updates 30 %, deletes 20 %, in transactions of 1,000) and one run applies them:
+changes per second of wall time and CPU seconds (tap and target) per 1,000 changes; the table is
+checked against the source. Latency: a writer commits ``--rate`` inserts a second for
+``--seconds``, each stamped with ``clock_timestamp()``, while runs follow one another; each row's
+latency is the end of the run that made it visible minus its commit stamp (p50, p95, max).
+
+    export DATIVO_SERVICES_DIR=...   # the services of scripts/services.sh, as the tests use them
+    .venv/bin/python benchmarks/cdc_bench.py --changes 200000 --rate 1000 --seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path[:0] = [str(REPO)]
+
+import psycopg2  # noqa: E402
+from target_iceberg.catalog import open_catalog  # noqa: E402
+
+from tests import services  # noqa: E402
+from tests.helpers.databases import pg_schema, pipe, unique_name  # noqa: E402
+
+TABLE = """CREATE TABLE {t} (id bigint PRIMARY KEY, status text, amount numeric(12,2),
+    note text, stamped timestamptz NOT NULL DEFAULT clock_timestamp())"""
+TXN = 1000  # changes per transaction of the throughput phase
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Bench:
+    """One schema, slot and warehouse; runs of the pipe from the last emitted state."""
+
+    def __init__(self, service: Any, schema: str, tmp: Path, batch_seconds: float) -> None:
+        self.tmp, self.slot = tmp, unique_name("bench_slot")
+        self.table = f'"{schema}".items'
+        self.config = {
+            "host": service.host,
+            "port": service.port,
+            "user": service.user,
+            "database": service.db,
+            "filter_schemas": [schema],
+            "replication_slot": self.slot,
+            "publication": self.slot,
+            "batch_config": {"encoding": {"format": "parquet"}, "storage": {"root": (tmp / "b").as_uri()}},
+        }
+        (tmp / "b").mkdir()
+        self.target = {"warehouse_dir": str(tmp / "wh"), "namespace": "bench", "batch_seconds": batch_seconds}
+        stream = f"{schema}-items"
+        self.catalog = {"streams": [{"tap_stream_id": stream, "stream": stream, "replication_method": "LOG_BASED",
+                                     "key_properties": ["id"], "schema": self._schema(),
+                                     "metadata": [{"breadcrumb": [], "metadata": {"selected": True,
+                                                   "schema-name": schema, "table-key-properties": ["id"]}}]}]}
+        self.config["tables"] = {stream: f"{schema}.items"}
+        self.state: dict[str, Any] | None = None
+        self.identifier = f"bench.{stream.replace('-', '_')}"
+
+    @staticmethod
+    def _schema() -> dict[str, Any]:
+        return {"type": "object", "properties": {
+            "id": {"type": "integer"}, "status": {"type": ["string", "null"]},
+            "amount": {"type": ["number", "null"], "multipleOf": 0.01, "maximum": 9999999999.99},
+            "note": {"type": ["string", "null"]}, "stamped": {"type": ["string", "null"], "format": "date-time"}}}
+
+    def run(self) -> tuple[float, float]:
+        """One pipe run: (wall, CPU seconds)."""
+        cpu, started = _cpu(), time.perf_counter()
+        tap, target, states, stderr = pipe("postgres", self.config, self.catalog, self.target, self.tmp, self.state)
+        if (tap, target) != (0, 0):
+            raise RuntimeError(stderr[-3000:])
+        self.state = states[-1] if states else self.state
+        return time.perf_counter() - started, _cpu() - cpu
+
+    def lake(self) -> Any:
+        return open_catalog(self.target).load_table(self.identifier).scan().to_arrow()
+
+    def close(self, cursor: Any) -> None:
+        cursor.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
+                       (self.slot,))
+        cursor.execute(f'DROP PUBLICATION IF EXISTS "{self.slot}"')
+
+
+def throughput(bench: Bench, cursor: Any, changes: int) -> dict[str, Any]:
+    cursor.execute(f"INSERT INTO {bench.table} (id, status, amount, note) SELECT g, 'new', g % 1000, "
+                   f"'row ' || g FROM generate_series(1, {changes}) g")
+    snapshot_wall, _ = bench.run()
+    next_id, made = changes + 1, 0
+    while made < changes:
+        ins, upd, dele = TXN // 2, TXN * 3 // 10, TXN // 5
+        low = 1 + (made // TXN) * (upd + dele)
+        cursor.execute(
+            f"BEGIN; INSERT INTO {bench.table} (id, status, amount, note) SELECT g, 'new', 1, 'n' "
+            f"FROM generate_series({next_id}, {next_id + ins - 1}) g; "
+            f"UPDATE {bench.table} SET status = 'paid', amount = amount + 1 WHERE id BETWEEN {low} AND {low + upd - 1}; "
+            f"DELETE FROM {bench.table} WHERE id BETWEEN {low + upd} AND {low + upd + dele - 1}; COMMIT"
+        )
+        next_id += ins
+        made += TXN
+    wall, cpu = bench.run()
+    cursor.execute(f"SELECT count(*), sum(amount) FROM {bench.table}")
+    count, total = cursor.fetchone()
+    lake = bench.lake()
+    assert (lake.num_rows, sum(v for v in lake.column("amount").to_pylist())) == (count, total), "table differs"
+    return {"changes": made, "snapshot_rows": changes, "snapshot_seconds": round(snapshot_wall, 2),
+            "apply_seconds": round(wall, 2), "changes_per_second": round(made / wall),
+            "cpu_seconds_per_1000_changes": round(cpu / made * 1000, 3)}
+
+
+def latency(bench: Bench, dsn: str, rate: int, seconds: float) -> dict[str, Any]:
+    done = threading.Event()
+
+    def writer() -> None:
+        connection = psycopg2.connect(dsn)
+        connection.autocommit = True
+        cursor, next_id, started = connection.cursor(), 10**9, time.monotonic()
+        per_txn = max(1, rate // 10)
+        while time.monotonic() - started < seconds:
+            cursor.execute(f"INSERT INTO {bench.table} (id, status) SELECT g, 'live' FROM "
+                           f"generate_series({next_id}, {next_id + per_txn - 1}) g")
+            next_id += per_txn
+            time.sleep(max(0.0, 0.1 - (time.monotonic() - started) % 0.1))
+        connection.close()
+        done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    seen: set[int] = set()
+    latencies: list[float] = []
+    runs = 0
+    while True:
+        finished = done.is_set()
+        bench.run()
+        runs += 1
+        visible = dt.datetime.now(dt.timezone.utc)
+        lake = bench.lake()
+        for key, stamp in zip(lake.column("id").to_pylist(), lake.column("stamped").to_pylist(), strict=True):
+            if key >= 10**9 and key not in seen:
+                seen.add(key)
+                latencies.append((visible - stamp).total_seconds())
+        if finished:
+            break
+    thread.join()
+    latencies.sort()
+    return {"rate": rate, "seconds": seconds, "rows": len(latencies), "runs": runs,
+            "p50": round(statistics.median(latencies), 2), "p95": round(latencies[int(len(latencies) * 0.95)], 2),
+            "max": round(latencies[-1], 2)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--changes", type=int, default=100_000)
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--batch-seconds", type=float, default=1.0, help="target-iceberg batch_seconds")
+    parser.add_argument("--skip-latency", action="store_true")
+    args = parser.parse_args()
+    service = services.postgres()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as folder, pg_schema(service.dsn) as (schema, cursor):
+        cursor.execute(TABLE.format(t=f'"{schema}".items'))
+        bench = Bench(service, schema, Path(folder), args.batch_seconds)
+        try:
+            results["throughput"] = throughput(bench, cursor, args.changes)
+            print(json.dumps(results["throughput"]), flush=True)
+            if not args.skip_latency:
+                results["latency"] = latency(bench, service.dsn, args.rate, args.seconds)
+                print(json.dumps(results["latency"]), flush=True)
+        finally:
+            bench.close(cursor)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
