@@ -9,6 +9,7 @@ XID event), all with the commit's position; a TRUNCATE (a query event) is a tran
 from __future__ import annotations
 
 import logging
+import random
 import re
 import warnings
 from collections.abc import Callable, Iterator
@@ -22,8 +23,13 @@ from pymysqlreplication.row_event import DeleteRowsEvent, TableMapEvent, UpdateR
 
 from dativo_singer.errors import FatalError
 
-# Server id this reader registers with (must differ from the server's and its replicas').
-READER_SERVER_ID = 0x7D00_0000 + 4231
+
+def reader_server_id() -> int:
+    """A server id for one read: replicas registered with one id push each other out, so each
+    read draws its own from the upper half of the range (real replicas use small ids)."""
+    return random.SystemRandom().randint(0x8000_0000, 0xFFFF_FFFE)
+
+
 _DML = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(insert|update|delete|replace|load)\b", re.I | re.S)
 _DDL = re.compile(
     r"^\s*(?:/\*.*?\*/\s*)*(truncate|alter|drop|rename|create\s+or\s+replace)\b(?:\s+table)?", re.I | re.S
@@ -163,7 +169,7 @@ class TableChanges:
         """Transactions that touched the table (and empty ones marking progress)."""
         stream = BinLogStreamReader(
             connection_settings=dict(self.settings),
-            server_id=READER_SERVER_ID,
+            server_id=reader_server_id(),
             log_file=start.file,
             log_pos=start.pos,
             resume_stream=True,
