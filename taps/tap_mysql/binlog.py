@@ -37,6 +37,7 @@ _DDL = re.compile(
 _ADD_COLUMNS = re.compile(r"^\s*alter\s+(?:online\s+)?table\s+\S+\s+add\b", re.I | re.S)
 _NOT_APPENDED = re.compile(r"\b(first|after|drop|modify|change|rename|alter|convert)\b", re.I)
 _ACCESS_DENIED = (1045, 1227, 1044, 1142)
+_UTF8 = ("utf8mb4", "utf8mb3", "utf8", "ascii")
 Definitions = list[tuple[str, str, "str | None"]]
 # pymysqlreplication warns at every connection when binlog_row_metadata is below FULL: the
 # column names and types it would carry are read from the table's definition instead.
@@ -256,8 +257,9 @@ class TableChanges:
                 values = [v.replace("''", "'") for v in re.findall(r"'((?:[^']|'')*)'", column_type)]
                 column.enum_values = ["", *values]
                 column.set_values = values
-            # Bytes (no character set) decoded one byte per character, so they come back whole.
-            column.character_set_name = charset or "iso8859-1"
+            # UTF-8 text decoded directly (no character-set lookup per value); bytes (no character
+            # set) one byte per character, so they come back whole.
+            column.character_set_name = None if charset in _UTF8 else charset or "iso8859-1"
 
     def _changes(self, event: Any) -> list[Change]:
         if not self._ours(event.schema, event.table):
