@@ -98,6 +98,8 @@ def _metadata(summary: JobSummary) -> dict[str, Any]:
         data["location"] = {"raw_value": stream.metadata_location, "type": kind}
     if summary.state_file:
         data["state_file"] = {"raw_value": summary.state_file, "type": "path"}
+    for name, value in sorted(stream.source_metrics.items()):  # the tap's gauges (a slot's lag)
+        data[name] = {"raw_value": value, "type": "int" if isinstance(value, int) else "float"}
     if stream.dead_letter_rows:
         data["dead_letter_rows"] = {"raw_value": stream.dead_letter_rows, "type": "int"}
         data["dead_letter_path"] = {"raw_value": stream.dead_letter_path or "", "type": "path"}

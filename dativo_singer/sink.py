@@ -45,6 +45,10 @@ class Written:
     table_rows: int | None = None  # the table's row count after the commit, when known
 
 
+# The columns of a LOG_BASED stream's change records (docs/CDC.md).
+CHANGE_COLUMNS = frozenset({"_sdc_lsn", "_sdc_deleted_at"})
+
+
 class ArrowSink(TimestampsAsSent, BatchSink):
     """One stream: records → Arrow chunks → (policies) → one ``write`` per commit."""
 
@@ -138,8 +142,9 @@ class ArrowSink(TimestampsAsSent, BatchSink):
 
     def kept_metadata_columns(self, schema: dict) -> frozenset[str]:
         """``_sdc_`` columns this target keeps in its tables even without
-        ``add_record_metadata`` (default none)."""
-        return frozenset()
+        ``add_record_metadata``: a change stream's ``_sdc_lsn`` and ``_sdc_deleted_at`` (they are
+        the change, docs/CDC.md)."""
+        return CHANGE_COLUMNS if set(schema.get("properties") or {}) >= CHANGE_COLUMNS else frozenset()
 
     def _new_converter(self, schema: dict, key_properties: list[str]) -> RecordConverter:
         # singer-sdk takes its record-metadata names (``_sdc_deleted_at``) out of ``schema``:

@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dativo_singer.sdk_internals import stream_tap, write_record_message
+from dativo_singer.exact_json import exact_json
+from dativo_singer.sdk_internals import stream_tap, utc_now, write_record_message
+from dativo_singer.sql.record_lines import write_lines
 
 if TYPE_CHECKING:
     from dativo_singer.sql.stream import DatabaseStream
@@ -29,6 +31,7 @@ CHANGE_PROPERTIES: dict[str, dict[str, Any]] = {
 # A STATE between transactions after this many changes or seconds since the last one.
 STATE_EVERY_CHANGES = 10_000
 STATE_EVERY_SECONDS = 1.0
+LINES_PER_WRITE = 10_000
 
 
 def entry_is_log_based(entry: dict[str, Any]) -> bool:
@@ -118,6 +121,10 @@ class ChangeWriter:
         self._since_state = 0
         self._last_state = time.monotonic()
         self.changes = 0
+        # Without stream maps, flattening or column policies, RECORD lines are made here in
+        # bulk (as the bulk RECORD path does), else by singer-sdk's per-record steps.
+        self._lines: list[bytes] | None = [] if stream.per_record_reason() is None else None
+        self._prefix = b'{"type":"RECORD","stream":' + exact_json(stream.name) + b',"record":'
 
     def begin(self, position: int, committed_at: dt.datetime) -> None:
         """A transaction that commits at ``position`` (``_sdc_lsn`` of its changes)."""
@@ -129,9 +136,23 @@ class ChangeWriter:
         record = self.convert(record)
         record[SDC_LSN] = self._position
         record[SDC_DELETED_AT] = self._deleted_at if deleted else None
-        write_record_message(self.stream, record)
         self.changes += 1
         self._since_state += 1
+        lines = self._lines
+        if lines is None:
+            write_record_message(self.stream, record)
+            return
+        extracted = utc_now().isoformat().encode()
+        lines.append(self._prefix + exact_json(record) + b',"time_extracted":"' + extracted + b'"}\n')
+        if len(lines) >= LINES_PER_WRITE:
+            self.flush_lines()
+
+    def flush_lines(self) -> None:
+        """Write the RECORD lines made so far (before any other message)."""
+        if self._lines:
+            write_lines(memoryview(b"".join(self._lines)))
+            self._lines.clear()
+            self.stream.state_manager.is_flushed = False
 
     def upsert(self, row: dict[str, Any]) -> None:
         """An inserted or updated row (the whole row)."""
@@ -143,6 +164,7 @@ class ChangeWriter:
 
     def truncate(self) -> None:
         """The table was emptied: ACTIVATE_VERSION with the transaction's position."""
+        self.flush_lines()
         write_truncate(self.stream, self._position)
         self._since_state += 1
 
@@ -156,6 +178,7 @@ class ChangeWriter:
 
     def finish(self, end: int, text: str) -> None:
         """STATE with the bookmark at ``end`` (the end of the read, or of the last transaction)."""
+        self.flush_lines()
         set_bookmark(self.stream, end, text, done=True)
         self._since_state, self._last_state = 0, time.monotonic()
 

@@ -171,6 +171,7 @@ class _RowDecoder:
         self.keys = list(self.stream.primary_keys or relation.key_columns)
         added = [name for name in self.names if name not in self.stream.columns]
         if added:
+            out.flush_lines()  # the rows before the new SCHEMA go first
             self.stream.add_log_columns(added)
             out.columns = [name for name in self.stream.columns if self.stream.mask[("properties", name)]]
         self.casts = [self._cast(name, oid) for name, oid in relation.columns]

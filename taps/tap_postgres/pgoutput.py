@@ -13,6 +13,8 @@ import struct
 from dataclasses import dataclass, field
 
 POSTGRES_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+_INT16, _INT32 = struct.Struct("!h"), struct.Struct("!i")
+_NULL, _UNCHANGED_TOAST = ord("n"), ord("u")
 
 
 class Unchanged:
@@ -94,17 +96,24 @@ class _Reader:
         return value
 
     def tuple(self) -> list[Value]:
+        data, pos = self.data, self.pos
+        (count,) = _INT16.unpack_from(data, pos)
+        pos += 2
         values: list[Value] = []
-        for _ in range(self.take("!h")):
-            kind = self.byte()
-            if kind == "n":
-                values.append(None)
-            elif kind == "u":
-                values.append(UNCHANGED)
+        append = values.append
+        for _ in range(count):
+            kind = data[pos]
+            pos += 1
+            if kind == _NULL:
+                append(None)
+            elif kind == _UNCHANGED_TOAST:
+                append(UNCHANGED)
             else:  # "t" (text); "b" (binary) is never asked for
-                size = self.take("!i")
-                values.append(self.data[self.pos : self.pos + size].decode())
-                self.pos += size
+                (size,) = _INT32.unpack_from(data, pos)
+                pos += 4
+                append(data[pos : pos + size].decode())
+                pos += size
+        self.pos = pos
         return values
 
 

@@ -14,8 +14,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dativo_singer.sink import CHANGE_COLUMNS as CHANGE_COLUMNS  # re-exported
+
 SDC_DELETED_AT = "_sdc_deleted_at"
-CHANGE_COLUMNS = frozenset({"_sdc_lsn", SDC_DELETED_AT})
 DELETE_MODES = ("hard", "soft")
 
 

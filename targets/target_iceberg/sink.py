@@ -24,7 +24,7 @@ from dativo_singer.sink import ArrowSink, Written
 from target_iceberg import file_registration, file_versions
 from target_iceberg.bookmark import STATE_SUMMARY_KEY, branch_state, latest_bookmark
 from target_iceberg.catalog import describe_catalog, is_unreachable
-from target_iceberg.changes import CHANGE_COLUMNS, is_change_stream, without_deletes
+from target_iceberg.changes import is_change_stream, without_deletes
 from target_iceberg.ownership import claim_table, tenant_of
 from target_iceberg.partitioning import INGEST_DATE, add_ingest_date, needs_ingest_date
 from target_iceberg.settings import table_settings
@@ -66,9 +66,7 @@ class IcebergSink(ArrowSink):
         """The source-file version columns, when they replace earlier versions
         (``replace_changed_files``); a change stream's ``_sdc_lsn`` and ``_sdc_deleted_at``."""
         kept = file_versions.COLUMNS if self._replaces_files(schema) else frozenset()
-        if set(schema.get("properties") or {}) >= CHANGE_COLUMNS:  # a change stream's
-            kept = kept | CHANGE_COLUMNS
-        return kept
+        return kept | super().kept_metadata_columns(schema)
 
     def _replaces_files(self, schema: dict) -> bool:
         return self.config.get("replace_changed_files", True) is not False and file_versions.carries_versions(

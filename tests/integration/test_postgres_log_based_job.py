@@ -68,6 +68,9 @@ def test_postgres_orders_job_log_based(project: Project, pg_service: Any) -> Non
             lake = _lake_rows(project, "acme.db_orders", ORDER_COLUMNS)
             assert lake == source()
             assert [row[0] for row in lake if row[0] in (2, 3, 4, 5, 300)] == [2, 300]
+            emails = dict(_lake_rows(project, "acme.db_orders", ("order_id", "customer_email")))
+            assert emails[21] is None and len(emails[300]) == 64  # PII hashed in changes too
+            assert "c5@example.com" not in str(emails)
             metrics = summary["streams"][0]["source_metrics"]
             assert metrics["slot_retained_wal_bytes"] >= metrics["slot_lag_bytes"] > 0
 
