@@ -27,7 +27,11 @@ def test_positions_order_across_files_and_round_trip() -> None:
 @pytest.mark.parametrize(
     ("kind", "value", "expected"),
     [
-        (k.ColumnKind(k.TIME_TEXT, "time(2)"), dt.timedelta(hours=-25, seconds=-1, microseconds=-500000), "-25:00:01.50"),
+        (
+            k.ColumnKind(k.TIME_TEXT, "time(2)"),
+            dt.timedelta(hours=-25, seconds=-1, microseconds=-500000),
+            "-25:00:01.50",
+        ),
         (k.ColumnKind(k.TIME_TEXT, "time"), dt.timedelta(hours=838, minutes=59, seconds=59), "838:59:59"),
         (k.ColumnKind(k.TIME_TEXT, "time(6)"), dt.timedelta(0), "00:00:00.000000"),
         (k.ColumnKind(k.FLOAT32, "float"), 1.100000023841858, 1.1),
