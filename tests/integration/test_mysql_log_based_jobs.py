@@ -1,7 +1,8 @@
 """`dativo run` of a MariaDB job with ``source.incremental.strategy: log_based``: the first run
 lands the snapshot, later runs the binlog's changes (updates, deletes, a key change) with the
 PII columns hashed as on any path; the summary shows the binlog lag; a rerun with an empty state
-folder resumes from the bookmark committed with the table; bad settings are one line, exit 2."""
+folder resumes from the bookmark committed with the table; after `dativo state reset` a new
+snapshot replaces the table (past a change the binlog cannot show); bad settings are one line, exit 2."""
 
 from __future__ import annotations
 
@@ -91,6 +92,19 @@ def test_log_based_job_runs_snapshot_then_changes(project: Project, mariadb_serv
             30: ("FR", "3.00"),
             4: ("IT", "4.00"),
         }
+
+        # A change logged as a statement stops the binlog read; after `state reset` a new snapshot
+        # (taken after it) replaces the table.
+        cursor.execute("SET SESSION binlog_format = 'STATEMENT'")
+        cursor.execute("DELETE FROM customers WHERE customer_id = 30")
+        cursor.execute("SET SESSION binlog_format = 'ROW'")
+        code, _, stderr = project.run_json("--config", str(job), env=env)
+        assert code == 2 and "logged as a statement" in stderr
+        reset = project.dativo("state", "reset", "--config", str(job), "--force", env=env)
+        assert reset.returncode == 0, reset.stderr[-3000:]
+        code, _, stderr = project.run_json("--config", str(job), env=env)
+        assert code == 0, stderr[-3000:]
+        assert {k: v[:2] for k, v in _lake(project).items()} == {2: ("DE", "9.99"), 4: ("IT", "4.00")}
 
 
 def test_log_based_job_validation(project: Project) -> None:
