@@ -30,11 +30,17 @@ def reader_server_id() -> int:
     return random.SystemRandom().randint(0x8000_0000, 0xFFFF_FFFE)
 
 
-_DML = re.compile(r"^\s*(?:/\*.*?\*/\s*)*(insert|update|delete|replace|load)\b", re.I | re.S)
+_COMMENTS = re.compile(r"^\s*(?:/\*.*?\*/\s*)*", re.S)
+_DML = re.compile(r"(insert|update|delete|replace|load)\b", re.I)
+_NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"
+_QUALIFIED = re.compile(rf"({_NAME})(?:\s*\.\s*({_NAME}))?")
+# Statements that change a table's definition, and where the tables they change are named.
 _DDL = re.compile(
-    r"^\s*(?:/\*.*?\*/\s*)*(truncate|alter|drop|rename|create\s+or\s+replace)\b(?:\s+table)?", re.I | re.S
+    r"(truncate(?:\s+table)?|alter(?:\s+online)?(?:\s+ignore)?\s+table|drop(?:\s+temporary)?\s+table"
+    r"(?:\s+if\s+exists)?|rename\s+table|create\s+or\s+replace(?:\s+temporary)?\s+table)\s+",
+    re.I,
 )
-_ADD_COLUMNS = re.compile(r"^\s*alter\s+(?:online\s+)?table\s+\S+\s+add\b", re.I | re.S)
+_ADD_ONLY = re.compile(r"\s*add\b", re.I)
 _NOT_APPENDED = re.compile(r"\b(first|after|drop|modify|change|rename|alter|convert)\b", re.I)
 _ACCESS_DENIED = (1045, 1227, 1044, 1142)
 _UTF8 = ("utf8mb4", "utf8mb3", "utf8", "ascii")
@@ -274,28 +280,63 @@ class TableChanges:
         """A TRUNCATE of the table as its own transaction; columns added at its end are followed
         (``_describe``); a DML statement on it (a session that logged statements) or any other
         ALTER, DROP or RENAME of it stops the read."""
-        query = event.query
-        if not re.search(rf"`?{re.escape(self.table)}`?", query):
-            return None
         schema = event.schema.decode() if isinstance(event.schema, bytes) else event.schema
-        qualified = re.search(rf"`?{re.escape(self.schema)}`?\s*\.\s*`?{re.escape(self.table)}`?", query)
-        if not qualified and schema != self.schema:
-            return None
-        if _DML.match(query):
+        kind = statement_on(event.query, schema, self.schema, self.table)
+        if kind == "dml":
             raise FatalError(
                 f"binlog_format: a change to '{self.schema}.{self.table}' at {position} was logged as a "
                 "statement, not as rows (a session with binlog_format STATEMENT or MIXED); "
                 "log-based replication cannot see its rows: make every writer use binlog_format=ROW, "
                 "then reset the stream's state to take a new snapshot"
             )
-        ddl = _DDL.match(query)
-        if ddl and ddl.group(1).lower() == "truncate":
+        if kind == "truncate":
             return Transaction(position, event.timestamp, current.gtid, [Change("truncate", {})])
-        added = _ADD_COLUMNS.match(query)
-        if ddl and not (added and not _NOT_APPENDED.search(query[added.end() :])):
+        if kind == "ddl":
             raise FatalError(
-                f"table '{self.schema}.{self.table}' was changed by {ddl.group(1).upper()} at {position} "
-                "in a way the log cannot follow (only columns added at the end are); reset the stream's "
-                "state to take a new snapshot"
+                f"table '{self.schema}.{self.table}' was changed by {event.query.split()[0].upper()} at "
+                f"{position} in a way the log cannot follow (only columns added at the end are); reset "
+                "the stream's state to take a new snapshot"
             )
         return None
+
+
+def _unquote(name: str) -> str:
+    return name[1:-1].replace("``", "`") if name.startswith("`") else name
+
+
+def _names(text: str, default_schema: str | None) -> list[tuple[str | None, str]]:
+    """Every ``[schema.]name`` in ``text`` as (schema, name), unqualified ones in ``default_schema``."""
+    found = []
+    for match in _QUALIFIED.finditer(text):
+        first, second = match.group(1), match.group(2)
+        if second is None:
+            found.append((default_schema, _unquote(first)))
+        else:
+            found.append((_unquote(first), _unquote(second)))
+    return found
+
+
+def statement_on(query: str, default_schema: str | None, schema: str, table: str) -> str | None:
+    """What a statement logged as a query does to ``schema.table``: ``dml`` (rows changed by a
+    statement), ``truncate``, ``add_columns`` (columns added at its end), ``ddl`` (any other change
+    of its definition), or None (it is not about the table)."""
+    body = query[_COMMENTS.match(query).end() :]  # type: ignore[union-attr]
+    ours = (schema, table)
+    if _DML.match(body):
+        return "dml" if ours in _names(body, default_schema) else None
+    ddl = _DDL.match(body)
+    if ddl is None:
+        return None
+    rest = body[ddl.end() :]
+    verb = ddl.group(1).split()[0].lower()
+    if verb in ("truncate", "alter", "create"):
+        target = _QUALIFIED.match(rest)
+        if target is None or ours not in _names(target.group(0), default_schema):
+            return None
+        if verb == "truncate":
+            return "truncate"
+        after = rest[target.end() :]
+        if verb == "alter" and _ADD_ONLY.match(after) and not _NOT_APPENDED.search(after):
+            return "add_columns"
+        return "ddl"
+    return "ddl" if ours in _names(rest, default_schema) else None  # DROP / RENAME: every name
