@@ -208,6 +208,7 @@ class TableChanges:
                     isinstance(event, QueryEvent) and event.query.strip().upper() == "COMMIT"
                 ):
                     current.end = position
+                    current.timestamp = event.timestamp or current.timestamp  # the commit's time
                     yield current
                     current = Transaction(position, 0)
                     if position.lsn >= end.lsn:
