@@ -66,25 +66,50 @@ class Bench:
         (tmp / "b").mkdir()
         self.target = {"warehouse_dir": str(tmp / "wh"), "namespace": "bench", "batch_seconds": batch_seconds}
         stream = f"{schema}-items"
-        self.catalog = {"streams": [{"tap_stream_id": stream, "stream": stream, "replication_method": "LOG_BASED",
-                                     "key_properties": ["id"], "schema": self._schema(),
-                                     "metadata": [{"breadcrumb": [], "metadata": {"selected": True,
-                                                   "schema-name": schema, "table-key-properties": ["id"]}}]}]}
+        self.catalog = {
+            "streams": [
+                {
+                    "tap_stream_id": stream,
+                    "stream": stream,
+                    "replication_method": "LOG_BASED",
+                    "key_properties": ["id"],
+                    "schema": self._schema(),
+                    "metadata": [
+                        {
+                            "breadcrumb": [],
+                            "metadata": {
+                                "selected": True,
+                                "schema-name": schema,
+                                "table-key-properties": ["id"],
+                            },
+                        }
+                    ],
+                }
+            ]
+        }
         self.config["tables"] = {stream: f"{schema}.items"}
         self.state: dict[str, Any] | None = None
         self.identifier = f"bench.{stream.replace('-', '_')}"
 
     @staticmethod
     def _schema() -> dict[str, Any]:
-        return {"type": "object", "properties": {
-            "id": {"type": "integer"}, "status": {"type": ["string", "null"]},
-            "amount": {"type": ["number", "null"], "multipleOf": 0.01, "maximum": 9999999999.99},
-            "note": {"type": ["string", "null"]}, "stamped": {"type": ["string", "null"], "format": "date-time"}}}
+        return {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "status": {"type": ["string", "null"]},
+                "amount": {"type": ["number", "null"], "multipleOf": 0.01, "maximum": 9999999999.99},
+                "note": {"type": ["string", "null"]},
+                "stamped": {"type": ["string", "null"], "format": "date-time"},
+            },
+        }
 
     def run(self) -> tuple[float, float]:
         """One pipe run: (wall, CPU seconds)."""
         cpu, started = _cpu(), time.perf_counter()
-        tap, target, states, stderr = pipe("postgres", self.config, self.catalog, self.target, self.tmp, self.state)
+        tap, target, states, stderr = pipe(
+            "postgres", self.config, self.catalog, self.target, self.tmp, self.state
+        )
         if (tap, target) != (0, 0):
             raise RuntimeError(stderr[-3000:])
         self.state = states[-1] if states else self.state
@@ -94,14 +119,18 @@ class Bench:
         return open_catalog(self.target).load_table(self.identifier).scan().to_arrow()
 
     def close(self, cursor: Any) -> None:
-        cursor.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
-                       (self.slot,))
+        cursor.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
+            (self.slot,),
+        )
         cursor.execute(f'DROP PUBLICATION IF EXISTS "{self.slot}"')
 
 
 def throughput(bench: Bench, cursor: Any, changes: int) -> dict[str, Any]:
-    cursor.execute(f"INSERT INTO {bench.table} (id, status, amount, note) SELECT g, 'new', g % 1000, "
-                   f"'row ' || g FROM generate_series(1, {changes}) g")
+    cursor.execute(
+        f"INSERT INTO {bench.table} (id, status, amount, note) SELECT g, 'new', g % 1000, "
+        f"'row ' || g FROM generate_series(1, {changes}) g"
+    )
     snapshot_wall, _ = bench.run()
     next_id, made = changes + 1, 0
     while made < changes:
@@ -110,7 +139,8 @@ def throughput(bench: Bench, cursor: Any, changes: int) -> dict[str, Any]:
         cursor.execute(
             f"BEGIN; INSERT INTO {bench.table} (id, status, amount, note) SELECT g, 'new', 1, 'n' "
             f"FROM generate_series({next_id}, {next_id + ins - 1}) g; "
-            f"UPDATE {bench.table} SET status = 'paid', amount = amount + 1 WHERE id BETWEEN {low} AND {low + upd - 1}; "
+            f"UPDATE {bench.table} SET status = 'paid', amount = amount + 1 "
+            f"WHERE id BETWEEN {low} AND {low + upd - 1}; "
             f"DELETE FROM {bench.table} WHERE id BETWEEN {low + upd} AND {low + upd + dele - 1}; COMMIT"
         )
         next_id += ins
@@ -119,10 +149,17 @@ def throughput(bench: Bench, cursor: Any, changes: int) -> dict[str, Any]:
     cursor.execute(f"SELECT count(*), sum(amount) FROM {bench.table}")
     count, total = cursor.fetchone()
     lake = bench.lake()
-    assert (lake.num_rows, sum(v for v in lake.column("amount").to_pylist())) == (count, total), "table differs"
-    return {"changes": made, "snapshot_rows": changes, "snapshot_seconds": round(snapshot_wall, 2),
-            "apply_seconds": round(wall, 2), "changes_per_second": round(made / wall),
-            "cpu_seconds_per_1000_changes": round(cpu / made * 1000, 3)}
+    assert (lake.num_rows, sum(v for v in lake.column("amount").to_pylist())) == (count, total), (
+        "table differs"
+    )
+    return {
+        "changes": made,
+        "snapshot_rows": changes,
+        "snapshot_seconds": round(snapshot_wall, 2),
+        "apply_seconds": round(wall, 2),
+        "changes_per_second": round(made / wall),
+        "cpu_seconds_per_1000_changes": round(cpu / made * 1000, 3),
+    }
 
 
 def latency(bench: Bench, dsn: str, rate: int, seconds: float) -> dict[str, Any]:
@@ -134,8 +171,10 @@ def latency(bench: Bench, dsn: str, rate: int, seconds: float) -> dict[str, Any]
         cursor, next_id, started = connection.cursor(), 10**9, time.monotonic()
         per_txn = max(1, rate // 10)
         while time.monotonic() - started < seconds:
-            cursor.execute(f"INSERT INTO {bench.table} (id, status) SELECT g, 'live' FROM "
-                           f"generate_series({next_id}, {next_id + per_txn - 1}) g")
+            cursor.execute(
+                f"INSERT INTO {bench.table} (id, status) SELECT g, 'live' FROM "
+                f"generate_series({next_id}, {next_id + per_txn - 1}) g"
+            )
             next_id += per_txn
             time.sleep(max(0.0, 0.1 - (time.monotonic() - started) % 0.1))
         connection.close()
@@ -160,9 +199,15 @@ def latency(bench: Bench, dsn: str, rate: int, seconds: float) -> dict[str, Any]
             break
     thread.join()
     latencies.sort()
-    return {"rate": rate, "seconds": seconds, "rows": len(latencies), "runs": runs,
-            "p50": round(statistics.median(latencies), 2), "p95": round(latencies[int(len(latencies) * 0.95)], 2),
-            "max": round(latencies[-1], 2)}
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "rows": len(latencies),
+        "runs": runs,
+        "p50": round(statistics.median(latencies), 2),
+        "p95": round(latencies[int(len(latencies) * 0.95)], 2),
+        "max": round(latencies[-1], 2),
+    }
 
 
 def main() -> int:

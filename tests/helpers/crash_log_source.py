@@ -44,7 +44,9 @@ class _Changes:
         )
         if low > 1:
             picks = [self.rng.randrange(1, low) for _ in range(4)]
-            cursor.execute(f"UPDATE {t} SET status = 'paid', amount = amount + 1 WHERE order_id IN %s", (tuple(picks),))
+            cursor.execute(
+                f"UPDATE {t} SET status = 'paid', amount = amount + 1 WHERE order_id IN %s", (tuple(picks),)
+            )
             cursor.execute(f"DELETE FROM {t} WHERE order_id = %s", (picks[0],))
             cursor.execute(
                 f"UPDATE {t} SET order_id = order_id + {KEY_MOVE} WHERE order_id = %s AND order_id < {KEY_MOVE}",
@@ -97,26 +99,44 @@ def postgres_log_source(project: Project, request: Any) -> Iterator[Source]:
         def final_check() -> None:
             cursor.execute(f"SELECT order_id, status, amount FROM {table}")
             source = sorted(tuple(row) for row in cursor.fetchall())
-            lake = open_catalog({"warehouse_dir": str(project.root / "warehouse")}).load_table("acme.db_orders")
+            lake = open_catalog({"warehouse_dir": str(project.root / "warehouse")}).load_table(
+                "acme.db_orders"
+            )
             rows = lake.scan(selected_fields=("order_id", "status", "amount")).to_arrow().to_pylist()
             assert sorted((r["order_id"], r["status"], r["amount"]) for r in rows) == source
 
         block = {
             "objects": [f"{schema}.orders"],
-            "connection": {"host": service.host, "port": service.port, "user": service.user,
-                           "password": "", "database": service.db},
+            "connection": {
+                "host": service.host,
+                "port": service.port,
+                "user": service.user,
+                "password": "",
+                "database": service.db,
+            },
             "incremental": {"strategy": "log_based", "slot": slot, "publication": slot},
             "batch_rows": 2000,
         }
         try:
-            yield Source(_job("postgres", "db_orders", "assets/postgres/v1.0/db_orders.yaml", block), "tap-postgres",
-                         "order_id", None, changes.grow, expected, batch_rows=2000, max_delay=1.5,
-                         final_check=final_check)
+            yield Source(
+                _job("postgres", "db_orders", "assets/postgres/v1.0/db_orders.yaml", block),
+                "tap-postgres",
+                "order_id",
+                None,
+                changes.grow,
+                expected,
+                batch_rows=2000,
+                max_delay=1.5,
+                final_check=final_check,
+            )
         finally:
             changes.join()
             for _ in range(60):  # a killed tap's session may hold the slot a moment longer
-                cursor.execute("SELECT pg_drop_replication_slot(slot_name), 1 FROM pg_replication_slots "
-                               "WHERE slot_name = %s AND NOT active", (slot,))
+                cursor.execute(
+                    "SELECT pg_drop_replication_slot(slot_name), 1 FROM pg_replication_slots "
+                    "WHERE slot_name = %s AND NOT active",
+                    (slot,),
+                )
                 cursor.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s", (slot,))
                 if not cursor.fetchone()[0]:
                     break
