@@ -286,50 +286,6 @@ def markdown_kv_source(project: Project, request: Any) -> Iterator[Source]:
                  "tap-markdown-kv", "id", None, grow, lambda: set(range(1, written[0] + 1)), batch_rows=1000)
 
 
-@contextmanager
-def mysql_log_source(project: Project, request: Any) -> Iterator[Source]:
-    """customers read from the binlog (``log_based``): the first trial stops the snapshot of
-    4,000 rows; each later one stops the reading of a mix of inserts, updates, deletes and key
-    changes. After the rerun the table holds the source's keys and values."""
-    service = request.getfixturevalue("mariadb_service")
-    with mariadb_database(service) as (database, cursor):
-        cursor.execute(
-            "CREATE TABLE customers (customer_id int PRIMARY KEY, email varchar(200), full_name varchar(200), "
-            "country char(2), is_active tinyint(1), lifetime_value decimal(14,2), "
-            "created_at datetime(6) NOT NULL, updated_at datetime(6) NOT NULL)"
-        )
-
-        def grow(trial: int) -> None:
-            low = trial * 4000 + 1
-            cursor.executemany(
-                "INSERT INTO customers VALUES (%s, %s, 'N', 'PT', 1, %s, now(6), now(6))",
-                [(i, f"c{i}@x.io", f"{i % 1000}.50") for i in range(low, low + 4000)],
-            )
-            if trial:
-                cursor.execute(f"UPDATE customers SET lifetime_value = lifetime_value + 1 WHERE customer_id % 7 = {trial % 7}")
-                cursor.execute(f"DELETE FROM customers WHERE customer_id % 11 = {trial % 11}")
-                cursor.execute(
-                    "UPDATE customers SET customer_id = customer_id + 1000000 "
-                    f"WHERE customer_id % 13 = {trial % 13} AND customer_id < 1000000"
-                )
-
-        def values() -> dict[Any, str]:
-            cursor.execute("SELECT customer_id, lifetime_value FROM customers")
-            return {row[0]: str(row[1]) for row in cursor.fetchall()}
-
-        def final_check() -> None:
-            from target_iceberg.catalog import open_catalog
-
-            table = open_catalog({"warehouse_dir": str(project.root / "warehouse")}).load_table("acme.db_customers")
-            rows = table.scan(selected_fields=("customer_id", "lifetime_value")).to_arrow().to_pylist()
-            assert {r["customer_id"]: str(r["lifetime_value"]) for r in rows} == values()
-
-        source = _database("mysql", "db_customers", "customers", "customer_id", service, database, cursor, True, grow)
-        source.job["source"]["incremental"] = {"strategy": "log_based"}
-        source.cursor, source.final_check, source.max_delay = None, final_check, 2.0
-        yield source
-
-
 def open_source(name: str, project: Project, request: Any) -> Any:
     """The context manager of the named source."""
     if name == "csv":
@@ -345,6 +301,8 @@ def open_source(name: str, project: Project, request: Any) -> Any:
     if name.startswith("postgres"):
         return postgres_source(project, request, fast=name.endswith("fast"))
     if name == "mysql-log":
+        from tests.helpers.crash_log_source import mysql_log_source
+
         return mysql_log_source(project, request)
     if name.startswith("mysql"):
         return mysql_source(project, request, fast=name.endswith("fast"))
