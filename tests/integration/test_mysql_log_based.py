@@ -174,6 +174,17 @@ def test_added_column_is_followed_other_alters_stop(items: Any, tmp_path: Path) 
     assert "was changed by ALTER" in line and "reset the stream's state" in line
 
 
+def test_bookmark_in_a_purged_binlog_is_one_line(items: Any, tmp_path: Path) -> None:
+    config, _, catalog = items
+    stream = catalog["streams"][0]["tap_stream_id"]
+    bookmark = {"replication_key": "_sdc_lsn", "replication_key_value": 4, "snapshot_done": True}
+    state = {"bookmarks": {stream: {**bookmark, "log_position": "mariadb-bin.000000:4"}}}
+    code, messages, stderr = _run(config, catalog, tmp_path, state)
+    assert code == 2 and not [m for m in messages if m["type"] == "RECORD"]
+    line = stderr.strip().splitlines()[-1]
+    assert "mariadb-bin.000000" in line and "purged" in line and "reset the stream's state" in line
+
+
 def test_user_without_replication_privileges(items: Any, mariadb_service: Any, tmp_path: Path) -> None:
     config, cursor, catalog = items
     user = unique_name("u")
