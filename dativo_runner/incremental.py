@@ -52,11 +52,14 @@ def resolve_incremental(
     supported: tuple[str, ...],
     columns: set[str],
     cursor_strategies: tuple[str, ...] = (),
+    log_based: bool = True,
+    keys: tuple[str, ...] | None = None,
 ) -> tuple[Incremental, list[Problem]]:
     """The effective settings and every problem with them (unknown strategy, a setting the tap
-    does not honour, a cursor column the asset lacks). ``strategies`` are the registry's,
-    ``supported`` and ``cursor_strategies`` (those reading past a cursor column's last value)
-    what the source plugin declares."""
+    does not honour, a cursor column the asset lacks, ``log_based`` without the plugin's
+    capability or the asset's primary key). ``strategies`` are the registry's, ``supported``,
+    ``cursor_strategies`` (those reading past a cursor column's last value) and ``log_based``
+    what the source plugin declares; ``keys`` the asset's primary key (None: not checked)."""
     job_block = job.given()
     merged = {**recipe.given(), **job_block}
     problems: list[Problem] = []
@@ -70,6 +73,8 @@ def resolve_incremental(
                 f"(registered: {', '.join(strategies)})",
             )
         )
+    if strategy == LOG_BASED:
+        problems.extend(_log_based_problems(file, connector, log_based, keys))
     for key in ("cursor_field", "lookback_days", "start_date", *LOG_SETTINGS):
         if key in job_block and key in LOG_SETTINGS and strategy != LOG_BASED and key in supported:
             problems.append(
@@ -110,3 +115,28 @@ def resolve_incremental(
         slot=merged.get("slot") if "slot" in supported else None,
     )
     return settings, problems
+
+
+def _log_based_problems(
+    file: str, connector: str, capable: bool, keys: tuple[str, ...] | None
+) -> list[Problem]:
+    """Strategy ``log_based`` needs a source plugin that reads a change log and an asset with a
+    primary key (each change is applied to one row by its key)."""
+    problems = []
+    if not capable:
+        problems.append(
+            Problem(
+                file,
+                "source.incremental.strategy",
+                f"{LOG_BASED!r} is not offered by the {connector} connector's plugin",
+            )
+        )
+    if keys is not None and not keys:
+        problems.append(
+            Problem(
+                file,
+                "source.incremental.strategy",
+                f"{LOG_BASED!r} needs the asset's primary key (each change is applied to one row by its key)",
+            )
+        )
+    return problems

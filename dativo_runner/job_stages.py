@@ -254,6 +254,8 @@ def job_incremental(
         supported=source.incremental_settings,
         columns={f.name for f in asset.fields},
         cursor_strategies=source.cursor_strategies,
+        log_based=source.log_based,
+        keys=tuple(asset.primary_key),
     )
     problems.extend(found)
     return incremental

@@ -100,6 +100,10 @@ class SourcePlugin(ConnectorPlugin):
     #: last value: ``source.incremental.cursor_field`` is required with them.
     cursor_strategies: tuple[str, ...] = ()
 
+    #: True when the tap reads the source's change log (``source.incremental.strategy:
+    #: log_based``, singer-sdk's ``LOG_BASED``; the change records of docs/CDC.md).
+    log_based: bool = False
+
     #: True when the tap applies ``column_policies`` / ``hash_salt`` from its config to every
     #: value before it leaves the tap (taps built on ``dativo_singer.tap_policy.PolicyTap``).
     #: A classified asset is refused for a source that does not (docs/ARCHITECTURE.md).

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import sqlalchemy as sa
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, TapCapabilities
 
 from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
@@ -19,6 +20,7 @@ from dativo_singer.sql.dialect import MySQLDialect
 from dativo_singer.sql.settings import connection_properties
 from dativo_singer.sql.stream import DatabaseStream
 from dativo_singer.sql.tap import DatabaseTap
+from tap_mysql.change_log import MySQLChangeLog
 
 _JSON_CHECK = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.I)
 _TLS_MODES = ("require", "verify-ca", "verify-full")
@@ -67,6 +69,10 @@ class MySQLConnector(DatabaseConnector):
             return "TLS"
         return super().arrow_reader_problem(columns)
 
+    def change_log(self) -> MySQLChangeLog:
+        """The row-based binlog LOG_BASED streams are read from."""
+        return MySQLChangeLog(self)
+
     def json_columns(self, schema: str | None, table: str) -> set[str]:
         """MariaDB's JSON columns: LONGTEXT with a ``json_valid`` check constraint."""
         query = sa.text(
@@ -88,9 +94,11 @@ class MySQLStream(DatabaseStream):
 
 
 class TapMySQL(DatabaseTap):
-    """MySQL 8 and MariaDB 10.11 tables and views (`--discover` lists every non-system database)."""
+    """MySQL 8 and MariaDB 10.11 tables and views (`--discover` lists every non-system database);
+    ``LOG_BASED`` streams read the row-based binlog (docs/CDC.md)."""
 
     name = "tap-mysql"
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [*DatabaseTap.capabilities, TapCapabilities.LOG_BASED]
     config_jsonschema = connection_properties(MySQLConnector.default_port).to_dict()
     default_stream_class = MySQLStream
 

@@ -1,5 +1,5 @@
-"""The log-based PostgreSQL source of the crash trials (docs/CDC.md): the orders table read from a
-replication slot while changes flow. Before each trial, and by a writer thread during it, the
+"""The log-based sources of the crash trials (docs/CDC.md): PostgreSQL's orders table read from a
+replication slot, MariaDB's customers table read from the binlog, while changes flow. Before each trial, and by a writer thread during it, the
 source gets inserts, updates, deletes and primary-key changes in transactions of several
 statements; after the clean rerun the table must hold every row exactly as the source does."""
 
@@ -16,7 +16,7 @@ import psycopg2
 from target_iceberg.catalog import open_catalog
 
 from tests.helpers.crash_sources import Source, _job
-from tests.helpers.databases import pg_schema, unique_name
+from tests.helpers.databases import mariadb_database, pg_schema, unique_name
 from tests.helpers.project import Project
 
 PER_TRIAL = 3000
@@ -142,3 +142,104 @@ def postgres_log_source(project: Project, request: Any) -> Iterator[Source]:
                     break
                 time.sleep(0.5)
             cursor.execute(f'DROP PUBLICATION IF EXISTS "{slot}"')
+
+
+class _MySQLChanges(_Changes):
+    """The same changes of MariaDB's customers table (``connect`` makes a PyMySQL connection)."""
+
+    def __init__(self, connect: Any, database: str) -> None:
+        super().__init__("", f"`{database}`.customers")
+        self.connect = connect
+
+    def _transaction(self, cursor: Any, inserts: int) -> None:
+        low, high = self.next_id, self.next_id + inserts - 1
+        self.next_id = high + 1
+        t = self.table
+        cursor.execute("BEGIN")
+        cursor.execute(
+            f"INSERT INTO {t} SELECT seq, concat('c', seq, '@x.io'), 'N', 'PT', 1, (seq % 1000) / 100, "
+            f"now(6), now(6) FROM seq_{low}_to_{high}"
+        )
+        if low > 1:
+            picks = [self.rng.randrange(1, low) for _ in range(4)]
+            cursor.execute(f"UPDATE {t} SET lifetime_value = lifetime_value + 1 WHERE customer_id IN %s", (picks,))
+            cursor.execute(f"DELETE FROM {t} WHERE customer_id = %s", (picks[0],))
+            cursor.execute(
+                f"UPDATE {t} SET customer_id = customer_id + {KEY_MOVE} "
+                f"WHERE customer_id = %s AND customer_id < {KEY_MOVE}",
+                (picks[1],),
+            )
+        cursor.execute("COMMIT")
+
+    def grow(self, trial: int) -> None:
+        self.join()
+        connection = self.connect()
+        with connection.cursor() as cursor:
+            self._transaction(cursor, PER_TRIAL)
+        connection.close()
+        self.thread = threading.Thread(target=self._flow, daemon=True)
+        self.thread.start()
+
+    def _flow(self) -> None:
+        connection = self.connect()
+        deadline = time.monotonic() + FLOW_SECONDS
+        while time.monotonic() < deadline:
+            with connection.cursor() as cursor:
+                self._transaction(cursor, 20)
+            time.sleep(0.05)
+        connection.close()
+
+
+@contextmanager
+def mysql_log_source(project: Project, request: Any) -> Iterator[Source]:
+    """customers read by ``strategy: log_based`` from MariaDB's binlog (a snapshot under the
+    table's read lock, then changes)."""
+    service = request.getfixturevalue("mariadb_service")
+    with mariadb_database(service) as (database, cursor):
+        cursor.execute(
+            "CREATE TABLE customers (customer_id int PRIMARY KEY, email varchar(200), full_name varchar(200), "
+            "country char(2), is_active tinyint(1), lifetime_value decimal(14,2), "
+            "created_at datetime(6) NOT NULL, updated_at datetime(6) NOT NULL)"
+        )
+        changes = _MySQLChanges(service.connect, database)
+
+        def expected() -> set[Any]:
+            changes.join()
+            cursor.execute("SELECT customer_id FROM customers")
+            return {row[0] for row in cursor.fetchall()}
+
+        def final_check() -> None:
+            cursor.execute("SELECT customer_id, lifetime_value FROM customers")
+            source = sorted((row[0], row[1]) for row in cursor.fetchall())
+            lake = open_catalog({"warehouse_dir": str(project.root / "warehouse")}).load_table(
+                "acme.db_customers"
+            )
+            rows = lake.scan(selected_fields=("customer_id", "lifetime_value")).to_arrow().to_pylist()
+            assert sorted((r["customer_id"], r["lifetime_value"]) for r in rows) == source
+
+        block = {
+            "objects": ["customers"],
+            "connection": {
+                "host": service.host,
+                "port": service.port,
+                "user": service.user,
+                "password": "",
+                "database": database,
+            },
+            "incremental": {"strategy": "log_based"},
+            "batch_rows": 2000,
+        }
+        try:
+            yield Source(
+                _job("mysql", "db_customers", "assets/mysql/v1.0/db_customers.yaml", block),
+                "tap-mysql",
+                "customer_id",
+                None,
+                changes.grow,
+                expected,
+                batch_rows=2000,
+                max_delay=1.5,
+                final_check=final_check,
+            )
+        finally:
+            changes.join()

@@ -28,8 +28,9 @@ FAST = {"max_requests_per_second": 0, "backoff_base_seconds": 0.005, "max_backof
 SOURCES = ("csv", "postgres-fast", "postgres-record", "mysql-fast", "mysql-record", "stripe", "hubspot",
            "gdrive", "markdown-kv", "postgres-partitions")
 # Trials of one target only: an edited file's reload, two concurrent writers of one job, changes
-# read from PostgreSQL's log (the object target keeps a change log, not rows once: docs/CDC.md).
-ICEBERG_ONLY = ("csv-edit", "csv-two-writers", "postgres-log")
+# read from PostgreSQL's log and MySQL's binlog (the object target keeps a change log, not rows
+# once: docs/CDC.md).
+ICEBERG_ONLY = ("csv-edit", "csv-two-writers", "postgres-log", "mysql-log")
 EDITED_ROWS = 16_000
 PARTITIONS = int(os.environ.get("DATIVO_CRASH_PARTITIONS") or 3)  # slices of postgres-partitions
 START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
@@ -310,6 +311,10 @@ def open_source(name: str, project: Project, request: Any) -> Any:
         return postgres_source(project, request, fast=True, partitions=PARTITIONS)
     if name.startswith("postgres"):
         return postgres_source(project, request, fast=name.endswith("fast"))
+    if name == "mysql-log":
+        from tests.helpers.crash_log_source import mysql_log_source
+
+        return mysql_log_source(project, request)
     if name.startswith("mysql"):
         return mysql_source(project, request, fast=name.endswith("fast"))
     return {"stripe": stripe_source, "hubspot": hubspot_source, "gdrive": gdrive_source,

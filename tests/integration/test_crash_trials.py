@@ -22,7 +22,10 @@ reloads it (its new rows staged and swapped for the old ones in one snapshot) an
 during the reload; `csv-two-writers` starts two runs of one job with their own state folders (two
 workers with empty state folders) and stops one of them. In both a reader polls the table during
 every trial and never sees fewer rows than the table held when the trial began; after the reruns
-every row is there once (and, for `csv-edit`, only in the file's last version).
+every row is there once (and, for `csv-edit`, only in the file's last version). `mysql-log` reads
+MariaDB's binlog (`log_based`): the first trial stops the snapshot, the later ones the changes
+(inserts, updates, deletes, key changes, also flowing during the trial); after the rerun the table
+has the source's keys and values.
 
 Knobs: `DATIVO_CRASH_TRIALS` trials per pipeline (`make test-crash`: 20 over every pipeline);
 unset, `make test` runs one trial of each of the pipelines in DEFAULT_PIPELINES (every run costs

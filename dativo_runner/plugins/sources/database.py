@@ -38,6 +38,7 @@ class DatabaseSource(SourcePlugin):
     incremental_settings: tuple[str, ...] = ("cursor_field", "lookback_days", "start_date")
     cursor_strategies = ("cursor_column",)
     partition_kinds = ("where", "time_window")
+    log_based = True  # where the registry lists log_based: the tap reads the change log
     cli_options = (
         SourceOption("--host", "server host (default ${PG_HOST} / ${MYSQL_HOST}, else 127.0.0.1)"),
         SourceOption("--port", "server port"),
@@ -136,7 +137,7 @@ class DatabaseSource(SourcePlugin):
             config["lookback_days"] = job.incremental.lookback_days
         if job.incremental.start_date:
             config["start_date"] = job.incremental.start_date
-        if not job.incremental.cursor_field:
+        if not job.incremental.cursor_field and not job.incremental.log_based:
             # The target replaces the table at the end of a full read (ACTIVATE_VERSION).
             config["emit_activate_version_messages"] = True
         if job.source.get("fast_path", True):

@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Log-based changes from MariaDB/MySQL into Iceberg (`tap-mysql | target-iceberg`, LOG_BASED,
+the row-based binlog): change throughput and end-to-end latency (docs/CDC.md).
+
+The same measure as benchmarks/cdc_bench.py (PostgreSQL): a table of ``--changes`` rows is
+snapshotted, then ``--changes`` changes are made (inserts 50 %, updates 30 %, deletes 20 %, in
+transactions of 1,000) and one run applies them: changes per second of wall time and CPU seconds
+(tap and target) per 1,000 changes; the table is checked against the source. Latency: a writer
+commits ``--rate`` inserts a second for ``--seconds``, each stamped with the commit time, while
+runs follow one another; a row's latency is the end of the run that made it visible minus its stamp.
+
+    export DATIVO_SERVICES_DIR=...   # the services of scripts/services.sh, as the tests use them
+    .venv/bin/python benchmarks/cdc_mysql_bench.py --changes 200000 --rate 1000 --seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH.parent), str(BENCH)]
+
+from cdc_bench import TXN, _cpu  # noqa: E402
+from target_iceberg.catalog import open_catalog  # noqa: E402
+
+from tests import services  # noqa: E402
+from tests.helpers.databases import mariadb_database, pipe  # noqa: E402
+
+TABLE = """CREATE TABLE items (id bigint PRIMARY KEY, status varchar(10), amount decimal(12,2),
+    note varchar(40), stamped timestamp(6) NOT NULL DEFAULT current_timestamp(6))"""
+
+
+class Bench:
+    """One database and warehouse; runs of the pipe from the last emitted state."""
+
+    def __init__(self, service: Any, database: str, tmp: Path, batch_seconds: float) -> None:
+        self.tmp = tmp
+        stream = f"{database}-items"
+        (tmp / "b").mkdir()
+        self.config = {
+            "host": service.host,
+            "port": service.port,
+            "user": service.user,
+            "database": database,
+            "tables": {stream: f"{database}.items"},
+            "batch_config": {"encoding": {"format": "parquet"}, "storage": {"root": (tmp / "b").as_uri()}},
+        }
+        self.target = {"warehouse_dir": str(tmp / "wh"), "namespace": "bench", "batch_seconds": batch_seconds}
+        schema = {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "status": {"type": ["string", "null"]},
+                "amount": {"type": ["number", "null"], "multipleOf": 0.01, "maximum": 9999999999.99},
+                "note": {"type": ["string", "null"]},
+                "stamped": {"type": ["string", "null"], "format": "date-time"},
+            },
+        }
+        self.catalog = {
+            "streams": [
+                {
+                    "tap_stream_id": stream,
+                    "stream": stream,
+                    "replication_method": "LOG_BASED",
+                    "key_properties": ["id"],
+                    "schema": schema,
+                    "metadata": [
+                        {
+                            "breadcrumb": [],
+                            "metadata": {
+                                "selected": True,
+                                "schema-name": database,
+                                "table-key-properties": ["id"],
+                            },
+                        }
+                    ],
+                }
+            ]
+        }
+        self.state: dict[str, Any] | None = None
+        self.identifier = f"bench.{stream.replace('-', '_')}"
+
+    def run(self) -> tuple[float, float]:
+        """One pipe run: (wall, CPU seconds)."""
+        cpu, started = _cpu(), time.perf_counter()
+        tap, target, states, stderr = pipe(
+            "mysql", self.config, self.catalog, self.target, self.tmp, self.state
+        )
+        if (tap, target) != (0, 0):
+            raise RuntimeError(stderr[-3000:])
+        self.state = states[-1] if states else self.state
+        return time.perf_counter() - started, _cpu() - cpu
+
+    def lake(self) -> Any:
+        return open_catalog(self.target).load_table(self.identifier).scan().to_arrow()
+
+
+def throughput(bench: Bench, cursor: Any, changes: int) -> dict[str, Any]:
+    cursor.execute(
+        f"INSERT INTO items (id, status, amount, note) SELECT seq, 'new', seq % 1000, "
+        f"concat('row ', seq) FROM seq_1_to_{changes}"
+    )
+    snapshot_wall, _ = bench.run()
+    next_id, made = changes + 1, 0
+    while made < changes:
+        ins, upd, dele = TXN // 2, TXN * 3 // 10, TXN // 5
+        low = 1 + (made // TXN) * (upd + dele)
+        cursor.execute("BEGIN")
+        cursor.execute(
+            f"INSERT INTO items (id, status, amount, note) SELECT seq, 'new', 1, 'n' "
+            f"FROM seq_{next_id}_to_{next_id + ins - 1}"
+        )
+        cursor.execute(
+            "UPDATE items SET status = 'paid', amount = amount + 1 "
+            f"WHERE id BETWEEN {low} AND {low + upd - 1}"
+        )
+        cursor.execute(f"DELETE FROM items WHERE id BETWEEN {low + upd} AND {low + upd + dele - 1}")
+        cursor.execute("COMMIT")
+        next_id += ins
+        made += TXN
+    wall, cpu = bench.run()
+    cursor.execute("SELECT count(*), sum(amount) FROM items")
+    count, total = cursor.fetchone()
+    lake = bench.lake()
+    assert (lake.num_rows, sum(lake.column("amount").to_pylist())) == (count, total), "table differs"
+    return {
+        "changes": made,
+        "snapshot_rows": changes,
+        "snapshot_seconds": round(snapshot_wall, 2),
+        "apply_seconds": round(wall, 2),
+        "changes_per_second": round(made / wall),
+        "cpu_seconds_per_1000_changes": round(cpu / made * 1000, 3),
+    }
+
+
+def latency(bench: Bench, service: Any, database: str, rate: int, seconds: float) -> dict[str, Any]:
+    done = threading.Event()
+
+    def writer() -> None:
+        connection = service.connect()
+        cursor, next_id, started = connection.cursor(), 10**9, time.monotonic()
+        cursor.execute(f"USE `{database}`")
+        per_txn = max(1, rate // 10)
+        while time.monotonic() - started < seconds:
+            cursor.execute(
+                "INSERT INTO items (id, status) SELECT seq, 'live' "
+                f"FROM seq_{next_id}_to_{next_id + per_txn - 1}"
+            )
+            next_id += per_txn
+            time.sleep(max(0.0, 0.1 - (time.monotonic() - started) % 0.1))
+        connection.close()
+        done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    seen: set[int] = set()
+    latencies: list[float] = []
+    runs = 0
+    while True:
+        finished = done.is_set()
+        bench.run()
+        runs += 1
+        visible = dt.datetime.now(dt.timezone.utc)
+        lake = bench.lake()
+        for key, stamp in zip(lake.column("id").to_pylist(), lake.column("stamped").to_pylist(), strict=True):
+            if key >= 10**9 and key not in seen:
+                seen.add(key)
+                latencies.append((visible - stamp).total_seconds())
+        if finished:
+            break
+    thread.join()
+    latencies.sort()
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "rows": len(latencies),
+        "runs": runs,
+        "p50": round(statistics.median(latencies), 2),
+        "p95": round(latencies[int(len(latencies) * 0.95)], 2),
+        "max": round(latencies[-1], 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--changes", type=int, default=100_000)
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--batch-seconds", type=float, default=1.0, help="target-iceberg batch_seconds")
+    parser.add_argument("--skip-latency", action="store_true")
+    args = parser.parse_args()
+    service = services.mariadb()
+    with tempfile.TemporaryDirectory() as folder, mariadb_database(service) as (database, cursor):
+        cursor.execute("SET time_zone = '+00:00'")
+        cursor.execute(TABLE)
+        bench = Bench(service, database, Path(folder), args.batch_seconds)
+        print(json.dumps(throughput(bench, cursor, args.changes)), flush=True)
+        if not args.skip_latency:
+            print(json.dumps(latency(bench, service, database, args.rate, args.seconds)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
