@@ -11,7 +11,7 @@ COMPILED := $(VENV)/.compiled
 install: $(STAMP) $(COMPILED)
 
 # With uv when it can be had (fetched from PyPI with pip if missing), else pip: scripts/install_venv.sh.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml dativo_singer/pyproject.toml $(wildcard taps/*/pyproject.toml targets/*/pyproject.toml)
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/install_venv.sh '.[dev]'
 	touch $(STAMP)
 

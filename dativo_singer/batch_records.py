@@ -20,7 +20,7 @@ from uuid import uuid4
 from singer_sdk.batch import lazy_chunked_generator
 from singer_sdk.singerlib.json import serialize_json
 
-from dativo_singer.batch_emit import WRITE_OPTIONS, parquet_compression
+from dativo_singer.batch_settings import WRITE_OPTIONS, parquet_compression
 from dativo_singer.sdk_internals import BaseBatchFileEncoding, BatchConfig, sync_records
 
 JSONL_SUFFIXES = {"gzip": ".jsonl.gz", "none": ".jsonl"}

@@ -91,6 +91,7 @@ class TapMySQL(DatabaseTap):
     """MySQL 8 and MariaDB 10.11 tables and views (`--discover` lists every non-system database)."""
 
     name = "tap-mysql"
+    package_name = "dativo-tap-mysql"  # its distribution: --version
     config_jsonschema = connection_properties(MySQLConnector.default_port).to_dict()
     default_stream_class = MySQLStream
 

@@ -66,6 +66,7 @@ class TapPostgres(DatabaseTap):
     """PostgreSQL tables and views (`--discover` lists every non-system schema)."""
 
     name = "tap-postgres"
+    package_name = "dativo-tap-postgres"  # its distribution: --version
     config_jsonschema = connection_properties(PostgresConnector.default_port).to_dict()
     default_stream_class = PostgresStream
 
