@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 # Libraries of the platform that a tap installed alone must not bring.
 PLATFORM_HEAVY = ("pyiceberg", "connectorx", "adbc-driver", "azure-", "google-", "dagster", "pyarrow", "boto")
 BASE = ("pip", "setuptools", "wheel")  # what `python -m venv` puts in every venv
+_BUILT = shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
 
 
 def local_projects() -> dict[str, tuple[Path, dict[str, Any]]]:
@@ -65,8 +67,13 @@ def make_venv(folder: Path, *requirements: str, pip_args: tuple[str, ...] = ()) 
     as pip is configured); its python."""
     subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True, timeout=120)
     python = folder / "bin" / "python"
+    # A local folder is built from a copy: setuptools writes build/ beside the sources it builds.
+    sources = [
+        str(shutil.copytree(r, folder / "src" / Path(r).name, ignore=_BUILT)) if Path(r).is_dir() else r
+        for r in requirements
+    ]
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *pip_args, *requirements],
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *pip_args, *sources],
         check=True,
         capture_output=True,
         timeout=900,

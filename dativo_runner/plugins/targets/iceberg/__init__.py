@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import DativoError, Problem
 from dativo_runner.plugins.base import Landed, MaintainOptions, TargetCapabilities, TargetPlugin
-from dativo_runner.plugins.targets.iceberg.planning import dead_letter_dir, plan_iceberg_config
+from dativo_runner.plugins.targets.governance import dead_letter_dir
+from dativo_runner.plugins.targets.iceberg.planning import plan_iceberg_config
 from dativo_runner.tenancy import name_problem, recorded_owner_problem
 
 if TYPE_CHECKING:
