@@ -75,6 +75,16 @@ test-crash: install services
 test-faults: install services
 	DATIVO_FAULTS=full $(PY) -m pytest -q -ra -s -m faults --durations=30 tests/integration
 
+# tap-stripe pip-installed alone into a clean venv (its libraries from the package index), then run
+# against the Stripe emulator (docs/PACKAGING.md); about a minute, not part of make test.
+.PHONY: test-dist bench-dist
+test-dist: install
+	DATIVO_DIST_TEST=1 $(PY) -m pytest -q -ra tests/integration/test_connector_install.py
+
+# Install size of tap-stripe alone beside a peer's (PEER_SRC: a checkout of it; benchmarks/README.md).
+bench-dist: install
+	$(PY) benchmarks/dist_size_bench.py --peer-src $(PEER_SRC) $(BENCH_DIST_ARGS)
+
 # 30 consecutive incremental runs of every source with maintenance every 5th run, and orchestrated
 # runs terminated or interrupted by a killed dagster-daemon (docs/RELIABILITY.md).
 test-soak: install services
