@@ -75,11 +75,13 @@ test-crash: install services
 test-faults: install services
 	DATIVO_FAULTS=full $(PY) -m pytest -q -ra -s -m faults --durations=30 tests/integration
 
-# tap-stripe pip-installed alone into a clean venv (its libraries from the package index), then run
-# against the Stripe emulator (docs/PACKAGING.md); about a minute, not part of make test.
+# tap-stripe pip-installed alone into a clean venv, and by Meltano from its pip_url (libraries from
+# the package index), then run against the Stripe emulator (docs/PACKAGING.md); about a minute,
+# not part of make test.
 .PHONY: test-dist bench-dist
-test-dist: install
-	DATIVO_DIST_TEST=1 $(PY) -m pytest -q -ra tests/integration/test_connector_install.py
+test-dist: install peers
+	DATIVO_DIST_TEST=1 $(PY) -m pytest -q -ra tests/integration/test_connector_install.py \
+		tests/interop/test_meltano_installs_alone.py
 
 # Install size of tap-stripe alone beside a peer's (PEER_SRC: a checkout of it; benchmarks/README.md).
 bench-dist: install
