@@ -20,11 +20,12 @@ def governance_fields(job: Job) -> dict[str, str]:
     ``retention-days`` when the asset's governance gives them (lists joined with commas)."""
     governance = job.asset.governance
     fields = {"asset": job.asset.name, "asset-version": job.asset.version, "tenant": job.tenant_id}
-    if governance.get("owner"):
-        fields["owner"] = str(governance["owner"])
-    for name in ("tags", "classification"):
-        if governance.get(name):
-            fields[name] = ",".join(map(str, governance[name]))
-    if governance.get("retention_days"):
-        fields["retention-days"] = str(governance["retention_days"])
+    if governance.owner:
+        fields["owner"] = governance.owner
+    if governance.tags:
+        fields["tags"] = ",".join(governance.tags)
+    if governance.classification:
+        fields["classification"] = ",".join(governance.classification)
+    if governance.retention_days:
+        fields["retention-days"] = str(governance.retention_days)
     return fields

@@ -54,7 +54,7 @@ class IcebergTarget(TargetPlugin):
         problems = []
         columns = {f.name for f in job.asset.fields} | {INGEST_DATE}
         try:
-            fields = parse_partitioning(list(job.asset.target.get("partitioning") or []))
+            fields = parse_partitioning(list(job.asset.target.partitioning))
         except FatalError as exc:
             problems.append(Problem(job.asset.file, "asset.target.partitioning", str(exc)))
             fields = []
@@ -255,7 +255,7 @@ class IcebergTarget(TargetPlugin):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 run = maintain_table(
-                    job.file, job.asset.governance.get("retention_days"), table, identifier, options
+                    job.file, job.asset.governance.retention_days, table, identifier, options
                 )
         except DativoSingerError as exc:
             message = str(exc)

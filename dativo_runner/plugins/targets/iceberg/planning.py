@@ -122,9 +122,9 @@ def plan_iceberg_config(job: Job) -> dict[str, Any]:
         "namespace": target.get("namespace") or job.tenant_id,
         "table_names": {asset.object: target.get("table") or asset.name},
         "table_properties": _governance_properties(job),
-        "schema_mode": asset.target.get("mode") or "relaxed",
-        "nested": asset.target.get("nested") or "json",
-        "partitioning": list(asset.target.get("partitioning") or []),
+        "schema_mode": asset.target.mode,
+        "nested": asset.target.nested,
+        "partitioning": list(asset.target.partitioning),
         "column_policies": policies.actions,
         "hash_salt": policies.salt,
         # under `dativo run` the tap applies them (dativo_runner/policy.py: tap_policy_config)

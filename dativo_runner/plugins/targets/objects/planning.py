@@ -72,11 +72,11 @@ def plan_objects_config(job: Job) -> dict[str, Any]:
     config: dict[str, Any] = {
         **storage_config(job),
         "tenant": job.tenant_id,
-        "format": target.get("format") or asset.target.get("file_format") or "jsonl",
+        "format": target.get("format") or asset.target.file_format or "jsonl",
         "compression": target.get("compression") or "none",
         "object_metadata": governance_metadata(job),
-        "schema_mode": asset.target.get("mode") or "relaxed",
-        "nested": asset.target.get("nested") or "json",
+        "schema_mode": asset.target.mode,
+        "nested": asset.target.nested,
         "column_policies": policies.actions,
         "hash_salt": policies.salt,
         # under `dativo run` the tap applies them (dativo_runner/policy.py: tap_policy_config)
