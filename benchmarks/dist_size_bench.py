@@ -24,7 +24,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.helpers.distributions import PLATFORM_HEAVY, installed, make_venv, site_packages_mb  # noqa: E402
+from tests.helpers.distributions import (  # noqa: E402
+    PLATFORM_HEAVY,
+    installed,
+    make_venv,
+    site_packages_mb,
+    venv_env,
+)
 
 
 def measure(folder: Path, requirements: list[str], pip_args: tuple[str, ...] = ()) -> dict[str, object]:
@@ -33,7 +39,8 @@ def measure(folder: Path, requirements: list[str], pip_args: tuple[str, ...] = (
     python = make_venv(folder, *requirements, pip_args=pip_args)
     seconds = time.monotonic() - start
     names = installed(python)
-    about = subprocess.run([str(python.parent / "tap-stripe"), "--about"], capture_output=True, timeout=120)
+    tap = str(python.parent / "tap-stripe")
+    about = subprocess.run([tap, "--about"], capture_output=True, timeout=120, env=venv_env())
     return {
         "MB": site_packages_mb(python),
         "distributions": len(names),

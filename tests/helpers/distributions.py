@@ -4,6 +4,7 @@ clean virtualenvs to install one of them into (tests, benchmarks/dist_size_bench
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -81,10 +82,16 @@ def make_venv(folder: Path, *requirements: str, pip_args: tuple[str, ...] = ()) 
     return python
 
 
+def venv_env() -> dict[str, str]:
+    """This environment without PYTHONPATH: a program of the venv sees the venv's packages only."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
 def installed(python: Path) -> dict[str, str]:
     """Distribution name -> version installed in that venv, without pip and setuptools."""
     code = "import importlib.metadata as m, json; print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
-    out = subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True).stdout
+    # -I: neither PYTHONPATH nor the current folder (a checkout holds egg-info of its own)
+    out = subprocess.run([str(python), "-I", "-c", code], check=True, capture_output=True, text=True).stdout
     names: dict[str, str] = json.loads(out)
     return {n.lower().replace("_", "-"): v for n, v in names.items() if n.lower() not in BASE}
 

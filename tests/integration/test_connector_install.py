@@ -14,7 +14,7 @@ import pytest
 
 from tests.emulators.server import serve
 from tests.emulators.stripe import API_KEY, StripeEmulator
-from tests.helpers.distributions import PLATFORM_HEAVY, REPO, installed, make_venv
+from tests.helpers.distributions import PLATFORM_HEAVY, REPO, installed, make_venv, venv_env
 
 pytestmark = [
     pytest.mark.integration,
@@ -30,7 +30,7 @@ def test_tap_stripe_alone_installs_and_syncs(tmp_path: Path) -> None:
     assert {"dativo-tap-stripe", "dativo-singer", "singer-sdk", "requests"} <= set(names)
     assert not [n for n in names if n.startswith(PLATFORM_HEAVY) or n == "dativo-ingest"], names
     tap = python.parent / "tap-stripe"
-    alone = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the venv's packages only
+    alone = venv_env()  # the venv's packages only
 
     about = subprocess.run([tap, "--about", "--format", "json"], capture_output=True, text=True, check=True, env=alone)
     assert json.loads(about.stdout)["version"] == "0.1.0"
@@ -41,8 +41,16 @@ def test_tap_stripe_alone_installs_and_syncs(tmp_path: Path) -> None:
         catalog = subprocess.run([tap, "--config", config, "--discover"], capture_output=True, text=True, check=True, env=alone)
         assert "customers" in {s["tap_stream_id"] for s in json.loads(catalog.stdout)["streams"]}
         synced = subprocess.run([tap, "--config", config], capture_output=True, text=True, timeout=300, env=alone)
+        parquet = tmp_path / "parquet.json"
+        batches = {"encoding": {"format": "parquet"}, "storage": {"root": (tmp_path / "b").as_uri()}}
+        parquet.write_text(json.dumps({**json.loads(config.read_text()), "batch_config": batches}))
+        refused = subprocess.run([tap, "--config", parquet], capture_output=True, text=True, timeout=300, env=alone)
     assert synced.returncode == 0, synced.stderr[-2000:]
     messages = [json.loads(line) for line in synced.stdout.splitlines() if line.startswith("{")]
     customers = {m["record"]["id"] for m in messages if m["type"] == "RECORD" and m["stream"] == "customers"}
     assert customers == {c["id"] for c in emulator.objects["customers"]}
     assert [m for m in messages if m["type"] == "STATE"]
+    # Parquet BATCH files need the [parquet] extra: one line saying so, not a traceback.
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    assert "parquet needs pyarrow, which is not installed (install the tap's [parquet] extra" in refused.stderr
+    assert "Traceback" not in refused.stderr
