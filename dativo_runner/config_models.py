@@ -69,6 +69,7 @@ class JobFile:
     source: SourceSettings = field(default_factory=SourceSettings)
     target: dict[str, Any] = field(default_factory=dict)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    partitions: dict[str, Any] = field(default_factory=dict)  # dativo_runner/partitions.py
 
 
 # --- an asset (schemas/asset.schema.json) ---------------------------------------------------
