@@ -22,7 +22,8 @@ COPY dativo_runner ./dativo_runner
 COPY dativo_singer ./dativo_singer
 COPY taps ./taps
 COPY targets ./targets
-RUN pip wheel --no-deps --wheel-dir /wheels .
+# the platform and each of its Singer distributions (core, taps, targets: docs/PACKAGING.md)
+RUN pip wheel --no-deps --wheel-dir /wheels ./dativo_singer ./taps/* ./targets/* .
 
 # --- runtime: slim Python, the wheels installed without resolution, a non-root user ---
 FROM python:3.11-slim

@@ -11,7 +11,7 @@ COMPILED := $(VENV)/.compiled
 install: $(STAMP) $(COMPILED)
 
 # With uv when it can be had (fetched from PyPI with pip if missing), else pip: scripts/install_venv.sh.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml dativo_singer/pyproject.toml $(wildcard taps/*/pyproject.toml targets/*/pyproject.toml)
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/install_venv.sh '.[dev]'
 	touch $(STAMP)
 
@@ -74,6 +74,18 @@ test-crash: install services
 # restarted or stopped; `make test` runs a fast subset of them.
 test-faults: install services
 	DATIVO_FAULTS=full $(PY) -m pytest -q -ra -s -m faults --durations=30 tests/integration
+
+# tap-stripe pip-installed alone into a clean venv, and by Meltano from its pip_url (libraries from
+# the package index), then run against the Stripe emulator (docs/PACKAGING.md); about a minute,
+# not part of make test.
+.PHONY: test-dist bench-dist
+test-dist: install peers
+	DATIVO_DIST_TEST=1 $(PY) -m pytest -q -ra tests/integration/test_connector_install.py \
+		tests/interop/test_meltano_installs_alone.py
+
+# Install size of tap-stripe alone beside a peer's (PEER_SRC: a checkout of it; benchmarks/README.md).
+bench-dist: install
+	$(PY) benchmarks/dist_size_bench.py --peer-src $(PEER_SRC) $(BENCH_DIST_ARGS)
 
 # 30 consecutive incremental runs of every source with maintenance every 5th run, and orchestrated
 # runs terminated or interrupted by a killed dagster-daemon (docs/RELIABILITY.md).

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dativo_runner.config_models import AssetGovernance, AssetTarget, parse
 from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.schema_validation import validate_document
 from dativo_runner.yaml_io import load_yaml
@@ -104,8 +105,8 @@ class AssetSpec:
     version: str
     fields: tuple[FieldSpec, ...]
     primary_key: tuple[str, ...] = ()
-    governance: dict[str, Any] = field(default_factory=dict)
-    target: dict[str, Any] = field(default_factory=dict)
+    governance: AssetGovernance = field(default_factory=AssetGovernance)
+    target: AssetTarget = field(default_factory=AssetTarget)
 
     def json_schema(self) -> dict[str, Any]:
         """The Singer stream schema of this asset."""
@@ -123,7 +124,7 @@ OWNER_PLACEHOLDER = "TODO-owner@example.com"  # what `dativo generate config` wr
 def placeholder_warnings(asset: AssetSpec) -> list[str]:
     """Governance values still at the placeholder `dativo generate config` wrote (they validate,
     but name nobody): one warning each, naming the file and field."""
-    owner = str(asset.governance.get("owner") or "").strip()
+    owner = (asset.governance.owner or "").strip()
     if owner.lower() != OWNER_PLACEHOLDER.lower():
         return []
     return [
@@ -166,8 +167,8 @@ def load_asset(path: Path, display: str) -> AssetSpec:
         version=body["version"],
         fields=fields,
         primary_key=tuple(body.get("primary_key") or ()),
-        governance=dict(body.get("governance") or {}),
-        target=dict(body.get("target") or {}),
+        governance=parse(AssetGovernance, body.get("governance") or {}),
+        target=parse(AssetTarget, body.get("target") or {}),
     )
 
 

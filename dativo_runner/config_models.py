@@ -1,6 +1,7 @@
 """Typed views of the configuration files, made from documents their JSON Schema already accepted.
 
 One frozen dataclass per object of ``schemas/job.schema.json`` (the job file's top-level blocks),
+``schemas/asset.schema.json`` (an asset's ``governance`` and ``target``), ``schemas/policy.schema.json``,
 ``schemas/connector.schema.json`` (a connector recipe) and ``schemas/runner.schema.json`` (the
 runner settings); each field is named like its schema property (a unit test keeps both sides
 equal). Validation stays with the schemas: :func:`parse` only reads, so a document must have been
@@ -71,6 +72,49 @@ class JobFile:
     target: dict[str, Any] = field(default_factory=dict)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     partitions: dict[str, Any] = field(default_factory=dict)  # dativo_runner/partitions.py
+
+
+# --- an asset (schemas/asset.schema.json) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssetGovernance:
+    """``asset.governance``: ownership, tags, classification and retention of the dataset."""
+
+    owner: str | None = None
+    tags: tuple[str, ...] = ()
+    classification: tuple[str, ...] = ()
+    retention_days: int | None = None
+
+
+@dataclass(frozen=True)
+class AssetTarget:
+    """``asset.target``: how the table (or objects) of the dataset is written."""
+
+    file_format: str | None = None
+    partitioning: tuple[str, ...] = ()
+    mode: str = "relaxed"
+    nested: str = "json"
+
+
+# --- the governance policy (schemas/policy.schema.json) --------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassificationRule:
+    """``policy.classifications.<name>``: what happens to the columns of a classification."""
+
+    action: str
+    salt_env: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """The policy file's ``policy`` block."""
+
+    classifications: dict[str, ClassificationRule] = field(default_factory=dict)
+    unclassified_pii: str | None = None
+    require_owner: bool | None = None
 
 
 # --- a connector recipe (schemas/connector.schema.json) --------------------------------------
@@ -194,6 +238,9 @@ def _value(hint: Any, value: Any) -> Any:
         item = get_args(hint)[0]
         return tuple(_value(item, v) for v in value or ())
     if get_origin(hint) is dict:
+        item = get_args(hint)[1]
+        if isinstance(item, type) and is_dataclass(item):
+            return {key: parse(item, entry or {}) for key, entry in (value or {}).items()}
         return dict(value or {})
     return value
 

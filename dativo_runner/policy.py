@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dativo_runner.assets import AssetSpec, FieldSpec
+from dativo_runner.config_models import ClassificationRule, PolicySettings, parse
 from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.home import ProjectHome
 from dativo_runner.schema_validation import validate_document
@@ -15,6 +16,8 @@ from dativo_runner.yaml_io import load_yaml
 
 if TYPE_CHECKING:
     from dativo_runner.job_config import Job
+
+Classifications = dict[str, ClassificationRule]  # classification name -> its rule
 
 
 @dataclass(frozen=True)
@@ -27,25 +30,35 @@ class ColumnPolicies:
     unset_salt: str | None = None  # the salt variable the policy names but nobody set
 
 
-def load_policy(home: ProjectHome) -> dict[str, Any]:
-    """The policy's classifications (empty when the project has no policy file)."""
+def load_settings(home: ProjectHome) -> PolicySettings:
+    """The policy file's settings (the defaults when the project has no policy file)."""
     if not home.policy.is_file():
-        return {}
+        return PolicySettings()
     display = home.display(home.policy)
     data = load_yaml(home.policy, display=display)
     problems = validate_document("policy", data, display)
     if problems:
         raise ConfigError(problems)
-    return dict((data["policy"] or {}).get("classifications") or {})
+    return parse(PolicySettings, data["policy"] or {})
 
 
-def _rule(classifications: dict[str, Any], name: str) -> dict[str, Any] | None:
+def load_policy(home: ProjectHome) -> Classifications:
+    """The policy's classifications (empty when the project has no policy file)."""
+    return load_settings(home).classifications
+
+
+def _rule(classifications: Classifications, name: str) -> ClassificationRule | None:
     """The policy rule of a classification, matched without regard to case (``pii`` is ``PII``)."""
     wanted = name.strip().casefold()
     for key, rule in classifications.items():
         if str(key).casefold() == wanted:
-            return dict(rule or {})
+            return rule
     return None
+
+
+def _action(rule: ClassificationRule | None) -> str:
+    """A rule's action; a classification the policy does not define changes nothing."""
+    return rule.action if rule else "allow"
 
 
 def _walk(
@@ -62,7 +75,7 @@ def _walk(
 
 
 def classification_problems(
-    asset: AssetSpec, classifications: dict[str, Any], policy_file: str
+    asset: AssetSpec, classifications: Classifications, policy_file: str
 ) -> list[Problem]:
     """A field, at any depth, classified with a name the policy does not define: data could
     land unprotected."""
@@ -82,18 +95,18 @@ def classification_problems(
     return problems
 
 
-def protected_fields(asset: AssetSpec, classifications: dict[str, Any]) -> list[str]:
+def protected_fields(asset: AssetSpec, classifications: Classifications) -> list[str]:
     """Policy paths of the fields a policy hashes, masks or drops."""
     return [
         key
         for key, _, spec in _walk(asset.fields)
         if spec.classification
-        and (_rule(classifications, spec.classification) or {}).get("action", "allow") != "allow"
+        and _action(_rule(classifications, spec.classification)) != "allow"
     ]
 
 
 def column_policies(
-    asset: AssetSpec, classifications: dict[str, Any], secrets: Mapping[str, str], tenant: str
+    asset: AssetSpec, classifications: Classifications, secrets: Mapping[str, str], tenant: str
 ) -> ColumnPolicies:
     """Actions for the asset's classified fields at every depth (keys: ``policy_paths``); the
     salt comes from secrets, then environment. Docs name the top-level columns' classes."""
@@ -103,11 +116,11 @@ def column_policies(
     for key, _, spec in _walk(asset.fields):
         parts = [spec.description] if spec.description else []
         if spec.classification:
-            rule = _rule(classifications, spec.classification) or {}
-            action = rule.get("action", "allow")
+            rule = _rule(classifications, spec.classification)
+            action = _action(rule)
             actions[key] = action
-            if rule.get("salt_env"):
-                salt_names.add(rule["salt_env"])
+            if rule and rule.salt_env:
+                salt_names.add(rule.salt_env)
             parts.append(f"classification: {spec.classification}; policy: {action}")
         if parts and key == spec.name:
             docs[spec.name] = "; ".join(parts)
@@ -120,10 +133,7 @@ def column_policies(
 
 def unclassified_pii_mode(home: ProjectHome) -> str | None:
     """The policy's ``unclassified_pii`` setting (warn | fail), None when unset."""
-    if not home.policy.is_file():
-        return None
-    data = load_yaml(home.policy, display=home.display(home.policy))
-    return (data.get("policy") or {}).get("unclassified_pii")
+    return load_settings(home).unclassified_pii
 
 
 def tap_policy_config(job: Job) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from uuid import uuid4
 from singer_sdk.batch import lazy_chunked_generator
 from singer_sdk.singerlib.json import serialize_json
 
-from dativo_singer.batch_emit import WRITE_OPTIONS, parquet_compression
+from dativo_singer.batch_settings import WRITE_OPTIONS, parquet_compression
+from dativo_singer.errors import FatalError
 from dativo_singer.sdk_internals import BaseBatchFileEncoding, BatchConfig, sync_records
 
 JSONL_SUFFIXES = {"gzip": ".jsonl.gz", "none": ".jsonl"}
@@ -66,8 +67,14 @@ def write_record_batches(
 
 
 def _write_parquet(records: list[dict[str, Any]], handle: IO[bytes], codec: str) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:  # a REST tap installed alone (docs/PACKAGING.md)
+        raise FatalError(
+            "batch_config.encoding.format: parquet needs pyarrow, which is not installed "
+            "(install the tap's [parquet] extra, or use jsonl)"
+        ) from None
 
     pq.write_table(pa.Table.from_pylist(records), handle, compression=codec, **WRITE_OPTIONS)
 

@@ -16,7 +16,7 @@ from dativo_singer.tap_policy import PolicyTap
 class FileTap(StopAtOnce, ConfigCheck, PolicyTap):
     """A singer-sdk tap whose streams read files and skip the unchanged ones."""
 
-    package_name = "dativo-ingest"
+    package_name = "dativo-singer"
     # Unchanged files are skipped: an ACTIVATE_VERSION would drop the rows they gave before.
     # (By value: singer-sdk 0.55 moves it from TapCapabilities to PluginCapabilities.)
     capabilities = [c for c in Tap.capabilities if c.value != PluginCapabilities.ACTIVATE_VERSION.value]

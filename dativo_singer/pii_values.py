@@ -3,8 +3,9 @@ card numbers (Luhn-valid), IBANs (mod-97 valid), IP addresses, national ids or b
 whatever the column is called (`dativo discover`, `dativo generate config`).
 
 A kind is reported when at least ``SHARE`` of a column's non-empty sampled values are of it.
-Patterns run over the whole sample at once (Arrow regex kernels); only the candidates a pattern
-kept get a checksum or a parse. Names stay a signal too (``dativo_runner.pii_guess``).
+Each pattern runs over the sample first; only the candidates a pattern kept get a checksum or a
+parse. Plain Python (a sample is a few hundred values), so a tap without Arrow watches too.
+Names stay a signal too (``dativo_runner.pii_guess``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ import datetime as dt
 import ipaddress
 import re
 from collections.abc import Callable, Sequence
-
-import pyarrow as pa
-import pyarrow.compute as pc
 
 SHARE = 0.8  # of non-empty sampled values
 MIN_VALUES = 3  # fewer present values say nothing
@@ -71,14 +69,17 @@ def _birth_date(text: str) -> bool:
 
 
 # (kind, pattern, check of each candidate the pattern kept), most specific first.
-_KINDS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
-    ("email", _EMAIL, lambda _: True),
-    ("iban", _IBAN, _iban),
-    ("card_number", _CARD, _luhn),
-    ("national_id", _NATIONAL_ID, lambda _: True),
-    ("ip_address", _IP, _ip),
-    ("phone", _PHONE, _phone),
-    ("birth_date", _DATE, _birth_date),
+_KINDS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool]], ...] = tuple(
+    (kind, re.compile(pattern), check)
+    for kind, pattern, check in (
+        ("email", _EMAIL, lambda _: True),
+        ("iban", _IBAN, _iban),
+        ("card_number", _CARD, _luhn),
+        ("national_id", _NATIONAL_ID, lambda _: True),
+        ("ip_address", _IP, _ip),
+        ("phone", _PHONE, _phone),
+        ("birth_date", _DATE, _birth_date),
+    )
 )
 
 
@@ -93,20 +94,20 @@ def pii_type(guessed: str, kind: str | None) -> str:
 
 def detect_pii(values: Sequence[str | None]) -> str | None:
     """The kind of personal data a column's sampled values look like, or None."""
-    present = pc.utf8_trim_whitespace(pa.array([v for v in values if v and v.strip()], pa.string()))
+    present = [v.strip() for v in values if v and v.strip()]
     if len(present) < MIN_VALUES:
         return None
     needed = SHARE * len(present)
     for kind, pattern, check in _KINDS:
-        matched = pc.filter(present, pc.match_substring_regex(present, pattern))
+        matched = [text for text in present if pattern.search(text)]
         if len(matched) < needed:
             continue
-        valid = sum(1 for text in matched.to_pylist() if check(text))
+        valid = sum(1 for text in matched if check(text))
         if valid >= needed and (kind != "birth_date" or _spread_of_years(matched) >= 5):
             return kind
     return None
 
 
-def _spread_of_years(dates: pa.Array) -> int:
+def _spread_of_years(dates: list[str]) -> int:
     """Distinct years among date texts: birth dates spread, a batch of event dates does not."""
-    return len(pc.unique(pc.utf8_slice_codeunits(dates, 0, 4)))
+    return len({text[:4] for text in dates})

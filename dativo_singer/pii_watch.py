@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from dativo_singer.errors import FatalError
 from dativo_singer.pii_values import detect_pii
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SAMPLE_ROWS = 200
 LOGGER = logging.getLogger("dativo.pii")
@@ -76,7 +77,7 @@ class PiiWatch:
                 continue
             values = columns[name]
             if data is not None:
-                if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
+                if str(values.type) not in ("string", "large_string"):  # Arrow text types
                     continue
                 values = values.slice(0, SAMPLE_ROWS).to_pylist()
             texts = [v for v in values if isinstance(v, str)]

@@ -18,9 +18,8 @@ So no raw classified value crosses the pipe: a target receives protected values 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
@@ -28,9 +27,11 @@ from singer_sdk.singerlib.messages import Message, RecordMessage, SchemaMessage
 
 from dativo_singer.errors import FatalError
 from dativo_singer.pii_watch import PiiWatch
-from dativo_singer.policy import apply_policies
 from dativo_singer.policy_paths import PolicyTree, check_policies, policy_tree, protect_record, protect_schema
 from dativo_singer.sdk_internals import merge_missing_config_jsonschema
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 POLICY_SETTINGS = th.PropertiesList(
     th.Property(
@@ -84,7 +85,11 @@ class TapPolicies:
     def table(self, data: pa.Table, stream: str = "") -> pa.Table:
         """An Arrow batch protected (before it becomes a file or lines)."""
         self.watch.table(stream, data)
-        return apply_policies(data, self.policies, self.salt) if self.active else data
+        if not self.active:
+            return data
+        from dativo_singer.policy import apply_policies  # Arrow: only taps with a columnar path
+
+        return apply_policies(data, self.policies, self.salt)
 
     def message(self, message: Any) -> Any:
         """A Singer message as it may leave the tap."""

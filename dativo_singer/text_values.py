@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from dativo_singer import value_contract as contract
-from dativo_singer.arrow_types import property_types
+from dativo_singer.json_types import property_types
 from dativo_singer.value_contract import parse_datetime as parse_datetime  # the one parser
 
 Converter = Callable[[str], Any]

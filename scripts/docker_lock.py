@@ -25,9 +25,12 @@ PLATFORM = ("--python-version", "3.11", "--implementation", "cp", "--platform", 
 
 
 def requirements() -> list[str]:
-    """The project's runtime dependencies plus its orchestration extra."""
+    """The project's runtime dependencies plus its orchestration extra, without the distributions
+    of this checkout (the core, taps and targets: built from source by the Dockerfile; the root
+    lists their third-party dependencies itself, tests/unit/test_distributions.py)."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    return [*project["dependencies"], *project["optional-dependencies"]["orchestration"]]
+    requirements = [*project["dependencies"], *project["optional-dependencies"]["orchestration"]]
+    return [r for r in requirements if not r.startswith("dativo-")]
 
 
 def resolve(requirements: list[str]) -> dict[str, str]:

@@ -6,8 +6,8 @@ field of the JSON Schemas under dativo_runner/schemas).
     python scripts/gen_reference.py              # rewrite docs/reference
     python scripts/gen_reference.py --out DIR    # write into DIR instead (the staleness test)
 
-`make reference` runs the first form. Programs are the console scripts of pyproject.toml other
-than `dativo`; each runs in process (they share one import of singer-sdk).
+`make reference` runs the first form. Programs are the console scripts of taps/*/pyproject.toml and
+targets/*/pyproject.toml; each runs in process (they share one import of singer-sdk).
 """
 
 from __future__ import annotations
@@ -41,8 +41,11 @@ DOCUMENTS = (
 
 
 def programs() -> dict[str, str]:
-    """Console script name -> ``module:function`` for every tap and target."""
-    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    """Console script name -> ``module:function`` for every tap and target (each declared by its
+    own distribution, taps/*/pyproject.toml and targets/*/pyproject.toml)."""
+    scripts: dict[str, str] = {}
+    for project in sorted([*REPO.glob("taps/*/pyproject.toml"), *REPO.glob("targets/*/pyproject.toml")]):
+        scripts.update(tomllib.loads(project.read_text())["project"].get("scripts", {}))
     return {name: target for name, target in sorted(scripts.items()) if name.startswith(("tap-", "target-"))}
 
 

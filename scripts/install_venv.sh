@@ -5,6 +5,10 @@
 # with pip. Without uv (DATIVO_INSTALLER=pip, or uv cannot be fetched or fails): pip, as before.
 #
 #   scripts/install_venv.sh [SPEC]     SPEC defaults to '.[dev]'; PYTHON and VENV from the environment
+#
+# The Singer core and each tap and target are distributions of their own (a pyproject.toml in
+# dativo_singer/, taps/*/, targets/*/; docs/PACKAGING.md): they are installed editable beside SPEC,
+# so the platform's dependencies on them resolve to this checkout, never to a package index.
 #   scripts/install_venv.sh --compile  write the bytecode of every installed module (pip does at install)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +24,12 @@ fi
 export UV_PYTHON_DOWNLOADS=never  # the venv uses $PYTHON, never a Python uv would download
 
 say() { echo "install: $*" >&2; }
+
+# -e <folder> for every distribution of this checkout besides the root one.
+LOCAL=()
+for project in dativo_singer/pyproject.toml taps/*/pyproject.toml targets/*/pyproject.toml; do
+    LOCAL+=(-e "${project%/pyproject.toml}")
+done
 
 boot="$(mktemp -d)"  # where uv is fetched to, when it must be
 trap 'rm -rf "$boot"' EXIT
@@ -44,13 +54,13 @@ with_uv() {
         "$uv" venv -q --seed --python "$PYTHON" "$VENV" || return 1  # --seed: pip in the venv too
     fi
     # uv itself too, so the next install finds it in the venv.
-    "$uv" pip install -q --python "$VENV/bin/python" -e "$SPEC" uv
+    "$uv" pip install -q --python "$VENV/bin/python" "${LOCAL[@]}" -e "$SPEC" uv
 }
 
 with_pip() {
     [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$SPEC"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${LOCAL[@]}" -e "$SPEC"
 }
 
 if [[ "${DATIVO_INSTALLER:-uv}" != pip ]]; then

@@ -174,7 +174,7 @@ PY_CLIENT_MODULES='psycopg2 adlfs boto3 minio azure.storage.blob pyiceberg sqlal
 
 need_python() {
     [[ -x "$PYTHON" ]] || die "no Python at $PYTHON: create the venv first" \
-        "(python3 -m venv .venv && .venv/bin/pip install -e '.[dev]') or set DATIVO_PYTHON"
+        "(make install, or python3 -m venv .venv && .venv/bin/pip install -r requirements.txt) or set DATIVO_PYTHON"
 }
 
 python_clients_present() {

@@ -54,16 +54,15 @@ class DativoTranslator:
     def get_owners(self, scheduled: ScheduledJob) -> list[str]:
         """The asset's ``governance.owner``: an e-mail as is, anything else as ``team:<name>``;
         none for the placeholder of `dativo generate config` (its ``dativo/warning`` says so)."""
-        governance = scheduled.job.asset.governance if scheduled.job else {}
-        owner = str(governance.get("owner") or "").strip()
+        owner = (scheduled.job.asset.governance.owner or "").strip() if scheduled.job else ""
         if not owner or owner.lower() == OWNER_PLACEHOLDER.lower():  # a placeholder owns nothing
             return []
         return [owner if _EMAIL.match(owner) else f"team:{_TAG_CHARS.sub('_', owner)}"]
 
     def get_tags(self, scheduled: ScheduledJob) -> dict[str, str]:
         """``governance.tags`` as Dagster label tags, plus the tenant."""
-        governance = scheduled.job.asset.governance if scheduled.job else {}
-        tags = {_TAG_CHARS.sub("_", str(tag))[:63]: "" for tag in governance.get("tags") or []}
+        tags_given = scheduled.job.asset.governance.tags if scheduled.job else ()
+        tags = {_TAG_CHARS.sub("_", tag)[:63]: "" for tag in tags_given}
         tags[TENANT_TAG] = _TAG_CHARS.sub("_", scheduled.tenant_id)
         return tags
 
@@ -93,10 +92,10 @@ class DativoTranslator:
             "dativo/target": job.target_entry.name,
             "dativo/schedule": f"{scheduled.cron} ({scheduled.timezone})",
         }
-        if governance.get("classification"):
-            metadata["dativo/classification"] = ", ".join(map(str, governance["classification"]))
-        if governance.get("retention_days"):
-            metadata["dativo/retention_days"] = int(governance["retention_days"])
+        if governance.classification:
+            metadata["dativo/classification"] = ", ".join(governance.classification)
+        if governance.retention_days:
+            metadata["dativo/retention_days"] = governance.retention_days
         if asset.primary_key:
             metadata["dativo/primary_key"] = ", ".join(asset.primary_key)
         warnings = placeholder_warnings(asset)

@@ -23,8 +23,9 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sql import SQLStream
 
-from dativo_singer.batch_emit import ParquetBatchWriter, file_sized, parquet_batch_config
+from dativo_singer.batch_emit import ParquetBatchWriter, file_sized
 from dativo_singer.batch_records import RecordBatches
+from dativo_singer.batch_settings import parquet_batch_config
 from dativo_singer.errors import FatalError
 from dativo_singer.sdk_internals import (
     StreamHooks,

@@ -13,7 +13,7 @@ from singer_sdk import typing as th
 from singer_sdk.singerlib import Catalog
 from singer_sdk.sql import SQLTap
 
-from dativo_singer.batch_emit import (
+from dativo_singer.batch_settings import (
     append_parquet_batch_config,
     jsonl_codec_problems,
     parquet_batch_config,
@@ -40,7 +40,7 @@ UNSUPPORTED_DECIMAL_SETTING = "use_singer_decimal"
 class DatabaseTap(StopAtOnce, ConfigCheck, SyncStartHook, PolicyTap, SQLTap):
     """A PostgreSQL or MySQL/MariaDB tap (subclasses name the stream class and defaults)."""
 
-    package_name = "dativo-ingest"
+    package_name = "dativo-singer"
     default_stream_class: type[DatabaseStream]
     message_writer_class = FastSingerWriter
     termination_note = "stopping; the last STATE written covers the rows before it"

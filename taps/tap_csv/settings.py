@@ -13,7 +13,7 @@ from typing import Any
 from jsonschema import Draft7Validator
 from singer_sdk import typing as th
 
-from dativo_singer.batch_emit import jsonl_codec_problems
+from dativo_singer.batch_settings import jsonl_codec_problems
 
 # The keys of another popular tap-csv (MeltanoLabs) that a copied config may carry.
 FOREIGN_KEYS = {

@@ -6,7 +6,7 @@ from typing import Any
 
 from singer_sdk import Stream
 
-from dativo_singer.batch_emit import append_parquet_batch_config
+from dativo_singer.batch_settings import append_parquet_batch_config
 from dativo_singer.cli import run_tap_cli
 from dativo_singer.errors import FatalError
 from dativo_singer.file_tap import FileTap
@@ -21,6 +21,7 @@ class TapCSV(FileTap):
     """Reads local CSV files; one stream per configured object, incremental per file."""
 
     name = "tap-csv"
+    package_name = "dativo-tap-csv"  # its distribution: --version
     config_jsonschema = CONFIG_SCHEMA
     config_problems = staticmethod(config_problems)
 

@@ -23,6 +23,7 @@ class TapGDriveCSV(FileTap):
     per configured object, incremental on each file's modifiedTime."""
 
     name = "tap-gdrive-csv"
+    package_name = "dativo-tap-gdrive-csv"  # its distribution: --version
     config_jsonschema = CONFIG_SCHEMA
     config_problems = staticmethod(config_problems)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from dativo_singer.arrow_types import property_types
+from dativo_singer.json_types import property_types
 from dativo_singer.text_values import converter_for
 
 CellConverter = Callable[[Any], Any]

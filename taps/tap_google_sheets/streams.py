@@ -12,10 +12,10 @@ from singer_sdk import Tap
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from tap_csv.header import match_name
 
-from dativo_singer.arrow_types import property_types
 from dativo_singer.errors import DataValueError, FatalError
 from dativo_singer.google_auth import DRIVE_METADATA_READONLY, SHEETS_READONLY
 from dativo_singer.google_rest import GoogleAPIStream
+from dativo_singer.json_types import property_types
 from dativo_singer.source_files import METADATA_PROPERTIES as FILE_METADATA
 from dativo_singer.source_files import SOURCE_FILE, SOURCE_FILE_NAME, SOURCE_LINE, SOURCE_VERSION
 from tap_google_sheets.cells import cell_converter, cell_text

@@ -19,6 +19,7 @@ class TapGoogleSheets(FileTap):
     read again only when its Drive modifiedTime changed."""
 
     name = "tap-google-sheets"
+    package_name = "dativo-tap-google-sheets"  # its distribution: --version
     config_jsonschema = CONFIG_SCHEMA
     config_problems = staticmethod(config_problems)
 

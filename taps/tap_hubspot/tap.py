@@ -26,7 +26,7 @@ class TapHubSpot(StopAtOnce, ConfigCheck, PolicyTap):
     """HubSpot CRM: contacts, companies, deals, owners, pipelines and associations."""
 
     name = "tap-hubspot"
-    package_name = "dativo-ingest"
+    package_name = "dativo-tap-hubspot"  # its distribution: --version
     config_jsonschema = th.PropertiesList(
         th.Property(
             "access_token",

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dativo_singer.arrow_types import property_types
 from dativo_singer.errors import DataValueError, FatalError
+from dativo_singer.json_types import property_types
 from dativo_singer.markdown_kv import Document, Record, parse_bytes, render_record
 from dativo_singer.text_values import converter_for
 

@@ -28,6 +28,7 @@ class TapMarkdownKV(FileTap):
     """Reads Markdown-KV documents (local or S3); one stream per object, incremental per file."""
 
     name = "tap-markdown-kv"
+    package_name = "dativo-tap-markdown-kv"  # its distribution: --version
     config_jsonschema = CONFIG_SCHEMA
     config_problems = staticmethod(config_problems)
 

@@ -98,6 +98,7 @@ class TapMySQL(DatabaseTap):
     ``LOG_BASED`` streams read the row-based binlog (docs/CDC.md)."""
 
     name = "tap-mysql"
+    package_name = "dativo-tap-mysql"  # its distribution: --version
     capabilities: ClassVar[list[CapabilitiesEnum]] = [*DatabaseTap.capabilities, TapCapabilities.LOG_BASED]
     config_jsonschema = connection_properties(MySQLConnector.default_port).to_dict()
     default_stream_class = MySQLStream

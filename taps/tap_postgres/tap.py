@@ -78,6 +78,7 @@ class TapPostgres(DatabaseTap):
     """PostgreSQL tables and views (`--discover` lists every non-system schema)."""
 
     name = "tap-postgres"
+    package_name = "dativo-tap-postgres"  # its distribution: --version
     config_jsonschema = th.PropertiesList(
         *connection_properties(PostgresConnector.default_port),
         th.Property(

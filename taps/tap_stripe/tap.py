@@ -25,7 +25,7 @@ class TapStripe(StopAtOnce, ConfigCheck, PolicyTap):
     payment_intents, refunds, balance_transactions and events."""
 
     name = "tap-stripe"
-    package_name = "dativo-ingest"
+    package_name = "dativo-tap-stripe"  # its distribution: --version
     config_jsonschema = th.PropertiesList(
         th.Property(
             "api_key",

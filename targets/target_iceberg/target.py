@@ -23,7 +23,7 @@ class TargetIceberg(CommitAtStateTarget):
     """Writes Singer streams to Iceberg tables in any pyiceberg catalog."""
 
     name = "target-iceberg"
-    package_name = "dativo-ingest"
+    package_name = "dativo-target-iceberg"  # its distribution: --version
     default_sink_class = IcebergSink
     config_jsonschema = CONFIG_SCHEMA
 

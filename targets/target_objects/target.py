@@ -20,7 +20,7 @@ class TargetObjects(CommitAtStateTarget):
     """Writes Singer streams as files on S3-compatible stores, Azure Blob or a local folder."""
 
     name = "target-objects"
-    package_name = "dativo-ingest"
+    package_name = "dativo-target-objects"  # its distribution: --version
     default_sink_class = ObjectSink
     config_jsonschema = CONFIG_SCHEMA
 

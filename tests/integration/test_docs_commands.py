@@ -66,9 +66,10 @@ def _sandbox(root: Path) -> Path:
     venv = Path(sys.prefix)
     (home / ".venv").symlink_to(venv)
     stamp = venv / ".installed"
-    if venv != Path(sys.base_prefix) and (
-        not stamp.exists() or stamp.stat().st_mtime < (REPO / "pyproject.toml").stat().st_mtime
-    ):
+    # The stamp's prerequisites: the root's and each distribution's pyproject.toml (Makefile).
+    projects = [REPO / "pyproject.toml", *REPO.glob("dativo_singer/pyproject.toml"), *REPO.glob("t*/*/pyproject.toml")]
+    newest = max(path.stat().st_mtime for path in projects)
+    if venv != Path(sys.base_prefix) and (not stamp.exists() or stamp.stat().st_mtime < newest):
         stamp.touch()
     return home
 

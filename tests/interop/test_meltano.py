@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tomllib
 import yaml
 
 from tests.interop.conftest import REPO, clean_env, iceberg_rows, iceberg_table, peer_executable, run
@@ -178,10 +179,11 @@ def test_meltano_plugin_definition_matches_about(kind: str, name: str, our_bin: 
     assert set(about["capabilities"]) <= set(plugin["capabilities"])
     secrets = {k for k, v in properties.items() if v.get("secret") or v.get("writeOnly")}
     assert secrets <= {k for k, s in settings.items() if s.get("sensitive")}
-    assert (
-        plugin["pip_url"] == "-e ../.."
-        and (EXAMPLE / plugin["pip_url"].split()[-1] / "pyproject.toml").exists()
-    )
+    # -e <the core> -e <the program's own distribution>: the plugin alone, not the platform
+    words = plugin["pip_url"].split()
+    assert words[0::2] == ["-e", "-e"]
+    core, own = (tomllib.loads((EXAMPLE / w / "pyproject.toml").read_text())["project"] for w in words[1::2])
+    assert core["name"] == "dativo-singer" and name in own["scripts"]
     assert plugin["executable"] == name
 
 

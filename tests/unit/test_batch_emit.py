@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 from singer_sdk import Stream, Tap
 
-from dativo_singer.batch_emit import ParquetBatchWriter, parquet_batch_config
+from dativo_singer.batch_emit import ParquetBatchWriter
 from dativo_singer.batch_files import local_parquet_paths
+from dativo_singer.batch_settings import parquet_batch_config
 from dativo_singer.sdk_internals import BaseBatchFileEncoding, BatchConfig
 
 

@@ -20,6 +20,9 @@ ROOTS = [
     ("job", (), m.JobFile),
     ("connector", ("connector",), m.RecipeBody),
     ("runner", ("runner",), m.RunnerSettings),
+    ("asset", ("asset", "governance"), m.AssetGovernance),
+    ("asset", ("asset", "target"), m.AssetTarget),
+    ("policy", ("policy",), m.PolicySettings),
 ]
 
 
@@ -72,6 +75,14 @@ def test_every_schema_property_has_a_model_field_and_back(
     for key in path:
         node = node["properties"][key]
     assert _differences(model, node, schema + "".join(f".{k}" for k in path)) == []
+
+
+def test_a_classification_rule_is_the_schema_of_each_classification() -> None:
+    node = json.loads((SCHEMAS / "policy.schema.json").read_text())["properties"]["policy"]
+    rule = node["properties"]["classifications"]["additionalProperties"]
+    assert _differences(m.ClassificationRule, rule, "policy.classifications.*") == []
+    read = m.parse(m.PolicySettings, {"classifications": {"PII": {"action": "hash", "salt_env": "S"}}})
+    assert read.classifications == {"PII": m.ClassificationRule("hash", "S")}
 
 
 def test_a_drifted_model_is_reported() -> None:

@@ -84,6 +84,8 @@ def test_the_lock_pins_every_runtime_dependency() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     for requirement in [*project["dependencies"], *project["optional-dependencies"]["orchestration"]]:
         name = re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower().replace("_", "-")
+        if name.startswith("dativo-"):
+            continue  # a distribution of this checkout, built from source
         assert name in pins, f"{name} is not in docker/requirements.lock: run `make docker-lock`"
     assert "dativo-ingest" not in pins
 

@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import ConfigError, Problem
+from dativo_runner.plugins.base import SourcePlugin
 from dativo_runner.plugins.sources.api_common import credential, rest_config, secret_name
 
 if TYPE_CHECKING:
@@ -68,3 +69,42 @@ def object_problems(job: Job, entries: list[dict[str, Any]], setting: str) -> li
         for i, entry in enumerate(entries)
         if entry.get("object", job.asset.object) != job.asset.object
     ]
+
+
+class GoogleObjectSource(SourcePlugin):
+    """A Google source whose job lists entries (``source.<entries_setting>``: folders, ranges)
+    read into the asset's one object, typed by its schema."""
+
+    applies_column_policies = True  # its tap is a dativo_singer PolicyTap
+    entries_setting = ""  # the job's source key listing what to read, and the tap's setting
+    connector = ""
+
+    def entries(self, job: Job) -> list[dict[str, Any]]:
+        """The tap's entries: the job's, each naming the asset's object."""
+        return [{"object": job.asset.object, **entry} for entry in job.source[self.entries_setting]]
+
+    def check(self, job: Job) -> list[Problem]:
+        """At least one entry; every entry names the asset's object. No network: validate works
+        offline, and the key is only read by `dativo run`."""
+        entries = job.source.get(self.entries_setting) or []
+        if not entries:
+            where = f"source.{self.entries_setting}"
+            return [Problem(job.file, where, f"is required for the {self.connector} connector")]
+        return object_problems(job, entries, self.entries_setting)
+
+    def plan_config(self, job: Job) -> dict[str, Any]:
+        """Credentials, the entries, schema and key of the asset's object."""
+        problems = self.check(job)
+        if problems:
+            raise ConfigError(problems)
+        config = google_config(job)
+        config.update(
+            {
+                self.entries_setting: self.entries(job),
+                "schemas": {job.asset.object: job.asset.json_schema()},
+                "key_properties": {job.asset.object: list(job.asset.primary_key)},
+                # Values that do not parse reach the target, which dead-letters the record with the reason.
+                "on_invalid_value": "pass",
+            }
+        )
+        return config

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dativo_runner.errors import ConfigError, Problem
-from dativo_runner.plugins.base import SourceOption, SourcePlugin
+from dativo_runner.plugins.base import SourceOption
 from dativo_runner.plugins.sources.api_common import API_OPTIONS
-from dativo_runner.plugins.sources.google_common import google_config, object_problems
+from dativo_runner.plugins.sources.google_common import GoogleObjectSource
 
 if TYPE_CHECKING:
     from dativo_runner.drafts import DraftOptions
     from dativo_runner.job_config import Job
 
 
-class GoogleSheetsSource(SourcePlugin):
+class GoogleSheetsSource(GoogleObjectSource):
     """Ranges of Google spreadsheets, typed by the asset schema; a spreadsheet is read again
     only when its Drive modifiedTime changed."""
 
-    applies_column_policies = True  # its tap is a dativo_singer PolicyTap
-
+    entries_setting = "sheets"
+    connector = "google_sheets"
     job_schema = "sources/google_sheets"
     cli_options = (
         *API_OPTIONS,
@@ -27,25 +26,9 @@ class GoogleSheetsSource(SourcePlugin):
         SourceOption("--range", "a tab title or an A1 range"),
     )
 
-    def check(self, job: Job) -> list[Problem]:
-        """At least one range; every entry names the asset's object (no network)."""
-        sheets = job.source.get("sheets") or []
-        if not sheets:
-            return [Problem(job.file, "source.sheets", "is required for the google_sheets connector")]
-        return object_problems(job, sheets, "sheets")
-
     def plan_config(self, job: Job) -> dict[str, Any]:
         """Credentials, ranges, ``drive_api_url``, schema and key of the asset's object."""
-        problems = self.check(job)
-        if problems:
-            raise ConfigError(problems)
-        config = google_config(job)
-        config.update(
-            sheets=[{"object": job.asset.object, **entry} for entry in job.source["sheets"]],
-            schemas={job.asset.object: job.asset.json_schema()},
-            key_properties={job.asset.object: list(job.asset.primary_key)},
-            on_invalid_value="pass",
-        )
+        config = super().plan_config(job)
         if job.source.get("drive_api_url"):
             config["drive_api_url"] = job.source["drive_api_url"]
         return config

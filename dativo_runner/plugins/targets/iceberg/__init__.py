@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import DativoError, Problem
 from dativo_runner.plugins.base import Landed, MaintainOptions, TargetCapabilities, TargetPlugin
-from dativo_runner.plugins.targets.iceberg.planning import dead_letter_dir, plan_iceberg_config
+from dativo_runner.plugins.targets.governance import dead_letter_dir
+from dativo_runner.plugins.targets.iceberg.planning import plan_iceberg_config
 from dativo_runner.tenancy import name_problem, recorded_owner_problem
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class IcebergTarget(TargetPlugin):
         problems = []
         columns = {f.name for f in job.asset.fields} | {INGEST_DATE}
         try:
-            fields = parse_partitioning(list(job.asset.target.get("partitioning") or []))
+            fields = parse_partitioning(list(job.asset.target.partitioning))
         except FatalError as exc:
             problems.append(Problem(job.asset.file, "asset.target.partitioning", str(exc)))
             fields = []
@@ -258,7 +259,7 @@ class IcebergTarget(TargetPlugin):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 run = maintain_table(
-                    job.file, job.asset.governance.get("retention_days"), table, identifier, options
+                    job.file, job.asset.governance.retention_days, table, identifier, options
                 )
         except DativoSingerError as exc:
             message = str(exc)

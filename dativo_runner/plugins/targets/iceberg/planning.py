@@ -9,9 +9,9 @@ records the tables. ``branch`` is the Iceberg branch written.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dativo_runner.plugins.targets.governance import dead_letter_dir, governance_fields
 from dativo_runner.policy import column_policies, load_policy
 
 if TYPE_CHECKING:
@@ -33,27 +33,9 @@ _AZURE_PROPS = {
 _FSSPEC_IO = "pyiceberg.io.fsspec.FsspecFileIO"
 
 
-def dead_letter_dir(job: Job) -> Path:
-    """``<home>/dead_letter/<tenant>/<job>``: rejected records of the job's runs."""
-    return job.home.root / "dead_letter" / job.tenant_id / job.name
-
-
 def _governance_properties(job: Job) -> dict[str, str]:
-    governance = job.asset.governance
-    props = {
-        "dativo.asset": job.asset.name,
-        "dativo.asset-version": job.asset.version,
-        "dativo.tenant": job.tenant_id,
-    }
-    if governance.get("owner"):
-        props["owner"] = str(governance["owner"])
-    if governance.get("tags"):
-        props["dativo.tags"] = ",".join(governance["tags"])
-    if governance.get("classification"):
-        props["dativo.classification"] = ",".join(governance["classification"])
-    if governance.get("retention_days"):
-        props["dativo.retention-days"] = str(governance["retention_days"])
-    return props
+    """The asset's governance as table properties (``owner``, else ``dativo.<field>``)."""
+    return {(n if n == "owner" else f"dativo.{n}"): v for n, v in governance_fields(job).items()}
 
 
 def _rest_uri(connection: dict[str, Any]) -> str | None:
@@ -140,9 +122,9 @@ def plan_iceberg_config(job: Job) -> dict[str, Any]:
         "namespace": target.get("namespace") or job.tenant_id,
         "table_names": {asset.object: target.get("table") or asset.name},
         "table_properties": _governance_properties(job),
-        "schema_mode": asset.target.get("mode") or "relaxed",
-        "nested": asset.target.get("nested") or "json",
-        "partitioning": list(asset.target.get("partitioning") or []),
+        "schema_mode": asset.target.mode,
+        "nested": asset.target.nested,
+        "partitioning": list(asset.target.partitioning),
         "column_policies": policies.actions,
         "hash_salt": policies.salt,
         # under `dativo run` the tap applies them (dativo_runner/policy.py: tap_policy_config)

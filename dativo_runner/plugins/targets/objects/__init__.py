@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import DativoError, Problem
 from dativo_runner.plugins.base import Landed, MaintainOptions, TargetCapabilities, TargetPlugin
-from dativo_runner.plugins.targets.objects.planning import dead_letter_dir, draft_block, plan_objects_config
+from dativo_runner.plugins.targets.governance import dead_letter_dir
+from dativo_runner.plugins.targets.objects.planning import draft_block, plan_objects_config
 from dativo_runner.setting_hints import s3_credentials_problem
 from dativo_runner.tenancy import prefix_problem, recorded_owner_problem
 

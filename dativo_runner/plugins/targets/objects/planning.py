@@ -11,9 +11,9 @@ are the target's own keys.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dativo_runner.plugins.targets.governance import dead_letter_dir, governance_fields
 from dativo_runner.policy import column_policies, load_policy
 
 if TYPE_CHECKING:
@@ -40,27 +40,10 @@ _AZURE_KEYS = {
 }
 
 
-def dead_letter_dir(job: Job) -> Path:
-    """``<home>/dead_letter/<tenant>/<job>``: rejected records of the job's runs."""
-    return job.home.root / "dead_letter" / job.tenant_id / job.name
-
-
 def governance_metadata(job: Job) -> dict[str, str]:
-    """The asset's governance as object metadata (names valid on S3 and Azure alike)."""
-    governance = job.asset.governance
-    metadata = {
-        "dativo_asset": job.asset.name,
-        "dativo_asset_version": job.asset.version,
-        "dativo_tenant": job.tenant_id,
-    }
-    if governance.get("owner"):
-        metadata["dativo_owner"] = str(governance["owner"])
-    if governance.get("tags"):
-        metadata["dativo_tags"] = ",".join(map(str, governance["tags"]))
-    if governance.get("classification"):
-        metadata["dativo_classification"] = ",".join(map(str, governance["classification"]))
-    if governance.get("retention_days"):
-        metadata["dativo_retention_days"] = str(governance["retention_days"])
+    """The asset's governance as object metadata (``dativo_<field>``: names valid on S3 and Azure
+    alike), then the target block's own ``metadata``."""
+    metadata = {f"dativo_{n.replace('-', '_')}": v for n, v in governance_fields(job).items()}
     return {**metadata, **{str(k): str(v) for k, v in (job.target.get("metadata") or {}).items()}}
 
 
@@ -89,11 +72,11 @@ def plan_objects_config(job: Job) -> dict[str, Any]:
     config: dict[str, Any] = {
         **storage_config(job),
         "tenant": job.tenant_id,
-        "format": target.get("format") or asset.target.get("file_format") or "jsonl",
+        "format": target.get("format") or asset.target.file_format or "jsonl",
         "compression": target.get("compression") or "none",
         "object_metadata": governance_metadata(job),
-        "schema_mode": asset.target.get("mode") or "relaxed",
-        "nested": asset.target.get("nested") or "json",
+        "schema_mode": asset.target.mode,
+        "nested": asset.target.nested,
         "column_policies": policies.actions,
         "hash_salt": policies.salt,
         # under `dativo run` the tap applies them (dativo_runner/policy.py: tap_policy_config)
