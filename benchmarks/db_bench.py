@@ -264,8 +264,16 @@ def _peer_record(schema: str, work: Path, rows: int, peers: Path) -> Figures | N
         "filter_schemas": [schema],
     }
     (work / "peer-tap.json").write_text(json.dumps(config))
+    # The peers' own venvs: a PYTHONPATH naming this repo's taps (a worktree's) would shadow their
+    # ``tap_postgres`` package with ours.
+    own = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     discovered = subprocess.run(
-        [tap, "--config", "peer-tap.json", "--discover"], cwd=work, capture_output=True, text=True, check=True
+        [tap, "--config", "peer-tap.json", "--discover"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=own,
     )
     catalog = json.loads(discovered.stdout)
     catalog["streams"] = [s for s in catalog["streams"] if s["tap_stream_id"] == f"{schema}-orders"]
@@ -277,8 +285,8 @@ def _peer_record(schema: str, work: Path, rows: int, peers: Path) -> Figures | N
     out.mkdir()
     (work / "peer-target.json").write_text(json.dumps({"output_path": str(out)}))
     figures = _measure(
-        f"{tap} --config peer-tap.json --catalog peer-catalog.json | {target} --config peer-target.json "
-        ">/dev/null",
+        f"env -u PYTHONPATH {tap} --config peer-tap.json --catalog peer-catalog.json | "
+        f"env -u PYTHONPATH {target} --config peer-target.json >/dev/null",
         work,
         "peer-record",
     )

@@ -5,9 +5,10 @@ The reference is the same `dativo run` with ``--always-start`` (tap and target s
 pipe). Cases: a CSV job and the Markdown-KV employees job with nothing new; the PostgreSQL demo
 job (orders, cursor ``updated_at``, ``lookback_days: 1``) with nothing new and with 1,000 new rows;
 a CSV job with one new 1,000-row file; and ``--job-dir`` over the demo jobs that need only the
-local services (CSV, Markdown-KV, PostgreSQL, MariaDB, SeaweedFS S3), each run once before so
-nothing is new. The Stripe, HubSpot and Google jobs need their emulators and are left out.
-CPU seconds are user + sys of every process; median of ``--repeat`` rounds.
+local services (CSV, Markdown-KV, PostgreSQL, MariaDB, SeaweedFS S3) and the Stripe, HubSpot and
+Google jobs against the tests' loopback emulators (served in this process, as the tests serve
+them), each run once before so nothing is new. CPU seconds are user + sys of every process (the
+emulators' own CPU is not counted); median of ``--repeat`` rounds.
 
     export DATIVO_SERVICES_DIR=...   # the services of scripts/services.sh, as the tests use them
     .venv/bin/python benchmarks/small_runs_bench.py              # median of 3
@@ -22,7 +23,8 @@ import os
 import shutil
 import statistics
 import sys
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +38,26 @@ import csv_bench  # noqa: E402
 from startup_bench import BIN, cpu_of  # noqa: E402
 
 from tests import services  # noqa: E402
+from tests.emulators.google import GoogleEmulator  # noqa: E402
+from tests.emulators.hubspot import TOKEN as HUBSPOT_TOKEN  # noqa: E402
+from tests.emulators.hubspot import HubSpotEmulator  # noqa: E402
+from tests.emulators.server import serve  # noqa: E402
+from tests.emulators.stripe import API_KEY as STRIPE_KEY  # noqa: E402
+from tests.emulators.stripe import StripeEmulator  # noqa: E402
 from tests.helpers import objects  # noqa: E402
 from tests.helpers.databases import mariadb_database, pg_schema  # noqa: E402
+from tests.helpers.google import FOLDER, populate  # noqa: E402
 from tests.helpers.project import Project  # noqa: E402
 
-# Demo jobs that need an emulator (Stripe, HubSpot, Google Drive / Sheets) are not set up here.
-EMULATED = ("gdrive_", "gsheets_", "hubspot_", "stripe_")
-S3_JOBS = ("csv_deals_to_markdown_kv", "csv_deals_to_s3", "markdown_kv_files_to_s3", "mysql_customers_to_s3")
+S3_JOBS = (
+    "csv_deals_to_markdown_kv",
+    "csv_deals_to_s3",
+    "gsheets_vendors_to_minio",
+    "markdown_kv_files_to_s3",
+    "mysql_customers_to_s3",
+)
+# The API clients' pacing and back-off as the tests set them against the emulators.
+FAST = {"max_requests_per_second": 0, "backoff_base_seconds": 0.005, "max_backoff_seconds": 0.02}
 ORDERS = """CREATE TABLE {table} (order_id bigint PRIMARY KEY, customer_id bigint NOT NULL,
     status text, amount numeric(12, 2), currency char(3), customer_email text,
     created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"""
@@ -69,22 +84,56 @@ GOALS = {
 }
 
 
-def demo_home(root: Path, schema: str, prefix: str) -> Project:
-    """The demo jobs that run against the local services, their data, in a fresh home."""
+def demo_home(root: Path, schema: str, prefix: str, apis: dict[str, dict[str, Any]]) -> Project:
+    """The demo jobs, their data, in a fresh home: the database job on ``schema``, the object
+    jobs under ``prefix``, each job whose name starts with a key of ``apis`` with those source
+    settings (the emulators' URLs and ids)."""
     shutil.rmtree(root, ignore_errors=True)
     project = Project.create(root)
     for folder in ("data/deals", "data/markdown_kv"):
         shutil.copytree(REPO / folder, root / folder, dirs_exist_ok=True)
     for path in sorted((REPO / "jobs/acme").glob("*.yaml")):
-        if path.name.startswith(EMULATED):
-            continue
         job = yaml.safe_load(path.read_text())
+        for start, settings in apis.items():
+            if path.name.startswith(start):
+                job["source"].update(**FAST, **settings)
         if path.stem == "postgres_orders_to_iceberg":
             job["source"]["objects"] = [f"{schema}.orders"]
         if path.stem in S3_JOBS:
-            job["target"]["connection"]["s3"]["prefix"] = prefix
+            job["target"]["connection"]["s3"]["prefix"] = f"{prefix}/{path.stem}"
         project.write_job(path.stem, job)
     return project
+
+
+@contextmanager
+def emulated_apis(project_root: Path) -> Iterator[tuple[dict[str, dict[str, Any]], Path]]:
+    """The Stripe, HubSpot and Google emulators served on loopback: each API job's source
+    settings, and a secrets folder with their key, token and service-account key."""
+    with ExitStack() as stack:
+        stripe = stack.enter_context(serve(StripeEmulator(counts={"customers": 100})))
+        hubspot = stack.enter_context(serve(HubSpotEmulator(counts={"contacts": 100})))
+        google = populate(stack.enter_context(serve(GoogleEmulator())))  # type: ignore[arg-type]
+        sheets = [{"spreadsheet_id": google.spreadsheet, "range": "Vendors"}]
+        apis: dict[str, dict[str, Any]] = {
+            "stripe_": {"api_url": stripe.url},
+            "hubspot_": {"api_url": hubspot.url},
+            "gdrive_": {
+                "api_url": google.emulator.url,
+                "files": [{"folder_id": FOLDER, "name_pattern": "deals_*"}],
+            },
+            "gsheets_": {
+                "api_url": google.emulator.url,
+                "drive_api_url": google.emulator.url,
+                "sheets": sheets,
+            },
+        }
+        secrets = project_root / "secrets"
+        (secrets / "acme").mkdir(parents=True, exist_ok=True)
+        (secrets / "acme/api.env").write_text(
+            f"STRIPE_API_KEY={STRIPE_KEY}\nHUBSPOT_ACCESS_TOKEN={HUBSPOT_TOKEN}\n"
+        )
+        (secrets / "acme/google.json").write_text(json.dumps({"GOOGLE_SERVICE_ACCOUNT_KEY": google.key}))
+        yield apis, secrets
 
 
 def service_env(pg_db: str, mysql_db: str, bucket: str) -> dict[str, str]:
@@ -96,6 +145,8 @@ def service_env(pg_db: str, mysql_db: str, bucket: str) -> dict[str, str]:
         MYSQL_HOST=my.host, MYSQL_PORT=str(my.port), MYSQL_USER=my.user, MYSQL_DATABASE=mysql_db,
         MYSQL_PASSWORD="", S3_BUCKET=bucket, S3_ENDPOINT=sw.s3_endpoint,
         S3_ACCESS_KEY_ID=sw.access_key, S3_SECRET_ACCESS_KEY=sw.secret_key,
+        MINIO_BUCKET=bucket, MINIO_ENDPOINT=sw.s3_endpoint,
+        MINIO_ACCESS_KEY_ID=sw.access_key, MINIO_SECRET_ACCESS_KEY=sw.secret_key,
     )  # fmt: skip
     return env
 
@@ -132,9 +183,12 @@ def run_cases(out: Path, repeat: int) -> dict[str, list[tuple[float, float]]]:
             "(2, NULL, 'Ben', 'DE', 0, 12.34, now(6), now(6))"
         )
         bucket = objects.s3_bucket().name
-        project = demo_home(out / "home-small-demo", schema, objects.unique_prefix("small-runs"))
+        home_root = out / "home-small-demo"
+        shutil.rmtree(home_root, ignore_errors=True)
+        apis, secrets = stack.enter_context(emulated_apis(out / "secrets-small-demo"))
+        project = demo_home(home_root, schema, objects.unique_prefix("small-runs"), apis)
         env = service_env(pg.db, mysql_db, bucket)
-        home = ["--home", str(project.root)]
+        home = ["--home", str(project.root), "--secrets-dir", str(secrets)]
         dativo = [str(BIN / "dativo"), "run", *home]
         job_dir = [*dativo, "--job-dir", str(project.root / "jobs/acme")]
         cpu_of(job_dir, env)  # lands every job once

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,13 @@ from dativo_runner.executables import find_executable
 from dativo_runner.job_config import Job
 from dativo_runner.job_lock import JobLock, lock_path
 from dativo_runner.pipe import PipeCallbacks, PipeResult, run_pipe
+from dativo_runner.plugins.base import SourceCheck
 from dativo_runner.policy import column_policies, load_policy, tap_policy_config
 from dativo_runner.private_files import write_private
 from dativo_runner.progress import Reporter, StderrReporter
 from dativo_runner.setting_hints import setting_hint
 from dativo_runner.singer_catalog import plan_catalog
+from dativo_runner.source_marks import kept_mark, mark_path, plan_digest, save_mark
 from dativo_runner.state_override import resume_point
 from dativo_runner.state_override import split as split_override
 from dativo_runner.state_store import StateStore
@@ -124,7 +127,12 @@ def _run_locked(
 
     streams = {stream_name: StreamSummary(stream_name, target.location(job, target_config, stream_name))}
     summary.streams = list(streams.values())
-    if options.check_source_first and _nothing_new(job, tap_config, previous_state):
+    plan = plan_digest(tap_config, catalog)
+    check = SourceCheck(False)
+    if options.check_source_first:
+        kept = kept_mark(mark_path(store.path), stream_name, previous_state, committed, plan)
+        check = _check_source(job, tap_config, previous_state, kept)
+    if check.nothing_new:
         reporter.note(f"{stream_name}: nothing new since the last run; tap and target not started")
         return _succeeded_with_nothing(job, target_config, summary, started)
 
@@ -178,16 +186,21 @@ def _run_locked(
         summary.error = f"{rejected} record(s) rejected and dead-lettered (see {', '.join(paths)})"
         return summary
     summary.status, summary.exit_code = "succeeded", EXIT_OK
+    if check.mark is not None:  # the source as it stood before this run, with what it committed
+        with suppress(DativoError):  # a state file unreadable now: no mark, the next run starts
+            save_mark(mark_path(store.path), stream_name, store.load(), plan, check.mark)
     return summary
 
 
-def _nothing_new(job: Job, tap_config: dict[str, Any], state: dict[str, Any] | None) -> bool:
+def _check_source(
+    job: Job, tap_config: dict[str, Any], state: dict[str, Any] | None, kept: dict[str, Any] | None
+) -> SourceCheck:
     """The source plugin's answer; a check that fails (a file vanishing meanwhile, a path the tap
     will refuse with its own error) means unsure: the pipe runs and reports it."""
     try:
-        return job.source_plugin.nothing_new(job, tap_config, state)
+        return job.source_plugin.check_source(job, tap_config, state, kept)
     except (OSError, DativoError, DativoSingerError):
-        return False
+        return SourceCheck(False)
 
 
 def _succeeded_with_nothing(

@@ -30,6 +30,17 @@ class Landed:
     table_rows: int | None = None  # rows in the table at that commit, when the target records it
 
 
+@dataclass(frozen=True)
+class SourceCheck:
+    """A source's answer before a run (docs/ARCHITECTURE.md, "Nothing to do"): whether a run
+    would read nothing, and a ``mark`` of the source as it stood when asked. The runner keeps
+    the mark beside the state file with the bookmark the run then commits, and hands it back to
+    the next check while that bookmark and the plan are unchanged."""
+
+    nothing_new: bool
+    mark: dict[str, Any] | None = None
+
+
 MAINTAIN_STEPS = ("retention", "compaction", "expire")
 
 
@@ -147,6 +158,14 @@ class SourcePlugin(ConnectorPlugin):
         the target (docs/ARCHITECTURE.md, "Nothing to do"). False whenever unsure. Default: False
         (a source that cannot tell, such as an API without a cheap change check)."""
         return False
+
+    def check_source(
+        self, job: Job, config: dict[str, Any], state: dict[str, Any] | None, kept: dict[str, Any] | None
+    ) -> SourceCheck:
+        """:meth:`nothing_new` with marks: ``kept`` is the mark this check returned before the
+        successful run that committed ``state``'s bookmark under the same plan (None when there
+        is none). Default: :meth:`nothing_new`, no mark."""
+        return SourceCheck(self.nothing_new(job, config, state))
 
     def discover(self, job: Job) -> list[DiscoveredStream]:
         """The streams and fields the source offers (`dativo discover`): the tap run with

@@ -36,16 +36,22 @@ def catalog_properties(config: dict[str, Any]) -> dict[str, str]:
 
 
 def open_catalog(config: dict[str, Any]) -> Catalog:
-    """Load the configured catalog; the embedded default's folder is created first. Applies the
+    """Load the configured catalog; the embedded default's folder is created first and opened
+    with ``sqlite3`` alone (``sqlite_catalog``). Applies the
     null list<struct> workaround first (every read or write of ours goes through here; pyiceberg
     loads the Arrow I/O module it patches with any table anyway)."""
     from target_iceberg.pyiceberg_internals import keep_null_lists_of_structs
 
     keep_null_lists_of_structs()
     props = catalog_properties(config)
+    name = props.pop("name", CATALOG_NAME)
     if not config.get("catalog"):
         Path(config.get("warehouse_dir") or DEFAULT_WAREHOUSE_DIR).mkdir(parents=True, exist_ok=True)
-    name = props.pop("name", CATALOG_NAME)
+        from target_iceberg.sqlite_catalog import SqliteCatalog, ready_for_sqlite3, sqlite_file
+
+        path = sqlite_file(props["uri"])
+        if path is not None and ready_for_sqlite3(path):
+            return SqliteCatalog(name, **props)
     for attempt in (1, 2):
         try:
             return load_catalog(name, **props)

@@ -11,6 +11,7 @@ from dativo_runner.plugins.sources.database import DatabaseSource
 
 if TYPE_CHECKING:
     from dativo_runner.job_config import Job
+    from dativo_runner.plugins.base import SourceCheck
 
 _NOT_IN_NAME = re.compile(r"[^a-z0-9_]+")
 
@@ -83,3 +84,16 @@ class PostgresSource(DatabaseSource):
             config["replication_slot"], config["publication"] = log_names(job)
             config.pop("emit_activate_version_messages", None)  # a change stream is never replaced
         return config
+
+    def check_source(
+        self, job: Job, config: dict[str, Any], state: dict[str, Any] | None, kept: dict[str, Any] | None
+    ) -> SourceCheck:
+        """A cursor job: nothing new when no row of the look-back window was written since the
+        kept mark (``postgres_changes``; docs/DATABASES.md, "Nothing new")."""
+        from dativo_runner.plugins.base import SourceCheck as Check
+        from dativo_runner.plugins.sources.postgres_changes import check_postgres
+        from dativo_runner.singer_catalog import plan_catalog
+
+        if job.incremental.log_based:  # the slot answers that, in the tap
+            return Check(False)
+        return check_postgres(config, plan_catalog(job), state, kept)

@@ -7,6 +7,7 @@ azure-storage-blob are imported only inside methods, when a job that uses these 
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import DativoError, Problem
@@ -25,11 +26,19 @@ if TYPE_CHECKING:
 _CONNECTION = {"s3": "s3", "minio": "s3", "azure_blob": "azure"}
 
 
+# Stores opened by this process, by config: a run reads the committed bookmark and what landed
+# through one client (each new S3 client loads botocore's service model again: ~0.4 CPU-s).
+_OPENED: dict[str, tuple[ObjectSettings, ObjectStore]] = {}
+
+
 def _open(config: dict[str, Any]) -> tuple[ObjectSettings, ObjectStore]:
     from target_objects.settings import object_settings
     from target_objects.stores import open_store
 
-    return object_settings(config), open_store(config)
+    key = json.dumps(config, sort_keys=True, default=str)
+    if key not in _OPENED:
+        _OPENED[key] = object_settings(config), open_store(config)
+    return _OPENED[key]
 
 
 class ObjectsTarget(TargetPlugin):
