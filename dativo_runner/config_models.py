@@ -68,6 +68,7 @@ class JobFile:
     source: SourceSettings = field(default_factory=SourceSettings)
     target: dict[str, Any] = field(default_factory=dict)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    partitions: dict[str, Any] = field(default_factory=dict)  # dativo_runner/partitions.py
 
 
 # --- a connector recipe (schemas/connector.schema.json) --------------------------------------

@@ -36,3 +36,7 @@ class DativoError(Exception):
 
 class ConfigError(DativoError):
     """A job, connector, asset, registry or runner file is missing or invalid."""
+
+
+class JobConfigError(ConfigError):
+    """A job file's own settings are invalid (its ``partitions``, an unknown partition key)."""

@@ -27,7 +27,9 @@ CHECK_TIMEOUT_SECONDS = 60.0
 
 def plan_problems(job: Job) -> list[Problem]:
     """What planning the run would refuse (secrets and variables not set, credentials missing),
-    found without contacting anything or writing anything."""
+    found without contacting anything or writing anything (a partitioned job: its first
+    partition's)."""
+    job = job.first_slice()
     steps: tuple[Callable[[], object], ...] = (
         lambda: {**job.source_plugin.plan_config(job), **tap_policy_config(job)},
         lambda: job.target_plugin.read_config(job),
@@ -104,7 +106,8 @@ def check_target(job: Job) -> SideCheck:
 
 
 def check_connections(job: Job) -> list[SideCheck]:
-    """Source then target, each connected to once."""
+    """Source then target, each connected to once (a partitioned job: its first partition)."""
+    job = job.first_slice()
     results = []
     for check in (check_source, check_target):
         try:

@@ -46,11 +46,12 @@ class RunOptions:
 
 
 def state_path(job: Job, state_dir: Path | None) -> Path:
-    """``<state_dir>/<tenant>/<job file stem>.json``; a tenant folder or state file that is a
-    symlink pointing out of it (another tenant's bookmark) is refused."""
+    """``<state_dir>/<tenant>/<job file stem>.json`` (``<stem>.<partition key>.json`` for one
+    partition); a tenant folder or state file that is a symlink pointing out of it (another
+    tenant's bookmark) is refused."""
     root = state_dir or job.home.state_dir
     folder = root / job.tenant_id
-    path = folder / f"{job.name}.json"
+    path = folder / f"{job.run_name}.json"
     for inner, outer in ((folder, root), (path, folder)):
         if job.home.escapes(inner, outer):
             shown = job.home.display(inner)
@@ -70,9 +71,10 @@ def run_job(job: Job, options: RunOptions, reporter: Reporter | None = None) -> 
     """Run one validated job to the end; failures are reported in the summary, never raised."""
     started = time.monotonic()
     reporter = reporter or StderrReporter(
-        f"{job.tenant_id}/{job.name}", verbose=options.verbose, level=job.log_level
+        f"{job.tenant_id}/{job.run_name}", verbose=options.verbose, level=job.log_level
     )
     summary = JobSummary(job=job.file, tenant_id=job.tenant_id)
+    summary.partition = job.partition.key if job.partition else None
     try:
         store = StateStore(state_path(job, options.state_dir))
     except DativoError as exc:
@@ -145,7 +147,7 @@ def _run_locked(
     callbacks = PipeCallbacks(
         on_state=store.save, on_commit=on_commit, on_log=reporter.log, on_read=reporter.read
     )
-    run_dir = store.path.parent / f".{job.name}.run"
+    run_dir = store.path.parent / f".{job.run_name}.run"
     result = _pipe(job, run_dir, (tap_config, target_config, catalog, previous_state), callbacks)
     summary.seconds = time.monotonic() - started
     _count_from_pipe(job, target_config, streams, result)

@@ -42,11 +42,14 @@ class JobSummary:
     error: str | None = None
     state_file: str | None = None
     retriable: bool = False  # the failure was transient: running again may succeed
+    partition: str | None = None  # the partition's key, for a partitioned job's run
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with rows/s per stream."""
         data = asdict(self)
         data["tenant_id"] = self.tenant_id or None  # an invalid job's tenant is not known
+        if self.partition is None:
+            del data["partition"]
         for stream, summary in zip(data["streams"], self.streams, strict=True):
             stream["rows_per_second"] = round(summary.rows_per_second, 1)
         return data
@@ -60,7 +63,8 @@ def _status_line(job: JobSummary) -> str:
     itself is the ``dativo: error:`` line on stderr, not repeated here."""
     if job.status == "invalid":
         return f"job {job.job}: invalid (error above)"
-    line = f"job {job.job} (tenant {job.tenant_id}): {job.status} in {job.seconds:.2f}s"
+    part = f" partition {job.partition}" if job.partition else ""
+    line = f"job {job.job}{part} (tenant {job.tenant_id}): {job.status} in {job.seconds:.2f}s"
     if job.error:
         line += " (error above" + ("; transient: a rerun may succeed)" if job.retriable else ")")
     return line

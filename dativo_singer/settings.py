@@ -9,6 +9,7 @@ into one clear error at start-up.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -171,3 +172,27 @@ def refuse_unsupported_settings(config: Mapping[str, Any]) -> None:
             "are dead-lettered, see schema_mode)"
         )
     effective_load_write_mode(config)
+
+
+PARTITION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")  # the whole value (fullmatch)
+
+
+def partition_property(where: str) -> th.Property:
+    """The ``partition`` setting of a target: ``where`` says where its bookmark is kept."""
+    return th.Property(
+        "partition",
+        th.StringType,
+        description=f"The partition of a partitioned job this run loads: its bookmark is kept {where}, "
+        "apart from every other partition's, so partitions load one destination side by side "
+        "(letters, digits, '-' and '_')",
+    )
+
+
+def partition_of(config: Mapping[str, Any]) -> str | None:
+    """The ``partition`` setting, checked (it becomes part of a property name or a key)."""
+    partition = config.get("partition")
+    if partition is None or partition == "":
+        return None
+    if not isinstance(partition, str) or not PARTITION_PATTERN.fullmatch(partition):
+        raise FatalError(f"partition: {partition!r} is not letters, digits, '-' and '_' (at most 63)")
+    return partition

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dativo_runner.cli.common import add_common_options, home_of, job_files, print_error, secrets_dir
-from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, DativoError
+from dativo_runner.errors import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, ConfigError, DativoError
 from dativo_runner.job_config import Job, load_job_config
 from dativo_runner.pipes_report import PipesRun, launched_by_dagster
 from dativo_runner.progress_live import make_reporter
@@ -37,6 +37,11 @@ def add_parser(sub: Any) -> None:
     source.add_argument("--job-dir", type=Path, help="folder of job YAML files (all are run)")
     add_common_options(run)
     run.add_argument("--state-dir", type=Path, help="state folder (default: <home>/state)")
+    run.add_argument(
+        "--partition",
+        metavar="KEY",
+        help="run only this partition of a partitioned job (with --config); default: every one in turn",
+    )
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("-v", "--verbose", action="store_true", help="forward every tap/target log line")
     run.add_argument(
@@ -55,11 +60,27 @@ def _combine(codes: list[int]) -> int:
     return EXIT_PARTIAL
 
 
+def _slices(job: Job, key: str | None) -> list[Job]:
+    """The runs of a job: partition ``key`` alone, every partition in turn, or the whole job."""
+    if key is not None:
+        return [job.with_partition(key)]
+    found = job.partitions
+    return [job.with_partition(k) for k in found.keys] if found is not None else [job]
+
+
+def _invalid(file: str, exc: DativoError, redactor: Redactor) -> JobSummary:
+    """The summary of a job refused before it ran (its problems printed, one line each)."""
+    for problem in exc.problems:
+        print_error(str(problem), redactor)
+    error = redactor.redact(str(exc.problems[0]))
+    return JobSummary(job=file, tenant_id="", status="invalid", exit_code=EXIT_FAILURE, error=error)
+
+
 def _run_one(job: Job, options: RunOptions, pipes: PipesRun | None) -> JobSummary:
     """One job; reported to Dagster when it launched us, else on stderr (a live line on a terminal)."""
     if pipes is not None:
         return run_job(job, options, pipes.reporter(job))
-    reporter = make_reporter(f"{job.tenant_id}/{job.name}", verbose=options.verbose, level=job.log_level)
+    reporter = make_reporter(f"{job.tenant_id}/{job.run_name}", verbose=options.verbose, level=job.log_level)
     try:
         return run_job(job, options, reporter)
     finally:
@@ -75,6 +96,28 @@ def _record(job: Job, options: RunOptions, summary: JobSummary, started: float) 
         record_run(summary, state_path(job, options.state_dir).parent / "logs", job.name, started)
 
 
+def _run_and_record(job: Job, options: RunOptions, pipes: PipesRun | None, redactor: Redactor) -> JobSummary:
+    """One run of a loaded job (or of one of its partitions): its error line printed, its
+    record kept for `dativo runs`."""
+    started = time.time()
+    try:
+        summary = _run_one(job, options, pipes)
+    except Exception as exc:  # a bug or an unexpected environment: one redacted line, exit 2
+        summary = JobSummary(
+            job=job.file,
+            tenant_id=job.tenant_id,
+            status="failed",
+            exit_code=EXIT_FAILURE,
+            error=f"unexpected {type(exc).__name__}: {exc}",
+            partition=job.partition.key if job.partition else None,
+        )
+    summary.error = redactor.redact(summary.error) if summary.error else None
+    _record(job, options, summary, started)
+    if summary.error:
+        print_error(f"{summary.job}: {summary.error}", redactor, job=f"{job.tenant_id}/{job.run_name}")
+    return summary
+
+
 def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
     """Run every job named; one error line per failed job; the summary on stdout."""
     home = home_of(args)
@@ -84,46 +127,33 @@ def command_run(args: argparse.Namespace, redactor: Redactor) -> int:
         verbose=args.verbose,
         check_source_first=not args.always_start,
     )
+    if args.partition is not None and args.config is None:
+        raise ConfigError("--partition: give it with --config (one job), not --job-dir")
     summaries: list[JobSummary] = []
+    codes: list[int] = []  # per job: the worst of its partitions' exit codes
     pipes = launched_by_dagster()  # None unless Dagster launched this run (Dagster Pipes)
     for path in job_files(home, args):
         try:
             job = load_job_config(path, home, mode=args.mode, secrets_dir=secrets, redactor=redactor)
+            runs = _slices(job, args.partition)
         except DativoError as exc:
-            for problem in exc.problems:
-                print_error(str(problem), redactor)
-            summaries.append(
-                JobSummary(
-                    job=home.display(path),
-                    tenant_id="",
-                    status="invalid",
-                    exit_code=EXIT_FAILURE,
-                    error=redactor.redact(str(exc.problems[0])),
-                )
-            )
+            summaries.append(_invalid(home.display(path), exc, redactor))
+            codes.append(EXIT_FAILURE)
             continue
-        started = time.time()
-        try:
-            summary = _run_one(job, options, pipes)
-        except Exception as exc:  # a bug or an unexpected environment: one redacted line, exit 2
-            summary = JobSummary(
-                job=job.file,
-                tenant_id=job.tenant_id,
-                status="failed",
-                exit_code=EXIT_FAILURE,
-                error=f"unexpected {type(exc).__name__}: {exc}",
-            )
-        summary.error = redactor.redact(summary.error) if summary.error else None
-        _record(job, options, summary, started)
-        if summary.error:
-            print_error(f"{summary.job}: {summary.error}", redactor, job=f"{job.tenant_id}/{job.name}")
-        summaries.append(summary)
-        if summary.status == "stopped":
-            break  # a signal stops the whole command, not only this job
-    code = _combine([s.exit_code for s in summaries])
+        job_codes = []
+        for one in runs:
+            summary = _run_and_record(one, options, pipes, redactor)
+            summaries.append(summary)
+            job_codes.append(summary.exit_code)
+            if summary.status == "stopped":
+                break  # a signal stops the whole command, not only this job
+        codes.append(max(job_codes))
+        if summaries[-1].status == "stopped":
+            break
+    code = _combine(codes)
     if pipes is not None:
         pipes.finish(summaries, code)
-    many = args.job_dir is not None
+    many = args.job_dir is not None or len(summaries) > 1
     text = render_json(summaries, code, many=many) if args.json else render_text(summaries, many=many)
     print(redactor.redact(text))
     return code

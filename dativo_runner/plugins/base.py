@@ -113,6 +113,11 @@ class SourcePlugin(ConnectorPlugin):
         """Properties the tap adds to every stream beyond the asset schema (``_sdc_`` fields)."""
         return {}
 
+    #: How the source reads one slice of a partitioned job (``job.partition``): ``path`` (a glob
+    #: of files), ``where`` (a condition on the table), ``time_window`` (a day or month of a
+    #: column or of the API's time filter). A job partitioned otherwise is refused by validate.
+    partition_kinds: tuple[str, ...] = ()
+
     #: The command-line options `discover --connector` / `generate config` offer for this source.
     cli_options: tuple[SourceOption, ...] = ()
 

@@ -209,6 +209,17 @@ class DatabaseConnector(SQLConnector):
             )
         return kinds
 
+    def window_kind(self, stream: DatabaseStream, column: str) -> k.ColumnKind:
+        """The kind of ``row_window``'s column, which must be a date or timestamp of the table."""
+        label = stream.table_label()
+        reflected = self.reflect(*stream.location())
+        if column not in reflected:
+            raise FatalError(f"row_window.column: table {label!r} has no column {column!r}")
+        kind = self.kind_of(reflected[column], f"{label}.{column}")
+        if kind.kind not in k.TEMPORAL_KINDS:
+            raise FatalError(f"row_window.column: {column!r} of table {label!r} is not a date or timestamp")
+        return kind
+
 
 class _KindType(sa.types.TypeDecorator):
     """A reflected column type carried with its kind through singer-sdk's discovery."""

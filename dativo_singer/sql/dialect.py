@@ -56,20 +56,28 @@ class SqlDialect(ABC):
         columns: dict[str, k.ColumnKind],
         replication_key: str | None,
         start: Any | None,
+        conditions: tuple[str, ...] = (),
     ) -> str:
         """SELECT of the columns (each under its own name), from ``start`` on the replication
-        key (inclusive) and ordered by it."""
+        key (inclusive) and ordered by it; ``conditions`` (a slice of the table) are and-ed in."""
         select = ", ".join(
             f"{self.select_expression(name, kind)} AS {self.quote(name)}" for name, kind in columns.items()
         )
         sql = f"SELECT {select} FROM {self.table_ref(schema, table)}"
-        if replication_key:
-            key_kind = columns[replication_key]
-            key = self.select_expression(replication_key, key_kind)
-            if start is not None:
-                sql += f" WHERE {key} >= {self.literal(start, key_kind)}"
+        where = [f"({condition})" for condition in conditions]
+        key = self.select_expression(replication_key, columns[replication_key]) if replication_key else None
+        if replication_key and key and start is not None:
+            where.append(f"{key} >= {self.literal(start, columns[replication_key])}")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        if key:
             sql += f" ORDER BY {key}"
         return sql
+
+    def window(self, column: str, kind: k.ColumnKind, start: str, end: str) -> str:
+        """``start <= column < end``, the bounds as literals of the column's kind."""
+        expression = self.select_expression(column, kind)
+        return f"{expression} >= {self.literal(start, kind)} AND {expression} < {self.literal(end, kind)}"
 
 
 class PostgresDialect(SqlDialect):

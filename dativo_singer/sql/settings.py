@@ -59,6 +59,22 @@ def connection_properties(default_port: int) -> th.PropertiesList:
             th.IntegerType,
             description="Re-read this many days before the bookmark (date/timestamp replication keys)",
         ),
+        th.Property(
+            "row_filter",
+            th.StringType,
+            description="A SQL condition the rows read must meet, added to every stream's query as "
+            "WHERE (condition): one slice of a table (a partitioned job's where)",
+        ),
+        th.Property(
+            "row_window",
+            th.ObjectType(
+                th.Property("column", th.StringType, required=True),
+                th.Property("start", th.StringType, required=True),
+                th.Property("end", th.StringType, required=True),
+            ),
+            description="Only rows whose date/timestamp column is at or after start and before end "
+            "(ISO dates or timestamps, sent as quoted literals): one time window of a table",
+        ),
     )
 
 

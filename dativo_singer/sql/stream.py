@@ -58,6 +58,7 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
     """A table or view of a PostgreSQL or MySQL/MariaDB database."""
 
     _columns: dict[str, k.ColumnKind] | None = None
+    _conditions: tuple[str, ...] | None = None  # row_filter and row_window, once known
     # ``values`` already makes every value JSON-faithful; singer-sdk's conformance pass would
     # only cost time (and it fails on JSON columns holding arrays: their schema is untyped).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -92,6 +93,7 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
         properties = self.schema.get("properties") or {}
         columns = self.db.prepare_stream(self)
         self._columns = {name: kind.as_declared(properties.get(name)) for name, kind in columns.items()}
+        self._slice()  # a row_window column that is missing or not temporal: refused before any row
 
     @property
     def columns(self) -> dict[str, k.ColumnKind]:
@@ -131,7 +133,21 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
         write_starting_replication_value(self, context)
         start = self.get_starting_replication_key_value(context) if self.replication_key else None
         schema, table = self.location()
-        return self.db.dialect.query(schema, table, self.columns, self.replication_key, start)
+        return self.db.dialect.query(schema, table, self.columns, self.replication_key, start, self._slice())
+
+    def _slice(self) -> tuple[str, ...]:
+        """The conditions of ``row_filter`` and ``row_window`` (a slice of the table)."""
+        if self._conditions is not None:
+            return self._conditions
+        conditions = []
+        if self.config.get("row_filter"):
+            conditions.append(str(self.config["row_filter"]))
+        window = self.config.get("row_window")
+        if window:
+            kind = self.db.window_kind(self, str(window["column"]))
+            conditions.append(self.db.dialect.window(window["column"], kind, window["start"], window["end"]))
+        self._conditions = tuple(conditions)
+        return self._conditions
 
     def get_records(self, context: Any) -> Iterable[dict[str, Any]]:
         """Rows as JSON-faithful dicts, through a server-side cursor."""

@@ -23,6 +23,12 @@ CATALOG_NAME = "dativo"
 STATE_SUMMARY_KEY = "dativo.singer-state"
 
 
+def state_key(partition: str | None) -> str:
+    """The summary property of a bookmark: ``dativo.singer-state``, or for one partition of a
+    partitioned job ``dativo.singer-state.<partition>`` (partitions never share a bookmark)."""
+    return f"{STATE_SUMMARY_KEY}.{partition}" if partition else STATE_SUMMARY_KEY
+
+
 class Unreadable(Exception):
     """This reader cannot answer (remote file, unknown layout): use pyiceberg."""
 
@@ -50,14 +56,16 @@ class LocalTable:
         current = self.metadata.get("current-snapshot-id")
         return self.snapshot(None if current in (None, -1) else int(current))
 
-    def latest_bookmark(self, branch: str | None = None) -> tuple[str, int] | None:
-        """The bookmark (JSON text) of the newest snapshot of ``branch`` that has one, with that
-        snapshot's id, as ``bookmark.latest_bookmark``."""
+    def latest_bookmark(
+        self, branch: str | None = None, key: str = STATE_SUMMARY_KEY
+    ) -> tuple[str, int] | None:
+        """The bookmark (JSON text, summary property ``key``) of the newest snapshot of
+        ``branch`` that has one, with that snapshot's id, as ``bookmark.latest_bookmark``."""
         snapshot = self.branch_head(branch)
         seen: set[int] = set()
         while snapshot is not None and snapshot["snapshot-id"] not in seen:
             seen.add(snapshot["snapshot-id"])
-            value = (snapshot.get("summary") or {}).get(STATE_SUMMARY_KEY)
+            value = (snapshot.get("summary") or {}).get(key)
             if value is not None:
                 return str(value), int(snapshot["snapshot-id"])
             snapshot = self.snapshot(snapshot.get("parent-snapshot-id"))

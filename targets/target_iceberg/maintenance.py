@@ -25,7 +25,7 @@ from pyiceberg.transforms import DayTransform, HourTransform, IdentityTransform,
 from pyiceberg.types import DateType, TimestampType, TimestamptzType
 
 from dativo_singer.errors import FatalError
-from target_iceberg.bookmark import STATE_SUMMARY_KEY, latest_bookmark
+from target_iceberg.bookmark import latest_bookmarks
 from target_iceberg.pyiceberg_internals import read_data_files, swap_data_files, write_unsplit_data_files
 from target_iceberg.tables import branch_head
 
@@ -75,19 +75,10 @@ class ExpireReport:
     files_not_deleted: int = 0
 
 
-def current_bookmark(table: Table) -> str | None:
-    """The newest Singer bookmark on the current snapshot or its ancestors."""
-    found = latest_bookmark(table)
-    return found[0] if found else None
-
-
 def maintenance_properties(table: Table, operation: str) -> dict[str, str]:
-    """Snapshot summary properties of a maintenance commit: the operation and the carried bookmark."""
-    properties = {OPERATION_SUMMARY_KEY: operation}
-    bookmark = current_bookmark(table)
-    if bookmark is not None:
-        properties[STATE_SUMMARY_KEY] = bookmark
-    return properties
+    """Snapshot summary properties of a maintenance commit: the operation and the carried
+    bookmarks (each partition's too, so expiring snapshots never drops one)."""
+    return {OPERATION_SUMMARY_KEY: operation, **latest_bookmarks(table)}
 
 
 def _not_landed(exc: Exception) -> bool:

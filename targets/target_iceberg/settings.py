@@ -8,7 +8,14 @@ from typing import Any
 
 from singer_sdk import typing as th
 
-from dativo_singer.settings import SHARED_TARGET_PROPERTIES, STRING_MAP, effective_load_write_mode
+from dativo_singer.settings import (
+    SHARED_TARGET_PROPERTIES,
+    STRING_MAP,
+    effective_load_write_mode,
+    partition_of,
+    partition_property,
+)
+from target_iceberg.local_metadata import state_key
 from target_iceberg.naming import namespace_for, table_name_for
 from target_iceberg.partitioning import parse_partitioning
 from target_iceberg.table_writer import WRITE_MODES, TableSettings
@@ -66,6 +73,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Commit only while the table's newest bookmark is the one this run started from "
         "(see bookmark_at_start); false for writers that deliberately share one table and stream",
     ),
+    partition_property(
+        "in the snapshot summary as dativo.singer-state.<partition> (the compare-and-swap checks it alone)"
+    ),
     th.Property(
         "bookmark_at_start",
         th.ObjectType(additional_properties=True),
@@ -101,4 +111,5 @@ def table_settings(
         strict=config.get("schema_mode") == "strict",
         replace_changed_files=config.get("replace_changed_files", True) is not False,
         name_mapping=config.get("register_batch_files", True) is not False,
+        state_key=state_key(partition_of(config)),
     )

@@ -22,7 +22,7 @@ from dativo_singer.conversion import Rejected
 from dativo_singer.service_retry import call_with_retries
 from dativo_singer.sink import ArrowSink, Written
 from target_iceberg import file_registration, file_versions
-from target_iceberg.bookmark import STATE_SUMMARY_KEY, branch_state, latest_bookmark
+from target_iceberg.bookmark import branch_state, latest_bookmark
 from target_iceberg.catalog import describe_catalog, is_unreachable
 from target_iceberg.ownership import claim_table, tenant_of
 from target_iceberg.partitioning import INGEST_DATE, add_ingest_date, needs_ingest_date
@@ -59,7 +59,7 @@ class IcebergSink(ArrowSink):
             logger=self.logger,
             transient=is_unreachable,
         )
-        return branch_state(table, settings.branch) if table is not None else None
+        return branch_state(table, settings.branch, settings.state_key) if table is not None else None
 
     def kept_metadata_columns(self, schema: dict) -> frozenset[str]:
         """The source-file version columns, when they replace earlier versions
@@ -222,7 +222,7 @@ class IcebergSink(ArrowSink):
         tenant = tenant_of(settings.table_properties)
         if tenant:
             table = claim_table(table, settings.identifier, settings.namespace, tenant)
-        found = latest_bookmark(table, settings.branch)
+        found = latest_bookmark(table, settings.branch, settings.state_key)
         if found is not None and json.loads(found[0]) == state:
             self._held_state = state
             return None
@@ -242,7 +242,7 @@ class IcebergSink(ArrowSink):
     def _snapshot_properties(self, rows: int, state: dict[str, Any] | None) -> dict[str, str]:
         properties = {"dativo.stream": self.stream_name, "dativo.rows": str(rows)}
         if state is not None:
-            properties[STATE_SUMMARY_KEY] = json.dumps(state, sort_keys=True)
+            properties[self.writer.settings.state_key] = json.dumps(state, sort_keys=True)
         return properties
 
     def activate_version(self, new_version: int) -> None:

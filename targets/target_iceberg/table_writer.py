@@ -86,6 +86,7 @@ class TableSettings:
     strict: bool = False
     replace_changed_files: bool = True  # see file_versions
     name_mapping: bool = True  # tables are created with one (BATCH files kept as they are)
+    state_key: str = STATE_SUMMARY_KEY  # the summary property of this run's bookmark (partition)
 
     @property
     def identifier(self) -> str:
@@ -132,7 +133,9 @@ class TableWriter:
         checking, expected = self._expected
         if not checking or self.settings.write_mode == "overwrite":  # a full replace builds on none
             return False
-        check_bookmark(table, self.settings.branch, expected, self.settings.identifier)
+        check_bookmark(
+            table, self.settings.branch, expected, self.settings.identifier, self.settings.state_key
+        )
         return True
 
     def table(self, schema: pa.Schema) -> Table:
@@ -384,8 +387,9 @@ class TableWriter:
             transient=_service_fault,
             landed=lambda: self._landed(props[COMMIT_ID_KEY]),
         )
-        if self._expected[0] and STATE_SUMMARY_KEY in props:
-            self._expected = (True, json.loads(props[STATE_SUMMARY_KEY]))
+        key = self.settings.state_key
+        if self._expected[0] and key in props:
+            self._expected = (True, json.loads(props[key]))
         return table
 
     def _landed(self, commit_id: str) -> Table | None:

@@ -2,7 +2,8 @@
 
 A reader lists ``<stream root>/_manifests/``, reads them in name order (commit order) and reads
 the files they name; files no manifest names are not part of the data (a run killed before its
-commit). The newest manifest's ``state`` is the Singer bookmark committed with the data.
+commit). The newest manifest's ``state`` is the Singer bookmark committed with the data; for a
+partitioned job, the newest manifest of each partition holds that partition's.
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ def build_manifest(
     state: dict[str, Any] | None,
     metadata: dict[str, str],
     table_version: int | None = None,
+    partition: str | None = None,
 ) -> dict[str, Any]:
     """The manifest document (see docs/OBJECT_TARGET.md for its fields); with ``table_version``
-    (a full-table read after ACTIVATE_VERSION) it replaces every earlier manifest's files."""
+    (a full-table read after ACTIVATE_VERSION) it replaces every earlier manifest's files; with
+    ``partition`` its ``state`` is that partition's bookmark alone."""
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "stream": stream,
@@ -67,6 +70,8 @@ def build_manifest(
         "state": state,
         "metadata": metadata,
     }
+    if partition is not None:
+        manifest["partition"] = partition
     if table_version is not None:
         manifest["replaces"] = True
         manifest["table_version"] = table_version
@@ -100,3 +105,17 @@ def newest_manifest(store: ObjectStore, prefix: str) -> tuple[str, dict[str, Any
     """The key and content of the newest manifest under ``prefix`` (None when there is none)."""
     keys = manifest_keys(store, prefix)
     return (keys[-1], read_manifest(store, keys[-1])) if keys else None
+
+
+def bookmark_manifest(
+    store: ObjectStore, prefix: str, partition: str | None, newest: tuple[str, dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
+    """The newest manifest under ``prefix`` carrying ``partition``'s bookmark (None: the
+    manifests of an unpartitioned job), searched from the newest back; ``newest`` is the
+    newest manifest when the caller has read it already."""
+    keys = manifest_keys(store, prefix)
+    for key in reversed(keys):
+        manifest = newest[1] if newest is not None and key == newest[0] else read_manifest(store, key)
+        if manifest.get("partition") == partition:
+            return manifest
+    return None

@@ -13,7 +13,13 @@ from urllib.parse import quote
 from singer_sdk import typing as th
 
 from dativo_singer.errors import FatalError
-from dativo_singer.settings import SHARED_TARGET_PROPERTIES, STRING_MAP, effective_load_write_mode
+from dativo_singer.settings import (
+    SHARED_TARGET_PROPERTIES,
+    STRING_MAP,
+    effective_load_write_mode,
+    partition_of,
+    partition_property,
+)
 from target_objects.formats import COMPRESSIONS, format_names, get_format
 from target_objects.keys import DEFAULT_KEY_TEMPLATE, check_key_path, check_key_template, stream_segment
 
@@ -111,6 +117,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Metadata set on every data file and manifest (owner, tags, "
         "classification); names are lowercase letters, digits and _",
     ),
+    partition_property("in the manifests it writes (their partition field)"),
     *SHARED_TARGET_PROPERTIES,
 ).to_dict()
 
@@ -130,6 +137,7 @@ class ObjectSettings:
     key_template: str
     metadata: dict[str, str] = field(default_factory=dict)
     format_options: dict[str, Any] = field(default_factory=dict)  # the format's own settings
+    partition: str | None = None  # a partitioned job's partition: its manifests say so
 
     def stream_root(self, stream: str) -> str:
         """``<prefix>/<tenant>/<stream>`` (empty parts left out), no trailing slash; the stream
@@ -228,4 +236,5 @@ def object_settings(config: Mapping[str, Any]) -> ObjectSettings:
         key_template=template,
         metadata=_check_metadata(dict(config.get("object_metadata") or {})),
         format_options={"heading_field": config.get("markdown_kv_heading_field")},
+        partition=partition_of(config),
     )

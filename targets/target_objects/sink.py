@@ -19,7 +19,13 @@ from dativo_singer.sink import ArrowSink, Written
 from target_objects import keys
 from target_objects.files import write_data_files
 from target_objects.formats import get_format
-from target_objects.manifest import CONTENT_TYPE, DataFile, build_manifest, newest_manifest
+from target_objects.manifest import (
+    CONTENT_TYPE,
+    DataFile,
+    bookmark_manifest,
+    build_manifest,
+    newest_manifest,
+)
 from target_objects.raw_objects import write_raw_objects
 from target_objects.settings import ObjectSettings
 from target_objects.stores import ObjectStore
@@ -94,7 +100,11 @@ class ObjectSink(ArrowSink):
                 "cannot write, replace or resume it"
             )
         self._newest_key = found[0] if found else None
-        self._held_state = found[1].get("state") if found else None
+        prefix, partition = self.settings.manifest_prefix(self.stream_name), self.settings.partition
+        own = found[1] if found and found[1].get("partition") == partition else None
+        if found and own is None:
+            own = bookmark_manifest(self.store, prefix, partition, found)
+        self._held_state = own.get("state") if own else None
 
     def _next_key(self) -> str:
         self._files_made += 1
@@ -194,6 +204,7 @@ class ObjectSink(ArrowSink):
             state=state,
             metadata=settings.metadata,
             table_version=table_version,
+            partition=settings.partition,
         )
         body = json.dumps(manifest, indent=1, sort_keys=False, default=str).encode()
         self.store.put_bytes(key, body, CONTENT_TYPE, settings.metadata)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.plugins.base import SourceOption, SourcePlugin
+from dativo_runner.plugins.sources.file_slices import check_slices, sliced_files
 from dativo_runner.runner_config import allowed_paths
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class CsvSource(SourcePlugin):
 
     job_schema = "sources/csv"
     cli_options = (SourceOption("--path", "file, folder or glob (relative to the home)"),)
+    partition_kinds = ("path",)
 
     def _files(self, job: Job) -> tuple[list[dict[str, Any]], list[Problem]]:
         from dativo_singer.source_files import resolve_paths
@@ -40,17 +42,13 @@ class CsvSource(SourcePlugin):
         defaults = {k: source[k] for k in _FILE_DEFAULTS if k in source}
         planned = []
         allowed = allowed_paths(job.home)
-        for index, entry in enumerate(files):
+        for entry, where in sliced_files(job, files):
             entry = {**defaults, "object": job.asset.object, **entry}
             if entry["object"] != job.asset.object:
                 problems.append(
-                    Problem(
-                        job.file,
-                        f"source.files[{index}].object",
-                        f"is not the asset's object {job.asset.object!r}",
-                    )
+                    Problem(job.file, f"{where}.object", f"is not the asset's object {job.asset.object!r}")
                 )
-            field = f"source.files[{index}].path"
+            field = f"{where}.path"
             matched = resolve_paths(entry["path"], str(job.home.root))
             if not matched:
                 problems.append(Problem(job.file, field, f"no file matches {entry['path']!r}"))
@@ -69,8 +67,9 @@ class CsvSource(SourcePlugin):
         return planned, problems
 
     def check(self, job: Job) -> list[Problem]:
-        """Every ``files`` entry names the asset's object and matches at least one file."""
-        return self._files(job)[1]
+        """Every ``files`` entry (and path partition) names the asset's object and matches at
+        least one file."""
+        return check_slices(job, lambda one: self._files(one)[1])
 
     def plan_config(self, job: Job) -> dict[str, Any]:
         """Files, schema and key of the asset's object."""

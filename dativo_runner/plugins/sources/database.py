@@ -37,6 +37,7 @@ class DatabaseSource(SourcePlugin):
 
     incremental_settings = ("cursor_field", "lookback_days", "start_date")
     cursor_strategies = ("cursor_column",)
+    partition_kinds = ("where", "time_window")
     cli_options = (
         SourceOption("--host", "server host (default ${PG_HOST} / ${MYSQL_HOST}, else 127.0.0.1)"),
         SourceOption("--port", "server port"),
@@ -95,8 +96,23 @@ class DatabaseSource(SourcePlugin):
         return {"strategy": "full_table"}
 
     def check(self, job: Job) -> list[Problem]:
-        """One table named, a connection described; nothing is contacted."""
-        return self._table(job)[1] + self._connection(job)[1]
+        """One table named, a connection described, a partitioned job read on a cursor column;
+        nothing is contacted."""
+        return self._table(job)[1] + self._connection(job)[1] + self._partition_problems(job)
+
+    def _partition_problems(self, job: Job) -> list[Problem]:
+        """A partition's rerun must resume from its bookmark: a full-table read would replace
+        the whole table (every partition's rows) at its end."""
+        if "partitions" not in job.data or job.incremental.cursor_field:
+            return []
+        return [
+            Problem(
+                job.file,
+                "partitions",
+                "a partitioned database job reads incrementally: set source.incremental.cursor_field "
+                "(a full-table read replaces the whole table, every partition's rows)",
+            )
+        ]
 
     def plan_config(self, job: Job) -> dict[str, Any]:
         """Connection settings, the table of the asset's stream, look-back, and the Parquet fast
@@ -107,6 +123,15 @@ class DatabaseSource(SourcePlugin):
             raise ConfigError(problems + more)
         config = _connection_config(connection)
         config["tables"] = {job.asset.object: table}
+        partition = job.partition
+        if partition is not None and partition.where:
+            config["row_filter"] = partition.where  # the job's own condition, as written
+        if partition is not None and partition.start and partition.end and partition.column:
+            config["row_window"] = {
+                "column": partition.column,
+                "start": partition.start,
+                "end": partition.end,
+            }
         if job.incremental.lookback_days:
             config["lookback_days"] = job.incremental.lookback_days
         if job.incremental.start_date:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.plugins.base import SourceOption, SourcePlugin
+from dativo_runner.plugins.sources.file_slices import check_slices, sliced_files
 from dativo_runner.runner_config import allowed_paths
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ class MarkdownKVSource(SourcePlugin):
 
     job_schema = "sources/markdown_kv"
     cli_options = (SourceOption("--path", "file, folder or glob (relative to the home)"),)
+    partition_kinds = ("path",)
 
     def _files(self, job: Job) -> tuple[list[dict[str, Any]], list[Problem]]:
         from tap_markdown_kv.stores import LocalStore
@@ -106,8 +108,7 @@ class MarkdownKVSource(SourcePlugin):
         planned = []
         allowed = allowed_paths(job.home)
         store = LocalStore(str(job.home.root))
-        for index, given in enumerate(files):
-            where = f"source.files[{index}]"
+        for given, where in sliced_files(job, files):
             entry = {"object": job.asset.object, **given}
             if entry["object"] != job.asset.object:
                 problems.append(
@@ -142,8 +143,8 @@ class MarkdownKVSource(SourcePlugin):
     def check(self, job: Job) -> list[Problem]:
         """Every file entry names the asset's object, matches a file (local paths; ``s3://``
         paths are listed when the tap runs, validation stays offline) and the asset has the
-        storage pattern's shape."""
-        return self._files(job)[1]
+        storage pattern's shape; so does each path partition."""
+        return check_slices(job, lambda one: self._files(one)[1])
 
     def plan_config(self, job: Job) -> dict[str, Any]:
         """Files with their storage, the asset's schema and key, the S3 connection."""

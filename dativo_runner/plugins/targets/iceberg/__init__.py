@@ -120,20 +120,24 @@ class IcebergTarget(TargetPlugin):
             return False, None
 
     def committed_bookmark(self, job: Job, config: dict[str, Any], stream: str) -> dict[str, Any] | None:
-        """The state in the newest snapshot summary (of the configured branch) that has one."""
+        """The state in the newest snapshot summary (of the configured branch) that has one:
+        under ``dativo.singer-state``, or the partition's own property for a partition's run."""
         import json
 
+        from target_iceberg.local_metadata import state_key
+
+        key = state_key(config.get("partition"))
         local, found_table = self._local_table(config, stream)
         text: str | None = None
         if local:
             _check_owner(job, config, stream, found_table.metadata.get("properties") if found_table else None)
-            found = found_table.latest_bookmark(config.get("branch")) if found_table else None
+            found = found_table.latest_bookmark(config.get("branch"), key) if found_table else None
             text = found[0] if found else None
         else:
             from target_iceberg.bookmark import latest_bookmark
 
             table = self._table(job, config, stream)
-            committed = latest_bookmark(table, config.get("branch")) if table is not None else None
+            committed = latest_bookmark(table, config.get("branch"), key) if table is not None else None
             text = committed[0] if committed else None
         if text is None:
             return None

@@ -157,6 +157,8 @@ def plan_iceberg_config(job: Job) -> dict[str, Any]:
     for key in ("write_mode", "branch"):
         if target.get(key):
             config[key] = target[key]
+    if job.partition is not None:  # its own bookmark: dativo.singer-state.<key>
+        config["partition"] = job.partition.key
     batch = target.get("batch") or {}
     for key, setting in (
         ("rows", "batch_size_rows"),

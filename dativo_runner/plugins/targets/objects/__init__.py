@@ -122,7 +122,8 @@ class ObjectsTarget(TargetPlugin):
         return (found[0], found[1], store) if found else None
 
     def committed_bookmark(self, job: Job, config: dict[str, Any], stream: str) -> dict[str, Any] | None:
-        """The state of the newest manifest, once its recorded tenant is the job's."""
+        """The state of the newest manifest (of the run's partition, for a partitioned job),
+        once its recorded tenant is the job's."""
         found = self._newest(config, stream)
         owner = found[1].get("tenant") if found else None
         storage = "azure" if config.get("storage") == "azure" else "s3"
@@ -130,7 +131,14 @@ class ObjectsTarget(TargetPlugin):
         problem = recorded_owner_problem(owner, job.tenant_id, self.location(job, config, stream), field)
         if problem:
             raise DativoError([Problem(job.file, field, problem)])
-        state = found[1].get("state") if found else None
+        partition = config.get("partition")
+        own = found[1] if found and found[1].get("partition") == partition else None
+        if found and own is None:
+            from target_objects.manifest import bookmark_manifest
+
+            settings, store = _open(config)
+            own = bookmark_manifest(store, settings.manifest_prefix(stream), partition, found[:2])
+        state = own.get("state") if own else None
         return state if isinstance(state, dict) else None
 
     def landed(self, job: Job, config: dict[str, Any], stream: str) -> Landed | None:

@@ -109,6 +109,8 @@ def plan_objects_config(job: Job) -> dict[str, Any]:
         config["markdown_kv_heading_field"] = heading
     if target.get("key_template"):
         config["key_template"] = target["key_template"]
+    if job.partition is not None:  # its own bookmark in the manifests it writes
+        config["partition"] = job.partition.key
     for section, pairs in (
         ("file", (("max_rows", "file_max_rows"), ("max_bytes", "file_max_bytes"))),
         ("batch", (("rows", "batch_size_rows"), ("bytes", "batch_size_bytes"), ("seconds", "batch_seconds"))),
