@@ -145,6 +145,7 @@ class OrchestratorSettings:
     type: str
     schedules: tuple[ScheduleEntry, ...]
     concurrency_per_tenant: int = 1
+    max_parallel_partitions: int = 1
     timezone: str | None = None
     state_dir: str | None = None
     secrets_dir: str | None = None

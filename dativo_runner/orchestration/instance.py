@@ -3,8 +3,9 @@
 Kept in a persistent ``DAGSTER_HOME`` (default ``<state folder>/.dagster``): run history, schedule
 ticks and the run queue survive restarts. Storage is SQLite there unless the runner YAML names
 PostgreSQL; telemetry is off; the run queue admits ``concurrency_per_tenant`` runs per tenant
-pool (every run of a tenant's assets, however started) and per ``dativo/tenant`` tag, and one run
-per ``dativo/asset`` tag (the runs of a scheduled job).
+pool (every run of a tenant's assets, however started) and per ``dativo/tenant`` tag, one run
+per ``dativo/asset`` tag (the runs of a scheduled job) and ``max_parallel_partitions`` per
+``dativo/table`` tag (the partition runs of a partitioned job).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from dativo_runner.orchestration.definitions import ASSET_TAG, TENANT_TAG, tenant_pool
+from dativo_runner.orchestration.definitions import ASSET_TAG, TABLE_TAG, TENANT_TAG, tenant_pool
 from dativo_runner.orchestration.runner_yaml import RunnerConfig
 
 MODULE = "dativo_runner.orchestration"
@@ -47,6 +48,11 @@ def instance_config(config: RunnerConfig) -> dict[str, Any]:
                 "tag_concurrency_limits": [
                     {"key": TENANT_TAG, "limit": limit, "value": {"applyLimitPerUniqueValue": True}},
                     {"key": ASSET_TAG, "limit": 1, "value": {"applyLimitPerUniqueValue": True}},
+                    {
+                        "key": TABLE_TAG,  # a partitioned table's partitions side by side
+                        "limit": config.max_parallel_partitions,
+                        "value": {"applyLimitPerUniqueValue": True},
+                    },
                 ]
             },
             # Every asset op is in its tenant's pool: a run of any origin waits in the queue while

@@ -58,6 +58,7 @@ class RunnerConfig:
     home: ProjectHome
     schedules: tuple[ScheduledJob, ...]
     concurrency_per_tenant: int
+    max_parallel_partitions: int  # runs of one partitioned table at a time
     state_dir: Path
     secrets_dir: Path | None
     dagster_home: Path
@@ -247,6 +248,7 @@ def load_runner_config(
         home=home,
         schedules=tuple(scheduled),
         concurrency_per_tenant=orchestrator.concurrency_per_tenant,
+        max_parallel_partitions=orchestrator.max_parallel_partitions,
         state_dir=state_dir,
         secrets_dir=secrets_dir,
         dagster_home=_folder(home, orchestrator.dagster_home, state_dir / ".dagster"),
