@@ -139,6 +139,15 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class CodeServer:
+    """One ``runner.orchestrator.code_servers`` entry: a code location served from another machine."""
+
+    name: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
 class OrchestratorSettings:
     """``runner.orchestrator``: the orchestrator and its schedules."""
 
@@ -151,6 +160,7 @@ class OrchestratorSettings:
     secrets_dir: str | None = None
     dagster_home: str | None = None
     storage: StorageSettings = field(default_factory=StorageSettings)
+    code_servers: tuple[CodeServer, ...] = ()
 
 
 @dataclass(frozen=True)

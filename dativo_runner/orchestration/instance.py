@@ -22,6 +22,7 @@ from dativo_runner.orchestration.definitions import ASSET_TAG, TABLE_TAG, TENANT
 from dativo_runner.orchestration.runner_yaml import RunnerConfig
 
 MODULE = "dativo_runner.orchestration"
+LOCATION = "dativo"
 DEQUEUE_INTERVAL_SECONDS = 1
 
 
@@ -68,18 +69,20 @@ def instance_config(config: RunnerConfig) -> dict[str, Any]:
 
 
 def workspace_config(config: RunnerConfig) -> dict[str, Any]:
-    """The content of ``workspace.yaml``: this package as the one code location."""
-    return {
-        "load_from": [
-            {
-                "python_module": {
-                    "module_name": MODULE,
-                    "working_directory": str(config.home.root),
-                    "location_name": "dativo",
-                }
-            }
-        ]
+    """The content of ``workspace.yaml``: this package as the code location ``dativo``, and the
+    code servers of other machines (a run launched on one of them runs on its machine)."""
+    local = {
+        "python_module": {
+            "module_name": MODULE,
+            "working_directory": str(config.home.root),
+            "location_name": LOCATION,
+        }
     }
+    remote = [
+        {"grpc_server": {"host": server.host, "port": server.port, "location_name": server.name}}
+        for server in config.code_servers
+    ]
+    return {"load_from": [local, *remote]}
 
 
 def write_instance(config: RunnerConfig) -> Path:
@@ -94,11 +97,12 @@ def write_instance(config: RunnerConfig) -> Path:
         temporary = path.with_suffix(".tmp")
         temporary.write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
         os.replace(temporary, path)
-    _create_storage(home, sorted({tenant_pool(s.tenant_id) for s in config.schedules}))
+    pools = sorted({tenant_pool(s.tenant_id) for s in config.schedules})
+    _create_storage(home, pools, config.concurrency_per_tenant)
     return home / "workspace.yaml"
 
 
-def _create_storage(dagster_home: Path, pools: list[str]) -> None:
+def _create_storage(dagster_home: Path, pools: list[str], limit: int) -> None:
     """Create or migrate the storage once, before the webserver and the daemon both open it
     (two processes creating a new SQLite storage at once can stamp its schema twice), and set
     each tenant pool's limit: a pool the run queue meets for the first time is not limited in
@@ -109,8 +113,15 @@ def _create_storage(dagster_home: Path, pools: list[str]) -> None:
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # its migration notes are not ours to print
             instance.upgrade(print_fn=lambda text: None)
-        for pool in pools:  # to the default limit (concurrency_per_tenant), followed when it changes
-            instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
+        storage = instance.event_log_storage
+        known = storage.get_concurrency_keys()  # from an earlier start, or another machine's
+        for pool in pools:  # to concurrency_per_tenant, followed when it changes
+            if pool in known:
+                # An existing pool is set, not initialized: Dagster's initialization inserts
+                # first, which on PostgreSQL aborts the transaction its update then needs.
+                storage.set_concurrency_slots(pool, limit)
+            else:
+                storage.initialize_concurrency_limit_to_default(pool)
     finally:
         instance.dispose()
 
