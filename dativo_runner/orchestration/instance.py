@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from dativo_runner.orchestration.runner_yaml import RunnerConfig
 
 MODULE = "dativo_runner.orchestration"
 LOCATION = "dativo"
+_PLAIN_POSTGRES = re.compile(r"^postgres(ql)?://")
 DEQUEUE_INTERVAL_SECONDS = 1
 
 
@@ -35,7 +37,7 @@ def instance_config(config: RunnerConfig) -> dict[str, Any]:
     elif config.postgres.url_env:
         storage = {"postgres": {"postgres_url": {"env": config.postgres.url_env}}}
     else:
-        storage = {"postgres": {"postgres_url": config.postgres.url}}
+        storage = {"postgres": {"postgres_url": psycopg2_url(str(config.postgres.url))}}
     return {
         "telemetry": {"enabled": False},
         "storage": storage,
@@ -126,11 +128,23 @@ def _create_storage(dagster_home: Path, pools: list[str], limit: int) -> None:
         instance.dispose()
 
 
+def psycopg2_url(url: str) -> str:
+    """A PostgreSQL URL with the psycopg2 driver: Dagster's PostgreSQL storage sends
+    ``NOTIFY run_events, %(id)s``, which psycopg 3 (SQLAlchemy's default for ``postgresql://``)
+    binds on the server and PostgreSQL refuses, so every event write would fail."""
+    return _PLAIN_POSTGRES.sub("postgresql+psycopg2://", url, count=1)
+
+
 def process_environment(config: RunnerConfig) -> dict[str, str]:
-    """The environment of the webserver and the daemon (and so of every run they start)."""
-    return {
+    """The environment of the webserver and the daemon (and so of every run they start); the
+    storage URL variable, if any, names the psycopg2 driver."""
+    env = {
         **os.environ,
         "DAGSTER_HOME": str(config.dagster_home),
         "DATIVO_HOME": str(config.home.root),
         "DATIVO_RUNNER_CONFIG": str(config.file),
     }
+    variable = config.postgres.url_env if config.postgres is not None else None
+    if variable and variable in env:
+        env[variable] = psycopg2_url(env[variable])
+    return env

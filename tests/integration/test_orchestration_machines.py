@@ -31,7 +31,7 @@ import yaml
 from pyiceberg.catalog import load_catalog
 
 from dativo_runner.home import ProjectHome
-from dativo_runner.orchestration.instance import write_instance
+from dativo_runner.orchestration.instance import process_environment, write_instance
 from dativo_runner.orchestration.runner_yaml import load_runner_config
 from tests.helpers.project import DEALS_HEADER, Project
 from tests.integration.test_orchestration_server import TERMINAL, Orchestrator, _free_port
@@ -180,12 +180,7 @@ def test_two_machines_share_storage_catalog_and_tenant_limits(
     # Machine B: its own DAGSTER_HOME (the shared PostgreSQL storage) and state folder.
     b_config = load_runner_config(project.root / "configs/runner_b.yaml", home)
     write_instance(b_config)
-    b_env = {
-        **env,
-        "DAGSTER_HOME": str(b_config.dagster_home),
-        "DATIVO_HOME": str(project.root),
-        "DATIVO_RUNNER_CONFIG": str(project.root / "configs/runner_b.yaml"),
-    }
+    b_env = process_environment(b_config)  # as `dativo start` gives its own processes
     command = [sys.executable, "-m", "dagster", "api", "grpc", "-m", "dativo_runner.orchestration"]
     command += ["-h", "127.0.0.1", "-p", str(b_port), "--location-name", "machine_b"]
     b_log = project.root / "machine_b.log"
