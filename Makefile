@@ -82,9 +82,11 @@ test-soak: install services
 		tests/integration/test_soak.py tests/integration/test_orchestration_interrupts.py
 
 # Two Dagster workers with their own DAGSTER_HOME and state folder on one PostgreSQL storage,
-# REST catalog and S3 store (docs/ORCHESTRATION.md, "Past one machine"): a few minutes.
+# REST catalog and S3 store, and a partitioned job's backfill side by side through a real daemon
+# (docs/ORCHESTRATION.md, "Past one machine"): a few minutes.
 test-machines: install services
-	DATIVO_MACHINES=1 $(PY) -m pytest -q -ra tests/integration/test_orchestration_machines.py
+	DATIVO_MACHINES=1 $(PY) -m pytest -q -ra -n $(TEST_WORKERS) tests/integration/test_orchestration_machines.py \
+		tests/integration/test_orchestration_backfill.py
 
 test-smoke: install
 	$(BIN)/dativo run --job-dir tests/fixtures/jobs --secrets-dir tests/fixtures/secrets \
