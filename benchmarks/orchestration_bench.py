@@ -281,7 +281,7 @@ def summarize(runs: list[dict[str, Any]], window: tuple[float, float]) -> dict[s
     inside = [r for r in runs if t0 <= r["created"] < t1]
     finished = [r for r in inside if r["end"] is not None and r["end"] <= t1]
     started = [r for r in inside if r["start"] is not None and r["start"] <= t1]
-    delays = [r["start"] - r["created"] for r in started]
+    delays = [r["start"] - r["created"] for r in started if r["start"] is not None]
     late = [r["created"] - r["scheduled"] for r in inside if r["scheduled"] is not None]
     hours = (t1 - t0) / 3600
     return {
@@ -296,7 +296,9 @@ def summarize(runs: list[dict[str, Any]], window: tuple[float, float]) -> dict[s
         "queue_delay_p95": round(percentile(delays, 0.95), 1),
         "queue_delay_max": round(max(delays, default=float("nan")), 1),
         "schedule_lateness_p50": round(percentile(late, 0.5), 1),
-        "run_seconds_p50": round(statistics.median([r["end"] - r["start"] for r in finished] or [0]), 2),
+        "run_seconds_p50": round(
+            statistics.median([r["end"] - r["start"] for r in finished if r["start"] is not None] or [0]), 2
+        ),
         "tenant_overlaps": len(overlaps(inside, t1)),
     }
 

@@ -26,6 +26,7 @@ MODULE = "dativo_runner.orchestration"
 LOCATION = "dativo"
 _PLAIN_POSTGRES = re.compile(r"^postgres(ql)?://")
 DEQUEUE_INTERVAL_SECONDS = 1
+CODE_SERVER_STARTUP_SECONDS = 600
 
 
 def instance_config(config: RunnerConfig) -> dict[str, Any]:
@@ -46,6 +47,11 @@ def instance_config(config: RunnerConfig) -> dict[str, Any]:
             "dequeue_use_threads": True,
             "dequeue_num_workers": 4,
         },
+        # Hundreds of schedules due in one minute: evaluate their ticks side by side.
+        "schedules": {"use_threads": True, "num_workers": 4},
+        # A code location of hundreds of jobs on a busy machine can take minutes to load; past
+        # Dagster's default 180 s every queued run would be failed.
+        "code_servers": {"local_startup_timeout": CODE_SERVER_STARTUP_SECONDS},
         "concurrency": {
             "runs": {
                 "tag_concurrency_limits": [
