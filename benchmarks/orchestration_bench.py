@@ -60,7 +60,8 @@ _TICK = os.sysconf("SC_CLK_TCK")
 def make_home(root: Path, tenants: int, jobs: int, period: int) -> Project:
     """The home: ``tenants`` x ``jobs`` CSV jobs over one small file, and their schedules."""
     project = Project(root) if (root / "jobs").is_dir() else Project.create(root)
-    project.write_deals("a.csv", [ROW])
+    if not (root / "data/deals/a.csv").exists():  # rewritten, it would be new to every job
+        project.write_deals("a.csv", [ROW])
     spec = (REPO / "assets/csv/v1.0/deals.yaml").read_text()
     schedules = []
     for j in range(jobs):
