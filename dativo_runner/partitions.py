@@ -60,11 +60,16 @@ class PartitionSet:
 
 
 def unknown_key_message(key: str, keys: tuple[str, ...]) -> str:
-    """``unknown partition 'x'; valid keys: eu, us`` (a long list shown by its ends)."""
+    """``unknown partition 'x'; valid keys: eu, us``."""
+    return f"unknown partition {key!r}; valid keys: {keys_text(keys)}"
+
+
+def keys_text(keys: tuple[str, ...]) -> str:
+    """``eu, us``; a long list shown by its ends (``2024-01-01, ... (360 more) ..., 2024-12-31``)."""
     shown = list(keys)
     if len(shown) > _SHOWN_KEYS:
         shown = [*shown[:3], f"... ({len(keys) - 6} more) ...", *shown[-3:]]
-    return f"unknown partition {key!r}; valid keys: {', '.join(shown)}"
+    return ", ".join(shown)
 
 
 def job_partitions(job: Mapping[str, Any], *, file: str = "job") -> PartitionSet | None:

@@ -71,10 +71,12 @@ def _status_line(job: JobSummary) -> str:
 
 
 def totals_line(jobs: list[JobSummary]) -> str:
-    """``18 jobs: 8 succeeded, 1 partial, 9 failed`` (only the statuses that occur)."""
+    """``18 jobs: 8 succeeded, 1 partial, 9 failed`` (only the statuses that occur; ``runs`` when
+    partitions ran, each counted)."""
     counts = {status: sum(1 for job in jobs if job.status == status) for status in _STATUS_ORDER}
     parts = [f"{count} {status}" for status, count in counts.items() if count]
-    return f"{len(jobs)} jobs: {', '.join(parts)}"
+    noun = "runs" if any(job.partition for job in jobs) else "jobs"  # a partition is a run of its own
+    return f"{len(jobs)} {noun}: {', '.join(parts)}"
 
 
 def render_text(jobs: list[JobSummary], *, many: bool = False) -> str:

@@ -114,7 +114,8 @@ def _run_and_record(job: Job, options: RunOptions, pipes: PipesRun | None, redac
     summary.error = redactor.redact(summary.error) if summary.error else None
     _record(job, options, summary, started)
     if summary.error:
-        print_error(f"{summary.job}: {summary.error}", redactor, job=f"{job.tenant_id}/{job.run_name}")
+        where = f"{summary.job}: partition {job.partition.key}" if job.partition else summary.job
+        print_error(f"{where}: {summary.error}", redactor, job=f"{job.tenant_id}/{job.run_name}")
     return summary
 
 

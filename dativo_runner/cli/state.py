@@ -11,6 +11,7 @@ from typing import Any
 from dativo_runner.cli.common import add_common_options, home_of, load_job
 from dativo_runner.errors import EXIT_OK, ConfigError, Problem
 from dativo_runner.job_config import Job
+from dativo_runner.partitions import keys_text
 from dativo_runner.runner import state_path
 from dativo_runner.secrets import Redactor
 from dativo_runner.state_edit import (
@@ -72,6 +73,7 @@ def add_parser(sub: Any) -> None:
         add_common_options(parser)
         parser.add_argument("--state-dir", type=Path, help="state folder (default: <home>/state)")
         parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+        parser.add_argument("--partition", metavar="KEY", help="the partition of a partitioned job")
     show.add_argument("--full", action="store_true", help="64-character hashes in full, lines not wrapped")
     reset_parser.add_argument("--stream", help="reset this stream only (default: every stream)")
     reset_parser.add_argument(
@@ -89,6 +91,12 @@ def add_parser(sub: Any) -> None:
 
 def _load(args: argparse.Namespace, redactor: Redactor) -> JobState:
     job = load_job(args, redactor=redactor)
+    if args.partition is not None or job.partitions is not None:  # each partition has its own state
+        if args.partition is None:
+            keys = keys_text(job.partitions.keys if job.partitions else ())
+            message = f"the job is partitioned: give --partition KEY (valid keys: {keys})"
+            raise ConfigError([Problem(job.file, "partitions", message)])
+        job = job.with_partition(args.partition)
     folder = home_of(args).resolve(args.state_dir) if args.state_dir else None
     return load_job_state(job, state_path(job, folder))
 

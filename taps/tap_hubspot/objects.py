@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from dativo_singer.errors import FatalError
+from dativo_singer.text_values import parse_datetime
 from tap_hubspot.client import HubSpotStream
 from tap_hubspot.properties import OBJECT_FIELDS, convert, property_schema, to_ms
 
@@ -24,6 +25,7 @@ SEARCH_CAP = 10_000
 # before the bookmark, so a record written just before the last run but indexed after it is read
 # (records read twice merge on id in the target).
 SEARCH_OVERLAP_MS = 5 * 60 * 1000
+CREATED_PROPERTY = "createdate"  # what created_from / created_before filter on
 
 
 class CrmObjectStream(HubSpotStream):
@@ -80,8 +82,13 @@ class CrmObjectStream(HubSpotStream):
         return record
 
     def get_records(self, context: Any) -> Iterable[dict[str, Any]]:
-        """The list endpoint without a bookmark or start date, else the search endpoint."""
+        """The list endpoint without a bookmark, start date or created window, else the search
+        endpoint (a record created in the window was last modified at or after its start)."""
         start = self.get_starting_timestamp(context) if self.replication_key else None
+        if start is None and self.config.get("created_from"):
+            start = parse_datetime(str(self.config["created_from"]))
+        if start is None and self.config.get("created_before"):
+            start = parse_datetime("1970-01-01T00:00:00+00:00")
         if start is None:
             self._searching = False
             yield from self.request_records(context)
@@ -92,8 +99,13 @@ class CrmObjectStream(HubSpotStream):
 
     def _search_body(self, since_ms: int, after: int) -> dict[str, Any]:
         key = self.replication_key
+        filters = [{"propertyName": key, "operator": "GTE", "value": str(since_ms)}]
+        for setting, operator in (("created_from", "GTE"), ("created_before", "LT")):
+            if self.config.get(setting):
+                moment = to_ms(str(self.config[setting]))
+                filters.append({"propertyName": CREATED_PROPERTY, "operator": operator, "value": str(moment)})
         return {
-            "filterGroups": [{"filters": [{"propertyName": key, "operator": "GTE", "value": str(since_ms)}]}],
+            "filterGroups": [{"filters": filters}],
             "sorts": [{"propertyName": key, "direction": "ASCENDING"}],
             "properties": self._requested_properties(),
             "limit": SEARCH_PAGE,

@@ -41,6 +41,18 @@ class TapHubSpot(StopAtOnce, ConfigCheck, PolicyTap):
             description="Records modified from this moment on (default: all, via the list endpoints)",
         ),
         th.Property(
+            "created_from",
+            th.DateTimeType,
+            description="Contacts, companies and deals created from this moment on only (a search "
+            "filter on createdate; with created_before, one time window)",
+        ),
+        th.Property(
+            "created_before",
+            th.DateTimeType,
+            description="Contacts, companies and deals created before this moment only (a search "
+            "filter on createdate)",
+        ),
+        th.Property(
             "properties",
             th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
             description="Object type -> the properties to read (default: all of them)",

@@ -98,6 +98,8 @@ class StripeStream(StreamHooks, DativoRESTStream):
                 params["created[gte]"] = self._pass["lower"]
             if self._pass.get("upper") is not None:
                 params["created[lte]"] = self._pass["upper"]
+            if self._end() is not None:
+                params["created[lt]"] = self._end()
         if next_page_token:
             params["starting_after"] = next_page_token
         return params
@@ -129,7 +131,10 @@ class StripeStream(StreamHooks, DativoRESTStream):
         if start is None:
             return None
         lookback = int(self.config.get("lookback_days") or 0)
-        return to_epoch(start - timedelta(days=lookback))
+        lower = to_epoch(start - timedelta(days=lookback))
+        # A time window (end_date given) never reads before its start, look-back included.
+        floor = self.config.get("start_date") if self.config.get("end_date") else None
+        return max(lower, to_epoch(str(floor))) if floor else lower
 
     def get_records(self, context: Any) -> Iterable[dict[str, Any]]:
         """A pass over ``created`` from the bookmark (minus ``lookback_days``), resumable from
@@ -161,6 +166,17 @@ class StripeStream(StreamHooks, DativoRESTStream):
             state["replication_key_value"] = to_timestamp(bookmark)
         state[EVENTS_KEY] = run_started
 
+    def _end(self) -> int | None:
+        """``end_date`` in epoch seconds (None: no end)."""
+        end = self.config.get("end_date")
+        return to_epoch(str(end)) if end else None
+
+    def _in_window(self, snapshot: dict[str, Any]) -> bool:
+        """A changed object created inside ``start_date``..``end_date`` (a window's own)."""
+        created = int(snapshot.get("created") or 0)
+        start, end = self.config.get("start_date"), self._end()
+        return (start is None or created >= to_epoch(str(start))) and (end is None or created < end)
+
     def _bookmark_epoch(self) -> int | None:
         value = self.stream_state.get("replication_key_value")
         return to_epoch(value) if value else None
@@ -176,6 +192,8 @@ class StripeStream(StreamHooks, DativoRESTStream):
                 continue
             if snapshot.get("id") in seen:  # events come newest first: the first is the latest
                 continue
+            if self.config.get("end_date") and not self._in_window(snapshot):
+                continue  # another time window's object
             seen.add(snapshot["id"])
             count += 1
             yield snapshot

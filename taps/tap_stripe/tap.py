@@ -38,6 +38,13 @@ class TapStripe(StopAtOnce, ConfigCheck, PolicyTap):
             "start_date", th.DateTimeType, description="Objects created from this moment on (default: all)"
         ),
         th.Property(
+            "end_date",
+            th.DateTimeType,
+            description="Objects created before this moment only (created[lt]; changed objects from "
+            "events too): with start_date, one time window, never read before start_date even with "
+            "lookback_days (default: no end)",
+        ),
+        th.Property(
             "stripe_version",
             th.StringType,
             default=DEFAULT_STRIPE_VERSION,

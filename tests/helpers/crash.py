@@ -195,6 +195,7 @@ class Pipeline:
     args: list[str] = field(default_factory=list)
     max_delay: float = 1.5  # the seeded extra wait after the tap started, at most
     writers: int = 1  # concurrent runs of the job per trial, each with its own state folder
+    partitions: list[str] = field(default_factory=list)  # one concurrent run per partition key
     reader: bool = False  # poll the target during each trial: never fewer keys than before it
     final_check: Callable[[], None] | None = None  # after the clean rerun, beside the keys
 
@@ -221,20 +222,22 @@ class Figures:
         return f"; reader: {self.reads} reads, fewest keys {self.fewest_margin:+d} against the run's start"
 
 
-def _state_args(pipeline: Pipeline, writer: int) -> list[str]:
+def _run_args(pipeline: Pipeline) -> list[list[str]]:
+    """The arguments of each concurrent run: one per partition (``--partition KEY``), one per
+    writer (its own ``--state-dir``), or the pipeline's own."""
+    if pipeline.partitions:
+        return [[*pipeline.args, "--partition", key] for key in pipeline.partitions]
     if pipeline.writers == 1:
-        return pipeline.args
-    return [*pipeline.args, "--state-dir", str(pipeline.project.root / f"state-{writer}")]
+        return [pipeline.args]
+    root = pipeline.project.root
+    return [[*pipeline.args, "--state-dir", str(root / f"state-{w}")] for w in range(pipeline.writers)]
 
 
 def _trial(pipeline: Pipeline, way: str, rng: random.Random, figures: Figures) -> None:
     """One trial: the runs started together, one stopped the chosen way, all waited for."""
     before = len(pipeline.landed())
     with Reader(pipeline.landed) if pipeline.reader else nullcontext() as reader:
-        runs = [
-            start(pipeline.project, pipeline.job, _state_args(pipeline, w), pipeline.env)
-            for w in range(pipeline.writers)
-        ]
+        runs = [start(pipeline.project, pipeline.job, args, pipeline.env) for args in _run_args(pipeline)]
         victim = rng.randrange(len(runs))
         wait_for_tap(runs[victim], pipeline.tap)
         time.sleep(rng.uniform(0.0, pipeline.max_delay))
@@ -244,6 +247,8 @@ def _trial(pipeline: Pipeline, way: str, rng: random.Random, figures: Figures) -
     for index, (run, stderr) in enumerate(zip(runs, ended, strict=True)):
         no_orphans(run.pid)
         check_stopped_run(way, stopped and index == victim, run.returncode, stderr, concurrent)
+        if pipeline.partitions and index != victim:  # partitions never outrun one another
+            assert run.returncode == 0, f"partition {pipeline.partitions[index]}: {stderr[-3000:]}"
     figures.outcomes[f"{way}:{'stopped' if stopped else 'finished'}"] += 1
     if reader is not None:
         figures.read(reader, before)
@@ -253,8 +258,8 @@ def _trial(pipeline: Pipeline, way: str, rng: random.Random, figures: Figures) -
 
 
 def run_trials(pipeline: Pipeline, count: int, offset: int = 0) -> Counter[str]:
-    """``count`` seeded crash trials, then a clean rerun (one per writer's state folder): every
-    key exactly once. ``offset`` shifts the ways so that a short run of several pipelines still
+    """``count`` seeded crash trials, then a clean rerun (one per writer's state folder, or per
+    partition): every key exactly once. ``offset`` shifts the ways so that a short run of several pipelines still
     covers every way."""
     rng = random.Random(f"{SEED}:{pipeline.name}")
     figures = Figures()
@@ -265,8 +270,8 @@ def run_trials(pipeline: Pipeline, count: int, offset: int = 0) -> Counter[str]:
         twice = duplicates(pipeline.landed())
         assert not twice, f"{pipeline.name} trial {trial} ({way}): {len(twice)} keys twice, e.g. {twice[:5]}"
 
-    for writer in range(pipeline.writers):
-        final = start(pipeline.project, pipeline.job, _state_args(pipeline, writer), pipeline.env)
+    for args in _run_args(pipeline):
+        final = start(pipeline.project, pipeline.job, args, pipeline.env)
         _, stderr = final.communicate(timeout=300)
         assert final.returncode == 0, stderr[-3000:]
     keys = pipeline.landed()

@@ -26,10 +26,11 @@ from tests.helpers.project import Project
 
 FAST = {"max_requests_per_second": 0, "backoff_base_seconds": 0.005, "max_backoff_seconds": 0.02}
 SOURCES = ("csv", "postgres-fast", "postgres-record", "mysql-fast", "mysql-record", "stripe", "hubspot",
-           "gdrive", "markdown-kv")
+           "gdrive", "markdown-kv", "postgres-partitions")
 # Trials of one target only: an edited file's reload, two concurrent writers of one job.
 ICEBERG_ONLY = ("csv-edit", "csv-two-writers")
 EDITED_ROWS = 16_000
+PARTITIONS = int(os.environ.get("DATIVO_CRASH_PARTITIONS") or 3)  # slices of postgres-partitions
 START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -48,6 +49,7 @@ class Source:
     batch_rows: int = 2000
     max_delay: float = 1.5
     writers: int = 1  # concurrent runs per trial, each with its own state folder
+    partitions: list[str] = field(default_factory=list)  # concurrent runs per trial, one per partition
     reader: bool = False  # a reader polls the target during each trial
     final_check: Callable[[], None] | None = None
 
@@ -150,8 +152,9 @@ def _database(connector: str, asset: str, table: str, key: str, service: Any, da
 
 
 @contextmanager
-def postgres_source(project: Project, request: Any, fast: bool) -> Iterator[Source]:
-    """orders with a strictly increasing ``updated_at``; 6,000 (fast path) or 3,000 new rows a trial."""
+def postgres_source(project: Project, request: Any, fast: bool, partitions: int = 0) -> Iterator[Source]:
+    """orders with a strictly increasing ``updated_at``; 6,000 (fast path) or 3,000 new rows a trial.
+    With ``partitions``, the job has as many slices (``order_id % N = n``), run side by side."""
     service = request.getfixturevalue("pg_service")
     per_trial = 6000 if fast else 3000
     with pg_schema(service.dsn) as (schema, cursor):
@@ -169,8 +172,14 @@ def postgres_source(project: Project, request: Any, fast: bool) -> Iterator[Sour
                 f"timestamptz '2024-01-01' + g * interval '1 second' FROM generate_series({low}, {high}) g"
             )
 
-        yield _database("postgres", "db_orders", f"{schema}.orders", "order_id", service, service.db, cursor,
-                        fast, grow)
+        source = _database("postgres", "db_orders", f"{schema}.orders", "order_id", service, service.db, cursor,
+                           fast, grow)
+        if partitions:
+            keys = [f"p{n}" for n in range(partitions)]
+            source.job["partitions"] = {"static": {k: {"where": f"order_id % {partitions} = {n}"}
+                                                   for n, k in enumerate(keys)}}
+            source.partitions = keys
+        yield source
 
 
 @contextmanager
@@ -292,6 +301,8 @@ def open_source(name: str, project: Project, request: Any) -> Any:
         return csv_edit_source(project, request)
     if name == "csv-two-writers":
         return csv_source(project, request, writers=2)
+    if name == "postgres-partitions":
+        return postgres_source(project, request, fast=True, partitions=PARTITIONS)
     if name.startswith("postgres"):
         return postgres_source(project, request, fast=name.endswith("fast"))
     if name.startswith("mysql"):

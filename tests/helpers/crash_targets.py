@@ -74,7 +74,8 @@ def object_keys(prefix: str, key: str, cursor: str | None) -> Callable[[], list[
 
     The object target only ever adds files, and an incremental source reads rows with
     ``cursor >= bookmark`` again (docs/DATABASES.md): a row whose cursor equals the newest cursor
-    committed before is that documented re-read of the bookmark, not a duplicate, and is left out.
+    committed before (by the same partition, for a partitioned job) is that documented re-read of
+    the bookmark, not a duplicate, and is left out.
     Any other row seen twice is kept, so the trial fails on it."""
     bucket = objects.s3_bucket()
 
@@ -84,8 +85,9 @@ def object_keys(prefix: str, key: str, cursor: str | None) -> Callable[[], list[
             return []
         keys: list[Any] = []
         seen: set[Any] = set()
-        bookmark: Any = None
+        bookmarks: dict[Any, Any] = {}  # per partition (None: an unpartitioned job)
         for manifest in objects.manifests(bucket, root):
+            bookmark = bookmarks.get(manifest.get("partition"))
             rows = [
                 row
                 for f in manifest["files"]
@@ -99,6 +101,7 @@ def object_keys(prefix: str, key: str, cursor: str | None) -> Callable[[], list[
             cursors = [row[cursor] for row in rows if cursor is not None and row[cursor] is not None]
             if cursors:
                 bookmark = max([*cursors, *([bookmark] if bookmark is not None else [])])
+                bookmarks[manifest.get("partition")] = bookmark
         return keys
 
     return landed

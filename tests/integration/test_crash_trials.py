@@ -9,6 +9,11 @@ runner, SIGKILL to the runner alone, SIGKILL to the tap, SIGKILL to the target. 
 no process of the run is left and no key landed twice; after a final clean rerun every key the
 source holds is there exactly once.
 
+`postgres-partitions` runs the slices of a partitioned job (``order_id % 3``,
+``DATIVO_CRASH_PARTITIONS``) side by side, each with its own bookmark, into one table or one
+object prefix, and stops one of them: the others commit through optimistic concurrency and
+succeed; after the reruns (one per slice) every row is there once.
+
 Two trials into Iceberg only: `csv-edit` edits one 16,000-row file before every trial, so each run
 reloads it (its new rows staged and swapped for the old ones in one snapshot) and is stopped
 during the reload; `csv-two-writers` starts two runs of one job with their own state folders (two
@@ -48,7 +53,10 @@ PIPELINES = [(source, target) for source in SOURCES for target in TARGETS] + [
     (source, "iceberg") for source in ICEBERG_ONLY
 ]
 # Three ways, a reload and two writers (which also covers csv-to-iceberg's single writer).
-DEFAULT_PIPELINES = "csv-two-writers-to-iceberg,postgres-fast-to-objects,stripe-to-objects,csv-edit-to-iceberg"
+DEFAULT_PIPELINES = (
+    "csv-two-writers-to-iceberg,postgres-fast-to-objects,stripe-to-objects,csv-edit-to-iceberg,"
+    "postgres-partitions-to-iceberg"
+)
 
 
 def _selected(source: str, target: str) -> bool:
@@ -86,6 +94,7 @@ def test_every_way_of_stopping_a_run_then_rerunning_gives_each_row_once(
             args=source.args,
             max_delay=source.max_delay,
             writers=source.writers,
+            partitions=source.partitions,
             reader=source.reader,
             final_check=source.final_check,
         )

@@ -4,6 +4,7 @@ row once, and a slice's rerun loads only its own new rows."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -98,6 +99,25 @@ def test_csv_slices_in_turn_then_one_slice_resumes_from_its_own_bookmark(project
     assert sorted(table.scan().to_arrow().column("deal_id").to_pylist()) == [1, 2, 3, 4, 5, 6, 7, 8]
     us_files = _bookmark(table, "us")["bookmarks"]["deals"]["files"]  # type: ignore[index]
     assert [Path(f).name for f in us_files] == ["a.csv"]  # us untouched: its b.csv waits for its run
+
+
+def test_every_slice_in_turn_exits_with_the_worst_outcome(project: Project) -> None:
+    _write_region(project, "eu", "a.csv", REGIONS["eu"])
+    project.write("data/deals/bad/a.csv", "foo,bar\n1,2\n")  # no column of the asset
+    static = {"eu": {"path": "data/deals/eu/*.csv"}, "bad": {"path": "data/deals/bad/*.csv"}}
+    job = project.write_job("deals", project.deals_job(partitions={"static": static}))
+    result = project.dativo("run", "--config", str(job))
+    assert result.returncode == 2  # the worst: one slice failed, one succeeded
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("job jobs/acme/deals.yaml partition eu (tenant acme): succeeded")
+    assert lines[2].startswith("job jobs/acme/deals.yaml partition bad (tenant acme): failed")
+    assert lines[-1] == "2 runs: 1 succeeded, 1 failed"
+    errors = [line for line in result.stderr.splitlines() if line.startswith("dativo: error:")]
+    assert len(errors) == 1 and errors[0].startswith(
+        "dativo: error: jobs/acme/deals.yaml: partition bad: tap-csv failed"
+    )
+    ids = _table(project, "acme.csv_deals").scan().to_arrow().column("deal_id").to_pylist()
+    assert sorted(ids) == [1, 2, 3]
 
 
 def _pg_job(project: Project, pg_service: Any, table: str, partitions: dict[str, Any], target: dict) -> Path:
@@ -228,3 +248,63 @@ def test_postgres_monthly_windows(project: Project, pg_service) -> None:
         assert rows == {"2024-02": 1, "2024-03": 1}  # January is before the start, April past the end
         ids = _table(project, "acme.db_orders").scan().to_arrow().column("order_id").to_pylist()
         assert sorted(ids) == [2, 3]
+
+
+def test_stripe_monthly_windows_filter_created(project: Project) -> None:
+    from tests.emulators.server import serve
+    from tests.emulators.stripe import API_KEY, StripeEmulator
+
+    with serve(StripeEmulator({"customers": 0})) as emulator:
+        stripe: StripeEmulator = emulator  # type: ignore[assignment]
+        for day in ("2023-12-31", "2024-01-05", "2024-01-31", "2024-02-10", "2024-03-01"):
+            stripe.create(
+                "customers", created=int(dt.datetime.fromisoformat(f"{day}T12:00:00+00:00").timestamp())
+            )
+        job = yaml.safe_load((REPO / "jobs" / "acme" / "stripe_customers_to_iceberg.yaml").read_text())
+        job["source"].update(api_url=stripe.url, max_requests_per_second=0)
+        window = {"column": "created", "unit": "month", "start": "2024-01-01", "end": "2024-03-01"}
+        path = project.write_job("customers", {**job, "partitions": {"time_window": window}})
+        project.write("secrets/acme/api.env", f"STRIPE_API_KEY={API_KEY}\n")
+        code, summary, stderr = project.run_json("--config", str(path), "--secrets-dir", "secrets")
+        assert code == 0, stderr
+        assert {run["partition"]: run["streams"][0]["rows"] for run in summary["jobs"]} == {
+            "2024-01": 2,
+            "2024-02": 1,
+        }
+        created = _table(project, "acme.stripe_customers").scan().to_arrow().column("created").to_pylist()
+        assert sorted(c.date().isoformat() for c in created) == ["2024-01-05", "2024-01-31", "2024-02-10"]
+
+
+def test_hubspot_daily_windows_filter_createdate(project: Project) -> None:
+    from tests.emulators.hubspot import TOKEN, HubSpotEmulator
+    from tests.emulators.server import serve
+
+    with serve(HubSpotEmulator({"contacts": 5, "companies": 0, "deals": 0})) as emulator:
+        hubspot: HubSpotEmulator = emulator  # type: ignore[assignment]
+        days = ("2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03", "2024-01-04")
+        for record, day in zip(hubspot.records["contacts"], days, strict=True):
+            record["properties"]["createdate"] = f"{day}T08:00:00.000Z"
+            record["properties"]["lastmodifieddate"] = f"{day}T09:00:00.000Z"
+        job = yaml.safe_load((REPO / "jobs" / "acme" / "hubspot_contacts_to_iceberg.yaml").read_text())
+        job["source"].update(api_url=hubspot.url, max_requests_per_second=0)
+        window = {"column": "createdate", "unit": "day", "start": "2024-01-02", "end": "2024-01-04"}
+        path = project.write_job("contacts", {**job, "partitions": {"time_window": window}})
+        project.write("secrets/acme/api.env", f"HUBSPOT_ACCESS_TOKEN={TOKEN}\n")
+        code, summary, stderr = project.run_json("--config", str(path), "--secrets-dir", "secrets")
+        assert code == 0, stderr
+        rows = {run["partition"]: run["streams"][0]["rows"] for run in summary["jobs"]}
+        assert rows == {"2024-01-02": 2, "2024-01-03": 1}
+        created = _table(project, "acme.hubspot_contacts").scan().to_arrow().column("createdate").to_pylist()
+        assert sorted(c.date().isoformat() for c in created) == ["2024-01-02", "2024-01-02", "2024-01-03"]
+
+
+def test_a_window_on_another_column_is_refused_by_validate(project: Project) -> None:
+    job = yaml.safe_load((REPO / "jobs" / "acme" / "hubspot_contacts_to_iceberg.yaml").read_text())
+    window = {"column": "lastmodifieddate", "unit": "day", "start": "2024-01-01", "end": "2024-01-03"}
+    path = project.write_job("contacts", {**job, "partitions": {"time_window": window}})
+    result = project.dativo("validate", "--config", str(path), "--no-secrets")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "dativo: error: jobs/acme/contacts.yaml: partitions.time_window.column: 'lastmodifieddate': HubSpot "
+        "contacts, companies and deals are sliced by 'createdate' (a search filter)"
+    )

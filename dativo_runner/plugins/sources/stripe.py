@@ -21,19 +21,39 @@ class StripeSource(SourcePlugin):
     cli_options = API_OPTIONS
     incremental_settings = ("cursor_field", "lookback_days", "start_date")
     cursor_strategies = ("created_cursor",)
+    partition_kinds = ("time_window",)
 
     def check(self, job: Job) -> list[Problem]:
-        """The cursor is ``created`` (the only field Stripe lists filter on)."""
+        """The cursor, and a time window's column, is ``created`` (the only field Stripe lists
+        filter on); a partitioned job reads incrementally."""
         cursor = job.incremental.cursor_field
+        problems = []
         if cursor and cursor != "created":
-            return [
+            problems.append(
                 Problem(
                     job.file,
                     "source.incremental.cursor_field",
                     f"{cursor!r}: Stripe lists filter on 'created' only",
                 )
-            ]
-        return []
+            )
+        window = (job.data.get("partitions") or {}).get("time_window") or {}
+        if window.get("column") not in (None, "created"):
+            problems.append(
+                Problem(
+                    job.file,
+                    "partitions.time_window.column",
+                    f"{window['column']!r}: Stripe lists filter on 'created' only",
+                )
+            )
+        if window and not cursor:
+            problems.append(
+                Problem(
+                    job.file,
+                    "partitions",
+                    "a partitioned Stripe job reads incrementally (source.incremental.cursor_field: created)",
+                )
+            )
+        return problems
 
     def plan_config(self, job: Job) -> dict[str, Any]:
         """The API key, ``api_url``, ``stripe_version``, rate and retry settings."""
@@ -41,4 +61,8 @@ class StripeSource(SourcePlugin):
         config["api_key"] = credential(job, "API key")
         if job.source.get("stripe_version"):
             config["stripe_version"] = job.source["stripe_version"]
+        partition = job.partition
+        if partition is not None and partition.start and partition.end:  # created[gte] / created[lt]
+            config["start_date"] = f"{partition.start}T00:00:00Z"
+            config["end_date"] = f"{partition.end}T00:00:00Z"
         return config

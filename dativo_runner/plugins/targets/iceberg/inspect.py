@@ -54,9 +54,17 @@ def snapshots(table: Table) -> list[dict[str, Any]]:
                 "dativo_operation": props.get("dativo.operation"),
                 "head_of": heads.get(snapshot.snapshot_id),
                 "bookmark": _bookmark(props.get(STATE_SUMMARY_KEY)),
+                **_partition_bookmarks(props, STATE_SUMMARY_KEY + "."),
             }
         )
     return found
+
+
+def _partition_bookmarks(props: dict[str, str], prefix: str) -> dict[str, Any]:
+    """``{"partition_bookmarks": {KEY: state}}`` for the partitions' bookmarks of a snapshot
+    (a partitioned job's commit carries its own; maintenance carries every one), else nothing."""
+    found = {k.removeprefix(prefix): _bookmark(v) for k, v in sorted(props.items()) if k.startswith(prefix)}
+    return {"partition_bookmarks": found} if found else {}
 
 
 def partition_spec(table: Table) -> list[dict[str, Any]]:
