@@ -96,7 +96,10 @@ def validate_document(kind: str, data: Any, file: str) -> list[Problem]:
 
     Answers are kept by content: loading every job of a runner YAML validates the same
     registry, connector and policy documents once per job."""
-    key = (kind, file, json.dumps(data, sort_keys=True, default=repr))
+    try:
+        key = (kind, file, json.dumps(data, sort_keys=True, default=repr))
+    except (TypeError, ValueError):  # keys of mixed types cannot be sorted: validate uncached
+        return _problems(_validator(kind), data, file)
     if key not in _validated:
         _validated[key] = tuple(_problems(_validator(kind), data, file))
         if len(_validated) > _VALIDATED_CACHE_SIZE:
