@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 COMPILED := $(VENV)/.compiled
 
-.PHONY: install demo bench-setup test test-unit test-smoke test-integration test-crash test-faults test-soak test-security test-interop interop-matrix peers schema-validate lint services services-stop bench bench-small clean reference docker-lock
+.PHONY: install demo bench-setup test test-unit test-smoke test-integration test-crash test-faults test-soak test-machines test-security test-interop interop-matrix peers schema-validate lint services services-stop bench bench-small bench-orchestration clean reference docker-lock
 
 install: $(STAMP) $(COMPILED)
 
@@ -93,6 +93,13 @@ test-soak: install services
 	DATIVO_SOAK_RUNS=$${DATIVO_SOAK_RUNS:-30} $(PY) -m pytest -q -ra -n $(TEST_WORKERS) --dist worksteal \
 		tests/integration/test_soak.py tests/integration/test_orchestration_interrupts.py
 
+# Two Dagster workers with their own DAGSTER_HOME and state folder on one PostgreSQL storage,
+# REST catalog and S3 store, and a partitioned job's backfill side by side through a real daemon
+# (docs/ORCHESTRATION.md, "Past one machine"): a few minutes.
+test-machines: install services
+	DATIVO_MACHINES=1 $(PY) -m pytest -q -ra -n $(TEST_WORKERS) tests/integration/test_orchestration_machines.py \
+		tests/integration/test_orchestration_backfill.py
+
 test-smoke: install
 	$(BIN)/dativo run --job-dir tests/fixtures/jobs --secrets-dir tests/fixtures/secrets \
 		--state-dir .dativo/smoke-state
@@ -120,6 +127,10 @@ bench: install services
 # Each goal of a small run (nothing new, 1,000 new rows, --job-dir of the demo jobs) beside --always-start.
 bench-small: install services
 	$(PY) benchmarks/small_runs_bench.py
+
+# 200 scheduled jobs of 20 tenants through `dativo start orchestrated` (benchmarks/README.md).
+bench-orchestration: install services
+	$(PY) benchmarks/orchestration_bench.py
 
 # `make demo` in two fresh clones of HEAD, from empty then filled package caches (benchmarks/README.md).
 bench-setup:

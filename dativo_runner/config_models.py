@@ -185,17 +185,28 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class CodeServer:
+    """One ``runner.orchestrator.code_servers`` entry: a code location served from another machine."""
+
+    name: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
 class OrchestratorSettings:
     """``runner.orchestrator``: the orchestrator and its schedules."""
 
     type: str
     schedules: tuple[ScheduleEntry, ...]
     concurrency_per_tenant: int = 1
+    max_parallel_partitions: int = 1
     timezone: str | None = None
     state_dir: str | None = None
     secrets_dir: str | None = None
     dagster_home: str | None = None
     storage: StorageSettings = field(default_factory=StorageSettings)
+    code_servers: tuple[CodeServer, ...] = ()
 
 
 @dataclass(frozen=True)

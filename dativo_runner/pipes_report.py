@@ -4,16 +4,20 @@ The orchestrated mode runs every job as ``dativo run --config F`` under Dagster'
 the CLI and Dagster share one runner. Launched that way (Dagster sets ``DAGSTER_PIPES_CONTEXT``), a
 run also sends its redacted progress and tap/target log lines to Dagster's event log, a
 materialization with rows, duration, table, snapshot and location, the ``no_rejected_records``
-check (a WARN failure on a partial run), and its outcome with the CLI's one-line error.
+check (a WARN failure on a partial run), and its outcome with the CLI's one-line error. The
+materialization also carries the committed bookmark and, for a partition's run, its key.
 Otherwise nothing here is imported.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from pathlib import Path
 from typing import Any
 
+from dativo_runner.home import ProjectHome
 from dativo_runner.job_config import Job
 from dativo_runner.summary import JobSummary
 
@@ -76,7 +80,18 @@ def _error_line(summary: JobSummary) -> str | None:
     return f"dativo: error: {summary.job}: {summary.error}"
 
 
-def _metadata(summary: JobSummary) -> dict[str, Any]:
+def _bookmark(home: ProjectHome | None, state_file: str | None) -> Any:
+    """The bookmarks of the state the run committed (its state file), or None."""
+    if home is None or not state_file:
+        return None
+    try:
+        state = json.loads(Path(home.resolve(state_file)).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return state.get("bookmarks", state) if isinstance(state, dict) else None
+
+
+def _metadata(summary: JobSummary, home: ProjectHome | None = None) -> dict[str, Any]:
     stream = summary.streams[0]
     data: dict[str, Any] = {
         "rows": {"raw_value": stream.rows, "type": "int"},  # this run's
@@ -100,6 +115,11 @@ def _metadata(summary: JobSummary) -> dict[str, Any]:
         data["state_file"] = {"raw_value": summary.state_file, "type": "path"}
     for name, value in sorted(stream.source_metrics.items()):  # the tap's gauges (a slot's lag)
         data[name] = {"raw_value": value, "type": "int" if isinstance(value, int) else "float"}
+    if summary.partition is not None:
+        data["partition"] = {"raw_value": summary.partition, "type": "text"}
+    bookmark = _bookmark(home, summary.state_file)
+    if bookmark is not None:  # where the next run of this table (or partition) starts
+        data["bookmark"] = {"raw_value": bookmark, "type": "json"}
     if stream.dead_letter_rows:
         data["dead_letter_rows"] = {"raw_value": stream.dead_letter_rows, "type": "int"}
         data["dead_letter_path"] = {"raw_value": stream.dead_letter_path or "", "type": "path"}
@@ -113,16 +133,18 @@ class PipesRun:
         from dagster_pipes import open_dagster_pipes
 
         self.pipes = open_dagster_pipes()
+        self.home: ProjectHome | None = None
 
     def reporter(self, job: Job) -> PipesReporter:
         """The reporter that run_job writes to."""
+        self.home = job.home
         return PipesReporter(self.pipes, f"{job.tenant_id}/{job.name}", job.log_level)
 
     def finish(self, summaries: list[JobSummary], exit_code: int) -> None:
         """Report the materialization, the check and the outcome, then close the session."""
         summary = summaries[0] if summaries else None
         if summary is not None and summary.streams and summary.exit_code in (0, 1):
-            self.pipes.report_asset_materialization(metadata=_metadata(summary))
+            self.pipes.report_asset_materialization(metadata=_metadata(summary, self.home))
             rejected = sum(s.dead_letter_rows for s in summary.streams)
             self.pipes.report_asset_check(
                 NO_REJECTED_RECORDS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from dativo_runner.config_models import RunnerSettings, parse
@@ -16,7 +17,14 @@ def runner_settings(home: ProjectHome) -> RunnerSettings:
     path = home.runner_config
     if not path.is_file():
         return RunnerSettings()
-    display = home.display(path)
+    # Validated once per content: loading the jobs of a runner YAML that schedules hundreds
+    # of them asks for it per job (a Dagster run worker loads them all).
+    return _validated_settings(path, home.display(path), path.read_bytes())
+
+
+@lru_cache(maxsize=8)
+def _validated_settings(path: Path, display: str, content: bytes) -> RunnerSettings:
+    """The validated ``runner`` block of one content of the file."""
     data = load_yaml(path, display=display)
     problems = validate_document("runner", data, display)
     if problems:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections import OrderedDict
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -86,9 +87,24 @@ def _problems(validator: Draft202012Validator, data: Any, file: str, prefix: str
     return problems
 
 
+_VALIDATED_CACHE_SIZE = 512
+_validated: OrderedDict[tuple[str, str, str], tuple[Problem, ...]] = OrderedDict()
+
+
 def validate_document(kind: str, data: Any, file: str) -> list[Problem]:
-    """Every schema violation of ``data`` as a Problem naming file and field, in document order."""
-    return _problems(_validator(kind), data, file)
+    """Every schema violation of ``data`` as a Problem naming file and field, in document order.
+
+    Answers are kept by content: loading every job of a runner YAML validates the same
+    registry, connector and policy documents once per job."""
+    try:
+        key = (kind, file, json.dumps(data, sort_keys=True, default=repr))
+    except (TypeError, ValueError):  # keys of mixed types cannot be sorted: validate uncached
+        return _problems(_validator(kind), data, file)
+    if key not in _validated:
+        _validated[key] = tuple(_problems(_validator(kind), data, file))
+        if len(_validated) > _VALIDATED_CACHE_SIZE:
+            _validated.popitem(last=False)
+    return list(_validated[key])
 
 
 def validate_job_block(role: str, fragment: str, data: Any, file: str) -> list[Problem]:

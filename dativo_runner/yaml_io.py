@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,10 @@ from dativo_runner.errors import ConfigError, Problem
 
 #: Config documents are shallow: deeper nesting is refused while it is parsed.
 MAX_DEPTH = 64
+#: Parsed documents kept by content: loading every job of a runner YAML reads the same registry,
+#: policy, connector and asset files once per job (a Dagster run worker loads them all).
+_PARSED_CACHE_SIZE = 256
+_parsed: OrderedDict[tuple[str, str, bytes], dict[str, Any]] = OrderedDict()
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -114,8 +121,13 @@ def load_yaml(path: Path, *, display: str | None = None) -> dict[str, Any]:
         raise ConfigError(
             [Problem(name, "", f"file of {size:,} bytes is over the {limit} a config file may have")]
         )
+    raw = path.read_bytes()
+    key = (str(path), name, hashlib.sha256(raw).digest())
+    if key in _parsed:
+        _parsed.move_to_end(key)
+        return copy.deepcopy(_parsed[key])
     try:
-        data = _parse(path.read_text(encoding="utf-8"), name)
+        data = _parse(raw.decode("utf-8"), name)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
@@ -127,4 +139,7 @@ def load_yaml(path: Path, *, display: str | None = None) -> dict[str, Any]:
         raise ConfigError([Problem(name, "", "not UTF-8 text")]) from None
     if not isinstance(data, dict):
         raise ConfigError([Problem(name, "", "expected a mapping at the top level")])
+    _parsed[key] = copy.deepcopy(data)
+    if len(_parsed) > _PARSED_CACHE_SIZE:
+        _parsed.popitem(last=False)
     return data

@@ -17,6 +17,7 @@ import dagster as dg
 
 from dativo_runner.assets import OWNER_PLACEHOLDER, placeholder_warnings
 from dativo_runner.errors import EXIT_PARTIAL
+from dativo_runner.orchestration.partitioned import partitioned_schedule, partitions_definition
 from dativo_runner.orchestration.pipes_client import DativoPipesClient
 from dativo_runner.orchestration.runner_yaml import RunnerConfig, ScheduledJob
 from dativo_runner.pipes_report import NO_REJECTED_RECORDS
@@ -24,6 +25,7 @@ from dativo_runner.pipes_report import NO_REJECTED_RECORDS
 TENANT_TAG = "dativo/tenant"
 JOB_TAG = "dativo/job"
 ASSET_TAG = "dativo/asset"  # one run per table at a time, whatever concurrency_per_tenant allows
+TABLE_TAG = "dativo/table"  # a partitioned table: max_parallel_partitions runs at a time
 RESOURCE_KEY = "dativo"
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_]")
 _TAG_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
@@ -98,6 +100,11 @@ class DativoTranslator:
             metadata["dativo/retention_days"] = governance.retention_days
         if asset.primary_key:
             metadata["dativo/primary_key"] = ", ".join(asset.primary_key)
+        partitions = job.partitions
+        if partitions is not None:  # each partition: dativo run --partition KEY
+            keys = partitions.keys
+            ends = f"{keys[0]} .. {keys[-1]}" if len(keys) > 1 else keys[0]
+            metadata["dativo/partitions"] = f"{partitions.kind}: {len(keys)} ({ends})"
         warnings = placeholder_warnings(asset)
         if warnings:
             metadata["dativo/warning"] = "; ".join(warnings)
@@ -128,10 +135,14 @@ class DativoTranslator:
         return f"{scheduled.name}_job"
 
     def get_run_tags(self, scheduled: ScheduledJob) -> dict[str, str]:
-        """Tags of every run: the tenant and the asset (both limited by the run queue) and the job."""
+        """Tags of every run: the tenant and the table (both limited by the run queue) and the
+        job. A partitioned job's table is ``dativo/table`` (``max_parallel_partitions`` runs of
+        its partitions at a time), an unpartitioned one's ``dativo/asset`` (one run at a time)."""
+        table = f"{scheduled.tenant_id}.{scheduled.asset_name}"
+        partitioned = partitions_definition(scheduled) is not None
         return {
             TENANT_TAG: scheduled.tenant_id,
-            ASSET_TAG: f"{scheduled.tenant_id}.{scheduled.asset_name}",
+            TABLE_TAG if partitioned else ASSET_TAG: table,
             JOB_TAG: scheduled.file,
         }
 
@@ -145,6 +156,8 @@ def dativo_asset(scheduled: ScheduledJob, translator: DativoTranslator) -> dg.As
         description="no record was rejected to the dead letter (fails with WARN on a partial run)",
     )
 
+    partitions = partitions_definition(scheduled)
+
     @dg.multi_asset(
         name=dagster_name(scheduled.tenant_id, scheduled.asset_name),
         specs=[spec],
@@ -152,10 +165,12 @@ def dativo_asset(scheduled: ScheduledJob, translator: DativoTranslator) -> dg.As
         required_resource_keys={RESOURCE_KEY},
         op_tags=translator.get_run_tags(scheduled),
         pool=tenant_pool(scheduled.tenant_id),
+        partitions_def=partitions,
     )
     def _materialize(context):  # no annotation: Dagster cannot resolve a postponed one here
         client: DativoPipesClient = getattr(context.resources, RESOURCE_KEY)
-        outcome = client.run(context=context, job_file=scheduled.config)
+        key = context.partition_key if partitions is not None else None
+        outcome = client.run(context=context, job_file=scheduled.config, partition=key)
         if not outcome.landed:
             raise dg.Failure(
                 description=outcome.error,
@@ -189,17 +204,21 @@ def build_definitions(config: RunnerConfig, translator: DativoTranslator | None 
         )
         assets.append(asset)
         jobs.append(job)
+        status = (
+            dg.DefaultScheduleStatus.RUNNING
+            if scheduled.enabled and not scheduled.problem  # never scheduled blind
+            else dg.DefaultScheduleStatus.STOPPED
+        )
+        partitions = partitions_definition(scheduled)
         schedules.append(
-            dg.ScheduleDefinition(
+            partitioned_schedule(scheduled, job, partitions, status)
+            if partitions is not None
+            else dg.ScheduleDefinition(
                 name=scheduled.name,
                 job=job,
                 cron_schedule=scheduled.cron,
                 execution_timezone=scheduled.timezone,
-                default_status=(
-                    dg.DefaultScheduleStatus.RUNNING
-                    if scheduled.enabled and not scheduled.problem  # never scheduled blind
-                    else dg.DefaultScheduleStatus.STOPPED
-                ),
+                default_status=status,
             )
         )
     client = DativoPipesClient(config.home.root, state_dir=config.state_dir, secrets_dir=config.secrets_dir)

@@ -69,8 +69,8 @@ class DativoPipesClient(PipesClient):
     def _is_dagster_maintained(cls) -> bool:
         return False
 
-    def command(self, job_file: Path) -> list[str]:
-        """``dativo run --config F --home H [--state-dir S] [--secrets-dir D]``."""
+    def command(self, job_file: Path, partition: str | None = None) -> list[str]:
+        """``dativo run --config F --home H [--partition K] [--state-dir S] [--secrets-dir D]``."""
         cmd = [
             sys.executable,
             "-m",
@@ -81,6 +81,8 @@ class DativoPipesClient(PipesClient):
             "--home",
             str(self.home),
         ]
+        if partition is not None:
+            cmd += ["--partition", partition]
         if self.state_dir is not None:
             cmd += ["--state-dir", str(self.state_dir)]
         if self.secrets_dir is not None:
@@ -92,10 +94,12 @@ class DativoPipesClient(PipesClient):
         *,
         context: dg.AssetExecutionContext | dg.OpExecutionContext,
         job_file: Path,
+        partition: str | None = None,
         extras: dict[str, Any] | None = None,
     ) -> DativoRunOutcome:
-        """Run the job to its end and return its outcome (never raises for exit 1 or 2)."""
-        return self.run_command(context=context, command=self.command(job_file), extras=extras)
+        """Run the job (or one partition of it) to its end and return its outcome (never raises
+        for exit 1 or 2)."""
+        return self.run_command(context=context, command=self.command(job_file, partition), extras=extras)
 
     def run_command(
         self,

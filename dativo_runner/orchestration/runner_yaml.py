@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dativo_runner.config_models import (
+    CodeServer,
     OrchestratorSettings,
     PostgresStorage,
     RunnerSettings,
@@ -58,10 +59,12 @@ class RunnerConfig:
     home: ProjectHome
     schedules: tuple[ScheduledJob, ...]
     concurrency_per_tenant: int
+    max_parallel_partitions: int  # runs of one partitioned table at a time
     state_dir: Path
     secrets_dir: Path | None
     dagster_home: Path
     postgres: PostgresStorage | None  # a URL or the variable holding it; None: SQLite
+    code_servers: tuple[CodeServer, ...] = ()  # other machines' code locations in the workspace
 
     @property
     def display(self) -> str:
@@ -209,6 +212,17 @@ def _load_schedules(
     return scheduled, problems
 
 
+def _code_server_problems(servers: tuple[CodeServer, ...], display: str) -> list[Problem]:
+    """Code location names are unique, and ``dativo`` is this machine's."""
+    problems, seen = [], {"dativo"}
+    for index, server in enumerate(servers):
+        if server.name in seen:
+            where = f"runner.orchestrator.code_servers[{index}].name"
+            problems.append(Problem(display, where, f"{server.name!r} is already a code location name"))
+        seen.add(server.name)
+    return problems
+
+
 def load_runner_config(
     path: Path, home: ProjectHome, *, mode: str = "self_hosted", strict: bool = True
 ) -> RunnerConfig:
@@ -237,6 +251,7 @@ def load_runner_config(
         where = "runner.orchestrator.secrets_dir"
         problems.append(Problem(display, where, f"{home.display(secrets_dir)}: folder not found"))
         secrets_dir = None
+    problems.extend(_code_server_problems(orchestrator.code_servers, display))
     options = _JobOptions(mode, secrets_dir, default_tz)
     scheduled, found = _load_schedules(orchestrator.schedules, home, options, display, strict)
     problems.extend(found)
@@ -247,8 +262,10 @@ def load_runner_config(
         home=home,
         schedules=tuple(scheduled),
         concurrency_per_tenant=orchestrator.concurrency_per_tenant,
+        max_parallel_partitions=orchestrator.max_parallel_partitions,
         state_dir=state_dir,
         secrets_dir=secrets_dir,
         dagster_home=_folder(home, orchestrator.dagster_home, state_dir / ".dagster"),
         postgres=orchestrator.storage.postgres,
+        code_servers=orchestrator.code_servers,
     )

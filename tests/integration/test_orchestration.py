@@ -267,7 +267,7 @@ def test_instance_on_postgresql_keeps_the_url_out_of_dagster_yaml(
 ) -> None:
     import psycopg2
 
-    from dativo_runner.orchestration.instance import write_instance
+    from dativo_runner.orchestration.instance import process_environment, write_instance
 
     database = f"dagster_{uuid.uuid4().hex[:10]}"
     admin = psycopg2.connect(pg_service.dsn)
@@ -296,6 +296,32 @@ def test_instance_on_postgresql_keeps_the_url_out_of_dagster_yaml(
             tables = {row[0] for row in cursor.fetchall()}
         conn.close()
         assert {"runs", "event_logs", "jobs"} <= tables  # run, event log and schedule storage
+
+        # A second start on the same storage (a restart, or another machine's DAGSTER_HOME)
+        # with another concurrency_per_tenant: the tenant's pool follows it.
+        again = _runner_yaml(
+            project,
+            [{"name": "acme_deals", "config": "jobs/acme/deals.yaml", "cron": "0 * * * *"}],
+            storage={"postgres": {"url_env": "DATIVO_TEST_DAGSTER_PG"}},
+            concurrency_per_tenant=3,
+            dagster_home="machine_b/dagster",
+        )
+        write_instance(load_runner_config(again, ProjectHome(project.root)))
+
+        # The processes `dativo start` runs write events (Dagster's NOTIFY needs psycopg2).
+        config = load_runner_config(again, ProjectHome(project.root))
+        monkeypatch.setenv("DATIVO_TEST_DAGSTER_PG", process_environment(config)["DATIVO_TEST_DAGSTER_PG"])
+        instance = dg.DagsterInstance.from_config(str(project.root / "machine_b/dagster"))
+        try:
+            assert instance.event_log_storage.get_concurrency_info("dativo__acme").slot_count == 3
+
+            @dg.asset
+            def probe() -> int:
+                return 1
+
+            assert dg.materialize([probe], instance=instance).success
+        finally:
+            instance.dispose()
     finally:
         admin.cursor().execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         admin.close()

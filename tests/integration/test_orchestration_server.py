@@ -209,6 +209,7 @@ def test_graphql_lists_the_schedules_with_their_crons(orchestrator: Orchestrator
     assert dagster_yaml["concurrency"]["runs"]["tag_concurrency_limits"] == [
         {"key": "dativo/tenant", "limit": 1, "value": {"applyLimitPerUniqueValue": True}},
         {"key": "dativo/asset", "limit": 1, "value": {"applyLimitPerUniqueValue": True}},
+        {"key": "dativo/table", "limit": 1, "value": {"applyLimitPerUniqueValue": True}},
     ]
     assert dagster_yaml["concurrency"]["pools"] == {"default_limit": 1, "granularity": "run"}
 

@@ -7,6 +7,7 @@ only inside methods, when a job that uses this target asks for them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sqlite3
@@ -324,26 +325,47 @@ def _moved_warehouse(job: Job, config: dict[str, Any]) -> list[Problem]:
     database = root / "catalog.db"
     if not database.is_file():
         return []
+    path = _location_outside(root, database, _file_version(database), _file_version(Path(f"{database}-wal")))
+    if path is None:
+        return []
+    old = next((p for p in path.parents if p.name == root.name), path.parent)
+    return [
+        Problem(
+            job.file,
+            "target",
+            f"the embedded catalog {job.home.display(database)} records its tables under "
+            f"{old}, not {root}: the warehouse folder was moved. Move it back, or mount it "
+            f"at {old} (e.g. docker run -v ...:{old}), or use a shared catalog",
+        )
+    ]
+
+
+def _file_version(path: Path) -> tuple[int, int] | None:
+    """A file's modification time and size (None when it does not exist)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=32)
+def _location_outside(
+    root: Path, database: Path, version: tuple[int, int] | None, wal: tuple[int, int] | None
+) -> Path | None:
+    """The first table location the catalog records outside ``root`` that does not exist, once
+    per version of the catalog file (a code location of hundreds of jobs asks once per job)."""
     try:
         with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
             rows = db.execute("SELECT metadata_location FROM iceberg_tables").fetchall()
     except sqlite3.Error:
-        return []  # not our concern here: the target reports an unreadable catalog
+        return None  # not our concern here: the target reports an unreadable catalog
     for (location,) in rows:
         path = Path(str(location or "").removeprefix("file://"))
         local = bool(location) and str(location).startswith(("file:", "/"))
         if local and not path.is_relative_to(root) and not path.exists():
-            old = next((p for p in path.parents if p.name == root.name), path.parent)
-            return [
-                Problem(
-                    job.file,
-                    "target",
-                    f"the embedded catalog {job.home.display(database)} records its tables under "
-                    f"{old}, not {root}: the warehouse folder was moved. Move it back, or mount it "
-                    f"at {old} (e.g. docker run -v ...:{old}), or use a shared catalog",
-                )
-            ]
-    return []
+            return path
+    return None
 
 
 def _blocking_file(folder: Path) -> Path | None:
