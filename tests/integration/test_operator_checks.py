@@ -285,7 +285,7 @@ def test_connectors_lists_the_registry(project: Project) -> None:
     assert lines[0] == "sources (8):" and "targets (4):" in lines
     assert (
         "  postgres (database, tap-postgres): PostgreSQL tables (self-hosted only); incremental: "
-        "cursor_column, full_table; modes: self_hosted; auth: password"
+        "cursor_column, full_table, log_based; modes: self_hosted; auth: password"
     ) in lines
     registry = project.root / "registry" / "connectors.yaml"
     data = yaml.safe_load(registry.read_text())
