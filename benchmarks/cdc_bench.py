@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -162,24 +163,11 @@ def throughput(bench: Bench, cursor: Any, changes: int) -> dict[str, Any]:
     }
 
 
-def latency(bench: Bench, dsn: str, rate: int, seconds: float) -> dict[str, Any]:
-    done = threading.Event()
-
-    def writer() -> None:
-        connection = psycopg2.connect(dsn)
-        connection.autocommit = True
-        cursor, next_id, started = connection.cursor(), 10**9, time.monotonic()
-        per_txn = max(1, rate // 10)
-        while time.monotonic() - started < seconds:
-            cursor.execute(
-                f"INSERT INTO {bench.table} (id, status) SELECT g, 'live' FROM "
-                f"generate_series({next_id}, {next_id + per_txn - 1}) g"
-            )
-            next_id += per_txn
-            time.sleep(max(0.0, 0.1 - (time.monotonic() - started) % 0.1))
-        connection.close()
-        done.set()
-
+def follow(
+    bench: Any, writer: Callable[[], None], done: threading.Event, rate: int, seconds: float
+) -> dict[str, Any]:
+    """Runs back to back while ``writer`` (which sets ``done`` when it stops) inserts stamped rows
+    with keys from 10**9: each new row's latency from its stamp to the end of the run that showed it."""
     thread = threading.Thread(target=writer)
     thread.start()
     seen: set[int] = set()
@@ -208,6 +196,27 @@ def latency(bench: Bench, dsn: str, rate: int, seconds: float) -> dict[str, Any]
         "p95": round(latencies[int(len(latencies) * 0.95)], 2),
         "max": round(latencies[-1], 2),
     }
+
+
+def latency(bench: Bench, dsn: str, rate: int, seconds: float) -> dict[str, Any]:
+    done = threading.Event()
+
+    def writer() -> None:
+        connection = psycopg2.connect(dsn)
+        connection.autocommit = True
+        cursor, next_id, started = connection.cursor(), 10**9, time.monotonic()
+        per_txn = max(1, rate // 10)
+        while time.monotonic() - started < seconds:
+            cursor.execute(
+                f"INSERT INTO {bench.table} (id, status) SELECT g, 'live' FROM "
+                f"generate_series({next_id}, {next_id + per_txn - 1}) g"
+            )
+            next_id += per_txn
+            time.sleep(max(0.0, 0.1 - (time.monotonic() - started) % 0.1))
+        connection.close()
+        done.set()
+
+    return follow(bench, writer, done, rate, seconds)
 
 
 def main() -> int:

@@ -16,9 +16,7 @@ runs follow one another; a row's latency is the end of the run that made it visi
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import statistics
 import sys
 import tempfile
 import threading
@@ -29,7 +27,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent), str(BENCH)]
 
-from cdc_bench import TXN, _cpu  # noqa: E402
+from cdc_bench import TXN, _cpu, follow  # noqa: E402
 from target_iceberg.catalog import open_catalog  # noqa: E402
 
 from tests import services  # noqa: E402
@@ -160,34 +158,7 @@ def latency(bench: Bench, service: Any, database: str, rate: int, seconds: float
         connection.close()
         done.set()
 
-    thread = threading.Thread(target=writer)
-    thread.start()
-    seen: set[int] = set()
-    latencies: list[float] = []
-    runs = 0
-    while True:
-        finished = done.is_set()
-        bench.run()
-        runs += 1
-        visible = dt.datetime.now(dt.timezone.utc)
-        lake = bench.lake()
-        for key, stamp in zip(lake.column("id").to_pylist(), lake.column("stamped").to_pylist(), strict=True):
-            if key >= 10**9 and key not in seen:
-                seen.add(key)
-                latencies.append((visible - stamp).total_seconds())
-        if finished:
-            break
-    thread.join()
-    latencies.sort()
-    return {
-        "rate": rate,
-        "seconds": seconds,
-        "rows": len(latencies),
-        "runs": runs,
-        "p50": round(statistics.median(latencies), 2),
-        "p95": round(latencies[int(len(latencies) * 0.95)], 2),
-        "max": round(latencies[-1], 2),
-    }
+    return follow(bench, writer, done, rate, seconds)
 
 
 def main() -> int:
