@@ -21,7 +21,7 @@ from dativo_runner.job_hints import job_file_hint
 from dativo_runner.naming_rules import field_values, naming_problems
 from dativo_runner.plugins import source_plugin, target_plugin
 from dativo_runner.plugins.base import SourcePlugin, TargetPlugin
-from dativo_runner.policy import classification_problems, load_policy
+from dativo_runner.policy import classification_problems, load_settings, owner_problems
 from dativo_runner.registry import ConnectorEntry, Registry
 from dativo_runner.runner_config import naming_variables
 from dativo_runner.schema_validation import validate_document, validate_job_block
@@ -207,7 +207,10 @@ def load_job_asset(
             problems.extend(exc.problems)
     if asset is not None:
         problems.extend(asset_matches_job(asset, config, file))
-        problems.extend(classification_problems(asset, load_policy(home), home.display(home.policy)))
+        settings = load_settings(home)
+        policy_file = home.display(home.policy)
+        problems.extend(classification_problems(asset, settings.classifications, policy_file))
+        problems.extend(owner_problems(asset, settings, policy_file))
     return asset
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dativo_runner.assets import AssetSpec, FieldSpec
+from dativo_runner.assets import OWNER_PLACEHOLDER, AssetSpec, FieldSpec
 from dativo_runner.config_models import ClassificationRule, PolicySettings, parse
 from dativo_runner.errors import ConfigError, Problem
 from dativo_runner.home import ProjectHome
@@ -93,6 +93,24 @@ def classification_problems(
                 )
             )
     return problems
+
+
+def owner_problems(asset: AssetSpec, settings: PolicySettings, policy_file: str) -> list[Problem]:
+    """With the policy's ``require_owner``, an asset that names no owner (or still the
+    placeholder ``dativo generate config`` writes) is refused."""
+    if not settings.require_owner:
+        return []
+    owner = (asset.governance.owner or "").strip()
+    if owner and owner.lower() != OWNER_PLACEHOLDER.lower():
+        return []
+    why = "is the placeholder" if owner else "is not set"
+    return [
+        Problem(
+            asset.file,
+            "governance.owner",
+            f"{why}; {policy_file} sets require_owner: name the dataset's owner (an e-mail or team)",
+        )
+    ]
 
 
 def protected_fields(asset: AssetSpec, classifications: Classifications) -> list[str]:

@@ -418,3 +418,29 @@ def test_an_unclassified_column_that_looks_personal_is_caught_at_run_time(
     else:
         assert result.returncode == 2, result.stderr
         assert not any(p.suffix == ".parquet" for p in project.files_under("warehouse"))
+
+
+@pytest.mark.parametrize("owner", [None, "TODO-owner@example.com"])
+def test_require_owner_refuses_an_asset_without_a_real_owner(project: Project, owner: str | None) -> None:
+    policy = project.root / "configs" / "policy.yaml"
+    policy.write_text(policy.read_text() + "  require_owner: true\n")
+    asset = _people_asset("struct")
+    if owner:
+        asset["asset"]["governance"] = {"owner": owner}
+    project.write("assets/csv/v1.0/people.yaml", yaml.safe_dump(asset))
+    job = _people_job(project, "struct", "fast")
+    project.write("assets/csv/v1.0/people.yaml", yaml.safe_dump(asset))
+    why = "is the placeholder" if owner else "is not set"
+    for command in ("validate", "run"):
+        result = project.dativo(command, "--config", str(job), env=ENV)
+        assert result.returncode == 2, result.stderr
+        assert _errors(result.stderr) == [
+            f"dativo: error: assets/csv/v1.0/people.yaml: governance.owner: {why}; configs/policy.yaml "
+            "sets require_owner: name the dataset's owner (an e-mail or team)"
+        ]
+    assert not (project.root / "warehouse").exists()
+    asset["asset"]["governance"] = {"owner": "people-team@example.com"}
+    project.write("assets/csv/v1.0/people.yaml", yaml.safe_dump(asset))
+    result = project.dativo("run", "--config", str(job), env=ENV)
+    assert result.returncode == 0, result.stderr
+    assert len(_table_rows(project, "csv_people")) == 1
