@@ -63,7 +63,8 @@ def add_parser(sub: Any) -> None:
         type=_non_negative(float),
         default=DEFAULT_OLDER_THAN_HOURS,
         metavar="H",
-        help=f"only expire snapshots older than H hours (default {DEFAULT_OLDER_THAN_HOURS})",
+        help="only expire snapshots, and delete orphan files, older than H hours "
+        f"(default {DEFAULT_OLDER_THAN_HOURS})",
     )
     maintain.add_argument(
         "--target-file-mb",

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -417,3 +418,74 @@ def test_compaction_racing_a_concurrent_append_changes_nothing(project: Project)
     assert [p for p in _files_on_disk(other) if p.endswith(".parquet")] == parquet
     assert len(_data_files(other)) == 5 and len(_rows(other)) == 5
     assert json.loads(_bookmark(other) or "{}") == {"bookmarks": {"events": {"n": 50}}}
+
+
+# --- orphan files ------------------------------------------------------------------------------
+
+
+def test_orphan_files_of_a_killed_writer_are_deleted_once_old_enough(project: Project) -> None:
+    job = _events_job(project)
+    table = _events_table(project, None)
+    _fill(table, commits=2, ages=(1,))
+    rows_before, referenced = _rows(table), _data_files(table)
+    root = Path(table.location().removeprefix("file://"))
+    orphan_data = root / "data" / "00000-killed-writer.parquet"
+    orphan_data.write_bytes(Path(referenced[0].removeprefix("file://")).read_bytes())
+    orphan_manifest = root / "metadata" / "killed-writer-m0.avro"
+    orphan_manifest.write_bytes(b"not referenced")
+    metadata_files = sorted(p for p in root.joinpath("metadata").iterdir() if p.name.endswith(".metadata.json"))
+
+    recent = _maintain_json(project, job, "--steps", "expire")  # default age: a week
+    assert recent["orphans"]["recent_orphans"] == 2 and recent["orphans"]["orphans"] == []
+    assert orphan_data.exists() and orphan_manifest.exists()
+
+    dry = _maintain(project, job, "--dry-run", "--steps", "expire", "--older-than-hours", "0")
+    assert dry.returncode == 0, dry.stderr
+    assert "orphan files:" in dry.stdout and "would delete 2 no snapshot references" in dry.stdout
+    assert orphan_data.exists() and orphan_manifest.exists()
+
+    report = _maintain_json(project, job, "--steps", "expire", "--keep-snapshots", "5", "--older-than-hours", "0")
+    assert sorted(report["orphans"]["orphans"]) == sorted([str(orphan_data), str(orphan_manifest)])
+    assert report["orphans"]["deleted"] == 2
+    assert not orphan_data.exists() and not orphan_manifest.exists()
+    table.refresh()
+    assert _rows(table) == rows_before and _data_files(table) == referenced
+    assert all(p.exists() for p in metadata_files)  # table metadata is never an orphan
+    assert duckdb_reader.scan(table.metadata_location, "SELECT count(*) FROM t") == [(len(rows_before),)]
+
+
+def test_orphan_files_on_s3_behind_the_rest_catalog(tmp_path: Path, seaweedfs_service: Any) -> None:
+    sw = seaweedfs_service
+    project = Project.create(tmp_path / "home")
+    namespace = f"acme_orphans_{uuid.uuid4().hex[:8]}"
+    target = {
+        "namespace": namespace,
+        "warehouse": sw.rest_warehouse,
+        "connection": {
+            "rest": {"uri": sw.rest_uri, "credential": "${REST_CREDENTIAL}"},
+            "s3": {
+                "endpoint": sw.s3_endpoint,
+                "region": sw.region,
+                "access_key_id": sw.access_key,
+                "secret_access_key": "${S3_SECRET}",
+            },
+        },
+    }
+    env = {"REST_CREDENTIAL": sw.rest_credential, "S3_SECRET": sw.secret_key}
+    project.write_deals("a.csv", [f"{n},Deal {n},Acme,won,1.00,USD,0.5,true,o@x.io,2024-01-01T00:00:00Z," for n in (1, 2)])
+    job = project.write_job("deals", project.deals_job(target=target))
+    assert (run := project.dativo("run", "--config", str(job), env=env)).returncode == 0, run.stderr
+    props = {"type": "rest", "uri": sw.rest_uri, "credential": sw.rest_credential, "warehouse": sw.rest_warehouse}
+    table = open_catalog({"catalog": {**props, **sw.s3_props()}}).load_table(f"{namespace}.csv_deals")
+    orphan = f"{table.location().rstrip('/')}/data/00000-killed-writer.parquet"
+    with table.io.new_output(orphan).create() as out:
+        out.write(b"a file no snapshot names")
+
+    result = project.dativo("maintain", "--config", str(job), "--json", "--steps", "expire", "--older-than-hours", "0", env=env)
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)["orphans"]
+    assert report["deleted"] == 1 and [o.rsplit("/", 1)[1] for o in report["orphans"]] == ["00000-killed-writer.parquet"]
+    assert not table.io.new_input(orphan).exists()
+    table.refresh()
+    assert sorted(table.scan().to_arrow().column("deal_id").to_pylist()) == [1, 2]

@@ -13,6 +13,7 @@ from dativo_runner.plugins.base import MAINTAIN_STEPS, MaintainOptions
 if TYPE_CHECKING:
     from pyiceberg.table import Table
     from target_iceberg.maintenance import CompactionReport, ExpireReport, RetentionReport
+    from target_iceberg.orphans import OrphanReport
 
 
 @dataclass
@@ -26,6 +27,7 @@ class MaintenanceRun:
     retention: RetentionReport | None = None
     compaction: CompactionReport | None = None
     expire: ExpireReport | None = None
+    orphans: OrphanReport | None = None
 
     def as_json(self) -> str:
         """One JSON object; steps not run are null."""
@@ -34,6 +36,7 @@ class MaintenanceRun:
         for name in MAINTAIN_STEPS:
             report = getattr(self, name)
             data[name] = asdict(report) if report is not None else None
+        data["orphans"] = asdict(self.orphans) if self.orphans is not None else None
         return json.dumps(data)
 
     def as_text(self) -> str:
@@ -46,6 +49,8 @@ class MaintenanceRun:
             lines.append(f"  compaction: {_compaction_text(self.compaction, self.dry_run)}")
         if self.expire is not None:
             lines.append(f"  expire snapshots: {_expire_text(self.expire, self.dry_run)}")
+        if self.orphans is not None:
+            lines.append(f"  orphan files: {_orphans_text(self.orphans, self.dry_run)}")
         return "\n".join(lines)
 
 
@@ -85,11 +90,28 @@ def _expire_text(report: ExpireReport, dry_run: bool) -> str:
     return text
 
 
+def _orphans_text(report: OrphanReport, dry_run: bool) -> str:
+    if report.skipped:
+        return report.skipped
+    verb = "would delete" if dry_run else "deleted"
+    count = len(report.orphans) if dry_run else report.deleted
+    text = (
+        f"{report.files_listed:,} files listed; {verb} {count:,} no snapshot references "
+        f"({report.orphan_bytes / (1 << 20):.1f} MB, older than {report.older_than})"
+    )
+    if report.recent_orphans:
+        text += f"; {report.recent_orphans:,} newer ones kept (a run may still be writing them)"
+    if report.not_deleted:
+        text += f"; {report.not_deleted:,} could not be deleted"
+    return text
+
+
 def maintain_table(
     job_file: str, retention_days: Any, table: Table, identifier: str, options: MaintainOptions
 ) -> MaintenanceRun:
     """Run the chosen steps in order: retention, compaction, expire."""
     from target_iceberg import maintenance
+    from target_iceberg.orphans import remove_orphan_files
 
     run = MaintenanceRun(job=job_file, table=identifier, dry_run=options.dry_run)
     started = time.monotonic()
@@ -103,5 +125,6 @@ def maintain_table(
         run.expire = maintenance.expire_snapshots(
             table, options.keep_snapshots, older_than, dry_run=options.dry_run
         )
+        run.orphans = remove_orphan_files(table, older_than, dry_run=options.dry_run)
     run.seconds = time.monotonic() - started
     return run
