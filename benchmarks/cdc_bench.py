@@ -193,7 +193,7 @@ def throughput(bench: Bench, cursor: Any, changes: int) -> dict[str, Any]:
     count, total = cursor.fetchone()
     lake = bench.lake()
     assert (lake.num_rows, sum(v for v in lake.column("amount").to_pylist())) == (count, total), (
-        "table differs"
+        f"table differs: {lake.num_rows} rows, source {count}"
     )
     return {
         "changes": made,
