@@ -8,7 +8,7 @@ import struct
 from typing import Any
 
 import pytest
-from tap_postgres.change_columns import decode_one_by_one
+from tap_postgres.change_columns import decode_one_by_one, text_rows
 from tap_postgres.pgoutput_columns import decode_run
 
 from dativo_singer.errors import FatalError
@@ -43,14 +43,16 @@ def delete(values: list[Any]) -> bytes:
     return b"D" + struct.pack("!I", OURS) + b"K" + _tuple(values)
 
 
-def rows(messages: list[bytes]) -> list[tuple[bool, list[Any]]]:
-    """(deleted, values) of every row the run gives, in order."""
+def rows(messages: list[bytes], low: int = 0, high: int | None = None) -> list[tuple[bool, list[Any]]]:
+    """(deleted, values) of every row messages ``low`` to ``high`` give, in order."""
+    decoded = decode_run(messages, OURS, len(NAMES))
     found: list[tuple[bool, list[Any]]] = []
-    for part in decode_run(messages, OURS, len(NAMES)):
-        columns = part.columns or decode_one_by_one(part.messages, NAMES, ["id"], "public.items")
-        values = [array.to_pylist() for array in columns.arrays]
-        for index, deleted in enumerate(columns.deleted.to_pylist()):
-            found.append((deleted, [column[index] for column in values]))
+    for part in decoded.parts(low, len(messages) if high is None else high):
+        if isinstance(part, bytes):
+            columns, start, stop = decode_one_by_one([part], NAMES, ["id"], "public.items"), 0, None
+        else:
+            columns, (start, stop) = decoded.columns, part
+        found.extend(text_rows(columns, start, stop))
     return found
 
 
@@ -63,6 +65,12 @@ def test_a_run_decodes_in_log_order() -> None:
         update(["5", "moved", "m"], old=["4", None, None]),  # a key change
         update(["6", "same key", "s"], old=["6", "old", "o"], kind=b"O"),  # REPLICA IDENTITY FULL
         insert(["7", "seven", "7" * 300]),
+    ]
+    assert rows(messages, 3, 6) == [  # one transaction's messages of a fetch
+        (True, ["3", None, None]),
+        (True, ["4", None, None]),
+        (False, ["5", "moved", "m"]),
+        (False, ["6", "same key", "s"]),
     ]
     assert rows(messages) == [
         (False, ["1", "one", None]),
