@@ -11,6 +11,7 @@ change carries the values a SELECT through psycopg2 would (the RECORD path's).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,7 @@ DEFAULT_PUBLICATION = "tap_postgres"
 DEFAULT_LAG_WARNING_BYTES = 1 << 30
 # Kinds whose SELECT reads the column as text (``dialect.select_expression``): kept as the log has them.
 _TEXT_KINDS = (k.JSON, k.UUID, k.UNMAPPED, k.DECIMAL, k.DECIMAL_TEXT, k.STRING)
-_ROW_TAGS = frozenset(b"IUD")
+_OTHER_TAGS = re.compile(b"[^IUD]")  # messages other than row changes
 
 
 @dataclass
@@ -138,9 +139,7 @@ class PostgresChangeLog:
         try:
             with self.connector.guarded():
                 for chunk in wal.peek_changes(connection, self.slot, self.publication, self.end):
-                    for data in chunk:
-                        reader.message(data)
-                    reader.drain()
+                    reader.chunk(chunk)
         finally:
             connection.rollback()
             connection.close()
@@ -268,23 +267,37 @@ class _Replay:
         self.run: list[bytes] = []  # row changes not decoded yet
         self.pending: list[Any] = []  # what comes with them, in order: messages and [low, high) of run
 
-    def message(self, data: bytes) -> None:
-        """One message of the slot."""
-        if data[0] in _ROW_TAGS:
-            if self.skip:
-                return
-            if not self.decoder.columnar(self.out):
+    def chunk(self, messages: list[bytes]) -> None:
+        """A fetch of the slot's messages: row changes a stretch at a time (the others are few:
+        a transaction's start and end, relations, truncates), then ``drain``."""
+        tags = bytes(data[0] for data in messages)
+        start = 0
+        for found in _OTHER_TAGS.finditer(tags):
+            self.rows(messages, start, found.start())
+            self.message(messages[found.start()])
+            start = found.start() + 1
+        self.rows(messages, start, len(messages))
+        self.drain()
+
+    def rows(self, messages: list[bytes], start: int, stop: int) -> None:
+        """Row changes ``start`` to ``stop`` of ``messages`` (one transaction's)."""
+        if self.skip or stop <= start:
+            return
+        if not self.decoder.columnar(self.out):
+            for data in messages[start:stop]:
                 change = decode(data)
                 if isinstance(change, RowChange) and change.relid == self.relid:
                     self.decoder.apply(change, self.out)
-                return
-            last = self.pending[-1] if self.pending else None
-            if isinstance(last, list):
-                last[1] += 1
-            else:
-                self.pending.append([len(self.run), len(self.run) + 1])
-            self.run.append(data)
             return
+        last = self.pending[-1] if self.pending else None
+        if isinstance(last, list):
+            last[1] += stop - start
+        else:
+            self.pending.append([len(self.run), len(self.run) + stop - start])
+        self.run.extend(messages[start:stop])
+
+    def message(self, data: bytes) -> None:
+        """One message of the slot other than a row change."""
         message = decode(data)
         if isinstance(message, Begin):
             self.skip = message.commit_lsn < self.since
