@@ -167,13 +167,23 @@ class Bench:
         cursor.execute(f'DROP PUBLICATION IF EXISTS "{self.slot}"')
 
 
-def throughput(bench: Bench, cursor: Any, changes: int) -> dict[str, Any]:
+def throughput(bench: Bench, cursor: Any, changes: int, txn: int = TXN) -> dict[str, Any]:
     cursor.execute(
         f"INSERT INTO {bench.table} (id, status, amount, note) SELECT g, 'new', g % 1000, "
         f"'row ' || g FROM generate_series(1, {changes}) g"
     )
     snapshot_wall, _ = bench.run()
     next_id, made = changes + 1, 0
+    if txn != TXN:  # small transactions: one change each, a commit every ``txn``, in the server
+        made = changes
+        cursor.execute(
+            f"DO $$ BEGIN FOR i IN 0..{changes - 1} LOOP "
+            f"IF i % 10 < 5 THEN INSERT INTO {bench.table} (id, status, amount, note) "
+            f"VALUES ({next_id} + i, 'new', 1, 'n'); "
+            f"ELSIF i % 10 < 8 THEN UPDATE {bench.table} SET status = 'paid', amount = amount + 1 "
+            f"WHERE id = 1 + i; ELSE DELETE FROM {bench.table} WHERE id = 1 + i; END IF; "
+            f"IF i % {txn} = {txn - 1} THEN COMMIT; END IF; END LOOP; END $$"
+        )
     while made < changes:
         ins, upd, dele = TXN // 2, TXN * 3 // 10, TXN // 5
         low = 1 + (made // TXN) * (upd + dele)
@@ -197,6 +207,7 @@ def throughput(bench: Bench, cursor: Any, changes: int) -> dict[str, Any]:
     )
     return {
         "changes": made,
+        "changes_per_transaction": txn,
         "snapshot_rows": changes,
         "snapshot_seconds": round(snapshot_wall, 2),
         "apply_seconds": round(wall, 2),
@@ -282,6 +293,9 @@ def main() -> int:
     parser.add_argument("--batch-seconds", type=float, default=1.0, help="target-iceberg batch_seconds")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--txn", type=int, default=TXN, help="changes per transaction of the throughput phase"
+    )
     parser.add_argument("--profile", type=Path, help="folder for cProfile files of the tap and the target")
     args = parser.parse_args()
     service = services.postgres()
@@ -291,7 +305,7 @@ def main() -> int:
         bench = Bench(service, schema, Path(folder), args.batch_seconds, args.profile)
         try:
             if not args.skip_throughput:
-                results["throughput"] = found = throughput(bench, cursor, args.changes)
+                results["throughput"] = found = throughput(bench, cursor, args.changes, args.txn)
                 print(json.dumps(found), flush=True)
                 print(goal("changes/s applied (wall)", found["changes_per_second"], GOAL_RATE), flush=True)
                 print(goal("changes per CPU-second", found["changes_per_cpu_second"], GOAL_RATE), flush=True)

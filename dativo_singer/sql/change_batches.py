@@ -12,7 +12,7 @@ so a file never spans a STATE and the target reads its rows in file order.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from dativo_singer.sql.stream import DatabaseStream
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 class ChangeBatches:
@@ -48,21 +49,36 @@ class ChangeBatches:
         return self._schema
 
     def add(
-        self, block: pa.RecordBatch, deleted: pa.BooleanArray, position: int, committed_at: dt.datetime
+        self,
+        block: pa.RecordBatch,
+        deleted: pa.BooleanArray,
+        position: int,
+        committed_at: dt.datetime,
+        rows: tuple[int, int] | None = None,
     ) -> int:
-        """Rows of one transaction (``deleted`` marks the deletes); how many."""
-        if block.num_rows:
-            stamp = pa.scalar(committed_at.astimezone(dt.timezone.utc), UTC_MICROS)
-            self._pending.append(_Block(block, deleted, position, stamp))
-            self.rows += block.num_rows
-        return block.num_rows
+        """Rows ``rows`` (start, stop; default all) of ``block``, one transaction's (``deleted``
+        marks the deletes); how many. Rows that follow the last ones added from the same block
+        extend them (a fetch of many small transactions stays one slice)."""
+        start, stop = rows or (0, block.num_rows)
+        if stop <= start:
+            return 0
+        micros = (committed_at - EPOCH) // dt.timedelta(microseconds=1)
+        last = self._pending[-1] if self._pending else None
+        if last is not None and last.parent is block and last.stop == start:
+            last.stop = stop
+        else:
+            last = _Block(block, deleted, start, stop)
+            self._pending.append(last)
+        last.runs.append((stop - start, position, micros))
+        self.rows += stop - start
+        return stop - start
 
     def flush(self) -> None:
         """Write the held blocks as BATCH files (nothing held: nothing written): consecutive
         blocks of one schema converted at once, each such group one file."""
         groups: list[list[_Block]] = []
         for block in self._pending:
-            if groups and groups[-1][0].rows.schema.equals(block.rows.schema):
+            if groups and groups[-1][0].parent.schema.equals(block.parent.schema):
                 groups[-1].append(block)
             else:
                 groups.append([block])
@@ -73,23 +89,29 @@ class ChangeBatches:
 
     def _table(self, blocks: list[_Block]) -> pa.Table:
         """The blocks as the stream's Arrow schema plus ``_sdc_lsn`` and ``_sdc_deleted_at``."""
-        rows = pa.concat_batches([b.rows for b in blocks]) if len(blocks) > 1 else blocks[0].rows
+        pieces = [b.parent.slice(b.start, b.stop - b.start) for b in blocks]
+        rows = pa.concat_batches(pieces) if len(pieces) > 1 else pieces[0]
         table = convert_batch(rows, self.schema(), self.stream.columns, self.stream.table_label())
-        lsn = pa.concat_arrays(
-            [pa.repeat(pa.scalar(b.position, pa.int64()), b.rows.num_rows) for b in blocks]
-        )
-        stamps = pa.concat_arrays([pa.repeat(b.stamp, b.rows.num_rows) for b in blocks])
-        deleted = pa.concat_arrays([b.deleted for b in blocks])
-        deleted_at = pc.if_else(deleted, stamps, pa.scalar(None, UTC_MICROS))
-        table = table.append_column(pa.field("_sdc_lsn", pa.int64()), lsn)
+        positions: list[int] = []
+        stamps: list[int] = []
+        for block in blocks:
+            for count, position, micros in block.runs:
+                positions.extend([position] * count)
+                stamps.extend([micros] * count)
+        deleted = pa.concat_arrays([b.deleted.slice(b.start, b.stop - b.start) for b in blocks])
+        at = pa.array(stamps, pa.int64()).cast(UTC_MICROS)
+        deleted_at = pc.if_else(deleted, at, pa.scalar(None, UTC_MICROS))
+        table = table.append_column(pa.field("_sdc_lsn", pa.int64()), pa.array(positions, pa.int64()))
         return table.append_column(pa.field("_sdc_deleted_at", UTC_MICROS), deleted_at)
 
 
 @dataclass
 class _Block:
-    """Rows of one transaction, held until the next flush."""
+    """Rows ``start`` to ``stop`` of a block, held until the next flush; ``runs`` gives each
+    transaction's (row count, position, commit time in microseconds since 1970)."""
 
-    rows: pa.RecordBatch
+    parent: pa.RecordBatch
     deleted: pa.BooleanArray
-    position: int
-    stamp: pa.Scalar
+    start: int
+    stop: int
+    runs: list[tuple[int, int, int]] = field(default_factory=list)

@@ -141,15 +141,18 @@ class ChangeWriter:
         """A transaction that commits at ``position`` (``_sdc_lsn`` of its changes)."""
         self._position = position
         self._committed_at = committed_at
-        self._deleted_at = committed_at.astimezone(dt.timezone.utc).isoformat()
+        self._deleted_at = None  # its text, made for the first RECORD of a delete
 
-    def add_block(self, block: pa.RecordBatch, deleted: pa.BooleanArray) -> None:
+    def add_block(
+        self, block: pa.RecordBatch, deleted: pa.BooleanArray, rows: tuple[int, int] | None = None
+    ) -> None:
         """Rows of the current transaction as Arrow columns in the driver's types (the fast
-        path, ``batches`` set): the selected columns, ``deleted`` marking the deletes."""
+        path, ``batches`` set): the selected columns, ``deleted`` marking the deletes; ``rows``
+        (start, stop) of ``block``, default all."""
         assert self.batches is not None
         if self._lines:
             self.flush_lines()  # RECORD lines before go first
-        added = self.batches.add(block, deleted, self._position, self._committed_at)
+        added = self.batches.add(block, deleted, self._position, self._committed_at, rows)
         self.changes += added
         self._since_state += added
 
@@ -159,6 +162,8 @@ class ChangeWriter:
         record = {name: row.get(name) for name in self.columns}
         record = self.convert(record)
         record[SDC_LSN] = self._position
+        if deleted and self._deleted_at is None:
+            self._deleted_at = self._committed_at.astimezone(dt.timezone.utc).isoformat()
         record[SDC_DELETED_AT] = self._deleted_at if deleted else None
         self.changes += 1
         self._since_state += 1

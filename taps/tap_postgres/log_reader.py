@@ -206,7 +206,7 @@ class _RowDecoder:
         self, columns: Columns, block: pa.RecordBatch | None, start: int, stop: int, out: ChangeWriter
     ) -> None:
         if block is not None:
-            out.add_block(block.slice(start, stop - start), columns.deleted.slice(start, stop - start))
+            out.add_block(block, columns.deleted, (start, stop))
             return
         for deleted, values in change_columns.text_rows(columns, start, stop):
             row = self.row(values)
