@@ -5,7 +5,7 @@ decoded one by one into the same columns (a key change as the old key's delete, 
 row), and each text column is cast to what the snapshot's driver gives for its kind (integers,
 floats, dates, timestamps in UTC, hex text for bytea, the text itself for numeric, JSON, UUID),
 so ``arrow_columns.convert_batch`` makes of it what the snapshot's files hold. A value the cast
-cannot read exactly (a BC date, ``infinity``) sends its block the RECORD way (psycopg2's casts),
+cannot read exactly (a BC date, ``infinity``) sends its fetch the RECORD way (psycopg2's casts),
 as does a stream with a kind not listed in ``CASTS`` (arrays, times).
 """
 
