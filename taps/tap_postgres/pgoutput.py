@@ -125,11 +125,11 @@ def _timestamp(micros: int) -> dt.datetime:
 
 def decode(data: bytes) -> Message:
     """One pgoutput message; None for those a reader needs not act on (type, origin)."""
-    tag = data[0]
-    if tag == _BEGIN_TAG:  # one per transaction: read at once
+    first = data[0]
+    if first == _BEGIN_TAG:  # one per transaction: read at once
         lsn, micros = _BEGIN.unpack_from(data, 1)
         return Begin(lsn, _timestamp(micros))
-    if tag == _COMMIT_TAG:
+    if first == _COMMIT_TAG:
         _, commit_lsn, end_lsn = _COMMIT.unpack_from(data, 1)
         return Commit(commit_lsn, end_lsn)
     reader = _Reader(bytes(data))
