@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 POSTGRES_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 _INT16, _INT32 = struct.Struct("!h"), struct.Struct("!i")
+_BEGIN, _COMMIT = struct.Struct("!Qq"), struct.Struct("!bQQ")  # after the tag byte
+_BEGIN_TAG, _COMMIT_TAG = ord("B"), ord("C")
 _NULL, _UNCHANGED_TOAST = ord("n"), ord("u")
 
 
@@ -123,15 +125,15 @@ def _timestamp(micros: int) -> dt.datetime:
 
 def decode(data: bytes) -> Message:
     """One pgoutput message; None for those a reader needs not act on (type, origin)."""
+    first = data[0]
+    if first == _BEGIN_TAG:  # one per transaction: read at once
+        lsn, micros = _BEGIN.unpack_from(data, 1)
+        return Begin(lsn, _timestamp(micros))
+    if first == _COMMIT_TAG:
+        _, commit_lsn, end_lsn = _COMMIT.unpack_from(data, 1)
+        return Commit(commit_lsn, end_lsn)
     reader = _Reader(bytes(data))
     tag = reader.byte()
-    if tag == "B":
-        lsn = reader.take("!Q")
-        return Begin(lsn, _timestamp(reader.take("!q")))
-    if tag == "C":
-        reader.take("!b")
-        commit_lsn, end_lsn = reader.take("!Q"), reader.take("!Q")
-        return Commit(commit_lsn, end_lsn)
     if tag == "R":
         relid, schema, name = reader.take("!I"), reader.text(), reader.text()
         reader.byte()  # replica identity setting
