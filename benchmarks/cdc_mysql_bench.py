@@ -131,7 +131,7 @@ class Bench:
 
 def _profiled(command: list[str], output: Path) -> list[str]:
     """``python -c CODE`` run under cProfile, its profile written to ``output``."""
-    code = command[-1] if command[1] == "-c" else ""
+    code = command[2]
     wrapped = f"import cProfile; cProfile.run({code!r}, {str(output)!r})"
     return [command[0], "-c", wrapped, *command[3:]]
 

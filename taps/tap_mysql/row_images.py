@@ -15,6 +15,8 @@ import datetime as dt
 import decimal
 import struct
 from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from pymysqlreplication.constants import BINLOG, FIELD_TYPE
@@ -39,46 +41,39 @@ _readers: dict[tuple[Any, ...], ImageReader | None] = {}
 
 def _fsp(fsp: int) -> tuple[int, Callable[[bytes], int]]:
     """(bytes, bytes → microseconds) of a fractional-seconds part, as the library reads it."""
-    size = _FSP_BYTES[fsp]
-
-    def micros(raw: bytes) -> int:
-        value = int.from_bytes(raw, "big", signed=True)
-        if fsp % 2:
-            value = int(value / 10)
-        return value * 10 ** (6 - fsp)
-
-    return size, micros
+    size, scale = _FSP_BYTES[fsp], 10 ** (6 - fsp)
+    if fsp % 2:
+        return size, lambda raw: int(int.from_bytes(raw, "big", signed=True) / 10) * scale
+    return size, lambda raw: int.from_bytes(raw, "big", signed=True) * scale
 
 
 def _decimal(precision: int, decimals: int) -> tuple[int, Callable[[bytes], decimal.Decimal]]:
-    """(bytes, bytes → Decimal) of a DECIMAL(precision, decimals) in MySQL's packed form."""
+    """(bytes, bytes → Decimal) of a DECIMAL(precision, decimals) in MySQL's packed form: groups
+    of nine digits in four bytes, the first and last groups' fewer digits in fewer bytes, the
+    sign in the top bit, a negative number's bytes inverted. The library's text of it is
+    ``-<integral>.<fraction>``; the same Decimal (digits and exponent) is ``-<digits>E-<scale>``."""
     integral = precision - decimals
     whole, fraction = integral // 9, decimals // 9
     lead, tail = integral - whole * 9, decimals - fraction * 9
-    lead_size, tail_size = _COMPRESSED[lead], _COMPRESSED[tail]
-    size = lead_size + 4 * (whole + fraction) + tail_size
+    sizes = [(_COMPRESSED[lead], 10**lead)] + [(4, 10**9)] * (whole + fraction)
+    sizes.append((_COMPRESSED[tail], 10**tail))
+    size = sum(width for width, _ in sizes)
+    groups, shift = [], size * 8
+    for width, factor in sizes:
+        if width:
+            shift -= width * 8
+            groups.append((shift, (1 << width * 8) - 1, factor))
+    sign_bit, every_bit, exponent = 1 << (size * 8 - 1), (1 << size * 8) - 1, f"E-{decimals}"
 
     def read(raw: bytes) -> decimal.Decimal:
-        data = bytearray(raw)
-        negative = not data[0] & 0x80
-        data[0] ^= 0x80
-        mask = -1 if negative else 0
-        parts = ["-" if negative else ""]
-        at = 0
-        if lead_size:
-            parts.append(str(int.from_bytes(data[:lead_size], "big", signed=True) ^ mask))
-            at = lead_size
-        for _ in range(whole):
-            parts.append(f"{int.from_bytes(data[at : at + 4], 'big', signed=True) ^ mask:09d}")
-            at += 4
-        parts.append(".")
-        for _ in range(fraction):
-            parts.append(f"{int.from_bytes(data[at : at + 4], 'big', signed=True) ^ mask:09d}")
-            at += 4
-        if tail_size:
-            value = int.from_bytes(data[at : at + tail_size], "big", signed=True) ^ mask
-            parts.append(f"{value:0{tail}d}")
-        return decimal.Decimal("".join(parts))
+        packed = int.from_bytes(raw, "big") ^ sign_bit
+        negative = packed & sign_bit
+        if negative:
+            packed ^= every_bit
+        digits = 0
+        for at, mask, factor in groups:
+            digits = digits * factor + (packed >> at & mask)
+        return Decimal(("-" if negative else "") + str(digits) + exponent)
 
     return size, read
 
@@ -93,22 +88,25 @@ def _datetime2(micros: Callable[[bytes], int]) -> Callable[[bytes], dt.datetime 
     def read(raw: bytes) -> dt.datetime | None:
         data = int.from_bytes(raw[:5], "big")
         year_month = data >> 22 & 0x1FFFF
+        fraction = micros(raw[5:])
+        exact = 0 <= fraction < 1_000_000
         try:
             value = dt.datetime(year_month // 13, year_month % 13, data >> 17 & 0x1F, data >> 12 & 0x1F,
-                                data >> 6 & 0x3F, data & 0x3F)  # fmt: skip
-        except ValueError:
+                                data >> 6 & 0x3F, data & 0x3F, fraction if exact else 0)  # fmt: skip
+        except ValueError:  # a zero date, as the library reads it
             return None
-        fraction = micros(raw[5:])
-        return value.replace(microsecond=fraction) if fraction > 0 else value
+        return value if exact or fraction <= 0 else value.replace(microsecond=fraction)
 
     return read
 
 
 def _timestamp2(micros: Callable[[bytes], int]) -> Callable[[bytes], dt.datetime]:
     def read(raw: bytes) -> dt.datetime:
-        value = _EPOCH + dt.timedelta(seconds=int.from_bytes(raw[:4], "big", signed=True))
-        fraction = micros(raw[4:])
-        return value.replace(microsecond=fraction) if fraction > 0 else value
+        seconds, fraction = int.from_bytes(raw[:4], "big", signed=True), micros(raw[4:])
+        if 0 <= fraction < 1_000_000:
+            return _EPOCH + timedelta(0, seconds, fraction)
+        value = _EPOCH + timedelta(0, seconds)
+        return value.replace(microsecond=fraction) if fraction > 0 else value  # as the library does
 
     return read
 
