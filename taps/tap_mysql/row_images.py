@@ -12,7 +12,6 @@ that is not whole (binlog_row_image below FULL) is decoded by the library as bef
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import struct
 from collections.abc import Callable
 from datetime import timedelta
@@ -47,10 +46,10 @@ def _fsp(fsp: int) -> tuple[int, Callable[[bytes], int]]:
     return size, lambda raw: int.from_bytes(raw, "big", signed=True) * scale
 
 
-def _decimal(precision: int, decimals: int) -> tuple[int, Callable[[bytes], decimal.Decimal]]:
-    """(bytes, bytes → Decimal) of a DECIMAL(precision, decimals) in MySQL's packed form: groups
-    of nine digits in four bytes, the first and last groups' fewer digits in fewer bytes, the
-    sign in the top bit, a negative number's bytes inverted. The library's text of it is
+def _decimal_code(i: int, precision: int, decimals: int) -> list[str]:
+    """Statements reading a DECIMAL(precision, decimals) in MySQL's packed form: groups of nine
+    digits in four bytes, the first and last groups' fewer digits in fewer bytes, the sign in the
+    top bit, a negative number's bytes inverted. The library's text of it is
     ``-<integral>.<fraction>``; the same Decimal (digits and exponent) is ``-<digits>E-<scale>``."""
     integral = precision - decimals
     whole, fraction = integral // 9, decimals // 9
@@ -58,24 +57,33 @@ def _decimal(precision: int, decimals: int) -> tuple[int, Callable[[bytes], deci
     sizes = [(_COMPRESSED[lead], 10**lead)] + [(4, 10**9)] * (whole + fraction)
     sizes.append((_COMPRESSED[tail], 10**tail))
     size = sum(width for width, _ in sizes)
-    groups, shift = [], size * 8
+    digits, shift = "0", size * 8
     for width, factor in sizes:
         if width:
             shift -= width * 8
-            groups.append((shift, (1 << width * 8) - 1, factor))
-    sign_bit, every_bit, exponent = 1 << (size * 8 - 1), (1 << size * 8) - 1, f"E-{decimals}"
+            digits = f"({digits}) * {factor} + (n >> {shift} & {(1 << width * 8) - 1})"
+    sign, every = 1 << (size * 8 - 1), (1 << size * 8) - 1
+    return [
+        f"n = from_bytes(d[p : p + {size}], 'big') ^ {sign}",
+        f"p += {size}",
+        f"if n & {sign}:",
+        f"    n ^= {every}",
+        f"    v{i} = Decimal('-' + str({digits}) + 'E-{decimals}')",
+        "else:",
+        f"    v{i} = Decimal(str({digits}) + 'E-{decimals}')",
+    ]
 
-    def read(raw: bytes) -> decimal.Decimal:
-        packed = int.from_bytes(raw, "big") ^ sign_bit
-        negative = packed & sign_bit
-        if negative:
-            packed ^= every_bit
-        digits = 0
-        for at, mask, factor in groups:
-            digits = digits * factor + (packed >> at & mask)
-        return Decimal(("-" if negative else "") + str(digits) + exponent)
 
-    return size, read
+def _timestamp2_code(i: int, fsp: int) -> list[str]:
+    """Statements reading a TIMESTAMP2: seconds since the epoch (big-endian), then the fraction."""
+    size, scale = _FSP_BYTES[fsp], 10 ** (6 - fsp)
+    code = ["n = from_bytes(d[p : p + 4], 'big', signed=True)"]
+    if not size:
+        return [*code, f"v{i} = EPOCH + timedelta(0, n)", "p += 4"]
+    fraction = f"from_bytes(d[p + 4 : p + {4 + size}], 'big', signed=True)"
+    fraction = f"int({fraction} / 10) * {scale}" if fsp % 2 else f"{fraction} * {scale}"
+    return [*code, f"f = {fraction}", f"p += {4 + size}",
+            f"v{i} = EPOCH + timedelta(0, n, f) if 0 <= f < 1000000 else timestamp2(n, f)"]  # fmt: skip
 
 
 def _date(raw: bytes) -> dt.date | None:
@@ -100,15 +108,10 @@ def _datetime2(micros: Callable[[bytes], int]) -> Callable[[bytes], dt.datetime 
     return read
 
 
-def _timestamp2(micros: Callable[[bytes], int]) -> Callable[[bytes], dt.datetime]:
-    def read(raw: bytes) -> dt.datetime:
-        seconds, fraction = int.from_bytes(raw[:4], "big", signed=True), micros(raw[4:])
-        if 0 <= fraction < 1_000_000:
-            return _EPOCH + timedelta(0, seconds, fraction)
-        value = _EPOCH + timedelta(0, seconds)
-        return value.replace(microsecond=fraction) if fraction > 0 else value  # as the library does
-
-    return read
+def _timestamp2(seconds: int, fraction: int) -> dt.datetime:
+    """A TIMESTAMP2 whose fraction is not a microsecond, as the library reads it."""
+    value = _EPOCH + timedelta(0, seconds)
+    return value.replace(microsecond=fraction) if fraction > 0 else value
 
 
 def _time2(micros: Callable[[bytes], int]) -> Callable[[bytes], dt.timedelta]:
@@ -172,6 +175,11 @@ def _column_code(i: int, column: Any, consts: dict[str, Any], errors: str) -> li
             return [*code, f"v{i} = e{i}[n] if e{i} else None"]
         consts[f"e{i}"] = list(enumerate(column.set_values or []))
         return [*code, f"v{i} = {{m for b, m in e{i} if n & 1 << b}} or None"]
+    if kind == FIELD_TYPE.NEWDECIMAL:
+        return _decimal_code(i, column.precision, column.decimals)
+    if kind == FIELD_TYPE.TIMESTAMP2:
+        consts.update(EPOCH=_EPOCH, timedelta=timedelta, timestamp2=_timestamp2)
+        return _timestamp2_code(i, column.fsp)
     size, read = _reader(column)
     if read is None:
         return None
@@ -182,18 +190,14 @@ def _column_code(i: int, column: Any, consts: dict[str, Any], errors: str) -> li
 def _reader(column: Any) -> tuple[int, Callable[[bytes], Any] | None]:
     """(size, bytes → value) of a fixed-size column read by a helper; None when not handled."""
     kind = column.type
-    if kind == FIELD_TYPE.NEWDECIMAL:
-        return _decimal(column.precision, column.decimals)
     if kind == FIELD_TYPE.DATE:
         return 3, _date
     if kind == FIELD_TYPE.BIT:
         return column.bytes, _bit(column.bits, column.bytes)
-    if kind in (FIELD_TYPE.DATETIME2, FIELD_TYPE.TIMESTAMP2, FIELD_TYPE.TIME2):
+    if kind in (FIELD_TYPE.DATETIME2, FIELD_TYPE.TIME2):
         size, micros = _fsp(column.fsp)
         if kind == FIELD_TYPE.DATETIME2:
             return 5 + size, _datetime2(micros)
-        if kind == FIELD_TYPE.TIMESTAMP2:
-            return 4 + size, _timestamp2(micros)
         return 3 + size, _time2(micros)
     return 0, None
 
@@ -210,7 +214,7 @@ def compile_reader(columns: list[Any], errors: str = "strict") -> ImageReader | 
     key = _signature(columns, errors)
     if key in _readers:
         return _readers[key]
-    consts: dict[str, Any] = {"from_bytes": int.from_bytes}
+    consts: dict[str, Any] = {"from_bytes": int.from_bytes, "Decimal": Decimal}
     width = (len(columns) + 7) // 8
     body = [f"nulls = from_bytes(d[p : p + {width}], 'little')", f"p += {width}"]
     reader: ImageReader | None = None
