@@ -18,8 +18,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -36,11 +38,13 @@ import psycopg2  # noqa: E402
 from target_iceberg.catalog import open_catalog  # noqa: E402
 
 from tests import services  # noqa: E402
-from tests.helpers.databases import pg_schema, pipe, unique_name  # noqa: E402
+from tests.helpers.databases import TAPS, TARGET, pg_schema, unique_name, write_json  # noqa: E402
 
 TABLE = """CREATE TABLE {t} (id bigint PRIMARY KEY, status text, amount numeric(12,2),
     note text, stamped timestamptz NOT NULL DEFAULT clock_timestamp())"""
 TXN = 1000  # changes per transaction of the throughput phase
+GOAL_RATE = 50_000  # changes applied per second (issue #29)
+GOAL_LATENCY = 5.0  # seconds, p95 at a steady 1,000 changes/s
 
 
 def _cpu() -> float:
@@ -51,8 +55,11 @@ def _cpu() -> float:
 class Bench:
     """One schema, slot and warehouse; runs of the pipe from the last emitted state."""
 
-    def __init__(self, service: Any, schema: str, tmp: Path, batch_seconds: float) -> None:
-        self.tmp, self.slot = tmp, unique_name("bench_slot")
+    def __init__(
+        self, service: Any, schema: str, tmp: Path, batch_seconds: float, profile: Path | None = None
+    ) -> None:
+        self.tmp, self.slot, self.profile = tmp, unique_name("bench_slot"), profile
+        self.cpu = {"tap": 0.0, "target": 0.0}
         self.table = f'"{schema}".items'
         self.config = {
             "host": service.host,
@@ -105,16 +112,49 @@ class Bench:
             },
         }
 
-    def run(self) -> tuple[float, float]:
-        """One pipe run: (wall, CPU seconds)."""
-        cpu, started = _cpu(), time.perf_counter()
-        tap, target, states, stderr = pipe(
-            "postgres", self.config, self.catalog, self.target, self.tmp, self.state
+    def _command(self, base: list[str], side: str) -> list[str]:
+        if self.profile is None:
+            return base
+        code = base[-1].replace(
+            "main()", f"import cProfile; cProfile.run('main()', {str(self.profile / side)!r})"
         )
-        if (tap, target) != (0, 0):
-            raise RuntimeError(stderr[-3000:])
+        return [*base[:-1], f"import sys; sys.argv[0] = {side!r}; " + code]
+
+    def run(self) -> tuple[float, float]:
+        """One pipe run (tap and target, CPU of each kept in ``self.cpu``): (wall, CPU seconds)."""
+        started, tag = time.perf_counter(), str(time.monotonic_ns())
+        args = ["--config", str(write_json(self.tmp / f"tap-{tag}.json", self.config))]
+        args += ["--catalog", str(write_json(self.tmp / f"catalog-{tag}.json", self.catalog))]
+        if self.state is not None:
+            args += ["--state", str(write_json(self.tmp / f"state-{tag}.json", self.state))]
+        target_args = ["--config", str(write_json(self.tmp / f"target-{tag}.json", self.target))]
+        err = (self.tmp / f"err-{tag}").open("w+")
+        tap = subprocess.Popen(
+            [*self._command(TAPS["postgres"], "tap"), *args], stdout=subprocess.PIPE, stderr=err
+        )
+        target = subprocess.Popen(
+            [*self._command(TARGET, "target"), *target_args],
+            stdin=tap.stdout,
+            stdout=subprocess.PIPE,
+            stderr=err,
+        )
+        assert tap.stdout is not None and target.stdout is not None
+        tap.stdout.close()
+        out = target.stdout.read()
+        codes, cpu = [], 0.0
+        for side, proc in (("tap", tap), ("target", target)):
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            codes.append(proc.returncode)
+            self.cpu[side] += usage.ru_utime + usage.ru_stime
+            cpu += usage.ru_utime + usage.ru_stime
+        if codes != [0, 0]:
+            err.seek(0)
+            raise RuntimeError(err.read()[-3000:])
+        err.close()
+        states = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
         self.state = states[-1] if states else self.state
-        return time.perf_counter() - started, _cpu() - cpu
+        return time.perf_counter() - started, cpu
 
     def lake(self) -> Any:
         return open_catalog(self.target).load_table(self.identifier).scan().to_arrow()
@@ -146,21 +186,36 @@ def throughput(bench: Bench, cursor: Any, changes: int) -> dict[str, Any]:
         )
         next_id += ins
         made += TXN
+    bench.cpu = {"tap": 0.0, "target": 0.0}
+    load = os.getloadavg()[0]
     wall, cpu = bench.run()
     cursor.execute(f"SELECT count(*), sum(amount) FROM {bench.table}")
     count, total = cursor.fetchone()
     lake = bench.lake()
     assert (lake.num_rows, sum(v for v in lake.column("amount").to_pylist())) == (count, total), (
-        "table differs"
+        f"table differs: {lake.num_rows} rows, source {count}"
     )
     return {
         "changes": made,
         "snapshot_rows": changes,
         "snapshot_seconds": round(snapshot_wall, 2),
         "apply_seconds": round(wall, 2),
+        "apply_cpu_seconds": round(cpu, 2),
+        "tap_cpu_seconds": round(bench.cpu["tap"], 2),
+        "target_cpu_seconds": round(bench.cpu["target"], 2),
         "changes_per_second": round(made / wall),
-        "cpu_seconds_per_1000_changes": round(cpu / made * 1000, 3),
+        "changes_per_cpu_second": round(made / cpu),
+        "cpu_seconds_per_1000_changes": round(cpu / made * 1000, 4),
+        "load_average": round(max(load, os.getloadavg()[0]), 1),
     }
+
+
+def goal(name: str, ours: float, reference: float, higher_is_better: bool = True) -> str:
+    """One goal line: our figure, the reference, the ratio and PASS/MISS."""
+    met = ours >= reference if higher_is_better else ours <= reference
+    ratio = ours / reference if reference else float("inf")
+    verdict = "PASS" if met else "MISS"
+    return f"goal {name}: ours {ours:,.2f}, reference {reference:,.2f}, ratio {ratio:.2f}, {verdict}"
 
 
 def follow(
@@ -226,18 +281,24 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--batch-seconds", type=float, default=1.0, help="target-iceberg batch_seconds")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--profile", type=Path, help="folder for cProfile files of the tap and the target")
     args = parser.parse_args()
     service = services.postgres()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as folder, pg_schema(service.dsn) as (schema, cursor):
         cursor.execute(TABLE.format(t=f'"{schema}".items'))
-        bench = Bench(service, schema, Path(folder), args.batch_seconds)
+        bench = Bench(service, schema, Path(folder), args.batch_seconds, args.profile)
         try:
-            results["throughput"] = throughput(bench, cursor, args.changes)
-            print(json.dumps(results["throughput"]), flush=True)
+            if not args.skip_throughput:
+                results["throughput"] = found = throughput(bench, cursor, args.changes)
+                print(json.dumps(found), flush=True)
+                print(goal("changes/s applied (wall)", found["changes_per_second"], GOAL_RATE), flush=True)
+                print(goal("changes per CPU-second", found["changes_per_cpu_second"], GOAL_RATE), flush=True)
             if not args.skip_latency:
-                results["latency"] = latency(bench, service.dsn, args.rate, args.seconds)
-                print(json.dumps(results["latency"]), flush=True)
+                results["latency"] = found = latency(bench, service.dsn, args.rate, args.seconds)
+                print(json.dumps(found), flush=True)
+                print(goal("latency p95 s", found["p95"], GOAL_LATENCY, higher_is_better=False), flush=True)
         finally:
             bench.close(cursor)
     return 0

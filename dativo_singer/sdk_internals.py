@@ -178,6 +178,11 @@ def write_record_message(stream: Stream, record: dict[str, Any]) -> None:
     stream._write_record_message(record)
 
 
+def write_batch_message(stream: Stream, encoding: BaseBatchFileEncoding, manifest: list[str]) -> None:
+    """One BATCH message naming ``manifest`` (singer-sdk's writer, as ``get_batches`` gets)."""
+    stream._write_batch_message(encoding=encoding, manifest=manifest)
+
+
 def sync_records(stream: Stream, context: Any = None) -> Iterator[dict[str, Any]]:
     """The stream's records, as singer-sdk would write them, without writing messages."""
     return stream._sync_records(context, write_messages=False)

@@ -19,6 +19,9 @@ from dativo_singer.sdk_internals import stream_tap, utc_now, write_record_messag
 from dativo_singer.sql.record_lines import write_lines
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from dativo_singer.sql.change_batches import ChangeBatches
     from dativo_singer.sql.stream import DatabaseStream
 
 LOG_BASED = "LOG_BASED"
@@ -112,11 +115,19 @@ def set_bookmark(stream: DatabaseStream, position: int, text: str, *, done: bool
 class ChangeWriter:
     """Writes one stream's changes as messages (docs/CDC.md) and moves its bookmark."""
 
-    def __init__(self, stream: DatabaseStream, convert: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        stream: DatabaseStream,
+        convert: Callable[[dict[str, Any]], dict[str, Any]],
+        batches: ChangeBatches | None = None,
+    ) -> None:
         self.stream = stream
         self.convert = convert
+        # The fast path: blocks of rows as Arrow columns (``add_block``) go as BATCH files.
+        self.batches = batches
         self.columns = [name for name in stream.columns if stream.mask[("properties", name)]]
         self._position = 0
+        self._committed_at = dt.datetime.now(dt.timezone.utc)
         self._deleted_at: str | None = None
         self._since_state = 0
         self._last_state = time.monotonic()
@@ -129,9 +140,22 @@ class ChangeWriter:
     def begin(self, position: int, committed_at: dt.datetime) -> None:
         """A transaction that commits at ``position`` (``_sdc_lsn`` of its changes)."""
         self._position = position
+        self._committed_at = committed_at
         self._deleted_at = committed_at.astimezone(dt.timezone.utc).isoformat()
 
+    def add_block(self, block: pa.RecordBatch, deleted: pa.BooleanArray) -> None:
+        """Rows of the current transaction as Arrow columns in the driver's types (the fast
+        path, ``batches`` set): the selected columns, ``deleted`` marking the deletes."""
+        assert self.batches is not None
+        if self._lines:
+            self.flush_lines()  # RECORD lines before go first
+        added = self.batches.add(block, deleted, self._position, self._committed_at)
+        self.changes += added
+        self._since_state += added
+
     def _write(self, row: dict[str, Any], deleted: bool) -> None:
+        if self.batches is not None:
+            self.batches.flush()  # the blocks before go first
         record = {name: row.get(name) for name in self.columns}
         record = self.convert(record)
         record[SDC_LSN] = self._position
@@ -148,7 +172,9 @@ class ChangeWriter:
             self.flush_lines()
 
     def flush_lines(self) -> None:
-        """Write the RECORD lines made so far (before any other message)."""
+        """Write the RECORD lines and BATCH files made so far (before any other message)."""
+        if self.batches is not None:
+            self.batches.flush()
         if self._lines:
             write_lines(memoryview(b"".join(self._lines)))
             self._lines.clear()

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from dativo_singer.batch_emit import ParquetBatchWriter
 from dativo_singer.sdk_internals import stream_tap, write_record_message
+from dativo_singer.sql.change_batches import ChangeBatches
 from dativo_singer.sql.changes import (
     SDC_DELETED_AT,
     SDC_LSN,
@@ -80,8 +82,9 @@ def finish_snapshot(stream: DatabaseStream, position: int) -> None:
     set_bookmark(stream, position, text, done=True)
 
 
-def read_changes(stream: DatabaseStream) -> int:
-    """The changes after the stream's bookmark, as messages; how many."""
+def read_changes(stream: DatabaseStream, batch_writer: ParquetBatchWriter | None = None) -> int:
+    """The changes after the stream's bookmark, as messages (given ``batch_writer``, the log
+    reader may write blocks of them as BATCH files); how many."""
     converters: dict[str, Any] = {}
     known = [-1]  # columns the converters were made for (a change may add columns)
 
@@ -92,7 +95,8 @@ def read_changes(stream: DatabaseStream) -> int:
             known[0] = len(stream.columns)
         return convert_row(row, converters)
 
-    writer = ChangeWriter(stream, convert)
+    batches = ChangeBatches(stream, batch_writer) if batch_writer is not None else None
+    writer = ChangeWriter(stream, convert, batches)
     since = int(bookmark_of(stream)["replication_key_value"])
     change_log(stream).read(stream, since, writer)
     return writer.changes

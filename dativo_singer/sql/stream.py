@@ -302,7 +302,7 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
                 pieces = self._arrow_tables(context, writer.max_rows)
                 yield from writer.manifests(log_sync.snapshot_pieces(self, pieces, position))
                 log_sync.finish_snapshot(self, position)
-            log_sync.read_changes(self)
+            log_sync.read_changes(self, writer)
             return
         yield from writer.manifests(self._arrow_tables(context, writer.max_rows))
         finalize_state(self, self.stream_state)

@@ -21,8 +21,9 @@ from dativo_singer.errors import FatalError
 from dativo_singer.sdk_internals import connector_engine
 from dativo_singer.sql import types as k
 from dativo_singer.sql.changes import ChangeWriter, bookmark_of, snapshot_done
-from tap_postgres import wal
+from tap_postgres import change_columns, wal
 from tap_postgres.pgoutput import UNCHANGED, Begin, Commit, Relation, RowChange, Truncate, decode, lsn_text
+from tap_postgres.pgoutput_columns import decode_run
 
 if TYPE_CHECKING:
     from dativo_singer.sql.connector import DatabaseConnector
@@ -35,6 +36,7 @@ DEFAULT_PUBLICATION = "tap_postgres"
 DEFAULT_LAG_WARNING_BYTES = 1 << 30
 # Kinds whose SELECT reads the column as text (``dialect.select_expression``): kept as the log has them.
 _TEXT_KINDS = (k.JSON, k.UUID, k.UNMAPPED, k.DECIMAL, k.DECIMAL_TEXT, k.STRING)
+_ROW_TAGS = frozenset(b"IUD")
 
 
 class PostgresChangeLog:
@@ -118,29 +120,46 @@ class PostgresChangeLog:
         return self.position.confirmed, lsn_text(self.position.confirmed)
 
     def read(self, stream: DatabaseStream, since: int, out: ChangeWriter) -> tuple[int, str]:
-        """Write the stream's changes committed after ``since`` up to the run's end."""
+        """Write the stream's changes committed after ``since`` up to the run's end. On the fast
+        path (``out.batches``) runs of row changes are decoded into columns (``change_columns``)."""
         schema, table = stream.location()
         schema = schema or "public"
         connection = self.connection(autocommit=False)
         decoder = _RowDecoder(stream, connection)
         relid, skip = -1, True
+        run: list[bytes] = []
         try:
             with self.connector.guarded():
-                for data in wal.peek_changes(connection, self.slot, self.publication, self.end):
-                    message = decode(data)
-                    if isinstance(message, Begin):
-                        skip = message.commit_lsn < since
-                        out.begin(message.commit_lsn, message.committed_at)
-                    elif isinstance(message, Relation):
-                        if (message.schema, message.name) == (schema, table):
-                            relid = message.relid
-                            decoder.relation(message, out)
-                    elif isinstance(message, RowChange) and message.relid == relid and not skip:
-                        decoder.apply(message, out)
-                    elif isinstance(message, Truncate) and relid in message.relids and not skip:
-                        out.truncate()
-                    elif isinstance(message, Commit) and not skip:
-                        out.commit(message.end_lsn, lsn_text(message.end_lsn))
+                for chunk in wal.peek_changes(connection, self.slot, self.publication, self.end):
+                    for data in chunk:
+                        if data[0] in _ROW_TAGS:
+                            if skip:
+                                continue
+                            if decoder.columnar(out):
+                                run.append(data)
+                                continue
+                            change = decode(data)
+                            if isinstance(change, RowChange) and change.relid == relid:
+                                decoder.apply(change, out)
+                            continue
+                        if run:
+                            decoder.apply_run(run, relid, out)
+                            run = []
+                        message = decode(data)
+                        if isinstance(message, Begin):
+                            skip = message.commit_lsn < since
+                            out.begin(message.commit_lsn, message.committed_at)
+                        elif isinstance(message, Relation):
+                            if (message.schema, message.name) == (schema, table):
+                                relid = message.relid
+                                decoder.relation(message, out)
+                        elif isinstance(message, Truncate) and relid in message.relids and not skip:
+                            out.truncate()
+                        elif isinstance(message, Commit) and not skip:
+                            out.commit(message.end_lsn, lsn_text(message.end_lsn))
+                    if run:  # a transaction longer than a fetch: its blocks join in the writer
+                        decoder.apply_run(run, relid, out)
+                        run = []
         finally:
             connection.rollback()
             connection.close()
@@ -164,6 +183,7 @@ class _RowDecoder:
         self.names: list[str] = []
         self.keys: list[str] = []
         self.casts: list[Callable[[Any], Any]] = []
+        self._columnar: bool | None = None
 
     def relation(self, relation: Relation, out: ChangeWriter) -> None:
         """The table's columns as the log has them now (new ones are added to the stream)."""
@@ -175,6 +195,32 @@ class _RowDecoder:
             self.stream.add_log_columns(added)
             out.columns = [name for name in self.stream.columns if self.stream.mask[("properties", name)]]
         self.casts = [self._cast(name, oid) for name, oid in relation.columns]
+        self._columnar = None
+
+    def columnar(self, out: ChangeWriter) -> bool:
+        """True when the changes go as columns: the fast path, every column's kind castable."""
+        if self._columnar is None:
+            self._columnar = out.batches is not None and change_columns.columnar(self.stream.columns)
+        return self._columnar
+
+    def apply_run(self, run: list[bytes], relid: int, out: ChangeWriter) -> None:
+        """Row changes of one transaction as blocks of columns (a block a value of which the
+        casts cannot read exactly: row by row)."""
+        if relid < 0:
+            return
+        kinds, wanted = self.stream.columns, list(self.stream.columns)
+        label = self.stream.table_label()
+        for part in decode_run(run, relid, len(self.names)):
+            columns = part.columns or change_columns.decode_one_by_one(
+                part.messages, self.names, self.keys, label
+            )
+            block = change_columns.typed(columns, self.names, kinds, wanted)
+            if block is not None:
+                out.add_block(block, columns.deleted)
+                continue
+            for deleted, values in change_columns.text_rows(columns):
+                row = self.row(values)
+                out.delete(row) if deleted else out.upsert(row)
 
     def _cast(self, name: str, oid: int) -> Callable[[Any], Any]:
         kind = self.stream.columns.get(name)

@@ -17,7 +17,7 @@ from dativo_singer.errors import FatalError, RetriableError
 from tap_postgres.pgoutput import lsn_int, lsn_text
 
 # Rows of the peek fetched at a time (a server-side cursor).
-PEEK_FETCH_ROWS = 5_000
+PEEK_FETCH_ROWS = 20_000
 # Asynchronous commits are flushed by the WAL writer within a few wal_writer_delay.
 FLUSH_WAIT_SECONDS = 30.0
 
@@ -152,17 +152,17 @@ def read_end(connection: Any, timeout: float = FLUSH_WAIT_SECONDS) -> int:
     return end
 
 
-def peek_changes(connection: Any, slot: str, publication: str, upto: int) -> Iterator[bytes]:
-    """The slot's pgoutput messages up to position ``upto``, without consuming them."""
+def peek_changes(connection: Any, slot: str, publication: str, upto: int) -> Iterator[list[bytes]]:
+    """The slot's pgoutput messages up to position ``upto``, without consuming them, in lists
+    of up to ``PEEK_FETCH_ROWS``."""
     with connection.cursor(name="dativo_peek") as cursor:
-        cursor.itersize = PEEK_FETCH_ROWS
         cursor.execute(
             "SELECT data FROM pg_logical_slot_peek_binary_changes(%s, %s::pg_lsn, NULL, "
             "'proto_version', '1', 'publication_names', %s)",
             (slot, lsn_text(upto), publication),
         )
-        for (data,) in cursor:
-            yield bytes(data)
+        while rows := cursor.fetchmany(PEEK_FETCH_ROWS):
+            yield [bytes(data) for (data,) in rows]
 
 
 def _first(exc: BaseException) -> str:

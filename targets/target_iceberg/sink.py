@@ -24,7 +24,7 @@ from dativo_singer.sink import ArrowSink, Written
 from target_iceberg import file_registration, file_versions
 from target_iceberg.bookmark import branch_state, latest_bookmark
 from target_iceberg.catalog import describe_catalog, is_unreachable
-from target_iceberg.changes import is_change_stream, without_deletes
+from target_iceberg.changes import SDC_DELETED_AT, is_change_stream, without_deletes
 from target_iceberg.ownership import claim_table, tenant_of
 from target_iceberg.partitioning import INGEST_DATE, add_ingest_date, needs_ingest_date
 from target_iceberg.settings import table_settings
@@ -171,9 +171,15 @@ class IcebergSink(ArrowSink):
         needed = list(settings.key_properties) if settings.write_mode in ("append", "merge") else []
         if self._replaces_files(self.schema):
             needed += sorted(file_versions.COLUMNS)
+        if self._hard_deletes:
+            needed.append(SDC_DELETED_AT)
         kept, reason = file_registration.inspect(path, expected, needed)
         if kept is None:
             return self._rewrites(reason)
+        if self._hard_deletes and kept.columns is not None:
+            if kept.columns.column(SDC_DELETED_AT).null_count != kept.rows:
+                return self._rewrites("it holds deletes (deletes: hard)")
+            kept.columns = kept.columns.drop_columns([SDC_DELETED_AT])
         if needed and not file_registration.unique_keys(kept, settings):
             return self._rewrites("it holds a key more than once")
         with_derived, derived, partition = expected, frozenset[str](), None
