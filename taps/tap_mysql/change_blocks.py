@@ -11,6 +11,7 @@ does a transaction a value of which the column type does not take.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -44,7 +45,10 @@ def block(rows: list[dict[str, Any]], kinds: dict[str, k.ColumnKind]) -> pa.Reco
     arrays, fields = [], []
     for name, kind in kinds.items():
         data_type = TYPES[kind.kind]
-        values = [row.get(name) for row in rows]
+        try:
+            values = list(map(itemgetter(name), rows))
+        except KeyError:  # a column the image lacks (added to the stream later): null
+            values = [row.get(name) for row in rows]
         try:
             array = pa.array(values) if data_type is None else pa.array(values, data_type)
         except _ERRORS:
