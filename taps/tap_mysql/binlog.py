@@ -12,7 +12,7 @@ import logging
 import random
 import re
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,7 +79,7 @@ class BinlogPosition:
 @dataclass
 class Change:
     """One changed row: ``op`` insert, update, delete or truncate; ``before`` the old image of an
-    update (to see a key change)."""
+    update (to see a key change; its key columns alone when they did not change)."""
 
     op: str
     row: dict[str, Any]
@@ -165,6 +165,7 @@ class TableChanges:
         definitions: Callable[[], Definitions],
         where: str,
         on_columns: Callable[[list[str]], None],
+        keys: Sequence[str] = (),
     ) -> None:
         self.settings = settings
         self.schema, self.table = schema, table
@@ -172,6 +173,7 @@ class TableChanges:
         self.names = definitions()  # (name, column type, character set) in table order
         self.where = where
         self.on_columns = on_columns  # told the table's columns at each of its table maps
+        self.keys = tuple(keys)  # the primary key: an update's old row is read whole when it moved
 
     def read(self, start: BinlogPosition, end: BinlogPosition) -> Iterator[Transaction]:
         """Transactions that touched the table (and empty ones marking progress)."""
@@ -273,7 +275,7 @@ class TableChanges:
         if not self._ours(event.schema, event.table):
             return []
         update = isinstance(event, UpdateRowsEvent)
-        rows = fast_rows(event)
+        rows = fast_rows(event, self.keys)
         if rows is None:  # a column type the decoder leaves to the library
             rows = [(r["before_values"], r["after_values"]) if update else r["values"] for r in event.rows]
         if update:

@@ -166,10 +166,16 @@ class MySQLChangeLog:
                 out.columns = [name for name in stream.columns if stream.mask[("properties", name)]]
                 converters.update(binlog_converters(stream.columns))
 
-        changes = TableChanges(
-            self.settings(), database, table, lambda: self._definitions(database, table), self.where, columns
-        )
         keys = list(stream.primary_keys or [])
+        changes = TableChanges(
+            self.settings(),
+            database,
+            table,
+            lambda: self._definitions(database, table),
+            self.where,
+            columns,
+            keys,
+        )
         last = start
         for transaction in changes.read(start, self.end):
             last = transaction.end

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -46,16 +46,21 @@ def _fsp(fsp: int) -> tuple[int, Callable[[bytes], int]]:
     return size, lambda raw: int.from_bytes(raw, "big", signed=True) * scale
 
 
+def _decimal_groups(precision: int, decimals: int) -> list[tuple[int, int]]:
+    """(bytes, 10 ** digits) of each digit group of a packed DECIMAL, first to last."""
+    integral = precision - decimals
+    whole, fraction = integral // 9, decimals // 9
+    lead, tail = integral - whole * 9, decimals - fraction * 9
+    sizes = [(_COMPRESSED[lead], 10**lead)] + [(4, 10**9)] * (whole + fraction)
+    return [*sizes, (_COMPRESSED[tail], 10**tail)]
+
+
 def _decimal_code(i: int, precision: int, decimals: int) -> list[str]:
     """Statements reading a DECIMAL(precision, decimals) in MySQL's packed form: groups of nine
     digits in four bytes, the first and last groups' fewer digits in fewer bytes, the sign in the
     top bit, a negative number's bytes inverted. The library's text of it is
     ``-<integral>.<fraction>``; the same Decimal (digits and exponent) is ``-<digits>E-<scale>``."""
-    integral = precision - decimals
-    whole, fraction = integral // 9, decimals // 9
-    lead, tail = integral - whole * 9, decimals - fraction * 9
-    sizes = [(_COMPRESSED[lead], 10**lead)] + [(4, 10**9)] * (whole + fraction)
-    sizes.append((_COMPRESSED[tail], 10**tail))
+    sizes = _decimal_groups(precision, decimals)
     size = sum(width for width, _ in sizes)
     digits, shift = "0", size * 8
     for width, factor in sizes:
@@ -187,6 +192,33 @@ def _column_code(i: int, column: Any, consts: dict[str, Any], errors: str) -> li
     return [f"v{i} = r{i}(d[p : p + {size}])", f"p += {size}"]
 
 
+def _skip_code(column: Any) -> list[str] | None:
+    """Statements that step ``p`` over a column's value without reading it."""
+    kind = column.type
+    if kind in (FIELD_TYPE.VARCHAR, FIELD_TYPE.STRING, FIELD_TYPE.BLOB, FIELD_TYPE.JSON):
+        width = (
+            column.length_size
+            if kind in (FIELD_TYPE.BLOB, FIELD_TYPE.JSON)
+            else 1 + (column.max_length > 255)
+        )
+        return [f"p += {width} + " + ("d[p]" if width == 1 else f"from_bytes(d[p : p + {width}], 'little')")]
+    if kind in _INTS:
+        size = _INTS[kind][2]
+    elif kind in (FIELD_TYPE.INT24, FIELD_TYPE.YEAR):
+        size = 3 if kind == FIELD_TYPE.INT24 else 1
+    elif kind in (FIELD_TYPE.ENUM, FIELD_TYPE.SET):
+        size = column.size
+    elif kind == FIELD_TYPE.NEWDECIMAL:
+        size = sum(width for width, _ in _decimal_groups(column.precision, column.decimals))
+    elif kind == FIELD_TYPE.TIMESTAMP2:
+        size = 4 + _FSP_BYTES[column.fsp]
+    else:
+        size, read = _reader(column)
+        if read is None:
+            return None
+    return [f"p += {size}"]
+
+
 def _reader(column: Any) -> tuple[int, Callable[[bytes], Any] | None]:
     """(size, bytes → value) of a fixed-size column read by a helper; None when not handled."""
     kind = column.type
@@ -206,12 +238,15 @@ def _signature(columns: list[Any], errors: str) -> tuple[Any, ...]:
     return (errors, *(tuple(sorted((key, str(value)) for key, value in c.data.items())) for c in columns))
 
 
-def compile_reader(columns: list[Any], errors: str = "strict") -> ImageReader | None:
+def compile_reader(
+    columns: list[Any], errors: str = "strict", only: frozenset[str] | None = None
+) -> ImageReader | None:
     """The reader of one whole row image of a table with these table-map columns (names, types,
-    metadata, signedness, character sets as set on them), or None when a type is not handled."""
+    metadata, signedness, character sets as set on them), or None when a type is not handled;
+    given ``only``, the image's other columns are stepped over, and the row holds those alone."""
     if not all(isinstance(column.name, str) for column in columns):
         return None
-    key = _signature(columns, errors)
+    key = (only, *_signature(columns, errors))
     if key in _readers:
         return _readers[key]
     consts: dict[str, Any] = {"from_bytes": int.from_bytes, "Decimal": Decimal}
@@ -219,12 +254,19 @@ def compile_reader(columns: list[Any], errors: str = "strict") -> ImageReader | 
     body = [f"nulls = from_bytes(d[p : p + {width}], 'little')", f"p += {width}"]
     reader: ImageReader | None = None
     for i, column in enumerate(columns):
+        if only is not None and column.name not in only:
+            code = _skip_code(column)
+            if code is None:
+                break
+            body += [f"if not nulls & {1 << i}:", *(f"    {line}" for line in code)]
+            continue
         code = _column_code(i, column, consts, errors)
         if code is None:
             break
         body += [f"if nulls & {1 << i}:", f"    v{i} = None", "else:", *(f"    {line}" for line in code)]
     else:
-        names = ", ".join(f"{column.name!r}: v{i}" for i, column in enumerate(columns))
+        kept = [(i, column) for i, column in enumerate(columns) if only is None or column.name in only]
+        names = ", ".join(f"{column.name!r}: v{i}" for i, column in kept)
         body.append(f"return {{{names}}}, p")
         source = "def read(d, p):\n" + "".join(f"    {line}\n" for line in body)
         exec(compile(source, "<row image>", "exec"), consts)  # code made from the table map only
@@ -233,9 +275,10 @@ def compile_reader(columns: list[Any], errors: str = "strict") -> ImageReader | 
     return reader
 
 
-def fast_rows(event: Any) -> list[Any] | None:
+def fast_rows(event: Any, keys: Sequence[str] = ()) -> list[Any] | None:
     """The row images of a WRITE or DELETE_ROWS event (an UPDATE_ROWS event: (before, after)
-    pairs), read from its bytes; None when the library must decode them."""
+    pairs), read from its bytes; None when the library must decode them. Given the table's
+    ``keys``, an update's before image holds only them unless the update changed one."""
     if event.event_type == BINLOG.PARTIAL_UPDATE_ROWS_EVENT or not event.complete:
         return None
     columns = event.columns
@@ -247,13 +290,24 @@ def fast_rows(event: Any) -> list[Any] | None:
     packet = wrapper.packet
     if wrapper._BinLogPacketWrapper__data_buffer or packet._position - 20 != wrapper.read_bytes:
         return None
-    read = compile_reader(columns, "ignore" if event._ignore_decode_errors else "strict")
+    errors = "ignore" if event._ignore_decode_errors else "strict"
+    read = compile_reader(columns, errors)
     if read is None:
         return None
     data, at, end = packet._data, packet._position, 20 + event.event_size
     rows: list[Any] = []
     append = rows.append
-    if update:
+    names = {column.name for column in columns}
+    read_keys = compile_reader(columns, errors, frozenset(keys)) if keys and names.issuperset(keys) else None
+    if update and read_keys is not None:
+        while at < end:
+            start = at
+            before, at = read_keys(data, at)
+            after, at = read(data, at)
+            if any(before[key] != after[key] for key in keys):
+                before = read(data, start)[0]  # the key moved: the whole old row
+            append((before, after))
+    elif update:
         while at < end:
             before, at = read(data, at)
             after, at = read(data, at)
