@@ -4,7 +4,7 @@ pymysqlreplication decodes a row image value by value through a chain of Python 
 bit, a type dispatch, a packet read and a ``struct.unpack`` each). Here each table map's column
 layout is compiled once into one Python function that reads a whole image from the packet's
 bytes: one null bitmap, then each column by its offset, building the row dict in one expression.
-The values are exactly the library's (tests/unit/test_row_images.py compares both on every
+The values are exactly the library's (tests/integration/test_row_images.py compares both on every
 handled type); a table with a column type not handled here, a partial JSON update or a row image
 that is not whole (binlog_row_image below FULL) is decoded by the library as before.
 """
