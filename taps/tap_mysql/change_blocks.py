@@ -19,7 +19,7 @@ import pyarrow as pa
 from dativo_singer.sql import types as k
 
 _ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError, TypeError)
-# Each kind → the Arrow type its binlog values are held in (None: a decimal, its scale inferred).
+# Each kind → the Arrow type its binlog values are held in (a decimal: its own DECIMAL(p, s)).
 TYPES: dict[str, pa.DataType | None] = {
     k.INT: pa.int64(),
     k.UINT64: pa.uint64(),
@@ -36,7 +36,18 @@ TYPES: dict[str, pa.DataType | None] = {
 
 def columnar(kinds: dict[str, k.ColumnKind]) -> bool:
     """True when every column's kind has an Arrow type here (the changes can go as columns)."""
-    return all(kind.kind in TYPES and not kind.decimal_as_string for kind in kinds.values())
+    return all(
+        kind.kind in TYPES and (kind.kind != k.DECIMAL or _decimal_type(kind) is not None)
+        for kind in kinds.values()
+    )
+
+
+def _decimal_type(kind: k.ColumnKind) -> pa.DataType | None:
+    """The column's own DECIMAL(p, s), so every block of a stream has one schema; None beyond
+    Arrow's 38 digits or a decimal sent as text."""
+    if kind.decimal_as_string or kind.precision is None or not 0 < kind.precision <= 38:
+        return None
+    return pa.decimal128(kind.precision, kind.scale or 0)
 
 
 def block(rows: list[dict[str, Any]], kinds: dict[str, k.ColumnKind]) -> pa.RecordBatch | None:
@@ -44,16 +55,14 @@ def block(rows: list[dict[str, Any]], kinds: dict[str, k.ColumnKind]) -> pa.Reco
     type (the caller writes the rows as RECORDs)."""
     arrays, fields = [], []
     for name, kind in kinds.items():
-        data_type = TYPES[kind.kind]
+        data_type = _decimal_type(kind) if kind.kind == k.DECIMAL else TYPES[kind.kind]
         try:
             values = list(map(itemgetter(name), rows))
         except KeyError:  # a column the image lacks (added to the stream later): null
             values = [row.get(name) for row in rows]
         try:
-            array = pa.array(values) if data_type is None else pa.array(values, data_type)
+            array = pa.array(values, data_type)
         except _ERRORS:
-            return None
-        if data_type is None and not (pa.types.is_decimal(array.type) or pa.types.is_null(array.type)):
             return None
         arrays.append(array)
         fields.append(pa.field(name, array.type))
