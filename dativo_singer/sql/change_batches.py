@@ -12,6 +12,7 @@ so a file never spans a STATE and the target reads its rows in file order.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -33,7 +34,7 @@ class ChangeBatches:
     def __init__(self, stream: DatabaseStream, writer: ParquetBatchWriter) -> None:
         self.stream = stream
         self.writer = writer
-        self._pending: list[pa.Table] = []
+        self._pending: list[_Block] = []
         self._schema: pa.Schema | None = None
         self._columns = 0
         self.rows = 0
@@ -50,37 +51,45 @@ class ChangeBatches:
         self, block: pa.RecordBatch, deleted: pa.BooleanArray, position: int, committed_at: dt.datetime
     ) -> int:
         """Rows of one transaction (``deleted`` marks the deletes); how many."""
-        rows = block.num_rows
-        if not rows:
-            return 0
-        table = convert_batch(block, self.schema(), self.stream.columns, self.stream.table_label())
-        lsn = pa.repeat(pa.scalar(position, pa.int64()), rows)
-        stamp = pa.scalar(committed_at.astimezone(dt.timezone.utc), UTC_MICROS)
-        deleted_at = pc.if_else(deleted, stamp, pa.scalar(None, UTC_MICROS))
-        table = table.append_column(pa.field("_sdc_lsn", pa.int64()), lsn)
-        table = table.append_column(pa.field("_sdc_deleted_at", UTC_MICROS), deleted_at)
-        self._pending.append(table)
-        self.rows += rows
-        return rows
+        if block.num_rows:
+            stamp = pa.scalar(committed_at.astimezone(dt.timezone.utc), UTC_MICROS)
+            self._pending.append(_Block(block, deleted, position, stamp))
+            self.rows += block.num_rows
+        return block.num_rows
 
     def flush(self) -> None:
-        """Write the held blocks as BATCH files (nothing held: nothing written)."""
-        if not self._pending:
-            return
-        tables = _one_schema(self._pending)
+        """Write the held blocks as BATCH files (nothing held: nothing written): consecutive
+        blocks of one schema converted at once, each such group one file."""
+        groups: list[list[_Block]] = []
+        for block in self._pending:
+            if groups and groups[-1][0].rows.schema.equals(block.rows.schema):
+                groups[-1].append(block)
+            else:
+                groups.append([block])
         self._pending = []
-        for table in tables:
-            manifest = self.writer.write_files([table])
+        for group in groups:
+            manifest = self.writer.write_files([self._table(group)])
             write_batch_message(self.stream, self.writer.encoding, manifest)
 
+    def _table(self, blocks: list[_Block]) -> pa.Table:
+        """The blocks as the stream's Arrow schema plus ``_sdc_lsn`` and ``_sdc_deleted_at``."""
+        rows = pa.concat_batches([b.rows for b in blocks]) if len(blocks) > 1 else blocks[0].rows
+        table = convert_batch(rows, self.schema(), self.stream.columns, self.stream.table_label())
+        lsn = pa.concat_arrays(
+            [pa.repeat(pa.scalar(b.position, pa.int64()), b.rows.num_rows) for b in blocks]
+        )
+        stamps = pa.concat_arrays([pa.repeat(b.stamp, b.rows.num_rows) for b in blocks])
+        deleted = pa.concat_arrays([b.deleted for b in blocks])
+        deleted_at = pc.if_else(deleted, stamps, pa.scalar(None, UTC_MICROS))
+        table = table.append_column(pa.field("_sdc_lsn", pa.int64()), lsn)
+        return table.append_column(pa.field("_sdc_deleted_at", UTC_MICROS), deleted_at)
 
-def _one_schema(tables: list[pa.Table]) -> list[pa.Table]:
-    """Consecutive tables of the same schema concatenated (a column that fell back to text, or
-    one added mid-run, starts another file)."""
-    groups: list[list[pa.Table]] = []
-    for table in tables:
-        if groups and groups[-1][0].schema.equals(table.schema):
-            groups[-1].append(table)
-        else:
-            groups.append([table])
-    return [pa.concat_tables(group) if len(group) > 1 else group[0] for group in groups]
+
+@dataclass
+class _Block:
+    """Rows of one transaction, held until the next flush."""
+
+    rows: pa.RecordBatch
+    deleted: pa.BooleanArray
+    position: int
+    stamp: pa.Scalar

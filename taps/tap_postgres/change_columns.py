@@ -85,10 +85,12 @@ def typed(
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def text_rows(columns: Columns) -> list[tuple[bool, list[Value]]]:
-    """(deleted, values) per row: the block the RECORD way."""
-    values = [array.to_pylist() for array in columns.arrays]
-    return [(bool(d), [column[i] for column in values]) for i, d in enumerate(columns.deleted.to_pylist())]
+def text_rows(columns: Columns, start: int = 0, stop: int | None = None) -> list[tuple[bool, list[Value]]]:
+    """(deleted, values) of rows ``start`` to ``stop``: a block the RECORD way."""
+    count = (columns.num_rows if stop is None else stop) - start
+    values = [array.slice(start, count).to_pylist() for array in columns.arrays]
+    deleted = columns.deleted.slice(start, count).to_pylist()
+    return [(bool(d), [column[i] for column in values]) for i, d in enumerate(deleted)]
 
 
 def decode_one_by_one(messages: Sequence[bytes], names: list[str], keys: list[str], table: str) -> Columns:

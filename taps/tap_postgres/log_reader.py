@@ -11,11 +11,14 @@ change carries the values a SELECT through psycopg2 would (the RECORD path's).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg2
 import psycopg2.extensions
+import pyarrow as pa
 
 from dativo_singer.errors import FatalError
 from dativo_singer.sdk_internals import connector_engine
@@ -23,7 +26,7 @@ from dativo_singer.sql import types as k
 from dativo_singer.sql.changes import ChangeWriter, bookmark_of, snapshot_done
 from tap_postgres import change_columns, wal
 from tap_postgres.pgoutput import UNCHANGED, Begin, Commit, Relation, RowChange, Truncate, decode, lsn_text
-from tap_postgres.pgoutput_columns import decode_run
+from tap_postgres.pgoutput_columns import Columns, Decoded, decode_run
 
 if TYPE_CHECKING:
     from dativo_singer.sql.connector import DatabaseConnector
@@ -36,7 +39,15 @@ DEFAULT_PUBLICATION = "tap_postgres"
 DEFAULT_LAG_WARNING_BYTES = 1 << 30
 # Kinds whose SELECT reads the column as text (``dialect.select_expression``): kept as the log has them.
 _TEXT_KINDS = (k.JSON, k.UUID, k.UNMAPPED, k.DECIMAL, k.DECIMAL_TEXT, k.STRING)
-_ROW_TAGS = frozenset(b"IUD")
+_OTHER_TAGS = re.compile(b"[^IUD]")  # messages other than row changes
+
+
+@dataclass
+class _Decoded:
+    """A decoded run and its columns cast per kind (None: a value did not cast)."""
+
+    run: Decoded
+    typed: pa.RecordBatch | None
 
 
 class PostgresChangeLog:
@@ -121,45 +132,14 @@ class PostgresChangeLog:
 
     def read(self, stream: DatabaseStream, since: int, out: ChangeWriter) -> tuple[int, str]:
         """Write the stream's changes committed after ``since`` up to the run's end. On the fast
-        path (``out.batches``) runs of row changes are decoded into columns (``change_columns``)."""
-        schema, table = stream.location()
-        schema = schema or "public"
+        path (``out.batches``) the row changes of each fetch are decoded at once into columns
+        (``change_columns``), then written transaction by transaction in log order."""
         connection = self.connection(autocommit=False)
-        decoder = _RowDecoder(stream, connection)
-        relid, skip = -1, True
-        run: list[bytes] = []
+        reader = _Replay(stream, _RowDecoder(stream, connection), out, since)
         try:
             with self.connector.guarded():
                 for chunk in wal.peek_changes(connection, self.slot, self.publication, self.end):
-                    for data in chunk:
-                        if data[0] in _ROW_TAGS:
-                            if skip:
-                                continue
-                            if decoder.columnar(out):
-                                run.append(data)
-                                continue
-                            change = decode(data)
-                            if isinstance(change, RowChange) and change.relid == relid:
-                                decoder.apply(change, out)
-                            continue
-                        if run:
-                            decoder.apply_run(run, relid, out)
-                            run = []
-                        message = decode(data)
-                        if isinstance(message, Begin):
-                            skip = message.commit_lsn < since
-                            out.begin(message.commit_lsn, message.committed_at)
-                        elif isinstance(message, Relation):
-                            if (message.schema, message.name) == (schema, table):
-                                relid = message.relid
-                                decoder.relation(message, out)
-                        elif isinstance(message, Truncate) and relid in message.relids and not skip:
-                            out.truncate()
-                        elif isinstance(message, Commit) and not skip:
-                            out.commit(message.end_lsn, lsn_text(message.end_lsn))
-                    if run:  # a transaction longer than a fetch: its blocks join in the writer
-                        decoder.apply_run(run, relid, out)
-                        run = []
+                    reader.chunk(chunk)
         finally:
             connection.rollback()
             connection.close()
@@ -203,24 +183,34 @@ class _RowDecoder:
             self._columnar = out.batches is not None and change_columns.columnar(self.stream.columns)
         return self._columnar
 
-    def apply_run(self, run: list[bytes], relid: int, out: ChangeWriter) -> None:
-        """Row changes of one transaction as blocks of columns (a block a value of which the
-        casts cannot read exactly: row by row)."""
-        if relid < 0:
+    def decode(self, run: list[bytes], relid: int) -> _Decoded:
+        """A fetch's row changes decoded into columns at once, cast per column (None when a
+        value does not cast: its rows are written the RECORD way)."""
+        decoded = decode_run(run, relid, len(self.names))
+        kinds = self.stream.columns
+        return _Decoded(decoded, change_columns.typed(decoded.columns, self.names, kinds, list(kinds)))
+
+    def write(self, decoded: _Decoded, low: int, high: int, out: ChangeWriter) -> None:
+        """The rows of messages ``low`` to ``high`` of the decoded run (one transaction's)."""
+        kinds = self.stream.columns
+        for part in decoded.run.parts(low, high):
+            if isinstance(part, bytes):
+                label = self.stream.table_label()
+                columns = change_columns.decode_one_by_one([part], self.names, self.keys, label)
+                block = change_columns.typed(columns, self.names, kinds, list(kinds))
+                self._write(columns, block, 0, columns.num_rows, out)
+            else:
+                self._write(decoded.run.columns, decoded.typed, part[0], part[1], out)
+
+    def _write(
+        self, columns: Columns, block: pa.RecordBatch | None, start: int, stop: int, out: ChangeWriter
+    ) -> None:
+        if block is not None:
+            out.add_block(block.slice(start, stop - start), columns.deleted.slice(start, stop - start))
             return
-        kinds, wanted = self.stream.columns, list(self.stream.columns)
-        label = self.stream.table_label()
-        for part in decode_run(run, relid, len(self.names)):
-            columns = part.columns or change_columns.decode_one_by_one(
-                part.messages, self.names, self.keys, label
-            )
-            block = change_columns.typed(columns, self.names, kinds, wanted)
-            if block is not None:
-                out.add_block(block, columns.deleted)
-                continue
-            for deleted, values in change_columns.text_rows(columns):
-                row = self.row(values)
-                out.delete(row) if deleted else out.upsert(row)
+        for deleted, values in change_columns.text_rows(columns, start, stop):
+            row = self.row(values)
+            out.delete(row) if deleted else out.upsert(row)
 
     def _cast(self, name: str, oid: int) -> Callable[[Any], Any]:
         kind = self.stream.columns.get(name)
@@ -263,3 +253,92 @@ class _RowDecoder:
             if any(old.get(key) != new.get(key) for key in self.keys if old.get(key) is not None):
                 out.delete(old)
         out.upsert(new)
+
+
+class _Replay:
+    """The messages of the slot, in order, for one stream: row changes gathered per fetch and
+    decoded at once on the fast path (``drain``), the others acted on in their place."""
+
+    def __init__(self, stream: DatabaseStream, decoder: _RowDecoder, out: ChangeWriter, since: int) -> None:
+        schema, table = stream.location()
+        self.table = (schema or "public", table)
+        self.decoder, self.out, self.since = decoder, out, since
+        self.relid, self.skip = -1, True
+        self.run: list[bytes] = []  # row changes not decoded yet
+        self.pending: list[Any] = []  # what comes with them, in order: messages and [low, high) of run
+
+    def chunk(self, messages: list[bytes]) -> None:
+        """A fetch of the slot's messages: row changes a stretch at a time (the others are few:
+        a transaction's start and end, relations, truncates), then ``drain``."""
+        tags = bytes(data[0] for data in messages)
+        start = 0
+        for found in _OTHER_TAGS.finditer(tags):
+            self.rows(messages, start, found.start())
+            self.message(messages[found.start()])
+            start = found.start() + 1
+        self.rows(messages, start, len(messages))
+        self.drain()
+
+    def rows(self, messages: list[bytes], start: int, stop: int) -> None:
+        """Row changes ``start`` to ``stop`` of ``messages`` (one transaction's)."""
+        if self.skip or stop <= start:
+            return
+        if not self.decoder.columnar(self.out):
+            for data in messages[start:stop]:
+                change = decode(data)
+                if isinstance(change, RowChange) and change.relid == self.relid:
+                    self.decoder.apply(change, self.out)
+            return
+        last = self.pending[-1] if self.pending else None
+        if isinstance(last, list):
+            last[1] += stop - start
+        else:
+            self.pending.append([len(self.run), len(self.run) + stop - start])
+        self.run.extend(messages[start:stop])
+
+    def message(self, data: bytes) -> None:
+        """One message of the slot other than a row change."""
+        message = decode(data)
+        if isinstance(message, Begin):
+            self.skip = message.commit_lsn < self.since
+            if self.pending:
+                self.pending.append(message)
+            else:
+                self.act(message)
+            return
+        if isinstance(message, Relation):
+            if (message.schema, message.name) != self.table:
+                return
+            self.drain()  # the rows before it are decoded with the columns they had
+            self.relid = message.relid
+            self.decoder.relation(message, self.out)
+            return
+        if self.skip or not isinstance(message, Truncate | Commit):
+            return
+        if isinstance(message, Truncate) and self.relid not in message.relids:
+            return
+        if self.pending:
+            self.pending.append(message)
+        else:
+            self.act(message)
+
+    def act(self, message: Any) -> None:
+        """A transaction's start or end, or a truncate of the table."""
+        if isinstance(message, Begin):
+            self.out.begin(message.commit_lsn, message.committed_at)
+        elif isinstance(message, Truncate):
+            self.out.truncate()
+        elif isinstance(message, Commit):
+            self.out.commit(message.end_lsn, lsn_text(message.end_lsn))
+
+    def drain(self) -> None:
+        """Decode the gathered row changes at once, then write everything pending in order."""
+        if not self.pending:
+            return
+        decoded = self.decoder.decode(self.run, self.relid)
+        for item in self.pending:
+            if isinstance(item, list):
+                self.decoder.write(decoded, item[0], item[1], self.out)
+            else:
+                self.act(item)
+        self.run, self.pending = [], []

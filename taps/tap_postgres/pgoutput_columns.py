@@ -1,16 +1,17 @@
 """pgoutput row changes decoded into columns, a run of messages at a time (Arrow compute kernels).
 
-A run is consecutive Insert, Update and Delete messages (``pgoutput``) of one transaction. Their
+A run is the Insert, Update and Delete messages (``pgoutput``) of one fetch, across transactions. Their
 bytes are joined into one buffer; each message's tuple is walked column by column for all
 messages at once (a column's kind byte, its 4-byte length, the value's place), and each column's
 values are gathered into one Arrow string array. What the vector walk does not cover goes
-through ``pgoutput.decode`` one message at a time (``RunPart.messages``): updates carrying the
+through ``pgoutput.decode`` one message at a time (``Decoded.slow``): updates carrying the
 old row (a key change, or REPLICA IDENTITY FULL) and values the log leaves out (``u``: an
 unchanged TOASTed value).
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,14 +35,6 @@ class Columns:
     def num_rows(self) -> int:
         """How many rows."""
         return len(self.deleted)
-
-
-@dataclass
-class RunPart:
-    """A piece of a run in log order: columns decoded at once, or messages to decode one by one."""
-
-    columns: Columns | None = None
-    messages: Sequence[bytes] = ()
 
 
 class _Buffer:
@@ -88,13 +81,14 @@ def _arange(count: int) -> pa.Array:
     return pc.subtract(pc.cumulative_sum(pa.repeat(1, count).cast(_I64)), 1)
 
 
-def decode_run(messages: Sequence[bytes], relid: int, width: int) -> list[RunPart]:
-    """The row changes of ``relid`` among ``messages`` (all I/U/D of one transaction), in order.
+def decode_run(messages: Sequence[bytes], relid: int, width: int) -> Decoded:
+    """The row changes of ``relid`` among ``messages`` (Insert, Update, Delete messages, of any
+    number of transactions), decoded at once.
 
     ``width`` is the relation's column count: a message whose tuple has another goes the slow
     way, as do updates carrying the old row and values the log leaves out."""
     if not messages:
-        return []
+        return Decoded(messages, Columns([], pa.array([], pa.bool_())), [0], [])
     lengths = pa.array(list(map(len, messages)), _I64)
     buffer = _Buffer(b"".join(messages))
     starts = pc.subtract(pc.cumulative_sum(lengths), lengths)
@@ -116,35 +110,37 @@ def decode_run(messages: Sequence[bytes], relid: int, width: int) -> list[RunPar
         size = pc.if_else(text, buffer.int32(pc.add(at, 1)), 0)
         fields.append((pc.if_else(text, pc.add(at, 5), pc.add(at, 1)), size, text))
         at = pc.add(pc.add(at, 1), pc.if_else(text, pc.add(size, 4), 0))
-    columns = [buffer.strings(*field) for field in fields] if len(at) else []
+    columns = [buffer.strings(*field) for field in fields] if len(at) else [pa.array([], pa.string())] * width
     if len(at) and not pc.all(whole).as_py():  # unchanged TOASTed values: those messages the slow way
         simple = pc.replace_with_mask(simple, simple, whole)
         columns = [column.filter(whole) for column in columns]
     deleted = pc.equal(tags.filter(simple), _D)
-    return _parts(messages, ours, simple, Columns(columns, deleted))
+    rows_before = [0, *pc.cumulative_sum(simple.cast(_I64)).to_pylist()]
+    slow = pc.indices_nonzero(pc.and_(ours, pc.invert(simple))).to_pylist()
+    return Decoded(messages, Columns(columns, deleted), rows_before, slow)
 
 
-def _parts(
-    messages: Sequence[bytes], ours: pa.BooleanArray, simple: pa.BooleanArray, columns: Columns
-) -> list[RunPart]:
-    """Consecutive simple messages as slices of ``columns``, the others (of the relation) as
-    messages, in log order."""
-    if pc.all(pc.equal(ours, simple)).as_py():  # every message of the relation decoded at once
-        return [RunPart(columns=columns)] if columns.num_rows else []
-    parts: list[RunPart] = []
-    flags = simple.filter(ours).to_pylist()
-    index = pc.indices_nonzero(ours).to_pylist()
-    done = start = 0  # rows of ``columns`` taken; messages of the relation looked at
-    while start < len(flags):
-        stop = start
-        while stop < len(flags) and flags[stop] == flags[start]:
-            stop += 1
-        if flags[start]:
-            rows = stop - start
-            arrays = [array.slice(done, rows) for array in columns.arrays]
-            parts.append(RunPart(columns=Columns(arrays, columns.deleted.slice(done, rows))))
-            done += rows
-        else:
-            parts.append(RunPart(messages=[messages[i] for i in index[start:stop]]))
-        start = stop
-    return parts
+@dataclass
+class Decoded:
+    """A decoded run: ``columns`` holds the rows of the messages decoded at once (``rows_before[i]``
+    of them come from messages before the ``i``-th); ``slow`` lists the messages of the relation
+    left to decode one by one."""
+
+    messages: Sequence[bytes]
+    columns: Columns
+    rows_before: list[int]
+    slow: list[int]
+
+    def parts(self, low: int, high: int) -> list[tuple[int, int] | bytes]:
+        """The rows of messages ``low`` to ``high`` (excluded) in log order: ranges of rows of
+        ``columns``, and the messages to decode one by one."""
+        found: list[tuple[int, int] | bytes] = []
+        start = low
+        for index in self.slow[bisect.bisect_left(self.slow, low) : bisect.bisect_left(self.slow, high)]:
+            if self.rows_before[index] > self.rows_before[start]:
+                found.append((self.rows_before[start], self.rows_before[index]))
+            found.append(self.messages[index])
+            start = index + 1
+        if self.rows_before[high] > self.rows_before[start]:
+            found.append((self.rows_before[start], self.rows_before[high]))
+        return found

@@ -8,6 +8,7 @@ kept rows and the batch. Memory holds one data file plus the batch, whatever the
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import itertools
 import uuid
@@ -59,9 +60,14 @@ def merge_file_by_file(
     write_uuid, counter = uuid.uuid4(), itertools.count(0)
     removed: list[DataFile] = []
     added: list[DataFile] = []
+    ordered = _SortedKeys(values)
     for task in tasks:
         rows = read_data_files(table, [task])
-        hit = pc.is_in(rows.column(key), value_set=values)
+        column = rows.column(key)
+        near = ordered.between(column)
+        if near is not None and not len(near):
+            continue
+        hit = pc.is_in(column, value_set=values if near is None else near)
         if not pc.any(hit).as_py():
             continue
         removed.append(task.file)
@@ -79,3 +85,30 @@ def merge_file_by_file(
             with contextlib.suppress(Exception):
                 table.io.delete(data_file.file_path)
         raise
+
+
+class _SortedKeys:
+    """The batch's keys sorted once, so each data file is matched against only the keys within
+    its own range: a hash set per file of those few keys, not of the whole batch (a commit of a
+    million changes over a hundred files would otherwise hash the million keys a hundred times)."""
+
+    def __init__(self, values: pa.Array | pa.ChunkedArray) -> None:
+        self.values: pa.Array | None = None
+        self.python: list[object] = []
+        if pa.types.is_integer(values.type) or pa.types.is_string(values.type):
+            if isinstance(values, pa.ChunkedArray):
+                values = values.combine_chunks()
+            self.values = pc.drop_null(values.take(pc.sort_indices(values)))
+            self.python = self.values.to_pylist()
+
+    def between(self, column: pa.ChunkedArray) -> pa.Array | None:
+        """The batch's keys within ``column``'s smallest and largest value (None: all of them,
+        for key types not sorted here)."""
+        if self.values is None:
+            return None
+        bounds = pc.min_max(column)
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        if low is None:
+            return self.values.slice(0, 0)
+        start, stop = bisect.bisect_left(self.python, low), bisect.bisect_right(self.python, high)
+        return self.values.slice(start, stop - start)
