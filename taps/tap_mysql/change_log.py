@@ -212,10 +212,10 @@ def _images(
     key change as the old key's delete, then the new row."""
     rows: list[tuple[bool, dict[str, Any]]] = []
     for change in changes:
-        row = convert_image(change.row, converters)
+        row = convert_image(change.row, converters) if converters else change.row
         if change.op == "update" and change.before is not None:
-            before = convert_image(change.before, converters)
-            if any(before.get(key) != row.get(key) for key in keys):
+            before = convert_image(change.before, converters) if converters else change.before
+            if [before.get(key) for key in keys] != [row.get(key) for key in keys]:
                 rows.append((True, before))  # the key moved: the old row goes first
         rows.append((change.op == "delete", row))
     return rows

@@ -16,6 +16,7 @@ import struct
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from pymysqlreplication.constants import BINLOG, FIELD_TYPE
@@ -290,21 +291,19 @@ def fast_rows(event: Any, keys: Sequence[str] = ()) -> list[Any] | None:
     packet = wrapper.packet
     if wrapper._BinLogPacketWrapper__data_buffer or packet._position - 20 != wrapper.read_bytes:
         return None
-    errors = "ignore" if event._ignore_decode_errors else "strict"
-    read = compile_reader(columns, errors)
+    read, read_keys = _readers_of(event, tuple(keys))
     if read is None:
         return None
     data, at, end = packet._data, packet._position, 20 + event.event_size
     rows: list[Any] = []
     append = rows.append
-    names = {column.name for column in columns}
-    read_keys = compile_reader(columns, errors, frozenset(keys)) if keys and names.issuperset(keys) else None
     if update and read_keys is not None:
+        key_of = itemgetter(*keys)
         while at < end:
             start = at
             before, at = read_keys(data, at)
             after, at = read(data, at)
-            if any(before[key] != after[key] for key in keys):
+            if key_of(before) != key_of(after):
                 before = read(data, start)[0]  # the key moved: the whole old row
             append((before, after))
     elif update:
@@ -317,3 +316,22 @@ def fast_rows(event: Any, keys: Sequence[str] = ()) -> list[Any] | None:
             row, at = read(data, at)
             append(row)
     return rows
+
+
+def _readers_of(event: Any, keys: tuple[str, ...]) -> tuple[ImageReader | None, ImageReader | None]:
+    """The event's whole-image reader and its key reader (None without keys), kept on the event's
+    table map (made once per table map event, its columns described before its row events)."""
+    table = event.table_map.get(event.table_id)
+    cache: dict[Any, Any] = vars(table).setdefault("_dativo_readers", {}) if table is not None else {}
+    errors = "ignore" if event._ignore_decode_errors else "strict"
+    found = cache.get((errors, keys))
+    if found is None:
+        read = compile_reader(event.columns, errors)
+        names = {column.name for column in event.columns}
+        read_keys = (
+            compile_reader(event.columns, errors, frozenset(keys))
+            if keys and names.issuperset(keys)
+            else None
+        )
+        found = cache[(errors, keys)] = (read, read_keys)
+    return found
