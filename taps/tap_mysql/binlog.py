@@ -12,7 +12,7 @@ import logging
 import random
 import re
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from pymysqlreplication.event import GtidEvent, MariadbGtidEvent, QueryEvent, Ro
 from pymysqlreplication.row_event import DeleteRowsEvent, TableMapEvent, UpdateRowsEvent, WriteRowsEvent
 
 from dativo_singer.errors import FatalError
+from tap_mysql.row_images import fast_rows
 
 
 def reader_server_id() -> int:
@@ -78,7 +79,7 @@ class BinlogPosition:
 @dataclass
 class Change:
     """One changed row: ``op`` insert, update, delete or truncate; ``before`` the old image of an
-    update (to see a key change)."""
+    update (to see a key change; its key columns alone when they did not change)."""
 
     op: str
     row: dict[str, Any]
@@ -164,6 +165,7 @@ class TableChanges:
         definitions: Callable[[], Definitions],
         where: str,
         on_columns: Callable[[list[str]], None],
+        keys: Sequence[str] = (),
     ) -> None:
         self.settings = settings
         self.schema, self.table = schema, table
@@ -171,6 +173,7 @@ class TableChanges:
         self.names = definitions()  # (name, column type, character set) in table order
         self.where = where
         self.on_columns = on_columns  # told the table's columns at each of its table maps
+        self.keys = tuple(keys)  # the primary key: an update's old row is read whole when it moved
 
     def read(self, start: BinlogPosition, end: BinlogPosition) -> Iterator[Transaction]:
         """Transactions that touched the table (and empty ones marking progress)."""
@@ -201,7 +204,7 @@ class TableChanges:
                 if isinstance(event, GtidEvent | MariadbGtidEvent):
                     current = Transaction(position, event.timestamp, gtid=str(event.gtid))
                 elif isinstance(event, TableMapEvent):
-                    self._describe(event)
+                    self.describe(event)
                 elif isinstance(event, WriteRowsEvent | UpdateRowsEvent | DeleteRowsEvent):
                     current.changes.extend(self._changes(event))
                 elif isinstance(event, XidEvent) or (
@@ -243,7 +246,7 @@ class TableChanges:
         schema = schema.decode() if isinstance(schema, bytes) else schema
         return schema == self.schema and table == self.table
 
-    def _describe(self, event: TableMapEvent) -> None:
+    def describe(self, event: TableMapEvent) -> None:
         """Column names, signedness, ENUM/SET values and byte columns the binlog does not carry
         (binlog_row_metadata below FULL), from the table's definition."""
         if not self._ours(event.schema, event.table):
@@ -271,15 +274,18 @@ class TableChanges:
     def _changes(self, event: Any) -> list[Change]:
         if not self._ours(event.schema, event.table):
             return []
-        if isinstance(event, WriteRowsEvent):
-            return [Change("insert", dict(r["values"])) for r in event.rows]
-        if isinstance(event, DeleteRowsEvent):
-            return [Change("delete", dict(r["values"])) for r in event.rows]
-        return [Change("update", dict(r["after_values"]), dict(r["before_values"])) for r in event.rows]
+        update = isinstance(event, UpdateRowsEvent)
+        rows = fast_rows(event, self.keys)
+        if rows is None:  # a column type the decoder leaves to the library
+            rows = [(r["before_values"], r["after_values"]) if update else r["values"] for r in event.rows]
+        if update:
+            return [Change("update", after, before) for before, after in rows]
+        op = "insert" if isinstance(event, WriteRowsEvent) else "delete"
+        return [Change(op, row) for row in rows]
 
     def _query(self, event: QueryEvent, current: Transaction, position: BinlogPosition) -> Transaction | None:
         """A TRUNCATE of the table as its own transaction; columns added at its end are followed
-        (``_describe``); a DML statement on it (a session that logged statements) or any other
+        (``describe``); a DML statement on it (a session that logged statements) or any other
         ALTER, DROP or RENAME of it stops the read."""
         schema = event.schema.decode() if isinstance(event.schema, bytes) else event.schema
         kind = statement_on(event.query, schema, self.schema, self.table)

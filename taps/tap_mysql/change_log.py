@@ -18,11 +18,13 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 import pymysql
 
 from dativo_singer.errors import FatalError
 from dativo_singer.sql.changes import ChangeWriter, bookmark_of, snapshot_done
-from tap_mysql.binlog import BinlogPosition, TableChanges, check_server, end_position, retained_files
+from tap_mysql import change_blocks
+from tap_mysql.binlog import BinlogPosition, Change, TableChanges, check_server, end_position, retained_files
 from tap_mysql.binlog_values import binlog_converters, convert_image
 
 if TYPE_CHECKING:
@@ -164,10 +166,16 @@ class MySQLChangeLog:
                 out.columns = [name for name in stream.columns if stream.mask[("properties", name)]]
                 converters.update(binlog_converters(stream.columns))
 
-        changes = TableChanges(
-            self.settings(), database, table, lambda: self._definitions(database, table), self.where, columns
-        )
         keys = list(stream.primary_keys or [])
+        changes = TableChanges(
+            self.settings(),
+            database,
+            table,
+            lambda: self._definitions(database, table),
+            self.where,
+            columns,
+            keys,
+        )
         last = start
         for transaction in changes.read(start, self.end):
             last = transaction.end
@@ -175,17 +183,10 @@ class MySQLChangeLog:
                 out.begin(
                     transaction.end.lsn, dt.datetime.fromtimestamp(transaction.timestamp, dt.timezone.utc)
                 )
-                for change in transaction.changes:
-                    row = convert_image(change.row, converters)
-                    if change.op == "truncate":
-                        out.truncate()
-                    elif change.op == "delete":
-                        out.delete(row)
-                    else:
-                        before = convert_image(change.before, converters) if change.before else None
-                        if before is not None and any(before.get(key) != row.get(key) for key in keys):
-                            out.delete(before)  # the key moved: the old row goes first
-                        out.upsert(row)
+                if any(change.op == "truncate" for change in transaction.changes):
+                    out.truncate()  # a TRUNCATE is a transaction of its own
+                else:
+                    _write_rows(stream, out, _images(transaction.changes, converters, keys))
             out.commit(transaction.end.lsn, str(transaction.end))
         return last
 
@@ -202,3 +203,33 @@ class MySQLChangeLog:
                 return [(str(n), str(t).lower(), c) for n, t, c in cursor.fetchall()]
         finally:
             connection.close()
+
+
+def _images(
+    changes: list[Change], converters: dict[str, Any], keys: list[str]
+) -> list[tuple[bool, dict[str, Any]]]:
+    """(deleted, row) of each change in log order, values as the snapshot's SELECT gives them; a
+    key change as the old key's delete, then the new row."""
+    rows: list[tuple[bool, dict[str, Any]]] = []
+    for change in changes:
+        row = convert_image(change.row, converters) if converters else change.row
+        if change.op == "update" and change.before is not None:
+            before = convert_image(change.before, converters) if converters else change.before
+            if [before.get(key) for key in keys] != [row.get(key) for key in keys]:
+                rows.append((True, before))  # the key moved: the old row goes first
+        rows.append((change.op == "delete", row))
+    return rows
+
+
+def _write_rows(stream: DatabaseStream, out: ChangeWriter, rows: list[tuple[bool, dict[str, Any]]]) -> None:
+    """A transaction's rows as one block of columns on the fast path, else as RECORDs."""
+    if out.batches is not None and change_blocks.columnar(stream.columns):
+        block = change_blocks.block([row for _, row in rows], stream.columns)
+        if block is not None:
+            out.add_block(block, pa.array([deleted for deleted, _ in rows], pa.bool_()))
+            return
+    for deleted, row in rows:
+        if deleted:
+            out.delete(row)
+        else:
+            out.upsert(row)

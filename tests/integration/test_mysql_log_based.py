@@ -298,3 +298,68 @@ def test_changes_land_in_iceberg_as_the_snapshot_would(mariadb_service: Any, tmp
         cursor.execute(f"INSERT INTO typed VALUES (10, {TYPED_ROW})")
         run(state)
         assert _table_rows(target, stream) == {10: {**expected, "id": 10}}
+
+
+COLUMNAR = (
+    "CREATE TABLE flat (id int PRIMARY KEY, u bigint unsigned, big bigint, d double, n decimal(12,3), "
+    "flag tinyint(1), e enum('x','y'), s set('p','q','r'), c char(4), v varchar(10), dt datetime(3), "
+    "ts timestamp(6) NULL, da date, j json, t text)"
+)
+COLUMNAR_ROW = (
+    "18446744073709551615, -9223372036854775808, 2.5, -12.345, 1, 'y', 'r,p', 'ab', 'héllo', "
+    "'2024-02-03 04:05:06.789', '2024-02-03 04:05:06.123456', '2024-02-03', '{\"a\": [1, 2.5]}', 'text'"
+)
+
+
+def test_changes_on_the_fast_path_are_batch_files_of_the_snapshot_values(
+    mariadb_service: Any, tmp_path: Path
+) -> None:
+    """With a Parquet batch_config, a table whose every column has an Arrow type sends its changes
+    as BATCH files, no RECORD; they land with the snapshot's values, deletes and key moves
+    applied."""
+    from tests.helpers.databases import pipe
+
+    with mariadb_database(mariadb_service) as (database, cursor):
+        cursor.execute(COLUMNAR)
+        cursor.execute(
+            f"INSERT INTO flat VALUES (1, {COLUMNAR_ROW}), (2, {COLUMNAR_ROW}), (3, {COLUMNAR_ROW})"
+        )
+        config: dict[str, Any] = {
+            "host": mariadb_service.host,
+            "port": mariadb_service.port,
+            "user": mariadb_service.user,
+            "database": database,
+            "filter_schemas": [database],
+            "batch_config": batch_config(tmp_path),
+        }
+        stream = f"{database}-flat"
+        catalog = _catalog(config, stream, tmp_path)
+        target = {
+            "warehouse_dir": str(tmp_path / "wh"),
+            "namespace": "cdc",
+            "dead_letter_dir": str(tmp_path / "dl"),
+        }
+        tap_code, target_code, states, stderr = pipe("mysql", config, catalog, target, tmp_path, None)
+        assert (tap_code, target_code) == (0, 0), stderr[-3000:]
+        snapshot = _table_rows(target, stream)
+        expected = snapshot[1]
+        assert expected["u"] == 18446744073709551615 and expected["s"] == "p,r" and expected["flag"] is True
+
+        cursor.execute("BEGIN")
+        cursor.execute(f"INSERT INTO flat VALUES (4, {COLUMNAR_ROW})")
+        cursor.execute("UPDATE flat SET v = 'changed', n = NULL WHERE id = 2")
+        cursor.execute("UPDATE flat SET id = 20 WHERE id = 1")
+        cursor.execute("DELETE FROM flat WHERE id = 3")
+        cursor.execute("COMMIT")
+        code, messages, stderr = _run(config, catalog, tmp_path, states[-1])
+        assert code == 0, stderr[-3000:]
+        assert {m["type"] for m in messages} == {"SCHEMA", "BATCH", "STATE"}
+
+        tap_code, target_code, _, stderr = pipe("mysql", config, catalog, target, tmp_path, states[-1])
+        assert (tap_code, target_code) == (0, 0), stderr[-3000:]
+        assert not list((tmp_path / "dl").glob("**/*.jsonl")), "nothing dead-lettered"
+        assert _table_rows(target, stream) == {
+            2: {**expected, "id": 2, "v": "changed", "n": None},
+            4: {**expected, "id": 4},
+            20: {**expected, "id": 20},
+        }

@@ -4,10 +4,14 @@ as the server's positions, and each binlog value becomes what the snapshot's SEL
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
+from pymysqlreplication.column import Column
+from pymysqlreplication.constants import FIELD_TYPE
 from tap_mysql.binlog import BinlogPosition, statement_on
 from tap_mysql.binlog_values import binlog_converters
+from tap_mysql.row_images import compile_reader
 
 from dativo_singer.errors import FatalError
 from dativo_singer.sql import types as k
@@ -69,3 +73,26 @@ def test_binlog_value_is_the_snapshot_value(kind: k.ColumnKind, value: object, e
 )
 def test_statement_on_the_table(query: str, default_schema: str | None, expected: str | None) -> None:
     assert statement_on(query, default_schema, "shop", "items") == expected
+
+
+@pytest.mark.parametrize(
+    ("packed", "expected"),
+    [
+        ("810DFB38D204D2", Decimal("1234567890.1234")),  # MySQL's own example of DECIMAL(14,4)
+        ("7EF204C72DFB2D", Decimal("-1234567890.1234")),
+        ("80000000000000", Decimal("0.0000")),
+    ],
+)
+def test_packed_decimal_read_from_the_row_image(packed: str, expected: Decimal) -> None:
+    column = Column(type=FIELD_TYPE.NEWDECIMAL, name="n", precision=14, decimals=4, unsigned=False)
+    other = Column(type=FIELD_TYPE.LONG, name="i", unsigned=True)
+    read = compile_reader([column, other])
+    assert read is not None
+    image = b"\x02" + bytes.fromhex(packed)  # the null bitmap: i is NULL
+    row, end = read(image, 0)
+    assert (row, end) == ({"n": expected, "i": None}, len(image))
+    assert str(row["n"]) == str(expected)
+
+
+def test_a_column_type_not_decoded_leaves_the_table_to_the_library() -> None:
+    assert compile_reader([Column(type=FIELD_TYPE.GEOMETRY, name="g", length_size=4)]) is None
