@@ -105,6 +105,21 @@ def arrow_type(prop: dict[str, Any], nested: str = NESTED_AS_JSON, *, top: bool 
     return pa.string()
 
 
+def is_promotion(old: pa.DataType, new: pa.DataType) -> bool:
+    """Iceberg's type promotions: int → long, float → double, decimal(P, S) → decimal(P2, S)
+    with P2 > P (a column of ``old`` may become ``new``; values of ``old`` fit ``new``)."""
+    if pa.types.is_int32(old) and pa.types.is_int64(new):
+        return True
+    if pa.types.is_float32(old) and pa.types.is_float64(new):
+        return True
+    return (
+        pa.types.is_decimal(old)
+        and pa.types.is_decimal(new)
+        and old.scale == new.scale
+        and new.precision > old.precision
+    )
+
+
 JSON_TEXT = "json"  # every non-null value stored as its JSON encoding ("5" as the text "5")
 NESTED_TEXT = "nested"  # objects/arrays as JSON text; a string is taken as JSON text already
 

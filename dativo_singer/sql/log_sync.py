@@ -83,13 +83,13 @@ def finish_snapshot(stream: DatabaseStream, position: int) -> None:
 def read_changes(stream: DatabaseStream) -> int:
     """The changes after the stream's bookmark, as messages; how many."""
     converters: dict[str, Any] = {}
-    known = [-1]  # columns the converters were made for (a change may add columns)
+    known = [-1]  # the columns the converters were made for (a change may add or retype columns)
 
     def convert(row: dict[str, Any]) -> dict[str, Any]:
-        if known[0] != len(stream.columns):
+        if known[0] != stream.columns_version:
             converters.clear()
             converters.update(record_converters(stream.columns))
-            known[0] = len(stream.columns)
+            known[0] = stream.columns_version
         return convert_row(row, converters)
 
     writer = ChangeWriter(stream, convert)

@@ -24,6 +24,7 @@ from dativo_singer.errors import FatalError
 from dativo_singer.sql.changes import ChangeWriter, bookmark_of, snapshot_done
 from tap_mysql.binlog import BinlogPosition, TableChanges, check_server, end_position, retained_files
 from tap_mysql.binlog_values import binlog_converters, convert_image
+from tap_mysql.table_map_types import Described, signature, table_map_kinds
 
 if TYPE_CHECKING:
     from dativo_singer.sql.connector import DatabaseConnector
@@ -164,8 +165,24 @@ class MySQLChangeLog:
                 out.columns = [name for name in stream.columns if stream.mask[("properties", name)]]
                 converters.update(binlog_converters(stream.columns))
 
+        seen: list[tuple[Any, ...]] = [()]
+
+        def types(described: list[Described]) -> None:  # types changed in place (MODIFY) are followed
+            if signature(described) != seen[0]:
+                seen[0] = signature(described)
+                out.flush_lines()
+                stream.follow_log_types(table_map_kinds(stream, described))
+                converters.clear()
+                converters.update(binlog_converters(stream.columns))
+
         changes = TableChanges(
-            self.settings(), database, table, lambda: self._definitions(database, table), self.where, columns
+            self.settings(),
+            database,
+            table,
+            lambda: self._definitions(database, table),
+            self.where,
+            columns,
+            types,
         )
         keys = list(stream.primary_keys or [])
         last = start
