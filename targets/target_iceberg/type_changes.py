@@ -28,8 +28,8 @@ def refused_type_change(table: Table, schema: pa.Schema, identifier: str) -> str
             continue
         was = current.find_field(field.name).field_type
         return (
-            f"table {identifier} column {field.name!r}: the source's type changed from {was} to "
-            f"{field.field_type}, which Iceberg cannot promote to ({PROMOTIONS}); change the column "
+            f"table {identifier} column {field.name!r}: the source changed its type from {was} to "
+            f"{field.field_type}, not a promotion Iceberg allows ({PROMOTIONS}); change the column "
             "back in the source, or drop the table and reset the stream's state to load it again"
         )
     return None
