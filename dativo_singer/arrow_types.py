@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from decimal import Decimal
 from typing import Any
@@ -23,7 +22,9 @@ def _decimal_type(prop: dict[str, Any]) -> pa.DataType | None:
     scale = max(0, -int(exponent))
     maximum = prop.get("maximum")
     if maximum is not None and maximum > 0:
-        precision = max(scale + 1, math.floor(math.log10(float(maximum))) + 1 + scale)
+        # The digits of the maximum as JSON wrote them (99999999999999.98 for numeric(16,2)):
+        # a logarithm of the float rounds 15- and 16-digit maxima up to the next power of ten.
+        precision = max(scale + 1, Decimal(repr(float(maximum))).adjusted() + 1 + scale)
     else:
         precision = 38
     return pa.decimal128(min(precision, 38), min(scale, 38))
