@@ -168,8 +168,9 @@ class MySQLChangeLog:
         seen: list[tuple[Any, ...]] = [()]
 
         def types(described: list[Described]) -> None:  # types changed in place (MODIFY) are followed
-            if signature(described) != seen[0]:
-                seen[0] = signature(described)
+            facts = signature(described)
+            if facts != seen[0]:
+                seen[0] = facts
                 out.flush_lines()
                 stream.follow_log_types(table_map_kinds(stream, described))
                 converters.clear()
