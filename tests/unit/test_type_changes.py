@@ -4,11 +4,16 @@ declares when the log shows a column's new type, and which changes target-iceber
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pyarrow as pa
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
+from pymysqlreplication.constants import FIELD_TYPE
+from sqlalchemy.dialects import mysql, postgresql
+from tap_mysql import table_map_types
+from tap_postgres import relation_types
 from target_iceberg.type_changes import refused_type_change
 
 from dativo_singer.arrow_types import arrow_type
@@ -69,34 +74,82 @@ def test_at_start_only_promotions_of_the_declared_type_widen_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("incoming", "refused"),
+    ("column", "incoming", "refused"),
     [
-        (pa.int64(), False),
-        (pa.int32(), False),
-        (pa.decimal128(14, 2), False),
-        (pa.decimal128(8, 2), False),
-        (pa.decimal128(12, 4), True),
-        (pa.string(), True),
-        (pa.float64(), True),
+        (pa.decimal128(10, 2), pa.decimal128(10, 2), False),
+        (pa.decimal128(10, 2), pa.decimal128(14, 2), False),  # a promotion: _evolve makes it
+        (pa.decimal128(10, 2), pa.decimal128(8, 2), False),  # narrower: the values fit
+        (pa.decimal128(10, 2), pa.decimal128(12, 4), True),  # the scale changed
+        (pa.decimal128(10, 2), pa.float64(), True),
+        (pa.int64(), pa.int32(), False),
+        (pa.int32(), pa.int64(), False),
+        (pa.int64(), pa.string(), True),
+        (pa.int64(), pa.float64(), True),
+        (pa.float32(), pa.float64(), False),
+        (pa.string(), pa.string(), False),
+        (pa.string(), pa.int64(), True),
     ],
 )
 def test_target_refuses_what_iceberg_cannot_promote(
-    tmp_path: Path, incoming: pa.DataType, refused: bool
+    tmp_path: Path, column: pa.DataType, incoming: pa.DataType, refused: bool
 ) -> None:
     catalog = SqlCatalog("t", uri=f"sqlite:///{tmp_path}/c.db", warehouse=tmp_path.as_uri())
     catalog.create_namespace("ns")
     table = catalog.create_table(
-        "ns.items", pa.schema([pa.field("id", pa.int64(), False), pa.field("amount", pa.decimal128(10, 2))])
+        "ns.items", pa.schema([pa.field("id", pa.int64(), False), ("amount", column)])
     )
-    if pa.types.is_integer(incoming):
-        table = catalog.create_table(
-            "ns.counts", pa.schema([pa.field("id", pa.int64(), False), ("amount", pa.int64())])
-        )
-    problem = refused_type_change(table, pa.schema([("id", pa.int64()), ("amount", incoming)]), "ns.items")
+    incoming_schema = pa.schema([("id", pa.int64()), ("amount", incoming), ("added", pa.string())])
+    problem = refused_type_change(table, incoming_schema, "ns.items")
     if not refused:
         assert problem is None
         return
-    assert problem is not None and problem.startswith(
-        "table ns.items column 'amount': the source changed its type"
-    )
+    assert problem is not None
+    assert problem.startswith("table ns.items column 'amount': the source changed its type from ")
     assert "not a promotion Iceberg allows" in problem
+
+
+@pytest.mark.parametrize(
+    ("oid", "modifier", "kind"),
+    [
+        (1700, (14 << 16 | 2) + 4, k.ColumnKind(k.DECIMAL, "numeric(14, 2)", precision=14, scale=2)),
+        (1700, -1, k.ColumnKind(k.DECIMAL_TEXT, "numeric")),
+        (20, -1, INT8),
+        (700, -1, REAL),
+        (701, -1, DOUBLE),
+        (1043, 54, VARCHAR_50),
+        (114, -1, None),  # json: not followed
+    ],
+)
+def test_postgres_relation_types(oid: int, modifier: int, kind: k.ColumnKind | None) -> None:
+    type_ = relation_types.column_type(oid, modifier)
+    found = None if type_ is None else k.column_kind(type_, postgresql.dialect())
+    assert found == kind
+
+
+@pytest.mark.parametrize(
+    ("code", "facts", "definition", "charset", "kind", "precision"),
+    [
+        (FIELD_TYPE.NEWDECIMAL, {"precision": 14, "decimals": 2}, "decimal(14,2)", None, k.DECIMAL, 14),
+        (FIELD_TYPE.LONGLONG, {}, "bigint(20) unsigned", None, k.UINT64, None),
+        (FIELD_TYPE.LONG, {}, "int(11)", None, k.INT, None),
+        (FIELD_TYPE.FLOAT, {}, "float", None, k.FLOAT32, None),
+        (FIELD_TYPE.DOUBLE, {}, "double", None, k.FLOAT, None),
+        (FIELD_TYPE.VARCHAR, {"max_length": 200}, "varchar(50)", "utf8mb4", k.STRING, None),
+        (FIELD_TYPE.TINY, {}, "tinyint(1)", None, None, None),  # a boolean: not followed
+        (FIELD_TYPE.VARCHAR, {"max_length": 8}, "varbinary(8)", None, None, None),  # bytes
+        (FIELD_TYPE.STRING, {}, "enum('a','b')", "utf8mb4", None, None),
+    ],
+)
+def test_mariadb_table_map_types(
+    code: int,
+    facts: dict[str, int],
+    definition: str,
+    charset: str | None,
+    kind: str | None,
+    precision: int | None,
+) -> None:
+    column = SimpleNamespace(type=code, **facts)
+    type_ = table_map_types.column_type(column, definition, charset)
+    found = None if type_ is None else k.column_kind(type_, mysql.dialect())
+    assert (found.kind if found else None) == kind
+    assert (found.precision if found else None) == precision
