@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from decimal import Decimal
 from typing import Any
@@ -23,7 +22,9 @@ def _decimal_type(prop: dict[str, Any]) -> pa.DataType | None:
     scale = max(0, -int(exponent))
     maximum = prop.get("maximum")
     if maximum is not None and maximum > 0:
-        precision = max(scale + 1, math.floor(math.log10(float(maximum))) + 1 + scale)
+        # The digits of the maximum as JSON wrote them (99999999999999.98 for numeric(16,2)):
+        # a logarithm of the float rounds 15- and 16-digit maxima up to the next power of ten.
+        precision = max(scale + 1, Decimal(repr(float(maximum))).adjusted() + 1 + scale)
     else:
         precision = 38
     return pa.decimal128(min(precision, 38), min(scale, 38))
@@ -103,6 +104,21 @@ def arrow_type(prop: dict[str, Any], nested: str = NESTED_AS_JSON, *, top: bool 
     if nested == NESTED_AS_STRUCT and types == ["array"] and isinstance(prop.get("items"), dict):
         return pa.list_(arrow_type(prop["items"], nested, top=False))
     return pa.string()
+
+
+def is_promotion(old: pa.DataType, new: pa.DataType) -> bool:
+    """Iceberg's type promotions: int → long, float → double, decimal(P, S) → decimal(P2, S)
+    with P2 > P (a column of ``old`` may become ``new``; values of ``old`` fit ``new``)."""
+    if pa.types.is_int32(old) and pa.types.is_int64(new):
+        return True
+    if pa.types.is_float32(old) and pa.types.is_float64(new):
+        return True
+    return (
+        pa.types.is_decimal(old)
+        and pa.types.is_decimal(new)
+        and old.scale == new.scale
+        and new.precision > old.precision
+    )
 
 
 JSON_TEXT = "json"  # every non-null value stored as its JSON encoding ("5" as the text "5")

@@ -86,13 +86,13 @@ def read_changes(stream: DatabaseStream, batch_writer: ParquetBatchWriter | None
     """The changes after the stream's bookmark, as messages (given ``batch_writer``, the log
     reader may write blocks of them as BATCH files); how many."""
     converters: dict[str, Any] = {}
-    known = [-1]  # columns the converters were made for (a change may add columns)
+    known = [-1]  # the columns the converters were made for (a change may add or retype columns)
 
     def convert(row: dict[str, Any]) -> dict[str, Any]:
-        if known[0] != len(stream.columns):
+        if known[0] != stream.columns_version:
             converters.clear()
             converters.update(record_converters(stream.columns))
-            known[0] = len(stream.columns)
+            known[0] = stream.columns_version
         return convert_row(row, converters)
 
     batches = ChangeBatches(stream, batch_writer) if batch_writer is not None else None

@@ -45,6 +45,7 @@ from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_columns import convert_batch, stream_arrow_schema
 from dativo_singer.sql.changes import is_log_based
 from dativo_singer.sql.record_lines import RecordLineEncoder, write_lines
+from dativo_singer.sql.retype import followed, retyped_property, wider_property
 from dativo_singer.sql.values import convert_row, record_converters
 from dativo_singer.tap_policy import tap_policies
 from dativo_singer.text_values import parse_datetime
@@ -62,6 +63,7 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
 
     _columns: dict[str, k.ColumnKind] | None = None
     _conditions: tuple[str, ...] | None = None  # row_filter and row_window, once known
+    columns_version = 0  # changes when the change log adds or retypes columns
     # ``values`` already makes every value JSON-faithful; singer-sdk's conformance pass would
     # only cost time (and it fails on JSON columns holding arrays: their schema is untyped).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -101,6 +103,12 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
         properties = self.schema.get("properties") or {}
         columns = self.db.prepare_stream(self)
         self._columns = {name: kind.as_declared(properties.get(name)) for name, kind in columns.items()}
+        for name, kind in self._columns.items():  # the source's type promotes the declared one
+            wider = wider_property(properties.get(name) or {}, kind) if name in properties else None
+            if wider is not None:
+                label = self.table_label()
+                self.logger.info("%s: column %s is %s in the source", label, name, kind.type_text)
+                self._declare(name, wider)
         if self.log_based and not self.primary_keys:
             raise FatalError(
                 f"table {self.table_label()!r}: LOG_BASED replication needs a primary key (the table "
@@ -114,7 +122,6 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
         the stream's columns and schema, and a new SCHEMA written."""
         schema, table = self.location()
         reflected = self.db.reflect(schema, table)
-        properties = self.schema.setdefault("properties", {})
         for name in names:
             if name not in reflected:
                 continue
@@ -126,13 +133,39 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
                 prop["type"] = [*types, "null"]
             elif isinstance(types, str):
                 prop["type"] = [types, "null"]
-            properties[name] = prop
-            for stream_map in self.stream_maps:
-                mapped = getattr(stream_map, "transformed_schema", None)
-                if isinstance(mapped, dict) and mapped is not self.schema:
-                    mapped.setdefault("properties", {})[name] = prop
+            self._declare(name, prop)
+        self.columns_version += 1
         self.logger.info("%s: column(s) %s added in the source", self.table_label(), ", ".join(names))
         self._write_schema_message()
+
+    def follow_log_types(self, kinds: dict[str, k.ColumnKind]) -> None:
+        """Column types the change log shows now: values are read as the log types them, and a
+        property ``retype`` changes is declared in a new SCHEMA (docs/CDC.md)."""
+        properties = self.schema.get("properties") or {}
+        changed = []
+        for name, kind in kinds.items():
+            old = self.columns.get(name)
+            new = kind.as_declared(properties.get(name))
+            if old is None or new == old or not (followed(old) and followed(new)):
+                continue
+            self.columns[name] = new
+            self.columns_version += 1
+            prop = retyped_property(properties.get(name) or {}, old, new)
+            if prop is not None:
+                self._declare(name, prop)
+                changed.append(f"{name} {old.type_text} -> {new.type_text}")
+        if changed:
+            label = self.table_label()
+            self.logger.info("%s: column type(s) changed in the source: %s", label, ", ".join(changed))
+            self._write_schema_message()
+
+    def _declare(self, name: str, prop: dict[str, Any]) -> None:
+        """``prop`` as the column's property, in the stream's schema and its stream maps'."""
+        self.schema.setdefault("properties", {})[name] = prop
+        for stream_map in self.stream_maps:
+            mapped = getattr(stream_map, "transformed_schema", None)
+            if isinstance(mapped, dict) and mapped is not self.schema:
+                mapped.setdefault("properties", {})[name] = prop
 
     @property
     def columns(self) -> dict[str, k.ColumnKind]:

@@ -42,6 +42,9 @@ _DDL = re.compile(
     re.I,
 )
 _ADD_ONLY = re.compile(r"\s*add\b", re.I)
+# ALTER TABLE t MODIFY [COLUMN] c <type> [, MODIFY ...]: a column's type changed in its place.
+_MODIFY_ONLY = re.compile(r"\s*modify\b", re.I)
+_MOVED = re.compile(r"\b(first|after|drop|change|rename|add|convert)\b", re.I)
 _NOT_APPENDED = re.compile(r"\b(first|after|drop|modify|change|rename|alter|convert)\b", re.I)
 _ACCESS_DENIED = (1045, 1227, 1044, 1142)
 _UTF8 = ("utf8mb4", "utf8mb3", "utf8", "ascii")
@@ -166,6 +169,7 @@ class TableChanges:
         where: str,
         on_columns: Callable[[list[str]], None],
         keys: Sequence[str] = (),
+        on_types: Callable[[list[tuple[Any, str, str | None]]], None] | None = None,
     ) -> None:
         self.settings = settings
         self.schema, self.table = schema, table
@@ -174,6 +178,7 @@ class TableChanges:
         self.where = where
         self.on_columns = on_columns  # told the table's columns at each of its table maps
         self.keys = tuple(keys)  # the primary key: an update's old row is read whole when it moved
+        self.on_types = on_types  # told (table-map column, definition, character set) likewise
 
     def read(self, start: BinlogPosition, end: BinlogPosition) -> Iterator[Transaction]:
         """Transactions that touched the table (and empty ones marking progress)."""
@@ -270,6 +275,9 @@ class TableChanges:
             # UTF-8 text decoded directly (no character-set lookup per value); bytes (no character
             # set) one byte per character, so they come back whole.
             column.character_set_name = None if charset in _UTF8 else charset or "iso8859-1"
+        if self.on_types is not None:
+            definitions = [(column_type, charset) for _, column_type, charset in self.names]
+            self.on_types([(c, t, s) for c, (t, s) in zip(event.columns, definitions, strict=False)])
 
     def _changes(self, event: Any) -> list[Change]:
         if not self._ours(event.schema, event.table):
@@ -284,9 +292,9 @@ class TableChanges:
         return [Change(op, row) for row in rows]
 
     def _query(self, event: QueryEvent, current: Transaction, position: BinlogPosition) -> Transaction | None:
-        """A TRUNCATE of the table as its own transaction; columns added at its end are followed
-        (``describe``); a DML statement on it (a session that logged statements) or any other
-        ALTER, DROP or RENAME of it stops the read."""
+        """A TRUNCATE of the table as its own transaction; columns added at its end and types
+        changed in place are followed (``describe``); a DML statement on it (a session that
+        logged statements) or any other ALTER, DROP or RENAME of it stops the read."""
         schema = event.schema.decode() if isinstance(event.schema, bytes) else event.schema
         kind = statement_on(event.query, schema, self.schema, self.table)
         if kind == "dml":
@@ -298,11 +306,13 @@ class TableChanges:
             )
         if kind == "truncate":
             return Transaction(position, event.timestamp, current.gtid, [Change("truncate", {})])
+        if kind == "modify_columns":  # the table maps after it carry the new types
+            self.names = self.definitions()
         if kind == "ddl":
             raise FatalError(
                 f"table '{self.schema}.{self.table}' was changed by {event.query.split()[0].upper()} at "
-                f"{position} in a way the log cannot follow (only columns added at the end are); reset "
-                "the stream's state to take a new snapshot"
+                f"{position} in a way the log cannot follow (only columns added at the end and types "
+                "changed in place are); reset the stream's state to take a new snapshot"
             )
         return None
 
@@ -325,8 +335,9 @@ def _names(text: str, default_schema: str | None) -> list[tuple[str | None, str]
 
 def statement_on(query: str, default_schema: str | None, schema: str, table: str) -> str | None:
     """What a statement logged as a query does to ``schema.table``: ``dml`` (rows changed by a
-    statement), ``truncate``, ``add_columns`` (columns added at its end), ``ddl`` (any other change
-    of its definition), or None (it is not about the table)."""
+    statement), ``truncate``, ``add_columns`` (columns added at its end), ``modify_columns``
+    (column types changed in place), ``ddl`` (any other change of its definition), or None (it is
+    not about the table)."""
     body = query[_COMMENTS.match(query).end() :]  # type: ignore[union-attr]
     ours = (schema, table)
     if _DML.match(body):
@@ -345,5 +356,7 @@ def statement_on(query: str, default_schema: str | None, schema: str, table: str
         after = rest[target.end() :]
         if verb == "alter" and _ADD_ONLY.match(after) and not _NOT_APPENDED.search(after):
             return "add_columns"
+        if verb == "alter" and _MODIFY_ONLY.match(after) and not _MOVED.search(after):
+            return "modify_columns"
         return "ddl"
     return "ddl" if ours in _names(rest, default_schema) else None  # DROP / RENAME: every name

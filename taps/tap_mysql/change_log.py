@@ -26,6 +26,7 @@ from dativo_singer.sql.changes import ChangeWriter, bookmark_of, snapshot_done
 from tap_mysql import change_blocks
 from tap_mysql.binlog import BinlogPosition, Change, TableChanges, check_server, end_position, retained_files
 from tap_mysql.binlog_values import binlog_converters, convert_image
+from tap_mysql.table_map_types import Described, signature, table_map_kinds
 
 if TYPE_CHECKING:
     from dativo_singer.sql.connector import DatabaseConnector
@@ -166,6 +167,17 @@ class MySQLChangeLog:
                 out.columns = [name for name in stream.columns if stream.mask[("properties", name)]]
                 converters.update(binlog_converters(stream.columns))
 
+        seen: list[tuple[Any, ...]] = [()]
+
+        def types(described: list[Described]) -> None:  # types changed in place (MODIFY) are followed
+            facts = signature(described)
+            if facts != seen[0]:
+                seen[0] = facts
+                out.flush_lines()
+                stream.follow_log_types(table_map_kinds(stream, described))
+                converters.clear()
+                converters.update(binlog_converters(stream.columns))
+
         keys = list(stream.primary_keys or [])
         changes = TableChanges(
             self.settings(),
@@ -174,7 +186,8 @@ class MySQLChangeLog:
             lambda: self._definitions(database, table),
             self.where,
             columns,
-            keys,
+            keys=keys,
+            on_types=types,
         )
         last = start
         for transaction in changes.read(start, self.end):

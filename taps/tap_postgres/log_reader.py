@@ -27,6 +27,7 @@ from dativo_singer.sql.changes import ChangeWriter, bookmark_of, snapshot_done
 from tap_postgres import change_columns, wal
 from tap_postgres.pgoutput import UNCHANGED, Begin, Commit, Relation, RowChange, Truncate, decode, lsn_text
 from tap_postgres.pgoutput_columns import Columns, Decoded, decode_run
+from tap_postgres.relation_types import relation_kinds
 
 if TYPE_CHECKING:
     from dativo_singer.sql.connector import DatabaseConnector
@@ -166,7 +167,8 @@ class _RowDecoder:
         self._columnar: bool | None = None
 
     def relation(self, relation: Relation, out: ChangeWriter) -> None:
-        """The table's columns as the log has them now (new ones are added to the stream)."""
+        """The table's columns as the log has them now (new ones are added to the stream, changed
+        types followed)."""
         self.names = [name for name, _ in relation.columns]
         self.keys = list(self.stream.primary_keys or relation.key_columns)
         added = [name for name in self.names if name not in self.stream.columns]
@@ -174,6 +176,8 @@ class _RowDecoder:
             out.flush_lines()  # the rows before the new SCHEMA go first
             self.stream.add_log_columns(added)
             out.columns = [name for name in self.stream.columns if self.stream.mask[("properties", name)]]
+        out.flush_lines()  # a changed column type writes a SCHEMA: the rows before it go first
+        self.stream.follow_log_types(relation_kinds(self.stream, relation))
         self.casts = [self._cast(name, oid) for name, oid in relation.columns]
         self._columnar = None
 

@@ -32,13 +32,14 @@ Value = str | None | Unchanged
 
 @dataclass
 class Relation:
-    """A table as the log describes it: its columns (name, type oid) and key columns."""
+    """A table as the log describes it: its columns (name, type oid, type modifier) and key columns."""
 
     relid: int
     schema: str
     name: str
     columns: list[tuple[str, int]]
     key_columns: list[str]
+    type_modifiers: list[int] = field(default_factory=list)  # per column: numeric(p, s), varchar(n)
 
 
 @dataclass
@@ -137,15 +138,15 @@ def decode(data: bytes) -> Message:
     if tag == "R":
         relid, schema, name = reader.take("!I"), reader.text(), reader.text()
         reader.byte()  # replica identity setting
-        columns, keys = [], []
+        columns, keys, modifiers = [], [], []
         for _ in range(reader.take("!h")):
             flags, column = reader.take("!b"), reader.text()
             type_oid = reader.take("!I")
-            reader.take("!i")  # type modifier
+            modifiers.append(reader.take("!i"))
             columns.append((column, type_oid))
             if flags & 1:
                 keys.append(column)
-        return Relation(relid, schema, name, columns, keys)
+        return Relation(relid, schema, name, columns, keys, modifiers)
     if tag == "I":
         relid = reader.take("!I")
         reader.byte()  # "N"

@@ -19,6 +19,7 @@ from pyiceberg.typedef import Record
 
 from dativo_singer.batch_files import KeptFile
 from dativo_singer.conversion import Rejected
+from dativo_singer.errors import FatalError
 from dativo_singer.service_retry import call_with_retries
 from dativo_singer.sink import ArrowSink, Written
 from target_iceberg import file_registration, file_versions
@@ -30,6 +31,7 @@ from target_iceberg.partitioning import INGEST_DATE, add_ingest_date, needs_inge
 from target_iceberg.settings import table_settings
 from target_iceberg.table_writer import TableWriter
 from target_iceberg.tables import branch_head, load_table_or_none, snapshot_total_rows
+from target_iceberg.type_changes import refused_type_change
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -85,7 +87,19 @@ class IcebergSink(ArrowSink):
             bookmarks = self.target.bookmark_properties.get(self.stream_name)  # type: ignore[attr-defined]
             settings = table_settings(self.stream_name, self.config, list(self.key_properties), bookmarks)
             self._writer = TableWriter(self.catalog, settings, self.logger)
+            self._writer.follows_types = self._change_stream
         return self._writer
+
+    def update_schema(self, schema: dict, key_properties: list[str]) -> None:
+        """A new SCHEMA mid-stream. A change stream's column type the table cannot be promoted
+        to is refused at once: nothing after it is written, the bookmark stays before it."""
+        super().update_schema(schema, key_properties)
+        writer = self.writer
+        writer.follows_types = self._change_stream
+        table = load_table_or_none(self.catalog, writer.settings.identifier) if writer.follows_types else None
+        refused = refused_type_change(table, self.buffer.converter.schema, self.location) if table else None
+        if refused is not None:
+            raise FatalError(refused)
 
     @property
     def location(self) -> str:

@@ -29,6 +29,7 @@ from pyiceberg.table import Table
 from pyiceberg.typedef import Record
 from pyiceberg.types import NestedField
 
+from dativo_singer.arrow_types import is_promotion
 from dativo_singer.batch_files import KeptFile
 from dativo_singer.conversion import cast_or_reject
 from dativo_singer.errors import FatalError, RetriableError
@@ -50,6 +51,7 @@ from target_iceberg.pyiceberg_internals import iceberg_schema, without_commit_re
 from target_iceberg.replace import StagedReplace
 from target_iceberg.rows import RunKeys, columns_of, key_filter, latest_per_key
 from target_iceberg.tables import branch_head, load_table_or_none
+from target_iceberg.type_changes import refused_type_change
 
 WRITE_MODES = ("append", "merge", "overwrite")
 # A commit that loses an optimistic-concurrency race is redone with a jittered exponential
@@ -95,20 +97,6 @@ class TableSettings:
         return f"{self.namespace}.{self.name}"
 
 
-def is_widening(old: pa.DataType, new: pa.DataType) -> bool:
-    """Iceberg's safe promotions: int→long, float→double, decimal(P,S)→decimal(P2,S) with P2>P."""
-    if pa.types.is_int32(old) and pa.types.is_int64(new):
-        return True
-    if pa.types.is_float32(old) and pa.types.is_float64(new):
-        return True
-    return (
-        pa.types.is_decimal(old)
-        and pa.types.is_decimal(new)
-        and old.scale == new.scale
-        and new.precision > old.precision
-    )
-
-
 class TableWriter:
     """Writes batches of one stream into its table."""
 
@@ -124,6 +112,7 @@ class TableWriter:
         self._run_keys = RunKeys(settings.key_properties)  # keys appended by this run
         self.replaced_key_rows = 0  # rows of this run replaced by a later row of the same key
         self.truncate_pending = False  # a source TRUNCATE: the next commit first deletes every row
+        self.follows_types = False  # a change stream: a type change Iceberg cannot promote is refused
 
     def expect_bookmark(self, state: dict[str, Any] | None) -> None:
         """Compare-and-swap on the bookmark: appends and merges commit only while the table's
@@ -202,13 +191,17 @@ class TableWriter:
 
     def _evolve(self, table: Table, schema: pa.Schema) -> None:
         """Relaxed mode: add new columns and apply safe widenings; never drop or narrow. Strict
-        mode adds only the source-file version columns (our own bookkeeping, see file_versions)."""
+        mode adds only the source-file version columns (our own bookkeeping, see file_versions).
+        A change stream's column whose type changed otherwise is refused (``type_changes``)."""
+        refused = refused_type_change(table, schema, self.settings.identifier) if self.follows_types else None
+        if refused is not None:
+            raise FatalError(refused)
         existing = {f.name: f.type for f in table.schema().as_arrow()}
         changes = [
             f.with_nullable(True)
             for f in schema
             if f.name not in existing
-            or (f.type != existing[f.name] and is_widening(existing[f.name], f.type))
+            or (f.type != existing[f.name] and is_promotion(existing[f.name], f.type))
         ]
         if self.settings.strict:  # our own bookkeeping columns only
             own = file_versions.COLUMNS | CHANGE_COLUMNS

@@ -298,6 +298,9 @@ def _both_paths(
         ({"type": ["integer", "null"], "minimum": -(2**70)}, pa.decimal128(38, 0)),
         ({"anyOf": [{"type": "integer", "maximum": 2**64}, {"type": "null"}]}, pa.decimal128(38, 0)),
         ({"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}, pa.int64()),
+        # numeric(16,2) and numeric(15,0) as tap-postgres declares them (maxima of 15-16 digits)
+        ({"type": "number", "multipleOf": 0.01, "maximum": 99999999999999.99}, pa.decimal128(16, 2)),
+        ({"type": "number", "multipleOf": 1, "maximum": 999999999999999}, pa.decimal128(15, 0)),
     ],
 )
 def test_any_of_and_integer_bounds_to_arrow_types(prop: dict[str, Any], expected: pa.DataType) -> None:
