@@ -19,39 +19,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression, Or
 from pyiceberg.manifest import DataFile
-from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 from pyiceberg.typedef import Record
-from pyiceberg.types import NestedField
 
-from dativo_singer.arrow_types import is_promotion
 from dativo_singer.batch_files import KeptFile
-from dativo_singer.conversion import cast_or_reject
-from dativo_singer.errors import FatalError, RetriableError
+from dativo_singer.errors import RetriableError
 from dativo_singer.service_retry import call_with_retries
-from target_iceberg import file_versions
+from target_iceberg import file_versions, table_schema
 from target_iceberg.bookmark import STATE_SUMMARY_KEY, BookmarkMoved, check_bookmark
-from target_iceberg.catalog import classify_catalog_error, describe_catalog, is_unreachable
-from target_iceberg.changes import CHANGE_COLUMNS
+from target_iceberg.catalog import describe_catalog, is_unreachable
 from target_iceberg.file_registration import (
-    NAME_MAPPING_KEY,
     ensure_name_mapping,
     register,
     remove_placed,
 )
 from target_iceberg.merge import can_merge_file_by_file, merge_file_by_file
-from target_iceberg.ownership import claim_namespace, claim_table, ensure_namespace, tenant_of
-from target_iceberg.partitioning import PartitionField, partition_spec
-from target_iceberg.pyiceberg_internals import iceberg_schema, without_commit_retries
+from target_iceberg.partitioning import PartitionField
+from target_iceberg.pyiceberg_internals import without_commit_retries
 from target_iceberg.replace import StagedReplace
 from target_iceberg.rows import RunKeys, columns_of, key_filter, latest_per_key
-from target_iceberg.tables import branch_head, load_table_or_none
-from target_iceberg.type_changes import refused_type_change
+from target_iceberg.tables import branch_head
 
 WRITE_MODES = ("append", "merge", "overwrite")
 # A commit that loses an optimistic-concurrency race is redone with a jittered exponential
@@ -133,113 +124,19 @@ class TableWriter:
         """The table, created (with partition spec and column docs) or evolved to ``schema``."""
         if self._table is None:
             self._table = call_with_retries(
-                lambda: self._create_or_load(schema),
+                lambda: table_schema.create_or_load(self.catalog, self.settings, schema, self.logger),
                 service=describe_catalog(self.catalog),
                 what=f"loading table {self.settings.identifier}",
                 logger=self.logger,
                 transient=is_unreachable,
             )
-        self._evolve(self._table, schema)
+        table_schema.evolve(self._table, schema, self.settings, self.logger, follows_types=self.follows_types)
         return self._table
 
-    def _create_or_load(self, schema: pa.Schema) -> Table:
-        """Load the table, or create it complete (partition spec, column docs) in one catalog
-        call, so a concurrent writer never sees it half set up."""
-        s = self.settings
-        tenant = tenant_of(s.table_properties)
-        if tenant:
-            claim_namespace(self.catalog, s.namespace, tenant)
-        else:
-            ensure_namespace(self.catalog, s.namespace, {})
-        existing = load_table_or_none(self.catalog, s.identifier)
-        if existing is not None:
-            return claim_table(existing, s.identifier, s.namespace, tenant) if tenant else existing
-        fresh = self._documented(iceberg_schema(schema))
-        spec = partition_spec(fresh, s.partitioning)
-        properties = dict(s.table_properties)
-        if s.name_mapping:  # in the create, so keeping a BATCH file needs no commit of its own
-            properties.setdefault(NAME_MAPPING_KEY, fresh.name_mapping.model_dump_json())
-        try:
-            table = self.catalog.create_table_if_not_exists(
-                s.identifier, schema=fresh, partition_spec=spec, properties=properties
-            )
-        except Exception as exc:  # e.g. a catalog reporting a concurrent create in its own way
-            raced = load_table_or_none(self.catalog, s.identifier)
-            if raced is None:
-                raise classify_catalog_error(f"cannot create table {s.identifier}", exc) from None
-            return claim_table(raced, s.identifier, s.namespace, tenant) if tenant else raced
-        self.logger.info("Table %s ready", s.identifier)
-        return table
-
-    def _documented(self, schema: Schema) -> Schema:
-        docs = self.settings.column_docs
-        if not docs:
-            return schema
-        fields = [
-            NestedField(f.field_id, f.name, f.field_type, f.required, docs[f.name]) if f.name in docs else f
-            for f in schema.fields
-        ]
-        return Schema(*fields, schema_id=schema.schema_id, identifier_field_ids=schema.identifier_field_ids)
-
-    def _document_columns(self, table: Table) -> None:
-        docs = {k: v for k, v in self.settings.column_docs.items() if k in table.schema().column_names}
-        if not docs:
-            return
-        with table.update_schema() as update:
-            for column, doc in docs.items():
-                update.update_column(column, doc=doc)
-
-    def _evolve(self, table: Table, schema: pa.Schema) -> None:
-        """Relaxed mode: add new columns and apply safe widenings; never drop or narrow. Strict
-        mode adds only the source-file version columns (our own bookkeeping, see file_versions).
-        A change stream's column whose type changed otherwise is refused (``type_changes``)."""
-        refused = refused_type_change(table, schema, self.settings.identifier) if self.follows_types else None
-        if refused is not None:
-            raise FatalError(refused)
-        existing = {f.name: f.type for f in table.schema().as_arrow()}
-        changes = [
-            f.with_nullable(True)
-            for f in schema
-            if f.name not in existing
-            or (f.type != existing[f.name] and is_promotion(existing[f.name], f.type))
-        ]
-        if self.settings.strict:  # our own bookkeeping columns only
-            own = file_versions.COLUMNS | CHANGE_COLUMNS
-            changes = [f for f in changes if f.name in own and f.name not in existing]
-        if not changes:
-            return
-        self.logger.info(
-            "Evolving %s: %s", self.settings.identifier, ", ".join(f"{f.name} {f.type}" for f in changes)
-        )
-        try:
-            with table.update_schema() as update:
-                update.union_by_name(pa.schema(changes))
-        except (ValueError, TypeError) as exc:
-            raise FatalError(f"cannot evolve {self.settings.identifier}: {exc}") from None
-        self._document_columns(table)
-
     def align(self, data: pa.Table, table: Table) -> tuple[pa.Table, dict[int, str]]:
-        """``data`` in the table's column order and types; rows that cannot be cast, and in strict
-        mode rows with values in columns the table lacks, are returned as reasons by row index."""
-        reasons: dict[int, str] = {}
-        target = table.schema().as_arrow()
-        for name in data.column_names:
-            if name not in target.names:
-                column = data.column(name)
-                if column.null_count < len(column):
-                    for index in pc.indices_nonzero(pc.is_valid(column)).to_pylist():
-                        reasons.setdefault(index, f"field {name!r} is not in the table schema")
-        arrays = []
-        for target_field in target:
-            if target_field.name not in data.column_names:
-                arrays.append(pa.nulls(data.num_rows, target_field.type))
-                continue
-            column = data.column(target_field.name)
-            if column.type != target_field.type:
-                column = cast_or_reject(column, target_field, reasons, "does not fit the table's")
-            arrays.append(column)
-        aligned = pa.Table.from_arrays(arrays, schema=target)
-        return aligned, reasons
+        """``table_schema.align``: ``data`` in the table's columns and types, and the reasons of
+        rows that do not fit."""
+        return table_schema.align(data, table)
 
     def one_row_per_key(self, data: pa.Table | None) -> pa.Table | None:
         """``data`` with only the later row of each key (append and merge with key properties);

@@ -1,5 +1,5 @@
 """A change stream's column whose source type changed (docs/CDC.md, "Changed column types"):
-the table follows an Iceberg promotion (``TableWriter._evolve``); any other change of a column's
+the table follows an Iceberg promotion (``table_schema.evolve``); any other change of a column's
 type is refused before anything of it is written, in one line naming the table and the column."""
 
 from __future__ import annotations
