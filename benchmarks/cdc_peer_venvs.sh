@@ -4,10 +4,11 @@
 #   .cdc-tap-postgres-venv  MeltanoLabs tap-postgres (singer-sdk; LOG_BASED reads wal2json)
 #   .cdc-target-csv-venv    MeltanoLabs target-csv (singer-sdk; the package index has no Singer
 #                           Iceberg target, so the Singer pipe writes CSV)
-#   .cdc-dlt-venv           dlt with the filesystem destination and pyiceberg, psycopg2 and
-#                           SQLAlchemy (what dlt's verified `pg_replication` source imports; the
-#                           source itself is not on the package index: pass its checkout's
-#                           `sources` folder to the benchmark with --dlt-sources)
+#   .cdc-dlt-venv           dlt with the filesystem destination and pyiceberg, psycopg2 (what
+#                           dlt's verified `pg_replication` source imports) and psycopg 3 (what
+#                           dlt's sql_database opens for its snapshot); the source itself is not
+#                           on the package index: pass the `sources` folder of a checkout of
+#                           dlt's verified sources to the benchmark with --dlt-sources
 #
 # Idempotent: a venv is (re)built only when its stamp (.installed) does not hold its spec.
 #   bash benchmarks/cdc_peer_venvs.sh        # prints "<name> <venv>" per peer
@@ -24,7 +25,7 @@ fi
 PEERS=(
   "tap-postgres|meltanolabs-tap-postgres==0.10.0|tap-postgres"
   "target-csv|meltanolabs-target-csv==0.5.0|target-csv"
-  "dlt|dlt[filesystem,pyiceberg,sql_database]==1.31.0 psycopg2-binary==2.9.10|python"
+  "dlt|dlt[filesystem,pyiceberg,sql_database]==1.31.0 psycopg2-binary==2.9.10 psycopg[binary]==3.3.9|python"
 )
 
 install_one() {
