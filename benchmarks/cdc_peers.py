@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,11 +48,56 @@ class Contender(Protocol):
     """What the benchmark asks of each contender."""
 
     name: str
+    slot: str
 
     def snapshot(self) -> Figures: ...
     def apply(self) -> Figures: ...
     def result(self) -> pa.Table: ...
     def close(self, cursor: Any) -> None: ...
+
+
+class SlotBackendCPU:
+    """CPU seconds of the PostgreSQL backends that hold ``slot`` while it runs (the walsender of a
+    replication connection, or the backend of a ``pg_logical_slot_*`` call: where the log is
+    decoded), sampled every 0.1 s from /proc; a backend's last 0.1 s may be missed."""
+
+    def __init__(self, dsn: str, slot: str) -> None:
+        import psycopg2
+
+        self.connection = psycopg2.connect(dsn)
+        self.connection.autocommit = True
+        self.slot, self.ticks = slot, os.sysconf("SC_CLK_TCK")
+        self.seen: dict[int, int] = {}
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        with self.connection.cursor() as cursor:
+            while not self.done.wait(0.1):
+                cursor.execute(
+                    "SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", (self.slot,)
+                )
+                row = cursor.fetchone()
+                if row and row[0]:
+                    try:
+                        with open(f"/proc/{row[0]}/stat") as handle:
+                            fields = handle.read().rsplit(")", 1)[1].split()
+                    except OSError:
+                        continue
+                    self.seen[row[0]] = max(self.seen.get(row[0], 0), int(fields[11]) + int(fields[12]))
+
+    def __enter__(self) -> SlotBackendCPU:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.done.set()
+        self.thread.join()
+        self.connection.close()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.seen.values()) / self.ticks
 
 
 def drop_slot(cursor: Any, slot: str) -> None:

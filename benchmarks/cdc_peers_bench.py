@@ -7,8 +7,9 @@ One source table of ``--rows`` rows; each contender has its own replication slot
 initial load (timed apart); then ``--changes`` changes are committed once (50 % inserts, 30 %
 updates, 20 % deletes, in transactions of 1,000, as benchmarks/cdc_bench.py makes them) and each
 contender applies them, one after the other. Measured per contender: wall seconds and CPU
-seconds of every process of it (user + sys, benchmarks/proc_tree.py; PostgreSQL's own decoding
-is not counted for anyone), changes/s and CPU-s per 1,000 changes; then every contender's table
+seconds of every process of it (user + sys, benchmarks/proc_tree.py), changes/s and CPU-s per
+1,000 changes, and apart from these the CPU of the PostgreSQL backend that decodes its slot
+(wal2json or pgoutput run in the server: "server CPU"); then every contender's table
 is compared with the source row by row (missing keys, keys the source no longer has, keys twice,
 other values) and the issue's goals are printed with PASS/MISS.
 
@@ -38,7 +39,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent)]
 
 from benchmarks.cdc_bench import TABLE, TXN  # noqa: E402
-from benchmarks.cdc_peers import Contender, DltPeer, Ours, SingerPeer  # noqa: E402
+from benchmarks.cdc_peers import Contender, DltPeer, Ours, SingerPeer, SlotBackendCPU  # noqa: E402
 from benchmarks.proc_tree import Figures  # noqa: E402
 from tests import services  # noqa: E402
 from tests.helpers.databases import pg_schema, unique_name  # noqa: E402
@@ -141,7 +142,9 @@ def _bench(args: argparse.Namespace, work: Path) -> tuple[int, dict[str, dict[st
             made, seconds = make_changes(cursor, table, args.rows, args.changes)
             print(f"{made:,} changes committed in {seconds:.1f} s", file=sys.stderr)
             for contender in contenders:
-                results[contender.name] = {"snapshot": loads[contender.name], "apply": contender.apply()}
+                with SlotBackendCPU(services.postgres().dsn, contender.slot) as server:
+                    results[contender.name] = {"snapshot": loads[contender.name], "apply": contender.apply()}
+                results[contender.name]["server CPU"] = server.seconds
                 print(f"{contender.name}: {results[contender.name]['apply']}", file=sys.stderr)
             load.append(os.getloadavg()[0])
             source = source_rows(cursor, table)
@@ -171,12 +174,13 @@ def _report(
         f"transactions of {TXN:,}); load average {load[0]:.1f} before, {load[1]:.1f} after applying"
     )
     header = f"{'contender':42} {'load wall':>9} {'load CPU':>8} {'apply wall':>10} {'apply CPU':>9}"
-    print(f"{header} {'changes/s':>10} {'CPU-s/1k':>8}  table")
+    print(f"{header} {'server CPU':>10} {'changes/s':>10} {'CPU-s/1k':>8}  table")
     for name, r in results.items():
         snap, apply = r["snapshot"], r["apply"]
         print(
             f"{name:42} {snap.wall:9.2f} {snap.cpu:8.2f} {apply.wall:10.2f} {apply.cpu:9.2f} "
-            f"{made / apply.wall:10,.0f} {apply.cpu / made * 1000:8.3f}  {_verdict(r['check'])}"
+            f"{r['server CPU']:10.2f} {made / apply.wall:10,.0f} {apply.cpu / made * 1000:8.3f}  "
+            f"{_verdict(r['check'])}"
         )
         if "check without marked deletes" in r:
             print(f"{'':42} without the rows marked deleted: {_verdict(r['check without marked deletes'])}")
@@ -191,7 +195,9 @@ def _report(
         print(
             f"goal: less CPU per change than {name}: ours {mine.cpu / made * 1000:.3f}, "
             f"peer {peer.cpu / made * 1000:.3f} CPU-s per 1k (peer/ours {peer.cpu / mine.cpu:.2f}x) "
-            f"{'PASS' if mine.cpu < peer.cpu else 'MISS'}; wall peer/ours {peer.wall / mine.wall:.2f}x"
+            f"{'PASS' if mine.cpu < peer.cpu else 'MISS'}; wall peer/ours {peer.wall / mine.wall:.2f}x; "
+            f"with the server's decoding peer/ours "
+            f"{(peer.cpu + r['server CPU']) / (mine.cpu + ours['server CPU']):.2f}x"
         )
     rate = made / mine.wall
     print(
