@@ -37,8 +37,8 @@ install_one() {
   rm -rf "$venv"
   "$python" -m venv "$venv"
   # shellcheck disable=SC2086  # the spec is a list of requirements
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check $spec >"$venv.log" 2>&1 ||
-    { tail -n 20 "$venv.log" >&2; echo "cdc_peer_venvs: pip install $spec failed" >&2; return 1; }
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check $spec >"$venv/pip.log" 2>&1 ||
+    { tail -n 20 "$venv/pip.log" >&2; echo "cdc_peer_venvs: pip install $spec failed" >&2; return 1; }
   [[ -x "$venv/bin/$exe" ]] || { echo "cdc_peer_venvs: $spec installed no $exe" >&2; return 1; }
   printf '%s' "$spec" >"$venv/.installed"
 }
