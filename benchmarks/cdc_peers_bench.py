@@ -184,6 +184,10 @@ def _report(
         )
         if "check without marked deletes" in r:
             print(f"{'':42} without the rows marked deleted: {_verdict(r['check without marked deletes'])}")
+    if SingerPeer.name in results:
+        print(
+            f"(tap-postgres ends a read after {args.idle_exit} s without a change: both its walls include them)"
+        )
     ours = results.get(Ours.name)
     if ours is None:
         return
@@ -213,7 +217,13 @@ def main() -> int:
     parser.add_argument("--skip", nargs="*", default=[], choices=["ours", "singer", "dlt"])
     parser.add_argument("--dlt-sources", type=Path, help="the `sources` folder of dlt's verified sources")
     parser.add_argument("--venvs", type=Path, default=BENCH, help="where cdc_peer_venvs.sh made the venvs")
-    parser.add_argument("--idle-exit", type=int, default=2, help="tap-postgres replication_idle_exit_seconds")
+    parser.add_argument(
+        "--idle-exit",
+        type=int,
+        default=30,
+        help="tap-postgres replication_idle_exit_seconds: too short, and the tap stops before the server "
+        "has decoded a large backlog, then confirms its slot up to the WAL's end: the changes are lost",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (its path is printed)")
     args = parser.parse_args()
