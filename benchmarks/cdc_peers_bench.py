@@ -185,9 +185,7 @@ def _report(
         if "check without marked deletes" in r:
             print(f"{'':42} without the rows marked deleted: {_verdict(r['check without marked deletes'])}")
     if SingerPeer.name in results:
-        print(
-            f"(tap-postgres ends a read after {args.idle_exit} s without a change: both its walls include them)"
-        )
+        print(f"(tap-postgres ends a read after {args.idle_exit} s without a change: its walls include that)")
     ours = results.get(Ours.name)
     if ours is None:
         return
