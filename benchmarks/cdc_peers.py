@@ -197,6 +197,7 @@ class SingerPeer:
             "filter_schemas": [schema],
             "replication_slot_name": slot,
             "replication_idle_exit_seconds": idle,
+            "replication_max_run_seconds": 3600,  # its default, 600, ends a long backlog half-way
             "log_based_single_connection": True,
             "auto_bootstrap_log_based": True,  # the tap's own initial FULL_TABLE load
         }
