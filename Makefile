@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 COMPILED := $(VENV)/.compiled
 
-.PHONY: install demo bench-setup test test-unit test-smoke test-integration test-crash test-faults test-soak test-machines test-security test-interop interop-matrix peers schema-validate lint services services-stop bench bench-small bench-orchestration clean reference docker-lock
+.PHONY: install demo bench-setup test test-unit test-smoke test-integration test-crash test-faults test-soak test-machines test-security test-interop interop-matrix peers schema-validate lint services services-stop bench bench-small bench-orchestration bench-cdc-peers clean reference docker-lock
 
 install: $(STAMP) $(COMPILED)
 
@@ -131,6 +131,12 @@ bench-small: install services
 # 200 scheduled jobs of 20 tenants through `dativo start orchestrated` (benchmarks/README.md).
 bench-orchestration: install services
 	$(PY) benchmarks/orchestration_bench.py
+
+# Log-based CDC beside MeltanoLabs tap-postgres LOG_BASED and dlt's pg_replication (benchmarks/README.md).
+# DLT_SOURCES: the `sources` folder of a checkout of dlt's verified sources.
+bench-cdc-peers: install services
+	bash benchmarks/cdc_peer_venvs.sh >/dev/null
+	$(PY) benchmarks/cdc_peers_bench.py --dlt-sources $(DLT_SOURCES) $(BENCH_CDC_PEERS_ARGS)
 
 # `make demo` in two fresh clones of HEAD, from empty then filled package caches (benchmarks/README.md).
 bench-setup:

@@ -183,16 +183,39 @@ sys.exit(0 if all(importlib.util.find_spec(m) for m in sys.argv[1].split()) else
         "$PY_CLIENT_MODULES" 2>/dev/null
 }
 
+# wal2json: the logical decoding plugin that MeltanoLabs tap-postgres's LOG_BASED reads
+# (benchmarks/cdc_peers_bench.py); our tap-postgres needs only the built-in pgoutput, so a
+# machine without it still runs every test.
+pg_wal2json_present() { [[ -f "$PG_BIN/../lib/wal2json.so" ]]; }
+
+pg_wal2json_package() {  # Debian's package for the major version of $PG_BIN
+    local major
+    major="$(basename "$(dirname "$PG_BIN")")"
+    [[ "$major" =~ ^[0-9]+$ ]] || major=15
+    printf 'postgresql-%s-wal2json' "$major"
+}
+
 install_postgres() {
-    if [[ -x "$PG_BIN/initdb" ]]; then
-        log "postgres: present ($PG_BIN)"
+    if [[ -x "$PG_BIN/initdb" ]] && pg_wal2json_present; then
+        log "postgres: present ($PG_BIN, with wal2json)"
+        return
+    fi
+    if [[ -x "$PG_BIN/initdb" ]] && ((EUID != 0)); then
+        log "postgres: present ($PG_BIN); wal2json missing and not root: apt-get install $(pg_wal2json_package)"
         return
     fi
     ((EUID == 0)) || die "postgres: $PG_BIN/initdb missing and not root; install Debian's postgresql package"
-    log "postgres: apt-get install postgresql"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-    [[ -x "$PG_BIN/initdb" ]] || die "postgres: installed, but $PG_BIN/initdb is still missing (set DATIVO_PG_BIN)"
+    if [[ ! -x "$PG_BIN/initdb" ]]; then
+        log "postgres: apt-get install postgresql"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+        [[ -x "$PG_BIN/initdb" ]] || die "postgres: installed, but $PG_BIN/initdb is still missing (set DATIVO_PG_BIN)"
+    fi
+    if ! pg_wal2json_present; then
+        log "postgres: apt-get install $(pg_wal2json_package)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$(pg_wal2json_package)" >/dev/null ||
+            log "postgres: $(pg_wal2json_package) could not be installed (only the CDC peers benchmark needs it)"
+    fi
 }
 
 install_mariadb() {
