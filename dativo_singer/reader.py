@@ -1,11 +1,12 @@
 """A Singer message reader for the hot path.
 
-Input is read in large blocks and split into lines in C. RECORD lines of the stream seen last,
-in the compact form singer-sdk writes (``{"type":"RECORD","stream":"s","record":...``), are
-recognised by their prefix and handed on in bulk as raw bytes (the target parses them with
-Arrow's JSON reader); every other line is decoded with orjson (a RECORD holding a long number with
-exact integers and decimals, ``conversion.loads_exact``) and dispatched one by one, after the
-pending RECORD lines, so the order of messages is kept.
+Input is read in large blocks and split into an Arrow array of lines. RECORD lines of the stream
+seen last, in the compact form singer-sdk writes (``{"type":"RECORD","stream":"s","record":...``),
+are recognised by their prefix (one Arrow kernel per block) and handed on in bulk as runs of that
+array (``record_text.LineBlock``: the target parses them with Arrow's JSON reader); every other
+line is decoded with orjson (a RECORD holding a long number with exact integers and decimals,
+``conversion.loads_exact``) and dispatched one by one, after the pending RECORD lines, so the
+order of messages is kept.
 """
 
 from __future__ import annotations
@@ -13,16 +14,20 @@ from __future__ import annotations
 import io
 import sys
 import typing as t
+from bisect import bisect_left
 from collections import Counter
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from dativo_singer.exact_json import holds_long_number, loads_exact
+from dativo_singer.record_text import LineBlock, concat_lines, split_lines, value_offsets
 from dativo_singer.sdk_internals import process_unknown_message
 
-RecordLinesCallback = t.Callable[[str, list[bytes], int], None]
+RecordLinesCallback = t.Callable[[str, LineBlock, int], None]
 _BLOCK = 1 << 22
 LINES_PER_CALL = 10_000
 
@@ -90,6 +95,13 @@ class FastSingerReader(GenericSingerReader[bytes]):
         if rest:
             yield rest
 
+    @staticmethod
+    def _other_lines(lines: pa.Array, prefix: bytes | None) -> list[int]:
+        """Indices of the lines that are not RECORD lines of the current stream."""
+        if prefix is None:
+            return []
+        return pc.indices_nonzero(pc.invert(pc.starts_with(lines, pattern=prefix))).to_pylist()
+
     def process_lines(
         self,
         file_input: t.IO[t.Any] | None,
@@ -100,45 +112,45 @@ class FastSingerReader(GenericSingerReader[bytes]):
         bulk = self.record_lines_callback
         prefix: bytes | None = None
         stream = ""
-        pending: list[bytes] = []
-        pending_bytes = 0
+        pending: list[pa.Array] = []
+        pending_rows = pending_bytes = 0
 
         def hand_on() -> None:
-            nonlocal pending, pending_bytes
+            nonlocal pending, pending_rows, pending_bytes
             if pending and bulk is not None:
-                bulk(stream, pending, pending_bytes)
-                stats["RECORD"] += len(pending)
-            pending, pending_bytes = [], 0
+                bulk(stream, concat_lines(pending), pending_bytes)
+                stats["RECORD"] += pending_rows
+            pending, pending_rows, pending_bytes = [], 0, 0
 
         for chunk in self._chunks(file_input or self.default_input):
-            lines = chunk.split(b"\n")
-            # A chunk of nothing but RECORD lines of the current stream (the common case) is
-            # recognised in C: as many line starts with the prefix as lines.
-            if (
-                prefix is not None
-                and chunk.startswith(prefix)
-                and chunk.count(b"\n" + prefix) + 1 == len(lines)
-            ):
-                pending.extend(lines)
-                pending_bytes += len(chunk) - len(lines) + 1
-                if len(pending) >= LINES_PER_CALL:
-                    hand_on()
-                continue
-            for line in lines:
-                if prefix is not None and line.startswith(prefix):
-                    pending.append(line)
-                    pending_bytes += len(line)
-                    if len(pending) >= LINES_PER_CALL:
-                        hand_on()
-                    continue
+            lines = split_lines(chunk)
+            others = self._other_lines(lines, prefix)
+            offsets = value_offsets(lines)
+            index, count = 0, len(lines)
+            while index < count:
+                if prefix is not None:  # the run of RECORD lines from here, handed on in bulk
+                    end = others[bisect_left(others, index)] if others and others[-1] >= index else count
+                    if end > index:
+                        pending.append(lines.slice(index, end - index))
+                        pending_rows += end - index
+                        pending_bytes += offsets[end] - offsets[index]
+                        if pending_rows >= LINES_PER_CALL:
+                            hand_on()
+                        index = end
+                        continue
+                line = lines[index].as_py()
+                index += 1
                 if not line.strip():
                     continue
                 hand_on()
                 message = self.deserialize_json(line)
                 kind = message["type"]
                 self.current_line_bytes = len(line)
-                if kind == "RECORD" and bulk is not None and isinstance(message.get("stream"), str):
+                named = message.get("stream")
+                new_stream = isinstance(named, str) and (named != stream or prefix is None)
+                if kind == "RECORD" and bulk is not None and new_stream:
                     stream, prefix = message["stream"], _record_prefix(message["stream"])
+                    others = self._other_lines(lines, prefix)
                 if callback := callbacks.get(kind):
                     callback(message)
                 else:
