@@ -21,7 +21,7 @@ import pyarrow.json as pajson
 from dativo_singer import value_contract as contract
 from dativo_singer.arrow_types import JSON_TEXT, NESTED_AS_JSON, arrow_schema, json_text_kind
 from dativo_singer.exact_json import exact_json, loads_exact
-from dativo_singer.record_text import joined, line_array, record_objects
+from dativo_singer.record_text import line_array, parsed_records
 
 METADATA_PREFIX = "_sdc_"  # Singer metadata fields are never a schema violation
 # Field metadata of a BATCH file's string column that holds JSON text (see convert_table).
@@ -124,11 +124,6 @@ def cast_or_reject(
             reasons.setdefault(index, f"field {field.name!r}: {value!r} {fits} {field.type}")
             kept.append(None)
     return pa.chunked_array([pa.array(kept, type=field.type)])
-
-
-def _longest(lines: pa.Array) -> int:
-    """The length of the longest line (a block of Arrow's JSON reader must hold it whole)."""
-    return int(pc.max(pc.binary_length(lines)).as_py() or 0) + 1
 
 
 class RecordConverter:
@@ -307,36 +302,8 @@ class RecordConverter:
         return column.cast(ingest.type)
 
     def _parse_lines(self, lines: Sequence[bytes]) -> pa.Table | None:
-        array = line_array(lines)
-        records = record_objects(array)
-        if records is None:
-            return self._parse_envelopes(array)
-        table = self._read_json(joined(records), self._record_options, _longest(records))
-        if table is None or table.num_rows != len(array):
-            return None
-        return self._checked(table.combine_chunks())
-
-    def _parse_envelopes(self, lines: pa.Array) -> pa.Table | None:
-        """Whole RECORD lines parsed, the record column taken out."""
-        parsed = self._read_json(joined(lines), self._parse_options, _longest(lines))
-        if parsed is None:
-            return None
-        record = parsed.column("record").combine_chunks()
-        if record.null_count or len(record) != len(lines):
-            return None
-        return self._checked(pa.Table.from_arrays(record.flatten(), names=[f.name for f in record.type]))
-
-    @staticmethod
-    def _read_json(data: pa.Buffer, options: pajson.ParseOptions, longest: int) -> pa.Table | None:
-        block = max(1 << 20, data.size // 2 + 1, longest + 1)
-        try:
-            return pajson.read_json(
-                pa.BufferReader(data),
-                read_options=pajson.ReadOptions(block_size=block, use_threads=True),
-                parse_options=options,
-            )
-        except _ARROW_ERRORS:
-            return None
+        records = parsed_records(line_array(lines), self._record_options, self._parse_options)
+        return None if records is None else self._checked(records)
 
     def _checked(self, record: pa.Table) -> pa.Table | None:
         """The parsed records in the ingest schema; None when a field is outside the schema, a

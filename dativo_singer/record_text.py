@@ -13,6 +13,7 @@ from typing import overload
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pajson
 
 LINES = pa.large_binary()
 _NEWLINE = pa.scalar(b"\n", LINES)
@@ -82,22 +83,64 @@ def joined(lines: pa.Array) -> pa.Buffer:
     return data.slice(offsets[0], offsets[-1] - offsets[0])
 
 
-def record_objects(lines: pa.Array) -> pa.Array | None:
-    """The record object of each line when every line has the same compact envelope (the
-    record's text alone, byte for byte); None otherwise."""
-    if len(lines) == 0:
+def record_objects(lines: pa.Array, most_runs: int = 8) -> pa.Array | None:
+    """The text of each line between the compact envelope's prefix and tail when the lines come
+    in at most ``most_runs`` runs, each sharing one prefix and tail (a tap writes one
+    ``time_extracted`` per block); None otherwise.
+
+    The text is the line's record, byte for byte, unless the line's envelope holds more fields
+    than the tail shows: then it is the record followed by ``,"field":value``, which no JSON
+    parser takes for one document (the caller's parse fails and it parses whole lines)."""
+    runs: list[pa.Array] = []
+    while len(lines) and len(runs) < most_runs:
+        first = lines[0].as_py()
+        prefix, tail = _PREFIX.match(first), _TAIL.search(first)
+        # A line too short to hold both (prefix and tail overlapping) is left to the whole parse.
+        if prefix is None or tail is None or tail.start() + 1 <= prefix.end():
+            return None
+        before, after = first[: prefix.end()], first[tail.start() + 1 :]
+        shared = pc.and_(pc.starts_with(lines, pattern=before), pc.ends_with(lines, pattern=after))
+        end = pc.index(shared, False).as_py()
+        run = lines if end < 0 else lines.slice(0, end)
+        if pc.min(pc.binary_length(run)).as_py() < len(before) + len(after) + 1:
+            return None
+        runs.append(pc.binary_slice(run, len(before), -len(after)))
+        lines = lines.slice(len(run))
+    if len(lines) or not runs:
         return None
-    first = lines[0].as_py()
-    prefix, tail = _PREFIX.match(first), _TAIL.search(first)
-    if prefix is None or tail is None or tail.start() + 1 <= prefix.end():
+    return runs[0] if len(runs) == 1 else pa.concat_arrays(runs)
+
+
+def parsed_records(
+    lines: pa.Array, records: pajson.ParseOptions, envelopes: pajson.ParseOptions
+) -> pa.Table | None:
+    """The records of RECORD lines, one row each, by Arrow's JSON reader: the record objects
+    alone (``records``: their schema) when the lines share compact envelopes, else the whole
+    lines (``envelopes``: a ``record`` struct); None when Arrow cannot read them."""
+    objects = record_objects(lines)
+    if objects is not None:
+        table = _read_json(objects, records)
+        return table if table is not None and table.num_rows == len(lines) else None
+    parsed = _read_json(lines, envelopes)
+    if parsed is None:
         return None
-    before, after = first[: prefix.end()], first[tail.start() + 1 :]
-    if len(lines) > 1 and not (
-        pc.all(pc.starts_with(lines, pattern=before)).as_py()
-        and pc.all(pc.ends_with(lines, pattern=after)).as_py()
-    ):
+    record = parsed.column("record").chunk(0)
+    if record.null_count or len(record) != len(lines):
         return None
-    # A line too short to hold both (prefix and tail overlapping) is left to the whole parse.
-    if pc.min(pc.binary_length(lines)).as_py() < len(before) + len(after) + 1:
+    return pa.Table.from_arrays(record.flatten(), names=[f.name for f in record.type])
+
+
+def _read_json(lines: pa.Array, options: pajson.ParseOptions) -> pa.Table | None:
+    data = joined(lines)
+    longest = int(pc.max(pc.binary_length(lines)).as_py() or 0) + 1  # a block holds a line whole
+    block = max(1 << 20, data.size // 2 + 1, longest)
+    try:
+        table = pajson.read_json(
+            pa.BufferReader(data),
+            read_options=pajson.ReadOptions(block_size=block, use_threads=True),
+            parse_options=options,
+        ).combine_chunks()
+        table.validate()  # Arrow 26 builds invalid arrays for lists of nulls it infers
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, pa.ArrowIndexError):
         return None
-    return pc.binary_slice(lines, len(before), -len(after))
+    return table
