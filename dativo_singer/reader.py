@@ -97,8 +97,9 @@ class FastSingerReader(GenericSingerReader[bytes]):
         return message
 
     @staticmethod
-    def _chunks(source: t.IO[t.Any]) -> t.Iterator[bytes]:
-        """The input as chunks of whole lines (joined by ``\\n``, without the last one's)."""
+    def _chunks(source: t.IO[t.Any]) -> t.Iterator[bytes | memoryview]:
+        """The input as chunks of whole lines (joined by ``\\n``, without the last one's); a
+        chunk is valid until the next one is asked for (the buffer is reused)."""
         if isinstance(source, io.TextIOBase) and not hasattr(source, "buffer"):
             for text in source:  # e.g. an in-memory text stream
                 yield text.encode().rstrip(b"\n")
@@ -108,27 +109,31 @@ class FastSingerReader(GenericSingerReader[bytes]):
         # rather than when a whole block is full; into one reused buffer (``read1(n)`` allocates
         # n bytes per call, however few a pipe delivers: a tap flushing often cost seconds).
         readinto = getattr(binary, "readinto1", None)
-        view = memoryview(bytearray(_BLOCK))
-        rest = b""
+        buffer = bytearray(_BLOCK)
+        kept = 0  # the start of a line not yet complete, at the buffer's start
         descriptor = _pipe_widened(binary)
         while True:
+            if kept == len(buffer):  # a line longer than the buffer
+                buffer = buffer + bytearray(len(buffer))  # a new one: chunks may still be viewed
+            view = memoryview(buffer)
             if readinto is not None:
-                size = _fill(readinto, view, descriptor)
-                block: t.Any = view[:size]
+                size = _fill(readinto, view[kept:], descriptor)
             else:
-                block = binary.read(_BLOCK)
+                block = binary.read(len(buffer) - kept)
                 size = len(block)
+                view[kept : kept + size] = block
             if not size:
                 break
-            data = rest + block
-            end = data.rfind(b"\n")
+            filled, end = kept + size, buffer.rfind(b"\n", kept, kept + size)
             if end < 0:
-                rest = data
+                kept = filled
                 continue
-            rest = data[end + 1 :]
-            yield data[:end]
-        if rest:
-            yield rest
+            yield view[:end]
+            rest = bytes(view[end + 1 : filled])
+            kept = len(rest)
+            view[:kept] = rest
+        if kept:
+            yield memoryview(buffer)[:kept]
 
     @staticmethod
     def _other_lines(lines: pa.Array, prefix: bytes | None) -> list[int]:

@@ -8,6 +8,7 @@ records."""
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterator, Sequence
 from typing import overload
 
@@ -60,9 +61,12 @@ def concat_lines(blocks: list[pa.Array]) -> LineBlock:
     return LineBlock(blocks[0] if len(blocks) == 1 else pa.concat_arrays(blocks))
 
 
-def split_lines(chunk: bytes) -> pa.Array:
-    """The lines of ``chunk`` (split at each newline) as an Arrow array."""
-    return pc.split_pattern(pa.array([chunk], LINES), b"\n").flatten()
+def split_lines(chunk: bytes | memoryview) -> pa.Array:
+    """The lines of ``chunk`` (split at each newline) as an Arrow array of their own (``chunk``
+    may be reused once this returns)."""
+    data = pa.py_buffer(chunk)
+    whole = pa.Array.from_buffers(LINES, 1, [None, pa.py_buffer(struct.pack("<2q", 0, data.size)), data])
+    return pc.split_pattern(whole, b"\n").flatten()
 
 
 def value_offsets(lines: pa.Array) -> memoryview:
