@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -11,6 +12,7 @@ import pyarrow as pa
 from dativo_singer.batch_files import KeptFile
 from dativo_singer.conversion import RecordConverter, Rejected
 from dativo_singer.policy import apply_policies, check_policies
+from dativo_singer.record_text import concat_lines, line_array
 
 CHUNK_ROWS = 10_000  # records are turned into Arrow this many at a time (bounded dict memory)
 
@@ -29,7 +31,8 @@ class RecordBuffer:
         self._policies = policies
         self._salt = salt
         self._pending: list[dict[str, Any]] = []
-        self._pending_lines: list[bytes] = []
+        self._pending_lines: list[pa.Array] = []  # runs of RECORD lines (record_text.LINES)
+        self._pending_line_count = 0
         self._chunks: list[pa.Table] = []
         self._files: list[KeptFile] = []  # BATCH files the target commits as they are
         self._rejected: list[Rejected] = []
@@ -64,13 +67,14 @@ class RecordBuffer:
         if len(self._pending) >= CHUNK_ROWS:
             self.convert_pending()
 
-    def add_lines(self, lines: list[bytes], nbytes: int) -> None:
+    def add_lines(self, lines: Sequence[bytes], nbytes: int) -> None:
         """Raw RECORD message lines (parsed in bulk at conversion)."""
         if self._pending:
             self.convert_pending()
-        self._pending_lines.extend(lines)
+        self._pending_lines.append(line_array(lines))
+        self._pending_line_count += len(lines)
         self._count(len(lines), nbytes)
-        if len(self._pending_lines) >= CHUNK_ROWS:
+        if self._pending_line_count >= CHUNK_ROWS:
             self.convert_pending()
 
     def add_table(self, table: pa.Table) -> None:
@@ -94,7 +98,8 @@ class RecordBuffer:
     def convert_pending(self) -> None:
         """Convert buffered records and lines to Arrow chunks now."""
         if self._pending_lines:
-            lines, self._pending_lines = self._pending_lines, []
+            lines = concat_lines(self._pending_lines)
+            self._pending_lines, self._pending_line_count = [], 0
             self._add_chunk(*self.converter.convert_lines(lines))
         if self._pending:
             records, self._pending = self._pending, []

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,6 +21,7 @@ import pyarrow.json as pajson
 from dativo_singer import value_contract as contract
 from dativo_singer.arrow_types import JSON_TEXT, NESTED_AS_JSON, arrow_schema, json_text_kind
 from dativo_singer.exact_json import exact_json, loads_exact
+from dativo_singer.record_text import line_array, parsed_records
 
 METADATA_PREFIX = "_sdc_"  # Singer metadata fields are never a schema violation
 # Field metadata of a BATCH file's string column that holds JSON text (see convert_table).
@@ -182,13 +182,17 @@ class RecordConverter:
         self._parse_options = pajson.ParseOptions(
             explicit_schema=self._envelope, unexpected_field_behavior="infer"
         )
+        self._record_options = pajson.ParseOptions(
+            explicit_schema=pa.schema(list(self._envelope.field("record").type)),
+            unexpected_field_behavior="infer",
+        )
 
     def convert(self, records: list[dict[str, Any]]) -> tuple[pa.Table, list[Rejected]]:
         """The chunk as Arrow (rows that failed left out) and the rejected records with reasons."""
         return self._convert(records, None)
 
     def _convert(
-        self, records: list[dict[str, Any]], lines: list[bytes] | None
+        self, records: list[dict[str, Any]], lines: Sequence[bytes] | None
     ) -> tuple[pa.Table, list[Rejected]]:
         reasons: dict[int, str] = {}
         if not self._strict:
@@ -240,7 +244,7 @@ class RecordConverter:
             properties = {**(self._singer_schema.get("properties") or {}), **added}
             self._build({**self._singer_schema, "properties": properties})
 
-    def convert_lines(self, lines: list[bytes]) -> tuple[pa.Table, list[Rejected]]:
+    def convert_lines(self, lines: Sequence[bytes]) -> tuple[pa.Table, list[Rejected]]:
         """Like ``convert`` for raw RECORD message lines, parsed in bulk by Arrow's JSON reader.
 
         Any surprise (a value of another type, an unknown field in strict mode, a null key) sends
@@ -297,25 +301,18 @@ class RecordConverter:
             raise pa.ArrowInvalid(f"{ingest.name}: {column.type} is not {final.type}")  # records do
         return column.cast(ingest.type)
 
-    def _parse_lines(self, lines: list[bytes]) -> pa.Table | None:
-        data = b"\n".join(lines)
-        block = max(1 << 20, len(data) // 2 + 1, max(map(len, lines)) + 1)
-        try:
-            parsed = pajson.read_json(
-                io.BytesIO(data),
-                read_options=pajson.ReadOptions(block_size=block, use_threads=True),
-                parse_options=self._parse_options,
-            )
-        except _ARROW_ERRORS:
-            return None
-        record = parsed.column("record").combine_chunks()
-        if record.null_count or len(record) != len(lines):
-            return None
-        names = {field.name for field in record.type}
+    def _parse_lines(self, lines: Sequence[bytes]) -> pa.Table | None:
+        records = parsed_records(line_array(lines), self._record_options, self._parse_options)
+        return None if records is None else self._checked(records)
+
+    def _checked(self, record: pa.Table) -> pa.Table | None:
+        """The parsed records in the ingest schema; None when a field is outside the schema, a
+        key is null or a decimal exceeds its precision (the record path explains those)."""
+        names = record.column_names
         if any(name not in self._known and not name.startswith(METADATA_PREFIX) for name in names):
             return None  # the record path rejects (strict) or adds (relaxed) fields outside the schema
         table = pa.Table.from_arrays(
-            [record.field(name) for name in self._ingest.names], names=self._ingest.names
+            [record.column(name) for name in self._ingest.names], names=self._ingest.names
         )
         if any(table.column(key).null_count for key in self._keys):
             return None

@@ -181,7 +181,7 @@ class ArrowSink(TimestampsAsSent, BatchSink):
             )
         self.buffer.add(record, nbytes)
 
-    def add_lines(self, lines: list[bytes], nbytes: int) -> None:
+    def add_lines(self, lines: Sequence[bytes], nbytes: int) -> None:
         """Buffer raw RECORD message lines (parsed in bulk at conversion)."""
         self.buffer.add_lines(lines, nbytes)
 

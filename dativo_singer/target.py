@@ -161,7 +161,7 @@ class CommitAtStateTarget(StopAtOnce, ConfigCheck, MessageHooks, Target):
         sink.add(message_dict["record"], reader.current_line_bytes)
         self._check_hard_limit(sink)
 
-    def _process_record_lines(self, stream: str, lines: list[bytes], nbytes: int) -> None:
+    def _process_record_lines(self, stream: str, lines: Sequence[bytes], nbytes: int) -> None:
         """Raw RECORD lines of one stream, in order (see FastSingerReader)."""
         sink = self._sink_of(stream)
         sink.add_lines(lines, nbytes)

@@ -6,7 +6,10 @@ stream. Measured against each other in benchmarks/README.md."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import cast
 
 import pyarrow as pa
 
@@ -30,3 +33,27 @@ def connectorx_batches(uri: str, sql: str, batch_rows: int = READ_BATCH_ROWS) ->
 
     reader = connectorx.read_sql(uri, sql, return_type="arrow_stream", batch_size=batch_rows)
     yield from reader
+
+
+_DONE = object()
+
+
+def read_ahead(batches: Callable[[], Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
+    """The batches of ``batches()``, the next one read in a thread while the caller works on the
+    current one (the drivers read in C with the GIL released); an error raised while reading is
+    raised here. At most one batch waits."""
+    waiting: queue.Queue[object] = queue.Queue(maxsize=1)
+
+    def read() -> None:
+        try:
+            for batch in batches():
+                waiting.put(batch)
+            waiting.put(_DONE)
+        except BaseException as exc:  # re-raised in the caller's thread
+            waiting.put(exc)
+
+    threading.Thread(target=read, name="read-ahead", daemon=True).start()
+    while (item := waiting.get()) is not _DONE:
+        if isinstance(item, BaseException):
+            raise item
+        yield cast(pa.RecordBatch, item)

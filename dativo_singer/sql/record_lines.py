@@ -130,10 +130,13 @@ def _timestamp(column: pa.Array) -> Parts:
     # Arrow's cast of a zone-less timestamp to text is fast ("YYYY-MM-DD HH:MM:SS.ffffff"); the
     # stored values are UTC whatever the zone, so the zone is dropped first.
     naive = column.cast(pa.timestamp("us"), safe=False)
-    text = pc.utf8_replace_slice(naive.cast(_TEXT), 10, 11, "T")
-    whole = pc.ends_with(text, ".000000")
-    seconds = pc.utf8_slice_codeunits(text, 0, 19)
-    text = seconds if pc.all(whole).as_py() else pc.if_else(whole, seconds, text)
+    seconds = naive.cast(pa.timestamp("s"), safe=False)
+    whole = pc.equal(naive.cast(pa.int64()), seconds.cast(pa.timestamp("us")).cast(pa.int64()))
+    if pc.all(whole).as_py() is not False:  # no fractions anywhere: the seconds' text alone
+        text = pc.utf8_replace_slice(seconds.cast(_TEXT), 10, 11, "T")
+    else:
+        text = pc.utf8_replace_slice(naive.cast(_TEXT), 10, 11, "T")
+        text = pc.if_else(whole, pc.utf8_slice_codeunits(text, 0, 19), text)
     return _around(text, '"', '+00:00"')
 
 

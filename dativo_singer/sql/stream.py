@@ -43,6 +43,7 @@ from dativo_singer.settings import emits_activate_version
 from dativo_singer.sql import log_sync
 from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_columns import convert_batch, stream_arrow_schema
+from dativo_singer.sql.arrow_readers import read_ahead
 from dativo_singer.sql.changes import is_log_based
 from dativo_singer.sql.record_lines import RecordLineEncoder, write_lines
 from dativo_singer.sql.retype import followed, retyped_property, wider_property
@@ -305,8 +306,14 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
         self.write_state_message()
 
     def _raw_batches(self, sql: str) -> Iterator[pa.RecordBatch]:
-        with self.db.guarded():
-            yield from self.db.arrow_batches(sql)
+        """Driver batches, the next read while the current one is written (tap and target
+        overlap: the tap no longer waits for the database while the target parses)."""
+
+        def guarded() -> Iterator[pa.RecordBatch]:
+            with self.db.guarded():
+                yield from self.db.arrow_batches(sql)
+
+        return read_ahead(guarded)
 
     def write_state_message(self) -> None:
         """A STATE whenever rows were sent since the last one, even with an unchanged value

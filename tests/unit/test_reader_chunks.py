@@ -84,3 +84,19 @@ def test_messages_come_out_in_order_whatever_pieces_the_input_arrives_in(piece: 
     assert flat[6][1]["record"] == {"id": 99} and flat[7][1]["record"] == {"id": -1}
     assert flat[8][1]["value"] == {"a": 2}
     assert stats == {"SCHEMA": 1, "RECORD": 2500 + 4 + 1, "STATE": 2}
+
+
+@pytest.mark.parametrize("piece", [1 << 16, None])
+def test_a_line_longer_than_the_read_block_is_read_whole(piece: int | None) -> None:
+    long_value = "x" * (9 << 20)
+    lines = [_compact({"type": "SCHEMA", "stream": "a", "schema": {}, "key_properties": []})]
+    lines += [_compact({"type": "RECORD", "stream": "a", "record": {"id": i, "v": "y"}}) for i in range(3)]
+    lines += [_compact({"type": "RECORD", "stream": "a", "record": {"id": 3, "v": long_value}})]
+    lines += [_compact({"type": "RECORD", "stream": "a", "record": {"id": 4, "v": "y"}})]
+    data = b"\n".join(lines) + b"\n"
+    events, stats = _read(io.BytesIO(data) if piece is None else _piped(data, piece))
+    flat = _flattened(events)
+    assert [kind for kind, _ in flat] == ["SCHEMA", "RECORD", "lines"]
+    assert flat[2][1][:2] == ("a", [1, 2, 3, 4])
+    assert flat[2][1][2] == sum(len(line) for line in lines[2:])
+    assert stats == {"SCHEMA": 1, "RECORD": 5}

@@ -75,6 +75,7 @@ MOMENTS = [
         ([1, 0, -1, None], pa.int64(), k.INT_BOOLEAN),
         ([dt.date(1, 1, 1), dt.date(2024, 2, 29), None], pa.date32(), k.DATE),
         ([*MOMENTS, None], pa.timestamp("us", "UTC"), k.TIMESTAMPTZ),
+        ([m.replace(microsecond=0) for m in MOMENTS], pa.timestamp("us", "UTC"), k.TIMESTAMPTZ),
         ([m.replace(tzinfo=None) for m in MOMENTS], pa.timestamp("us"), k.TIMESTAMP),
         (['{"b": 1, "a": [1.5, null]}', "null", "12345678901234567890123", None], pa.string(), k.JSON),
         ([dt.time(0, 0), dt.time(23, 59, 59, 999999), None], pa.time64("us"), k.TIME),
