@@ -245,20 +245,22 @@ def _scan(handle: BinaryIO, offset: int) -> Iterator[tuple[bytes, bytes]]:
         yield carry, carry
 
 
-def _irregular_lines(handle: BinaryIO, offset: int) -> bool:
-    """An empty line or a lone carriage return after ``offset`` (searched in C, no regex)."""
+def _survey(handle: BinaryIO, offset: int, quote: bytes) -> tuple[bool, bool]:
+    """``(irregular, quoted)`` of the file after ``offset``, in one read: irregular when it has
+    an empty line or a lone carriage return, quoted when ``quote`` (one character) occurs.
+    Searched in C, no regex; a window without ``\r`` needs no line-end count."""
     returns = crlfs = 0
+    quoted = False
     for window, body in _scan(handle, offset):
-        if b"\n\n" in window or b"\n\r\n" in window:
-            return True
-        returns += body.count(b"\r")
-        crlfs += body.count(b"\r\n")
-    return returns != crlfs
-
-
-def _contains(handle: BinaryIO, offset: int, pattern: bytes) -> bool:
-    """``pattern`` (one character) occurs after ``offset``."""
-    return any(pattern in body for _, body in _scan(handle, offset))
+        if b"\n\n" in window:
+            return True, quoted
+        if b"\r" in window:
+            if b"\n\r\n" in window:
+                return True, quoted
+            returns += body.count(b"\r")
+            crlfs += body.count(b"\r\n")
+        quoted = quoted or quote in body
+    return returns != crlfs, quoted
 
 
 def open_arrow(spec: FileSpec, path: Path, width: int, lines_before: int) -> ArrowCSV | None:
@@ -276,9 +278,11 @@ def open_arrow(spec: FileSpec, path: Path, width: int, lines_before: int) -> Arr
         if offset == 0 and handle.read(3) == _BOM:
             offset = 3
         handle.seek(offset)
-        if handle.read(1) in (b"\n", b"\r") or _irregular_lines(handle, offset):
+        if handle.read(1) in (b"\n", b"\r"):
             return None
-        quoted = _contains(handle, offset, spec.quotechar.encode())
+        irregular, quoted = _survey(handle, offset, spec.quotechar.encode())
+        if irregular:
+            return None
     return ArrowCSV(spec, path, width, offset, quoted, lines_before + 1)
 
 

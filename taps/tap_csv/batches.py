@@ -26,6 +26,7 @@ from dativo_singer.source_files import (
     SOURCE_FILE,
     SOURCE_LINE,
     SOURCE_VERSION,
+    BackgroundDigest,
     content_digest,
     content_version,
     fingerprint,
@@ -57,8 +58,9 @@ def arrow_batches(stream: CSVStream, file_rows: int) -> Iterator[Batch]:
     """Typed Arrow tables of every file the stream reads, of at most ``file_rows`` rows each
     (``None``: close the BATCH file now)."""
     for spec, path, key, entry, verify in stream._files_to_read():
+        digest = BackgroundDigest(path)
         yield from FileBatches(stream, spec, path, key, entry, file_rows).batches(verify=verify)
-        finish_file(entry, path)
+        finish_file(entry, path, digest)
 
 
 def stream_arrow_schema(stream: CSVStream) -> pa.Schema | None:
