@@ -17,7 +17,7 @@ after a record Arrow cannot parse, go through the RECORD path (``open_arrow`` re
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -173,6 +173,24 @@ def text_bytes(texts: pa.Array, start: int, stop: int) -> memoryview:
     assert offsets is not None and data is not None and texts.type == pa.string()
     bounds = memoryview(offsets).cast("i")  # int32 offsets
     return memoryview(data)[bounds[texts.offset + start] : bounds[texts.offset + stop]]
+
+
+class BlockTexts:
+    """A block's rows joined as the row checksum takes them (``row_texts``), joined on first
+    use: in the checksum's worker thread (``RowDigest.add_soon``), off the parsing thread."""
+
+    def __init__(self, block: pa.RecordBatch) -> None:
+        self._block = block
+        self._texts: pa.Array | None = None
+
+    def rows(self, start: int, stop: int) -> Callable[[], memoryview]:
+        """The bytes of rows ``start``-``stop``, when called."""
+        return lambda: text_bytes(self._joined(), start, stop)
+
+    def _joined(self) -> pa.Array:
+        if self._texts is None:
+            self._texts = row_texts(self._block)
+        return self._texts
 
 
 class ArrowCSV:

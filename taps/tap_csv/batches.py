@@ -37,12 +37,11 @@ from dativo_singer.text_values import is_nullable
 from tap_csv.arrow_path import (
     MOST_IRREGULAR,
     ArrowCSV,
+    BlockTexts,
     Column,
     column_plan,
     constant,
     open_arrow,
-    row_texts,
-    text_bytes,
     typed_block,
 )
 from tap_csv.digest import RowDigest
@@ -152,10 +151,11 @@ class FileBatches:
                 except pa.ArrowInvalid:  # the RECORD path goes on, and names any error as usual
                     yield from self._record_path(verify and not verified)
                     return "done"
-                texts = row_texts(block)
+                texts = BlockTexts(block)
                 rows = block.num_rows
                 known = min(rows, max(0, skip - index))  # rows loaded by an earlier run
-                digest.add_bytes(text_bytes(texts, 0, known))
+                if known:
+                    digest.add_soon(texts.rows(0, known))
                 if verify and not verified and known and index + known == skip:
                     verified = digest.hexdigest() == entry["digest"]
                     if not verified:
@@ -169,7 +169,7 @@ class FileBatches:
                     if irregular and make is None:
                         make = stream.record_maker(self.spec, self.path, header, entry["version"], warn=False)
                     yield from self._emit(
-                        part, typed, lines[known:], irregular, texts.slice(known), index + known, make, digest
+                        part, typed, lines[known:], irregular, (texts, known), index + known, make, digest
                     )
                 index += rows
             if verify and not verified:
@@ -185,7 +185,7 @@ class FileBatches:
         typed: dict[str, pa.Array],
         lines: pa.Array,
         irregular: set[int],
-        texts: pa.Array,
+        texts: tuple[BlockTexts, int],
         first: int,
         make: Callable[[int, Sequence[str]], dict[str, Any]] | None,
         digest: RowDigest,
@@ -193,11 +193,12 @@ class FileBatches:
         """Rows of a block in order: runs of regular rows as tables, each irregular row as a
         RECORD message; the state entry and checksum follow every row sent."""
         table = self._table(part.num_rows, typed, lines)
+        block_texts, offset = texts  # the part's rows start at row ``offset`` of the block
         start = 0
         for row in [*sorted(irregular), part.num_rows]:
             for cut in range(start, row, self.slice_rows):  # at most a BATCH file's rows each
                 stop = min(row, cut + self.slice_rows)
-                digest.add_bytes(text_bytes(texts, cut, stop))
+                digest.add_soon(block_texts.rows(offset + cut, offset + stop))
                 self.entry["rows"] = first + stop
                 yield table.slice(cut, stop - cut)
             if row == part.num_rows:
@@ -206,7 +207,7 @@ class FileBatches:
             assert make is not None
             cells = [part.column(c)[row].as_py() for c in range(part.num_columns)]
             write_record_message(self.stream, make(lines[row].as_py(), cells))
-            digest.add_bytes(text_bytes(texts, row, row + 1))
+            digest.add_soon(block_texts.rows(offset + row, offset + row + 1))
             self.entry["rows"] = first + row + 1
             start = row + 1
 
