@@ -56,9 +56,10 @@ Batch: TypeAlias = pa.Table | None
 def arrow_batches(stream: CSVStream, file_rows: int) -> Iterator[Batch]:
     """Typed Arrow tables of every file the stream reads, of at most ``file_rows`` rows each
     (``None``: close the BATCH file now)."""
+    filling = FileFill(file_rows)  # one BATCH file may hold rows of several CSV files
     for spec, path, key, entry, verify in stream._files_to_read():
         digest = BackgroundDigest(path)
-        yield from FileBatches(stream, spec, path, key, entry, file_rows).batches(verify=verify)
+        yield from FileBatches(stream, spec, path, key, entry, filling).batches(verify=verify)
         finish_file(entry, path, digest)
 
 
@@ -79,14 +80,41 @@ def stream_arrow_schema(stream: CSVStream) -> pa.Schema | None:
     return pa.schema([*fields, *meta, pa.field(SOURCE_VERSION, pa.string())])
 
 
+class FileFill:
+    """Rows handed to the BATCH file being filled, so that tables are cut where the file ends:
+    the writer closes a file at ``file_rows`` rows, and a table that ran past it would leave a
+    sliver file of the rows beyond (one per file: twice the files, half of them small)."""
+
+    def __init__(self, file_rows: int) -> None:
+        self.file_rows = file_rows
+        self.rows = 0
+
+    def room(self) -> int:
+        """Rows the current file still takes."""
+        return self.file_rows - self.rows
+
+    def add(self, rows: int) -> None:
+        self.rows = (self.rows + rows) % self.file_rows
+
+    def closed(self) -> None:
+        """The file was closed early (a ``None`` to the writer)."""
+        self.rows = 0
+
+
 class FileBatches:
     """One file of a stream in BATCH mode."""
 
     def __init__(
-        self, stream: CSVStream, spec: FileSpec, path: Path, key: str, entry: dict[str, Any], slice_rows: int
+        self,
+        stream: CSVStream,
+        spec: FileSpec,
+        path: Path,
+        key: str,
+        entry: dict[str, Any],
+        filling: FileFill,
     ):
         self.stream, self.spec, self.path, self.key, self.entry = stream, spec, path, key, entry
-        self.slice_rows = slice_rows  # the most rows in one table (a BATCH file's size)
+        self.filling = filling  # where tables are cut (at a BATCH file's end)
         self.schema = stream_arrow_schema(stream)
         self.nulls = pa.array(list(spec.null_values), pa.string())
 
@@ -128,6 +156,7 @@ class FileBatches:
     def _record_path(self, verify: bool) -> Iterator[Batch]:
         """The rest of the file as RECORD messages (``CSVStream._emit_file``)."""
         yield None  # what was batched before comes first
+        self.filling.closed()
         for record in self.stream._emit_file(self.spec, self.path, self.key, self.entry, verify=verify):
             write_record_message(self.stream, record)
 
@@ -196,14 +225,18 @@ class FileBatches:
         block_texts, offset = texts  # the part's rows start at row ``offset`` of the block
         start = 0
         for row in [*sorted(irregular), part.num_rows]:
-            for cut in range(start, row, self.slice_rows):  # at most a BATCH file's rows each
-                stop = min(row, cut + self.slice_rows)
+            cut = start
+            while cut < row:  # tables end where a BATCH file does
+                stop = min(row, cut + self.filling.room())
                 digest.add_soon(block_texts.rows(offset + cut, offset + stop))
                 self.entry["rows"] = first + stop
+                self.filling.add(stop - cut)
                 yield table.slice(cut, stop - cut)
+                cut = stop
             if row == part.num_rows:
                 break
             yield None
+            self.filling.closed()
             assert make is not None
             cells = [part.column(c)[row].as_py() for c in range(part.num_columns)]
             write_record_message(self.stream, make(lines[row].as_py(), cells))

@@ -28,11 +28,14 @@ def latest_per_key(data: pa.Table, keys: list[str]) -> pa.Table:
 
 
 def columns_of(data: pa.Table | None, files: Sequence[KeptFile], names: list[str]) -> pa.Table | None:
-    """``names`` of ``data`` and of the kept files' columns, concatenated (None: none has them)."""
+    """``names`` of ``data`` and of the kept files' columns (or their distinct ``versions``),
+    concatenated (None: none has them)."""
     parts = [data.select(names)] if data is not None and set(names) <= set(data.column_names) else []
     for file in files:
-        if file.columns is not None and set(names) <= set(file.columns.column_names):
-            parts.append(file.columns.select(names))
+        for table in (file.columns, file.versions):
+            if table is not None and set(names) <= set(table.column_names):
+                parts.append(table.select(names))
+                break
     if not parts or not names:
         return None
     # The rewritten batch holds the table's types (large strings from pyiceberg), a kept file

@@ -169,9 +169,8 @@ class IcebergSink(ArrowSink):
             return self._rewrites("column policies change values")
         expected = self.buffer.converter.schema
         needed = list(settings.key_properties) if settings.write_mode in ("append", "merge") else []
-        if self._replaces_files(self.schema):
-            needed += sorted(file_versions.COLUMNS)
-        kept, reason = file_registration.inspect(path, expected, needed)
+        distinct = sorted(file_versions.COLUMNS) if self._replaces_files(self.schema) else []
+        kept, reason = file_registration.inspect(path, expected, needed + distinct, distinct)
         if kept is None:
             return self._rewrites(reason)
         if needed and not file_registration.unique_keys(kept, settings):
