@@ -15,12 +15,6 @@ from dativo_singer.policy import apply_policies, check_policies
 CHUNK_ROWS = 10_000  # records are turned into Arrow this many at a time (bounded dict memory)
 
 
-# A commit of kept files holds their keys only (8 bytes a row for an integer key) and costs more
-# as the table's metadata grows with every snapshot: four times ``batch_size_rows`` of them go in
-# one commit (2,000,000 rows by default).
-KEPT_FILE_ROWS_SHARE = 4
-
-
 class RecordBuffer:
     """Buffers one stream until it is taken for a commit.
 
@@ -49,13 +43,6 @@ class RecordBuffer:
     def has_policies(self) -> bool:
         """True when column policies change values (a file can then not be kept as it is)."""
         return any(action != "allow" for action in self._policies.values())
-
-    @property
-    def due_rows(self) -> float:
-        """Rows towards the commit threshold: a kept BATCH file holds none in memory, so its rows
-        count ``1 / KEPT_FILE_ROWS_SHARE`` each (fewer, larger snapshots of such files)."""
-        kept = sum(file.rows for file in self._files)
-        return self.rows - kept + kept / KEPT_FILE_ROWS_SHARE
 
     @property
     def empty(self) -> bool:
