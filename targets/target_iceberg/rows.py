@@ -87,7 +87,8 @@ class RunKeys:
             column = keys.column(0)
             inside = pc.and_(pc.greater_equal(column, low), pc.less_equal(column, high))
             parts.append(keys.filter(inside))
-        found = pa.concat_tables(parts) if parts else keys.slice(0, 0)
+        # The join drops a not-null flag the batch's schema has: one schema for all parts.
+        found = pa.concat_tables([p.cast(keys.schema) for p in parts]) if parts else keys.slice(0, 0)
         return found.group_by(self.names, use_threads=False).aggregate([])
 
     def _remember(self, keys: pa.Table) -> None:

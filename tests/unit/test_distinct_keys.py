@@ -87,3 +87,15 @@ def test_run_keys_of_ids_in_order_hold_no_key_values() -> None:
     assert run.held_keys == 0
     again = run.repeated(pa.table({"id": pa.array([0, 7, 9_999_999, 10_000_001, 7], pa.int64())}))
     assert sorted(again.column("id").to_pylist()) == [7, 9_999_999]
+
+
+def test_run_keys_of_a_required_key_mix_ranges_and_values() -> None:
+    """A key column declared not null (as the table's schema gives it), ids in order then out of
+    order: the range and the values held are searched together."""
+    from target_iceberg.rows import RunKeys
+
+    schema = pa.schema([pa.field("id", pa.int64(), nullable=False)])
+    run = RunKeys(["id"])
+    for ids in ([1, 2, 3, 4], [10, 12, 11], [3, 11, 20]):
+        found = run.repeated(pa.table({"id": pa.array(ids, pa.int64())}, schema=schema))
+    assert sorted(found.column("id").to_pylist()) == [3, 11]
