@@ -11,6 +11,11 @@ its wall time to ours (the fast path). Rows landed are counted from the Iceberg 
 
     .venv/bin/python benchmarks/csv_bench.py                 # 1M rows, every contender
     .venv/bin/python benchmarks/csv_bench.py --rows 200000 --skip record dlt
+    .venv/bin/python benchmarks/csv_bench.py --rows 10000000 --skip record dlt   # the large-run goals
+
+With the floor measured, each goal is printed with both figures, the ratio and PASS or MISS (at
+1M rows: wall <= 1.5x and CPU <= 2x the floor; from 5M rows: wall <= 1.3x and the tree's peak
+under 500 MB), then our CPU and peak RSS per program (runner, tap, target).
 
 dlt runs from ``benchmarks/.dlt-venv`` (gitignored), created on first use with
 ``dlt[filesystem,pyiceberg]==1.31.0`` and pandas (``read_csv`` reads with pandas); when it
@@ -28,7 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -92,6 +97,7 @@ class Result:
     rows: int
     ok: bool
     note: str = ""
+    processes: dict[str, tuple[float, float]] = field(default_factory=dict)  # name: CPU s, peak MB
 
 
 def write_csv(path: Path, rows: int, first_id: int = 1) -> None:
@@ -125,6 +131,10 @@ def measure(
         waited = wait_sampling(process, started)
     code, usage = waited.code, waited.usage
     landed = rows_landed() if code == 0 else 0
+    processes: dict[str, tuple[float, float]] = {}
+    for seen in waited.processes.values():
+        cpu, peak = processes.get(seen.name, (0.0, 0.0))
+        processes[seen.name] = (cpu + seen.cpu, max(peak, seen.peak_kib * 1024 / 1e6))
     return Result(
         name,
         waited.wall,
@@ -133,6 +143,7 @@ def measure(
         landed,
         code == 0,
         "" if code == 0 else f"exit {code}, see {log}",
+        processes,
     )
 
 
@@ -209,6 +220,45 @@ def dlt_python() -> Path | None:
     return python
 
 
+# The goals of the fast path against the floor: (what, limit), by size of run.
+SMALL_GOALS = (("wall", 1.5), ("cpu", 2.0))
+LARGE_GOALS = (("wall", 1.3), ("tree MB", 500.0))  # from 5M rows on
+LARGE_ROWS = 5_000_000
+
+
+def print_goals(results: list[Result], rows: int) -> None:
+    """Each goal with our figure, the floor's, the ratio and PASS/MISS; then where our CPU went
+    (per program, sampled from /proc every 20 ms)."""
+    ours = next((r for r in results if r.ok and "fast" in r.name), None)
+    floor = next((r for r in results if r.ok and r.name.startswith("floor")), None)
+    if ours is None or floor is None:
+        return
+    print(f"\ngoals at {rows:,} rows (fast path against the floor):")
+    for what, limit in LARGE_GOALS if rows >= LARGE_ROWS else SMALL_GOALS:
+        if what == "tree MB":
+            verdict = "PASS" if ours.peak_mb < limit else "MISS"
+            print(
+                f"  tree peak   ours {ours.peak_mb:7.0f} MB  floor {floor.peak_mb:7.0f} MB  "
+                f"goal < {limit:.0f} MB  {verdict}"
+            )
+            continue
+        mine, theirs = (
+            (ours.seconds, floor.seconds) if what == "wall" else (ours.cpu_seconds, floor.cpu_seconds)
+        )
+        ratio = mine / theirs
+        verdict = "PASS" if ratio <= limit else "MISS"
+        print(
+            f"  {what + ' s':10}  ours {mine:7.2f}     floor {theirs:7.2f}     ratio {ratio:.2f}x  "
+            f"goal <= {limit}x  {verdict}"
+        )
+    print(
+        "ours per program (CPU s sampled, peak MB): "
+        + ", ".join(
+            f"{name} {cpu:.2f} s {peak:.0f} MB" for name, (cpu, peak) in sorted(ours.processes.items())
+        )
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -283,6 +333,7 @@ def main() -> int:
             f"{r.cpu_seconds * 1e6 / args.rows:9.1f} "
             f"{r.peak_mb:8.0f} {ratio:>7}  {r.rows:,}{'' if r.rows == args.rows else ' (WRONG COUNT)'}"
         )
+    print_goals(results, args.rows)
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in results], indent=2))
     return 0 if all(r.ok and r.rows == args.rows for r in results if r.note != "not installed") else 1

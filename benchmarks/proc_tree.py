@@ -9,11 +9,12 @@ import os
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 _PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -26,18 +27,29 @@ class Figures:
     largest_mb: float
 
 
-def tree_rss_kib(root: int) -> int:
-    """RSS of ``root`` and all its descendants (KiB), from /proc."""
+@dataclass
+class Process:
+    """One process of a tree as last sampled: its name, CPU seconds so far, peak RSS (KiB)."""
+
+    name: str
+    cpu: float = 0.0
+    peak_kib: int = 0
+
+
+def tree_processes(root: int) -> dict[int, tuple[str, int, float]]:
+    """``pid: (name, RSS KiB, CPU seconds)`` of ``root`` and all its descendants, from /proc."""
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
+    seen: dict[int, tuple[str, int, float]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
+                head, tail = handle.read().rsplit(")", 1)
+            fields = tail.split()
             parents[int(entry.name)] = int(fields[1])
-            rss[int(entry.name)] = int(fields[21]) * _PAGE_KIB
+            cpu = (int(fields[11]) + int(fields[12])) / _TICKS
+            seen[int(entry.name)] = (head.split("(", 1)[1], int(fields[21]) * _PAGE_KIB, cpu)
         except (OSError, IndexError, ValueError):
             continue
     tree, frontier = {root}, [root]
@@ -46,7 +58,12 @@ def tree_rss_kib(root: int) -> int:
         children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
         tree.update(children)
         frontier.extend(children)
-    return sum(rss.get(pid, 0) for pid in tree)
+    return {pid: seen[pid] for pid in tree if pid in seen}
+
+
+def tree_rss_kib(root: int) -> int:
+    """RSS of ``root`` and all its descendants (KiB), from /proc."""
+    return sum(rss for _, rss, _ in tree_processes(root).values())
 
 
 @dataclass
@@ -57,16 +74,22 @@ class Waited:
     usage: Any
     wall: float
     peak_kib: int
+    processes: dict[int, Process] = field(default_factory=dict)  # by pid, as last sampled
 
 
 def wait_sampling(process: subprocess.Popen[Any], started: float) -> Waited:
     """Wait for ``process`` while sampling its tree's RSS every 20 ms."""
     peak = [0]
     done = threading.Event()
+    processes: dict[int, Process] = {}
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], tree_rss_kib(process.pid))
+            now = tree_processes(process.pid)
+            peak[0] = max(peak[0], sum(rss for _, rss, _ in now.values()))
+            for pid, (name, rss, cpu) in now.items():
+                seen = processes.setdefault(pid, Process(name))
+                seen.name, seen.cpu, seen.peak_kib = name, cpu, max(seen.peak_kib, rss)
             done.wait(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -76,7 +99,7 @@ def wait_sampling(process: subprocess.Popen[Any], started: float) -> Waited:
     done.set()
     sampler.join()
     process.returncode = os.waitstatus_to_exitcode(status)
-    return Waited(process.returncode, usage, wall, peak[0])
+    return Waited(process.returncode, usage, wall, peak[0], processes)
 
 
 def measure(command: str, cwd: Path, log: Path) -> Figures:

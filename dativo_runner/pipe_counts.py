@@ -15,6 +15,9 @@ import re
 import threading
 from collections import Counter
 from typing import Any
+from urllib.parse import unquote
+
+from dativo_runner.parquet_rows import parquet_num_rows
 
 # A RECORD message's type and stream keys, in either order (singer-sdk and singer-python write
 # type first). Each starts with a literal, which the regex engine finds fast; a quote inside a
@@ -39,10 +42,8 @@ def _stream_name(raw: bytes) -> str:
 def _batch_rows(message: dict[str, Any]) -> int:
     """Rows of a BATCH message's local Parquet files (0 for files the runner cannot read)."""
     try:
-        import pyarrow.parquet as pq
-
         files = [f for f in message.get("manifest") or [] if str(f).startswith("file://")]
-        return sum(pq.read_metadata(f.removeprefix("file://")).num_rows for f in files)
+        return sum(parquet_num_rows(unquote(f.removeprefix("file://"))) for f in files)
     except Exception:  # remote or unreadable files: the tap's METRIC lines count them
         return 0
 

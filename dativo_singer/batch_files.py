@@ -18,8 +18,10 @@ class KeptFile:
     """A BATCH file a target commits as it is, without reading its rows (``ArrowSink.take_file``).
 
     ``position``: how many Arrow chunks the buffer held when it arrived (its place in the order of
-    rows); ``columns``: the few columns the commit needs (keys to merge on, source versions);
-    ``handle``: the target's own reference to the placed file."""
+    rows); ``columns``: the few columns the commit needs row by row (keys to merge on);
+    ``versions``: distinct values of columns the commit needs only as a set (the source files and
+    their versions: one row for a whole file, not one per row); ``handle``: the target's own
+    reference to the placed file."""
 
     path: str
     rows: int
@@ -27,6 +29,7 @@ class KeptFile:
     columns: pa.Table | None = None
     handle: Any = None
     position: int = 0
+    versions: pa.Table | None = None
 
 
 def local_parquet_paths(encoding: Any, files: Sequence[str]) -> list[str] | None:

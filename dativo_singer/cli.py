@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -20,8 +21,21 @@ EXIT_RETRIABLE = 75  # EX_TEMPFAIL: the caller may try again
 LOG_DIR_VARIABLE = "DATIVO_LOG_DIR"  # where an internal error's traceback is written
 
 
+def use_jemalloc_for_arrow() -> None:
+    """A program that uses Arrow (it imported pyarrow when it loaded) allocates Arrow memory from
+    jemalloc, unless ``ARROW_DEFAULT_MEMORY_POOL`` chooses (as ``dativo run`` does, before the
+    program starts, which also covers Arrow's own C++ allocations): Arrow's default (mimalloc)
+    kept freed memory (docs/ARCHITECTURE.md). Without jemalloc in the build, the default stays."""
+    arrow = sys.modules.get("pyarrow")
+    if arrow is None or os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    with contextlib.suppress(NotImplementedError, AttributeError):  # a build without jemalloc
+        arrow.set_memory_pool(arrow.jemalloc_memory_pool())
+
+
 def run_plugin_cli(name: str, command: Callable[[], object]) -> None:
     """Run ``command`` (a singer-sdk click command); print our errors as ``name: error: ...``."""
+    use_jemalloc_for_arrow()
     try:
         command()
     except DativoSingerError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,34 @@ def known_and_unchanged(entry: dict[str, Any] | None, path: Path) -> bool:
     return bool(entry[CONTENT_KEY] == content_digest(path))
 
 
-def finish_file(entry: dict[str, Any], path: Path) -> None:
-    """Mark a file read to the end, with its content digest (its identity on later runs)."""
+class BackgroundDigest:
+    """``content_digest`` of a file, computed in a thread started now, while the file is read:
+    file reads and hashlib release the GIL, so the digest costs no pass of its own after the
+    rows. It is the digest of the content as the read began (the fingerprint's)."""
+
+    def __init__(self, path: Path) -> None:
+        self._digest: str | None = None
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, args=(path,), name="content-digest", daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path) -> None:
+        try:
+            self._digest = content_digest(path)
+        except OSError as exc:  # raised where the digest is wanted
+            self._error = exc
+
+    def result(self) -> str:
+        """The digest (waits for the thread); the read's OSError if the file could not be read."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._digest is not None
+        return self._digest
+
+
+def finish_file(entry: dict[str, Any], path: Path, digest: BackgroundDigest | None = None) -> None:
+    """Mark a file read to the end, with its content digest (its identity on later runs):
+    ``digest``'s when one was started as the read began, else computed now."""
     entry["done"] = True
-    entry[CONTENT_KEY] = content_digest(path)
+    entry[CONTENT_KEY] = digest.result() if digest is not None else content_digest(path)

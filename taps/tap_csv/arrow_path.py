@@ -17,7 +17,7 @@ after a record Arrow cannot parse, go through the RECORD path (``open_arrow`` re
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -31,7 +31,7 @@ from dativo_singer.arrow_types import arrow_type, json_text_kind
 from tap_csv.files import FileSpec
 from tap_csv.reader import text_codec
 
-BLOCK_BYTES = 4 * 1024 * 1024
+BLOCK_BYTES = 1024 * 1024
 # Above this many irregular rows in a block, the whole block takes the RECORD path (one BATCH
 # file per run of regular rows would cost more than it saves).
 MOST_IRREGULAR = 0.01
@@ -175,6 +175,24 @@ def text_bytes(texts: pa.Array, start: int, stop: int) -> memoryview:
     return memoryview(data)[bounds[texts.offset + start] : bounds[texts.offset + stop]]
 
 
+class BlockTexts:
+    """A block's rows joined as the row checksum takes them (``row_texts``), joined on first
+    use: in the checksum's worker thread (``RowDigest.add_soon``), off the parsing thread."""
+
+    def __init__(self, block: pa.RecordBatch) -> None:
+        self._block = block
+        self._texts: pa.Array | None = None
+
+    def rows(self, start: int, stop: int) -> Callable[[], memoryview]:
+        """The bytes of rows ``start``-``stop``, when called."""
+        return lambda: text_bytes(self._joined(), start, stop)
+
+    def _joined(self) -> pa.Array:
+        if self._texts is None:
+            self._texts = row_texts(self._block)
+        return self._texts
+
+
 class ArrowCSV:
     """One CSV file's data rows as blocks of text cells, with the physical line of each row."""
 
@@ -245,20 +263,22 @@ def _scan(handle: BinaryIO, offset: int) -> Iterator[tuple[bytes, bytes]]:
         yield carry, carry
 
 
-def _irregular_lines(handle: BinaryIO, offset: int) -> bool:
-    """An empty line or a lone carriage return after ``offset`` (searched in C, no regex)."""
+def _survey(handle: BinaryIO, offset: int, quote: bytes) -> tuple[bool, bool]:
+    """``(irregular, quoted)`` of the file after ``offset``, in one read: irregular when it has
+    an empty line or a lone carriage return, quoted when ``quote`` (one character) occurs.
+    Searched in C, no regex; a window without ``\r`` needs no line-end count."""
     returns = crlfs = 0
+    quoted = False
     for window, body in _scan(handle, offset):
-        if b"\n\n" in window or b"\n\r\n" in window:
-            return True
-        returns += body.count(b"\r")
-        crlfs += body.count(b"\r\n")
-    return returns != crlfs
-
-
-def _contains(handle: BinaryIO, offset: int, pattern: bytes) -> bool:
-    """``pattern`` (one character) occurs after ``offset``."""
-    return any(pattern in body for _, body in _scan(handle, offset))
+        if b"\n\n" in window:
+            return True, quoted
+        if b"\r" in window:
+            if b"\n\r\n" in window:
+                return True, quoted
+            returns += body.count(b"\r")
+            crlfs += body.count(b"\r\n")
+        quoted = quoted or quote in body
+    return returns != crlfs, quoted
 
 
 def open_arrow(spec: FileSpec, path: Path, width: int, lines_before: int) -> ArrowCSV | None:
@@ -276,9 +296,11 @@ def open_arrow(spec: FileSpec, path: Path, width: int, lines_before: int) -> Arr
         if offset == 0 and handle.read(3) == _BOM:
             offset = 3
         handle.seek(offset)
-        if handle.read(1) in (b"\n", b"\r") or _irregular_lines(handle, offset):
+        if handle.read(1) in (b"\n", b"\r"):
             return None
-        quoted = _contains(handle, offset, spec.quotechar.encode())
+        irregular, quoted = _survey(handle, offset, spec.quotechar.encode())
+        if irregular:
+            return None
     return ArrowCSV(spec, path, width, offset, quoted, lines_before + 1)
 
 

@@ -26,6 +26,7 @@ from dativo_singer.source_files import (
     SOURCE_FILE,
     SOURCE_LINE,
     SOURCE_VERSION,
+    BackgroundDigest,
     content_digest,
     content_version,
     fingerprint,
@@ -36,12 +37,11 @@ from dativo_singer.text_values import is_nullable
 from tap_csv.arrow_path import (
     MOST_IRREGULAR,
     ArrowCSV,
+    BlockTexts,
     Column,
     column_plan,
     constant,
     open_arrow,
-    row_texts,
-    text_bytes,
     typed_block,
 )
 from tap_csv.digest import RowDigest
@@ -56,9 +56,11 @@ Batch: TypeAlias = pa.Table | None
 def arrow_batches(stream: CSVStream, file_rows: int) -> Iterator[Batch]:
     """Typed Arrow tables of every file the stream reads, of at most ``file_rows`` rows each
     (``None``: close the BATCH file now)."""
+    filling = FileFill(file_rows)  # one BATCH file may hold rows of several CSV files
     for spec, path, key, entry, verify in stream._files_to_read():
-        yield from FileBatches(stream, spec, path, key, entry, file_rows).batches(verify=verify)
-        finish_file(entry, path)
+        digest = BackgroundDigest(path)
+        yield from FileBatches(stream, spec, path, key, entry, filling).batches(verify=verify)
+        finish_file(entry, path, digest)
 
 
 def stream_arrow_schema(stream: CSVStream) -> pa.Schema | None:
@@ -78,14 +80,41 @@ def stream_arrow_schema(stream: CSVStream) -> pa.Schema | None:
     return pa.schema([*fields, *meta, pa.field(SOURCE_VERSION, pa.string())])
 
 
+class FileFill:
+    """Rows handed to the BATCH file being filled, so that tables are cut where the file ends:
+    the writer closes a file at ``file_rows`` rows, and a table that ran past it would leave a
+    sliver file of the rows beyond (one per file: twice the files, half of them small)."""
+
+    def __init__(self, file_rows: int) -> None:
+        self.file_rows = file_rows
+        self.rows = 0
+
+    def room(self) -> int:
+        """Rows the current file still takes."""
+        return self.file_rows - self.rows
+
+    def add(self, rows: int) -> None:
+        self.rows = (self.rows + rows) % self.file_rows
+
+    def closed(self) -> None:
+        """The file was closed early (a ``None`` to the writer)."""
+        self.rows = 0
+
+
 class FileBatches:
     """One file of a stream in BATCH mode."""
 
     def __init__(
-        self, stream: CSVStream, spec: FileSpec, path: Path, key: str, entry: dict[str, Any], slice_rows: int
+        self,
+        stream: CSVStream,
+        spec: FileSpec,
+        path: Path,
+        key: str,
+        entry: dict[str, Any],
+        filling: FileFill,
     ):
         self.stream, self.spec, self.path, self.key, self.entry = stream, spec, path, key, entry
-        self.slice_rows = slice_rows  # the most rows in one table (a BATCH file's size)
+        self.filling = filling  # where tables are cut (at a BATCH file's end)
         self.schema = stream_arrow_schema(stream)
         self.nulls = pa.array(list(spec.null_values), pa.string())
 
@@ -127,6 +156,7 @@ class FileBatches:
     def _record_path(self, verify: bool) -> Iterator[Batch]:
         """The rest of the file as RECORD messages (``CSVStream._emit_file``)."""
         yield None  # what was batched before comes first
+        self.filling.closed()
         for record in self.stream._emit_file(self.spec, self.path, self.key, self.entry, verify=verify):
             write_record_message(self.stream, record)
 
@@ -150,10 +180,11 @@ class FileBatches:
                 except pa.ArrowInvalid:  # the RECORD path goes on, and names any error as usual
                     yield from self._record_path(verify and not verified)
                     return "done"
-                texts = row_texts(block)
+                texts = BlockTexts(block)
                 rows = block.num_rows
                 known = min(rows, max(0, skip - index))  # rows loaded by an earlier run
-                digest.add_bytes(text_bytes(texts, 0, known))
+                if known:
+                    digest.add_soon(texts.rows(0, known))
                 if verify and not verified and known and index + known == skip:
                     verified = digest.hexdigest() == entry["digest"]
                     if not verified:
@@ -167,7 +198,7 @@ class FileBatches:
                     if irregular and make is None:
                         make = stream.record_maker(self.spec, self.path, header, entry["version"], warn=False)
                     yield from self._emit(
-                        part, typed, lines[known:], irregular, texts.slice(known), index + known, make, digest
+                        part, typed, lines[known:], irregular, (texts, known), index + known, make, digest
                     )
                 index += rows
             if verify and not verified:
@@ -183,7 +214,7 @@ class FileBatches:
         typed: dict[str, pa.Array],
         lines: pa.Array,
         irregular: set[int],
-        texts: pa.Array,
+        texts: tuple[BlockTexts, int],
         first: int,
         make: Callable[[int, Sequence[str]], dict[str, Any]] | None,
         digest: RowDigest,
@@ -191,20 +222,25 @@ class FileBatches:
         """Rows of a block in order: runs of regular rows as tables, each irregular row as a
         RECORD message; the state entry and checksum follow every row sent."""
         table = self._table(part.num_rows, typed, lines)
+        block_texts, offset = texts  # the part's rows start at row ``offset`` of the block
         start = 0
         for row in [*sorted(irregular), part.num_rows]:
-            for cut in range(start, row, self.slice_rows):  # at most a BATCH file's rows each
-                stop = min(row, cut + self.slice_rows)
-                digest.add_bytes(text_bytes(texts, cut, stop))
+            cut = start
+            while cut < row:  # tables end where a BATCH file does
+                stop = min(row, cut + self.filling.room())
+                digest.add_soon(block_texts.rows(offset + cut, offset + stop))
                 self.entry["rows"] = first + stop
+                self.filling.add(stop - cut)
                 yield table.slice(cut, stop - cut)
+                cut = stop
             if row == part.num_rows:
                 break
             yield None
+            self.filling.closed()
             assert make is not None
             cells = [part.column(c)[row].as_py() for c in range(part.num_columns)]
             write_record_message(self.stream, make(lines[row].as_py(), cells))
-            digest.add_bytes(text_bytes(texts, row, row + 1))
+            digest.add_soon(block_texts.rows(offset + row, offset + row + 1))
             self.entry["rows"] = first + row + 1
             start = row + 1
 

@@ -22,6 +22,7 @@ from dativo_singer.source_files import (
     SOURCE_FILE,
     SOURCE_LINE,
     SOURCE_VERSION,
+    BackgroundDigest,
     content_digest,
     content_unchanged,
     content_version,
@@ -130,8 +131,9 @@ class CSVStream(RecordBatches, StreamHooks, Stream):
         them are emitted under the same version; otherwise every row is emitted under a new
         version (the file was edited)."""
         for spec, path, key, entry, verify in self._files_to_read():
+            digest = BackgroundDigest(path)
             yield from self._emit_file(spec, path, key, entry, verify=verify)
-            finish_file(entry, path)
+            finish_file(entry, path, digest)
 
     def get_batches(
         self, batch_config: BatchConfig, context: Mapping[str, Any] | None = None

@@ -79,16 +79,24 @@ def stream_mismatch(metadata: pq.FileMetaData, expected: pa.Schema) -> str | Non
     return None
 
 
-def inspect(path: str, expected: pa.Schema, needed: list[str]) -> tuple[KeptFile | None, str]:
-    """The file as a ``KeptFile`` (with the ``needed`` columns read) when it fits the stream,
-    else None and why (a file that cannot be read is left to the rewrite, which reports it)."""
+def inspect(
+    path: str, expected: pa.Schema, needed: list[str], distinct: Sequence[str] = ()
+) -> tuple[KeptFile | None, str]:
+    """The file as a ``KeptFile`` when it fits the stream, else None and why (a file that cannot
+    be read is left to the rewrite, which reports it): the ``needed`` columns read, of which the
+    ``distinct`` ones are kept only as their distinct combinations (``KeptFile.versions``)."""
     try:
         metadata = pq.read_metadata(path)
         reason = stream_mismatch(metadata, expected)
         if reason is not None:
             return None, reason
         columns = pq.read_table(path, columns=needed) if needed else None
-        return KeptFile(path, metadata.num_rows, os.path.getsize(path), columns), ""
+        versions = None
+        if columns is not None and distinct:
+            names = list(distinct)
+            versions = columns.select(names).group_by(names, use_threads=False).aggregate([])
+            columns = columns.drop_columns(names)
+        return KeptFile(path, metadata.num_rows, os.path.getsize(path), columns, versions=versions), ""
     except (OSError, pa.ArrowException) as exc:
         return None, f"it cannot be read ({exc})"
 

@@ -183,11 +183,9 @@ class IcebergSink(ArrowSink):
             return self._rewrites("column policies change values")
         expected = self.buffer.converter.schema
         needed = list(settings.key_properties) if settings.write_mode in ("append", "merge") else []
-        if self._replaces_files(self.schema):
-            needed += sorted(file_versions.COLUMNS)
-        if self._hard_deletes:
-            needed.append(SDC_DELETED_AT)
-        kept, reason = file_registration.inspect(path, expected, needed)
+        distinct = sorted(file_versions.COLUMNS) if self._replaces_files(self.schema) else []
+        deletes = [SDC_DELETED_AT] if self._hard_deletes else []
+        kept, reason = file_registration.inspect(path, expected, needed + distinct + deletes, distinct)
         if kept is None:
             return self._rewrites(reason)
         if self._hard_deletes and kept.columns is not None:
