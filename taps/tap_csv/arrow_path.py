@@ -17,10 +17,12 @@ after a record Arrow cannot parse, go through the RECORD path (``open_arrow`` re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from io import BufferedIOBase
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -241,43 +243,50 @@ class ArrowCSV:
 
 
 _SCAN_BYTES = 8 * 1024 * 1024
+_EMPTY_LINE = re.compile(b"\n\n")
 
 
-def _scan(handle: BinaryIO, offset: int) -> Iterator[tuple[bytes, bytes]]:
-    """The file after ``offset`` as ``(window, body)`` pairs, read ``_SCAN_BYTES`` at a time
-    (bounded memory, whatever the file size): each window holds the previous chunk's last bytes
-    and this chunk, so a pattern of up to 3 bytes across a chunk boundary is found in it; the
-    bodies partition the file (each byte in exactly one body) and never end between ``\r`` and
-    ``\n``, so counting ``\r`` and ``\r\n`` in bodies counts them in the file."""
+def _scan(handle: BufferedIOBase, offset: int) -> Iterator[tuple[bytearray, int, int]]:
+    """The file after ``offset`` as ``(buffer, size, cut)`` windows, read ``_SCAN_BYTES`` at a
+    time into one reused buffer (bounded memory whatever the file size, no copy per chunk): the
+    window ``buffer[:size]`` holds the previous window's last bytes and the next chunk, so a
+    pattern of up to 3 bytes across a chunk boundary is found in it; the bodies
+    ``buffer[:cut]`` partition the file (each byte in exactly one body) and never end between
+    ``\r`` and ``\n``, so counting ``\r`` and ``\r\n`` in bodies counts them in the file."""
     handle.seek(offset)
-    carry = b""
-    while chunk := handle.read(_SCAN_BYTES):
-        window = carry + chunk
-        cut = len(window) - 2
-        if cut > 0 and window[cut - 1 : cut] == b"\r":
+    buffer = bytearray(_SCAN_BYTES + 3)
+    view = memoryview(buffer)
+    carry = 0
+    while read := handle.readinto(view[carry : carry + _SCAN_BYTES]):
+        size = carry + read
+        cut = size - 2
+        if cut > 0 and buffer[cut - 1] == 0x0D:  # \r
             cut -= 1
         cut = max(cut, 0)
-        yield window, window[:cut]
-        carry = window[cut:]
+        yield buffer, size, cut
+        carry = size - cut
+        buffer[:carry] = buffer[cut:size]
     if carry:
-        yield carry, carry
+        yield buffer, carry, carry
 
 
-def _survey(handle: BinaryIO, offset: int, quote: bytes) -> tuple[bool, bool]:
+def _survey(handle: BufferedIOBase, offset: int, quote: bytes) -> tuple[bool, bool]:
     """``(irregular, quoted)`` of the file after ``offset``, in one read: irregular when it has
     an empty line or a lone carriage return, quoted when ``quote`` (one character) occurs.
-    Searched in C, no regex; a window without ``\r`` needs no line-end count."""
+    Searched in C, in place: a compiled pattern finds ``\n\n`` (``re`` scans for it about 2.5
+    times as fast as ``bytes.__contains__``); a window without ``\r`` needs no ``\n\r\n``
+    search and no line-end count."""
     returns = crlfs = 0
     quoted = False
-    for window, body in _scan(handle, offset):
-        if b"\n\n" in window:
+    for buffer, size, cut in _scan(handle, offset):
+        if _EMPTY_LINE.search(buffer, 0, size):
             return True, quoted
-        if b"\r" in window:
-            if b"\n\r\n" in window:
+        if buffer.find(b"\r", 0, size) >= 0:
+            if buffer.find(b"\n\r\n", 0, size) >= 0:
                 return True, quoted
-            returns += body.count(b"\r")
-            crlfs += body.count(b"\r\n")
-        quoted = quoted or quote in body
+            returns += buffer.count(b"\r", 0, cut)
+            crlfs += buffer.count(b"\r\n", 0, cut)
+        quoted = quoted or buffer.find(quote, 0, cut) >= 0
     return returns != crlfs, quoted
 
 

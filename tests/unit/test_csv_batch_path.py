@@ -260,3 +260,18 @@ def test_batch_files_are_right_sized_and_state_follows_each(tmp_path: Path) -> N
     for at, message in enumerate(messages):
         if message["type"] == "BATCH":
             assert messages[at + 1]["type"] == "STATE"
+
+
+@pytest.mark.parametrize("tail", [b"\n\n", b"\n\r\n", b"\r", b"\r\n", b'"', b"\n"])
+@pytest.mark.parametrize("shift", [-3, -2, -1, 0, 1])
+def test_survey_finds_empty_lines_lone_returns_and_quotes_across_read_windows(
+    tail: bytes, shift: int
+) -> None:
+    """The fast path's pre-scan (read in windows of ``_SCAN_BYTES``) sees a pattern that
+    straddles two windows as it would in one read of the file."""
+    from tap_csv.arrow_path import _SCAN_BYTES, _survey
+
+    head = b"1,a,1\n" * (_SCAN_BYTES // 6)
+    data = head[: _SCAN_BYTES + shift] + tail + b"2,b,2\n"
+    irregular = b"\n\n" in data or b"\n\r\n" in data or data.count(b"\r") != data.count(b"\r\n")
+    assert _survey(io.BytesIO(data), 0, b'"') == (irregular, b'"' in data)
