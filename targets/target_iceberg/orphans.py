@@ -4,8 +4,9 @@ A target killed after writing a data file and before its commit, or a commit tha
 catalog race and was redone with new files, leaves files no snapshot references. They are listed
 from storage, compared with every file every snapshot (of every branch) references, and deleted
 once older than a cut-off: a younger file may belong to a writer that has not committed yet.
-Table metadata files (``*.metadata.json``) are never touched: the catalog and the metadata log
-point at them.
+In the metadata folder only manifests and manifest lists (``*.avro``) are candidates: table
+metadata files (which the catalog and the metadata log point at), statistics files and anything
+else a catalog keeps there are never touched.
 """
 
 from __future__ import annotations
@@ -75,7 +76,9 @@ def remove_orphan_files(table: Table, older_than: dt.datetime, *, dry_run: bool 
     if any(path.endswith(".metadata.json") for path, _, _ in data):
         nested = "another table's metadata lies in this table's data folder"
         return OrphanReport(applied=False, older_than=shown, skipped=nested)
-    listed = data + [item for item in metadata if not item[0].endswith(".metadata.json")]
+    # In the metadata folder only manifests and manifest lists (Avro) are candidates: table
+    # metadata, statistics and anything a catalog keeps there are left alone.
+    listed = data + [item for item in metadata if item[0].endswith(".avro")]
     # Read after listing: a file committed meanwhile is referenced by then.
     table.refresh()
     referenced = {_path(table, p) for p in reachable_files(table, table.metadata.snapshots, live_only=False)}
