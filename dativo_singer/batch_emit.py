@@ -29,8 +29,10 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeAlias
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -42,6 +44,14 @@ from dativo_singer.tap_policy import TapPolicies
 # A file is closed at whichever comes first: ``max_rows`` (batch_config.batch_size), or this
 # many bytes of Arrow data (bounds the tap's memory whatever the row width).
 DEFAULT_FILE_BYTES = 128 * 1024 * 1024
+
+Batch: TypeAlias = pa.RecordBatch | pa.Table | None
+Batches: TypeAlias = Iterable[Batch]
+Manifest: TypeAlias = tuple[BaseBatchFileEncoding, list[str]]
+# Called when a file is cut, it takes the producer's state at that moment; what it returns is
+# called right before that file's manifest is yielded, and makes the STATE written after the
+# BATCH message the state taken at the cut (``ParquetBatchWriter.manifests``).
+CutState: TypeAlias = Callable[[], Callable[[], None]]
 
 
 def local_root(storage: StorageTarget) -> Path | None:
@@ -83,15 +93,31 @@ class ParquetBatchWriter:
         self.files_written = 0
         self.rows_written = 0
 
-    def manifests(
-        self, batches: Iterable[pa.RecordBatch | pa.Table | None]
-    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+    def manifests(self, batches: Batches, cut_state: CutState | None = None) -> Iterator[Manifest]:
         """``(encoding, [file URL, ...])`` per group of files written, the shape
         ``Stream.get_batches`` yields (one file, or several when one batch exceeds ``max_rows``).
 
         Yields only once every batch pulled so far is in a written file; ``None`` in
-        ``batches`` closes the current file now. Empty batches are skipped."""
+        ``batches`` closes the current file now. Empty batches are skipped.
+
+        With ``cut_state``, each file is written in a thread while the next batches are pulled
+        (Parquet encoding releases the GIL): the producer has then moved past a file when it is
+        announced, so ``cut_state`` is called as the file is cut and what it returns just
+        before the file is announced (see ``CutState``). A ``None`` still announces every file
+        cut before the producer goes on (it writes RECORD messages next)."""
+        if cut_state is not None:
+            yield from self._pipelined(batches, cut_state)
+            return
         pending: list[pa.Table] = []
+        for _, cut in self._cuts(batches, pending):
+            if cut:
+                yield self.encoding, self.write_files(pending[:])
+                pending.clear()
+        if pending:
+            yield self.encoding, self.write_files(pending)
+
+    def _cuts(self, batches: Batches, pending: list[pa.Table]) -> Iterator[tuple[Batch, bool]]:
+        """Each batch after it is added to ``pending``, and whether the file is cut there."""
         rows = nbytes = 0
         for batch in batches:
             if batch is not None and batch.num_rows:
@@ -99,11 +125,37 @@ class ParquetBatchWriter:
                 pending.append(table)
                 rows += table.num_rows
                 nbytes += table.nbytes
-            if pending and (batch is None or rows >= self.max_rows or nbytes >= self.max_bytes):
-                yield self.encoding, self.write_files(pending)
-                pending, rows, nbytes = [], 0, 0
-        if pending:
-            yield self.encoding, self.write_files(pending)
+            cut = bool(pending) and (batch is None or rows >= self.max_rows or nbytes >= self.max_bytes)
+            if cut:
+                rows = nbytes = 0
+            yield batch, cut
+
+    def _pipelined(self, batches: Batches, cut_state: CutState) -> Iterator[Manifest]:
+        """``manifests`` with one file at a time written in a thread."""
+        writing: list[tuple[Future[list[str]], Callable[[], None]]] = []  # at most one
+
+        def announce() -> Iterator[Manifest]:
+            while writing:
+                future, announce_state = writing.pop()
+                urls = future.result()  # a failure to write is raised here
+                announce_state()
+                yield self.encoding, urls
+
+        pending: list[pa.Table] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-writer") as pool:
+            for batch, cut in self._cuts(batches, pending):
+                if cut:
+                    state = cut_state()
+                    yield from announce()  # files are announced in order
+                    writing.append((pool.submit(self.write_files, pending[:]), state))
+                    pending.clear()
+                if batch is None:
+                    yield from announce()
+            if pending:
+                state = cut_state()
+                yield from announce()
+                writing.append((pool.submit(self.write_files, pending), state))
+            yield from announce()
 
     def write_files(self, tables: list[pa.Table]) -> list[str]:
         """Write ``tables`` (one schema) as Parquet files of at most ``max_rows`` rows (one

@@ -6,6 +6,7 @@ import hashlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 # The BATCH path's rows are joined and hashed here, one task at a time in order, while the main
 # thread parses the next block (Arrow kernels and hashlib release the GIL).
@@ -26,7 +27,7 @@ class RowDigest:
 
     def __init__(self) -> None:
         self._hash = hashlib.sha256()
-        self._pending: deque[Future[None]] = deque()
+        self._pending: deque[Future[Any]] = deque()
 
     def add(self, row: list[str]) -> None:
         self._drain()
@@ -43,6 +44,13 @@ class RowDigest:
         while len(self._pending) >= _MOST_PENDING:
             self._pending.popleft().result()
         self._pending.append(_worker().submit(lambda: self._hash.update(rows())))
+
+    def hexdigest_soon(self) -> Future[str]:
+        """The checksum of the rows added so far, computed in the worker after them (the state
+        taken when a BATCH file is cut, announced later)."""
+        future = _worker().submit(lambda: self._hash.copy().hexdigest())
+        self._pending.append(future)  # rows added later wait for it
+        return future
 
     def _drain(self) -> None:
         while self._pending:

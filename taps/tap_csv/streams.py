@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from singer_sdk import Tap
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.helpers.types import TapState
 from singer_sdk.streams import Stream
 
 from dativo_singer.batch_emit import ParquetBatchWriter
@@ -67,6 +69,7 @@ class CSVStream(RecordBatches, StreamHooks, Stream):
         self._base_dir = base_dir
         self._checked = False  # files checked before the first record (see _check_all_streams_once)
         self._reading: tuple[dict[str, Any], RowDigest] | None = None  # the file being read
+        self._state_at_cut: TapState | None = None  # the next STATE (see state_at_cut)
         self._columns = [c for c in schema.get("properties", {}) if c not in METADATA_PROPERTIES]
         schema = {**schema, "properties": {**schema.get("properties", {}), **METADATA_PROPERTIES}}
         super().__init__(tap=tap, schema=schema, name=name)
@@ -149,7 +152,7 @@ class CSVStream(RecordBatches, StreamHooks, Stream):
             stream_name=self.name,
             policies=tap_policies(stream_tap(self)),
         )
-        yield from writer.manifests(arrow_batches(self, writer.max_rows))
+        yield from writer.manifests(arrow_batches(self, writer.max_rows), cut_state=self.state_at_cut)
 
     def _files_to_read(self) -> Iterator[tuple[FileSpec, Path, str, dict[str, Any], bool]]:
         """``(spec, path, key, entry, verify)`` per file to read, its state entry set up: from
@@ -185,9 +188,7 @@ class CSVStream(RecordBatches, StreamHooks, Stream):
             self.logger.info("Reading %s%s", path, f" from data row {rows + 1}" if rows and same else "")
             yield spec, path, key, entry, not same and rows > 0
 
-    def _loaded_elsewhere(
-        self, files: dict[str, Any], key: str, path: Path, current: dict[str, int]
-    ) -> bool:
+    def _loaded_elsewhere(self, files: dict[str, Any], key: str, path: Path, current: dict[str, int]) -> bool:
         """True when a file new to the state has the content of a file already read to the end
         (renamed, moved or copied): its state entry is taken over, nothing is read again; a
         renamed file's old entry is dropped."""
@@ -240,8 +241,31 @@ class CSVStream(RecordBatches, StreamHooks, Stream):
         finally:
             self._reading = None
 
+    def state_at_cut(self) -> Callable[[], None]:
+        """The tap's state now, for the STATE after a BATCH file written in the background
+        (``ParquetBatchWriter.manifests``): what it returns makes the next STATE this one, with
+        the checksum of the file being read as of the rows sent so far."""
+        memo: dict[int, Any] = {}
+        state = copy.deepcopy(self.tap_state, memo)
+        reading = None
+        if self._reading is not None:
+            entry, digest = self._reading
+            reading = memo[id(entry)], digest.hexdigest_soon()
+
+        def announce() -> None:
+            if reading is not None:
+                reading[0]["digest"] = reading[1].result()
+            self._state_at_cut = state
+
+        return announce
+
     def write_state_message(self) -> None:
-        """Bring the checksum of the file being read up to the rows already emitted, then write."""
+        """Bring the checksum of the file being read up to the rows already emitted, then write
+        (after a BATCH file written in the background: the state when it was cut)."""
+        if self._state_at_cut is not None:
+            state, self._state_at_cut = self._state_at_cut, None
+            stream_tap(self).state_writer.write_state(state)
+            return
         if self._reading is not None:
             entry, digest = self._reading
             entry["digest"] = digest.hexdigest()
@@ -310,4 +334,3 @@ class CSVStream(RecordBatches, StreamHooks, Stream):
             return None, None, True
         prop = properties[matched]
         return matched, converter_for(prop), is_nullable(prop)
-

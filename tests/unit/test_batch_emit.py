@@ -68,6 +68,49 @@ def test_files_are_right_sized_and_announced_only_when_whole(tmp_path: Path) -> 
     assert [_ids(url) for url in urls] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11]]
 
 
+def test_files_written_in_the_background_are_announced_with_the_state_at_their_cut(tmp_path: Path) -> None:
+    """With ``cut_state``, the producer runs ahead of the file being written; each file is still
+    announced in order, whole, right after its own state is put in place, and a ``None`` makes
+    every file cut before it announced before the producer goes on."""
+    writer = ParquetBatchWriter(_config(tmp_path), tap_name="tap-x", stream_name="s")
+    state = {"last": -1}
+    events: list[Any] = []
+
+    def batches() -> Iterator[pa.RecordBatch | None]:
+        for start in range(0, 12, 3):
+            state["last"] = start + 2  # state first, then the batch
+            events.append(("pulled", start + 2))
+            yield _batch(start, 3)
+        yield None
+        events.append(("after None", state["last"]))
+        state["last"] = 13
+        yield _batch(12, 2)
+
+    def cut_state() -> Any:
+        taken = state["last"]
+        return lambda: events.append(("state", taken))
+
+    for _, manifest in writer.manifests(batches(), cut_state=cut_state):
+        events.append(("announced", [i for url in manifest for i in _ids(url)]))
+    # the first file (rows 0-5) is cut at row 5 and announced only after the producer went on
+    assert events == [
+        ("pulled", 2), ("pulled", 5), ("pulled", 8), ("pulled", 11),
+        ("state", 5), ("announced", [0, 1, 2, 3, 4, 5]),
+        ("state", 11), ("announced", [6, 7, 8, 9, 10, 11]),
+        ("after None", 11),
+        ("state", 13), ("announced", [12, 13]),
+    ]  # fmt: skip
+    assert not list(tmp_path.glob(".*partial"))
+
+    # a file that cannot be written fails the stream where it would be announced, unannounced
+    (tmp_path / "not-a-folder").write_text("")
+    failing = ParquetBatchWriter(_config(tmp_path / "not-a-folder"), tap_name="t", stream_name="s")
+    events.clear()
+    with pytest.raises(OSError):
+        list(failing.manifests([_batch(0, 5), _batch(5, 5)], cut_state=cut_state))
+    assert events == []
+
+
 def test_compression_and_refusals(tmp_path: Path) -> None:
     writer = ParquetBatchWriter(_config(tmp_path, compression="zstd"), tap_name="t", stream_name="s")
     (_, [url]), *_ = writer.manifests([_batch(0, 3)])

@@ -237,29 +237,41 @@ def _digest_of(path: Path, rows: int) -> str:
 
 def test_batch_files_are_right_sized_and_state_follows_each(tmp_path: Path) -> None:
     """Every BATCH file but the last holds exactly batch_size rows, however Arrow's blocks
-    (about 1 MB: several here) fall: no sliver file after each full one."""
+    (4 MB: several here) fall: no sliver file after each full one. Files are written in the
+    background while the next rows are parsed; the STATE after each BATCH is still the one at
+    its last row (rows and checksum), and a run resumed from it reads exactly the rest."""
     shutil.rmtree(tmp_path / "batches", ignore_errors=True)
     (tmp_path / "data").mkdir()
-    rows = 150_000
-    (tmp_path / "data" / "f.csv").write_text(
-        "id,name,amount\n" + "".join(f"{i},name {i % 7},{i}.5\n" for i in range(rows))
-    )
-    assert (tmp_path / "data" / "f.csv").stat().st_size > 3 * 1024 * 1024
+    rows = 400_000
+    path = tmp_path / "data" / "f.csv"
+    path.write_text("id,name,amount\n" + "".join(f"{i},name {i % 7},{i}.5\n" for i in range(rows)))
+    assert path.stat().st_size > 2 * 4 * 1024 * 1024
     config = {
         "files": [{"object": "deals", "path": "data/f.csv"}],
         "base_dir": str(tmp_path),
         "schemas": {"deals": SCHEMA},
-        "batch_config": batch_config(tmp_path, batch_size=40_000),
+        "batch_config": batch_config(tmp_path, batch_size=110_000),
     }
     messages = sync(config)
     files = [url.removeprefix("file://") for m in messages if m["type"] == "BATCH" for url in m["manifest"]]
     sizes = [pq.ParquetFile(path).metadata.num_rows for path in files]
-    assert sizes == [40_000, 40_000, 40_000, 30_000]
+    assert sizes == [110_000, 110_000, 110_000, 70_000]
     ids = pa.concat_tables(pq.read_table(path, columns=["id"]) for path in files).column("id").to_pylist()
     assert ids == list(range(rows))
+    states, sent = [], 0
     for at, message in enumerate(messages):
         if message["type"] == "BATCH":
             assert messages[at + 1]["type"] == "STATE"
+            sent += sum(pq.ParquetFile(u.removeprefix("file://")).metadata.num_rows for u in message["manifest"])
+            states.append(messages[at + 1]["value"])
+            entry = next(iter(states[-1]["bookmarks"]["deals"]["files"].values()))
+            assert (entry["rows"], entry.get("done", False)) == (sent, sent == rows)
+            if sent < rows:  # the checksum of exactly the rows sent (the last STATE has the file's)
+                assert entry["digest"] == _digest_of(path, sent)
+    resumed = sync(config, states[1])
+    files = [url.removeprefix("file://") for m in resumed if m["type"] == "BATCH" for url in m["manifest"]]
+    ids = pa.concat_tables(pq.read_table(path, columns=["id"]) for path in files).column("id").to_pylist()
+    assert ids == list(range(220_000, rows))
 
 
 @pytest.mark.parametrize("tail", [b"\n\n", b"\n\r\n", b"\r", b"\r\n", b'"', b"\n"])
