@@ -138,10 +138,10 @@ def _read_json(lines: pa.Array, options: pajson.ParseOptions) -> pa.Table | None
     data = joined(lines)
     longest = int(pc.max(pc.binary_length(lines)).as_py() or 0) + 1  # a block holds a line whole
     block = max(1 << 20, data.size // 2 + 1, longest)
-    try:  # one thread: the tap runs beside it, and handing blocks to threads cost ~0.2 CPU-s per 1M
+    try:  # two blocks parsed on two threads: the tap often waits on the pipe (benchmarks/README.md)
         table = pajson.read_json(
             pa.BufferReader(data),
-            read_options=pajson.ReadOptions(block_size=block, use_threads=False),
+            read_options=pajson.ReadOptions(block_size=block, use_threads=True),
             parse_options=options,
         ).combine_chunks()
         table.validate()  # Arrow 26 builds invalid arrays for lists of nulls it infers

@@ -1,6 +1,8 @@
 """Replaces committed at the end of input: data files are written as the run goes, and one
 snapshot at the end swaps them in. Until then the table is untouched, so a run that dies midway
-leaves the old table whole, and its rerun replaces it again from the start. A full replace
+leaves the old table whole, and its rerun replaces it again from the start. A batch's files are
+written in a thread while the next batch is read (one write at a time; anything else waits for it
+and raises its error). A full replace
 (overwrite mode) swaps every existing file; an edited source file's new version (append mode,
 see ``file_versions``) deletes the rows of its earlier versions."""
 
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pyarrow as pa
 from pyiceberg.expressions import BooleanExpression
@@ -22,20 +25,43 @@ class StagedReplace:
     """Data files written for a full replace, not yet part of any snapshot."""
 
     def __init__(self) -> None:
-        self.files: list[DataFile] = []
-        self.rows = 0
+        self._files: list[DataFile] = []
+        self._rows = 0
         self._uuid = uuid.uuid4()
         self._counter = itertools.count(0)
+        self._writing: Future[list[DataFile]] | None = None
+        self._writer: ThreadPoolExecutor | None = None
+
+    @property
+    def files(self) -> list[DataFile]:
+        """The staged data files (once the write in progress is done)."""
+        self.wait()
+        return self._files
+
+    @property
+    def rows(self) -> int:
+        """Rows staged (once the write in progress is done)."""
+        self.wait()
+        return self._rows
+
+    def wait(self) -> None:
+        """Wait for the write in progress; its error is raised here."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            self._files.extend(writing.result())
 
     def stage(self, table: Table, data: pa.Table) -> None:
-        """Write ``data`` as new data files of ``table`` (no commit)."""
-        self.files.extend(write_data_files(table, data, self._uuid, self._counter))
-        self.rows += data.num_rows
+        """Write ``data`` as new data files of ``table`` (no commit), in the writer thread."""
+        self.wait()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage")
+        self._writing = self._writer.submit(write_data_files, table, data, self._uuid, self._counter)
+        self._rows += data.num_rows
 
     def add(self, files: list[DataFile], rows: int) -> None:
         """Data files already placed in the table (BATCH files kept as they are)."""
-        self.files.extend(files)
-        self.rows += rows
+        self._files.extend(files)
+        self._rows += rows
 
     def commit(self, table: Table, properties: dict[str, str], branch: str) -> None:
         """One snapshot: every data file of the branch head out, the staged files in."""

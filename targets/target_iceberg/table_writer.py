@@ -130,6 +130,7 @@ class TableWriter:
                 logger=self.logger,
                 transient=is_unreachable,
             )
+        self._staged.wait()  # a staged batch is written with the schema it was aligned to
         table_schema.evolve(self._table, schema, self.settings, self.logger, follows_types=self.follows_types)
         return self._table
 

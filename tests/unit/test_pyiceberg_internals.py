@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import ResolveError
 from pyiceberg.table import Table, TableProperties
 from target_iceberg.catalog import open_catalog
 from target_iceberg.pyiceberg_internals import (
@@ -120,3 +121,28 @@ def test_a_misconfigured_catalog_is_fatal(tmp_path: Path) -> None:
         open_catalog({"catalog": {"type": "sql", "uri": f"sqlite:///{tmp_path}/no/such/dir/c.db"}})
     with pytest.raises(FatalError, match="cannot open Iceberg catalog"):
         open_catalog({"catalog": {"type": "no-such-kind"}})
+
+
+def test_a_staged_replace_writes_in_the_background_and_raises_a_failed_write_before_commit(
+    catalog: Catalog,
+) -> None:
+    """Each staged batch is written in a thread while the next is read; the files and rows are
+    whole once asked for, the commit swaps them in, and a write that failed is raised before
+    anything is committed (the table stays as it was)."""
+    from target_iceberg.replace import StagedReplace
+
+    table = _table(catalog)
+    table.append(pa.table({"id": pa.array([9], pa.int64()), "name": ["old"]}))
+    staged = StagedReplace()
+    staged.stage(table, ROWS)
+    staged.stage(table, pa.table({"id": pa.array([4, 5], pa.int64()), "name": ["d", "e"]}))
+    assert (staged.rows, sum(f.record_count for f in staged.files)) == (5, 5)
+    assert _ids(table) == [9]  # nothing committed yet
+    staged.commit(table, {"dativo.test": "1"}, "main")
+    assert _ids(table) == [1, 2, 3, 4, 5]
+
+    failing = StagedReplace()
+    failing.stage(table, pa.table({"id": pa.array(["not a number"]), "name": ["x"]}))
+    with pytest.raises(ResolveError, match="Cannot promote an string to long"):
+        failing.commit(table, {"dativo.test": "2"}, "main")
+    assert _ids(table) == [1, 2, 3, 4, 5]
