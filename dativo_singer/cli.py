@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import itertools
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -38,6 +39,10 @@ def run_plugin_cli(name: str, command: Callable[[], object]) -> None:
     use_jemalloc_for_arrow()
     try:
         command()
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            exit_without_teardown()
+        raise
     except DativoSingerError as exc:
         # A driver's destructor finishing a read on the connection that just failed (PyMySQL's
         # unbuffered result after a KILL) would print "Exception ignored in ..." with a
@@ -56,6 +61,21 @@ def run_plugin_cli(name: str, command: Callable[[], object]) -> None:
         )
         sys.stderr.flush()
         sys.exit(EXIT_FATAL)
+
+
+def exit_without_teardown() -> None:
+    """Exit 0 now that the program's work is done: standard output (the Singer messages) and
+    the logs flushed, the interpreter's teardown skipped (it frees every object and module one
+    by one: ~0.1 CPU-s for a tap that has moved 1M rows, benchmarks/README.md). Every file and
+    connection is closed by then, every background write awaited. Returns (and the usual exit
+    follows) when the output cannot be flushed, so that failure is reported as before."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    logging.shutdown()
+    os._exit(0)
 
 
 def _write_traceback(name: str) -> str:

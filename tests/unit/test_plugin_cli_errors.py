@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,3 +36,30 @@ def test_an_internal_error_is_one_line_with_the_traceback_in_a_private_file(tmp_
     assert log.stat().st_mode & 0o777 == 0o600
     text = log.read_text(encoding="utf-8")
     assert "Traceback (most recent call last)" in text and "concat_tables" in text
+
+
+FINISHING = """
+import logging, sys
+from dativo_singer.cli import run_plugin_cli
+
+def command():
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+    for i in range(100_000):  # buffered, never flushed by the command
+        sys.stdout.write(f'{{"type":"STATE","value":{{"n":{i}}}}}\\n')
+    logging.getLogger("target-example").info("done")
+    sys.exit(0)  # as click ends a command
+
+run_plugin_cli("target-example", command)
+"""
+
+
+def test_a_finished_program_exits_0_with_every_line_of_output_and_log_written() -> None:
+    """A program that finished skips the interpreter's teardown, never its output or logs."""
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # output sits in buffers
+    result = subprocess.run(
+        [sys.executable, "-c", FINISHING], capture_output=True, text=True, timeout=60, env=buffered
+    )
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 100_000 and lines[-1] == '{"type":"STATE","value":{"n":99999}}'
+    assert result.stderr.splitlines() == ["INFO:target-example:done"]
