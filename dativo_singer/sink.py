@@ -97,6 +97,10 @@ class ArrowSink(TimestampsAsSent, BatchSink):
         """True while writes are staged for ``finish`` (a full replace): no STATE may be emitted."""
         return False
 
+    def due_rows(self, rows: int) -> int:
+        """Buffered rows that make the stream due at a STATE, given ``batch_size_rows``."""
+        return rows
+
     def align(self, chunks: list[pa.Table], rejected: list[Rejected]) -> pa.Table:
         """One batch from the buffered chunks (append rows that cannot be written to
         ``rejected``). Default: chunks concatenated, schemas unified."""

@@ -227,7 +227,7 @@ class CommitAtStateTarget(StopAtOnce, ConfigCheck, MessageHooks, Target):
         now = time.monotonic()
         for sink in self._sinks():
             buffer = sink.buffer
-            if buffer.rows >= self._due_rows or buffer.nbytes >= self._due_bytes:
+            if buffer.rows >= sink.due_rows(self._due_rows) or buffer.nbytes >= self._due_bytes:
                 return True
             if buffer.since is not None and now - buffer.since >= self._due_seconds:
                 return True

@@ -51,6 +51,91 @@ def write_unsplit_data_files(
     )
 
 
+class DataFileWriter:
+    """One data file of an unpartitioned table written in pieces, as ``write_data_files`` writes
+    a whole one (pyiceberg's format writer, file schema, field ids, name and statistics), each
+    piece a row group as it comes; uncommitted. ``close`` gives its ``DataFile``."""
+
+    def __init__(self, table: Table, write_uuid: uuid.UUID, counter: itertools.count[int]) -> None:
+        from pyiceberg.io.fileformat import FileFormatFactory
+        from pyiceberg.io.pyarrow import sanitize_column_names
+        from pyiceberg.manifest import FileFormat
+        from pyiceberg.table import WriteTask
+        from pyiceberg.table.locations import load_location_provider
+
+        metadata = self._metadata = table.metadata
+        assert metadata.spec().is_unpartitioned()
+        properties = metadata.properties
+        self._format = FileFormat(
+            properties.get(TableProperties.WRITE_FILE_FORMAT, TableProperties.WRITE_FILE_FORMAT_DEFAULT)
+        )
+        self._model = FileFormatFactory.get(self._format)
+        self._schema = metadata.schema()
+        self._file_schema = sanitize_column_names(self._schema)
+        task = WriteTask(write_uuid=write_uuid, task_id=next(counter), record_batches=[], schema=self._schema)
+        location = load_location_provider(table_location=metadata.location, table_properties=properties)
+        self.path = location.new_data_location(data_file_name=task.generate_data_file_filename("parquet"))
+        self._output = table.io.new_output(self.path)
+        self._writer = self._model.create_writer(self._output, self._file_schema, properties)
+        self.rows = self.nbytes = 0
+
+    def write(self, rows: pa.Table) -> None:
+        """Add ``rows`` (in the table's schema) to the file."""
+        from pyiceberg.io.pyarrow import _to_requested_schema, pyarrow_to_schema
+        from pyiceberg.table import DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE
+        from pyiceberg.utils.config import Config
+
+        downcast = Config().get_bool(DOWNCAST_NS_TIMESTAMP_TO_US_ON_WRITE) or False
+        given = pyarrow_to_schema(
+            rows.schema,
+            name_mapping=self._schema.name_mapping,
+            downcast_ns_timestamp_to_us=downcast,
+            format_version=self._metadata.format_version,
+        )
+        batches = [
+            _to_requested_schema(
+                requested_schema=self._file_schema,
+                file_schema=given,
+                batch=batch,
+                downcast_ns_timestamp_to_us=downcast,
+                include_field_ids=True,
+                format_model=self._model,
+            )
+            for batch in rows.to_batches()
+        ]
+        self._writer.write(pa.Table.from_batches(batches))
+        self.rows += rows.num_rows
+        self.nbytes += rows.nbytes
+
+    def close(self) -> DataFile:
+        """The written file, closed, as a data file of the table."""
+        from pyiceberg.manifest import DataFileContent
+
+        statistics = self._writer.close()
+        return DataFile.from_args(
+            content=DataFileContent.DATA,
+            file_path=self.path,
+            file_format=self._format,
+            partition=Record(),
+            file_size_in_bytes=len(self._output),
+            sort_order_id=None,
+            spec_id=self._metadata.default_spec_id,
+            equality_ids=None,
+            key_metadata=None,
+            **statistics.to_serialized_dict(),
+        )
+
+
+def target_file_bytes(table: Table) -> int:
+    """``write.target-file-size-bytes`` of the table, in Arrow bytes as pyiceberg measures it."""
+    properties = table.metadata.properties
+    return int(
+        properties.get(
+            TableProperties.WRITE_TARGET_FILE_SIZE_BYTES, TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT
+        )
+    )
+
+
 def parquet_data_file(table: Table, location: str, partition: Record | None = None) -> DataFile:
     """A data file of ``table`` for the Parquet file at ``location`` (already in the table's
     folder), statistics from its footer: pyiceberg's ``parquet_file_to_data_file`` without its

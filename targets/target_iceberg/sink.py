@@ -34,6 +34,8 @@ from target_iceberg.tables import branch_head, load_table_or_none, snapshot_tota
 from target_iceberg.type_changes import refused_type_change
 
 EPOCH = dt.date(1970, 1, 1)
+# Rows of a replace handed on to the data file being filled (``IcebergSink.due_rows``).
+STAGED_ROWS = 100_000
 
 
 class IcebergSink(ArrowSink):
@@ -115,6 +117,12 @@ class IcebergSink(ArrowSink):
     def holds_state_back(self) -> bool:
         """True in overwrite mode: the replace is committed at end of input."""
         return self.writer.staging
+
+    def due_rows(self, rows: int) -> int:
+        """While a replace is staged into an unpartitioned table, at most ``STAGED_ROWS``: the
+        rows go on into the data file being filled (nothing is committed before the end), so the
+        end of input leaves little to write and the buffer stays small."""
+        return min(rows, STAGED_ROWS) if self.writer.fills_open_files else rows
 
     def align(self, chunks: list[pa.Table], rejected: list[Rejected]) -> pa.Table:
         """Every chunk in the table's schema (created or evolved first), concatenated.

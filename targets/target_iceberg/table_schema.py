@@ -4,6 +4,7 @@ evolved to a stream's schema (added columns, Iceberg promotions), and batches al
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -80,12 +81,18 @@ def _document_columns(table: Table, column_docs: dict[str, str]) -> None:
 
 
 def evolve(
-    table: Table, schema: pa.Schema, s: TableSettings, logger: logging.Logger, *, follows_types: bool
+    table: Table,
+    schema: pa.Schema,
+    s: TableSettings,
+    logger: logging.Logger,
+    *,
+    follows_types: bool,
+    before_change: Callable[[], None] = lambda: None,
 ) -> None:
     """Relaxed mode: add new columns and apply safe widenings; never drop or narrow. Strict
     mode adds only the source-file version columns (our own bookkeeping, see file_versions).
     A change stream's (``follows_types``) column whose type changed otherwise is refused
-    (``type_changes``)."""
+    (``type_changes``). ``before_change`` runs just before the schema changes."""
     refused = refused_type_change(table, schema, s.identifier) if follows_types else None
     if refused is not None:
         raise FatalError(refused)
@@ -100,6 +107,7 @@ def evolve(
         changes = [f for f in changes if f.name in own and f.name not in existing]
     if not changes:
         return
+    before_change()
     logger.info("Evolving %s: %s", s.identifier, ", ".join(f"{f.name} {f.type}" for f in changes))
     try:
         with table.update_schema() as update:

@@ -130,8 +130,14 @@ class TableWriter:
                 logger=self.logger,
                 transient=is_unreachable,
             )
-        self._staged.wait()  # a staged batch is written with the schema it was aligned to
-        table_schema.evolve(self._table, schema, self.settings, self.logger, follows_types=self.follows_types)
+        table_schema.evolve(
+            self._table,
+            schema,
+            self.settings,
+            self.logger,
+            follows_types=self.follows_types,
+            before_change=self._staged.wait,  # staged rows: written, their file closed, in their schema
+        )
         return self._table
 
     def align(self, data: pa.Table, table: Table) -> tuple[pa.Table, dict[int, str]]:
@@ -169,6 +175,14 @@ class TableWriter:
         """True in overwrite mode, and once an edited file's new version arrived: flushes write
         files; ``finish`` commits the replace."""
         return self.settings.write_mode == "overwrite" or self._replacing is not None
+
+    @property
+    def fills_open_files(self) -> bool:
+        """True when staged rows go on into one open data file (a replace of an unpartitioned
+        table, ``replace.StagedReplace``)."""
+        if not self.staging or self.settings.partitioning:
+            return False
+        return self._table is None or self._table.metadata.spec().is_unpartitioned()
 
     def commit(
         self,

@@ -183,6 +183,34 @@ def test_activate_version_replaces_the_table(tmp_path: Path) -> None:
     assert [r["id"] for r in _rows(tmp_path)] == [7]
 
 
+def test_a_replace_is_written_as_it_is_read_into_one_data_file(tmp_path: Path) -> None:
+    """A full replace hands its rows on to the data file being filled every 100,000 rows (so
+    the end of input leaves little to write), in one data file: the old rows stay readable until
+    the end, no STATE comes out before, the replace lands whole."""
+    config = _config(tmp_path)
+    run_target(
+        config, [schema("items", PROPS, ["id"]), *records("items", [{"id": -1}]), state({"s": 0})], tmp_path
+    )
+    messages: list[dict[str, Any]] = [
+        schema("items", PROPS, ["id"]),
+        {"type": "ACTIVATE_VERSION", "stream": "items", "version": 2},
+    ]
+    for start in range(0, 250_000, 10_000):  # a STATE every 10,000 rows, as a tap sends them
+        messages += [
+            *records("items", [{"id": i} for i in range(start, start + 10_000)]),
+            state({"upto": start}),
+        ]
+    result = run_target(config, messages, tmp_path)
+    assert emitted_states(result) == [{"upto": 240_000}]
+    staged = [line for line in result.stderr.splitlines() if "Staged" in line]
+    assert [line.split("Staged ")[1].split()[0] for line in staged] == ["100000", "100000", "50000"]
+    table = open_catalog(config).load_table("t.items")
+    files = list(table.scan().plan_files())
+    assert [f.file.record_count for f in files] == [250_000]
+    ids = table.scan(selected_fields=("id",)).to_arrow().column("id").to_pylist()
+    assert sorted(ids) == list(range(250_000))
+
+
 def test_state_is_emitted_only_after_the_commit_that_covers_it(tmp_path: Path) -> None:
     config = _config(tmp_path, batch_size_rows=3)
     messages = [schema("items", PROPS, ["id"])]

@@ -13,6 +13,7 @@ import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import ResolveError
 from pyiceberg.table import Table, TableProperties
+from pyiceberg.types import StringType
 from target_iceberg.catalog import open_catalog
 from target_iceberg.pyiceberg_internals import (
     append_data_files,
@@ -146,3 +147,52 @@ def test_a_staged_replace_writes_in_the_background_and_raises_a_failed_write_bef
     with pytest.raises(ResolveError, match="Cannot promote an string to long"):
         failing.commit(table, {"dativo.test": "2"}, "main")
     assert _ids(table) == [1, 2, 3, 4, 5]
+
+
+def test_a_replace_of_an_unpartitioned_table_fills_one_file_a_row_group_per_batch(catalog: Catalog) -> None:
+    """Staged batches go on into one open data file: the same rows, statistics and names as one
+    ``write_data_files`` of them all; a schema change closes the file first."""
+    import pyarrow.parquet as pq
+    from target_iceberg.replace import StagedReplace
+
+    table = _table(catalog)
+    batches = [
+        pa.table({"id": pa.array(range(i, i + 3), pa.int64()), "name": ["a", None, "c"]}) for i in (5, 1, 9)
+    ]
+    staged = StagedReplace()
+    for batch in batches:
+        staged.stage(table, batch)
+    [streamed] = staged.files
+    [whole] = write_data_files(table, pa.concat_tables(batches), uuid.uuid4(), itertools.count(0))
+    fields = (
+        "record_count",
+        "column_sizes",
+        "value_counts",
+        "null_value_counts",
+        "lower_bounds",
+        "upper_bounds",
+    )
+    same = {"record_count", "value_counts", "null_value_counts", "lower_bounds", "upper_bounds"}
+    assert {f: getattr(streamed, f) for f in same} == {f: getattr(whole, f) for f in same}
+    assert all(getattr(streamed, f) is not None for f in fields)
+    assert pq.ParquetFile(streamed.file_path.removeprefix("file://")).metadata.num_row_groups == 3
+    staged.commit(table, {"dativo.test": "1"}, "main")
+    assert _ids(table) == [1, 2, 3, 5, 6, 7, 9, 10, 11]
+
+    # a new column: the rows before it are in a closed file of the old schema
+    again = StagedReplace()
+    again.stage(table, batches[0])
+    again.wait()
+    with table.update_schema() as update:
+        update.add_column("extra", StringType())
+    again.stage(table, pa.table({"id": pa.array([20], pa.int64()), "name": ["z"], "extra": ["x"]}))
+    assert len(again.files) == 2
+    again.commit(table, {"dativo.test": "2"}, "main")
+    table.refresh()
+    rows = table.scan().to_arrow().sort_by("id").to_pylist()
+    assert rows == [
+        {"id": 5, "name": "a", "extra": None},
+        {"id": 6, "name": None, "extra": None},
+        {"id": 7, "name": "c", "extra": None},
+        {"id": 20, "name": "z", "extra": "x"},
+    ]
