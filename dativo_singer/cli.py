@@ -40,7 +40,7 @@ def run_plugin_cli(name: str, command: Callable[[], object]) -> None:
     try:
         command()
     except SystemExit as exc:
-        if exc.code in (0, None):
+        if exc.code in (0, None) and _called_by_the_program():
             exit_without_teardown()
         raise
     except DativoSingerError as exc:
@@ -61,6 +61,17 @@ def run_plugin_cli(name: str, command: Callable[[], object]) -> None:
         )
         sys.stderr.flush()
         sys.exit(EXIT_FATAL)
+
+
+def _called_by_the_program() -> bool:
+    """True when the plugin's console-script function was called by the program's top level (a
+    console script, ``python -c``, ``python -m``), not by code that goes on after it (such as
+    scripts/gen_reference.py, which runs every ``--about`` in its own process)."""
+    frame = sys._getframe(1)
+    here = frame.f_code.co_filename
+    while frame.f_back is not None and (frame.f_code.co_filename == here or frame.f_code.co_name == "main"):
+        frame = frame.f_back  # this module's wrappers, then the plugin's main()
+    return frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__"
 
 
 def exit_without_teardown() -> None:

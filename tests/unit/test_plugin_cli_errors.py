@@ -63,3 +63,25 @@ def test_a_finished_program_exits_0_with_every_line_of_output_and_log_written() 
     lines = result.stdout.splitlines()
     assert len(lines) == 100_000 and lines[-1] == '{"type":"STATE","value":{"n":99999}}'
     assert result.stderr.splitlines() == ["INFO:target-example:done"]
+
+
+IN_PROCESS = """
+import sys
+from dativo_singer.cli import run_plugin_cli
+
+def main():
+    run_plugin_cli("tap-example", lambda: sys.exit(0))
+
+def generator():  # runs the program's main() in its own process, then goes on
+    try:
+        main()
+    except SystemExit as exc:
+        print("the caller goes on after exit", exc.code)
+
+generator()
+"""
+
+
+def test_a_program_run_in_another_process_returns_to_its_caller() -> None:
+    result = subprocess.run([sys.executable, "-c", IN_PROCESS], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (0, "the caller goes on after exit 0\n")
