@@ -23,7 +23,6 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sql import SQLStream
 
-from dativo_singer.batch_emit import ParquetBatchWriter, file_sized
 from dativo_singer.batch_records import RecordBatches
 from dativo_singer.batch_settings import parquet_batch_config
 from dativo_singer.errors import FatalError
@@ -40,7 +39,6 @@ from dativo_singer.sdk_internals import (
     write_starting_replication_value,
 )
 from dativo_singer.settings import emits_activate_version
-from dativo_singer.sql import log_sync
 from dativo_singer.sql import types as k
 from dativo_singer.sql.arrow_columns import convert_batch, stream_arrow_schema
 from dativo_singer.sql.arrow_readers import read_ahead
@@ -262,6 +260,8 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
     def sync_records(self, context: Any = None, *, write_messages: bool = True) -> Generator[dict, Any, Any]:
         """RECORD messages in bulk unless ``per_record_reason`` says otherwise."""
         if self.log_based and write_messages:
+            from dativo_singer.sql import log_sync  # LOG_BASED streams alone load the change path
+
             position = log_sync.snapshot_position(self)
             if position is not None:
                 log_sync.snapshot_records(self, position)
@@ -330,6 +330,9 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
         if parquet_batch_config({"batch_config": batch_config.asdict()}) is None:
             yield from super().get_batches(batch_config, context)
             return
+        from dativo_singer.batch_emit import ParquetBatchWriter  # the BATCH path alone loads it
+        from dativo_singer.sql import log_sync
+
         writer = ParquetBatchWriter(
             batch_config,
             tap_name=self.tap_name,
@@ -350,6 +353,8 @@ class DatabaseStream(RecordBatches, StreamHooks, SQLStream):
     def _arrow_tables(self, context: Any, rows_per_file: int) -> Iterator[pa.Table]:
         """Converted driver batches regrouped into files of ``rows_per_file`` rows, each
         announced after the bookmark has moved to its last key."""
+        from dativo_singer.batch_emit import file_sized
+
         sql = self._sql(context)
         schema = stream_arrow_schema(self.schema.get("properties") or {}, self.columns)
         key = None if self.log_based else self.replication_key

@@ -28,6 +28,7 @@ from tap_postgres import change_columns, wal
 from tap_postgres.pgoutput import UNCHANGED, Begin, Commit, Relation, RowChange, Truncate, decode, lsn_text
 from tap_postgres.pgoutput_columns import Columns, Decoded, decode_run
 from tap_postgres.relation_types import relation_kinds
+from tap_postgres.slot_defaults import DEFAULT_LAG_WARNING_BYTES, DEFAULT_PUBLICATION, DEFAULT_SLOT
 
 if TYPE_CHECKING:
     from dativo_singer.sql.connector import DatabaseConnector
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SLOT = "tap_postgres"
-DEFAULT_PUBLICATION = "tap_postgres"
-DEFAULT_LAG_WARNING_BYTES = 1 << 30
 # Kinds whose SELECT reads the column as text (``dialect.select_expression``): kept as the log has them.
 _TEXT_KINDS = (k.JSON, k.UUID, k.UNMAPPED, k.DECIMAL, k.DECIMAL_TEXT, k.STRING)
 _OTHER_TAGS = re.compile(b"[^IUD]")  # messages other than row changes

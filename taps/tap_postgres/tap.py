@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 from singer_sdk import typing as th
@@ -16,12 +16,10 @@ from dativo_singer.sql.dialect import PostgresDialect
 from dativo_singer.sql.settings import connection_properties
 from dativo_singer.sql.stream import DatabaseStream
 from dativo_singer.sql.tap import DatabaseTap
-from tap_postgres.log_reader import (
-    DEFAULT_LAG_WARNING_BYTES,
-    DEFAULT_PUBLICATION,
-    DEFAULT_SLOT,
-    PostgresChangeLog,
-)
+from tap_postgres.slot_defaults import DEFAULT_LAG_WARNING_BYTES, DEFAULT_PUBLICATION, DEFAULT_SLOT
+
+if TYPE_CHECKING:
+    from tap_postgres.log_reader import PostgresChangeLog
 
 # Every session reads timestamps in UTC (timestamp without time zone values are taken as UTC).
 SESSION_OPTIONS = "-c TimeZone=UTC"
@@ -64,6 +62,8 @@ class PostgresConnector(DatabaseConnector):
 
     def change_log(self) -> PostgresChangeLog:
         """The replication slot LOG_BASED streams are read from (``pgoutput``)."""
+        from tap_postgres.log_reader import PostgresChangeLog  # LOG_BASED streams alone load it
+
         return PostgresChangeLog(self)
 
 
