@@ -153,6 +153,7 @@ class CSVStream(RecordBatches, StreamHooks, Stream):
             policies=tap_policies(stream_tap(self)),
         )
         yield from writer.manifests(arrow_batches(self, writer.max_rows), cut_state=self.state_at_cut)
+        self._state_at_cut = None  # each was written after its BATCH message; never a later STATE
 
     def _files_to_read(self) -> Iterator[tuple[FileSpec, Path, str, dict[str, Any], bool]]:
         """``(spec, path, key, entry, verify)`` per file to read, its state entry set up: from
