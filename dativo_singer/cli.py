@@ -69,8 +69,10 @@ def _called_by_the_program() -> bool:
     scripts/gen_reference.py, which runs every ``--about`` in its own process)."""
     frame = sys._getframe(1)
     here = frame.f_code.co_filename
-    while frame.f_back is not None and (frame.f_code.co_filename == here or frame.f_code.co_name == "main"):
-        frame = frame.f_back  # this module's wrappers, then the plugin's main()
+    while frame.f_back is not None and frame.f_code.co_filename == here:
+        frame = frame.f_back  # this module's wrappers
+    if frame.f_code.co_name == "main" and frame.f_back is not None:
+        frame = frame.f_back  # the plugin's console-script function
     return frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__"
 
 
