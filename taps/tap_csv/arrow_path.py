@@ -43,6 +43,7 @@ _ZONED = r"[T ]\d.*([Zz]|[+-]\d\d(:?\d\d)?)$"  # a timestamp with a zone offset
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
 _TRUE = pa.array(sorted(values._TRUE))
 _FALSE = pa.array(sorted(values._FALSE))
+_EMPTY_ONLY = pa.array([""], pa.string())
 
 # What the RECORD path's converter of a column does, by the column's final Arrow type.
 _KINDS: dict[Any, str] = {
@@ -122,17 +123,30 @@ def _mask(rows: int, indices: set[int]) -> pa.Array:
     return pa.array([index in indices for index in range(rows)], pa.bool_())
 
 
+def null_cells(texts: pa.Array, nulls: pa.Array) -> pa.Array | None:
+    """Where the cells are one of ``nulls`` (the ``null_values``); None where none is. With the
+    default (the empty cell alone) the cells' lengths tell, without hashing every cell."""
+    if nulls.equals(_EMPTY_ONLY):
+        shortest = pc.min(pc.binary_length(texts)).as_py()
+        return None if shortest is None or shortest > 0 else pc.equal(pc.binary_length(texts), 0)
+    is_null = pc.is_in(texts, value_set=nulls)
+    return is_null if pc.any(is_null).as_py() else None
+
+
 def type_column(column: Column, texts: pa.Array, nulls: pa.Array, irregular: set[int]) -> pa.Array:
     """One column of a block typed as the RECORD path would type it; rows it cannot type that
     way are added to ``irregular`` (their value here is null)."""
-    is_null = pc.is_in(texts, value_set=nulls)
-    if pc.any(is_null).as_py():
+    is_null = null_cells(texts, nulls)
+    if is_null is not None:
         if not column.nullable:
             irregular.update(pc.indices_nonzero(is_null).to_pylist())
         texts = pc.if_else(is_null, _null_scalar(pa.string()), texts)
     if column.kind == "string":
         return texts
     if column.kind == "boolean":
+        true = pc.equal(texts, "true")
+        if pc.all(pc.or_(true, pc.equal(texts, "false"))).as_py() is not False:
+            return true  # the usual spelling only (nulls stay null): no normalizing needed
         norm = pc.utf8_lower(pc.utf8_trim_whitespace(texts))
         true, false = pc.is_in(norm, value_set=_TRUE), pc.is_in(norm, value_set=_FALSE)
         neither = pc.and_(pc.is_valid(texts), pc.invert(pc.or_(true, false)))

@@ -117,6 +117,14 @@ class FileBatches:
         self.filling = filling  # where tables are cut (at a BATCH file's end)
         self.schema = stream_arrow_schema(stream)
         self.nulls = pa.array(list(spec.null_values), pa.string())
+        self._constants: dict[str, pa.Array] = {}  # a text repeated, sliced for each table
+
+    def _constant(self, text: str, rows: int) -> pa.Array:
+        """``rows`` copies of ``text``: a slice of one array made once (grown when too short)."""
+        made = self._constants.get(text)
+        if made is None or len(made) < rows:
+            made = self._constants[text] = constant(text, pa.string(), max(rows, 2 * len(made or ())))
+        return made.slice(0, rows)
 
     def _columns(self, header: list[str]) -> list[Column]:
         properties = self.stream.schema["properties"]
@@ -248,9 +256,9 @@ class FileBatches:
         assert self.schema is not None
         values = {
             **typed,
-            SOURCE_FILE: constant(source_name(self.path, self.stream._base_dir), pa.string(), rows),
+            SOURCE_FILE: self._constant(source_name(self.path, self.stream._base_dir), rows),
             SOURCE_LINE: lines,
-            SOURCE_VERSION: constant(self.entry["version"], pa.string(), rows),
+            SOURCE_VERSION: self._constant(self.entry["version"], rows),
         }
         arrays = [values.get(f.name, pa.nulls(rows, f.type)) for f in self.schema]
         return pa.Table.from_arrays(arrays, schema=self.schema)

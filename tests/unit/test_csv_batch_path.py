@@ -287,3 +287,24 @@ def test_survey_finds_empty_lines_lone_returns_and_quotes_across_read_windows(
     data = head[: _SCAN_BYTES + shift] + tail + b"2,b,2\n"
     irregular = b"\n\n" in data or b"\n\r\n" in data or data.count(b"\r") != data.count(b"\r\n")
     assert _survey(io.BytesIO(data), 0, b'"') == (irregular, b'"' in data)
+
+
+def test_nulls_and_booleans_by_the_cheap_checks_as_by_the_general_ones() -> None:
+    """The default null value (the empty cell) is found by length, other null values by lookup;
+    a block of booleans spelled ``true``/``false`` alone skips normalizing: same values."""
+    from tap_csv.arrow_path import Column, type_column
+
+    def typed(kind: str, type_: pa.DataType, cells: list[str], nulls: list[str], nullable: bool = True) -> Any:
+        irregular: set[int] = set()
+        column = Column(0, "c", kind, type_, nullable)
+        values = type_column(column, pa.array(cells, pa.string()), pa.array(nulls, pa.string()), irregular)
+        return values.to_pylist(), sorted(irregular)
+
+    assert typed("boolean", pa.bool_(), ["true", "false", "", "true"], [""]) == ([True, False, None, True], [])
+    assert typed("boolean", pa.bool_(), ["true", "Yes", " false ", "NULL"], ["NULL"]) == ([True, True, False, None], [])
+    assert typed("boolean", pa.bool_(), ["true", "maybe"], [""]) == ([True, None], [1])
+    assert typed("boolean", pa.bool_(), [], [""]) == ([], [])
+    assert typed("cast", pa.int64(), ["1", "", "3"], [""], nullable=False) == ([1, None, 3], [1])
+    assert typed("cast", pa.int64(), ["1", "", "NA"], ["NA"]) == ([1, None, None], [1])  # "" is no null here
+    assert typed("string", pa.string(), ["a", "", "-"], ["", "-"]) == (["a", None, None], [])
+    assert typed("string", pa.string(), ["a", "b"], [""]) == (["a", "b"], [])
