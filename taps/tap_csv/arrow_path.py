@@ -33,7 +33,7 @@ from dativo_singer.arrow_types import arrow_type, json_text_kind
 from tap_csv.files import FileSpec
 from tap_csv.reader import text_codec
 
-BLOCK_BYTES = 1 * 1024 * 1024
+BLOCK_BYTES = 1024 * 1024
 # Above this many irregular rows in a block, the whole block takes the RECORD path (one BATCH
 # file per run of regular rows would cost more than it saves).
 MOST_IRREGULAR = 0.01
