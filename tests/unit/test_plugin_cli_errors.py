@@ -39,8 +39,10 @@ def test_an_internal_error_is_one_line_with_the_traceback_in_a_private_file(tmp_
 
 
 FINISHING = """
-import logging, sys
+import atexit, logging, sys
 from dativo_singer.cli import run_plugin_cli
+
+atexit.register(lambda: sys.stderr.write("teardown ran\\n"))  # skipped with the teardown
 
 def command():
     logging.basicConfig(stream=sys.stderr, level=logging.INFO)
