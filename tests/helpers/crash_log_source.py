@@ -16,7 +16,7 @@ import psycopg2
 from target_iceberg.catalog import open_catalog
 
 from tests.helpers.crash_sources import Source, _job
-from tests.helpers.databases import mariadb_database, pg_schema, unique_name
+from tests.helpers.databases import create_orders, mariadb_database, pg_schema, unique_name
 from tests.helpers.project import Project
 
 PER_TRIAL = 3000
@@ -84,11 +84,7 @@ def postgres_log_source(project: Project, request: Any) -> Iterator[Source]:
     slot = unique_name("crash_slot")
     with pg_schema(service.dsn) as (schema, cursor):
         table = f'"{schema}".orders'
-        cursor.execute(
-            f"CREATE TABLE {table} (order_id bigint PRIMARY KEY, customer_id bigint NOT NULL, "
-            "status text, amount numeric(12,2), currency char(3), customer_email text, "
-            "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
-        )
+        create_orders(cursor, table)
         changes = _Changes(service.dsn, table)
 
         def expected() -> set[Any]:

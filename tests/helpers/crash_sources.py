@@ -20,7 +20,7 @@ from tests.emulators.google import GoogleEmulator
 from tests.emulators.hubspot import TOKEN, HubSpotEmulator
 from tests.emulators.server import serve
 from tests.emulators.stripe import API_KEY, StripeEmulator
-from tests.helpers.databases import mariadb_database, pg_schema
+from tests.helpers.databases import create_orders, mariadb_database, pg_schema
 from tests.helpers.google import DEALS_HEADER, FOLDER
 from tests.helpers.project import Project
 
@@ -160,11 +160,7 @@ def postgres_source(project: Project, request: Any, fast: bool, partitions: int 
     service = request.getfixturevalue("pg_service")
     per_trial = 6000 if fast else 3000
     with pg_schema(service.dsn) as (schema, cursor):
-        cursor.execute(
-            f'CREATE TABLE "{schema}".orders (order_id bigint PRIMARY KEY, customer_id bigint NOT NULL, '
-            "status text, amount numeric(12,2), currency char(3), customer_email text, "
-            "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
-        )
+        create_orders(cursor, f'"{schema}".orders')
 
         def grow(trial: int) -> None:
             low, high = trial * per_trial + 1, (trial + 1) * per_trial

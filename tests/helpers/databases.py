@@ -19,6 +19,18 @@ TAPS = {
 TARGET = [sys.executable, "-c", "from target_iceberg.target import main; main()"]
 
 
+# The README's orders table (scripts/demo_db.py; assets/postgres/v1.0/db_orders.yaml).
+ORDERS_COLUMNS = (
+    "order_id bigint PRIMARY KEY, customer_id bigint NOT NULL, status text, amount numeric(12,2), "
+    "currency char(3), customer_email text, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL"
+)
+
+
+def create_orders(cursor: Any, table: str) -> None:
+    """The README's orders table, as ``table`` (quoted as SQL wants it)."""
+    cursor.execute(f"CREATE TABLE {table} ({ORDERS_COLUMNS})")
+
+
 def unique_name(prefix: str) -> str:
     """A lowercase identifier unique to this call."""
     return f"{prefix}_{uuid.uuid4().hex[:10]}"

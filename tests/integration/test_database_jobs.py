@@ -16,7 +16,7 @@ import pytest
 import yaml
 from target_iceberg.catalog import open_catalog
 
-from tests.helpers.databases import mariadb_database, pg_schema
+from tests.helpers.databases import create_orders, mariadb_database, pg_schema
 from tests.helpers.project import REPO, Project
 
 pytestmark = pytest.mark.integration
@@ -77,11 +77,7 @@ def _run(project: Project, job: Path, env: dict[str, str]) -> dict[str, Any]:
 
 def test_postgres_orders_job_incremental_on_both_paths(project: Project, pg_service) -> None:
     with pg_schema(pg_service.dsn) as (schema, cursor):
-        cursor.execute(
-            f'CREATE TABLE "{schema}".orders (order_id bigint PRIMARY KEY, customer_id bigint NOT NULL, '
-            "status text, amount numeric(12,2), currency char(3), customer_email text, "
-            "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
-        )
+        create_orders(cursor, f'"{schema}".orders')
         insert = (
             f'INSERT INTO "{schema}".orders VALUES (%s, %s, %s, %s, %s, %s, now() - interval %s, '
             "now() - interval %s)"

@@ -20,6 +20,7 @@ import yaml
 from target_iceberg.bookmark import latest_bookmark
 from target_iceberg.catalog import open_catalog
 
+from tests.helpers.databases import create_orders
 from tests.helpers.faults import assert_no_duplicates, assert_once, finish, full_only, report, start_run
 from tests.helpers.project import REPO, Project
 
@@ -107,11 +108,7 @@ def pg_database(pg_service: Any) -> Iterator[str]:
     admin.cursor().execute(f'CREATE DATABASE "{name}"')
     try:
         with psycopg2.connect(pg_service.dsn.rsplit("/", 1)[0] + f"/{name}") as db, db.cursor() as cursor:
-            cursor.execute(
-                "CREATE TABLE orders (order_id bigint PRIMARY KEY, customer_id bigint NOT NULL, status text, "
-                "amount numeric(12,2), currency char(3), customer_email text, created_at timestamptz NOT NULL, "
-                "updated_at timestamptz NOT NULL)"
-            )
+            create_orders(cursor, "orders")
             cursor.execute(
                 "INSERT INTO orders SELECT g, g % 100, 'new', (g % 1000) / 100.0, 'USD', 'o' || g || '@example.com', "
                 "timestamptz '2024-01-01' + g * interval '1 second', timestamptz '2024-01-01' + g * interval '1 second' "

@@ -15,7 +15,7 @@ import yaml
 from target_iceberg.bookmark import branch_state
 from target_iceberg.catalog import open_catalog
 
-from tests.helpers.databases import mariadb_database, pg_schema, pipe
+from tests.helpers.databases import create_orders, mariadb_database, pg_schema, pipe
 from tests.helpers.project import REPO, Project
 from tests.integration.test_database_jobs import _lake_rows, _pg_env, _run
 from tests.integration.test_mysql_log_based import _catalog as mysql_catalog
@@ -221,11 +221,7 @@ def test_dativo_run_widens_a_column_the_asset_declares_narrower(project: Project
     asset.write_text(yaml.safe_dump(spec, sort_keys=False))
     with pg_schema(pg_service.dsn) as (schema, cursor):
         orders = f'"{schema}".orders'
-        cursor.execute(
-            f"CREATE TABLE {orders} (order_id bigint PRIMARY KEY, customer_id bigint NOT NULL, "
-            "status text, amount numeric(12,2), currency char(3), customer_email text, "
-            "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
-        )
+        create_orders(cursor, orders)
         insert = f"INSERT INTO {orders} VALUES (%s, 10, 'new', %s, 'USD', NULL, now(), now())"
         cursor.execute(insert, (1, Decimal("9999999999.99")))
         job = yaml.safe_load((REPO / "jobs" / "acme" / "postgres_orders_to_iceberg.yaml").read_text())

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers.databases import pg_schema
+from tests.helpers.databases import create_orders, pg_schema
 from tests.helpers.project import Project
 from tests.integration.test_database_jobs import ORDER_COLUMNS, _job, _lake_rows, _pg_env, _utc
 
@@ -31,11 +31,7 @@ def _run(project: Project, job: Path, env: dict[str, str], *flags: str) -> tuple
 def test_postgres_cursor_job_skips_only_when_nothing_would_land(project: Project, pg_service) -> None:
     with pg_schema(pg_service.dsn) as (schema, cursor):
         table = f'"{schema}".orders'
-        cursor.execute(
-            f"CREATE TABLE {table} (order_id bigint PRIMARY KEY, customer_id bigint NOT NULL, status text, "
-            "amount numeric(12,2), currency char(3), customer_email text, created_at timestamptz NOT NULL, "
-            "updated_at timestamptz NOT NULL)"
-        )
+        create_orders(cursor, table)
         insert = f"INSERT INTO {table} VALUES (%s, 1, %s, 1.00, 'EUR', NULL, %s, %s)"
         now = dt.datetime.now(dt.timezone.utc)
         for order_id, hours in ((1, 72), (2, 5), (3, 2)):

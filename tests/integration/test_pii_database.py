@@ -11,7 +11,7 @@ import pytest
 import yaml
 from target_iceberg.catalog import open_catalog
 
-from tests.helpers.databases import pg_schema
+from tests.helpers.databases import create_orders, pg_schema
 from tests.helpers.project import REPO, Project
 
 pytestmark = pytest.mark.integration
@@ -22,11 +22,7 @@ SALT = "pepper"
 @pytest.mark.parametrize("fast_path", [True, False], ids=["batch", "record"])
 def test_postgres_pii_is_hashed_by_the_tap_on_both_paths(project: Project, pg_service: Any, fast_path: bool) -> None:
     with pg_schema(pg_service.dsn) as (schema, cursor):
-        cursor.execute(
-            f'CREATE TABLE "{schema}".orders (order_id bigint PRIMARY KEY, customer_id bigint NOT NULL, '
-            "status text, amount numeric(12,2), currency char(3), customer_email text, "
-            "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
-        )
+        create_orders(cursor, f'"{schema}".orders')
         cursor.execute(
             f'INSERT INTO "{schema}".orders VALUES (1, 10, %s, 1.00, %s, %s, now(), now()), '
             "(2, 11, 'new', 2.00, 'EUR', NULL, now(), now())",

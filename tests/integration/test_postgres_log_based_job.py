@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers.databases import pg_schema, unique_name
+from tests.helpers.databases import create_orders, pg_schema, unique_name
 from tests.helpers.project import REPO, Project
 from tests.integration.test_database_jobs import ORDER_COLUMNS, _lake_rows, _pg_env, _run, _utc
 
@@ -35,11 +35,7 @@ def test_postgres_orders_job_log_based(project: Project, pg_service: Any) -> Non
     slot = unique_name("dativo_orders")
     with pg_schema(pg_service.dsn) as (schema, cursor):
         orders = f'"{schema}".orders'
-        cursor.execute(
-            f"CREATE TABLE {orders} (order_id bigint PRIMARY KEY, customer_id bigint NOT NULL, "
-            "status text, amount numeric(12,2), currency char(3), customer_email text, "
-            "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
-        )
+        create_orders(cursor, orders)
         cursor.execute(
             f"INSERT INTO {orders} SELECT g, g * 10, 'new', g + 0.25, 'USD', 'c' || g || '@example.com', "
             "now(), now() FROM generate_series(1, 20) g"

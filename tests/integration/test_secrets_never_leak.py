@@ -165,7 +165,7 @@ def test_database_sources_and_s3_targets_never_leak(project: Project, pg_service
 
     from tests import services
     from tests.helpers import objects
-    from tests.helpers.databases import mariadb_database, pg_schema
+    from tests.helpers.databases import create_orders, mariadb_database, pg_schema
     from tests.helpers.secret_scan import SecretScan
 
     sw, bucket = services.seaweedfs(), objects.s3_bucket()
@@ -177,11 +177,7 @@ def test_database_sources_and_s3_targets_never_leak(project: Project, pg_service
         f"S3_ACCESS_KEY_ID={sw.access_key}\nDATIVO_HASH_SALT=leak-salt\n",
     )
     with pg_schema(pg_service.dsn) as (schema, pg), mariadb_database(mariadb_service) as (database, my):
-        pg.execute(
-            f'CREATE TABLE "{schema}".orders (order_id bigint PRIMARY KEY, customer_id bigint NOT NULL, '
-            "status text, amount numeric(12,2), currency char(3), customer_email text, "
-            "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
-        )
+        create_orders(pg, f'"{schema}".orders')
         pg.execute(
             f"INSERT INTO \"{schema}\".orders VALUES (1, 10, 'new', 1.5, 'USD', 'a@x.io', now(), now())"
         )

@@ -22,7 +22,7 @@ from tests.emulators.hubspot import TOKEN, HubSpotEmulator
 from tests.emulators.server import serve
 from tests.emulators.stripe import API_KEY, StripeEmulator
 from tests.helpers import soak_files
-from tests.helpers.databases import mariadb_database, pg_schema
+from tests.helpers.databases import create_orders, mariadb_database, pg_schema
 from tests.helpers.google import GoogleData
 from tests.helpers.project import REPO, Project
 from tests.helpers.soak import DEFAULT_RUNS, Rows, SoakSource, assert_bounded, soak, soak_runs
@@ -52,9 +52,7 @@ def _postgres(project: Project, stack: ExitStack, pg_service: Any) -> SoakSource
     """Orders: two inserts and one update (updated_at = now()) per run. Hard deletes are not
     reported by key-based incremental replication (docs/DATABASES.md), so none are made."""
     schema, cursor = stack.enter_context(pg_schema(pg_service.dsn))
-    cursor.execute(f'CREATE TABLE "{schema}".orders (order_id bigint PRIMARY KEY, customer_id bigint NOT NULL, '
-                   "status text, amount numeric(12,2), currency char(3), customer_email text, "
-                   "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)")
+    create_orders(cursor, f'"{schema}".orders')
     rng, next_id = random.Random(21), [1]
 
     def insert(count: int) -> None:

@@ -22,7 +22,7 @@ from target_iceberg.catalog import open_catalog
 from dativo_runner.cli import main
 from tests import services
 from tests.helpers import objects
-from tests.helpers.databases import pg_schema
+from tests.helpers.databases import create_orders, pg_schema
 from tests.helpers.project import REPO, Project
 
 pytestmark = pytest.mark.integration
@@ -179,11 +179,7 @@ def test_reset_of_a_merging_table_rereads_exactly_and_inspect(project: Project) 
 
 def test_postgres_state_show_set_value_and_reread(project: Project, pg_service: Any) -> None:
     with pg_schema(pg_service.dsn) as (schema, cursor):
-        cursor.execute(
-            f'CREATE TABLE "{schema}".orders (order_id bigint PRIMARY KEY, customer_id bigint NOT NULL, '
-            "status text, amount numeric(12,2), currency char(3), customer_email text, "
-            "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
-        )
+        create_orders(cursor, f'"{schema}".orders')
         for i, age in ((1, "30 days"), (2, "20 days"), (3, "10 days")):
             cursor.execute(
                 f"INSERT INTO \"{schema}\".orders VALUES (%s, 1, 'new', 1.00, 'USD', NULL, "
