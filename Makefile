@@ -135,7 +135,7 @@ bench-orchestration: install services
 # Log-based CDC beside MeltanoLabs tap-postgres LOG_BASED and dlt's pg_replication (benchmarks/README.md).
 # DLT_SOURCES: the `sources` folder of a checkout of dlt's verified sources.
 bench-cdc-peers: install services
-	bash benchmarks/cdc_peer_venvs.sh >/dev/null
+	scripts/peers.sh install tap-postgres target-csv dlt-cdc
 	$(PY) benchmarks/cdc_peers_bench.py --dlt-sources $(DLT_SOURCES) $(BENCH_CDC_PEERS_ARGS)
 
 # `make demo` in two fresh clones of HEAD, from empty then filled package caches (benchmarks/README.md).

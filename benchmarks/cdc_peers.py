@@ -184,10 +184,10 @@ class SingerPeer:
 
     name = "tap-postgres LOG_BASED | target-csv"
 
-    def __init__(self, pg: Any, schema: str, work: Path, slot: str, venvs: Path, idle: int) -> None:
+    def __init__(self, pg: Any, schema: str, work: Path, slot: str, peers: Path, idle: int) -> None:
         self.work, self.slot, self.schema = work, slot, schema
-        self.tap = venvs / ".cdc-tap-postgres-venv/bin/tap-postgres"
-        self.target = venvs / ".cdc-target-csv-venv/bin/target-csv"
+        self.tap = peers / "tap-postgres/bin/tap-postgres"
+        self.target = peers / "target-csv/bin/target-csv"
         config = {
             "host": pg.host,
             "port": pg.port,

@@ -13,7 +13,7 @@ seconds of every process of it (user + sys, benchmarks/proc_tree.py), changes/s 
 is compared with the source row by row (missing keys, keys the source no longer has, keys twice,
 other values) and the issue's goals are printed with PASS/MISS.
 
-    bash benchmarks/cdc_peer_venvs.sh      # the peers' venvs (pinned)
+    scripts/peers.sh install tap-postgres target-csv dlt-cdc   # the peers' venvs (pinned), in .peers/
     export DATIVO_SERVICES_DIR=...         # the services of scripts/services.sh
     .venv/bin/python benchmarks/cdc_peers_bench.py --changes 100000 \\
         --dlt-sources /path/to/verified-sources/sources
@@ -116,11 +116,11 @@ def _contenders(args: argparse.Namespace, schema: str, work: Path, cursor: Any) 
         folder, slot = work / "singer", unique_name("peers_singer")
         folder.mkdir()
         cursor.execute("SELECT pg_create_logical_replication_slot(%s, 'wal2json')", (slot,))
-        chosen.append(SingerPeer(pg, schema, folder, slot, args.venvs, args.idle_exit))
+        chosen.append(SingerPeer(pg, schema, folder, slot, args.peers, args.idle_exit))
     if "dlt" not in args.skip:
         folder = work / "dlt"
         folder.mkdir()
-        python = args.venvs / ".cdc-dlt-venv/bin/python"
+        python = args.peers / "dlt-cdc/bin/python"
         chosen.append(DltPeer(pg, schema, folder, unique_name("peers_dlt"), python, args.dlt_sources))
     return chosen
 
@@ -214,7 +214,12 @@ def main() -> int:
     parser.add_argument("--rows", type=int, help="rows of the table before the changes (default: --changes)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["ours", "singer", "dlt"])
     parser.add_argument("--dlt-sources", type=Path, help="the `sources` folder of dlt's verified sources")
-    parser.add_argument("--venvs", type=Path, default=BENCH, help="where cdc_peer_venvs.sh made the venvs")
+    parser.add_argument(
+        "--peers",
+        type=Path,
+        default=Path(os.environ.get("DATIVO_PEERS_DIR") or BENCH.parent / ".peers"),
+        help="the peers' venvs (scripts/peers.sh)",
+    )
     parser.add_argument(
         "--idle-exit",
         type=int,
@@ -230,10 +235,12 @@ def main() -> int:
         parser.error(
             "--dlt-sources: name the `sources` folder of a dlt verified-sources checkout (or --skip dlt)"
         )
-    args.venvs = args.venvs.resolve()
-    needed = {"singer": ".cdc-tap-postgres-venv/.installed", "dlt": ".cdc-dlt-venv/.installed"}
-    if any(not (args.venvs / path).exists() for name, path in needed.items() if name not in args.skip):
-        subprocess.run(["bash", str(BENCH / "cdc_peer_venvs.sh")], check=True, stdout=subprocess.DEVNULL)
+    args.peers = args.peers.resolve()
+    wanted = {"singer": ["tap-postgres", "target-csv"], "dlt": ["dlt-cdc"]}
+    names = [name for key, peers in wanted.items() if key not in args.skip for name in peers]
+    if names:  # quick when they are there
+        env = {**os.environ, "DATIVO_PEERS_DIR": str(args.peers)}
+        subprocess.run([str(BENCH.parent / "scripts/peers.sh"), "install", *names], check=True, env=env)
     services.ensure_up("postgres")
     work = Path(tempfile.mkdtemp(prefix="cdcpeers-"))
     print(f"work folder {work}", file=sys.stderr)

@@ -2,9 +2,10 @@
 # Peer Singer programs for the interop tests (tests/interop/), each in its own venv under
 # .peers/<name> (ignored by git), so no peer's dependencies touch the project's venv.
 #
-#   scripts/peers.sh install   create the missing venvs (quick when every venv is present)
-#   scripts/peers.sh list      print "<name> <pip spec> <status>"
-#   scripts/peers.sh clean     remove .peers/
+#   scripts/peers.sh install           create the missing venvs of PEERS (quick when present)
+#   scripts/peers.sh install NAME...   create those named, from PEERS or ON_REQUEST
+#   scripts/peers.sh list              print "<name> <pip spec> <status>"
+#   scripts/peers.sh clean             remove .peers/
 #
 # A venv is (re)built only when its stamp file (.peers/<name>/.installed) does not hold the
 # spec below, so changing a pin reinstalls that peer and nothing else.
@@ -23,6 +24,11 @@ PEERS=(
   "tap-jsonl|tap-jsonl==0.3.1|tap-jsonl"
   "target-postgres|meltanolabs-target-postgres==0.8.1|target-postgres"
 )
+# Installed only when named: dlt for benchmarks/cdc_peers_bench.py (with psycopg2, which dlt's
+# verified `pg_replication` source imports, and psycopg 3, which its sql_database snapshot opens).
+ON_REQUEST=(
+  "dlt-cdc|dlt[filesystem,pyiceberg,sql_database]==1.31.0 psycopg2-binary==2.9.10 psycopg[binary]==3.3.9|python"
+)
 
 install_one() {
   local name="$1" spec="$2" exe="$3" venv="$PEERS_DIR/$1"
@@ -32,7 +38,9 @@ install_one() {
   echo "peers: installing $spec into ${venv#"$ROOT"/}" >&2
   rm -rf "$venv"
   "$PYTHON" -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check "$spec" \
+  local requirements
+  read -ra requirements <<< "$spec"  # one or more pinned requirements
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${requirements[@]}" \
     > "$PEERS_DIR/$name.log" 2>&1 || { cat "$PEERS_DIR/$name.log" >&2; echo "peers: error: pip install $spec failed" >&2; return 1; }
   [[ -x "$venv/bin/$exe" ]] || { echo "peers: error: $spec installed no $exe" >&2; return 1; }
   printf '%s' "$spec" > "$venv/.installed"
@@ -42,8 +50,21 @@ cmd="${1:-install}"
 case "$cmd" in
   install)
     mkdir -p "$PEERS_DIR"
+    shift
+    rows=("${PEERS[@]}")
+    if (($#)); then
+      rows=()
+      for wanted in "$@"; do
+        found=""
+        for row in "${PEERS[@]}" "${ON_REQUEST[@]}"; do
+          [[ "${row%%|*}" == "$wanted" ]] && found="$row"
+        done
+        [[ -n "$found" ]] || { echo "peers: error: no peer named $wanted" >&2; exit 2; }
+        rows+=("$found")
+      done
+    fi
     pids=()
-    for row in "${PEERS[@]}"; do
+    for row in "${rows[@]}"; do
       IFS='|' read -r name spec exe <<< "$row"
       install_one "$name" "$spec" "$exe" & pids+=("$!")
     done
@@ -52,7 +73,7 @@ case "$cmd" in
     exit "$failed"
     ;;
   list)
-    for row in "${PEERS[@]}"; do
+    for row in "${PEERS[@]}" "${ON_REQUEST[@]}"; do
       IFS='|' read -r name spec exe <<< "$row"
       status=missing
       [[ -f "$PEERS_DIR/$name/.installed" && "$(cat "$PEERS_DIR/$name/.installed")" == "$spec" ]] && status=installed
@@ -63,7 +84,7 @@ case "$cmd" in
     rm -rf "$PEERS_DIR"
     ;;
   *)
-    echo "usage: scripts/peers.sh install|list|clean" >&2
+    echo "usage: scripts/peers.sh install [NAME...]|list|clean" >&2
     exit 2
     ;;
 esac
